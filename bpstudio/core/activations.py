@@ -1,0 +1,135 @@
+"""Activation functions on NumPy arrays, forward and backward side by side.
+
+Semantics follow PyTorch's defaults so the NumPy and torch backends agree to rounding:
+leaky_relu slope 0.01, elu alpha 1, gelu in its exact erf form, softplus with beta 1 and
+threshold 20, softmax over the feature axis (axis 1).
+
+``backward(z, y, g)`` receives the pre-activation ``z``, the activation ``y`` and the
+gradient ``g = dL/dy`` and returns a *new* array ``dL/dz``; it never writes into ``g``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+Array = np.ndarray
+Forward = Callable[[Array], Array]
+Backward = Callable[[Array, Array, Array], Array]
+
+NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus", "softmax")
+
+LEAKY_SLOPE = 0.01
+SOFTPLUS_THRESHOLD = 20.0
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _erf_fallback(x: Array) -> Array:
+    return np.asarray(_ERF_UFUNC(x), dtype=x.dtype)
+
+
+_ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
+try:  # scipy's erf is vectorised; math.erf is exact too, just slower per element
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf = _erf_fallback
+
+
+def identity(z: Array) -> Array:
+    return z
+
+
+def identity_backward(z: Array, y: Array, g: Array) -> Array:
+    return g
+
+
+def sigmoid(z: Array) -> Array:
+    # σ(z) = 1/(1 + e^{−z}); z is clipped at −708 so e^{−z} stays finite (σ(−708) ≈ 3e−308)
+    return 1.0 / (1.0 + np.exp(np.minimum(-z, 708.0)))
+
+
+def sigmoid_backward(z: Array, y: Array, g: Array) -> Array:
+    # σ'(z) = σ(z)(1 − σ(z)) ≤ 0.25
+    return g * y * (1.0 - y)
+
+
+def tanh(z: Array) -> Array:
+    return np.tanh(z)
+
+
+def tanh_backward(z: Array, y: Array, g: Array) -> Array:
+    return g * (1.0 - y * y)
+
+
+def relu(z: Array) -> Array:
+    return np.maximum(z, 0.0)
+
+
+def relu_backward(z: Array, y: Array, g: Array) -> Array:
+    # derivative 1 for z > 0, 0 otherwise (0 at z = 0, as PyTorch)
+    return g * (z > 0)
+
+
+def leaky_relu(z: Array) -> Array:
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_backward(z: Array, y: Array, g: Array) -> Array:
+    return np.where(z > 0, g, LEAKY_SLOPE * g)
+
+
+def elu(z: Array) -> Array:
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+
+
+def elu_backward(z: Array, y: Array, g: Array) -> Array:
+    # for z ≤ 0: d/dz (e^z − 1) = e^z = y + 1
+    return np.where(z > 0, g, g * (y + 1.0))
+
+
+def gelu(z: Array) -> Array:
+    # z·Φ(z), Φ the standard normal CDF = ½(1 + erf(z/√2))
+    return z * (0.5 * (1.0 + _erf(z * _SQRT_HALF)))
+
+
+def gelu_backward(z: Array, y: Array, g: Array) -> Array:
+    # d/dz z·Φ(z) = Φ(z) + z·φ(z)
+    cdf = 0.5 * (1.0 + _erf(z * _SQRT_HALF))
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+    return g * (cdf + z * pdf)
+
+
+def softplus(z: Array) -> Array:
+    # log(1 + e^z), linear above the threshold as torch.nn.Softplus
+    return np.where(z > SOFTPLUS_THRESHOLD, z, np.log1p(np.exp(np.minimum(z, SOFTPLUS_THRESHOLD))))
+
+
+def softplus_backward(z: Array, y: Array, g: Array) -> Array:
+    return np.where(z > SOFTPLUS_THRESHOLD, g, g * sigmoid(z))
+
+
+def softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_backward(z: Array, y: Array, g: Array) -> Array:
+    # Jacobian-vector product: dz_i = y_i (g_i − Σ_j g_j y_j)
+    return y * (g - (g * y).sum(axis=1, keepdims=True))
+
+
+FUNCTIONS: dict[str, tuple[Forward, Backward]] = {
+    "identity": (identity, identity_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "tanh": (tanh, tanh_backward),
+    "relu": (relu, relu_backward),
+    "leaky_relu": (leaky_relu, leaky_relu_backward),
+    "elu": (elu, elu_backward),
+    "gelu": (gelu, gelu_backward),
+    "softplus": (softplus, softplus_backward),
+    "softmax": (softmax, softmax_backward),
+}
+assert tuple(FUNCTIONS) == NAMES

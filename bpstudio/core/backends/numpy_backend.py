@@ -1,0 +1,132 @@
+"""The NumPy backend: hand-written backprop, each layer's forward and backward side by side.
+
+Shapes: a batch ``x`` is (N, fan_in); a dense weight ``W`` is (units, fan_in) like ``torch.nn.Linear``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from bpstudio.core import activations, losses
+from bpstudio.core.spec import LayerSpec
+from bpstudio.core.trace import LayerTrace
+
+Array = np.ndarray
+
+
+class Dense:
+    """z = x·Wᵀ + b, y = f(z).  Backward: dz = f'(z)⊙dy, dW = dzᵀ·x, db = Σₙ dz, dx = dz·W."""
+
+    def __init__(self, layer: LayerSpec, needs_input_grad: bool):
+        self.weight_key = f"{layer.id}.weight"
+        self.bias_key = f"{layer.id}.bias" if layer.use_bias else None
+        self.act, self.act_backward = activations.FUNCTIONS[layer.activation]
+        self.layer_id = layer.id
+        self.needs_input_grad = needs_input_grad
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        x = inputs[0]
+        w = params[self.weight_key]
+        z = x @ w.T
+        if self.bias_key is not None:
+            z += params[self.bias_key]  # z is a fresh array: adding in place touches nothing shared
+        return LayerTrace(self.layer_id, list(inputs), z, self.act(z), w)
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        dz = self.act_backward(record.pre, record.out, grad_out)
+        record.grad_out = grad_out
+        record.grad_pre = dz
+        record.grads["weight"] = dz.T @ record.inputs[0]
+        if self.bias_key is not None:
+            record.grads["bias"] = dz.sum(axis=0)
+        record.grad_inputs = [dz @ record.saved if self.needs_input_grad else None]
+
+
+class Add:
+    """z = Σᵢ xᵢ, y = f(z).  Backward: every input receives dz = f'(z)⊙dy."""
+
+    def __init__(self, layer: LayerSpec, needs_input_grad: Sequence[bool]):
+        self.act, self.act_backward = activations.FUNCTIONS[layer.activation]
+        self.layer_id = layer.id
+        self.needs_input_grad = list(needs_input_grad)
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        z = inputs[0] + inputs[1] if len(inputs) > 1 else inputs[0].copy()
+        for x in inputs[2:]:
+            z += x
+        return LayerTrace(self.layer_id, list(inputs), z, self.act(z))
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        dz = self.act_backward(record.pre, record.out, grad_out)
+        record.grad_out = grad_out
+        record.grad_pre = dz
+        record.grad_inputs = [dz if need else None for need in self.needs_input_grad]
+
+
+class Concat:
+    """z = [x₁, x₂, …] along features, y = f(z).  Backward: dz split back into the inputs' widths."""
+
+    def __init__(self, layer: LayerSpec, input_widths: Sequence[int], needs_input_grad: Sequence[bool]):
+        self.act, self.act_backward = activations.FUNCTIONS[layer.activation]
+        self.layer_id = layer.id
+        self.bounds = np.cumsum([0, *input_widths])
+        self.needs_input_grad = list(needs_input_grad)
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        z = np.concatenate(inputs, axis=1)
+        return LayerTrace(self.layer_id, list(inputs), z, self.act(z))
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        dz = self.act_backward(record.pre, record.out, grad_out)
+        record.grad_out = grad_out
+        record.grad_pre = dz
+        record.grad_inputs = [dz[:, lo:hi].copy() if need else None
+                              for lo, hi, need in zip(self.bounds[:-1], self.bounds[1:], self.needs_input_grad)]
+
+
+class NumpyBackend:
+    name = "numpy"
+    device = "cpu"
+
+    def __init__(self, device: str = "cpu", dtype: str = "float64"):
+        if device != "cpu":
+            from bpstudio.core.errors import BackendError
+            raise BackendError(f"the numpy backend runs on the CPU only, not on '{device}'")
+        self.dtype = dtype
+        self._np_dtype = np.dtype(dtype)
+
+    def asarray(self, a: np.ndarray) -> Array:
+        return np.asarray(a, dtype=self._np_dtype)
+
+    def param(self, a: np.ndarray) -> Array:
+        return np.array(a, dtype=self._np_dtype)
+
+    def labels(self, a: np.ndarray) -> Array:
+        return np.asarray(a, dtype=np.int64)
+
+    def to_numpy(self, a: Array) -> np.ndarray:
+        return np.asarray(a)
+
+    def kernel(self, layer: LayerSpec, input_widths: Sequence[int], needs_input_grad: Sequence[bool]):
+        if layer.type == "dense":
+            return Dense(layer, needs_input_grad[0])
+        if layer.type == "add":
+            return Add(layer, needs_input_grad)
+        if layer.type == "concat":
+            return Concat(layer, input_widths, needs_input_grad)
+        raise AssertionError(f"no numpy kernel for layer type '{layer.type}'")
+
+    def loss(self, name: str) -> Callable[[Array, Array], tuple[float, Array]]:
+        value, gradient = losses.FUNCTIONS[name]
+        return lambda y, t: (value(y, t), gradient(y, t))
+
+    def sqrt(self, a: Array) -> Array:
+        return np.sqrt(a)
+
+    def add(self, arrays: Sequence[Array]) -> Array:
+        total = arrays[0] + arrays[1]
+        for a in arrays[2:]:
+            total += a
+        return total

@@ -1,0 +1,242 @@
+"""Reading and writing data sets as .npz archives and .csv tables.
+
+Every problem is a :class:`DataError` with one line that names the file and what is wrong, so a person
+can fix the file without reading a traceback. Writing uses ``repr`` precision and an atomic rename, so
+saving then loading gives back bit-identical arrays.
+
+CSV layout: a header row, then one row per sample. Columns named ``x...`` are inputs and ``y...`` are
+float targets (either case), each in file order; any other column is refused rather than silently
+dropped. A single target column named ``label`` (or ``y_label``) holds integer class labels instead.
+Whole-number ``y`` values stay float targets: labels are declared, never guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bpstudio.core.data import Dataset
+from bpstudio.core.errors import DataError
+from bpstudio.core.fileio import write_atomic
+
+LABEL_COLUMNS = ("label", "y_label")
+SUFFIXES = (".csv", ".npz")
+
+PathLike = str | os.PathLike[str]
+
+
+def _fail(path: PathLike, problem: str) -> DataError:
+    return DataError(f"data file '{path}': {problem}")
+
+
+def _require_file(path: PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file '{path}' not found")
+    if not p.is_file():
+        raise _fail(path, "is not a file")
+    return p
+
+
+def _first_bad_row(a: np.ndarray) -> int | None:
+    """The 1-based row of the first non-finite value in ``a``, or None when all are finite."""
+    bad = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+    return int(bad[0]) + 1 if bad.size else None
+
+
+# --- .npz ---------------------------------------------------------------------------------------------
+
+def load_npz(path: PathLike) -> Dataset:
+    """A data set from an .npz archive holding ``X`` (N, inputs) and ``Y`` (N, outputs) or (N,) labels."""
+    p = _require_file(path)
+    try:
+        archive = np.load(p, allow_pickle=False)
+    except PermissionError as e:
+        raise _fail(path, f"cannot be read ({e.strerror})") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise _fail(path, "is not an .npz archive") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise _fail(path, "is a single .npy array, not an .npz archive holding X and Y")
+    with archive:
+        present = sorted(archive.files)
+        missing = [key for key in ("X", "Y") if key not in present]
+        if missing:
+            listed = ", ".join(present) if present else "none"
+            raise _fail(path, f"missing array {' and '.join(missing)} (arrays present: {listed})")
+        X, Y = _read_array(path, archive, "X"), _read_array(path, archive, "Y")
+    return _checked_arrays(path, p.name, X, Y)
+
+
+def _read_array(path: PathLike, archive: Any, key: str) -> np.ndarray:
+    try:
+        return np.asarray(archive[key])
+    except ValueError:  # object arrays need pickle, which is refused for safety
+        raise _fail(path, f"array {key} holds Python objects, not numbers") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise _fail(path, f"array {key} is damaged and cannot be read ({e})") from None
+
+
+def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> Dataset:
+    """Check shapes, dtypes and finiteness with messages that name the file, then build the Dataset."""
+    for key, a in (("X", X), ("Y", Y)):
+        if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+            raise _fail(path, f"array {key} must hold real numbers, got dtype {a.dtype}")
+    if X.ndim != 2:
+        raise _fail(path, f"array X must be 2-D (samples × inputs), got shape {X.shape}")
+    if Y.ndim not in (1, 2):
+        raise _fail(path, f"array Y must be 2-D (samples × outputs) or 1-D class labels, got shape {Y.shape}")
+    if X.shape[0] != Y.shape[0]:
+        raise _fail(path, f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    for key, a in (("X", X), ("Y", Y)):
+        row = _first_bad_row(a) if np.issubdtype(a.dtype, np.floating) else None
+        if row is not None:
+            raise _fail(path, f"array {key} has a NaN or infinite value in row {row}")
+    if Y.ndim == 1 and np.issubdtype(Y.dtype, np.floating):
+        fractional = np.flatnonzero(Y != np.round(Y))
+        if fractional.size:
+            row = int(fractional[0])
+            raise _fail(path, f"a 1-D Y holds class labels, but row {row + 1} has {float(Y[row])!r}; "
+                              "store float targets as shape (N, 1)")
+    if Y.ndim == 1 and Y.size and Y.min() < 0:
+        row = int(np.argmin(Y))
+        raise _fail(path, f"class labels must be 0 or more, but row {row + 1} has {Y[row]}")
+    try:
+        return Dataset(X, Y, name)
+    except DataError as e:
+        raise _fail(path, str(e)) from e
+
+
+# --- .csv ---------------------------------------------------------------------------------------------
+
+def _parse_number(path: PathLike, line: int, column: str, text: str) -> float:
+    text = text.strip()
+    if not text:
+        raise _fail(path, f"line {line}, column '{column}' is empty")
+    try:
+        value = float(text)
+    except ValueError:
+        raise _fail(path, f"line {line}, column '{column}': {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise _fail(path, f"line {line}, column '{column}' holds {text!r}; every value must be a finite number")
+    return value
+
+
+def _parse_label(path: PathLike, line: int, column: str, text: str) -> int:
+    value = _parse_number(path, line, column, text)
+    if value != round(value) or value < 0:
+        raise _fail(path, f"line {line}, column '{column}': {text.strip()!r} is not a class label "
+                          "(a whole number 0 or more)")
+    return int(value)
+
+
+def _split_header(path: PathLike, header: list[str]) -> tuple[list[int], list[int], bool]:
+    """Input and target column positions, and whether the target is a label column."""
+    names = [name.strip() for name in header]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise _fail(path, f"column '{name}' appears more than once in the header")
+        seen.add(name)
+    labels = [i for i, name in enumerate(names) if name.lower() in LABEL_COLUMNS]
+    inputs = [i for i, name in enumerate(names) if name.lower().startswith("x")]
+    targets = [i for i, name in enumerate(names) if name.lower().startswith("y") and i not in labels]
+    unexpected = [f"'{name}'" if name else f"(unnamed column {i + 1})"
+                  for i, name in enumerate(names) if i not in inputs + targets + labels]
+    if unexpected:
+        raise _fail(path, f"unexpected column {', '.join(unexpected)}; input columns must start with 'x', "
+                          "target columns with 'y', and class labels go in one column named 'label'")
+    if not inputs:
+        raise _fail(path, "no input columns (their names must start with 'x', e.g. x1, x2)")
+    if labels and (targets or len(labels) > 1):
+        others = ", ".join(names[i] for i in sorted(labels + targets))
+        raise _fail(path, f"a label column must be the only target column, but the header has {others}")
+    if not labels and not targets:
+        raise _fail(path, "no target columns (their names must start with 'y', e.g. y1, "
+                          "or one column named 'label' for class labels)")
+    return inputs, labels or targets, bool(labels)
+
+
+def _looks_numeric(cells: list[str]) -> bool:
+    try:
+        [float(cell) for cell in cells]
+    except ValueError:
+        return False
+    return True
+
+
+def load_csv(path: PathLike) -> Dataset:
+    """A data set from a CSV table with a header naming x... input and y... (or label) target columns."""
+    p = _require_file(path)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError:
+        raise _fail(path, "is not UTF-8 text") from None
+    except csv.Error as e:
+        raise _fail(path, f"is not valid CSV ({e})") from e
+    except OSError as e:
+        raise _fail(path, f"cannot be read ({e.strerror})") from e
+    if not rows:
+        raise _fail(path, "is empty; expected a header line such as 'x1,x2,y1' and then data rows")
+    header_line, header = rows[0]
+    if _looks_numeric(header):
+        raise _fail(path, f"line {header_line} holds numbers, not a header; the first line must name the "
+                          "columns (x1, x2, ..., then y1, ... or label)")
+    inputs, targets, is_label = _split_header(path, header)
+    names = [name.strip() for name in header]
+    if len(rows) == 1:
+        raise _fail(path, "has a header but no data rows")
+    X = np.empty((len(rows) - 1, len(inputs)))
+    Y = np.empty(len(rows) - 1, dtype=np.int64) if is_label else np.empty((len(rows) - 1, len(targets)))
+    for r, (line, cells) in enumerate(rows[1:]):
+        if len(cells) != len(header):
+            raise _fail(path, f"line {line} has {len(cells)} cells but the header has {len(header)}")
+        X[r] = [_parse_number(path, line, names[i], cells[i]) for i in inputs]
+        if is_label:
+            Y[r] = _parse_label(path, line, names[targets[0]], cells[targets[0]])
+        else:
+            Y[r] = [_parse_number(path, line, names[i], cells[i]) for i in targets]
+    return _checked_arrays(path, p.name, X, Y)
+
+
+# --- any supported file -------------------------------------------------------------------------------
+
+def load_file(path: PathLike) -> Dataset:
+    """Load ``path`` by its suffix: .npz or .csv."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix == ".csv":
+        return load_csv(path)
+    got = f"suffix '{suffix}'" if suffix else "no suffix"
+    raise _fail(path, f"unsupported file type ({got}); supported: {', '.join(SUFFIXES)}")
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+def save_npz(dataset: Dataset, path: PathLike) -> None:
+    """Write ``dataset`` as an .npz archive with arrays X and Y (exactly at ``path``, no suffix added)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, X=dataset.X, Y=dataset.Y)
+    write_atomic(path, buffer.getvalue())
+
+
+def save_csv(dataset: Dataset, path: PathLike) -> None:
+    """Write ``dataset`` as CSV: x1.. then y1.. (or one 'label' column), numbers at ``repr`` precision."""
+    inputs = [f"x{i + 1}" for i in range(dataset.n_inputs)]
+    targets = ["label"] if dataset.is_classification else [f"y{i + 1}" for i in range(dataset.Y.shape[1])]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(inputs + targets)
+    for x, y in zip(dataset.X, dataset.Y):
+        ys = [str(int(y))] if dataset.is_classification else [repr(float(v)) for v in y]
+        writer.writerow([repr(float(v)) for v in x] + ys)
+    write_atomic(path, buffer.getvalue().encode("utf-8"))

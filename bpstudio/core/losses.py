@@ -1,0 +1,88 @@
+"""Loss functions on NumPy arrays, value and gradient side by side. All average over the batch.
+
+- ``sse_half``: ½·Σ_k (y_k − t_k)² per sample, mean over samples (the Mazur / seed-tutorial loss).
+- ``mse``: mean over every element, as ``torch.nn.MSELoss``.
+- ``bce``: binary cross-entropy on outputs in (0, 1), mean over every element, as ``torch.nn.BCELoss``
+  (each log clamped at −100, the gradient's denominator at 1e−12, as PyTorch does).
+- ``cross_entropy``: softmax cross-entropy on logits, as ``torch.nn.CrossEntropyLoss``; targets are
+  integer class labels of shape (N,) or probability / one-hot rows of shape (N, K).
+
+``gradient(y, t)`` returns a new array dL/dy; nothing the caller passed is modified.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Array = np.ndarray
+NAMES = ("sse_half", "mse", "bce", "cross_entropy")
+CLASS_LOSSES = ("cross_entropy",)
+_LOG_FLOOR = -100.0
+_BCE_EPS = 1e-12
+
+
+def sse_half(y: Array, t: Array) -> float:
+    d = y - t
+    return float(0.5 * np.sum(d * d) / y.shape[0])
+
+
+def sse_half_gradient(y: Array, t: Array) -> Array:
+    # dL/dy = (y − t) / N
+    return (y - t) * (1.0 / y.shape[0])
+
+
+def mse(y: Array, t: Array) -> float:
+    d = y - t
+    return float(np.sum(d * d) / d.size)
+
+
+def mse_gradient(y: Array, t: Array) -> Array:
+    return (y - t) * (2.0 / y.size)
+
+
+def bce(y: Array, t: Array) -> float:
+    with np.errstate(divide="ignore"):
+        log_y = np.maximum(np.log(y), _LOG_FLOOR)
+        log_1my = np.maximum(np.log1p(-y), _LOG_FLOOR)
+    return float(-np.sum(t * log_y + (1.0 - t) * log_1my) / y.size)
+
+
+def bce_gradient(y: Array, t: Array) -> Array:
+    # dL/dy = (y − t) / (y(1 − y)) / n
+    return (y - t) / np.maximum(y * (1.0 - y), _BCE_EPS) * (1.0 / y.size)
+
+
+def _log_softmax(z: Array) -> Array:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _target_rows(z: Array, t: Array) -> Array:
+    if t.ndim == 1:  # integer labels -> one-hot rows
+        rows = np.zeros_like(z)
+        rows[np.arange(z.shape[0]), t.astype(np.intp)] = 1.0
+        return rows
+    return t
+
+
+def cross_entropy(z: Array, t: Array) -> float:
+    if t.ndim == 1:
+        picked = _log_softmax(z)[np.arange(z.shape[0]), t.astype(np.intp)]
+        return float(-np.sum(picked) / z.shape[0])
+    return float(-np.sum(t * _log_softmax(z)) / z.shape[0])
+
+
+def cross_entropy_gradient(z: Array, t: Array) -> Array:
+    # the Softmax-with-Loss backward: (softmax(z) − t) / N
+    return (np.exp(_log_softmax(z)) - _target_rows(z, t)) * (1.0 / z.shape[0])
+
+
+FUNCTIONS: dict[str, tuple[Callable[[Array, Array], float], Callable[[Array, Array], Array]]] = {
+    "sse_half": (sse_half, sse_half_gradient),
+    "mse": (mse, mse_gradient),
+    "bce": (bce, bce_gradient),
+    "cross_entropy": (cross_entropy, cross_entropy_gradient),
+}
+assert tuple(FUNCTIONS) == NAMES

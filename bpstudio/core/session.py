@@ -1,0 +1,336 @@
+"""A stepping session: train a network one phase at a time and record what each phase produced.
+
+A step is a fixed sequence of phases: the forward pass layer by layer, the loss, the backward pass
+layer by layer (reverse topological order), then the parameter update. A session can advance by one
+phase, by a whole step (one batch) or by an epoch; :attr:`Session.trace` holds the current step's
+record. The same session runs on any backend; switching backends keeps weights and optimizer state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from bpstudio.core.backends import Backend, get_backend
+from bpstudio.core.data import Dataset
+from bpstudio.core.errors import SessionError
+from bpstudio.core.init import initial_params
+from bpstudio.core.optim import Optimizer
+from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.trace import StepTrace
+
+PhaseKind = Literal["forward", "loss", "backward", "update"]
+
+
+class Phase(NamedTuple):
+    kind: PhaseKind
+    layer: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.layer}" if self.layer else self.kind
+
+
+class Session:
+    """Owns the parameters, the optimizer state, the batch order and the current step's trace."""
+
+    def __init__(self, spec: NetworkSpec, data: Dataset, *, backend: str = "numpy", device: str = "cpu",
+                 dtype: str = "float64", batch_size: int | None = None, shuffle_seed: int | None = None,
+                 params: dict[str, np.ndarray] | None = None):
+        self.spec = spec
+        self.data = data
+        self._backend = get_backend(backend, device, dtype)
+        self.batch_size = self._check_batch_size(batch_size)
+        self._shuffle_seed = spec.seed if shuffle_seed is None else shuffle_seed
+        self._rng = np.random.default_rng(self._shuffle_seed)
+        self._compile()
+        start = initial_params(spec) if params is None else params
+        self._check_params(start)
+        self.params: dict[str, Any] = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
+        self.optimizer = Optimizer(spec.optimizer, self._backend.sqrt)
+        self.step_count = 0
+        self.epoch_count = 0
+        self._perm: np.ndarray | None = None  # this pass's sample order, drawn when the pass starts
+        self._perm_pos = 0
+        self._cursor = 0
+        self._values: dict[str, Any] = {}
+        self._grad_parts: dict[str, list[Any]] = {}
+        self.trace: StepTrace | None = None
+        self._load_data()
+
+    # --- setup ----------------------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        spec = self.spec
+        self._input_id = spec.input_id
+        self._data_targets = self.data.targets_for(spec.loss, spec.widths[spec.output])
+        self.data.check_inputs(spec.widths[self._input_id])
+        order = [i for i in spec.active_order() if i != self._input_id]
+        self._plan = []
+        for layer_id in order:
+            layer = spec.layer(layer_id)
+            needs = [i != self._input_id for i in layer.inputs]
+            kernel = self._backend.kernel(layer, [spec.widths[i] for i in layer.inputs], needs)
+            self._plan.append((layer_id, kernel, layer.inputs, needs))
+        self._loss_fn = self._backend.loss(spec.loss)
+        self._frozen = spec.frozen_params()
+        self.phases: tuple[Phase, ...] = (
+            *(Phase("forward", lid) for lid in order), Phase("loss"),
+            *(Phase("backward", lid) for lid in reversed(order)), Phase("update"))
+
+    def _check_params(self, params: dict[str, np.ndarray]) -> None:
+        shapes = self.spec.param_shapes()
+        missing = sorted(set(shapes) - set(params))
+        if missing:
+            raise SessionError(f"parameters missing: {', '.join(missing)}")
+        for key, shape in shapes.items():
+            if tuple(np.shape(params[key])) != shape:
+                raise SessionError(f"parameter '{key}' has shape {np.shape(params[key])}, expected {shape}")
+
+    def _check_batch_size(self, batch_size: int | None) -> int | None:
+        if batch_size is None:
+            return None
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise SessionError(f"batch size must be a positive integer, got {batch_size!r}")
+        return batch_size
+
+    def _load_data(self) -> None:
+        b = self._backend
+        self._x_all = b.asarray(self.data.X)
+        targets = self._data_targets
+        self._t_all = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
+
+    # --- state ----------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def next_phase(self) -> Phase:
+        return self.phases[self._cursor]
+
+    @property
+    def mid_step(self) -> bool:
+        """True between the first forward phase and the update."""
+        return self._cursor != 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        n = len(self.data)
+        return 1 if self.batch_size is None else -(-n // self.batch_size)
+
+    def params_numpy(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter as a float64 NumPy array."""
+        to_np = self._backend.to_numpy
+        return {k: np.array(to_np(v), dtype=np.float64) for k, v in self.params.items()}
+
+    def to_spec(self) -> NetworkSpec:
+        """The network with the current weights written in (what ``--save`` writes)."""
+        return self.spec.with_params(self.params_numpy())
+
+    # --- phases ---------------------------------------------------------------------------------
+
+    def advance(self) -> Phase:
+        """Run the next phase and return it."""
+        phase = self.phases[self._cursor]
+        if self._cursor == 0:
+            self._begin_step()
+        if phase.kind == "forward":
+            self._forward(self._cursor)
+        elif phase.kind == "loss":
+            self._loss()
+        elif phase.kind == "backward":
+            self._backward(len(self.phases) - 2 - self._cursor)
+        else:
+            self._update()
+        self._cursor = (self._cursor + 1) % len(self.phases)
+        return phase
+
+    def forward_layer(self) -> Phase:
+        return self._advance_kind("forward")
+
+    def compute_loss(self) -> Phase:
+        return self._advance_kind("loss")
+
+    def backward_layer(self) -> Phase:
+        return self._advance_kind("backward")
+
+    def apply_update(self) -> Phase:
+        return self._advance_kind("update")
+
+    def _advance_kind(self, kind: PhaseKind) -> Phase:
+        if self.next_phase.kind != kind:
+            raise SessionError(f"cannot run a {kind} phase now: the next phase is '{self.next_phase}'")
+        return self.advance()
+
+    def step(self) -> StepTrace:
+        """Finish the current step (or run a whole one) and return its trace."""
+        if self._cursor == 0:
+            self._begin_step()
+            for i in range(len(self._plan)):
+                self._forward(i)
+            self._loss()
+            for i in range(len(self._plan) - 1, -1, -1):
+                self._backward(i)
+            self._update()
+        else:
+            while self._cursor != 0:
+                self.advance()
+        assert self.trace is not None
+        return self.trace
+
+    def forward_backward(self) -> StepTrace:
+        """Run every phase up to (not including) the update: the step's loss and all gradients."""
+        while self.next_phase.kind != "update":
+            self.advance()
+        assert self.trace is not None
+        return self.trace
+
+    def run(self, steps: int) -> StepTrace | None:
+        for _ in range(steps):
+            self.step()
+        return self.trace
+
+    def epoch(self) -> StepTrace:
+        """Finish the current step, then run steps until the current pass over the data ends."""
+        self.step()
+        while self._perm_pos != 0:
+            self.step()
+        assert self.trace is not None
+        return self.trace
+
+    def abort_step(self) -> None:
+        """Drop a partly done step; nothing has been applied, so no weights change and the batch is redrawn."""
+        self._cursor = 0
+        self._values = {}
+        self._grad_parts = {}
+
+    # --- the work of each phase -----------------------------------------------------------------
+
+    def _next_batch(self) -> np.ndarray | None:
+        """The next batch's sample indices (None: the whole data set, in order). Consumed at the update."""
+        if self.batch_size is None or self.batch_size >= len(self.data):
+            return None
+        if self._perm is None:
+            self._perm = self._rng.permutation(len(self.data))
+        return self._perm[self._perm_pos:self._perm_pos + self.batch_size]
+
+    def _begin_step(self) -> None:
+        batch = self._next_batch()
+        if batch is None:
+            x, t = self._x_all, self._t_all
+        else:
+            b = self._backend
+            x = b.asarray(self.data.X[batch])
+            targets = self._data_targets[batch]
+            t = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
+        self.trace = StepTrace(self.step_count, batch, x, t, self.params, self._backend.to_numpy)
+        self._values = {self._input_id: x}
+        self._grad_parts = {}
+
+    def _forward(self, index: int) -> None:
+        layer_id, kernel, sources, _ = self._plan[index]
+        values = self._values
+        record = kernel.forward([values[s] for s in sources], self.params)
+        values[layer_id] = record.out
+        assert self.trace is not None
+        self.trace.layers[layer_id] = record
+
+    def _loss(self) -> None:
+        trace = self.trace
+        assert trace is not None
+        y = self._values[self.spec.output]
+        trace.loss, trace.output_grad = self._loss_fn(y, trace.targets)
+        self._grad_parts = {self.spec.output: [trace.output_grad]}
+
+    def _backward(self, index: int) -> None:
+        layer_id, kernel, sources, needs = self._plan[index]
+        assert self.trace is not None
+        record = self.trace.layers[layer_id]
+        parts = self._grad_parts.pop(layer_id)
+        kernel.backward(record, parts[0] if len(parts) == 1 else self._backend.add(parts))
+        assert record.grad_inputs is not None
+        for source, grad, need in zip(sources, record.grad_inputs, needs):
+            if need:
+                self._grad_parts.setdefault(source, []).append(grad)
+
+    def _update(self) -> None:
+        trace = self.trace
+        assert trace is not None
+        new = self.optimizer.update(self.params, trace.grads, self._frozen)
+        trace.params_after = new
+        self.params = new
+        self.step_count += 1
+        self._values = {}
+        self._perm_pos += len(self.data) if trace.batch is None else len(trace.batch)
+        if self._perm_pos >= len(self.data):  # this step finished a pass over the data
+            self._perm_pos = 0
+            self._perm = None
+            self.epoch_count += 1
+
+    # --- evaluation without touching the step ---------------------------------------------------
+
+    def predict(self, X: np.ndarray, params: dict[str, Any] | None = None) -> np.ndarray:
+        """The output for inputs ``X`` with the current weights (or ``params``); no trace, no gradients."""
+        return np.array(self._backend.to_numpy(self._output(X, params)), dtype=np.float64)
+
+    def evaluate(self, data: Dataset, params: dict[str, Any] | None = None) -> float:
+        """The loss over ``data`` with the current weights (or ``params``); the step is not touched."""
+        b = self._backend
+        data.check_inputs(self.spec.widths[self._input_id])
+        targets = data.targets_for(self.spec.loss, self.spec.widths[self.spec.output])
+        y = self._output(data.X, params)
+        return self._loss_fn(y, b.labels(targets) if targets.ndim == 1 else b.asarray(targets))[0]
+
+    def _output(self, X: np.ndarray, params: dict[str, Any] | None) -> Any:
+        use = self.params if params is None else {k: self._backend.param(np.asarray(v)) for k, v in params.items()}
+        values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
+        for layer_id, kernel, sources, _ in self._plan:
+            values[layer_id] = kernel.forward([values[s] for s in sources], use).out
+        return values[self.spec.output]
+
+    # --- changing settings ----------------------------------------------------------------------
+
+    def set_backend(self, name: str, device: str = "cpu", dtype: str | None = None) -> None:
+        """Move to another backend, keeping weights and optimizer state. A partly done step is dropped."""
+        new = get_backend(name, device, dtype or self._backend.dtype)
+        self.abort_step()
+        old = self._backend
+        state = self.optimizer.state(old.to_numpy)
+        params = self.params_numpy()
+        self._backend = new
+        self._compile()
+        self.params = {k: new.param(v) for k, v in params.items()}
+        self.optimizer = Optimizer(self.spec.optimizer, new.sqrt)
+        self.optimizer.load_state(state, lambda a: new.param(np.asarray(a)))
+        self._load_data()
+        self.trace = None
+
+    def set_optimizer(self, optimizer: OptimizerSpec) -> None:
+        """Change the update rule or its settings; state is kept when the rule's name is unchanged."""
+        keep = optimizer.name == self.optimizer.spec.name
+        state = self.optimizer.state()
+        self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
+        self.optimizer = Optimizer(optimizer, self._backend.sqrt)
+        if keep:
+            self.optimizer.load_state(state)
+
+    def set_batch_size(self, batch_size: int | None) -> None:
+        self.abort_step()
+        self.batch_size = self._check_batch_size(batch_size)
+        self._perm_pos = 0
+        self._perm = None
+
+    def reset(self, params: dict[str, np.ndarray] | None = None) -> None:
+        """Back to the initial weights (or ``params``), a fresh optimizer, step 0."""
+        self.abort_step()
+        start = initial_params(self.spec) if params is None else params
+        self._check_params(start)
+        self.params = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
+        self.optimizer = Optimizer(self.spec.optimizer, self._backend.sqrt)
+        self.step_count = self.epoch_count = self._perm_pos = 0
+        self._perm = None
+        self._rng = np.random.default_rng(self._shuffle_seed)
+        self.trace = None

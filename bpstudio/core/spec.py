@@ -1,0 +1,333 @@
+"""The network as data: layers, loss, optimizer and seed, validated as a DAG.
+
+A :class:`NetworkSpec` is the single source of truth shared by the GUI, the CLI and the Python API.
+Constructing one validates it: unknown ids, cycles, width mismatches, wrong matrix shapes, unknown
+names and non-finite numbers raise :class:`~bpstudio.core.errors.SpecError` naming the layer and field.
+Specs are immutable; edit one with :func:`dataclasses.replace` or :meth:`NetworkSpec.replace_layer`.
+Reading and writing the JSON form lives in :mod:`bpstudio.core.spec_io`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from bpstudio.core import activations, losses
+from bpstudio.core.errors import SpecError
+
+LAYER_TYPES = ("input", "dense", "add", "concat")
+PARAM_NAMES = ("weight", "bias")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+INITIALISERS = {
+    # name -> the parameters it takes, with their defaults (PyTorch's nn.init defaults)
+    "zeros": {},
+    "constant": {"value": 0.0},
+    "uniform": {"low": 0.0, "high": 1.0},
+    "normal": {"mean": 0.0, "std": 1.0},
+    "xavier_uniform": {"gain": 1.0},
+    "xavier_normal": {"gain": 1.0},
+    "he_uniform": {},
+    "he_normal": {},
+}
+
+
+def _require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpecError(f"{what} must be a number, got {value!r}", layer, field_name)
+    if not np.isfinite(value):
+        raise SpecError(f"{what} must be a finite number, got {value}", layer, field_name)
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """How a parameter is drawn when the file gives no values, e.g. ``he_normal``."""
+
+    name: str
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in INITIALISERS:
+            raise SpecError(f"unknown initialiser '{self.name}' (known: {', '.join(INITIALISERS)})")
+        allowed = INITIALISERS[self.name]
+        for key, value in self.params.items():
+            if key not in allowed:
+                raise SpecError(f"initialiser '{self.name}' takes no parameter '{key}'")
+            _require_finite(value, f"initialiser '{self.name}' parameter '{key}'")
+
+    def get(self, key: str) -> float:
+        return float(self.params.get(key, INITIALISERS[self.name][key]))
+
+
+XAVIER_UNIFORM = Initializer("xavier_uniform")
+ZEROS = Initializer("zeros")
+
+
+@dataclass(frozen=True, eq=False)
+class LayerSpec:
+    """One layer. ``weight`` is (units × fan_in) like ``torch.nn.Linear``; ``None`` means "initialise"."""
+
+    id: str
+    type: str
+    inputs: tuple[str, ...] = ()
+    units: int | None = None
+    activation: str = "identity"
+    use_bias: bool = True
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_init: Initializer = XAVIER_UNIFORM
+    bias_init: Initializer = ZEROS
+    frozen: frozenset[str] = frozenset()
+    position: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("weight", "bias"):
+            value = getattr(self, name)
+            if value is not None:
+                array = np.array(value, dtype=np.float64)  # a private, read-only copy
+                array.setflags(write=False)
+                object.__setattr__(self, name, array)
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "frozen", frozenset(self.frozen))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        if self.type != "dense":
+            return ()
+        return ("weight", "bias") if self.use_bias else ("weight",)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """The update rule. Formulas follow ``torch.optim`` (SGD, SGD with momentum, Adam; L2 weight decay)."""
+
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise SpecError(f"unknown optimizer '{self.name}' (known: {', '.join(OPTIMIZERS)})", field="optimizer")
+        for key in ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay"):
+            value = getattr(self, key)
+            _require_finite(value, f"optimizer '{key}'")
+            if value < 0:
+                raise SpecError(f"'{key}' must not be negative, got {value}", field="optimizer")
+        for key in ("beta1", "beta2"):
+            if getattr(self, key) >= 1:
+                raise SpecError(f"'{key}' must be below 1, got {getattr(self, key)}", field="optimizer")
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkSpec:
+    """A validated network. ``order`` lists every layer id topologically; ``widths`` maps id → units."""
+
+    layers: tuple[LayerSpec, ...]
+    output: str
+    loss: str
+    optimizer: OptimizerSpec = OptimizerSpec()
+    seed: int | None = None
+    name: str | None = None
+    data: Mapping[str, Any] | None = None
+    order: tuple[str, ...] = field(init=False)
+    widths: Mapping[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        order, widths = _validate(self)
+        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "widths", widths)
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def layer(self, layer_id: str) -> LayerSpec:
+        for layer in self.layers:
+            if layer.id == layer_id:
+                return layer
+        raise SpecError(f"no layer with id '{layer_id}'")
+
+    @property
+    def input_id(self) -> str:
+        return next(layer.id for layer in self.layers if layer.type == "input")
+
+    def fan_in(self, layer_id: str) -> int:
+        """Width of what flows into a layer (the sum over its inputs)."""
+        return sum(self.widths[i] for i in self.layer(layer_id).inputs)
+
+    def active_order(self) -> tuple[str, ...]:
+        """The layers the output depends on, in topological order (others are kept but not run)."""
+        needed = {self.output}
+        for layer_id in reversed(self.order):
+            if layer_id in needed:
+                needed.update(self.layer(layer_id).inputs)
+        return tuple(i for i in self.order if i in needed)
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's key (``"h1.weight"``) and shape, in topological order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer_id in self.order:
+            layer = self.layer(layer_id)
+            if layer.type == "dense":
+                assert layer.units is not None
+                shapes[f"{layer_id}.weight"] = (layer.units, self.fan_in(layer_id))
+                if layer.use_bias:
+                    shapes[f"{layer_id}.bias"] = (layer.units,)
+        return shapes
+
+    def frozen_params(self) -> frozenset[str]:
+        return frozenset(f"{layer.id}.{p}" for layer in self.layers for p in layer.frozen if p in layer.param_names)
+
+    # --- edits (each returns a new, validated spec) -------------------------------------------
+
+    def replace_layer(self, layer_id: str, **changes: Any) -> "NetworkSpec":
+        layers = tuple(dataclasses.replace(l, **changes) if l.id == layer_id else l for l in self.layers)
+        if all(l.id != layer_id for l in self.layers):
+            raise SpecError(f"no layer with id '{layer_id}'")
+        return dataclasses.replace(self, layers=layers)
+
+    def with_params(self, params: Mapping[str, np.ndarray]) -> "NetworkSpec":
+        """The same network with the given parameter values written into its layers."""
+        layers = []
+        for layer in self.layers:
+            changes = {}
+            for p in layer.param_names:
+                key = f"{layer.id}.{p}"
+                if key in params:
+                    changes[p] = np.asarray(params[key], dtype=np.float64)
+            layers.append(dataclasses.replace(layer, **changes) if changes else layer)
+        return dataclasses.replace(self, layers=tuple(layers))
+
+
+def _check_array(layer: LayerSpec, name: str, expected: tuple[int, ...]) -> None:
+    array = getattr(layer, name)
+    if array is None:
+        return
+    if array.shape != expected:
+        got = "×".join(map(str, array.shape)) or "a scalar"
+        want = "×".join(map(str, expected))
+        hint = " (units × fan_in, like torch.nn.Linear)" if name == "weight" else ""
+        raise SpecError(f"has shape {got}, expected {want}{hint}", layer.id, name)
+    bad = np.argwhere(~np.isfinite(array))
+    if bad.size:
+        at = ", ".join(map(str, bad[0]))
+        raise SpecError(f"entry [{at}] is not a finite number ({array[tuple(bad[0])]})", layer.id, name)
+
+
+def _check_layer_fields(layer: LayerSpec) -> None:
+    if not isinstance(layer.id, str) or not layer.id.strip():
+        raise SpecError(f"every layer needs a non-empty string id, got {layer.id!r}", field="id")
+    if layer.type not in LAYER_TYPES:
+        raise SpecError(f"unknown type '{layer.type}' (known: {', '.join(LAYER_TYPES)})", layer.id, "type")
+    if layer.activation not in activations.NAMES:
+        known = ", ".join(activations.NAMES)
+        raise SpecError(f"unknown activation '{layer.activation}' (known: {known})", layer.id, "activation")
+    if layer.type in ("input", "dense"):
+        if isinstance(layer.units, bool) or not isinstance(layer.units, int) or layer.units < 1:
+            raise SpecError(f"must be a positive integer, got {layer.units!r}", layer.id, "units")
+    if layer.type == "input":
+        if layer.inputs:
+            raise SpecError("an input layer takes no inputs", layer.id, "inputs")
+        if layer.activation != "identity":
+            raise SpecError("an input layer has no activation", layer.id, "activation")
+    elif layer.type == "dense":
+        if len(layer.inputs) != 1:
+            raise SpecError(f"a dense layer takes exactly one input (use a concat layer to join several), "
+                            f"got {len(layer.inputs)}", layer.id, "inputs")
+    elif not layer.inputs:
+        raise SpecError(f"an {layer.type} layer needs at least one input", layer.id, "inputs")
+    if len(set(layer.inputs)) != len(layer.inputs):
+        raise SpecError("lists the same input twice", layer.id, "inputs")
+    if layer.type != "dense" and (layer.weight is not None or layer.bias is not None):
+        raise SpecError(f"an {layer.type} layer has no parameters", layer.id, "weight")
+    if not layer.use_bias and layer.bias is not None:
+        raise SpecError("bias values given but use_bias is false", layer.id, "bias")
+    unknown = set(layer.frozen) - set(PARAM_NAMES)
+    if unknown:
+        raise SpecError(f"can only freeze 'weight' and 'bias', not {sorted(unknown)}", layer.id, "frozen")
+
+
+def _topological_order(spec: NetworkSpec, by_id: Mapping[str, LayerSpec]) -> tuple[str, ...]:
+    indegree = {layer.id: len(layer.inputs) for layer in spec.layers}
+    consumers: dict[str, list[str]] = {layer.id: [] for layer in spec.layers}
+    for layer in spec.layers:
+        for source in layer.inputs:
+            consumers[source].append(layer.id)
+    ready = [layer.id for layer in spec.layers if indegree[layer.id] == 0]
+    order: list[str] = []
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for consumer in consumers[current]:
+            indegree[consumer] -= 1
+            if indegree[consumer] == 0:
+                ready.append(consumer)
+    if len(order) < len(spec.layers):
+        raise SpecError(f"the layers form a cycle: {_find_cycle(by_id, set(order))}", field="inputs")
+    return tuple(order)
+
+
+def _find_cycle(by_id: Mapping[str, LayerSpec], acyclic: set[str]) -> str:
+    start = next(i for i in by_id if i not in acyclic)
+    path = [start]
+    while True:  # walk backwards along inputs that are still on a cycle until a layer repeats
+        nxt = next(i for i in by_id[path[-1]].inputs if i not in acyclic)
+        if nxt in path:
+            cycle = path[path.index(nxt):] + [nxt]
+            return " -> ".join(f"'{i}'" for i in reversed(cycle))
+        path.append(nxt)
+
+
+def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
+    if not spec.layers:
+        raise SpecError("a network needs at least one input layer and one more layer", field="layers")
+    by_id: dict[str, LayerSpec] = {}
+    for layer in spec.layers:
+        _check_layer_fields(layer)
+        if layer.id in by_id:
+            raise SpecError("the id is used by two layers", layer.id, "id")
+        by_id[layer.id] = layer
+    inputs = [layer.id for layer in spec.layers if layer.type == "input"]
+    if len(inputs) != 1:
+        found = ", ".join(f"'{i}'" for i in inputs) or "none"
+        raise SpecError(f"a network takes exactly one input layer, found {found}", field="layers")
+    for layer in spec.layers:
+        for source in layer.inputs:
+            if source not in by_id:
+                raise SpecError(f"refers to unknown layer '{source}'", layer.id, "inputs")
+            if source == layer.id:
+                raise SpecError("a layer cannot take itself as input", layer.id, "inputs")
+    if not isinstance(spec.output, str) or spec.output not in by_id:
+        raise SpecError(f"the output '{spec.output}' is not a layer id", field="output")
+    if by_id[spec.output].type == "input":
+        raise SpecError("the output must be a computed layer, not the input", field="output")
+    if spec.loss not in losses.NAMES:
+        raise SpecError(f"unknown loss '{spec.loss}' (known: {', '.join(losses.NAMES)})", field="loss")
+    if spec.seed is not None and (isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0):
+        raise SpecError(f"must be a non-negative integer, got {spec.seed!r}", field="seed")
+
+    order = _topological_order(spec, by_id)
+    widths: dict[str, int] = {}
+    for layer_id in order:
+        layer = by_id[layer_id]
+        if layer.type in ("input", "dense"):
+            assert layer.units is not None
+            widths[layer_id] = layer.units
+        elif layer.type == "concat":
+            widths[layer_id] = sum(widths[i] for i in layer.inputs)
+        else:  # add: every input must have the same width
+            seen = {i: widths[i] for i in layer.inputs}
+            if len(set(seen.values())) > 1:
+                detail = ", ".join(f"'{i}' has {w}" for i, w in seen.items())
+                raise SpecError(f"an add layer needs inputs of equal width; {detail}", layer_id, "inputs")
+            widths[layer_id] = next(iter(seen.values()))
+        if layer.type == "dense":
+            fan_in = sum(widths[i] for i in layer.inputs)
+            _check_array(layer, "weight", (widths[layer_id], fan_in))
+            _check_array(layer, "bias", (widths[layer_id],))
+    return order, widths

@@ -1,0 +1,109 @@
+"""What a training step produced, phase by phase: the record the GUI draws and the CLI writes.
+
+Recording is cheap: a trace keeps references to the arrays the backend created anyway (no layer or
+optimizer ever writes into an array after returning it). Derived figures — gradient norms,
+update/weight ratios — are computed only when asked for. :meth:`StepTrace.to_numpy` gives a copy
+made of plain NumPy arrays, safe to hand to another thread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Array = Any
+
+
+@dataclass(slots=True, eq=False)
+class LayerTrace:
+    """One layer in one step. Forward fills the first four fields; backward fills the rest.
+
+    ``pre`` is the pre-activation (z = W·x + b for dense, the sum for add, the joined vector for concat),
+    ``out`` the activation. ``grad_out`` is dL/d(out), ``grad_pre`` dL/dz, ``grads`` the parameter
+    gradients keyed ``"weight"``/``"bias"``, ``grad_inputs`` dL/d(each input) (None where not needed).
+    ``saved`` holds what backward needs beyond that (the weight used in forward, torch's graph).
+    """
+
+    layer_id: str
+    inputs: list[Array]
+    pre: Array
+    out: Array
+    saved: Any = None
+    grad_out: Array | None = None
+    grad_pre: Array | None = None
+    grad_inputs: list[Array | None] | None = None
+    grads: dict[str, Array] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class StepTrace:
+    """One optimizer step: the batch, every layer's record, the loss, and the parameters around the update."""
+
+    step: int
+    batch: np.ndarray | None
+    x: Array
+    targets: Array
+    params_before: Mapping[str, Array]
+    to_numpy_fn: Callable[[Array], np.ndarray]
+    layers: dict[str, LayerTrace] = field(default_factory=dict)
+    loss: float | None = None
+    output_grad: Array | None = None
+    params_after: Mapping[str, Array] | None = None
+
+    # --- derived, computed on demand ----------------------------------------------------------
+
+    def numpy(self, a: Array) -> np.ndarray:
+        return self.to_numpy_fn(a)
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """Every parameter gradient recorded so far, keyed ``"<layer>.weight"``/``"<layer>.bias"``."""
+        return {f"{lid}.{name}": g for lid, rec in self.layers.items() for name, g in rec.grads.items()}
+
+    def grad_norm(self, layer_id: str) -> float:
+        """L2 norm of the layer's weight gradient (NaN until its backward has run)."""
+        rec = self.layers.get(layer_id)
+        if rec is None or "weight" not in rec.grads:
+            return math.nan
+        return _norm(self.numpy(rec.grads["weight"]))
+
+    def grad_norms(self) -> dict[str, float]:
+        return {lid: self.grad_norm(lid) for lid, rec in self.layers.items() if "weight" in rec.grads}
+
+    def update_ratio(self, key: str) -> float:
+        """‖Δp‖ / ‖p‖ for the parameter ``key`` over this step's update (NaN before the update)."""
+        if self.params_after is None or key not in self.params_before:
+            return math.nan
+        before = self.numpy(self.params_before[key])
+        delta = self.numpy(self.params_after[key]) - before
+        size = _norm(before)
+        return _norm(delta) / size if size > 0 else (0.0 if _norm(delta) == 0 else math.inf)
+
+    def update_ratios(self) -> dict[str, float]:
+        return {key: self.update_ratio(key) for key in self.params_before}
+
+    def to_numpy(self) -> "StepTrace":
+        """A deep copy made of NumPy arrays only: plain data to send across threads or save."""
+        conv = lambda a: None if a is None else np.array(self.numpy(a), copy=True)  # noqa: E731
+        copy = StepTrace(
+            step=self.step, batch=None if self.batch is None else self.batch.copy(), x=conv(self.x),
+            targets=conv(self.targets), params_before={k: conv(v) for k, v in self.params_before.items()},
+            to_numpy_fn=np.asarray, loss=self.loss, output_grad=conv(self.output_grad),
+            params_after=None if self.params_after is None else {k: conv(v) for k, v in self.params_after.items()},
+        )
+        for lid, rec in self.layers.items():
+            copy.layers[lid] = LayerTrace(
+                layer_id=lid, inputs=[conv(a) for a in rec.inputs], pre=conv(rec.pre), out=conv(rec.out),
+                grad_out=conv(rec.grad_out), grad_pre=conv(rec.grad_pre),
+                grad_inputs=None if rec.grad_inputs is None else [conv(a) for a in rec.grad_inputs],
+                grads={k: conv(v) for k, v in rec.grads.items()},
+            )
+        return copy
+
+
+def _norm(a: np.ndarray) -> float:
+    flat = np.ravel(a).astype(np.float64, copy=False)
+    return math.sqrt(float(np.dot(flat, flat)))
