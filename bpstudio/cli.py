@@ -108,7 +108,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype)
     trace = session.forward_backward()
     arrays = {"loss": np.float64(trace.loss)}
-    arrays.update({k: np.asarray(trace.numpy(g), dtype=np.float64) for k, g in trace.grads.items()})
+    arrays.update(session.gradients())
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     _write(args.out, buffer.getvalue())

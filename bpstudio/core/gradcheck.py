@@ -36,8 +36,8 @@ def gradient_check(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarra
                    eps: float = 1e-6, max_entries: int | None = None, seed: int = 0) -> list[ParamCheck]:
     """Check every parameter (at most ``max_entries`` entries each, sampled, when given)."""
     session = Session(spec, data, backend="numpy", dtype="float64", params=params)
-    trace = session.forward_backward()
-    analytic = {k: np.asarray(g, dtype=np.float64) for k, g in trace.grads.items()}
+    session.forward_backward()
+    analytic = session.gradients()
     base = session.params_numpy()
     rng = np.random.default_rng(seed)
     results = []

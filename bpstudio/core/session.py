@@ -188,6 +188,15 @@ class Session:
         assert self.trace is not None
         return self.trace
 
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Every parameter's gradient from the current step as float64 NumPy arrays; a layer that does
+        not lead to the output does not affect the loss, so its gradient is zero."""
+        if self.trace is None or self.next_phase.kind != "update" and self._cursor != 0:
+            raise SessionError("no gradients yet: run the backward pass first")
+        recorded = self.trace.grads
+        return {key: np.array(self._backend.to_numpy(recorded[key]), dtype=np.float64) if key in recorded
+                else np.zeros(shape) for key, shape in self.spec.param_shapes().items()}
+
     def run(self, steps: int) -> StepTrace | None:
         for _ in range(steps):
             self.step()

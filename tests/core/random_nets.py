@@ -1,0 +1,70 @@
+"""Hypothesis strategies for random network DAGs covering every layer type, activation and loss."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from bpstudio.core import activations, losses
+from bpstudio.core.data import Dataset
+from bpstudio.core.spec import NetworkSpec
+from tests.helpers import network
+
+
+@st.composite
+def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
+    """A random DAG (dense, add, concat, any activation) with explicit weights and matching data."""
+    loss = draw(st.sampled_from(losses.NAMES))
+    n_in = draw(st.integers(1, 3))
+    layers = [{"id": "x", "type": "input", "units": n_in}]
+    widths = {"x": n_in}
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    for k in range(draw(st.integers(1, max_layers))):
+        lid = f"l{k}"
+        kind = draw(st.sampled_from(("dense", "dense", "add", "concat")))
+        act = draw(st.sampled_from(activations.NAMES))
+        computed = [i for i in widths if i != "x"]
+        if kind == "add":
+            same = [i for i in computed if any(widths[j] == widths[i] for j in widths if j != i)]
+            if not same:
+                kind = "dense"
+            else:
+                first = draw(st.sampled_from(same))
+                partners = [j for j in widths if j != first and widths[j] == widths[first]]
+                inputs = [first, draw(st.sampled_from(partners))]
+                layers.append({"id": lid, "type": "add", "inputs": inputs, "activation": act})
+                widths[lid] = widths[first]
+                continue
+        if kind == "concat" and len(widths) >= 2:
+            inputs = draw(st.lists(st.sampled_from(list(widths)), min_size=2, max_size=3, unique=True))
+            layers.append({"id": lid, "type": "concat", "inputs": inputs, "activation": act})
+            widths[lid] = sum(widths[i] for i in inputs)
+            continue
+        source = draw(st.sampled_from(list(widths)))
+        units = draw(st.integers(1, 4))
+        use_bias = draw(st.booleans())
+        layer = {"id": lid, "type": "dense", "inputs": [source], "units": units, "activation": act,
+                 "use_bias": use_bias, "weight": (rng.normal(size=(units, widths[source])) * 0.8).tolist()}
+        if use_bias:
+            layer["bias"] = (rng.normal(size=units) * 0.5).tolist()
+        layers.append(layer)
+        widths[lid] = units
+    # the output: a dense head whose activation suits the loss
+    out_units = draw(st.integers(2, 3)) if loss == "cross_entropy" else draw(st.integers(1, 3))
+    head_act = {"bce": "sigmoid", "cross_entropy": "identity"}.get(loss, draw(st.sampled_from(activations.NAMES)))
+    last = layers[-1]["id"]
+    layers.append({"id": "out", "type": "dense", "inputs": [last], "units": out_units, "activation": head_act,
+                   "weight": (rng.normal(size=(out_units, widths[last])) * 0.8).tolist(),
+                   "bias": (rng.normal(size=out_units) * 0.3).tolist()})
+    order = draw(st.permutations(layers))  # files may list layers in any order
+    spec = network(list(order), "out", loss)
+
+    n = draw(st.integers(1, 6))
+    X = rng.normal(size=(n, n_in))
+    if loss == "cross_entropy":
+        Y = rng.integers(0, out_units, size=n) if draw(st.booleans()) else rng.dirichlet(np.ones(out_units), size=n)
+    elif loss == "bce":
+        Y = rng.uniform(0, 1, size=(n, out_units))
+    else:
+        Y = rng.normal(size=(n, out_units))
+    return spec, Dataset(X, Y, "random")

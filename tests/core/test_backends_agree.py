@@ -1,0 +1,111 @@
+"""NumPy backprop against PyTorch autograd and against finite differences, on random DAGs."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from bpstudio.core.gradcheck import gradient_check
+from bpstudio.core.session import Session
+from tests.core.random_nets import nets
+
+pytest.importorskip("torch")
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TOLERANCE = {"float64": dict(rtol=1e-9, atol=1e-12), "float32": dict(rtol=2e-4, atol=2e-5)}
+
+
+def full_record(session):
+    trace = session.forward_backward()
+    rec = {"loss": np.float64(trace.loss)}
+    for lid, layer in trace.layers.items():
+        rec[f"{lid}/pre"] = trace.numpy(layer.pre)
+        rec[f"{lid}/out"] = trace.numpy(layer.out)
+        rec[f"{lid}/grad_out"] = trace.numpy(layer.grad_out)
+        rec[f"{lid}/grad_pre"] = trace.numpy(layer.grad_pre)
+        for i, g in enumerate(layer.grad_inputs):
+            if g is not None:
+                rec[f"{lid}/grad_in{i}"] = trace.numpy(g)
+    rec.update({k: trace.numpy(g) for k, g in trace.grads.items()})
+    return rec
+
+
+@SETTINGS
+@given(nets())
+def test_numpy_matches_torch_autograd_float64(case):
+    spec, data = case
+    ours = full_record(Session(spec, data, backend="numpy"))
+    theirs = full_record(Session(spec, data, backend="torch"))
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], **TOLERANCE["float64"], err_msg=key)
+
+
+@SETTINGS
+@given(nets(max_layers=3))
+def test_numpy_matches_torch_autograd_float32(case):
+    spec, data = case
+    ours = full_record(Session(spec, data, backend="numpy", dtype="float32"))
+    theirs = full_record(Session(spec, data, backend="torch", dtype="float32"))
+    ref = full_record(Session(spec, data, backend="numpy", dtype="float64"))
+    for key in ours:
+        assert ours[key].dtype == np.float32 or key == "loss", key
+        np.testing.assert_allclose(ours[key], theirs[key], **TOLERANCE["float32"], err_msg=key)
+        np.testing.assert_allclose(ours[key], ref[key], **TOLERANCE["float32"], err_msg=key)
+
+
+@SETTINGS
+@given(nets(max_layers=4))
+def test_backprop_matches_finite_differences(case):
+    spec, data = case
+    for check in gradient_check(spec, data):
+        assert check.passed, check
+
+
+@settings(max_examples=25, deadline=None)
+@given(nets(max_layers=3))
+def test_stepping_phase_by_phase_equals_a_whole_step_on_both_backends(case):
+    spec, data = case
+    whole = Session(spec, data)
+    whole.step()
+    stepped = Session(spec, data, backend="torch")
+    while True:
+        if stepped.advance().kind == "update":
+            break
+    for key, value in whole.params_numpy().items():
+        np.testing.assert_allclose(value, stepped.params_numpy()[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def _every_layer_type_net(activation, loss):
+    from tests.helpers import network
+
+    rng = np.random.default_rng(7)
+    w = lambda o, i: (rng.normal(size=(o, i)) * 0.7).tolist()  # noqa: E731
+    out_units, head = (3, "identity") if loss == "cross_entropy" else (2, "sigmoid")
+    layers = [
+        {"id": "x", "type": "input", "units": 3},
+        {"id": "a", "type": "dense", "inputs": ["x"], "units": 4, "activation": activation, "weight": w(4, 3),
+         "bias": rng.normal(size=4).tolist()},
+        {"id": "b", "type": "dense", "inputs": ["a"], "units": 4, "activation": activation, "weight": w(4, 4),
+         "use_bias": False},
+        {"id": "r", "type": "add", "inputs": ["a", "b"], "activation": activation},
+        {"id": "c", "type": "concat", "inputs": ["r", "x"], "activation": activation},
+        {"id": "out", "type": "dense", "inputs": ["c"], "units": out_units, "activation": head,
+         "weight": w(out_units, 7), "bias": [0.1] * out_units},
+    ]
+    X = rng.normal(size=(5, 3))
+    Y = rng.integers(0, 3, size=5) if loss == "cross_entropy" else rng.uniform(size=(5, 2))
+    from bpstudio.core.data import Dataset
+
+    return network(layers, "out", loss), Dataset(X, Y)
+
+
+@pytest.mark.parametrize("loss", ["sse_half", "mse", "bce", "cross_entropy"])
+@pytest.mark.parametrize("activation", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
+                                        "softplus", "softmax"])
+def test_every_activation_and_loss_through_every_layer_type(activation, loss):
+    spec, data = _every_layer_type_net(activation, loss)
+    for dtype in ("float64", "float32"):
+        ours = full_record(Session(spec, data, dtype=dtype))
+        theirs = full_record(Session(spec, data, backend="torch", dtype=dtype))
+        for key in ours:
+            np.testing.assert_allclose(ours[key], theirs[key], **TOLERANCE[dtype], err_msg=f"{dtype} {key}")
+    assert all(c.passed for c in gradient_check(spec, data))
