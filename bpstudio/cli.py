@@ -28,7 +28,9 @@ EXIT_USAGE = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        command = self.prog.split()[-1]
+        where = f" (bpstudio {command} --help for usage)" if command != "bpstudio" else ""
+        self.exit(EXIT_USAGE, f"bpstudio: error: {message}{where}\n")
 
 
 def load_network(source: str) -> tuple[NetworkSpec, Path | None]:
@@ -100,9 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_outputs(*paths: str | None) -> None:
+    """Refuse output paths in missing folders before any work is done (and before any file is written)."""
+    for path in paths:
+        if path is not None and not Path(path).parent.is_dir():
+            raise BpstudioError(f"cannot write '{path}': folder '{Path(path).parent}' does not exist")
+
+
 def cmd_grad(args: argparse.Namespace) -> int:
     from bpstudio.core.session import Session
 
+    _check_outputs(args.out)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)
     session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype)
@@ -120,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.steps < 0:
         raise BpstudioError(f"--steps must be 0 or more, got {args.steps}")
+    _check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)
     session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype,
@@ -174,11 +185,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def _write(path: str, content: str | bytes) -> None:
     """Write an output file atomically; a bad path becomes a clear error, not a traceback."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise BpstudioError(f"cannot write '{path}': folder '{target.parent}' does not exist")
+    _check_outputs(path)
     try:
-        write_atomic(target, content)
+        write_atomic(path, content)
     except OSError as exc:
         raise BpstudioError(f"cannot write '{path}': {exc.strerror or exc}") from None
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ Array = np.ndarray
 NAMES = ("sse_half", "mse", "bce", "cross_entropy")
 CLASS_LOSSES = ("cross_entropy",)
 _LOG_FLOOR = -100.0
+_TINY = math.exp(_LOG_FLOOR)  # log(max(y, e^-100)) = max(log y, -100), without a divide-by-zero warning
 _BCE_EPS = 1e-12
 
 
@@ -43,10 +45,10 @@ def mse_gradient(y: Array, t: Array) -> Array:
 
 
 def bce(y: Array, t: Array) -> float:
-    with np.errstate(divide="ignore"):
-        log_y = np.maximum(np.log(y), _LOG_FLOOR)
-        log_1my = np.maximum(np.log1p(-y), _LOG_FLOOR)
-    return float(-np.sum(t * log_y + (1.0 - t) * log_1my) / y.size)
+    # −mean(t·log y + (1 − t)·log(1 − y)), each log clamped at −100
+    log_y = np.log(np.maximum(y, _TINY))
+    log_1my = np.log(np.maximum(1.0 - y, _TINY))
+    return float(-np.add.reduce(log_1my + t * (log_y - log_1my), axis=None) / y.size)
 
 
 def bce_gradient(y: Array, t: Array) -> Array:

@@ -25,9 +25,11 @@ class Optimizer:
                  p ← p − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)   (torch.optim.Adam)
     """
 
-    def __init__(self, spec: OptimizerSpec, sqrt: Callable[[Array], Array]):
+    def __init__(self, spec: OptimizerSpec, sqrt: Callable[[Array], Array],
+                 add_scaled: Callable[[Array, Array, float], Array] = lambda a, b, alpha: a + alpha * b):
         self.spec = spec
         self.sqrt = sqrt
+        self.add_scaled = add_scaled  # a + alpha·b as a new array, fused where the backend can
         self.steps = 0
         self.buffers: dict[str, dict[str, Array]] = {}
 
@@ -36,19 +38,20 @@ class Optimizer:
         spec = self.spec
         self.steps += 1
         new = dict(params)
+        name, lr, decay, add_scaled = spec.name, spec.lr, spec.weight_decay, self.add_scaled
         for key, g in grads.items():
             if key in frozen:
                 continue
             p = params[key]
-            if spec.weight_decay:
-                g = g + spec.weight_decay * p
-            if spec.name == "sgd":
-                new[key] = p - spec.lr * g
-            elif spec.name == "momentum":
+            if decay:
+                g = add_scaled(g, p, decay)
+            if name == "sgd":
+                new[key] = add_scaled(p, g, -lr)
+            elif name == "momentum":
                 slot = self.buffers.setdefault(key, {})
-                buf = g if "momentum" not in slot else spec.momentum * slot["momentum"] + g
+                buf = g if "momentum" not in slot else add_scaled(g, slot["momentum"], spec.momentum)
                 slot["momentum"] = buf
-                new[key] = p - spec.lr * buf
+                new[key] = add_scaled(p, buf, -lr)
             else:
                 new[key] = self._adam(key, p, g)
         return new
@@ -64,7 +67,7 @@ class Optimizer:
         t = self.steps
         step_size = spec.lr / (1.0 - spec.beta1 ** t)
         denom = self.sqrt(v) / math.sqrt(1.0 - spec.beta2 ** t) + spec.eps
-        return p - step_size * (m / denom)
+        return self.add_scaled(p, m / denom, -step_size)
 
     # --- state, for saving sessions and switching backends ------------------------------------------
 

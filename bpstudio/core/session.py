@@ -16,7 +16,7 @@ import numpy as np
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import SessionError
-from bpstudio.core.init import initial_params
+from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
@@ -42,13 +42,13 @@ class Session:
         self.data = data
         self._backend = get_backend(backend, device, dtype)
         self.batch_size = self._check_batch_size(batch_size)
-        self._shuffle_seed = spec.seed if shuffle_seed is None else shuffle_seed
+        self._shuffle_seed = shuffle_seed if shuffle_seed is not None else (spec.seed or DEFAULT_SEED)
         self._rng = np.random.default_rng(self._shuffle_seed)
         self._compile()
         start = initial_params(spec) if params is None else params
         self._check_params(start)
         self.params: dict[str, Any] = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
-        self.optimizer = Optimizer(spec.optimizer, self._backend.sqrt)
+        self.optimizer = self._new_optimizer(spec.optimizer)
         self.step_count = 0
         self.epoch_count = 0
         self._perm: np.ndarray | None = None  # this pass's sample order, drawn when the pass starts
@@ -74,6 +74,8 @@ class Session:
             kernel = self._backend.kernel(layer, [spec.widths[i] for i in layer.inputs], needs)
             self._plan.append((layer_id, kernel, layer.inputs, needs))
         self._loss_fn = self._backend.loss(spec.loss)
+        # a backend may run a whole step in one go (torch: one autograd call instead of one per layer)
+        self._whole_step = getattr(self._backend, "whole_step", None)
         self._frozen = spec.frozen_params()
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order), Phase("loss"),
@@ -100,6 +102,9 @@ class Session:
         self._x_all = b.asarray(self.data.X)
         targets = self._data_targets
         self._t_all = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
+
+    def _new_optimizer(self, spec: OptimizerSpec) -> Optimizer:
+        return Optimizer(spec, self._backend.sqrt, self._backend.add_scaled)
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -167,7 +172,14 @@ class Session:
 
     def step(self) -> StepTrace:
         """Finish the current step (or run a whole one) and return its trace."""
-        if self._cursor == 0:
+        if self._cursor == 0 and self._whole_step is not None:
+            self._begin_step()
+            trace = self.trace
+            assert trace is not None
+            trace.layers, trace.loss, trace.output_grad = self._whole_step(
+                self._plan, trace.x, trace.targets, self.params, self._input_id, self.spec.output, self.spec.loss)
+            self._update()
+        elif self._cursor == 0:
             self._begin_step()
             for i in range(len(self._plan)):
                 self._forward(i)
@@ -312,7 +324,7 @@ class Session:
         self._backend = new
         self._compile()
         self.params = {k: new.param(v) for k, v in params.items()}
-        self.optimizer = Optimizer(self.spec.optimizer, new.sqrt)
+        self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.optimizer.load_state(state, lambda a: new.param(np.asarray(a)))
         self._load_data()
         self.trace = None
@@ -322,7 +334,7 @@ class Session:
         keep = optimizer.name == self.optimizer.spec.name
         state = self.optimizer.state()
         self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
-        self.optimizer = Optimizer(optimizer, self._backend.sqrt)
+        self.optimizer = self._new_optimizer(optimizer)
         if keep:
             self.optimizer.load_state(state)
 
@@ -338,7 +350,7 @@ class Session:
         start = initial_params(self.spec) if params is None else params
         self._check_params(start)
         self.params = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
-        self.optimizer = Optimizer(self.spec.optimizer, self._backend.sqrt)
+        self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.step_count = self.epoch_count = self._perm_pos = 0
         self._perm = None
         self._rng = np.random.default_rng(self._shuffle_seed)

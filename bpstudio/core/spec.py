@@ -10,6 +10,8 @@ Reading and writing the JSON form lives in :mod:`bpstudio.core.spec_io`.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -34,11 +36,39 @@ INITIALISERS = {
 }
 
 
-def _require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> None:
+def _require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> float:
+    """``value`` as a float, or a SpecError if it is not a finite number (JSON integers can be huge)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise SpecError(f"{what} must be a number, got {value!r}", layer, field_name)
-    if not np.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SpecError(f"{what} is too large for a float64 ({str(value)[:20]}…)", layer, field_name) from None
+    if not math.isfinite(number):
         raise SpecError(f"{what} must be a finite number, got {value}", layer, field_name)
+    return number
+
+
+def number_array(value: Any, layer: str, name: str, ndim: int) -> np.ndarray:
+    """Nested lists (or an array) as float64, refusing text, ragged rows, huge and non-finite numbers."""
+    if isinstance(value, np.ndarray):
+        if not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
+            raise SpecError(f"must hold real numbers, got dtype {value.dtype}", layer, name)
+        return np.array(value, dtype=np.float64)
+
+    def walk(item: Any, index: tuple[int, ...], depth: int) -> Any:
+        at = ", ".join(map(str, index))
+        if depth < ndim:
+            if not isinstance(item, (list, tuple)):
+                raise SpecError(f"expected a list{f' at [{at}]' if index else ''}, got {item!r}", layer, name)
+            return [walk(x, index + (i,), depth + 1) for i, x in enumerate(item)]
+        return _require_finite(item, f"entry [{at}]", layer, name)
+
+    nested = walk(value, (), 0)
+    try:
+        return np.array(nested, dtype=np.float64)
+    except ValueError:
+        raise SpecError("rows have different lengths", layer, name) from None
 
 
 @dataclass(frozen=True)
@@ -52,10 +82,20 @@ class Initializer:
         if self.name not in INITIALISERS:
             raise SpecError(f"unknown initialiser '{self.name}' (known: {', '.join(INITIALISERS)})")
         allowed = INITIALISERS[self.name]
+        params = {}
         for key, value in self.params.items():
             if key not in allowed:
                 raise SpecError(f"initialiser '{self.name}' takes no parameter '{key}'")
-            _require_finite(value, f"initialiser '{self.name}' parameter '{key}'")
+            params[key] = _require_finite(value, f"initialiser '{self.name}' parameter '{key}'")
+        object.__setattr__(self, "params", params)  # our own copy, not the file's dict
+        for key in ("std", "gain"):
+            if key in params and params[key] < 0:
+                raise SpecError(f"initialiser '{self.name}' parameter '{key}' must not be negative, got {params[key]}")
+        if self.name == "uniform" and self.get("low") > self.get("high"):
+            raise SpecError(f"initialiser 'uniform' needs low ≤ high, got low {self.get('low')}, high {self.get('high')}")
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.params.items()))))
 
     def get(self, key: str) -> float:
         return float(self.params.get(key, INITIALISERS[self.name][key]))
@@ -83,10 +123,10 @@ class LayerSpec:
     position: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("weight", "bias"):
+        for name, ndim in (("weight", 2), ("bias", 1)):
             value = getattr(self, name)
             if value is not None:
-                array = np.array(value, dtype=np.float64)  # a private, read-only copy
+                array = number_array(value, self.id, name, ndim)  # a private, read-only copy
                 array.setflags(write=False)
                 object.__setattr__(self, name, array)
         object.__setattr__(self, "inputs", tuple(self.inputs))
@@ -116,7 +156,7 @@ class OptimizerSpec:
             raise SpecError(f"unknown optimizer '{self.name}' (known: {', '.join(OPTIMIZERS)})", field="optimizer")
         for key in ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay"):
             value = getattr(self, key)
-            _require_finite(value, f"optimizer '{key}'")
+            _require_finite(value, f"'{key}'", field_name="optimizer")
             if value < 0:
                 raise SpecError(f"'{key}' must not be negative, got {value}", field="optimizer")
         for key in ("beta1", "beta2"):
@@ -140,6 +180,8 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if self.data is not None:
+            object.__setattr__(self, "data", _plain_json(self.data))
         order, widths = _validate(self)
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "widths", widths)
@@ -202,6 +244,17 @@ class NetworkSpec:
                     changes[p] = np.asarray(params[key], dtype=np.float64)
             layers.append(dataclasses.replace(layer, **changes) if changes else layer)
         return dataclasses.replace(self, layers=tuple(layers))
+
+
+def _plain_json(data: Any) -> dict[str, Any]:
+    """A private copy of the ``data`` entry, refusing what could not be saved back as JSON."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"must be an object, got {data!r}", field="data")
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"cannot be stored as JSON ({exc})", field="data") from None
+    return copied
 
 
 def _check_array(layer: LayerSpec, name: str, expected: tuple[int, ...]) -> None:

@@ -8,17 +8,15 @@ Saving is atomic: the file is written beside the target and renamed over it.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from bpstudio.core.errors import SpecError
 from bpstudio.core.fileio import write_atomic
 from bpstudio.core.spec import (INITIALISERS, LAYER_TYPES, Initializer, LayerSpec, NetworkSpec,
-                                OptimizerSpec, XAVIER_UNIFORM, ZEROS)
+                                OptimizerSpec, XAVIER_UNIFORM, ZEROS, _require_finite, number_array)
 
 FORMAT = "bpstudio-network"
 VERSION = 1
@@ -34,28 +32,6 @@ OPTIMIZER_FIELDS = {"name", "lr", "momentum", "beta1", "beta2", "eps", "weight_d
 
 
 # --- reading ----------------------------------------------------------------------------------------
-
-def _number_matrix(value: Any, layer: str, name: str, ndim: int) -> np.ndarray:
-    """Turn nested JSON lists into a float64 array, refusing text, ragged rows and non-finite numbers."""
-
-    def walk(item: Any, index: tuple[int, ...], depth: int) -> Any:
-        if depth < ndim:
-            if not isinstance(item, list):
-                at = f" at [{', '.join(map(str, index))}]" if index else ""
-                raise SpecError(f"expected a list{at}, got {item!r}", layer, name)
-            return [walk(x, index + (i,), depth + 1) for i, x in enumerate(item)]
-        if isinstance(item, bool) or not isinstance(item, (int, float)):
-            raise SpecError(f"entry [{', '.join(map(str, index))}] is not a number: {item!r}", layer, name)
-        if not math.isfinite(item):
-            raise SpecError(f"entry [{', '.join(map(str, index))}] is not a finite number ({item})", layer, name)
-        return item
-
-    nested = walk(value, (), 0)
-    try:
-        return np.array(nested, dtype=np.float64)
-    except ValueError:
-        raise SpecError("rows have different lengths", layer, name) from None
-
 
 def _initializer(value: Any, layer: str) -> Initializer:
     if isinstance(value, str):
@@ -107,7 +83,7 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         raise SpecError(f"unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})", layer_id, "type")
     unknown = sorted(set(raw) - LAYER_FIELDS[kind])
     if unknown:
-        raise SpecError(f"unknown field for a {kind} layer (allowed: {', '.join(sorted(LAYER_FIELDS[kind]))})",
+        raise SpecError(f"unknown field for {'an' if kind[0] in 'aeiou' else 'a'} {kind} layer (allowed: {', '.join(sorted(LAYER_FIELDS[kind]))})",
                         layer_id, unknown[0])
     inputs = raw.get("inputs", [])
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
@@ -120,17 +96,19 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         raise SpecError(f"must be an activation name, got {activation!r}", layer_id, "activation")
     position = raw.get("position")
     if position is not None:
-        if (not isinstance(position, list) or len(position) != 2
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
-                           for p in position)):
-            raise SpecError(f"must be [x, y] with finite numbers, got {position!r}", layer_id, "position")
-        position = (float(position[0]), float(position[1]))
+        try:
+            if not isinstance(position, list) or len(position) != 2:
+                raise SpecError("not a pair")
+            x, y = number_array(position, layer_id, "position", 1)
+        except SpecError:
+            raise SpecError(f"must be [x, y] with finite numbers, got {position!r}", layer_id, "position") from None
+        position = (float(x), float(y))
     weight_init, bias_init = _inits(raw.get("init"), layer_id)
     return LayerSpec(
         id=layer_id, type=kind, inputs=tuple(inputs), units=raw.get("units"), activation=activation,
         use_bias=use_bias,
-        weight=_number_matrix(raw["weight"], layer_id, "weight", 2) if raw.get("weight") is not None else None,
-        bias=_number_matrix(raw["bias"], layer_id, "bias", 1) if raw.get("bias") is not None else None,
+        weight=number_array(raw["weight"], layer_id, "weight", 2) if raw.get("weight") is not None else None,
+        bias=number_array(raw["bias"], layer_id, "bias", 1) if raw.get("bias") is not None else None,
         weight_init=weight_init, bias_init=bias_init, frozen=_frozen(raw.get("frozen"), layer_id),
         position=position,
     )
@@ -145,12 +123,10 @@ def _optimizer(raw: Any) -> OptimizerSpec:
     if unknown:
         raise SpecError(f"unknown optimizer setting '{unknown[0]}' (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
                         field="optimizer")
-    for key, value in raw.items():
-        if key != "name" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise SpecError(f"optimizer setting '{key}' must be a number, got {value!r}", field="optimizer")
     if not isinstance(raw.get("name", "sgd"), str):
         raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
-    return OptimizerSpec(**{k: (v if k == "name" else float(v)) for k, v in raw.items()})
+    return OptimizerSpec(**{k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer"))
+                            for k, v in raw.items()})
 
 
 def from_dict(raw: Any) -> NetworkSpec:
@@ -192,6 +168,8 @@ def loads(text: str) -> NetworkSpec:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise SpecError(f"not valid JSON: {exc}") from None
     return from_dict(raw)
 
 

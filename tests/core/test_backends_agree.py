@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from bpstudio.core.gradcheck import gradient_check
 from bpstudio.core.session import Session
@@ -52,10 +52,22 @@ def test_numpy_matches_torch_autograd_float32(case):
         np.testing.assert_allclose(ours[key], ref[key], **TOLERANCE["float32"], err_msg=key)
 
 
+KINKED = ("relu", "leaky_relu")
+
+
+def near_a_kink(spec, data, margin=1e-4):
+    """True if a relu/leaky_relu pre-activation sits within ``margin`` of 0, where the derivative jumps
+    and a central difference straddling it measures neither side (e.g. a dense layer fed all zeros)."""
+    trace = Session(spec, data).forward_backward()
+    return any(np.min(np.abs(trace.layers[lid].pre)) < margin
+               for lid in trace.layers if spec.layer(lid).activation in KINKED)
+
+
 @SETTINGS
 @given(nets(max_layers=4))
 def test_backprop_matches_finite_differences(case):
     spec, data = case
+    assume(not near_a_kink(spec, data))
     for check in gradient_check(spec, data):
         assert check.passed, check
 

@@ -40,7 +40,7 @@ class Dense:
         record.grad_pre = dz
         record.grads["weight"] = dz.T @ record.inputs[0]
         if self.bias_key is not None:
-            record.grads["bias"] = dz.sum(axis=0)
+            record.grads["bias"] = np.add.reduce(dz, axis=0)
         record.grad_inputs = [dz @ record.saved if self.needs_input_grad else None]
 
 
@@ -124,6 +124,11 @@ class NumpyBackend:
 
     def sqrt(self, a: Array) -> Array:
         return np.sqrt(a)
+
+    def add_scaled(self, a: Array, b: Array, alpha: float) -> Array:
+        out = b * alpha  # a fresh array, so adding into it touches nothing shared
+        out += a
+        return out
 
     def add(self, arrays: Sequence[Array]) -> Array:
         total = arrays[0] + arrays[1]

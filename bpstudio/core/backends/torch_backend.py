@@ -61,8 +61,12 @@ class TorchKernel:
         self.needs_input_grad = list(needs_input_grad)
 
     def forward(self, inputs: Sequence[Tensor], params: Mapping[str, Tensor]) -> LayerTrace:
+        """This layer alone: its inputs and parameters become leaves of a graph of its own."""
         xs = [_leaf(x) if need else x for x, need in zip(inputs, self.needs_input_grad)]
-        ps = [_leaf(params[k]) for k in self.param_keys]
+        return self.build(xs, [_leaf(params[k]) for k in self.param_keys])
+
+    def build(self, xs: Sequence[Tensor], ps: Sequence[Tensor]) -> LayerTrace:
+        """pre and out from the given tensors, extending whatever graph they belong to."""
         with torch.enable_grad():
             if self.kind == "dense":
                 pre = F.linear(xs[0], ps[0], ps[1] if len(ps) > 1 else None)
@@ -71,22 +75,30 @@ class TorchKernel:
                 for x in xs[2:]:
                     pre = pre + x
             else:
-                pre = torch.cat(xs, dim=1)
+                pre = torch.cat(list(xs), dim=1)
             if not pre.requires_grad:  # nothing upstream needs gradients: still trace dL/dpre
                 pre = _leaf(pre)
             out = self.act(pre)
-        return LayerTrace(self.layer_id, xs, pre, out, ps)
+        return LayerTrace(self.layer_id, list(xs), pre, out, list(ps))
+
+    def gradient_targets(self, record: LayerTrace) -> list[Tensor]:
+        """The tensors whose gradients fill this layer's record: pre, out, parameters, needed inputs."""
+        xs = [x for x, need in zip(record.inputs, self.needs_input_grad) if need]
+        return [record.pre, record.out, *record.saved, *xs]
+
+    def fill(self, record: LayerTrace, grads: Sequence[Tensor]) -> None:
+        """Store gradients given in :meth:`gradient_targets` order."""
+        record.grad_pre, record.grad_out = grads[0], grads[1]
+        n = len(self.param_names)
+        record.grads.update(zip(self.param_names, grads[2:2 + n]))
+        it = iter(grads[2 + n:])
+        record.grad_inputs = [next(it) if need else None for need in self.needs_input_grad]
 
     def backward(self, record: LayerTrace, grad_out: Tensor) -> None:
-        xs = [x for x, need in zip(record.inputs, self.needs_input_grad) if need]
-        targets = [record.pre, *record.saved, *xs]
-        grads = torch.autograd.grad(record.out, targets, grad_out)
-        record.grad_out = grad_out
-        record.grad_pre = grads[0]
-        n = len(self.param_names)
-        record.grads.update(zip(self.param_names, grads[1:1 + n]))
-        it = iter(grads[1 + n:])
-        record.grad_inputs = [next(it) if need else None for need in self.needs_input_grad]
+        targets = self.gradient_targets(record)
+        del targets[1]  # out is what the incoming gradient is for
+        grads = list(torch.autograd.grad(record.out, targets, grad_out))
+        self.fill(record, [grads[0], grad_out, *grads[1:]])
 
 
 class TorchBackend:
@@ -128,8 +140,37 @@ class TorchBackend:
 
         return value_and_grad
 
+    def whole_step(self, plan: Sequence[tuple], x: Tensor, t: Tensor, params: Mapping[str, Tensor],
+                   input_id: str, output_id: str, loss: str) -> tuple[dict[str, LayerTrace], float, Tensor]:
+        """Forward, loss and backward as one graph and a single ``autograd.grad`` call.
+
+        Each autograd call has a fixed cost, so a whole step is much cheaper this way than layer by
+        layer, with the same numbers. Every edge into a layer goes through its own ``view_as`` node, so
+        autograd reports the gradient along each edge separately from a layer's total ``grad_out``.
+        """
+        leaves = {k: _leaf(v) for k, v in params.items()}
+        values = {input_id: x}
+        records: dict[str, LayerTrace] = {}
+        with torch.enable_grad():
+            for layer_id, kernel, sources, needs in plan:
+                xs = [values[s].view_as(values[s]) if need else values[s] for s, need in zip(sources, needs)]
+                record = kernel.build(xs, [leaves[k] for k in kernel.param_keys])
+                values[layer_id] = record.out
+                records[layer_id] = record
+            value = LOSSES[loss](values[output_id], t)
+        per_layer = [kernel.gradient_targets(records[layer_id]) for layer_id, kernel, _, _ in plan]
+        grads = torch.autograd.grad(value, [g for targets in per_layer for g in targets])
+        at = 0
+        for (layer_id, kernel, _, _), targets in zip(plan, per_layer):
+            kernel.fill(records[layer_id], grads[at:at + len(targets)])
+            at += len(targets)
+        return records, float(value.detach()), records[output_id].grad_out
+
     def sqrt(self, a: Tensor) -> Tensor:
         return torch.sqrt(a)
+
+    def add_scaled(self, a: Tensor, b: Tensor, alpha: float) -> Tensor:
+        return torch.add(a, b, alpha=alpha)
 
     def add(self, arrays: Sequence[Tensor]) -> Tensor:
         total = arrays[0] + arrays[1]

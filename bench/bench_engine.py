@@ -1,0 +1,78 @@
+"""Time per training step: the bpstudio engine (traces on) against baselines measured in the same run.
+
+    python bench/bench_engine.py [--quick]
+
+Prints, per network, microseconds per step and the ratios the engine issue targets:
+  numpy engine / minimal NumPy loop        (target ≤ 1.2)
+  plain PyTorch / numpy engine, tiny net   (target ≥ 3, i.e. the engine is 3× faster)
+  torch backend / plain PyTorch, mid net   (target ≤ 1.2)
+This is a measurement, not a test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import minimal_numpy_step, plain_torch_step  # noqa: E402
+from nets import benchmark_nets  # noqa: E402
+
+from bpstudio.core.session import Session  # noqa: E402
+
+
+def per_step_seconds(step: Callable[[], object], budget: float, rounds: int = 7) -> float:
+    """Median over rounds of the mean time per call; each round runs for about budget/rounds seconds."""
+    step()
+    start = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - start < 0.05:
+        step()
+        calls += 1
+    per_round = max(3, int(calls * budget / rounds / 0.05))
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(per_round):
+            step()
+        samples.append((time.perf_counter() - t0) / per_round)
+    return statistics.median(samples)
+
+
+def engine_step(spec, data, backend: str, dtype: str) -> Callable[[], object]:
+    session = Session(spec, data, backend=backend, dtype=dtype)
+    return session.step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter timing rounds")
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    args = parser.parse_args()
+    budget = 0.5 if args.quick else 2.0
+    import torch
+
+    print(f"bpstudio engine benchmark — dtype {args.dtype}, batch 64, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), times in µs per training step\n")
+    header = f"{'net':<20} {'numpy loop':>11} {'engine':>9} {'torch plain':>12} {'torch backend':>14}" \
+             f"   {'engine/loop':>11} {'plain/engine':>12} {'backend/plain':>13}"
+    print(header)
+    print("-" * len(header))
+    for name, (spec, data) in benchmark_nets().items():
+        loop = per_step_seconds(minimal_numpy_step(spec, data, args.dtype), budget)
+        engine = per_step_seconds(engine_step(spec, data, "numpy", args.dtype), budget)
+        plain = per_step_seconds(plain_torch_step(spec, data, args.dtype), budget)
+        backend = per_step_seconds(engine_step(spec, data, "torch", args.dtype), budget)
+        print(f"{name:<20} {loop * 1e6:11.1f} {engine * 1e6:9.1f} {plain * 1e6:12.1f} {backend * 1e6:14.1f}"
+              f"   {engine / loop:11.2f} {plain / engine:12.2f} {backend / plain:13.2f}")
+    print("\ntargets: engine/loop ≤ 1.2 · plain/engine ≥ 3 on the tiny net · backend/plain ≤ 1.2 on the mid net")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""The benchmark networks as bpstudio specs plus random data: tiny 2-8-8-1, mid 784-256-256-10, deep 20×32."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpstudio.core import spec_io
+from bpstudio.core.data import Dataset
+from bpstudio.core.spec import NetworkSpec
+
+BATCH = 64
+
+
+def _dense_chain(widths: list[int], hidden: str, head: str, loss: str, seed: int) -> NetworkSpec:
+    layers = [{"id": "x", "type": "input", "units": widths[0]}]
+    prev = "x"
+    for k, units in enumerate(widths[1:], start=1):
+        lid = f"l{k}" if k < len(widths) - 1 else "out"
+        layers.append({"id": lid, "type": "dense", "inputs": [prev], "units": units,
+                       "activation": hidden if lid != "out" else head})
+        prev = lid
+    return spec_io.from_dict({"format": "bpstudio-network", "version": 1, "layers": layers, "output": "out",
+                              "loss": loss, "optimizer": {"name": "sgd", "lr": 0.01}, "seed": seed})
+
+
+def benchmark_nets() -> dict[str, tuple[NetworkSpec, Dataset]]:
+    rng = np.random.default_rng(0)
+    tiny = _dense_chain([2, 8, 8, 1], "tanh", "sigmoid", "bce", 1)
+    tiny_data = Dataset(rng.normal(size=(BATCH, 2)), rng.integers(0, 2, size=BATCH), "tiny")
+    mid = _dense_chain([784, 256, 256, 10], "relu", "identity", "cross_entropy", 2)
+    mid_data = Dataset(rng.normal(size=(BATCH, 784)), rng.integers(0, 10, size=BATCH), "mid")
+    deep = _dense_chain([32] * 21, "sigmoid", "identity", "mse", 3)
+    deep_data = Dataset(rng.normal(size=(BATCH, 32)), rng.normal(size=(BATCH, 32)), "deep")
+    return {"tiny 2-8-8-1": (tiny, tiny_data), "mid 784-256-256-10": (mid, mid_data), "deep 20x32": (deep, deep_data)}
