@@ -98,6 +98,6 @@ def plain_torch_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64") -
         value = criterion(model(X), T)
         value.backward()
         optimizer.step()
-        return float(value)
+        return float(value.detach())
 
     return step

@@ -11,12 +11,19 @@ This is a measurement, not a test: nothing here passes or fails.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
-from typing import Callable
+import os
+
+# One thread for every library: OpenBLAS (NumPy) and OpenMP (PyTorch) threads spin while waiting and
+# steal the other library's cores when candidates alternate, which would distort the ratios.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,22 +34,28 @@ from nets import benchmark_nets  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
 
 
-def per_step_seconds(step: Callable[[], object], budget: float, rounds: int = 7) -> float:
-    """Median over rounds of the mean time per call; each round runs for about budget/rounds seconds."""
-    step()
-    start = time.perf_counter()
-    calls = 0
-    while time.perf_counter() - start < 0.05:
+def per_step_seconds(steps: dict[str, Callable[[], object]], budget: float, rounds: int = 9) -> dict[str, float]:
+    """Median over rounds of the mean time per call, for each candidate.
+
+    Candidates take turns within every round, so drift in machine speed (other processes, frequency
+    scaling) affects them alike and cancels in the ratios.
+    """
+    per_round = {}
+    for name, step in steps.items():
         step()
-        calls += 1
-    per_round = max(3, int(calls * budget / rounds / 0.05))
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(per_round):
+        start, calls = time.perf_counter(), 0
+        while time.perf_counter() - start < 0.05:
             step()
-        samples.append((time.perf_counter() - t0) / per_round)
-    return statistics.median(samples)
+            calls += 1
+        per_round[name] = max(3, int(calls * budget / rounds / 0.05))
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(per_round[name]):
+                step()
+            samples[name].append((time.perf_counter() - t0) / per_round[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def engine_step(spec, data, backend: str, dtype: str) -> Callable[[], object]:
@@ -65,10 +78,11 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for name, (spec, data) in benchmark_nets().items():
-        loop = per_step_seconds(minimal_numpy_step(spec, data, args.dtype), budget)
-        engine = per_step_seconds(engine_step(spec, data, "numpy", args.dtype), budget)
-        plain = per_step_seconds(plain_torch_step(spec, data, args.dtype), budget)
-        backend = per_step_seconds(engine_step(spec, data, "torch", args.dtype), budget)
+        t = per_step_seconds({"loop": minimal_numpy_step(spec, data, args.dtype),
+                              "engine": engine_step(spec, data, "numpy", args.dtype),
+                              "plain": plain_torch_step(spec, data, args.dtype),
+                              "backend": engine_step(spec, data, "torch", args.dtype)}, budget)
+        loop, engine, plain, backend = t["loop"], t["engine"], t["plain"], t["backend"]
         print(f"{name:<20} {loop * 1e6:11.1f} {engine * 1e6:9.1f} {plain * 1e6:12.1f} {backend * 1e6:14.1f}"
               f"   {engine / loop:11.2f} {plain / engine:12.2f} {backend / plain:13.2f}")
     print("\ntargets: engine/loop ≤ 1.2 · plain/engine ≥ 3 on the tiny net · backend/plain ≤ 1.2 on the mid net")

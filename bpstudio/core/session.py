@@ -74,6 +74,7 @@ class Session:
             kernel = self._backend.kernel(layer, [spec.widths[i] for i in layer.inputs], needs)
             self._plan.append((layer_id, kernel, layer.inputs, needs))
         self._loss_fn = self._backend.loss(spec.loss)
+        self._param_index = [(f"{lid}.{name}", lid, name) for lid in order for name in spec.layer(lid).param_names]
         # a backend may run a whole step in one go (torch: one autograd call instead of one per layer)
         self._whole_step = getattr(self._backend, "whole_step", None)
         self._frozen = spec.frozen_params()
@@ -280,7 +281,9 @@ class Session:
     def _update(self) -> None:
         trace = self.trace
         assert trace is not None
-        new = self.optimizer.update(self.params, trace.grads, self._frozen)
+        layers = trace.layers
+        grads = {key: layers[lid].grads[name] for key, lid, name in self._param_index}
+        new = self.optimizer.update(self.params, grads, self._frozen)
         trace.params_after = new
         self.params = new
         self.step_count += 1
