@@ -237,7 +237,7 @@ class NetworkSpec:
         """The same network with the given parameter values written into its layers."""
         layers = []
         for layer in self.layers:
-            changes = {}
+            changes: dict[str, Any] = {}
             for p in layer.param_names:
                 key = f"{layer.id}.{p}"
                 if key in params:

@@ -125,8 +125,9 @@ def _optimizer(raw: Any) -> OptimizerSpec:
                         field="optimizer")
     if not isinstance(raw.get("name", "sgd"), str):
         raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
-    return OptimizerSpec(**{k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer"))
-                            for k, v in raw.items()})
+    settings: dict[str, Any] = {k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer"))
+                                for k, v in raw.items()}
+    return OptimizerSpec(**settings)
 
 
 def from_dict(raw: Any) -> NetworkSpec:

@@ -68,8 +68,9 @@ class MainWindow(QMainWindow):
         self.table.setRowCount(len(spec.order))
         for row, layer_id in enumerate(spec.order):
             layer = spec.layer(layer_id)
-            params = ", ".join(f"{k.split('.')[1]} {'×'.join(map(str, s))}"
-                               for k, s in shapes.items() if k.startswith(f"{layer_id}."))
+            params = ", ".join(f"{name} {'×'.join(map(str, shape))}" + (" (frozen)" if name in layer.frozen else "")
+                               for key, shape in shapes.items()
+                               for name in [key.split(".")[1]] if key.startswith(f"{layer_id}."))
             cells = (layer.id, layer.type, ", ".join(layer.inputs), str(spec.widths[layer_id]),
                      layer.activation if layer.type != "input" else "", params)
             for col, text in enumerate(cells):

@@ -18,7 +18,7 @@ def test_opens_on_the_mazur_example_with_its_layers(qtbot):
     window.show()
     assert window.title.text().startswith("Mazur 2-2-2")
     assert [cell(window, r, 0) for r in range(window.table.rowCount())] == ["i", "h", "o"]
-    assert cell(window, 1, 4) == "sigmoid" and cell(window, 1, 5) == "weight 2×2, bias 2"
+    assert cell(window, 1, 4) == "sigmoid" and cell(window, 1, 5) == "weight 2×2, bias 2 (frozen)"
     assert "12 parameters" in window.summary.text()
 
 

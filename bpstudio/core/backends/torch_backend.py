@@ -164,7 +164,9 @@ class TorchBackend:
         for (layer_id, kernel, _, _), targets in zip(plan, per_layer):
             kernel.fill(records[layer_id], grads[at:at + len(targets)])
             at += len(targets)
-        return records, float(value.detach()), records[output_id].grad_out
+        output_grad = records[output_id].grad_out
+        assert output_grad is not None
+        return records, float(value.detach()), output_grad
 
     def sqrt(self, a: Tensor) -> Tensor:
         return torch.sqrt(a)
