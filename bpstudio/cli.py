@@ -43,12 +43,15 @@ def load_network(source: str) -> tuple[NetworkSpec, Path | None]:
     return spec_io.load(path), path.parent
 
 
-def load_data(spec: NetworkSpec, source: str | None, base: Path | None) -> Dataset:
-    """The data named on the command line, else the network file's own ``data`` entry (training part)."""
+def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_it: bool = False) -> Dataset:
+    """The data named on the command line, else the network file's own ``data`` entry: its training
+    part after any ``test_fraction`` split, or every sample with ``all_of_it``."""
     from bpstudio.core.datasets import resolve, resolve_split
 
     if source is not None:
-        data = resolve(source)
+        data = resolve(source) if all_of_it else resolve_split(source)[0]
+    elif spec.data is not None and all_of_it:
+        data = resolve(dict(spec.data), base_dir=base)
     elif spec.data is not None:
         data, _ = resolve_split(dict(spec.data), base_dir=base)
     else:
@@ -114,7 +117,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
     _check_outputs(args.out)
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base)
+    data = load_data(spec, args.data, base, all_of_it=True)
     session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype)
     trace = session.forward_backward()
     arrays = {"loss": np.float64(trace.loss)}
@@ -141,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for step in range(1, args.steps + 1):
         trace = session.step()
         assert trace.loss is not None
-        if args.metrics:
+        if args.metrics is not None:
             rows.append([step, trace.loss, *(trace.grad_norm(lid) for lid in dense)])
         if not args.quiet and (step % report_every == 0 or step == args.steps):
             print(f"step {step}: loss {trace.loss:.9g}")
@@ -149,13 +152,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"bpstudio: warning: the loss became {trace.loss} at step {step}; "
                   "try a smaller learning rate", file=sys.stderr)
             break
-    if args.metrics:
+    if args.metrics is not None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(["step", "loss", *(f"grad_norm/{lid}" for lid in dense)])
         writer.writerows([[row[0], *(repr(float(v)) for v in row[1:])] for row in rows])
         _write(args.metrics, text.getvalue())
-    if args.save:
+    if args.save is not None:
         _write(args.save, spec_io.dumps(session.to_spec()))
     return 0
 

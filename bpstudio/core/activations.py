@@ -47,8 +47,8 @@ def identity_backward(z: Array, y: Array, g: Array) -> Array:
 
 
 def sigmoid(z: Array) -> Array:
-    # σ(z) = 1/(1 + e^{−z}); z is clipped at −708 so e^{−z} stays finite (σ(−708) ≈ 3e−308)
-    return 1.0 / (1.0 + np.exp(np.minimum(-z, 708.0)))
+    # σ(z) = 1/(1 + e^{−z}); −z is clipped so e^{−z} stays finite (σ(−708) ≈ 3e−308, σ(−88) ≈ 6e−39)
+    return 1.0 / (1.0 + np.exp(np.minimum(-z, 708.0 if z.dtype == np.float64 else 88.0)))
 
 
 def sigmoid_backward(z: Array, y: Array, g: Array) -> Array:
@@ -86,8 +86,8 @@ def elu(z: Array) -> Array:
 
 
 def elu_backward(z: Array, y: Array, g: Array) -> Array:
-    # for z ≤ 0: d/dz (e^z − 1) = e^z = y + 1
-    return np.where(z > 0, g, g * (y + 1.0))
+    # for z ≤ 0: d/dz (e^z − 1) = e^z (not y + 1, which cancels to 0 far left of 0)
+    return np.where(z > 0, g, g * np.exp(np.minimum(z, 0.0)))
 
 
 def gelu(z: Array) -> Array:

@@ -110,6 +110,12 @@ class Dataset:
         if self.Y.shape[1] != out_units:
             raise DataError(f"{self.name}: has {self.Y.shape[1]} target columns but the output layer has "
                             f"{out_units} units")
+        if loss == "cross_entropy":
+            sums = self.Y.sum(axis=1)
+            bad = np.flatnonzero((self.Y < 0).any(axis=1) | (np.abs(sums - 1.0) > 1e-6))
+            if bad.size:
+                raise DataError(f"{self.name}: cross_entropy targets must be class labels or probability rows "
+                                f"(non-negative, summing to 1); row {bad[0] + 1} sums to {sums[bad[0]]:g}")
         return self.Y
 
 

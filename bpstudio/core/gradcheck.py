@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from bpstudio.core.data import Dataset
+from bpstudio.core.errors import BpstudioError
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec
 
@@ -35,6 +38,10 @@ class ParamCheck:
 def gradient_check(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarray] | None = None,
                    eps: float = 1e-6, max_entries: int | None = None, seed: int = 0) -> list[ParamCheck]:
     """Check every parameter (at most ``max_entries`` entries each, sampled, when given)."""
+    if not (math.isfinite(eps) and eps > 0):
+        raise BpstudioError(f"the finite-difference step must be a positive number, got {eps}")
+    if max_entries is not None and max_entries < 1:
+        raise BpstudioError(f"entries to check per parameter must be at least 1, got {max_entries}")
     session = Session(spec, data, backend="numpy", dtype="float64", params=params)
     session.forward_backward()
     analytic = session.gradients()
@@ -64,11 +71,13 @@ def gradient_check(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarra
             a = float(analytic[key][idx])
             abs_err = abs(a - numeric)
             scale = max(abs(a), abs(numeric))
-            rel_err = abs_err / scale if scale > 0 else 0.0
-            max_abs = max(max_abs, abs_err)
+            rel_err = abs_err / scale if scale > 0 else (0.0 if abs_err == 0 else math.inf)
+            if math.isnan(abs_err):  # a NaN must show, not vanish in max()
+                abs_err = rel_err = math.nan
+            max_abs = abs_err if math.isnan(abs_err) else max(max_abs, abs_err)
             if not (rel_err < REL_TOL or abs_err < ABS_TOL):
                 passed = False
-            if (rel_err, abs_err) > worst[:2]:
+            if math.isnan(rel_err) or (rel_err, abs_err) > worst[:2]:
                 worst = (rel_err, abs_err, int(flat), a, numeric)
         results.append(ParamCheck(
             key=key, checked=len(indices), total=flat_count, max_abs_error=max_abs,

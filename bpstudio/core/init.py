@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 
+from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import Initializer, NetworkSpec
 
 DEFAULT_SEED = 0
@@ -64,5 +65,12 @@ def initial_params(spec: NetworkSpec, seed: int | None = None) -> dict[str, np.n
             params[key] = np.array(given, dtype=np.float64)
         else:
             init = layer.weight_init if name == "weight" else layer.bias_init
-            params[key] = draw(init, shape, param_rng(use_seed, key))
+            try:
+                params[key] = draw(init, shape, param_rng(use_seed, key))
+            except (OverflowError, ValueError) as exc:
+                raise SpecError(f"initialiser '{init.name}' cannot draw {name} values ({exc})",
+                                layer_id, "init") from None
+            if not np.all(np.isfinite(params[key])):
+                raise SpecError(f"initialiser '{init.name}' drew non-finite {name} values; use smaller "
+                                "settings", layer_id, "init")
     return params

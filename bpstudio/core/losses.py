@@ -46,6 +46,8 @@ def mse_gradient(y: Array, t: Array) -> Array:
 
 def bce(y: Array, t: Array) -> float:
     # −mean(t·log y + (1 − t)·log(1 − y)), each log clamped at −100
+    if y.dtype != np.float64:  # e^-100 is subnormal in float32: take the logs in float64
+        y, t = y.astype(np.float64), t.astype(np.float64)
     log_y = np.log(np.maximum(y, _TINY))
     log_1my = np.log(np.maximum(1.0 - y, _TINY))
     return float(-np.add.reduce(log_1my + t * (log_y - log_1my), axis=None) / y.size)
@@ -72,8 +74,8 @@ def _target_rows(z: Array, t: Array) -> Array:
 def cross_entropy(z: Array, t: Array) -> float:
     if t.ndim == 1:
         picked = _log_softmax(z)[np.arange(z.shape[0]), t.astype(np.intp)]
-        return float(-np.sum(picked) / z.shape[0])
-    return float(-np.sum(t * _log_softmax(z)) / z.shape[0])
+        return float(-np.sum(picked) / z.shape[0]) + 0.0  # + 0.0 turns −0.0 into 0.0
+    return float(-np.sum(t * _log_softmax(z)) / z.shape[0]) + 0.0
 
 
 def cross_entropy_gradient(z: Array, t: Array) -> Array:

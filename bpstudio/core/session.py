@@ -15,7 +15,7 @@ import numpy as np
 
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import SessionError
+from bpstudio.core.errors import DataError, SessionError
 from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
@@ -224,7 +224,10 @@ class Session:
         return self.trace
 
     def abort_step(self) -> None:
-        """Drop a partly done step; nothing has been applied, so no weights change and the batch is redrawn."""
+        """Drop a partly done step; nothing has been applied, so no weights change, and the next step
+        starts again on the same batch."""
+        if self._cursor != 0:
+            self.trace = None
         self._cursor = 0
         self._values = {}
         self._grad_parts = {}
@@ -309,6 +312,11 @@ class Session:
         return self._loss_fn(y, b.labels(targets) if targets.ndim == 1 else b.asarray(targets))[0]
 
     def _output(self, X: np.ndarray, params: dict[str, Any] | None) -> Any:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.spec.widths[self._input_id]:
+            raise DataError(f"inputs of shape {X.shape} do not fit the input layer "
+                            f"({self.spec.widths[self._input_id]} units): give (samples × "
+                            f"{self.spec.widths[self._input_id]}) values")
         use = self.params if params is None else {k: self._backend.param(np.asarray(v)) for k, v in params.items()}
         values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
         for layer_id, kernel, sources, _ in self._plan:

@@ -383,4 +383,20 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
             fan_in = sum(widths[i] for i in layer.inputs)
             _check_array(layer, "weight", (widths[layer_id], fan_in))
             _check_array(layer, "bias", (widths[layer_id],))
+    _check_loss_fits_output(spec, by_id, widths)
     return order, widths
+
+
+PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")
+
+
+def _check_loss_fits_output(spec: NetworkSpec, by_id: Mapping[str, LayerSpec], widths: Mapping[str, int]) -> None:
+    """Losses that only make sense for certain outputs say so now, not as a crash mid-training."""
+    out = by_id[spec.output]
+    if spec.loss == "bce" and out.activation not in PROBABILITY_ACTIVATIONS:
+        raise SpecError(f"loss 'bce' needs outputs in (0, 1): give the output layer '{out.id}' a sigmoid "
+                        f"activation (it has {out.activation}), or use cross_entropy on logits", field="loss")
+    if spec.loss == "cross_entropy" and widths[out.id] < 2:
+        raise SpecError(f"loss 'cross_entropy' needs one output unit per class (at least 2); the output layer "
+                        f"'{out.id}' has {widths[out.id]} (for two classes with one unit use sigmoid and bce)",
+                        field="loss")

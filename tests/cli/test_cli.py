@@ -273,6 +273,11 @@ ERRORS = {
                      ["batch size", "0"], False),
     "cuda missing": (lambda t, n, d: ["grad", n, "--data", d, "--backend", "torch", "--device", "cuda"],
                      ["CUDA"], False),
+    "check eps 0": (lambda t, n, d: ["check", n, "--data", d, "--eps", 0], ["step", "positive", "0"], False),
+    "check no entries": (lambda t, n, d: ["check", n, "--data", d, "--max-entries", 0], ["at least 1"], False),
+    "bce on identity": (lambda t, n, d: ["grad", _write(t / "i.json", json.dumps(
+        {**MAZUR, "loss": "bce", "layers": MAZUR["layers"][:2] + [{**MAZUR["layers"][2], "activation": "identity"}]})),
+        "--data", d], ["bce", "sigmoid", "'o'"], False),
 }
 
 
@@ -294,6 +299,17 @@ def test_invalid_input_exits_2_with_one_line_and_leaves_no_output(capsys, tmp_pa
     for word in words:
         assert word in line
     assert set(tmp_path.rglob("*")) == before   # no output file, no leftover temp file
+
+
+def test_train_uses_the_training_part_of_a_split_data_source(capsys, tmp_path):
+    from bpstudio.cli import load_data
+    from bpstudio.core import presets
+
+    spec = presets.load("xor")
+    assert len(load_data(spec, "xor:n=100,test_fraction=0.25", None)) == 75
+    assert len(load_data(spec, "xor:n=100,test_fraction=0.25", None, all_of_it=True)) == 100
+    code, out, _ = run(capsys, "train", "xor", "--data", "xor:n=100,test_fraction=0.25", "--steps", 2)
+    assert code == 0 and out.splitlines()[-1].startswith("step 2: loss")
 
 
 def test_a_failing_save_leaves_no_metrics_file_behind(capsys, tmp_path, mazur_files):

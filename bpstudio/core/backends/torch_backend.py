@@ -132,6 +132,8 @@ class TorchBackend:
         fn = LOSSES[name]
 
         def value_and_grad(y: Tensor, t: Tensor) -> tuple[float, Tensor]:
+            if name == "bce" and not bool(torch.isfinite(y).all()):  # diverged: BCELoss would raise
+                return float("nan"), torch.full_like(y, float("nan"))
             y_leaf = _leaf(y)
             with torch.enable_grad():
                 value = fn(y_leaf, t)
@@ -157,7 +159,11 @@ class TorchBackend:
                 record = kernel.build(xs, [leaves[k] for k in kernel.param_keys])
                 values[layer_id] = record.out
                 records[layer_id] = record
-            value = LOSSES[loss](values[output_id], t)
+            y = values[output_id]
+            if loss == "bce" and not bool(torch.isfinite(y).all()):  # diverged: BCELoss would raise
+                value = torch.full((), float("nan"), dtype=y.dtype, device=y.device) + 0 * y.sum()
+            else:
+                value = LOSSES[loss](y, t)
         per_layer = [kernel.gradient_targets(records[layer_id]) for layer_id, kernel, _, _ in plan]
         grads = torch.autograd.grad(value, [g for targets in per_layer for g in targets])
         at = 0
