@@ -99,6 +99,7 @@ class Session:
         return batch_size
 
     def _load_data(self) -> None:
+        self._n_samples = len(self.data)
         b = self._backend
         self._x_all = b.asarray(self.data.X)
         targets = self._data_targets
@@ -236,10 +237,10 @@ class Session:
 
     def _next_batch(self) -> np.ndarray | None:
         """The next batch's sample indices (None: the whole data set, in order). Consumed at the update."""
-        if self.batch_size is None or self.batch_size >= len(self.data):
+        if self.batch_size is None or self.batch_size >= self._n_samples:
             return None
         if self._perm is None:
-            self._perm = self._rng.permutation(len(self.data))
+            self._perm = self._rng.permutation(self._n_samples)
         return self._perm[self._perm_pos:self._perm_pos + self.batch_size]
 
     def _begin_step(self) -> None:
@@ -291,8 +292,9 @@ class Session:
         self.params = new
         self.step_count += 1
         self._values = {}
-        self._perm_pos += len(self.data) if trace.batch is None else len(trace.batch)
-        if self._perm_pos >= len(self.data):  # this step finished a pass over the data
+        n = self._n_samples
+        self._perm_pos += n if trace.batch is None else len(trace.batch)
+        if self._perm_pos >= n:  # this step finished a pass over the data
             self._perm_pos = 0
             self._perm = None
             self.epoch_count += 1

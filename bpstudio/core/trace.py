@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class LayerTrace:
     """
 
     layer_id: str
-    inputs: list[Array]
+    inputs: Sequence[Array]
     pre: Array
     out: Array
     saved: Any = None

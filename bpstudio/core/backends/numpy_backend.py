@@ -32,7 +32,7 @@ class Dense:
         z = x @ w.T
         if self.bias_key is not None:
             z += params[self.bias_key]  # z is a fresh array: adding in place touches nothing shared
-        return LayerTrace(self.layer_id, list(inputs), z, self.act(z), w)
+        return LayerTrace(self.layer_id, inputs, z, self.act(z), w)
 
     def backward(self, record: LayerTrace, grad_out: Array) -> None:
         dz = self.act_backward(record.pre, record.out, grad_out)
