@@ -19,6 +19,7 @@ import numpy as np
 
 from bpstudio.core import activations, losses
 from bpstudio.core.errors import SpecError
+from bpstudio.core.graph import topological_order
 
 LAYER_TYPES = ("input", "dense", "add", "concat")
 PARAM_NAMES = ("weight", "bias")
@@ -305,37 +306,6 @@ def _check_layer_fields(layer: LayerSpec) -> None:
         raise SpecError(f"can only freeze 'weight' and 'bias', not {sorted(unknown)}", layer.id, "frozen")
 
 
-def _topological_order(spec: NetworkSpec, by_id: Mapping[str, LayerSpec]) -> tuple[str, ...]:
-    indegree = {layer.id: len(layer.inputs) for layer in spec.layers}
-    consumers: dict[str, list[str]] = {layer.id: [] for layer in spec.layers}
-    for layer in spec.layers:
-        for source in layer.inputs:
-            consumers[source].append(layer.id)
-    ready = [layer.id for layer in spec.layers if indegree[layer.id] == 0]
-    order: list[str] = []
-    while ready:
-        current = ready.pop(0)
-        order.append(current)
-        for consumer in consumers[current]:
-            indegree[consumer] -= 1
-            if indegree[consumer] == 0:
-                ready.append(consumer)
-    if len(order) < len(spec.layers):
-        raise SpecError(f"the layers form a cycle: {_find_cycle(by_id, set(order))}", field="inputs")
-    return tuple(order)
-
-
-def _find_cycle(by_id: Mapping[str, LayerSpec], acyclic: set[str]) -> str:
-    start = next(i for i in by_id if i not in acyclic)
-    path = [start]
-    while True:  # walk backwards along inputs that are still on a cycle until a layer repeats
-        nxt = next(i for i in by_id[path[-1]].inputs if i not in acyclic)
-        if nxt in path:
-            cycle = path[path.index(nxt):] + [nxt]
-            return " -> ".join(f"'{i}'" for i in reversed(cycle))
-        path.append(nxt)
-
-
 def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
     if not spec.layers:
         raise SpecError("a network needs at least one input layer and one more layer", field="layers")
@@ -364,7 +334,7 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
     if spec.seed is not None and (isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0):
         raise SpecError(f"must be a non-negative integer, got {spec.seed!r}", field="seed")
 
-    order = _topological_order(spec, by_id)
+    order = topological_order({layer.id: layer.inputs for layer in spec.layers})
     widths: dict[str, int] = {}
     for layer_id in order:
         layer = by_id[layer_id]
