@@ -9,7 +9,7 @@ record. The same session runs on any backend; switching backends keeps weights a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, Mapping, NamedTuple
 
 import numpy as np
 
@@ -351,11 +351,66 @@ class Session:
         if keep:
             self.optimizer.load_state(state)
 
+    def set_loss(self, loss: str) -> None:
+        """Train against another loss; weights and optimizer state stay. A partly done step is dropped."""
+        spec = dataclasses.replace(self.spec, loss=loss)  # validates that the loss fits the output layer
+        targets = self.data.targets_for(loss, spec.widths[spec.output])
+        self.abort_step()
+        self.trace = None
+        self.spec = spec
+        self._data_targets = targets
+        self._loss_fn = self._backend.loss(loss)
+        self._load_data()
+
     def set_batch_size(self, batch_size: int | None) -> None:
         self.abort_step()
         self.batch_size = self._check_batch_size(batch_size)
         self._perm_pos = 0
         self._perm = None
+
+    def set_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Replace some or all parameter values (a user's edit). Optimizer state is kept; a partly done
+        step is dropped, since its trace was computed with the old values."""
+        shapes = self.spec.param_shapes()
+        checked = {}
+        for key, value in params.items():
+            if key not in shapes:
+                raise SessionError(f"no parameter '{key}' (parameters: {', '.join(shapes)})")
+            array = np.array(value, dtype=np.float64)
+            if array.shape != shapes[key]:
+                raise SessionError(f"parameter '{key}' has shape {array.shape}, expected {shapes[key]}")
+            bad = np.argwhere(~np.isfinite(array))
+            if bad.size:
+                at = ", ".join(map(str, bad[0]))
+                raise SessionError(f"parameter '{key}' entry [{at}] is not a finite number ({array[tuple(bad[0])]})")
+            checked[key] = array
+        self.abort_step()
+        self.trace = None
+        self.params = {**self.params, **{k: self._backend.param(v) for k, v in checked.items()}}
+
+    def set_data(self, data: Dataset) -> None:
+        """Train on other data (same input width and a fitting target); weights and optimizer state stay."""
+        data.check_inputs(self.spec.widths[self._input_id])
+        targets = data.targets_for(self.spec.loss, self.spec.widths[self.spec.output])
+        self.abort_step()
+        self.trace = None
+        self.data = data
+        self._data_targets = targets
+        self._perm, self._perm_pos = None, 0
+        self._load_data()
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's step count and buffers as float64 NumPy arrays (for saving a session)."""
+        to_np = self._backend.to_numpy
+        return self.optimizer.state(lambda a: np.array(to_np(a), dtype=np.float64))
+
+    def load_optimizer_state(self, state: Mapping[str, Any]) -> None:
+        shapes = self.spec.param_shapes()
+        for key, slot in state.get("buffers", {}).items():
+            for name, value in slot.items():
+                if key not in shapes or np.shape(value) != shapes[key]:
+                    raise SessionError(f"optimizer state '{key}.{name}' does not fit this network's parameters")
+        self.optimizer.load_state(dict(state), lambda a: self._backend.param(np.asarray(a, dtype=np.float64)))
 
     def reset(self, params: dict[str, np.ndarray] | None = None) -> None:
         """Back to the initial weights (or ``params``), a fresh optimizer, step 0."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib
 import importlib.util
+import re
+from pathlib import Path
 
 from bpstudio.core.backends.base import DTYPES, Backend, Kernel
 from bpstudio.core.errors import BackendError
@@ -35,13 +38,30 @@ def get_backend(name: str = "numpy", device: str = "cpu", dtype: str = "float64"
 
 
 def available() -> dict[str, str | None]:
-    """Each backend/device pair mapped to None when usable, else the reason it is not (for menus)."""
+    """Each backend/device pair mapped to None when usable, else the reason it is not (for menus).
+
+    Answered without importing torch (which takes seconds): the installed build's ``torch/version.py``
+    says whether it was built with CUDA, and the NVIDIA driver's files say whether a GPU is present.
+    Choosing the backend still checks for real and raises a clear BackendError if this guessed wrong.
+    """
     reasons: dict[str, str | None] = {"numpy/cpu": None}
-    if importlib.util.find_spec("torch") is None:
-        reasons["torch/cpu"] = reasons["torch/cuda"] = "PyTorch is not installed"
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        reasons["torch/cpu"] = reasons["torch/cuda"] = "PyTorch is not installed (pip install 'bpstudio[torch]')"
         return reasons
     reasons["torch/cpu"] = None
-    import torch
-
-    reasons["torch/cuda"] = None if torch.cuda.is_available() else "no CUDA device is visible to PyTorch"
+    reasons["torch/cuda"] = _cuda_reason(Path(list(spec.submodule_search_locations)[0]))
     return reasons
+
+
+def _cuda_reason(torch_dir: Path) -> str | None:
+    try:
+        version = (torch_dir / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        version = ""
+    built = re.search(r"^cuda\b.*=\s*(.+)$", version, re.MULTILINE)
+    if built and built.group(1).strip() == "None":
+        return "this PyTorch build has no CUDA support (it is a CPU-only build)"
+    if not Path("/proc/driver/nvidia/version").exists() and ctypes.util.find_library("cuda") is None:
+        return "no NVIDIA GPU driver was found on this machine"
+    return None
