@@ -116,6 +116,12 @@ class Dataset:
             if bad.size:
                 raise DataError(f"{self.name}: cross_entropy targets must be class labels or probability rows "
                                 f"(non-negative, summing to 1); row {bad[0] + 1} sums to {sums[bad[0]]:g}")
+        if loss == "bce":
+            outside = np.argwhere((self.Y < 0) | (self.Y > 1))
+            if outside.size:
+                row, col = outside[0]
+                raise DataError(f"{self.name}: bce targets must be probabilities between 0 and 1; row {row + 1} "
+                                f"has {self.Y[row, col]:g} (for regression targets use the mse loss)")
         return self.Y
 
 

@@ -140,3 +140,9 @@ def test_backend_menu_answers_without_importing_torch():
             "print('torch' in sys.modules, r['numpy/cpu'], r['torch/cpu'] is None, bool(r['torch/cuda']) or True)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:3] == ["False", "None", "True"]
+
+
+def test_bce_refuses_targets_outside_zero_to_one():
+    spec = presets.load("xor")
+    with pytest.raises(DataError, match="bce targets must be probabilities between 0 and 1"):
+        Session(spec, make_toy("plane", n=20))

@@ -1,0 +1,399 @@
+"""One parameter's gradient written out as the chain rule, with this step's numbers plugged in.
+
+Matt Mazur's walk-through derives ∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5, and for a weight
+further back sums one term per route to the loss: ∂E/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1. Here the
+same is done for any network: the units form a graph (net → out through the activation, out → net of the
+next layer through a weight, an add or a concat slot), and every path from the parameter to an output
+unit contributes the product of the local derivatives along it:
+
+    ∂E/∂W_L[j,k] = Σ_paths ∂E/∂out_y[o] · Π ∂(unit)/∂(previous unit) · ∂out_L[·]/∂net_L[j] · in_L[k]
+
+A softmax couples units (∂out[n]/∂net[m] = s_n(δ_nm − s_m)), so a path may enter a layer's net at one
+unit and leave its out at another. Paths multiply in number with depth, so only the ``max_paths``
+largest are listed (found without enumerating the rest); the others are given as one sum, computed
+exactly from the totals. The first factor is the trace's ``output_grad``, which already holds the batch
+mean: the per-sample totals summed over the batch equal the recorded gradient.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from bpstudio.core import activations
+from bpstudio.core.errors import SessionError, SpecError
+from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.trace import StepTrace
+
+COUPLED = ("softmax",)  # activations whose Jacobian is not diagonal
+ACTIVATION_RULES = {
+    "identity": "1", "sigmoid": "out·(1 − out)", "tanh": "1 − out²", "relu": "1 if net > 0, else 0",
+    "leaky_relu": f"1 if net > 0, else {activations.LEAKY_SLOPE:g}", "elu": "1 if net > 0, else e^net",
+    "gelu": "Φ(net) + net·φ(net)", "softplus": "sigmoid(net)",
+}
+LOSS_RULES = {
+    "sse_half": "(out − target) / N", "mse": "2·(out − target) / (N·K)",
+    "bce": "(out − target) / (out·(1 − out)) / (N·K)", "cross_entropy": "(softmax(out) − target) / N",
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One local derivative: its symbol (``∂out_h[0]/∂net_h[0]``), the rule behind it, its value."""
+
+    symbol: str
+    meaning: str
+    value: float
+
+
+@dataclass(frozen=True)
+class PathTerm:
+    """One path from the parameter to the loss. ``via`` names its units in data-flow order (``h[0]``, or
+    ``h[0→1]`` where a softmax leads from net unit 0 to out unit 1); ``factors`` are in chain-rule order,
+    from ∂E/∂out of an output unit back to ∂net/∂parameter; ``value`` is their product and ``upstream``
+    the product of all but the last two: ∂E/∂out of the parameter's layer along this path alone."""
+
+    via: tuple[str, ...]
+    factors: tuple[Factor, ...]
+    value: float
+    upstream: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The chain rule for ``key[index]`` at one sample. ``sample_value`` = Σ paths + ``other_paths``;
+    ``batch_value`` sums the per-sample totals, ``recorded`` is the backward pass's gradient.
+    ``summary`` is Mazur's collapsed form (∂E/∂out_L[j] · ∂out_L[j]/∂net_L[j] · ∂net_L[j]/∂w)."""
+
+    key: str
+    index: tuple[int, ...]
+    sample: int
+    batch_size: int
+    paths: tuple[PathTerm, ...]
+    other_paths: float
+    n_paths: int
+    sample_value: float
+    batch_value: float
+    recorded: float
+    note: str
+    symbol: str = ""
+    summary: tuple[Factor, ...] = ()
+    matches: bool = True
+
+
+class _Tail(NamedTuple):
+    """A partial path from some unit to E: value, factors (chain-rule order), units (data-flow order)."""
+
+    value: float
+    factors: tuple[Factor, ...]
+    via: tuple[str, ...]
+    before_activation: float
+
+
+def format_value(value: float) -> str:
+    """A number as the tutorials print it: 9 decimal places (at least 6 significant digits), no trailing
+    zeros; scientific notation far from 1."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    size = abs(value)
+    if 1e-4 <= size < 1e3:
+        decimals = max(9, 5 - math.floor(math.log10(size)))
+        text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("0", "-0") else text
+    return f"{value:.6g}"
+
+
+def explain(spec: NetworkSpec, trace: StepTrace, key: str, index: tuple[int, ...], sample: int = 0,
+            max_paths: int = 32) -> Explanation:
+    """The gradient of parameter ``key`` at ``index`` for batch sample ``sample``, path by path."""
+    layer_id, name, index = _check_target(spec, key, index)
+    symbol = f"{'w' if name == 'weight' else 'b'}_{layer_id}[{','.join(map(str, index))}]"
+    batch = int(np.shape(trace.x)[0])
+    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < batch:
+        raise SessionError(f"sample {sample!r} is not in this batch of {batch} (give 0 to {batch - 1})")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+        raise SessionError(f"max_paths must be a positive integer, got {max_paths!r}")
+    sample = int(sample)
+    if layer_id not in spec.active_order():
+        note = (f"layer '{layer_id}' does not lead to the output '{spec.output}': the loss does not depend "
+                f"on {symbol}, so its gradient is 0 (no path reaches E)")
+        return Explanation(key, index, sample, batch, (), 0.0, 0, 0.0, 0.0, 0.0, note, symbol, ())
+    record = trace.layers.get(layer_id)
+    if record is None or name not in record.grads or trace.output_grad is None:
+        raise SessionError(f"run the backward pass through layer '{layer_id}' first")
+
+    graph = _Graph(spec, trace, layer_id)
+    j = index[0]
+    source = spec.layer(layer_id).inputs[0]
+    x_in = np.asarray(record.inputs[0], dtype=np.float64)
+    if name == "weight":
+        k = index[1]
+        src = f"{source}[{k}]" if source == spec.input_id else f"out_{source}[{k}]"
+        last = Factor(f"∂net_{layer_id}[{j}]/∂{symbol}", f"the input {src}", float(x_in[sample, k]))
+        per_sample = graph.grad_net[layer_id][:, j] * x_in[:, k]
+    else:
+        last = Factor(f"∂net_{layer_id}[{j}]/∂{symbol}", "1 (net adds the bias)", 1.0)
+        per_sample = graph.grad_net[layer_id][:, j].copy()
+    sample_value = float(per_sample[sample])
+    batch_value = float(np.sum(per_sample))
+    recorded = float(np.asarray(record.grads[name], dtype=np.float64)[index])
+
+    tails = graph.best_paths(sample, j, max_paths)
+    paths = tuple(PathTerm(t.via, t.factors + (last,), t.value * last.value, t.before_activation) for t in tails)
+    n_paths = graph.count_paths(j)
+    other = sample_value - math.fsum(p.value for p in paths) if n_paths > len(paths) else 0.0
+
+    lid = layer_id
+    if spec.layer(lid).activation in COUPLED:
+        summary: tuple[Factor, ...] = (
+            Factor(f"∂E/∂net_{lid}[{j}]", f"Σ_n ∂E/∂out_{lid}[n] · ∂out_{lid}[n]/∂net_{lid}[{j}]",
+                   float(graph.grad_net[lid][sample, j])), last)
+    else:
+        first = (f"{LOSS_RULES[spec.loss]} ({spec.loss})" if lid == spec.output
+                 else f"summed over the {_count(n_paths)} to E")
+        summary = (Factor(f"∂E/∂out_{lid}[{j}]", first, float(graph.grad_out[lid][sample, j])),
+                   graph.activation_factor(lid, sample, j, j), last)
+
+    notes = [f"the {len(paths)} largest of the {_count(n_paths)} to E are listed"] if n_paths > len(paths) else []
+    if batch > 1:
+        notes.append(f"this is sample {sample} of a batch of {batch}; the recorded gradient is the sum of the "
+                     f"samples' totals (∂E/∂out already divides by the batch size)")
+    if name in spec.layer(layer_id).frozen:
+        notes.append(f"{key} is frozen: its gradient is computed, but the update leaves it unchanged")
+    dtype = np.asarray(record.grads[name]).dtype
+    tolerance = (1e-9 if dtype == np.float64 else 1e-4) * max(1.0, abs(recorded))
+    return Explanation(key, index, sample, batch, paths, other, n_paths, sample_value, batch_value, recorded,
+                       "; ".join(notes), symbol, summary, abs(batch_value - recorded) <= tolerance)
+
+
+def _check_target(spec: NetworkSpec, key: str, index: tuple[int, ...]) -> tuple[str, str, tuple[int, ...]]:
+    shapes = spec.param_shapes()
+    if not isinstance(key, str) or key not in shapes:
+        raise SpecError(f"no parameter '{key}' in this network (parameters: {', '.join(shapes) or 'none'})")
+    layer_id, _, name = key.rpartition(".")
+    shape = shapes[key]
+    items: tuple[Any, ...]
+    try:
+        items = tuple(index)
+    except TypeError:
+        items = (index,)
+    ok = len(items) == len(shape) and all(
+        isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(items, shape))
+    if not ok:
+        want = "(row, column)" if name == "weight" else "(unit,)"
+        raise SpecError(f"index {index!r} does not fit a {name} of shape {'×'.join(map(str, shape))}: "
+                        f"give {want} counting from 0", layer_id, name)
+    return layer_id, name, tuple(int(i) for i in items)
+
+
+class _Graph:
+    """The units downstream of one layer, their edges, and the totals ∂E/∂out and ∂E/∂net per sample."""
+
+    def __init__(self, spec: NetworkSpec, trace: StepTrace, layer_id: str):
+        self.spec = spec
+        reach = {layer_id}
+        for lid in spec.active_order():
+            if any(i in reach for i in spec.layer(lid).inputs):
+                reach.add(lid)
+        self.order = [lid for lid in spec.active_order() if lid in reach]
+        self.root = layer_id
+        shapes, before = spec.param_shapes(), trace.params_before
+        if any(lid not in trace.layers or np.shape(trace.layers[lid].out)[1:] != (spec.widths[lid],)
+               or (k := f"{lid}.weight") in shapes and np.shape(before.get(k, ())) != shapes[k] for lid in self.order):
+            raise SessionError("this step's record does not fit the network (it was edited since): run a new step")
+        as64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
+        self.pre = {lid: as64(trace.layers[lid].pre) for lid in self.order}
+        self.out = {lid: as64(trace.layers[lid].out) for lid in self.order}
+        self.loss_grad = as64(trace.output_grad)
+        # edges[X] lists (consumer C, matrix A with ∂net_C = A·out_X, structural mask, kind)
+        self.edges: dict[str, list[tuple[str, np.ndarray, np.ndarray, str]]] = {lid: [] for lid in self.order}
+        for lid in self.order:
+            layer = spec.layer(lid)
+            offset = 0
+            for src in layer.inputs:
+                width = spec.widths[src]
+                if src in reach:
+                    if layer.type == "dense":
+                        a = as64(trace.params_before[f"{lid}.weight"])
+                        mask = np.ones(a.shape, dtype=bool)
+                    else:  # add: net_C[n] = Σ inputs[n]; concat: net_C[offset + n] = input[n]
+                        mask = np.zeros((spec.widths[lid], width), dtype=bool)
+                        mask[np.arange(width) + (offset if layer.type == "concat" else 0), np.arange(width)] = True
+                        a = mask.astype(np.float64)
+                    self.edges[src].append((lid, a, mask, layer.type))
+                offset += width
+        self.jac = {lid: self._jacobian(lid) for lid in self.order}
+        self.grad_out: dict[str, np.ndarray] = {}
+        self.grad_net: dict[str, np.ndarray] = {}
+        for lid in reversed(self.order):  # ∂E/∂out = Σ over consumers ∂E/∂net_C · A; ∂E/∂net = ∂E/∂out · J
+            if lid == spec.output:
+                self.grad_out[lid] = self.loss_grad
+            else:
+                self.grad_out[lid] = sum((self.grad_net[c] @ a for c, a, _, _ in self.edges[lid]),
+                                         np.zeros_like(self.out[lid]))
+            self.grad_net[lid] = np.einsum("bn,bnm->bm", self.grad_out[lid], self.jac[lid])
+
+    def _jacobian(self, lid: str) -> np.ndarray:
+        """J[b, n, m] = ∂out[n]/∂net[m], from the activation's backward (a vector-Jacobian product)."""
+        name, pre, out = self.spec.layer(lid).activation, self.pre[lid], self.out[lid]
+        backward, units = activations.FUNCTIONS[name][1], pre.shape[1]
+        if name in COUPLED:  # the VJP with the unit vector e_n is row n of the Jacobian
+            rows = [backward(pre, out, np.broadcast_to(e, pre.shape).copy()) for e in np.eye(units)]
+            return np.stack(rows, axis=1)
+        slope = np.asarray(backward(pre, out, np.ones_like(pre)), dtype=np.float64)
+        return slope[:, :, None] * np.eye(units)
+
+    def _activation_pairs(self, lid: str) -> list[tuple[int, int]]:
+        units = self.spec.widths[lid]
+        if self.spec.layer(lid).activation in COUPLED:
+            return [(n, m) for n in range(units) for m in range(units)]
+        return [(n, n) for n in range(units)]
+
+    def activation_factor(self, lid: str, sample: int, n: int, m: int) -> Factor:
+        name = self.spec.layer(lid).activation
+        if name in COUPLED:
+            meaning = f"softmax: s_{n}·(1 − s_{n})" if n == m else f"softmax: −s_{n}·s_{m}"
+        else:
+            meaning = f"{name}'(net) = {ACTIVATION_RULES[name]}"
+        return Factor(f"∂out_{lid}[{n}]/∂net_{lid}[{m}]", meaning, float(self.jac[lid][sample, n, m]))
+
+    def count_paths(self, j: int) -> int:
+        counts: dict[str, list[int]] = {}
+        net_counts: dict[str, list[int]] = {}
+        for lid in reversed(self.order):
+            units = self.spec.widths[lid]
+            if lid == self.spec.output:
+                counts[lid] = [1] * units
+            else:
+                counts[lid] = [sum(net_counts[c][m] for c, _, mask, _ in self.edges[lid]
+                                   for m in np.flatnonzero(mask[:, n])) for n in range(units)]
+            net_counts[lid] = [0] * units
+            for n, m in self._activation_pairs(lid):
+                net_counts[lid][m] += counts[lid][n]
+        return net_counts[self.root][j]
+
+    def best_paths(self, sample: int, j: int, k: int) -> list[_Tail]:
+        """The k paths from net_root[j] to E with the largest |product| (k-best dynamic programming:
+        |a·tail| orders like |tail|, so a node's k best extend its successors' k best)."""
+        s, spec = sample, self.spec
+        out_tails: dict[str, list[list[_Tail]]] = {}
+        net_tails: dict[str, list[list[_Tail]]] = {}
+        for lid in reversed(self.order):
+            units = spec.widths[lid]
+            if lid == spec.output:
+                rule = f"{spec.loss}: {LOSS_RULES[spec.loss]}"
+                out_tails[lid] = [[_Tail(g, (Factor(f"∂E/∂out_{lid}[{n}]", rule, g),), (), g)]
+                                  for n, g in enumerate(float(v) for v in self.loss_grad[s])]
+            else:
+                out_tails[lid] = []
+                for n in range(units):
+                    options = [(abs(a[m, n] * t.value), c, m, kind, float(a[m, n]), t)
+                               for c, a, mask, kind in self.edges[lid] for m in map(int, np.flatnonzero(mask[:, n]))
+                               for t in net_tails[c][m]]
+                    chosen = heapq.nlargest(k, options, key=lambda o: o[0])
+                    out_tails[lid].append([
+                        _Tail(t.value * w, t.factors + (self._edge_factor(c, m, kind, lid, n, w),), t.via,
+                              t.before_activation) for _, c, m, kind, w, t in chosen])
+            net_tails[lid] = [[] for _ in range(units)]
+            options_by_m: dict[int, list[tuple[float, int, _Tail]]] = {m: [] for m in range(units)}
+            for n, m in self._activation_pairs(lid):
+                d = float(self.jac[lid][s, n, m])
+                options_by_m[m].extend((abs(d * t.value), n, t) for t in out_tails[lid][n])
+            for m, candidates in options_by_m.items():
+                for _, n, t in heapq.nlargest(k, candidates, key=lambda o: o[0]):
+                    factor = self.activation_factor(lid, s, n, m)
+                    unit = f"{lid}[{m}]" if n == m else f"{lid}[{m}→{n}]"
+                    net_tails[lid][m].append(_Tail(t.value * factor.value, t.factors + (factor,),
+                                                   (unit,) + t.via, t.value))
+        return net_tails[self.root][j]
+
+    @staticmethod
+    def _edge_factor(consumer: str, m: int, kind: str, lid: str, n: int, value: float) -> Factor:
+        meaning = {"dense": f"the weight w_{consumer}[{m},{n}]", "add": f"1 ({consumer} adds its inputs)",
+                   "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})"}[kind]
+        return Factor(f"∂net_{consumer}[{m}]/∂out_{lid}[{n}]", meaning, value)
+
+
+def to_text(expl: Explanation) -> str:
+    """The explanation as plain text: the equation, each path with its numbers, the sum, the check."""
+    f = format_value
+    lines = [f"∂E/∂{expl.symbol}  ({expl.key}{list(expl.index)}, sample {expl.sample} of {expl.batch_size})"]
+    if not expl.summary:
+        return "\n".join(lines + [f"= 0: {expl.note}"])
+    lines.append("= " + " · ".join(x.symbol for x in expl.summary))
+    lines.append("= " + " × ".join(f(x.value) for x in expl.summary) + f" = {f(expl.sample_value)}")
+    lines.append(f"{_count(expl.n_paths)} to E:")
+    for number, path in enumerate(expl.paths, 1):
+        lines.append(f"  path {number} via {' → '.join(path.via)}:")
+        lines.append("    " + " · ".join(x.symbol for x in path.factors))
+        lines.append("    = " + " × ".join(f(x.value) for x in path.factors) + f" = {f(path.value)}")
+        lines.append(f"    (∂E/∂out_{_root_unit(path)} along this path = {f(path.upstream)})")
+    if expl.n_paths > len(expl.paths):
+        lines.append(f"  other {_count(expl.n_paths - len(expl.paths))} together = {f(expl.other_paths)}")
+    lines.append(f"sum over paths = {f(expl.sample_value)}")
+    if expl.batch_size > 1:
+        lines.append(f"summed over the batch's {expl.batch_size} samples = {f(expl.batch_value)}")
+    lines.append(f"recorded gradient = {f(expl.recorded)}  "
+                 + ("(matches)" if expl.matches else f"(DIFFERS by {expl.batch_value - expl.recorded:.3g})"))
+    if expl.note:
+        lines.append(f"note: {expl.note}")
+    return "\n".join(lines)
+
+
+def _count(n: int) -> str:
+    return f"{n} path{'s' * (n != 1)}"
+
+
+def _root_unit(path: PathTerm) -> str:
+    """``h[0→1]`` -> ``h[1]``: the out unit of the parameter's layer on this path."""
+    return re.sub(r"\[\d+→(\d+)\]", r"[\1]", path.via[0])
+
+
+def _symbol_html(text: str) -> str:
+    """``∂net_h[0]/∂w_h[0,1]`` with the layer ids as subscripts: net<sub>h</sub>[0]."""
+    return re.sub(r"\b(w|b|out|net)_([^\[\s]+?)\[", r"\1<sub>\2</sub>[", html.escape(text))
+
+
+def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176c4") -> str:
+    """The explanation as rich text for the GUI panel: signed values in the given colours."""
+    f = format_value
+    sym = _symbol_html
+
+    def signed(v: float) -> str:
+        return f"<b style='color:{positive if v >= 0 else negative}'>{f(v)}</b>"
+
+    where = f"row {expl.index[0]}, column {expl.index[1]}" if len(expl.index) == 2 else f"unit {expl.index[0]}"
+    summed = f" · summed over a batch of {expl.batch_size}" if expl.batch_size > 1 else ""
+    out = [(f"<h2>∂E/∂{sym(expl.symbol)} = {signed(expl.batch_value)}</h2>"
+            f"<p style='color:#555'>{html.escape(expl.key)}, {where}{summed}</p>")]
+    if not expl.summary:
+        return "".join(out + [f"<p>= 0: {html.escape(expl.note)}</p>"])
+    out.append(f"<p><b>Chain rule</b> for sample {expl.sample} of {expl.batch_size}<br>∂E/∂" + sym(expl.symbol) + " = "
+               + " · ".join(sym(x.symbol) for x in expl.summary) + "<br>= "
+               + " × ".join(f(x.value) for x in expl.summary) + f" = {signed(expl.sample_value)}</p>")
+    out.append(f"<p><b>{_count(expl.n_paths)} to E</b>, one term per path:</p><table "
+               "cellspacing='0' cellpadding='3'>")
+    for number, path in enumerate(expl.paths, 1):
+        out.append(f"<tr><td valign='top'>{number}.</td><td><b>via {html.escape(' → '.join(path.via))}</b>"
+                   f"<br><span style='color:#555'>{' · '.join(sym(x.symbol) for x in path.factors)}</span><br>"
+                   f"= {' × '.join(f(x.value) for x in path.factors)} = {signed(path.value)}<br><span style="
+                   f"'color:#555'>∂E/∂{sym('out_' + _root_unit(path))} along this path = {f(path.upstream)}</span>"
+                   "</td></tr>")
+    if expl.n_paths > len(expl.paths):
+        out.append(f"<tr><td></td><td>other {_count(expl.n_paths - len(expl.paths))} together: "
+                   f"{signed(expl.other_paths)}</td></tr>")
+    out.append(f"</table><p><b>Sum</b> over paths = {signed(expl.sample_value)}")
+    if expl.batch_size > 1:
+        out.append(f"<br>summed over the batch's {expl.batch_size} samples = {signed(expl.batch_value)}")
+    check = ("<span style='color:#2a7d2a'>✓ matches</span>" if expl.matches
+             else f"<span style='color:#c01010'>✗ differs by {expl.batch_value - expl.recorded:.3g}</span>")
+    out.append(f"<br><b>Recorded</b> by the backward pass = {f(expl.recorded)} {check}</p>")
+    if expl.note:
+        out.append(f"<p style='color:#555'>{html.escape(expl.note)}</p>")
+    return "".join(out)
