@@ -1,0 +1,302 @@
+"""Neuron-level drawing for small layers: the circles with their values, and the lines between them.
+
+:class:`LayerOverlayItem` sits above the weight lines and follows its block; it draws the block's ports
+and (for small layers) one circle per unit. :class:`UnitEdgesItem` draws every line between two small
+layers in one item — weights of a dense layer, or the fixed unit links of add/concat — grouped by pen so
+a redraw is a handful of ``drawLines`` calls, and answers which line is under a point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from bpstudio.gui.canvas import style
+from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, LayerGeometry
+from bpstudio.gui.canvas.states import LayerState, NetworkState
+from bpstudio.gui.canvas.style import PORT_R, fonts
+from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
+from bpstudio.gui.qt_utils import format_number
+
+PICK_PEN = style.pen(QColor(HIGHLIGHT.red(), HIGHLIGHT.green(), HIGHLIGHT.blue(), 90), 11.0)
+LABEL_BOX = QBrush(QColor(255, 255, 255, 225))
+LABEL_SPOTS = (0.28, 0.72, 0.4, 0.6, 0.5, 0.2, 0.8, 0.34, 0.66)  # fractions along a line to try for its label
+
+
+class LayerOverlayItem(QGraphicsItem):
+    """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block."""
+
+    def __init__(self, layer_id: str):
+        super().__init__()
+        self.layer_id = layer_id
+        self.setZValue(3)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.texts: list[tuple[str, str]] = []  # (value inside the circle, line under it) per neuron
+        self.picked: int | None = None
+        self._bounds = QRectF()
+
+    def set_state(self, state: LayerState, geo: LayerGeometry, net: NetworkState) -> None:
+        self.prepareGeometryChange()
+        self.state, self.geo = state, geo
+        extra = 150 if state.targets else 0
+        self._bounds = geo.rect.adjusted(-PORT_R - 2, -2, PORT_R + 2 + extra, 2)
+        r = PORT_R
+        self._in_port = QRectF(geo.in_port.x() - r, geo.in_port.y() - r, 2 * r, 2 * r) if state.type != "input" else None
+        self._out_port = QRectF(geo.out_port.x() - r, geo.out_port.y() - r, 2 * r, 2 * r)
+        self._port_pen = QPen(state.color, 2.5)
+        self._ring = QPen(state.color, 2.2)
+        self.texts, self._circles, self._fills = [], [], []
+        self._targets: list[tuple[QRectF, str]] = []
+        if not state.small:
+            self.update()
+            return
+        m = geo.metrics
+        scale = net.value_scale / 0.6 if net.value_scale > 0 else 0.0  # the largest value gets 60 % colour
+        for k in range(state.units):
+            c = geo.neuron_center(k)
+            self._circles.append(QRectF(c.x() - m.radius, c.y() - m.radius, 2 * m.radius, 2 * m.radius))
+            main = sub = ""
+            fill = style.BLOCK_FILL
+            if state.out is not None:
+                main = format_number(float(state.out[k]), m.digits)
+                fill = signed_color(float(state.out[k]), scale)
+                if state.pre is not None and state.activation != "identity":
+                    sub = f"net {format_number(float(state.pre[k]), m.digits)}"
+            elif state.bias is not None and state.units <= 4:
+                sub = f"b {format_number(float(state.bias[k]), m.digits)}"
+            self.texts.append((main, sub if m.show_net else ""))
+            self._fills.append(QBrush(fill))
+            target = state.targets[k] if state.targets is not None and k < len(state.targets) else None
+            if target:
+                self._targets.append((QRectF(geo.rect.right() + PORT_R + 8, c.y() - 9, 140, 18), target))
+        self._value_font = fonts().value[m.value_px]
+        self._sub_rects = [QRectF(r.center().x() - 50, r.bottom() + 1, 100, 14) for r in self._circles]
+        self._text_rects = [r.adjusted(-6, 0, 6, 0) for r in self._circles]
+        self._halo_rects = [r.adjusted(-4, -4, 4, 4) for r in self._circles]
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if not hasattr(self, "state"):
+            return
+        f = fonts()
+        painter.setPen(self._port_pen)
+        painter.setBrush(style.BLOCK_FILL)
+        if self._in_port is not None:
+            painter.drawEllipse(self._in_port)
+        painter.setBrush(self.state.color)
+        painter.drawEllipse(self._out_port)
+        for k, rect in enumerate(self._circles):
+            if k == self.picked:
+                painter.setPen(PICK_PEN)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(self._halo_rects[k])
+            painter.setPen(self._ring)
+            painter.setBrush(self._fills[k])
+            painter.drawEllipse(rect)
+            main, sub = self.texts[k]
+            if main:
+                painter.setPen(style.INK)
+                painter.setFont(self._value_font)
+                painter.drawText(self._text_rects[k], ALIGN_CENTER, main)
+            if sub:
+                painter.setPen(style.MUTED)
+                painter.setFont(f.net)
+                painter.drawText(self._sub_rects[k], ALIGN_CENTER, sub)
+        if self._targets:
+            painter.setPen(style.MUTED)
+            painter.setFont(f.caption)
+            for rect, text in self._targets:
+                painter.drawText(rect, ALIGN_LEFT, text)
+
+
+@lru_cache(maxsize=512)
+def _edge_pen(positive: bool, quarter_px: int, alpha: int) -> QPen:
+    """The sign's colour, made lighter (not translucent: blending thousands of lines is slow) for busy pairs."""
+    base = POSITIVE if positive else NEGATIVE
+    k, paper = alpha / 255, style.BACKGROUND
+    color = QColor(round(base.red() * k + paper.red() * (1 - k)), round(base.green() * k + paper.green() * (1 - k)),
+                   round(base.blue() * k + paper.blue() * (1 - k)))
+    line = style.pen(color, quarter_px / 4)
+    line.setCapStyle(Qt.PenCapStyle.FlatCap)
+    return line
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    """One drawn line, as a person sees it (for tests and tooltips)."""
+
+    key: str | None          # "o.weight" for weight lines, None for add/concat links
+    index: tuple[int, int]   # (target unit, source unit)
+    p1: QPointF
+    p2: QPointF
+    color: QColor
+    width: float
+    label: str
+
+
+class UnitEdgesItem(QGraphicsItem):
+    """Every unit-to-unit line from layer ``source`` into layer ``target`` (both small)."""
+
+    def __init__(self, source: str, target: str):
+        super().__init__()
+        self.source, self.target = source, target
+        self.setZValue(2)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._bounds = QRectF()
+        self.picked: int | None = None
+
+    def set_state(self, src: LayerState, dst: LayerState, offset: int, net: NetworkState) -> None:
+        """Which lines exist and how they look; call :meth:`place` afterwards for where they are."""
+        self.kind = dst.type if dst.type in ("concat", "add") else "weight"
+        if self.kind == "weight":
+            rows, cols = np.divmod(np.arange(dst.units * src.units), src.units)
+        else:
+            cols = np.arange(src.units)
+            rows = cols + (offset if self.kind == "concat" else 0)
+        self.rows, self.cols = rows, cols
+        self.key = f"{dst.id}.weight" if self.kind == "weight" else None
+        self.values: np.ndarray | None = None
+        grad = dst.weight_grad if self.kind == "weight" else None
+        self.showing_grad = grad is not None
+        matrix, scale = (grad, net.grad_scale) if grad is not None else (dst.weight, net.weight_scale)
+        n = len(rows)
+        labels: list[str] = []
+        if self.kind == "weight" and matrix is not None:
+            alpha = 255 if n <= style.LABELLED_PAIR else (190 if n <= style.DENSE_PAIR else 130)
+            self.values = matrix[rows, cols]
+            widths = (np.maximum(style.EDGE_MIN_W, style.EDGE_MAX_W * np.abs(self.values) / scale) if scale > 0
+                      else np.full(n, style.EDGE_MIN_W))
+            widths = np.clip(np.nan_to_num(widths, nan=style.EDGE_MIN_W, posinf=style.EDGE_MAX_W),
+                             style.EDGE_MIN_W, style.EDGE_MAX_W)
+            quarters = np.round(widths * 4).astype(int)
+            codes = quarters * 2 + ~(self.values < 0)          # one pen per (width, sign)
+            unique, self._pen_of = np.unique(codes, return_inverse=True)
+            self._pens = [_edge_pen(bool(c % 2), int(c // 2), alpha) for c in unique.tolist()]
+            if n <= style.LABELLED_PAIR:
+                labels = [format_number(float(v), 3) for v in self.values]
+            signature: tuple = (self.kind, alpha, codes.tobytes(), tuple(labels))
+        else:
+            self._pen_of, self._pens = np.zeros(n, dtype=int), [style.LINK_PEN]
+            signature = (self.kind, n, offset)
+        self._restyled = signature != getattr(self, "_signature", None)
+        self._signature = signature
+        self.labels = labels
+        self._label_font = fonts().edge_grad if self.showing_grad else fonts().edge
+        shown: list[float] = self.values.tolist() if labels and self.values is not None else []
+        self._label_inks = [_sign_ink(v) if self.showing_grad else style.INK for v in shown]
+        self._label_frames = [_frame_pen(v) if self.showing_grad else style.NO_PEN for v in shown]
+        fan = max(src.units, 1)
+        # where along its line each label sits: staggered by source unit so neighbours do not collide
+        # (lines fan out of few sources into many targets: labels nearer the targets, and the reverse)
+        lo, hi = (0.5, 0.8) if dst.units > src.units else (0.2, 0.55) if dst.units < src.units else (0.28, 0.72)
+        self._t = lo + (hi - lo) * (cols / (fan - 1)) if fan > 1 else np.full(len(cols), 0.5)
+
+    def place(self, src_pos: QPointF, src_geo: LayerGeometry, dst_pos: QPointF, dst_geo: LayerGeometry) -> None:
+        """Recompute the line ends after either block moved (cheap: NumPy over all lines at once)."""
+        where = (src_pos.x(), src_pos.y(), src_geo.key(), dst_pos.x(), dst_pos.y(), dst_geo.key())
+        if where == getattr(self, "_where", None) and not self._restyled:
+            return  # nothing changed: keep the lines, skip the repaint
+        self._where, self._restyled = where, False
+        self.prepareGeometryChange()
+        ys, yt = src_geo.neuron_ys(), dst_geo.neuron_ys()
+        self.x1 = np.full(len(self.cols), src_pos.x() + src_geo.metrics.radius)
+        self.y1 = src_pos.y() + ys[self.cols]
+        self.x2 = np.full(len(self.rows), dst_pos.x() - dst_geo.metrics.radius)
+        self.y2 = dst_pos.y() + yt[self.rows]
+        self.lines = [QLineF(a, b, c, d) for a, b, c, d in zip(self.x1.tolist(), self.y1.tolist(), self.x2.tolist(),
+                                                                self.y2.tolist())]
+        order = np.argsort(self._pen_of, kind="stable")
+        bounds = np.searchsorted(self._pen_of[order], np.arange(len(self._pens) + 1))
+        lines = self.lines
+        self._groups = [(pen_, [lines[i] for i in order[a:b].tolist()])
+                        for pen_, a, b in zip(self._pens, bounds[:-1], bounds[1:])]
+        self._label_rects = self._place_labels(src_pos, src_geo, dst_pos, dst_geo) if self.labels else []
+        if len(lines):
+            xs, ys_ = np.concatenate([self.x1, self.x2]), np.concatenate([self.y1, self.y2])
+            self._bounds = QRectF(QPointF(xs.min(), ys_.min()), QPointF(xs.max(), ys_.max())).adjusted(-40, -20, 40, 20)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def _place_labels(self, src_pos: QPointF, src_geo: LayerGeometry, dst_pos: QPointF,
+                      dst_geo: LayerGeometry) -> list[QRectF]:
+        """A spot on each line for its value label that overlaps no other label and no neuron (if there is one)."""
+        taken = [QRectF(pos.x() - g.metrics.radius - 2, pos.y() + y - g.metrics.radius - 2, 2 * g.metrics.radius + 4,
+                        2 * g.metrics.radius + 4)
+                 for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo)) for y in g.neuron_ys().tolist()]
+        metrics = fonts().edge_metrics
+        rects = []
+        for i, text in enumerate(self.labels):
+            w = metrics.horizontalAdvance(text) + 10
+            first = None
+            for t in (float(self._t[i]),) + LABEL_SPOTS:
+                x = self.x1[i] + (self.x2[i] - self.x1[i]) * t
+                y = self.y1[i] + (self.y2[i] - self.y1[i]) * t
+                rect = QRectF(x - w / 2, y - 9, w, 18)
+                first = first or rect
+                room = rect.adjusted(-4, -2, 4, 2)
+                if not any(room.intersects(other) for other in taken):
+                    break
+            else:
+                rect = first if first is not None else rect
+            taken.append(rect)
+            rects.append(rect)
+        return rects
+
+    def edge_at(self, pos: QPointF, tolerance: float) -> int | None:
+        """The index of the line nearest ``pos`` (scene coordinates) within ``tolerance``, if any."""
+        if not len(self.lines) or not self._bounds.contains(pos):
+            return None
+        for i, rect in enumerate(self._label_rects):
+            if rect.contains(pos):
+                return i
+        dx, dy = self.x2 - self.x1, self.y2 - self.y1
+        length2 = np.maximum(dx * dx + dy * dy, 1e-12)
+        t = np.clip(((pos.x() - self.x1) * dx + (pos.y() - self.y1) * dy) / length2, 0.0, 1.0)
+        dist = np.hypot(self.x1 + t * dx - pos.x(), self.y1 + t * dy - pos.y())
+        best = int(np.argmin(dist))
+        return best if dist[best] <= tolerance else None
+
+    def edge_view(self, i: int) -> EdgeView:
+        pen = self._pens[int(self._pen_of[i])]
+        return EdgeView(self.key, (int(self.rows[i]), int(self.cols[i])), self.lines[i].p1(), self.lines[i].p2(),
+                        pen.color(), pen.widthF(), self.labels[i] if self.labels else "")
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self.picked is not None and self.picked < len(self.lines):
+            painter.setPen(PICK_PEN)
+            painter.drawLine(self.lines[self.picked])
+        for p, lines in self._groups:
+            painter.setPen(p)
+            painter.drawLines(lines)
+        if self.labels:
+            painter.setFont(self._label_font)
+            for rect, text, ink, frame in zip(self._label_rects, self.labels, self._label_inks, self._label_frames):
+                painter.setPen(frame)
+                painter.setBrush(LABEL_BOX)
+                painter.drawRoundedRect(rect, 5, 5)
+                painter.setPen(ink)
+                painter.drawText(rect, ALIGN_CENTER, text)
+
+
+def _sign_ink(value: float) -> QColor:
+    return style.NEGATIVE_INK if value < 0 else style.POSITIVE_INK
+
+
+GRAD_FRAMES = (QPen(style.POSITIVE_INK, 1.2), QPen(style.NEGATIVE_INK, 1.2))
+
+
+def _frame_pen(value: float) -> QPen:
+    """Gradient labels get a frame in the sign's colour, weight labels none."""
+    return GRAD_FRAMES[1] if value < 0 else GRAD_FRAMES[0]

@@ -1,0 +1,92 @@
+"""The layer palette: one button per layer type. Click to add after the selected layer, or drag a button
+onto the canvas to add the layer where it is dropped (the canvas turns the drop into ``add_requested``)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QToolButton, QWidget
+
+MIME_TYPE = "application/x-bpstudio-layer-type"
+LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has exactly one)"),
+               ("dense", "Dense", "a fully connected layer: weights, bias and an activation"),
+               ("add", "Add", "adds its inputs unit by unit (residual connections)"),
+               ("concat", "Concat", "joins its inputs side by side"))
+GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b"}
+
+
+def _glyph(layer_type: str) -> QIcon:
+    """A tiny rounded block in the type's colour, so the buttons read as 'things to place'."""
+    pixmap = QPixmap(22, 16)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = QColor(GLYPH_COLORS[layer_type])
+    painter.setPen(color.darker(130))
+    painter.setBrush(color.lighter(160))
+    painter.drawRoundedRect(1, 1, 20, 14, 4, 4)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class PaletteButton(QToolButton):
+    """A button that is also a drag source carrying its layer type."""
+
+    def __init__(self, layer_type: str, text: str, hint: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layer_type = layer_type
+        self.setText(text)
+        self.setIcon(_glyph(layer_type))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.setToolTip(f"<b>{text}</b>: {hint}<br>Click to add after the selected layer, "
+                        "or drag onto the canvas.")
+        self.setObjectName(f"palette_{layer_type}")
+        self._press: QPoint | None = None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        start = self._press
+        if start is not None and (event.position().toPoint() - start).manhattanLength() >= \
+                QApplication.startDragDistance():
+            self._press = None
+            self.setDown(False)
+            mime = QMimeData()
+            mime.setData(MIME_TYPE, self.layer_type.encode())
+            mime.setText(self.layer_type)
+            drag = QDrag(self)
+            drag.setMimeData(mime)
+            drag.setPixmap(self.grab())
+            drag.setHotSpot(start)
+            drag.exec(Qt.DropAction.CopyAction)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+
+class LayerPalette(QWidget):
+    """Input, Dense, Add and Concat buttons. ``add_clicked(type)`` on a click; drags go to the canvas."""
+
+    add_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(6)
+        caption = QLabel("Add layer:")
+        caption.setStyleSheet("color: #5f6670; font-weight: bold;")
+        layout.addWidget(caption)
+        self.buttons: dict[str, PaletteButton] = {}
+        for layer_type, text, hint in LAYER_TYPES:
+            button = PaletteButton(layer_type, text, hint, self)
+            button.clicked.connect(lambda _=False, t=layer_type: self.add_clicked.emit(t))
+            layout.addWidget(button)
+            self.buttons[layer_type] = button
+        layout.addStretch(1)

@@ -1,0 +1,154 @@
+"""What the canvas draws, read out of a spec, its parameter values and the current step's trace.
+
+Nothing here computes anything new: values are picked from the trace (first sample of the batch),
+and the only arithmetic is the display scaling (the largest magnitude a colour or line width maps to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QColor
+
+from bpstudio.core.spec import NetworkSpec
+from bpstudio.gui.canvas.style import SMALL_LAYER
+from bpstudio.gui.qt_utils import format_number
+
+PHASE_LABELS = {"forward": "forward →", "backward": "← backward", "loss": "loss", "update": "update"}
+
+
+@dataclass(eq=False)
+class LayerState:
+    """One layer as drawn: its description, first-sample values and parameters (None when absent)."""
+
+    id: str
+    type: str
+    units: int
+    activation: str
+    color: QColor
+    inputs: tuple[str, ...]
+    is_output: bool = False
+    out: np.ndarray | None = None        # activation, first sample
+    pre: np.ndarray | None = None        # pre-activation ("net"), first sample
+    delta: np.ndarray | None = None      # dL/d(pre), first sample, once backward has run
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_grad: np.ndarray | None = None
+    bias_grad: np.ndarray | None = None
+    frozen: frozenset[str] = frozenset()
+    phase_label: str | None = None
+    targets: list[str | None] | None = None  # output layer: the target next to each unit
+    loss: float | None = None                # output layer, once the loss has run
+
+    @property
+    def small(self) -> bool:
+        return self.units <= SMALL_LAYER
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias is not None
+
+
+@dataclass(eq=False)
+class NetworkState:
+    layers: dict[str, LayerState]
+    order: tuple[str, ...]
+    loss_name: str
+    batch: int = 0                  # samples in the trace's batch (0: no trace)
+    weight_scale: float = 0.0       # largest |weight| drawn as a line
+    grad_scale: float = 0.0         # largest |gradient| drawn as a line
+    value_scale: float = 0.0        # largest |activation| shown in a neuron
+    grad_norms: dict[str, float] = field(default_factory=dict)
+
+
+def _row(array: Any, units: int) -> np.ndarray | None:
+    """The first sample of a (batch, units) array, or None if there is none or it has another width."""
+    if array is None:
+        return None
+    a = np.asarray(array, dtype=np.float64)
+    first = a[0] if a.ndim == 2 and a.shape[0] else a
+    return first if first.ndim == 1 and first.shape[0] == units else None
+
+
+def _max_abs(arrays: list[np.ndarray]) -> float:
+    finite = [float(np.max(np.abs(a[np.isfinite(a)]))) for a in arrays if a.size and np.isfinite(a).any()]
+    return max(finite, default=0.0)
+
+
+def _phase_labels(spec: NetworkSpec, phase: Any) -> dict[str, str]:
+    if phase is None:
+        return {}
+    label = PHASE_LABELS.get(phase.kind, str(phase))
+    if phase.kind == "loss":
+        return {spec.output: label}
+    if phase.kind == "update":
+        frozen = spec.frozen_params()
+        return {lay.id: label for lay in spec.layers
+                if any(f"{lay.id}.{p}" not in frozen for p in lay.param_names)}
+    return {phase.layer: label} if phase.layer else {}
+
+
+def _targets(trace: Any, units: int) -> list[str | None] | None:
+    """The first sample's target beside each output unit: a value, or the class label's unit."""
+    targets = np.asarray(trace.targets)
+    if targets.ndim == 2 and targets.shape[1] == units:
+        return [f"target {format_number(float(v), 4)}" for v in targets[0]]
+    if targets.ndim == 1 and targets.size:
+        label = int(targets[0])
+        if units == 1:
+            return [f"target {label}"]
+        return [f"target (class {label})" if k == label else None for k in range(units)]
+    return None
+
+
+def build_state(spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any,
+                colors: Mapping[str, QColor]) -> NetworkState:
+    """The drawing's content for ``spec`` with ``params`` and (optionally) a NumPy StepTrace."""
+    labels = _phase_labels(spec, phase)
+    shapes = spec.param_shapes()
+    layers: dict[str, LayerState] = {}
+    for lid in spec.order:
+        lay = spec.layer(lid)
+        state = LayerState(lid, lay.type, spec.widths[lid], lay.activation, QColor(colors.get(lid, QColor("gray"))),
+                           lay.inputs, is_output=lid == spec.output, frozen=frozenset(lay.frozen),
+                           phase_label=labels.get(lid))
+        if lay.type == "dense":
+            state.weight = _fitting(shapes[f"{lid}.weight"], params.get(f"{lid}.weight"), lay.weight)
+            if lay.use_bias:
+                state.bias = _fitting(shapes[f"{lid}.bias"], params.get(f"{lid}.bias"), lay.bias)
+        if trace is not None:
+            # a trace recorded before an edit may not fit the network any more: such values are left out
+            record = trace.layers.get(lid)
+            if lay.type == "input":
+                state.out = _row(trace.x, state.units)
+            elif record is not None and _row(record.out, state.units) is not None:
+                state.out, state.pre = _row(record.out, state.units), _row(record.pre, state.units)
+                state.delta = _row(record.grad_pre, state.units)
+                grads = record.grads or {}
+                if lay.type == "dense":
+                    state.weight_grad = _fitting(shapes[f"{lid}.weight"], grads.get("weight"), None)
+                    state.bias_grad = _fitting((state.units,), grads.get("bias"), None)
+            if state.is_output:
+                state.targets = _targets(trace, state.units)
+                state.loss = trace.loss
+        layers[lid] = state
+    net = NetworkState(layers, tuple(spec.order), spec.loss)
+    if trace is not None:
+        net.batch = int(np.asarray(trace.x).shape[0]) if np.asarray(trace.x).ndim == 2 else 1
+        net.grad_norms = dict(trace.grad_norms())  # core's figure (L2 norm of each weight gradient)
+    drawn = [s for s in layers.values() if s.small and s.type == "dense" and layers[s.inputs[0]].small]
+    net.weight_scale = _max_abs([s.weight for s in drawn if s.weight is not None and s.weight_grad is None])
+    net.grad_scale = _max_abs([s.weight_grad for s in drawn if s.weight_grad is not None])
+    net.value_scale = _max_abs([s.out for s in layers.values() if s.small and s.out is not None])
+    return net
+
+
+def _fitting(shape: tuple[int, ...], value: Any, fallback: Any) -> np.ndarray | None:
+    """``value`` (else ``fallback``) as float64 if it has the expected shape, else None."""
+    for candidate in (value, fallback):
+        if candidate is not None and np.shape(candidate) == shape:
+            return np.asarray(candidate, dtype=np.float64)
+    return None

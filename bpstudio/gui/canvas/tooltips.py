@@ -1,0 +1,115 @@
+"""Tooltip texts with the exact numbers behind what the canvas draws (9 significant digits)."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from bpstudio.gui.canvas.scene import Hit
+from bpstudio.gui.canvas.states import LayerState, NetworkState
+from bpstudio.gui.qt_utils import format_number
+
+
+def _row(name: str, value: str, note: str = "") -> str:
+    note_html = f" <span style='color:#6c757d'>{html.escape(note)}</span>" if note else ""
+    return f"<tr><td style='padding-right:10px'>{html.escape(name)}</td><td><b>{html.escape(value)}</b>{note_html}</td></tr>"
+
+
+def _value(array: np.ndarray | None, index: tuple[int, ...]) -> str | None:
+    if array is None:
+        return None
+    return format_number(float(array[index]))
+
+
+def _sample_note(net: NetworkState) -> str:
+    if net.batch > 1:
+        return f"<p style='color:#6c757d'>values: sample 1 of {net.batch}; gradients: mean over the batch</p>"
+    return ""
+
+
+def _frozen(state: LayerState, param: str) -> str:
+    return "(frozen)" if param in state.frozen else ""
+
+
+def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
+    state = net.layers[layer_id]
+    what = state.type if state.activation == "identity" else f"{state.type}, {state.activation}"
+    rows = []
+    if state.pre is not None and state.type != "input":
+        rows.append(_row("net", format_number(float(state.pre[unit])), "pre-activation"))
+    if state.out is not None:
+        rows.append(_row("out", format_number(float(state.out[unit]))))
+    if state.bias is not None:
+        rows.append(_row("bias", format_number(float(state.bias[unit])), _frozen(state, "bias")))
+    if state.bias_grad is not None:
+        rows.append(_row("∂E/∂bias", format_number(float(state.bias_grad[unit]))))
+    if state.delta is not None:
+        rows.append(_row("δ = ∂E/∂net", format_number(float(state.delta[unit]))))
+    if state.targets is not None and unit < len(state.targets) and state.targets[unit]:
+        rows.append(_row("target", str(state.targets[unit]).removeprefix("target ")))
+    if not rows:
+        rows.append(_row("value", "—", "not computed yet in this step"))
+    hint = "<p style='color:#6c757d'>click: inspect this bias</p>" if state.bias is not None else ""
+    return (f"<b>{html.escape(layer_id)}[{unit}]</b> · {html.escape(what)}<table>{''.join(rows)}</table>"
+            f"{_sample_note(net)}{hint}")
+
+
+def edge_tooltip(net: NetworkState, hit: Hit) -> str:
+    assert hit.edges is not None
+    edges = hit.edges
+    row, col = hit.index
+    src, dst = net.layers[edges.source], net.layers[edges.target]
+    head = f"<b>{html.escape(edges.source)}[{col}] → {html.escape(edges.target)}[{row}]</b>"
+    if edges.kind != "weight":
+        rule = "adds the value unchanged" if edges.kind == "add" else "copies the value into its slot"
+        return f"{head}<br>{edges.kind}: {rule} (no weight)"
+    rows = [_row("weight", _value(dst.weight, (row, col)) or "—", _frozen(dst, "weight"))]
+    grad = _value(dst.weight_grad, (row, col))
+    if grad is not None:
+        rows.append(_row("gradient ∂E/∂w", grad))
+    if src.out is not None:
+        rows.append(_row(f"input {edges.source}[{col}]", format_number(float(src.out[col]))))
+    if dst.delta is not None:
+        rows.append(_row(f"δ of {edges.target}[{row}]", format_number(float(dst.delta[row]))))
+    return (f"{head} · <code>{html.escape(edges.target)}.weight[{row}, {col}]</code><table>{''.join(rows)}</table>"
+            f"{_sample_note(net)}<p style='color:#6c757d'>click: inspect this weight</p>")
+
+
+def layer_tooltip(net: NetworkState, layer_id: str) -> str:
+    state = net.layers[layer_id]
+    lines = [f"<b>{html.escape(layer_id)}</b> · {state.type}, {state.units} units"
+             + ("" if state.activation == "identity" else f", {state.activation}")]
+    if state.inputs:
+        lines.append("inputs: " + ", ".join(html.escape(i) for i in state.inputs))
+    if state.weight is not None:
+        shape = "×".join(map(str, state.weight.shape))
+        lines.append(f"weight {shape} {_frozen(state, 'weight')}".rstrip())
+    if state.bias is not None:
+        lines.append(f"bias {state.bias.shape[0]} {_frozen(state, 'bias')}".rstrip())
+    if state.is_output:
+        lines.append(f"output layer (loss {net.loss_name})")
+    if state.type == "dense" and state.id in net.grad_norms:
+        lines.append(f"‖∂E/∂W‖ = {format_number(net.grad_norms[state.id])}")
+    lines.append("<span style='color:#6c757d'>double-click the title to rename · drag the right-hand port "
+                 "onto another block to connect</span>")
+    return "<br>".join(lines)
+
+
+def port_tooltip(kind: str, layer_id: str) -> str:
+    if kind == "out_port":
+        return f"output of <b>{html.escape(layer_id)}</b>: drag onto another block to connect"
+    return f"input of <b>{html.escape(layer_id)}</b>"
+
+
+def tooltip_for(net: NetworkState | None, hit: Hit | None) -> str:
+    """The tooltip for whatever is under the mouse (empty: none)."""
+    if hit is None or net is None:
+        return ""
+    if hit.kind == "neuron":
+        return neuron_tooltip(net, hit.layer, hit.index[0])
+    if hit.kind == "edge":
+        return edge_tooltip(net, hit)
+    if hit.kind in ("out_port", "in_port"):
+        return port_tooltip(hit.kind, hit.layer)
+    return layer_tooltip(net, hit.layer)

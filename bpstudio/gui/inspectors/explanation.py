@@ -1,0 +1,187 @@
+"""A panel that writes one parameter's gradient out as the chain rule, with this step's numbers.
+
+It shows what :func:`bpstudio.core.explain.explain` works out — the equation with symbols, each path
+to the loss with its numbers, their sum and the check against the recorded gradient — in type large
+enough for a projector. The target comes from elsewhere (:meth:`ExplanationPanel.set_target`, e.g. a
+weight clicked on the canvas) or from the panel's own pickers; a sample picker appears when the batch
+holds more than one sample. When nothing can be shown yet the panel says why, in words.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSpinBox, QTextBrowser, QVBoxLayout,
+                               QWidget)
+
+from bpstudio.core.errors import BpstudioError, SessionError
+from bpstudio.core.explain import explain, to_html
+from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.trace import StepTrace
+from bpstudio.gui.colors import NEGATIVE, POSITIVE
+from bpstudio.gui.qt_utils import signals_blocked
+
+TEXT_POINT_SIZE = 15   # the explanation
+PICKER_POINT_SIZE = 12  # the pickers above it
+NO_NETWORK = "Open a network to see how its gradients are computed."
+NO_TARGET = "Pick a weight on the canvas or in the inspector to see its gradient written out as the chain rule."
+NO_STEP = "No step has run yet: run the forward pass, the loss and the backward pass to see the numbers."
+PLACEHOLDER = "choose a parameter…"
+
+
+class ExplanationPanel(QWidget):
+    """Shows ∂E/∂(one parameter) path by path. ``target_changed(key, index)`` is emitted whenever the
+    explained parameter changes, whether picked in the panel or set with :meth:`set_target`."""
+
+    target_changed = Signal(str, tuple)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._spec: NetworkSpec | None = None
+        self._trace: StepTrace | None = None
+        self._key: str | None = None
+        self._index: tuple[int, ...] = ()
+        font = self.font()
+        font.setPointSize(PICKER_POINT_SIZE)
+        self.setFont(font)
+
+        self.parameter = QComboBox()
+        self.parameter.setMinimumContentsLength(12)
+        self.row = QSpinBox()
+        self.column = QSpinBox()
+        self.sample = QSpinBox()
+        self.row_label, self.column_label = QLabel("row"), QLabel("column")
+        self.sample_label = QLabel("sample")
+        self.row.setToolTip("the unit the parameter feeds (counting from 0)")
+        self.column.setToolTip("the input the weight multiplies (counting from 0)")
+        self.sample.setToolTip("which sample of the batch to write out")
+        self.browser = QTextBrowser()
+        self.browser.setOpenLinks(False)
+        font = self.browser.font()
+        font.setPointSize(TEXT_POINT_SIZE)
+        self.browser.setFont(font)
+
+        pickers = QHBoxLayout()
+        pickers.addWidget(QLabel("∂E/∂"))
+        pickers.addWidget(self.parameter)
+        for widget in (self.row_label, self.row, self.column_label, self.column):
+            pickers.addWidget(widget)
+        pickers.addStretch(1)
+        pickers.addWidget(self.sample_label)
+        pickers.addWidget(self.sample)
+        layout = QVBoxLayout(self)
+        layout.addLayout(pickers)
+        layout.addWidget(self.browser, 1)
+
+        self.parameter.currentIndexChanged.connect(self._on_parameter_picked)
+        self.row.valueChanged.connect(self._on_index_picked)
+        self.column.valueChanged.connect(self._on_index_picked)
+        self.sample.valueChanged.connect(self._refresh)
+        self._sync_pickers()
+        self._refresh()
+
+    # --- what others call -----------------------------------------------------------------------
+
+    def show_step(self, spec: NetworkSpec | None, trace: StepTrace | None) -> None:
+        """Show the current network and step (a NumPy trace, or None before any step has run)."""
+        self._spec, self._trace = spec, trace
+        keys = list(spec.param_shapes()) if spec is not None else []
+        with signals_blocked(self.parameter, self.sample):
+            if [self.parameter.itemData(i) for i in range(1, self.parameter.count())] != keys:
+                self.parameter.clear()
+                self.parameter.addItem(PLACEHOLDER, None)
+                for key in keys:
+                    self.parameter.addItem(key, key)
+            batch = int(trace.x.shape[0]) if trace is not None else 1
+            self.sample.setRange(0, batch - 1)
+        self.sample.setVisible(batch > 1)
+        self.sample_label.setVisible(batch > 1)
+        self._sync_pickers()
+        self._refresh()
+
+    def set_target(self, key: str | None, index: tuple[int, ...] = ()) -> None:
+        """Explain parameter ``key`` (``"h.weight"``) at ``index`` (``(row, col)`` or ``(unit,)``);
+        None clears the target."""
+        index = tuple(int(i) for i in index) if key is not None else ()
+        changed = (key, index) != (self._key, self._index)
+        self._key, self._index = key, index
+        self._sync_pickers()
+        self._refresh()
+        if changed and key is not None:
+            self.target_changed.emit(key, index)
+
+    def target(self) -> tuple[str | None, tuple[int, ...]]:
+        return self._key, self._index
+
+    def text(self) -> str:
+        """What the panel shows, as plain text."""
+        return self.browser.toPlainText()
+
+    # --- the pickers ----------------------------------------------------------------------------
+
+    def _shape(self, key: str | None) -> tuple[int, ...] | None:
+        if key is None or self._spec is None:
+            return None
+        return self._spec.param_shapes().get(key)
+
+    def _sync_pickers(self) -> None:
+        """Show the current target in the pickers without their edits echoing back."""
+        shape = self._shape(self._key)
+        with signals_blocked(self.parameter, self.row, self.column):
+            found = self.parameter.findData(self._key) if shape is not None else -1
+            self.parameter.setCurrentIndex(max(found, 0))
+            self._fit_spin_boxes(shape)
+            for box, at in ((self.row, 0), (self.column, 1)):
+                if shape is not None and at < len(self._index) and at < len(shape):
+                    box.setValue(self._index[at])
+
+    def _fit_spin_boxes(self, shape: tuple[int, ...] | None) -> None:
+        self.row.setEnabled(shape is not None)
+        self.row.setRange(0, shape[0] - 1 if shape else 0)
+        is_weight = shape is not None and len(shape) == 2
+        self.column.setVisible(is_weight)
+        self.column_label.setVisible(is_weight)
+        if shape is not None and len(shape) == 2:
+            self.column.setRange(0, shape[1] - 1)
+        self.row_label.setText("row" if is_weight or shape is None else "unit")
+
+    def _on_parameter_picked(self) -> None:
+        key = self.parameter.currentData()
+        shape = self._shape(key)
+        with signals_blocked(self.row, self.column):
+            self._fit_spin_boxes(shape)
+        if key is None:
+            self.set_target(None)
+        else:
+            self._on_index_picked()
+
+    def _on_index_picked(self) -> None:
+        key = self.parameter.currentData()
+        shape = self._shape(key)
+        if key is not None and shape is not None:
+            self.set_target(key, (self.row.value(), self.column.value())[:len(shape)])
+
+    # --- the text -------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        self.browser.setHtml(self._page())
+
+    def _page(self) -> str:
+        if self._spec is None:
+            return _message(NO_NETWORK)
+        if self._key is None:
+            return _message(NO_TARGET)
+        if self._trace is None:
+            return _message(NO_STEP)
+        try:
+            expl = explain(self._spec, self._trace, self._key, self._index, self.sample.value())
+        except SessionError as exc:
+            return _message(f"Not yet: {exc}.")
+        except BpstudioError as exc:
+            return _message(f"Cannot explain {self._key}{list(self._index)}: {exc}")
+        return to_html(expl, POSITIVE.name(), NEGATIVE.name())
+
+
+def _message(text: str) -> str:
+    return f"<p style='color:#444'>{html.escape(text)}</p>"

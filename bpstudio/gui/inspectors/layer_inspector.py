@@ -1,0 +1,297 @@
+"""The selected layer's settings and parameters, for the inspector dock.
+
+A view: :meth:`LayerInspector.show_layer` fills the widgets (with their signals blocked, so showing never
+emits), and a person's edits come out as ``*_requested`` signals. The main window carries them out as
+undoable commands and calls ``show_layer`` again with the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+
+from bpstudio.core import activations
+from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
+from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
+from bpstudio.gui.qt_utils import format_number, signals_blocked
+
+MAX_UNITS = 4096
+MAX_SEED = 99_999  # five digits keep the row narrow; any seed gives a fresh draw
+TYPE_NAMES = {"input": "input layer", "dense": "dense layer", "add": "add layer (sums its inputs)",
+              "concat": "concat layer (joins its inputs)"}
+
+
+def input_labels(spec: NetworkSpec, layer_id: str) -> list[str]:
+    """A name for each unit flowing into ``layer_id``: ``i[0]``, ``i[1]``…; a concat is followed back
+    to the layers it joins, so its columns read ``a[0], a[1], b[0]``."""
+    labels: list[str] = []
+    for source in spec.layer(layer_id).inputs:
+        if spec.layer(source).type == "concat":
+            labels.extend(input_labels(spec, source))
+        else:
+            labels.extend(f"{source}[{k}]" for k in range(spec.widths[source]))
+    return labels
+
+
+def describe_init(init: Initializer) -> str:
+    """``normal (mean 0, std 0.5)``: the name and every parameter with its effective value."""
+    params = ", ".join(f"{key} {format_number(init.get(key))}" for key in INITIALISERS[init.name])
+    return f"{init.name} ({params})" if params else init.name
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: bold;")
+    label.setWordWrap(True)
+    return label
+
+
+class LayerInspector(QWidget):
+    """Shows one layer; edits are requested through the signals below, never applied here."""
+
+    fields_requested = Signal(str, dict)       # layer id, {units|activation|use_bias|weight_init|frozen: value}
+    param_requested = Signal(str, tuple, float)  # "h.weight", (row, col) or (row,), new value
+    randomize_requested = Signal(str, int)     # layer id, seed
+    reset_requested = Signal(str)              # layer id
+    output_requested = Signal(str)             # layer id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec: NetworkSpec | None = None
+        self.layer_id: str | None = None
+        self._build()
+        self.show_layer(None, None, {}, None)
+
+    # --- construction ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 13pt; font-weight: bold;")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.kind = QLabel()
+        self.kind.setWordWrap(True)
+
+        self.units = QSpinBox()
+        self.units.setRange(1, MAX_UNITS)
+        self.units.setMaximumWidth(120)
+        self.units.setKeyboardTracking(False)  # typing "16" asks once, not for "1" then "16"
+        self.units.valueChanged.connect(lambda n: self._request_field("units", int(n)))
+        self.width_label = QLabel()
+        self.inputs_label = QLabel()
+        self.inputs_label.setWordWrap(True)
+        self.activation = QComboBox()
+        self.activation.addItems(activations.NAMES)
+        self.activation.currentTextChanged.connect(lambda name: self._request_field("activation", name))
+        self.use_bias = QCheckBox("add a bias per neuron")
+        self.use_bias.toggled.connect(lambda on: self._request_field("use_bias", bool(on)))
+        self.weight_init = QComboBox()
+        self.weight_init.addItems(list(INITIALISERS))
+        self.weight_init.currentTextChanged.connect(self._on_init_chosen)
+        self.frozen_weight = QCheckBox("weight")
+        self.frozen_bias = QCheckBox("bias")
+        for box in (self.frozen_weight, self.frozen_bias):
+            box.setToolTip("A frozen parameter keeps its values while training")
+            box.toggled.connect(self._on_frozen_toggled)
+        self.frozen_row = QWidget()
+        row = QHBoxLayout(self.frozen_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.frozen_weight)
+        row.addWidget(self.frozen_bias)
+        row.addStretch(1)
+        self.output_label = QLabel("this is the output layer")
+        self.make_output = QPushButton("Make output")
+        self.make_output.setToolTip("Compute the loss on this layer's values")
+        self.make_output.clicked.connect(lambda: self._emit_for_layer(self.output_requested))
+        self.output_row = QWidget()
+        row = QHBoxLayout(self.output_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.output_label)
+        row.addWidget(self.make_output)
+        row.addStretch(1)
+
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.form.addRow("Units", self.units)
+        self.form.addRow("Width", self.width_label)
+        self.form.addRow("Inputs", self.inputs_label)
+        self.form.addRow("Activation", self.activation)
+        self.form.addRow("Bias", self.use_bias)
+        self.form.addRow("Weight init", self.weight_init)
+        self.form.addRow("Frozen", self.frozen_row)
+        self.form.addRow("Output", self.output_row)
+
+        self.weight_caption = _heading("")
+        self.weight_editor = MatrixEditor()
+        self.weight_editor.value_edited.connect(lambda r, c, v: self._request_param("weight", (r, c), v))
+        self.bias_caption = _heading("")
+        self.bias_editor = MatrixEditor()
+        self.bias_editor.value_edited.connect(lambda r, c, v: self._request_param("bias", (r,), v))
+        self.grad_note = QLabel("Hover a cell for its exact value and gradient; double-click to edit.")
+        self.grad_note.setWordWrap(True)
+
+        self.randomize = QPushButton("Randomize")
+        self.randomize.setToolTip("Draw new weights from the weight initialiser with this seed")
+        self.randomize.clicked.connect(self._on_randomize)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, MAX_SEED)
+        self.seed.setToolTip("The seed Randomize draws with: the same seed gives the same values")
+        self.reset = QPushButton("Reset")
+        self.reset.setToolTip("Put this layer's parameters back to their initial values")
+        self.reset.clicked.connect(lambda: self._emit_for_layer(self.reset_requested))
+        self.param_buttons = QWidget()
+        row = QHBoxLayout(self.param_buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.randomize)
+        row.addWidget(QLabel("seed"))
+        row.addWidget(self.seed)
+        row.addStretch(1)
+        row.addWidget(self.reset)
+
+        self.params_box = QWidget()
+        params = QVBoxLayout(self.params_box)
+        params.setContentsMargins(0, 0, 0, 0)
+        params.setSpacing(4)
+        for widget in (self.weight_caption, self.weight_editor, self.bias_caption, self.bias_editor,
+                       self.grad_note, self.param_buttons):
+            params.addWidget(widget)
+
+        self.empty = QLabel("Select a layer to inspect it.")
+        self.empty.setWordWrap(True)
+        self.details = QWidget()
+        details = QVBoxLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.addWidget(self.kind)
+        details.addLayout(self.form)
+        details.addWidget(self.params_box)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.details)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self._inputs = (self.units, self.activation, self.use_bias, self.weight_init, self.frozen_weight,
+                        self.frozen_bias, self.seed)
+
+    # --- showing --------------------------------------------------------------------------------------
+
+    def show_layer(self, spec: NetworkSpec | None, layer_id: str | None, params: Mapping[str, np.ndarray],
+                   grads: Mapping[str, np.ndarray] | None) -> None:
+        """Show ``layer_id`` of ``spec`` with its current ``params`` (and ``grads`` after a backward pass);
+        ``None`` shows the empty state. Emits nothing."""
+        self.spec = spec
+        self.layer_id = layer_id if spec is not None and layer_id in spec.widths else None
+        with signals_blocked(*self._inputs):
+            if spec is None or self.layer_id is None:
+                self.title.setText("No layer selected")
+                self.empty.show()
+                self.details.hide()
+                self.weight_editor.clear()
+                self.bias_editor.clear()
+                return
+            self.empty.hide()
+            self.details.show()
+            self._fill(spec, spec.layer(self.layer_id), params, grads or {})
+
+    def _fill(self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray],
+              grads: Mapping[str, np.ndarray]) -> None:
+        is_output = spec.output == layer.id
+        dense = layer.type == "dense"
+        self.title.setText(layer.id)
+        extra = "" if layer.id in spec.active_order() else " · not used by the output"
+        self.kind.setText(f"{TYPE_NAMES[layer.type]}{' · output' if is_output else ''}{extra}")
+
+        self._set_row(self.units, layer.type in ("input", "dense"))
+        if layer.units is not None:
+            self.units.setValue(layer.units)
+        combined = layer.type in ("add", "concat")
+        self._set_row(self.width_label, combined)
+        self._set_row(self.inputs_label, combined or dense)
+        self.width_label.setText(f"{spec.widths[layer.id]} units")
+        self.inputs_label.setText(", ".join(f"{i} ({spec.widths[i]})" for i in layer.inputs))
+        self._set_row(self.activation, layer.type != "input")
+        self.activation.setCurrentText(layer.activation)
+        for widget in (self.use_bias, self.weight_init, self.frozen_row):
+            self._set_row(widget, dense)
+        self.use_bias.setChecked(layer.use_bias)
+        self.weight_init.setCurrentText(layer.weight_init.name)
+        self.weight_init.setToolTip(describe_init(layer.weight_init))
+        self.frozen_weight.setChecked("weight" in layer.frozen)
+        self.frozen_bias.setChecked("bias" in layer.frozen)
+        self.frozen_bias.setEnabled(layer.use_bias)
+        self._set_row(self.output_row, layer.type != "input")
+        self.output_label.setVisible(is_output)
+        self.make_output.setVisible(not is_output)
+
+        self.params_box.setVisible(dense)
+        if dense:
+            self._fill_params(spec, layer, params, grads)
+        else:
+            self.weight_editor.clear()
+            self.bias_editor.clear()
+
+    def _fill_params(self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray],
+                     grads: Mapping[str, np.ndarray]) -> None:
+        columns = input_labels(spec, layer.id)
+        for name, caption, editor in (("weight", self.weight_caption, self.weight_editor),
+                                      ("bias", self.bias_caption, self.bias_editor)):
+            key = f"{layer.id}.{name}"
+            shown = key in params
+            caption.setVisible(shown)
+            editor.setVisible(shown)
+            if not shown:
+                editor.clear()
+                continue
+            values = params[key]
+            size = "×".join(map(str, values.shape))
+            frozen = " · frozen" if name in layer.frozen else ""
+            caption.setText(f"{name.capitalize()} {key} · {size}{frozen}")
+            caption.setToolTip("rows: this layer's neurons, columns: its inputs (like torch.nn.Linear)"
+                               if name == "weight" else "one bias per neuron")
+            editor.set_matrix(key, values, grads.get(key), col_labels=columns if name == "weight" else None)
+        self.grad_note.setText("Hover a cell for its exact value" + (" and gradient" if grads else "")
+                               + "; double-click to edit.")
+
+    def _set_row(self, field: QWidget, visible: bool) -> None:
+        self.form.setRowVisible(field, visible)
+
+    # --- requests -------------------------------------------------------------------------------------
+
+    def _emit_for_layer(self, signal: Any, *args: Any) -> None:
+        if self.layer_id is not None:
+            signal.emit(self.layer_id, *args)
+
+    def _request_field(self, name: str, value: Any) -> None:
+        if self.spec is None or self.layer_id is None:
+            return
+        if getattr(self.spec.layer(self.layer_id), name) != value:
+            self.fields_requested.emit(self.layer_id, {name: value})
+
+    def _request_param(self, name: str, index: tuple[int, ...], value: float) -> None:
+        if self.layer_id is not None:
+            self.param_requested.emit(f"{self.layer_id}.{name}", index, value)
+
+    def _on_init_chosen(self, name: str) -> None:
+        self._request_field("weight_init", Initializer(name))
+
+    def _on_frozen_toggled(self) -> None:
+        frozen = {p for p, box in (("weight", self.frozen_weight), ("bias", self.frozen_bias)) if box.isChecked()}
+        self._request_field("frozen", frozenset(frozen))
+
+    def _on_randomize(self) -> None:
+        self._emit_for_layer(self.randomize_requested, self.seed.value())

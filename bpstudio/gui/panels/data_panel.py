@@ -1,0 +1,300 @@
+"""The data panel: the data/boundary plot and the controls that pick and shape the training data.
+
+The controls edit a data source in the network file's ``"data"`` format (see
+:mod:`bpstudio.core.datasets`): ``{"builtin": name, "n", "noise", "seed", ["classes"], "test_fraction",
+"split_seed"}``, ``{"file": path, "test_fraction", "split_seed"}`` or inline ``{"X", "Y", ...}``.
+A change is applied at once: choosing a set, a spin box's arrows, or Enter / leaving a spin box that was
+typed into (never per keystroke), Regenerate (seed + 1) and Import. The panel first checks the source
+resolves; if not it shows why in red and emits nothing, else it emits ``source_requested(dict)``.
+The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bpstudio.core.datasets import TOY_SETS, resolve_split, toy_options
+from bpstudio.core.errors import BpstudioError
+from bpstudio.gui.colors import HIGHLIGHT
+from bpstudio.gui.plots.data_plot import DataPlot
+from bpstudio.gui.qt_utils import signals_blocked
+
+CONTROLLED = ("n", "noise", "seed", "classes")  # the toy options the panel has a control for
+SPLIT_KEYS = ("test_fraction", "split_seed")
+MAX_SEED = 2**31 - 1
+
+
+def toy_defaults(name: str) -> dict[str, Any]:
+    """The built-in set's option defaults, read from its signature (n, noise, seed, ...)."""
+    return {key: p.default for key, p in inspect.signature(TOY_SETS[name]).parameters.items()}
+
+
+def _typed(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def source_dict(source: Any) -> dict[str, Any] | None:
+    """A data source in its dict form: ``"spirals:classes=3"`` → ``{"builtin": "spirals", "classes": 3}``,
+    any other text → ``{"file": text}``; dicts are copied, None stays None."""
+    if source is None:
+        return None
+    if isinstance(source, Mapping):
+        return dict(source)
+    text = os.fspath(source)
+    name, _, rest = text.partition(":")
+    if name.strip() not in TOY_SETS:
+        return {"file": text}
+    result: dict[str, Any] = {"builtin": name.strip()}
+    for piece in filter(None, (p.strip() for p in rest.split(","))):
+        key, _, value = piece.partition("=")
+        result[key.strip()] = _typed(value.strip())
+    return result
+
+
+def _spin(low: int, high: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setKeyboardTracking(False)  # typing emits valueChanged on Enter / focus out, not per key
+    box.setAccelerated(True)
+    return box
+
+
+def _double(low: float, high: float, step: float, decimals: int) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setKeyboardTracking(False)
+    return box
+
+
+class DataPanel(QWidget):
+    source_requested = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source: dict[str, Any] | None = None  # what the controls were last filled from or applied
+        self.base_dir: str | None = None  # relative file paths resolve against it (the network file's folder)
+        self.plot = DataPlot()
+        self.data_set = QComboBox()
+        self.data_set.setPlaceholderText("choose data…")
+        for name in TOY_SETS:
+            self.data_set.addItem(name, ("builtin", name))
+        self.samples = _spin(1, 1_000_000)
+        self.noise = _double(0.0, 100.0, 0.01, 3)
+        self.classes = _spin(2, 100)
+        self.seed = _spin(0, MAX_SEED)
+        self.test_fraction = _double(0.0, 0.95, 0.05, 2)
+        self.split_seed = _spin(0, MAX_SEED)
+        self.regenerate = QPushButton("Regenerate")
+        self.regenerate.setToolTip("the same data set with the next seed")
+        self.import_button = QPushButton("Import .npz/.csv…")
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {HIGHLIGHT.name()}; font-weight: bold;")
+        self.error.setVisible(False)
+        self._layout()
+        self.data_set.activated.connect(self._on_set_chosen)
+        for box in (self.samples, self.noise, self.classes, self.seed, self.test_fraction, self.split_seed):
+            box.valueChanged.connect(self.apply)
+        self.regenerate.clicked.connect(self._on_regenerate)
+        self.import_button.clicked.connect(self._choose_file)
+        self.show_source(None)
+
+    def _layout(self) -> None:
+        form = QGridLayout()
+        rows = [("Data set", self.data_set, None, self.import_button),
+                ("Samples", self.samples, "Noise", self.noise),
+                ("Classes", self.classes, "Seed", self.seed),
+                ("Test fraction", self.test_fraction, "Split seed", self.split_seed)]
+        for row, (left, left_field, right, right_field) in enumerate(rows):
+            form.addWidget(QLabel(left), row, 0)
+            form.addWidget(left_field, row, 1)
+            if right is not None:
+                form.addWidget(QLabel(right), row, 2)
+            form.addWidget(right_field, row, 3)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.regenerate)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.error)
+
+    # --- the model's side ---------------------------------------------------------------------------
+
+    def show_source(self, source: Any, base_dir: str | os.PathLike[str] | None = None) -> None:
+        """Fill the controls from a data source (dict, text or None); emits nothing."""
+        self.source = source_dict(source)
+        self.base_dir = None if base_dir is None else os.fspath(base_dir)
+        self.error.setVisible(False)
+        boxes = (self.data_set, self.samples, self.noise, self.classes, self.seed, self.test_fraction,
+                 self.split_seed)
+        with signals_blocked(*boxes):
+            src = self.source or {}
+            if "builtin" in src and src["builtin"] in TOY_SETS:
+                self._select(("builtin", src["builtin"]))
+                self._fill_toy(src["builtin"], src)
+            elif "file" in src:
+                self._select(self._other_item("file", str(src["file"])))
+            elif "X" in src:
+                self._select(self._other_item("inline", None))
+            else:
+                self.data_set.setCurrentIndex(-1)
+            self.test_fraction.setValue(_number(src.get("test_fraction"), 0.0))
+            self.split_seed.setValue(int(_number(src.get("split_seed"), 0)))
+        self._update_enabled()
+
+    def _fill_toy(self, name: str, options: Mapping[str, Any]) -> None:
+        defaults = toy_defaults(name)
+        self.samples.setValue(int(_number(options.get("n"), defaults["n"])))
+        self.noise.setValue(_number(options.get("noise"), defaults["noise"]))
+        self.seed.setValue(int(_number(options.get("seed"), defaults["seed"])))
+        if "classes" in defaults:
+            self.classes.setValue(int(_number(options.get("classes"), defaults["classes"])))
+
+    def _other_item(self, kind: str, path: str | None) -> tuple[str, str | None]:
+        """The combo's one file (or inline) entry, added or renamed to show ``path``."""
+        key = (kind, path)
+        text = f"file: {Path(path).name}" if path is not None else "inline data"
+        for index in range(self.data_set.count()):
+            if self.data_set.itemData(index)[0] == kind:
+                self.data_set.setItemData(index, key)
+                self.data_set.setItemText(index, text)
+                break
+        else:
+            self.data_set.addItem(text, key)
+        self.data_set.setItemData(self._index_of(key), path or "data written in the network file",
+                                  Qt.ItemDataRole.ToolTipRole)
+        return key
+
+    def _index_of(self, key: tuple[str, str | None]) -> int:
+        """The combo row holding ``key`` (findData compares Python objects by identity, so not that)."""
+        return next((i for i in range(self.data_set.count()) if self.data_set.itemData(i) == key), -1)
+
+    def _select(self, key: tuple[str, str | None]) -> None:
+        self.data_set.setCurrentIndex(self._index_of(key))
+
+    def _update_enabled(self) -> None:
+        key = self.data_set.currentData()
+        builtin = key is not None and key[0] == "builtin"
+        options = toy_options(key[1]) if builtin else []
+        for box, option in ((self.samples, "n"), (self.noise, "noise"), (self.seed, "seed"),
+                            (self.classes, "classes")):
+            box.setEnabled(option in options)
+        self.regenerate.setEnabled(builtin)
+        for box in (self.test_fraction, self.split_seed):
+            box.setEnabled(key is not None)
+
+    # --- the user's side ----------------------------------------------------------------------------
+
+    def current_source(self) -> dict[str, Any] | None:
+        """The data source the controls describe (None before any data set is chosen)."""
+        key = self.data_set.currentData()
+        if key is None:
+            return None
+        kind, name = key
+        previous = self.source or {}
+        if kind == "builtin":
+            source: dict[str, Any] = {"builtin": name}
+            options = toy_options(name)
+            values = {"n": self.samples.value(), "noise": self.noise.value(), "seed": self.seed.value(),
+                      "classes": self.classes.value()}
+            source.update({key: values[key] for key in CONTROLLED if key in options})
+            if previous.get("builtin") == name:  # keep options the panel has no control for (circles' factor)
+                source.update({k: v for k, v in previous.items() if k in options and k not in CONTROLLED})
+        elif kind == "file":
+            source = {"file": name}
+        else:
+            source = {"X": previous.get("X"), "Y": previous.get("Y")}
+        source["test_fraction"] = self.test_fraction.value()
+        source["split_seed"] = self.split_seed.value()
+        return source
+
+    def apply(self) -> bool:
+        """Check the controls' source resolves, then request it; on failure show why and emit nothing."""
+        self._update_enabled()
+        source = self.current_source()
+        if source is None:
+            return False
+        return self._request(source)
+
+    def _request(self, source: dict[str, Any]) -> bool:
+        try:
+            resolve_split(source, self.base_dir)
+        except BpstudioError as exc:
+            self.error.setText(str(exc))
+            self.error.setVisible(True)
+            return False
+        self.error.setVisible(False)
+        self.source = source
+        self.source_requested.emit(source)
+        return True
+
+    def _on_set_chosen(self) -> None:
+        key = self.data_set.currentData()
+        if key is not None and key[0] == "builtin" and (self.source or {}).get("builtin") != key[1]:
+            # a new set starts from its own noise (blobs' 0.5 is its spread) and classes
+            defaults = toy_defaults(key[1])
+            with signals_blocked(self.noise, self.classes):
+                self.noise.setValue(defaults["noise"])
+                if "classes" in defaults and not self.classes.isEnabled():
+                    self.classes.setValue(defaults["classes"])
+        self.apply()
+
+    def _on_regenerate(self) -> None:
+        with signals_blocked(self.seed):
+            self.seed.setValue(min(self.seed.value() + 1, MAX_SEED))
+        self.apply()
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import data", self.base_dir or "",
+                                              "Data files (*.npz *.csv);;All files (*)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str | os.PathLike[str]) -> bool:
+        """Use the data in ``path`` (.npz or .csv), keeping the split settings; False (and the reason
+        shown) when it cannot be read."""
+        file = os.fspath(path)
+        source = {"file": file, "test_fraction": self.test_fraction.value(), "split_seed": self.split_seed.value()}
+        if not self._request(source):
+            return False
+        with signals_blocked(self.data_set):
+            self._select(self._other_item("file", file))
+        self._update_enabled()
+        return True
+
+
+def _number(value: Any, default: float) -> float:
+    """A control's value from the source: its number, or the default when absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float(default)
+    return float(value)
+

@@ -1,0 +1,235 @@
+"""Training settings that can change while paused or training: loss, optimizer, batch size, backend.
+
+A view: :meth:`TrainingPanel.show_settings` fills the widgets without emitting, and a person's changes
+come out as ``*_requested`` signals for the main window to carry out (and then show again). Values that
+core would refuse (a negative learning rate, text in a number field, a loss that does not fit the output
+layer) are caught here: the reason is shown under the fields and nothing is emitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from bpstudio.core import backends, losses
+from bpstudio.core.errors import SpecError
+from bpstudio.core.spec import OPTIMIZERS, NetworkSpec, OptimizerSpec
+from bpstudio.gui.inspectors.matrix_editor import ERROR_STYLE, parse_entry
+from bpstudio.gui.qt_utils import format_number, signals_blocked
+
+BACKEND_CHOICES = (("NumPy", "numpy", "cpu"), ("PyTorch CPU", "torch", "cpu"), ("PyTorch CUDA", "torch", "cuda"))
+MAX_BATCH = 1_000_000
+# optimizer field -> (label, the optimizers it applies to)
+OPTIMIZER_FIELDS = {
+    "lr": ("Learning rate", OPTIMIZERS),
+    "momentum": ("Momentum", ("momentum",)),
+    "beta1": ("Beta 1", ("adam",)),
+    "beta2": ("Beta 2", ("adam",)),
+    "eps": ("Epsilon", ("adam",)),
+    "weight_decay": ("Weight decay", OPTIMIZERS),
+}
+ROLE_BACKEND = Qt.ItemDataRole.UserRole + 1
+
+
+class TrainingPanel(QWidget):
+    """Loss, optimizer, batch size and backend; edits are requested, never applied here."""
+
+    loss_requested = Signal(str)
+    optimizer_requested = Signal(object)        # an OptimizerSpec
+    batch_size_requested = Signal(object)       # int, or None for the full batch
+    backend_requested = Signal(str, str, str)   # name, device, dtype
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec: NetworkSpec | None = None
+        self._optimizer = OptimizerSpec()
+        self._pending: OptimizerSpec | None = None  # asked for, not yet shown back
+        self._batch_size: int | None = None
+        self._backend = ("numpy", "cpu", "float64")
+        self._build()
+
+    # --- construction ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.loss = QComboBox()
+        self.loss.addItems(losses.NAMES)
+        self.loss.currentTextChanged.connect(self._on_loss_chosen)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer.currentTextChanged.connect(self._on_optimizer_chosen)
+        self.fields: dict[str, QLineEdit] = {}
+        learning = QGroupBox("Loss and optimizer")
+        self.optimizer_form = QFormLayout(learning)
+        self.optimizer_form.addRow("Loss", self.loss)
+        self.optimizer_form.addRow("Optimizer", self.optimizer)
+        for key, (label, _) in OPTIMIZER_FIELDS.items():
+            edit = QLineEdit()
+            edit.setToolTip(f"{label}: any non-negative number, e.g. 0.5 or 1e-4")
+            edit.editingFinished.connect(self._commit_optimizer)
+            self.fields[key] = edit
+            self.optimizer_form.addRow(label, edit)
+
+        self.batch = QSpinBox()
+        self.batch.setRange(1, MAX_BATCH)
+        self.batch.setValue(32)
+        self.batch.setKeyboardTracking(False)  # typing "32" asks once, not for "3" then "32"
+        self.batch.valueChanged.connect(self._on_batch_changed)
+        self.full_batch = QCheckBox("full batch")
+        self.full_batch.setToolTip("Every step uses all training samples")
+        self.full_batch.toggled.connect(self._on_batch_changed)
+        batch_row = QWidget()
+        row = QHBoxLayout(batch_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.batch, 1)
+        row.addWidget(self.full_batch)
+
+        self.backend = QComboBox()
+        self.backend.setModel(QStandardItemModel(self.backend))
+        self.backend.setToolTip("Where the math runs; greyed-out entries are not available here "
+                                "(hover them for the reason)")
+        self.backend.currentIndexChanged.connect(self._on_backend_changed)
+        self.dtype = QComboBox()
+        self.dtype.addItems(backends.DTYPES)
+        self.dtype.currentIndexChanged.connect(self._on_backend_changed)
+        compute = QGroupBox("Batches and compute")
+        form = QFormLayout(compute)
+        form.addRow("Batch size", batch_row)
+        form.addRow("Backend", self.backend)
+        form.addRow("Precision", self.dtype)
+        self.refresh_backends()
+
+        self.error = QLabel()
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(learning)
+        layout.addWidget(compute)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+        self._inputs = (self.loss, self.optimizer, self.batch, self.full_batch, self.backend, self.dtype,
+                        *self.fields.values())
+        self._show_optimizer_rows(self._optimizer.name)
+
+    def refresh_backends(self) -> None:
+        """Ask core which backends work here; unusable ones are disabled with the reason as tooltip."""
+        reasons = backends.available()
+        model = self.backend.model()
+        assert isinstance(model, QStandardItemModel)
+        with signals_blocked(self.backend):
+            model.clear()
+            for text, name, device in BACKEND_CHOICES:
+                item = QStandardItem(text)
+                item.setData((name, device), ROLE_BACKEND)
+                reason = reasons.get(f"{name}/{device}", f"unknown backend {name}/{device}")
+                item.setEnabled(reason is None)
+                item.setToolTip(reason or f"{text} is available")
+                model.appendRow(item)
+            self._select_backend(*self._backend[:2])
+
+    # --- showing --------------------------------------------------------------------------------------
+
+    def show_settings(self, spec: NetworkSpec, batch_size: int | None, backend: str, device: str,
+                      dtype: str) -> None:
+        """Show the settings in effect. Emits nothing; clears any earlier refusal."""
+        self.spec = spec
+        self._optimizer = spec.optimizer
+        self._pending = None
+        self._batch_size = batch_size
+        self._backend = (backend, device, dtype)
+        with signals_blocked(*self._inputs):
+            self.loss.setCurrentText(spec.loss)
+            self.optimizer.setCurrentText(spec.optimizer.name)
+            for key, edit in self.fields.items():
+                edit.setText(format_number(getattr(spec.optimizer, key)))
+            self.full_batch.setChecked(batch_size is None)
+            if batch_size is not None:
+                self.batch.setValue(batch_size)
+            self.batch.setEnabled(batch_size is not None)
+            self._select_backend(backend, device)
+            self.dtype.setCurrentText(dtype)
+        self._show_optimizer_rows(spec.optimizer.name)
+        self._clear_error()
+
+    def _select_backend(self, name: str, device: str) -> None:
+        model = self.backend.model()
+        for row in range(model.rowCount()):
+            if model.index(row, 0).data(ROLE_BACKEND) == (name, device):
+                self.backend.setCurrentIndex(row)
+                return
+
+    def _show_optimizer_rows(self, name: str) -> None:
+        for key, (_, applies_to) in OPTIMIZER_FIELDS.items():
+            self.optimizer_form.setRowVisible(self.fields[key], name in applies_to)
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()
+
+    def _clear_error(self) -> None:
+        self.error.clear()
+        self.error.hide()
+
+    # --- requests -------------------------------------------------------------------------------------
+
+    def _on_loss_chosen(self, name: str) -> None:
+        if self.spec is None or name == self.spec.loss:
+            return
+        try:
+            dataclasses.replace(self.spec, loss=name)  # validation only: core says whether it fits
+        except SpecError as exc:
+            self._show_error(f"Not changed — {exc}")
+            with signals_blocked(self.loss):
+                self.loss.setCurrentText(self.spec.loss)
+            return
+        self._clear_error()
+        self.loss_requested.emit(name)
+
+    def _on_optimizer_chosen(self, name: str) -> None:
+        self._show_optimizer_rows(name)
+        self._commit_optimizer()
+
+    def _commit_optimizer(self) -> None:
+        """Read the optimizer fields; emit the new OptimizerSpec, or show why it cannot be used."""
+        name = self.optimizer.currentText()
+        numbers: dict[str, Any] = {}
+        last = self._pending or self._optimizer
+        for key, (label, applies_to) in OPTIMIZER_FIELDS.items():
+            if name not in applies_to:
+                numbers[key] = getattr(last, key)  # hidden fields keep their values
+                continue
+            value, why = parse_entry(self.fields[key].text())
+            if value is None:
+                self._show_error(f"Not changed — {label.lower()}: {why}")
+                return
+            numbers[key] = value
+        try:
+            requested = OptimizerSpec(name=name, **numbers)
+        except SpecError as exc:
+            self._show_error(f"Not changed — {exc}")
+            return
+        self._clear_error()
+        if requested != last:
+            self._pending = requested
+            self.optimizer_requested.emit(requested)
+
+    def _on_batch_changed(self) -> None:
+        full = self.full_batch.isChecked()
+        self.batch.setEnabled(not full)
+        requested = None if full else self.batch.value()
+        if requested != self._batch_size:
+            self.batch_size_requested.emit(requested)
+
+    def _on_backend_changed(self) -> None:
+        item = self.backend.currentData(ROLE_BACKEND)
+        if item is None:
+            return
+        requested = (item[0], item[1], self.dtype.currentText())
+        if requested != self._backend:
+            self.backend_requested.emit(*requested)

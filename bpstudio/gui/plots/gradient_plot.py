@@ -1,0 +1,208 @@
+"""Each layer's weight-gradient norm against step: one curve per layer on a log scale, a layer × step
+heatmap underneath, and a readout of the first-to-last-layer ratio that names vanishing gradients.
+
+Curves take the layer colours the canvas uses (:meth:`GradientPlot.set_colors`). Like the loss plot it
+redraws from a :class:`~bpstudio.core.history.TrainingHistory` only when its ``version`` moved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from bpstudio.core.history import TrainingHistory, gradient_health
+from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
+from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
+from bpstudio.gui.plots.loss_plot import INK, LINE_WIDTH, LogTickAxis, new_view, point_size, prepare_plot, style_axis
+from bpstudio.gui.qt_utils import format_number
+
+GRAD_LABEL = "‖∂E/∂W‖"
+HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
+COLOR_MAP = "viridis"  # dark = small gradient, bright = large
+RATIO_PREFIX = "first/last layer gradient"
+# how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
+VERDICT_COLORS = {"vanishing": HIGHLIGHT, "exploding": HIGHLIGHT, "stalled": HIGHLIGHT,
+                  "shrinking": POSITIVE, "growing": POSITIVE}
+
+
+class GradientPlot(QWidget):
+    """Per-layer gradient norms (curves and heatmap) with the vanishing-gradient readout."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.history: TrainingHistory | None = None
+        self._drawn_version: int | None = None
+        self._colors: dict[str, QColor] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.ratio_label = QLabel()
+        self.png_button = QPushButton("Export PNG…")
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip("Save each layer's gradient norm per step as CSV")
+        bar = QHBoxLayout()
+        bar.addWidget(self.ratio_label, 1)
+        bar.addWidget(self.png_button)
+        bar.addWidget(self.csv_button)
+
+        self.view = new_view(self, self._on_export_png, self._on_export_csv)
+        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")})
+        self.curve_item.setLogMode(y=True)
+        self.legend = pg.LegendItem(labelTextColor=INK)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
+        self.view.addItem(self.legend, row=0, col=1)
+        self.view.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.heat_item = self.view.addPlot(row=1, col=0)
+        self.heat_item.setXLink(self.curve_item)
+        self.heat_item.setMouseEnabled(x=True, y=False)
+        self.heat_item.getViewBox().invertY(True)  # first layer on top, as the rows are read
+        self.heatmap = pg.ImageItem(axisOrder="row-major")
+        self.heat_item.addItem(self.heatmap)
+        self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
+        self.color_bar.setImageItem(self.heatmap)
+        self.view.addItem(self.color_bar, row=1, col=1)
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 2)
+        self._apply_fonts()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        self.png_button.clicked.connect(self._on_export_png)
+        self.csv_button.clicked.connect(self._on_export_csv)
+        self._show_ratio(None)
+        self._set_exportable(False)
+
+    # --- the model ----------------------------------------------------------------------------------
+
+    def set_history(self, history: TrainingHistory | None) -> None:
+        """Draw ``history`` from now on (at once, and again on each :meth:`refresh` after it changed)."""
+        self.history = history
+        self._drawn_version = None
+        self.refresh()
+
+    def set_colors(self, colors: dict[str, QColor]) -> None:
+        """The layer colours (those of the canvas); layers not named keep the default palette's."""
+        self._colors = {lid: QColor(c) for lid, c in colors.items()}
+        for lid, curve in self.curves.items():
+            curve.setPen(pg.mkPen(self.color(lid), width=LINE_WIDTH))
+        self.legend.update()
+
+    def color(self, layer_id: str) -> QColor:
+        if layer_id in self._colors:
+            return self._colors[layer_id]
+        return layer_colors(tuple(self.curves) or (layer_id,)).get(layer_id, QColor(INK))
+
+    def refresh(self) -> bool:
+        """Redraw if the history changed since the last drawing; True if it redrew."""
+        history = self.history
+        if history is None or history.version == self._drawn_version:
+            return False
+        self._drawn_version = history.version
+        if tuple(self.curves) != history.layer_ids:
+            self._rebuild_curves(history.layer_ids)
+        steps = history.steps()
+        for lid, curve in self.curves.items():
+            curve.setData(steps, history.grad_norms(lid), connect="finite")
+        self._draw_heatmap(*history.grad_matrix(HEATMAP_COLUMNS))
+        self._show_ratio(history.first_last_ratio())
+        self._set_exportable(len(history) > 0)
+        return True
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def _rebuild_curves(self, layer_ids: tuple[str, ...]) -> None:
+        for curve in self.curves.values():
+            self.curve_item.removeItem(curve)
+        self.legend.clear()
+        self.curves = {lid: self.curve_item.plot() for lid in layer_ids}
+        for lid, curve in self.curves.items():
+            curve.setPen(pg.mkPen(self.color(lid), width=LINE_WIDTH))
+            self.legend.addItem(curve, lid)
+        self.legend.setColumnCount(2 if len(layer_ids) > 8 else 1)
+        self._label_rows(layer_ids)
+        self._align_left_axes()
+
+    def _label_rows(self, layer_ids: tuple[str, ...]) -> None:
+        """Every row named where there is room; when rows are too thin for their labels, pyqtgraph drops
+        the finer tick levels: first the odd rows, then all but every fourth, keeping first and last."""
+        last = len(layer_ids) - 1
+        levels: list[list[tuple[float, str]]] = [[], [], [], []]
+        for row, lid in enumerate(layer_ids):
+            level = 0 if row in (0, last) else 1 if row % 4 == 0 else 2 if row % 2 == 0 else 3
+            levels[level].append((row + 0.5, lid))
+        self.heat_item.getAxis("left").setTicks(levels)
+
+    def _align_left_axes(self) -> None:
+        """One width for both left axes, so the curves and the heatmap columns line up in x."""
+        metrics = QFontMetrics(self.font())
+        texts = ["0.0001", *self.curves]
+        width = max(metrics.horizontalAdvance(t) for t in texts) + int(2.2 * metrics.height()) + 8
+        self.curve_item.getAxis("left").setWidth(width)
+        self.heat_item.getAxis("left").setWidth(width)
+
+    def _draw_heatmap(self, steps: np.ndarray, layer_ids: tuple[str, ...], log_norms: np.ndarray) -> None:
+        """Rows are layers (first on top), columns steps; colours span the finite values shown."""
+        columns = log_norms.shape[1]
+        if columns == 0 or not layer_ids:
+            self.heatmap.clear()
+            return
+        finite = log_norms[np.isfinite(log_norms)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 0.0)
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        self.heatmap.setImage(log_norms, autoLevels=False)
+        self.color_bar.setLevels((low, high))
+        # each column is centred on its step; columns are evenly spaced except perhaps the newest
+        width = float(steps[-1] - steps[0]) / (columns - 1) if columns > 1 else 1.0
+        self.heatmap.setRect(QRectF(float(steps[0]) - width / 2, 0.0, width * columns, float(len(layer_ids))))
+
+    def _show_ratio(self, ratio: float | None) -> None:
+        ids = self.history.layer_ids if self.history is not None else ()
+        if ratio is None:
+            self.ratio_label.setText(f"{RATIO_PREFIX}: —")
+            self.ratio_label.setStyleSheet(f"color: {INK};")
+            self.ratio_label.setToolTip("Needs two or more layers with weights and a finished backward pass")
+            return
+        last_norm = self.history.latest_grad_norm(ids[-1]) if self.history is not None else float("nan")
+        verdict = gradient_health(ratio, last_norm)
+        text = f"{RATIO_PREFIX}: {format_number(ratio, 2)} — {verdict}"
+        if verdict == "stalled":
+            text += f" (last layer's is only {format_number(last_norm, 2)})"
+        self.ratio_label.setText(text)
+        self.ratio_label.setStyleSheet(f"color: {VERDICT_COLORS.get(verdict, QColor(INK)).name()};")
+        self.ratio_label.setToolTip(f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}' at "
+                                    f"the latest step: far below 1 the first layers barely learn")
+
+    def _apply_fonts(self) -> None:
+        font = self.font()
+        prepare_plot(self.curve_item, font, GRAD_LABEL)
+        prepare_plot(self.heat_item, font, "layer")
+        self.heat_item.getAxis("left").setStyle(textFillLimits=[(0, 0.95)])  # labels while they fit
+        for side in ("left", "right", "top", "bottom"):  # the bar's frame, its scale (right), its label (left)
+            style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)
+        self.color_bar.getAxis("right").setWidth(QFontMetrics(font).horizontalAdvance("−10") + 14)
+        self.legend.setLabelTextSize(f"{point_size(font):g}pt")
+        bold = QFont(font)
+        bold.setBold(True)
+        bold.setPointSizeF(point_size(font) * 1.15)
+        self.ratio_label.setFont(bold)
+        self._align_left_axes()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._apply_fonts()
+
+    def _set_exportable(self, enabled: bool) -> None:
+        self.png_button.setEnabled(enabled)
+        self.csv_button.setEnabled(enabled)
+
+    def _on_export_png(self) -> None:
+        export_png_dialog(self, self.view, "gradients.png")
+
+    def _on_export_csv(self) -> None:
+        if self.history is not None:
+            export_csv_dialog(self, self.history.to_csv("gradients"), "gradients.csv")

@@ -1,0 +1,24 @@
+"""Small Qt helpers shared by the widgets."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from PySide6.QtCore import QObject
+
+
+@contextmanager
+def signals_blocked(*objects: QObject) -> Iterator[None]:
+    """Update widgets from the model without their change signals echoing back as user edits."""
+    previous = [obj.blockSignals(True) for obj in objects]
+    try:
+        yield
+    finally:
+        for obj, was in zip(objects, previous):
+            obj.blockSignals(was)
+
+
+def format_number(value: float, digits: int = 9) -> str:
+    """A number as people read it: up to ``digits`` significant digits, no trailing noise."""
+    return f"{value:.{digits}g}"
