@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "(default: the network file's own data)")
 
     gui = sub.add_parser("gui", help="open the app (the default with no command)")
-    gui.add_argument("file", nargs="?", help="a network file to open")
+    gui.add_argument("file", nargs="?", help="a session or network file to open")
+    gui.add_argument("--smoke", action="store_true",
+                     help="open the window, report how long it took, and quit (for checking installs)")
 
     grad = sub.add_parser("grad", help="one forward and backward pass over all of DATA; gradients to NPZ")
     _common(grad, data_help)
@@ -195,12 +197,12 @@ def _write(path: str, content: str | bytes) -> None:
         raise BpstudioError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
-def open_gui(file: str | None = None) -> int:
+def open_gui(file: str | None = None, smoke: bool = False) -> int:
     try:
         from bpstudio.gui.app import run
     except ImportError as exc:
         raise BpstudioError(f"the desktop app needs PySide6 and pyqtgraph ({exc})") from None
-    return run(file)
+    return run(file, smoke=smoke)
 
 
 COMMANDS = {"grad": cmd_grad, "train": cmd_train, "check": cmd_check, "presets": cmd_presets}
@@ -210,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in (None, "gui"):
-            return open_gui(getattr(args, "file", None))
+            return open_gui(getattr(args, "file", None), getattr(args, "smoke", False))
         return COMMANDS[args.command](args)
     except BpstudioError as exc:
         print(f"bpstudio: error: {exc}", file=sys.stderr)

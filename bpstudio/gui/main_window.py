@@ -1,78 +1,368 @@
-"""The main window. For now it lists a network's layers and opens files and examples; the topology
-canvas, stepping controls and live plots arrive with the desktop-app issue."""
+"""The main window: the topology canvas in the middle, dockable panels around it.
+
+It connects views to the document and nothing more: views show what the document holds and send the
+user's requests back, which the document carries out as undoable core edits.
+"""
 
 from __future__ import annotations
 
-import math
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
 
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
-
-from bpstudio.core import presets, spec_io
+from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.gradcheck import gradient_check
+from bpstudio.gui.actions import build_actions
+from bpstudio.gui.canvas import LayerPalette, TopologyView
+from bpstudio.gui.colors import layer_colors
+from bpstudio.gui.document import Document, weighted_layers
+from bpstudio.gui.edits import EditRequests
+from bpstudio.gui.files import FileManager
+from bpstudio.gui.inspectors.explanation import ExplanationPanel
+from bpstudio.gui.inspectors.gradcheck_dialog import GradientCheckDialog
+from bpstudio.gui.inspectors.layer_inspector import LayerInspector
+from bpstudio.gui.panels.data_panel import DataPanel
+from bpstudio.gui.panels.training_panel import TrainingPanel
+from bpstudio.gui.plots.gradient_plot import GradientPlot
+from bpstudio.gui.plots.loss_plot import LossPlot
+from bpstudio.gui.training import TrainingController
+from bpstudio.gui.worker import surface
 
-DEFAULT_PRESET = "mazur"
-COLUMNS = ("id", "type", "inputs", "units", "activation", "parameters")
+REFRESH_MS = 80             # one view redraws per tick, in turn (see _on_timer)
+PRESENTATION_SCALE = 1.5
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, settings: QSettings | None = None):
         super().__init__()
-        self.setWindowTitle("bpstudio")
-        self.resize(900, 520)
-        self.spec: NetworkSpec | None = None
-        self.title = QLabel()
-        self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
-        self.summary = QLabel()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.verticalHeader().setVisible(False)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.addWidget(self.title)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table)
-        self.setCentralWidget(body)
-        self._build_menus()
-        self.show_spec(presets.load(DEFAULT_PRESET))
+        self.settings = settings or QSettings()
+        self.document = Document(self)
+        self.training = TrainingController(self.document, self)
+        self.files = FileManager(self, self.settings)
+        self.selected_layer: str | None = None
+        self._base_font = QApplication.font()
+        self._build_views()
+        self.edits = EditRequests(self)
+        self.actions = build_actions(self)
+        self._build_docks()
+        self._connect()
+        self.refresh_recent_menu()
+        self._restore_settings()
+        self._on_loaded()
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction("&Open…", self._choose_file).setShortcut("Ctrl+O")
-        examples = file_menu.addMenu("&Examples")
-        for name in presets.names():
-            examples.addAction(name, lambda n=name: self.show_spec(presets.load(n)))
-        file_menu.addSeparator()
-        file_menu.addAction("&Quit", self.close).setShortcut("Ctrl+Q")
+    # --- construction -------------------------------------------------------------------------------
 
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open network", "", "bpstudio networks (*.json)")
-        if path:
-            self.open_file(path)
+    def _build_views(self) -> None:
+        self.canvas = TopologyView()
+        self.palette = LayerPalette()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.palette)
+        layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+        self.inspector = LayerInspector()
+        self.explanation = ExplanationPanel()
+        self.training_panel = TrainingPanel()
+        self.data_panel = DataPanel()
+        self.loss_plot = LossPlot()
+        self.gradient_plot = GradientPlot()
+        self.undo_view = QUndoView(self.document.undo_stack)
+        self.undo_view.setEmptyLabel("<opened>")
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._on_timer)
+        self._canvas_pending = False
+        self._turn = 0
+        self._refusal: str | None = None
+        self._select_after_redraw: str | None = None
 
-    def open_file(self, path: str) -> None:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _build_docks(self) -> None:
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.docks = {
+            "inspector": self._dock("Layer", self.inspector, right, "inspector_dock"),
+            "explanation": self._dock("Chain rule", self.explanation, right, "explanation_dock"),
+            "training": self._dock("Training", self.training_panel, left, "training_dock"),
+            "data": self._dock("Data", self.data_panel, left, "data_dock"),
+            "loss": self._dock("Loss", self.loss_plot, bottom, "loss_dock"),
+            "gradients": self._dock("Gradients per layer", self.gradient_plot, bottom, "gradients_dock"),
+            "history": self._dock("Edit history", self.undo_view, right, "history_dock"),
+        }
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["history"])
+        self.tabifyDockWidget(self.docks["training"], self.docks["data"])
+        self.docks["inspector"].raise_()
+        self.docks["training"].raise_()
+        self.resize(1500, 950)
+        d = self.docks
+        self.resizeDocks([d["training"], d["inspector"]], [380, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["loss"], d["inspector"], d["explanation"]], [280, 420, 300], Qt.Orientation.Vertical)
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.network_changed.connect(self._on_network_changed)
+        doc.params_changed.connect(self._on_params_changed)
+        doc.step_changed.connect(self._on_step_changed)
+        doc.data_changed.connect(self._on_data_changed)
+        doc.settings_changed.connect(self._on_settings_changed)
+        doc.file_changed.connect(self._update_title)
+        doc.refused.connect(self._on_refused)
+        doc.loaded.connect(self._on_document_loaded)
+        doc.undo_stack.indexChanged.connect(lambda _i: self.canvas.banner.clear_message())  # an edit went in
+        self.training.running_changed.connect(self._on_running_changed)
+        self.training.progressed.connect(lambda _p: self._schedule_canvas())
+        self.training.failed.connect(self._on_refused)
+        self.canvas.layer_selected.connect(self._on_layer_selected)
+        self.canvas.param_picked.connect(self.explanation.set_target)
+        self.edits.connect_views()
+        self.docks["explanation"].visibilityChanged.connect(lambda shown: shown and self._show_explanation())
+
+    # --- document → views -------------------------------------------------------------------------------
+
+    def _on_loaded(self) -> None:
+        self.loss_plot.set_history(self.document.history)
+        self.gradient_plot.set_history(self.document.history)
+        self._on_network_changed()
+        self._on_data_changed()
+        self._on_settings_changed()
+        self._on_step_changed()
+        self.canvas.fit_all()
+
+    def _on_document_loaded(self) -> None:
+        self.selected_layer = None
+        self.loss_plot.set_history(self.document.history)
+        self.gradient_plot.set_history(self.document.history)
+        self._canvas_pending = True
+        self._redraw()
+        self.canvas.fit_all()
+
+    def colors(self) -> dict:
+        spec = self.document.spec
+        return layer_colors(spec.order, spec.input_id)
+
+    def _on_network_changed(self) -> None:
+        doc = self.document
+        if self.selected_layer is not None and self.selected_layer not in doc.spec.order:
+            self.selected_layer = None
+        self.gradient_plot.set_history(doc.history)
+        self.loss_plot.set_history(doc.history)
+        self.gradient_plot.set_colors(self.colors())
+        self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
+        self.data_panel.show_source(doc.spec.data, doc.base_dir)
+        self.explanation.show_step(doc.spec, doc.trace)
+        shapes = doc.spec.param_shapes()
+        if self.explanation.target()[0] not in shapes and shapes:
+            first = next(iter(shapes))  # the first layer's first weight: w1 in Mazur's example
+            self.explanation.set_target(first, (0,) * len(shapes[first]))
+        self._update_title()
+        self._schedule_canvas()
+
+    def _on_params_changed(self) -> None:
+        self._schedule_canvas()
+        if not self.document.training:
+            self._show_surface()
+
+    def _on_step_changed(self) -> None:
+        self._show_explanation()
+        self._schedule_canvas()
+
+    def _show_explanation(self) -> None:
+        """The chain rule is worked out only while its panel can be seen (it costs batch × units²)."""
+        if self.explanation.isVisible():
+            self.explanation.show_step(self.document.spec, self.document.trace)
+
+    def _on_data_changed(self) -> None:
+        doc = self.document
+        self.data_panel.plot.show_data(doc.train_data, doc.test_data)
+        self._show_surface()
+
+    def _on_settings_changed(self) -> None:
+        doc = self.document
+        self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
+        self._update_phase_label()
+
+    def _show_surface(self, shown: object = None) -> None:
+        """Draw the network's output under the data points (computed now unless given)."""
+        if shown is None:
+            try:
+                with self.document.lock:
+                    shown = surface(self.document)
+            except BpstudioError as exc:
+                self._on_refused(str(exc))
+        plot = self.data_panel.plot
+        if isinstance(shown, tuple):
+            plot.show_curve(*shown)
+        else:
+            plot.show_surface(shown)
+
+    def _schedule_canvas(self) -> None:
+        """Views redraw once per event-loop turn however many changes arrived (or per timer tick)."""
+        if self.document.training:
+            return  # the timer redraws
+        if not self._canvas_pending:
+            self._canvas_pending = True
+            QTimer.singleShot(0, self._redraw)
+
+    def _redraw(self) -> None:
+        self._canvas_pending = False
+        doc = self.document
+        phase = None if doc.training else doc.session.next_phase
+        params = doc.params()
+        refusal, self._refusal = self._refusal, None
+        self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
+        if self._select_after_redraw is not None:
+            layer_id, self._select_after_redraw = self._select_after_redraw, None
+            self.canvas.select_layer(layer_id)
+            self.selected_layer = layer_id
+        self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads())
+        if self.document.training:
+            self._show_explanation()
+        self._update_phase_label()
+        self._update_enabled()
+
+    def _on_timer(self) -> None:
+        """Redraw one view per tick, in turn: each is refreshed ~4 times a second, and no single tick
+        holds the GUI thread long enough to make it feel slow (bench/bench_gui.py measures this)."""
+        self._turn = (self._turn + 1) % 3
+        if self._turn == 0:
+            self.loss_plot.refresh()
+        elif self._turn == 1:
+            self.gradient_plot.refresh()
+        elif self.document.training and self.training.latest is not None:
+            latest, self.training.latest = self.training.latest, None
+            if latest.surface is not None:
+                self._show_surface(latest.surface)
+            self._redraw()
+
+    def _on_running_changed(self, running: bool) -> None:
+        with_signals = self.actions.play
+        with_signals.blockSignals(True)
+        with_signals.setChecked(running)
+        with_signals.setText("&Pause" if running else "&Play")
+        with_signals.blockSignals(False)
+        self._update_enabled()
+        if not running:
+            self._redraw()
+            self._show_surface()
+
+    def _on_layer_selected(self, layer_id: str | None) -> None:
+        self.selected_layer = layer_id
+        doc = self.document
+        self.inspector.show_layer(doc.spec, layer_id, doc.params(), doc.grads())
+        if layer_id is not None:
+            self.docks["inspector"].raise_()
+
+    def select_after_redraw(self, layer_id: str) -> None:
+        """Select a layer an edit just made, once the canvas has drawn it."""
+        self._select_after_redraw = layer_id
+        self.selected_layer = layer_id
+        self.docks["inspector"].raise_()
+        self._schedule_canvas()
+
+    def _on_refused(self, message: str) -> None:
+        """Show why, and show again what is in effect, so no control keeps displaying a refused value."""
+        self.statusBar().showMessage(message, 8000)
+        self._refusal = message
+        self._on_network_changed()
+        self._on_settings_changed()
+        self._canvas_pending = True
+        self._redraw()
+
+    def _update_enabled(self) -> None:
+        a, doc = self.actions, self.document
+        running = doc.training
+        kind = doc.session.next_phase.kind
+        a.forward.setEnabled(not running and kind in ("forward", "loss"))
+        a.backward.setEnabled(not running and kind == "backward")
+        a.update.setEnabled(not running and kind == "update")
+        for action in (a.step, a.epoch, a.reset, a.gradcheck, a.undo, a.redo, a.tidy):
+            action.setEnabled(not running)
+        if not running:
+            a.undo.setEnabled(doc.undo_stack.canUndo())
+            a.redo.setEnabled(doc.undo_stack.canRedo())
+
+    def _update_phase_label(self) -> None:
+        doc = self.document
+        s = doc.session
+        if doc.training:
+            text = f"training · step {s.step_count} · epoch {s.epoch_count}"
+        else:
+            loss = "" if doc.trace is None or doc.trace.loss is None else f" · loss {doc.trace.loss:.9g}"
+            text = f"step {s.step_count + 1} · next: {s.next_phase}{loss}"
+        self.actions.phase_label.setText("  " + text + "  ")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.files.display_name()}{' *' if self.document.dirty else ''} — bpstudio")
+
+    def refresh_recent_menu(self) -> None:
+        menu = self.actions.recent_menu
+        menu.clear()
+        for path in self.files.recent():
+            menu.addAction(path, lambda p=path: self.files.open(p))
+        menu.setEnabled(bool(menu.actions()))
+
+    # --- commands the actions call ----------------------------------------------------------------------
+
+    def tidy_layout(self) -> None:
+        positions = self.canvas.tidy_positions()
+        if self.document.edit("Tidy layout", lambda s: edit.move_layers(s, positions)):
+            QTimer.singleShot(0, self.canvas.fit_all)
+
+    def show_gradient_check(self) -> None:
+        doc = self.document
         try:
-            self.show_spec(spec_io.load(path))
+            checks = gradient_check(doc.spec, doc.train_data, doc.params(), max_entries=200)
         except BpstudioError as exc:
-            QMessageBox.warning(self, "Cannot open network", str(exc))
+            QMessageBox.warning(self, "Gradient check", str(exc))
+            return
+        self.gradcheck_dialog = GradientCheckDialog(checks, len(doc.train_data), self)
+        self.gradcheck_dialog.show()
 
-    def show_spec(self, spec: NetworkSpec) -> None:
-        self.spec = spec
-        self.title.setText(spec.name or "untitled network")
-        shapes = spec.param_shapes()
-        self.summary.setText(f"{len(spec.layers)} layers · output '{spec.output}' · loss {spec.loss} · "
-                             f"optimizer {spec.optimizer.name} (lr {spec.optimizer.lr:g}) · "
-                             f"{sum(math.prod(s) for s in shapes.values())} parameters")
-        self.table.setRowCount(len(spec.order))
-        for row, layer_id in enumerate(spec.order):
-            layer = spec.layer(layer_id)
-            params = ", ".join(f"{name} {'×'.join(map(str, shape))}" + (" (frozen)" if name in layer.frozen else "")
-                               for key, shape in shapes.items()
-                               for name in [key.split(".")[1]] if key.startswith(f"{layer_id}."))
-            cells = (layer.id, layer.type, ", ".join(layer.inputs), str(spec.widths[layer_id]),
-                     layer.activation if layer.type != "input" else "", params)
-            for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+    def toggle_presentation(self) -> None:
+        on = self.actions.presentation.isChecked()
+        font = QFont(self._base_font)
+        if on:
+            size = self._base_font.pointSizeF()
+            font.setPointSizeF((size if size > 0 else 10) * PRESENTATION_SCALE)
+        QApplication.setFont(font)
+        self.settings.setValue("presentation", on)
+        QTimer.singleShot(0, self.canvas.fit_all)  # after the docks took their new sizes
+
+    # --- settings and closing ---------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        speed = self.settings.value("speed")
+        if isinstance(speed, str) and self.actions.speed.findText(speed) >= 0:
+            self.actions.speed.setCurrentText(speed)
+        if str(self.settings.value("presentation", False)).lower() == "true":
+            self.actions.presentation.setChecked(True)
+            self.toggle_presentation()
+        self.timer.start()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.training.stop()  # first: the steps trained so far become part of what may need saving
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.timer.stop()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("speed", self.actions.speed.currentText())
+        QApplication.setFont(self._base_font)
+        event.accept()

@@ -1,0 +1,93 @@
+"""Undo commands. Each holds plain values (specs, settings) and asks the document to install them;
+the first redo after a push does nothing, because the document has already carried the edit out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QUndoCommand
+
+from bpstudio.core.spec import NetworkSpec
+
+if TYPE_CHECKING:
+    from bpstudio.gui.document import Document
+
+TRAIN_COMMAND_ID = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The network with its weights written in, the step and epoch counts and the optimizer state."""
+
+    spec: NetworkSpec
+    step: int
+    epoch: int
+    optimizer_state: dict[str, Any]
+
+
+class SnapshotCommand(QUndoCommand):
+    """An edit of the network: undo and redo swap whole snapshots."""
+
+    trained = False
+
+    def __init__(self, document: Document, text: str, before: Snapshot, after: Snapshot):
+        super().__init__(text)
+        self.document, self.before, self.after = document, before, after
+        self._pushed = False
+
+    def redo(self) -> None:
+        if self._pushed:
+            self.document.install(self.after, self.trained)
+        self._pushed = True
+
+    def undo(self) -> None:
+        self.document.install(self.before, self.trained)
+
+
+class TrainCommand(SnapshotCommand):
+    """Training steps; consecutive ones merge into one history entry ("Train 120 steps")."""
+
+    trained = True
+
+    def __init__(self, document: Document, before: Snapshot, after: Snapshot, steps: int):
+        self.steps = steps
+        super().__init__(document, self._describe(), before, after)
+
+    def _describe(self) -> str:
+        return f"Train {self.steps} step{'s' if self.steps != 1 else ''}"
+
+    def id(self) -> int:
+        return TRAIN_COMMAND_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, TrainCommand) or other.before.step != self.after.step:
+            return False
+        self.after = other.after
+        self.steps += other.steps
+        self.setText(self._describe())
+        return True
+
+
+class SettingCommand(QUndoCommand):
+    """A training setting (optimizer or loss) that may change while the worker trains."""
+
+    def __init__(self, document: Document, kind: str, before: Any, after: Any):
+        label = {"optimizer": "optimizer settings", "loss": "loss"}[kind]
+        super().__init__(f"Set {label}: {self._show(before)} → {self._show(after)}")
+        self.document, self.kind, self.before, self.after = document, kind, before, after
+
+    @staticmethod
+    def _show(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        text = f"{value.name} lr {value.lr:g}"
+        if value.weight_decay:
+            text += f" wd {value.weight_decay:g}"
+        return text
+
+    def redo(self) -> None:
+        self.document.apply_setting(self.kind, self.after)
+
+    def undo(self) -> None:
+        self.document.apply_setting(self.kind, self.before)

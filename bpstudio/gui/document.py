@@ -1,0 +1,399 @@
+"""The open document: one stepping session, its data, its plot history and its undo stack.
+
+Every view reads from here and every user edit comes back here as an undoable command. The document
+does no math of its own: edits are core functions (``bpstudio.core.edit``) applied to the current
+network, stepping and training are the core ``Session``'s. While a worker thread trains, ``lock``
+guards the session; the worker holds it one short chunk of steps at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from bpstudio.core import presets, session_io
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.errors import BpstudioError, SessionError
+from bpstudio.core.history import TrainingHistory
+from bpstudio.core.init import initial_params
+from bpstudio.core.session import Session
+from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.trace import StepTrace
+from bpstudio.gui.commands import SettingCommand, Snapshot, SnapshotCommand, TrainCommand
+from bpstudio.gui.worker import test_record, train_accuracy
+
+DEFAULT_PRESET = "xor"
+
+
+def structure(spec: NetworkSpec) -> tuple[Any, ...]:
+    """What the compiled network depends on: a change here needs a new session (weights, positions,
+    names, initialisers and optimizer settings can change in place)."""
+    return (spec.output, spec.loss, tuple((l.id, l.type, l.inputs, l.units, l.activation, l.use_bias,
+                                           tuple(sorted(l.frozen))) for l in spec.layers))
+
+
+def weighted_layers(spec: NetworkSpec) -> list[str]:
+    """The layers whose weight gradients the plots follow, first to last."""
+    return [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
+
+
+class Document(QObject):
+    network_changed = Signal()      # topology, loss, optimizer or layout changed
+    params_changed = Signal()       # weights changed
+    step_changed = Signal()         # the current step's trace or next phase changed
+    data_changed = Signal()
+    settings_changed = Signal()     # batch size or backend
+    file_changed = Signal()         # path or unsaved-changes flag
+    training_changed = Signal(bool)
+    refused = Signal(str)           # an edit or request that was not carried out, and why
+    loaded = Signal()               # another file or example was opened
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.lock = threading.RLock()
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda _clean: self.file_changed.emit())
+        self.history = TrainingHistory()
+        self.path: str | None = None
+        self.base_dir: str | None = None
+        self.trace: StepTrace | None = None
+        self.training = False
+        self._data_key: str | None = None
+        self.train_data: Any = None
+        self.test_data: Any = None
+        self._params_cache: dict[str, np.ndarray] | None = None
+        self._train_start: Snapshot | None = None
+        self._settings_dirty = False
+        self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
+        self.load_preset(DEFAULT_PRESET)
+
+    # --- what views read --------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return self.session.spec
+
+    @property
+    def backend_choice(self) -> tuple[str, str, str]:
+        b = self.session.backend
+        return b.name, b.device, b.dtype
+
+    def params(self) -> dict[str, np.ndarray]:
+        """The current weights as NumPy arrays (cached until they change; do not write into them)."""
+        if self._params_cache is None or self.training:
+            self._params_cache = self.session.params_numpy()
+        return self._params_cache
+
+    def grads(self) -> dict[str, np.ndarray] | None:
+        return None if self.trace is None else {k: np.asarray(v) for k, v in self.trace.grads.items()}
+
+    def current_spec(self) -> NetworkSpec:
+        """The network with the current weights written in (what an edit starts from)."""
+        return self.spec.with_params(self.params())
+
+    def snapshot(self) -> Snapshot:
+        """The state now, read from the session itself (never from the view cache)."""
+        s = self.session
+        self._params_cache = None
+        return Snapshot(self.current_spec(), s.step_count, s.epoch_count, s.optimizer_state())
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes: an edit or training since the last save, or a changed batch size or backend."""
+        return not self.undo_stack.isClean() or self._settings_dirty
+
+    # --- loading and saving -----------------------------------------------------------------------
+
+    def load_preset(self, name: str) -> None:
+        self._load(session_io.SavedSession(presets.load(name)), None, str(presets.path(name).parent))
+
+    def open_file(self, path: str) -> None:
+        """Open a session or network file; on failure raise and keep the open document as it was."""
+        saved = session_io.load(path)
+        self._load(saved, str(Path(path).resolve()), str(Path(path).resolve().parent))
+
+    def _load(self, saved: session_io.SavedSession, path: str | None, base_dir: str) -> None:
+        spec = saved.spec
+        train, test, key = self._resolve_data(spec, base_dir)
+        notes = []
+        backend = (saved.backend, saved.device, saved.dtype)
+        try:
+            session = Session(spec, train, backend=backend[0], device=backend[1], dtype=backend[2],
+                              batch_size=saved.batch_size)
+        except BpstudioError as exc:
+            if backend == ("numpy", "cpu", "float64"):
+                raise
+            notes.append(f"{exc}; using NumPy instead")
+            session = Session(spec, train, batch_size=saved.batch_size)
+        session.step_count, session.epoch_count = saved.step, saved.epoch
+        session.load_optimizer_state(saved.optimizer_state)
+        history = TrainingHistory(weighted_layers(spec))
+        if saved.history is not None:
+            try:
+                history = TrainingHistory.from_dict(saved.history)
+            except BpstudioError as exc:
+                notes.append(f"the plot history could not be read ({exc}); it starts empty")
+        # everything read without error: commit
+        self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
+        self.origin = spec.with_params(initial_params(spec))
+        self.history = history
+        self.path, self.base_dir = path, base_dir
+        self.trace = None
+        self._params_cache = None
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._settings_dirty = False
+        self._emit_all()
+        self.loaded.emit()
+        for note in notes:
+            self.refused.emit(note)
+
+    def save(self, path: str) -> None:
+        """Write the session atomically to ``path`` and make it the document's file."""
+        s = self.session
+        with self.lock:
+            b = s.backend
+            saved = session_io.SavedSession(self.current_spec(), b.name, b.device, b.dtype, s.batch_size,
+                                            s.step_count, s.epoch_count, s.optimizer_state(), self.history.to_dict())
+        session_io.save(saved, path)
+        self.path, self.base_dir = str(Path(path).resolve()), str(Path(path).resolve().parent)
+        self.undo_stack.setClean()
+        self._settings_dirty = False
+        self.file_changed.emit()
+
+    def _resolve_data(self, spec: NetworkSpec, base_dir: str | None) -> tuple[Any, Any, str]:
+        key = json.dumps([spec.data, base_dir], sort_keys=True)
+        if key == self._data_key:
+            return self.train_data, self.test_data, key
+        if spec.data is None:
+            raise BpstudioError("the network names no data; choose a data set in the data panel")
+        train, test = resolve_split(spec.data, base_dir)
+        return train, test, key
+
+    def _emit_all(self) -> None:
+        self.network_changed.emit()
+        self.params_changed.emit()
+        self.data_changed.emit()
+        self.settings_changed.emit()
+        self.step_changed.emit()
+        self.file_changed.emit()
+
+    # --- undoable edits -------------------------------------------------------------------------------
+
+    def edit(self, text: str, make: Callable[[NetworkSpec], NetworkSpec]) -> bool:
+        """Apply ``make`` (a core edit) to the current network as one undoable step. A refused edit
+        (any BpstudioError) changes nothing and its reason goes out on ``refused``."""
+        if self.training:
+            self.refused.emit("pause training to change the network (lr, optimizer, loss and batch size "
+                              "can change while it runs)")
+            return False
+        before = self.snapshot()
+        try:
+            after = dataclasses.replace(before, spec=make(before.spec))
+            self.install(after)
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+            return False
+        self.undo_stack.push(SnapshotCommand(self, text, before, after))
+        return True
+
+    def set_param_entry(self, key: str, index: tuple[int, ...], value: float) -> bool:
+        layer_id, name = key.rsplit(".", 1)
+        values = np.array(self.params()[key], dtype=np.float64)
+        old = values[index]
+        values[index] = value
+        at = ", ".join(map(str, index))
+        return self.edit(f"Set {key}[{at}] = {value:g} (was {old:g})", lambda s: s.with_params({key: values}))
+
+    def install(self, snap: Snapshot, trained: bool = False) -> None:
+        """Make ``snap`` the current state; raises (changing nothing) when it cannot be used. Unless the
+        snapshot comes from training, its weights become what Reset goes back to."""
+        spec = snap.spec
+        with self.lock:
+            old = self.session
+            if structure(spec) == structure(old.spec):
+                train, test, key = self._resolve_data(spec, self.base_dir)
+                if train is not self.train_data:
+                    old.set_data(train)
+                wanted = initial_params(spec)
+                current = self.params()
+                if any(not np.array_equal(wanted[k], current[k]) for k in wanted):
+                    old.set_params(wanted)  # (a move or rename keeps the step in progress)
+                old.set_optimizer(spec.optimizer)
+                old.spec = spec
+                session = old
+            else:
+                train, test, key = self._resolve_data(spec, self.base_dir)
+                b = old.backend
+                session = Session(spec, train, backend=b.name, device=b.device, dtype=b.dtype,
+                                  batch_size=old.batch_size)
+            session.step_count, session.epoch_count = snap.step, snap.epoch
+            try:
+                session.load_optimizer_state(snap.optimizer_state)
+            except BpstudioError:
+                pass  # the parameters changed shape: the optimizer starts afresh
+            reshaped = session is not old
+            self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
+        if not trained:
+            self.origin = spec
+        self.history.truncate(snap.step - 1)  # steps undone leave the plots too
+        self.trace = None
+        self._params_cache = None
+        if reshaped and tuple(self.history.layer_ids) != tuple(weighted_layers(spec)):
+            self.history.clear(weighted_layers(spec))
+        self._emit_all()
+
+    def set_optimizer(self, optimizer: OptimizerSpec) -> None:
+        before = self.spec.optimizer
+        if optimizer != before:
+            self.undo_stack.push(SettingCommand(self, "optimizer", before, optimizer))
+
+    def set_loss(self, loss: str) -> None:
+        if loss == self.spec.loss:
+            return
+        try:
+            with self.lock:
+                dataclasses.replace(self.spec, loss=loss)  # refuse before pushing a command
+                self.train_data.targets_for(loss, self.spec.widths[self.spec.output])
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+            self.network_changed.emit()  # views show the loss that stayed
+            return
+        self.undo_stack.push(SettingCommand(self, "loss", self.spec.loss, loss))
+
+    def apply_setting(self, kind: str, value: Any) -> None:
+        """Carried out by SettingCommand; safe while the worker trains."""
+        with self.lock:
+            if kind == "optimizer":
+                self.session.set_optimizer(value)
+            else:
+                self.session.set_loss(value)
+            self.trace = None
+        self.network_changed.emit()
+        self.step_changed.emit()
+
+    # --- settings that are not part of the network (not undoable) ----------------------------------
+
+    def set_batch_size(self, batch_size: int | None) -> None:
+        try:
+            with self.lock:
+                changed = batch_size != self.session.batch_size
+                self.session.set_batch_size(batch_size)
+            self._settings_dirty |= changed
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+        self.trace = None
+        self.file_changed.emit()
+        self.settings_changed.emit()
+        self.step_changed.emit()
+
+    def set_backend(self, name: str, device: str, dtype: str) -> None:
+        """Switch the engine; weights and optimizer state carry over. Refusals keep the current one."""
+        try:
+            with self.lock:
+                changed = (name, device, dtype) != self.backend_choice
+                self.session.set_backend(name, device, dtype)
+            self._settings_dirty |= changed
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+        self.trace = None
+        self._params_cache = None
+        self.file_changed.emit()
+        self.settings_changed.emit()
+        self.step_changed.emit()
+
+    # --- stepping (on the GUI thread; disabled while the worker trains) -----------------------------
+
+    def advance(self, kind: str | None = None) -> None:
+        """Run the next phase. ``kind`` names the one expected (forward, backward or update); the loss
+        counts as the forward pass's last phase."""
+        def one(session: Session) -> None:
+            allowed = ("forward", "loss") if kind == "forward" else (kind,)
+            if kind is not None and session.next_phase.kind not in allowed:
+                raise SessionError(f"cannot run a {kind} phase now: the next phase is '{session.next_phase}'")
+            session.advance()
+        self._run(one)
+
+    def full_step(self) -> None:
+        self._run(lambda session: session.step())
+
+    def epoch(self) -> None:
+        def to_epoch_end(session: Session) -> None:
+            start = session.epoch_count
+            session.step()
+            self.record_step(session.trace)
+            while session.epoch_count == start:
+                session.step()
+                self.record_step(session.trace)
+        self._run(to_epoch_end, recorded=True)
+
+    def _run(self, action: Callable[[Session], Any], recorded: bool = False) -> None:
+        if self.training:
+            return
+        start_step = self.session.step_count
+        before = self.snapshot()
+        try:
+            with self.lock:
+                action(self.session)
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+            return
+        s = self.session
+        self.trace = None if s.trace is None else s.trace.to_numpy()
+        if s.step_count != start_step:
+            assert s.trace is not None
+            if not recorded:
+                self.record_step(s.trace)
+            self.undo_stack.push(TrainCommand(self, before, self.snapshot(), s.step_count - start_step))
+            self._params_cache = None
+            self.params_changed.emit()
+        self.step_changed.emit()
+
+    def record_step(self, trace: StepTrace | None) -> None:
+        """Add a finished step to the plot history (the worker sends its own records in batches)."""
+        assert trace is not None and trace.loss is not None
+        norms = trace.grad_norms()
+        self.history.record(trace.step, float(trace.loss), {k: norms.get(k, math.nan) for k in self.history.layer_ids},
+                            train_accuracy(self))
+        tested = test_record(self)
+        if tested is not None:
+            self.history.record_test(*tested)
+
+    def reset_training(self) -> None:
+        """Back to the weights of the last edit (as opened: the file's values, else drawn from its
+        seed), step 0, a fresh optimizer and empty plots."""
+        if self.training:
+            return
+        before = self.snapshot()
+        after = Snapshot(self.origin, 0, 0, {"steps": 0, "buffers": {}})
+        try:
+            self.install(after)
+        except BpstudioError as exc:
+            self.refused.emit(str(exc))
+            return
+        self.history.clear(weighted_layers(self.spec))
+        self.undo_stack.push(SnapshotCommand(self, "Reset training", before, after))
+
+    # --- the worker reports here ------------------------------------------------------------------------
+
+    def set_training(self, running: bool) -> None:
+        if running and not self.training:
+            self._train_start = self.snapshot()
+        self.training = running
+        if not running and self._train_start is not None:
+            before, self._train_start = self._train_start, None
+            steps = self.session.step_count - before.step
+            if steps:
+                self.undo_stack.push(TrainCommand(self, before, self.snapshot(), steps))
+            self._params_cache = None
+            self.params_changed.emit()
+            self.step_changed.emit()
+        self.training_changed.emit(running)

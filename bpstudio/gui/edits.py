@@ -1,0 +1,118 @@
+"""Turns the views' edit requests into undoable document edits with readable history entries."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Mapping
+
+from bpstudio.core import edit
+from bpstudio.core.init import initial_params
+from bpstudio.core.spec import NetworkSpec
+
+if TYPE_CHECKING:
+    from bpstudio.gui.main_window import MainWindow
+
+DEFAULT_UNITS = 4
+
+
+def _describe(changes: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in changes.items():
+        if key == "weight_init":
+            parts.append(f"initialiser {value.name}")
+        elif key == "frozen":
+            parts.append("frozen " + (", ".join(sorted(value)) or "nothing"))
+        elif key == "use_bias":
+            parts.append("bias on" if value else "bias off")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+class EditRequests:
+    def __init__(self, window: MainWindow):
+        self.window = window
+        self.document = window.document
+
+    def connect_views(self) -> None:
+        w = self.window
+        w.canvas.add_requested.connect(self.add_layer)
+        w.palette.add_clicked.connect(lambda layer_type: self.add_layer(layer_type, w.selected_layer, None))
+        w.canvas.connect_requested.connect(self.connect)
+        w.canvas.delete_requested.connect(self.delete)
+        w.canvas.rename_requested.connect(self.rename)
+        w.canvas.move_requested.connect(self.move)
+        w.canvas.tidy_requested.connect(w.tidy_layout)
+        w.inspector.fields_requested.connect(self.update_layer)
+        w.inspector.param_requested.connect(self.document.set_param_entry)
+        w.inspector.randomize_requested.connect(self.randomize)
+        w.inspector.reset_requested.connect(self.reset_layer)
+        w.inspector.output_requested.connect(self.set_output)
+        w.training_panel.loss_requested.connect(self.document.set_loss)
+        w.training_panel.optimizer_requested.connect(self.document.set_optimizer)
+        w.training_panel.batch_size_requested.connect(self.document.set_batch_size)
+        w.training_panel.backend_requested.connect(self.document.set_backend)
+        w.data_panel.source_requested.connect(self.set_data)
+
+    def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
+        added: list[str] = []
+
+        where = tuple(position) if position is not None else self.window.canvas.free_spot_after(
+            source if source is not None else self.document.spec.output)
+
+        def make(spec: NetworkSpec) -> NetworkSpec:
+            new, layer_id = edit.add_layer(spec, layer_type, source=source, position=where)
+            added.append(layer_id)
+            return new
+        text = f"Add {layer_type} layer" + (f" after '{source}'" if source else "")
+        if self.document.edit(text, make):
+            self.window.select_after_redraw(added[0])
+
+    def connect(self, source: str, target: str) -> None:
+        self.document.edit(f"Connect {source} → {target}", lambda s: edit.connect(s, source, target))
+
+    def delete(self, layer_ids: list[str]) -> None:
+        if layer_ids:
+            names = ", ".join(f"'{i}'" for i in layer_ids)
+            self.document.edit(f"Delete {names}", lambda s: edit.remove_layers(s, layer_ids))
+
+    def rename(self, old: str, new: str) -> None:
+        if old != new and self.document.edit(f"Rename '{old}' to '{new}'", lambda s: edit.rename_layer(s, old, new)):
+            if self.window.selected_layer == old:
+                self.window.select_after_redraw(new)
+
+    def move(self, positions: dict) -> None:
+        names = ", ".join(f"'{i}'" for i in positions)
+        self.document.edit(f"Move {names}", lambda s: edit.move_layers(s, positions))
+
+    def update_layer(self, layer_id: str, changes: dict) -> None:
+        def make(spec: NetworkSpec) -> NetworkSpec:
+            new = edit.update_layer(spec, layer_id, **changes)
+            if "weight_init" in changes:  # a new initialiser draws this layer's weights again
+                new = new.replace_layer(layer_id, weight=None)
+            return new
+        self.document.edit(f"Change '{layer_id}': {_describe(changes)}", make)
+
+    def randomize(self, layer_id: str, seed: int) -> None:
+        def make(spec: NetworkSpec) -> NetworkSpec:
+            blank = spec.replace_layer(layer_id, weight=None, bias=None)
+            drawn = initial_params(blank, seed)
+            return spec.with_params({k: v for k, v in drawn.items() if k.startswith(f"{layer_id}.")})
+        self.document.edit(f"Randomize '{layer_id}' (seed {seed})", make)
+
+    def reset_layer(self, layer_id: str) -> None:
+        origin = self.document.origin
+        start = initial_params(origin)
+
+        def make(spec: NetworkSpec) -> NetworkSpec:
+            shapes = spec.param_shapes()
+            return spec.with_params({k: v for k, v in start.items()
+                                     if k.startswith(f"{layer_id}.") and shapes.get(k) == v.shape})
+        self.document.edit(f"Reset '{layer_id}' weights", make)
+
+    def set_output(self, layer_id: str) -> None:
+        self.document.edit(f"Make '{layer_id}' the output", lambda s: edit.set_output(s, layer_id))
+
+    def set_data(self, source: dict) -> None:
+        label = source.get("builtin") or source.get("file") or "data"
+        self.document.edit(f"Use data: {label}", lambda s: dataclasses.replace(s, data=dict(source)))

@@ -1,0 +1,113 @@
+"""New, Open, Save, Save As, recent files and the unsaved-changes prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from bpstudio.core.errors import BpstudioError
+
+if TYPE_CHECKING:
+    from bpstudio.gui.main_window import MainWindow
+
+FILE_FILTER = "bpstudio sessions and networks (*.json);;All files (*)"
+MAX_RECENT = 8
+NEW_PRESET = "xor"
+
+
+class FileManager:
+    def __init__(self, window: MainWindow, settings: QSettings):
+        self.window = window
+        self.settings = settings
+
+    @property
+    def document(self):  # noqa: ANN201 - the window's Document
+        return self.window.document
+
+    # --- recent files -----------------------------------------------------------------------------------
+
+    def recent(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):  # QSettings gives a bare string for a one-entry list on some backends
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember(self, path: str) -> None:
+        files = [path] + [p for p in self.recent() if p != path]
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self.window.refresh_recent_menu()
+
+    # --- commands ---------------------------------------------------------------------------------------
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user cancelled what they were doing."""
+        if not self.document.dirty:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Unsaved changes",
+            f"Save the changes to {self.display_name()} first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def display_name(self) -> str:
+        path = self.document.path
+        return Path(path).name if path else (self.document.spec.name or "untitled")
+
+    def new(self) -> None:
+        self.open_example(NEW_PRESET)
+
+    def open_example(self, name: str) -> None:
+        self.window.training.stop()  # first: the steps trained so far count as unsaved changes
+        if not self.maybe_save():
+            return
+        self.document.load_preset(name)
+
+    def choose_and_open(self) -> None:
+        self.window.training.stop()
+        if not self.maybe_save():
+            return
+        start = str(Path(self.document.path).parent) if self.document.path else ""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session or network", start, FILE_FILTER)
+        if path:
+            self.open(path, ask=False)
+
+    def open(self, path: str, ask: bool = True) -> bool:
+        self.window.training.stop()
+        if ask and not self.maybe_save():
+            return False
+        try:
+            self.document.open_file(path)
+        except BpstudioError as exc:
+            QMessageBox.warning(self.window, "Cannot open file", str(exc))
+            return False
+        self._remember(self.document.path or path)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggested = self.document.path or f"{(self.document.spec.name or 'session').split(':')[0]}.json"
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", suggested, FILE_FILTER)
+        return bool(path) and self.save_to(path)
+
+    def save_to(self, path: str) -> bool:
+        """Save the session; a failure (disk full, no permission) leaves the old file and says why."""
+        if not path.endswith(".json"):
+            path += ".json"
+        try:
+            self.document.save(path)
+        except (OSError, BpstudioError) as exc:
+            QMessageBox.warning(self.window, "Cannot save", f"{path}: {exc}")
+            return False
+        self._remember(self.document.path or path)
+        self.window.statusBar().showMessage(f"Saved {path}", 4000)
+        return True

@@ -1,0 +1,101 @@
+"""Play/pause: starts and stops the training worker and turns its reports into plot points.
+
+The controller owns at most one :class:`TrainWorker`. Reports arrive on the GUI thread as plain data;
+they go into the document's history at once (cheap), while the canvas and plots redraw from the
+window's timer, never per step.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+from bpstudio.gui.document import Document
+from bpstudio.gui.worker import Progress, TrainWorker
+
+# the speed control's choices: label -> steps per second (None: as fast as the machine goes)
+SPEEDS: dict[str, float | None] = {"1 step/s": 1, "2 steps/s": 2, "5 steps/s": 5, "10 steps/s": 10,
+                                   "30 steps/s": 30, "100 steps/s": 100, "1000 steps/s": 1000, "max": None}
+DEFAULT_SPEED = "max"
+# While the worker runs, the GUI thread must get the GIL back quickly each time a Qt call released it;
+# at Python's default 5 ms a repaint that releases it twenty times waits 100 ms (bench/bench_gui.py).
+TRAINING_SWITCH_INTERVAL = 0.0005
+
+
+class TrainingController(QObject):
+    running_changed = Signal(bool)
+    progressed = Signal(object)   # the latest Progress, after the document recorded it
+    failed = Signal(str)
+
+    def __init__(self, document: Document, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.worker: TrainWorker | None = None
+        self.speed: float | None = SPEEDS[DEFAULT_SPEED]
+        self.latest: Progress | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        self.speed = steps_per_second
+        if self.worker is not None:
+            self.worker.set_speed(steps_per_second)
+
+    def start(self, max_steps: int | None = None) -> None:
+        if self.worker is not None:
+            return
+        doc = self.document
+        with doc.lock:
+            doc.session.abort_step()  # a half-done step restarts, so whole steps are trained
+        doc.set_training(True)
+        worker = TrainWorker(doc, self.speed, max_steps)
+        worker.progressed.connect(self._on_progress)
+        worker.failed.connect(self.failed)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(TRAINING_SWITCH_INTERVAL)
+        worker.start()
+        self.running_changed.emit(True)
+
+    def stop(self) -> None:
+        """Stop and wait for the worker (it finishes its current chunk, a few milliseconds)."""
+        worker = self.worker
+        if worker is None:
+            return
+        worker.stop()
+        worker.wait()
+        self._on_finished()
+
+    def toggle(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def _on_progress(self, progress: Progress) -> None:
+        history = self.document.history
+        for step, loss, norms, train_acc in progress.records:
+            history.record(step, loss, norms, train_acc)
+        for step, test_loss, test_acc in progress.evaluations:
+            history.record_test(step, test_loss, test_acc)
+        if progress.trace is not None:
+            self.document.trace = progress.trace
+        self.latest = progress
+        self.progressed.emit(progress)
+
+    def _on_finished(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        self.worker = None
+        worker.wait()
+        sys.setswitchinterval(self._switch_interval)
+        # reports queued before the thread ended are still waiting: take them now so none is lost
+        QCoreApplication.sendPostedEvents(self)
+        worker.deleteLater()
+        self.document.set_training(False)
+        self.running_changed.emit(False)

@@ -1,0 +1,405 @@
+"""The window's files and lifetime: Save / Save As / Open of whole sessions, the unsaved-changes prompt,
+recent files and remembered settings, stopping the training thread when the document goes away, and the
+data panel's edits. Every comparison is against the saved JSON or a headless core Session."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+import shiboken6
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from bpstudio.core import presets
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.session import Session
+from bpstudio.core.spec import OptimizerSpec
+from bpstudio.gui.main_window import PRESENTATION_SCALE, MainWindow
+
+LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+Button = QMessageBox.StandardButton
+
+
+class Dialogs:
+    """Stands in for QMessageBox (a modal box would hang offscreen) and the file dialogs."""
+
+    def __init__(self):
+        self.shown: list[tuple[str, str, str]] = []
+        self.answer = Button.Discard
+        self.save_path = ""
+        self.open_path = ""
+
+    def warning(self, parent, title, text, *args):
+        self.shown.append(("warning", title, text))
+        return Button.Ok
+
+    def question(self, parent, title, text, *args):
+        self.shown.append(("question", title, text))
+        return self.answer
+
+    def kinds(self):
+        return [kind for kind, _, _ in self.shown]
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    d = Dialogs()
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(d.warning))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(d.question))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (d.save_path, "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (d.open_path, "")))
+    return d
+
+
+@pytest.fixture
+def new_window(qtbot, tmp_path, dialogs):
+    """Opens windows (each with the given settings file); at the end stops their training and closes them."""
+    made = []
+
+    def make(settings="s.ini"):
+        w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        activate(qtbot, w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        if shiboken6.isValid(w):
+            w.training.stop()
+            w.document.undo_stack.setClean()
+            w.close()
+
+
+@pytest.fixture
+def window(new_window):
+    return new_window()
+
+
+def activate(qtbot, w):
+    if QApplication.activeWindow() is not w:
+        w.activateWindow()
+        qtbot.waitActive(w)
+    qtbot.wait(5)
+
+
+def press(qtbot, w, key, modifiers=NOMOD):
+    """A key press as a person makes it, in window ``w``: to its focused widget (else the window)."""
+    activate(qtbot, w)
+    target = QApplication.focusWidget()
+    if target is None or target.window() is not w:
+        target = w
+    QTest.keyClick(target, key, modifiers)
+    qtbot.wait(5)
+
+
+def menu(w, *path):
+    actions = w.menuBar().actions()
+    for name in path:
+        action = next(a for a in actions if a.text().replace("&", "") == name)
+        actions = action.menu().actions() if action.menu() else []
+    return action
+
+
+def type_into_field(qtbot, field, text):
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.wait(5)
+
+
+def click_canvas(qtbot, w):
+    """Click an empty spot of the canvas: it takes the keyboard focus."""
+    QTest.mouseClick(w.canvas.viewport(), LEFT, NOMOD, QPoint(8, w.canvas.viewport().height() - 8))
+    qtbot.wait(5)
+    assert w.canvas.hasFocus()
+
+
+def set_batch_size(qtbot, w, size):
+    panel = w.training_panel
+    if panel.full_batch.isChecked():
+        QTest.mouseClick(panel.full_batch, LEFT)
+    panel.batch.setFocus()
+    panel.batch.lineEdit().selectAll()
+    qtbot.keyClicks(panel.batch, str(size))
+    qtbot.keyClick(panel.batch, Qt.Key.Key_Return)
+    qtbot.wait(5)
+
+
+def same_params(a, b, tol=0.0):
+    assert set(a) == set(b)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=tol, err_msg=key)
+
+
+def same_state(a, b):
+    assert a["steps"] == b["steps"] and set(a["buffers"]) == set(b["buffers"])
+    for key, slots in a["buffers"].items():
+        assert set(slots) == set(b["buffers"][key])
+        for name, value in slots.items():
+            np.testing.assert_array_equal(value, b["buffers"][key][name], err_msg=f"{key}.{name}")
+
+
+# === 7. save and reopen ===========================================================================================
+
+def test_a_saved_session_reopens_exactly_in_a_fresh_window(qtbot, new_window, dialogs, tmp_path):
+    w = new_window()
+    panel = w.training_panel
+    panel.optimizer.setCurrentIndex(panel.optimizer.findText("adam"))     # pick Adam, then type its rate
+    type_into_field(qtbot, panel.fields["lr"], "0.05")
+    set_batch_size(qtbot, w, 16)
+    assert w.document.spec.optimizer == OptimizerSpec("adam", lr=0.05) and w.document.session.batch_size == 16
+    click_canvas(qtbot, w)                                                 # leave the field (E would type there)
+    press(qtbot, w, Qt.Key.Key_E)                                          # two epochs of minibatches
+    press(qtbot, w, Qt.Key.Key_E)
+    doc = w.document
+    steps = doc.session.step_count
+    assert steps == 2 * -(-len(doc.train_data) // 16) and doc.session.epoch_count == 2
+
+    # the run is the core's: a headless session with the same settings lands on the same weights
+    spec = presets.load("xor")
+    reference = Session(dataclasses.replace(spec, optimizer=OptimizerSpec("adam", lr=0.05)),
+                        resolve_split(spec.data)[0], batch_size=16)
+    reference.run(steps)
+    same_params(doc.params(), reference.params_numpy(), tol=1e-12)
+
+    assert w.windowTitle() == "XOR 2-4-1 * — bpstudio"
+    path = tmp_path / "run.json"
+    dialogs.save_path = str(path)
+    press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)                            # Save As…
+    assert w.windowTitle() == "run.json — bpstudio" and dialogs.shown == []
+    raw = json.loads(path.read_text())
+    assert raw["format"] == "bpstudio-session"
+
+    other = new_window("other.ini")                                        # a fresh window opens it
+    dialogs.open_path = str(path)
+    press(qtbot, other, Qt.Key.Key_O, CTRL)
+    again = other.document
+    assert other.windowTitle() == "run.json — bpstudio"
+    same_params(again.params(), doc.params())                              # bit for bit
+    assert (again.session.step_count, again.session.epoch_count) == (steps, 2)
+    same_state(again.session.optimizer_state(), doc.session.optimizer_state())
+    assert again.session.batch_size == 16 and again.spec.optimizer == OptimizerSpec("adam", lr=0.05)
+    assert len(again.history) == len(doc.history) == steps
+    np.testing.assert_array_equal(again.history.losses(), doc.history.losses())
+    # and the other window's panels show it
+    assert other.training_panel.optimizer.currentText() == "adam"
+    assert other.training_panel.fields["lr"].text() == "0.05"
+    assert other.training_panel.batch.value() == 16 and not other.training_panel.full_batch.isChecked()
+
+    press(qtbot, w, Qt.Key.Key_S)
+    assert w.windowTitle() == "run.json * — bpstudio"                     # an edit: unsaved
+    press(qtbot, w, Qt.Key.Key_S, CTRL)                                    # Save
+    assert w.windowTitle() == "run.json — bpstudio"
+    assert json.loads(path.read_text())["training"]["step"] == steps + 1
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the session file does not keep the minibatch order (shuffle state and "
+                                       "position in the epoch), so a reopened session trains on other batches")
+def test_a_reopened_session_trains_on_the_same_batches_as_the_original(qtbot, new_window, dialogs, tmp_path):
+    w = new_window()
+    set_batch_size(qtbot, w, 16)
+    click_canvas(qtbot, w)
+    for _ in range(3):                                                     # saved in the middle of an epoch
+        press(qtbot, w, Qt.Key.Key_S)
+    dialogs.save_path = dialogs.open_path = str(tmp_path / "run.json")
+    press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)
+    other = new_window("other.ini")
+    press(qtbot, other, Qt.Key.Key_O, CTRL)
+    same_params(other.document.params(), w.document.params())
+    press(qtbot, other, Qt.Key.Key_S)
+    press(qtbot, w, Qt.Key.Key_S)
+    np.testing.assert_array_equal(other.document.trace.batch, w.document.trace.batch)
+    same_params(other.document.params(), w.document.params())
+
+
+def test_a_failed_save_keeps_the_old_file_and_says_why(qtbot, window, dialogs, tmp_path, monkeypatch):
+    w = window
+    path = tmp_path / "run.json"
+    dialogs.save_path = str(path)
+    press(qtbot, w, Qt.Key.Key_S)
+    press(qtbot, w, Qt.Key.Key_S, CTRL)                                    # untitled: Save asks where
+    old = path.read_bytes()
+    assert json.loads(old)["training"]["step"] == 1
+
+    press(qtbot, w, Qt.Key.Key_S)
+    assert w.windowTitle() == "run.json * — bpstudio"
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+    with monkeypatch.context() as patch:
+        patch.setattr("bpstudio.core.fileio.os.replace", full_disk)
+        press(qtbot, w, Qt.Key.Key_S, CTRL)
+    assert [(k, t) for k, t, _ in dialogs.shown] == [("warning", "Cannot save")]
+    assert str(path) in dialogs.shown[0][2] and "No space left on device" in dialogs.shown[0][2]
+    assert path.read_bytes() == old                                        # the old file is intact
+    assert [p.name for p in tmp_path.iterdir() if "run.json" in p.name] == ["run.json"]  # no temp file left
+    assert w.windowTitle() == "run.json * — bpstudio"                     # still unsaved
+
+
+def test_changing_the_batch_size_is_an_unsaved_change(qtbot, window, dialogs, tmp_path):
+    w = window
+    dialogs.save_path = str(tmp_path / "run.json")
+    press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)
+    assert w.windowTitle() == "run.json — bpstudio"
+    set_batch_size(qtbot, w, 16)
+    assert w.document.session.batch_size == 16
+    assert w.windowTitle() == "run.json * — bpstudio"
+
+
+# === 8. unsaved changes, recent files, remembered settings ==================================================
+
+def test_closing_asks_about_unsaved_changes(qtbot, new_window, dialogs, tmp_path):
+    clean = new_window()
+    assert clean.close() and dialogs.shown == []                         # nothing to save: no question
+
+    w = new_window()
+    press(qtbot, w, Qt.Key.Key_S)
+    dialogs.answer = Button.Cancel
+    assert not w.close()
+    assert w.isVisible() and dialogs.shown == [("question", "Unsaved changes", "Save the changes to XOR 2-4-1 first?")]
+    dialogs.answer = Button.Discard
+    assert w.close() and not w.isVisible()
+
+    w = new_window()
+    press(qtbot, w, Qt.Key.Key_S)
+    dialogs.answer = Button.Save                                           # Save: asks where, saves, closes
+    dialogs.save_path = str(tmp_path / "kept.json")
+    assert w.close() and not w.isVisible()
+    assert json.loads((tmp_path / "kept.json").read_text())["training"]["step"] == 1
+
+
+def test_recent_files_and_window_settings_are_remembered_across_windows(qtbot, new_window, dialogs, tmp_path):
+    w = new_window()
+    assert not w.actions.recent_menu.isEnabled()
+    dialogs.save_path = str(tmp_path / "run.json")
+    press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)
+    saved = str((tmp_path / "run.json").resolve())
+    assert [a.text() for a in w.actions.recent_menu.actions()] == [saved] and w.actions.recent_menu.isEnabled()
+    base = QApplication.font().pointSizeF()
+    w.resize(1320, 810)
+    menu(w, "View", "Gradients per layer").trigger()                       # close a dock
+    assert not w.docks["gradients"].isVisible()
+    press(qtbot, w, Qt.Key.Key_F5)                                         # presentation mode on
+    assert w.close()
+    assert QApplication.font().pointSizeF() == pytest.approx(base)        # the app's font is given back
+
+    again = new_window()                                                   # same settings file
+    # the geometry is restored, not the default 1500×950 (offscreen, Qt fits it to the 800×800 test screen,
+    # so only that it was applied can be checked), and so is the dock layout
+    assert again.settings.value("geometry") is not None and again.height() < 950
+    assert not again.docks["gradients"].isVisible() and again.docks["loss"].isVisible()
+    assert again.actions.presentation.isChecked()
+    assert QApplication.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
+    recent = again.actions.recent_menu.actions()
+    assert [a.text() for a in recent] == [saved]
+    recent[0].trigger()
+    qtbot.wait(5)
+    assert again.windowTitle() == "run.json — bpstudio" and again.document.session.step_count == 0
+    press(qtbot, again, Qt.Key.Key_F5)                                     # off again, and remembered
+    assert again.close() and QApplication.font().pointSizeF() == pytest.approx(base)
+    assert not new_window().actions.presentation.isChecked()
+
+
+# === 9. the training thread ends with the document ===========================================================
+
+def start_training(qtbot, w, steps=20):
+    press(qtbot, w, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: w.document.session.step_count >= steps, timeout=5000)
+    worker = w.training.worker
+    assert worker is not None and worker.isRunning()
+    return worker
+
+
+def test_loading_an_example_while_training_stops_the_worker(qtbot, window, dialogs):
+    w = window
+    worker = start_training(qtbot, w)
+    menu(w, "File", "Examples", "mazur").trigger()
+    assert worker.isFinished() and w.training.worker is None              # stopped and waited for
+    qtbot.wait(5)
+    assert not w.training.running and not w.actions.play.isChecked() and w.actions.forward.isEnabled()
+    assert w.windowTitle().startswith("Mazur") and w.document.session.step_count == 0
+    press(qtbot, w, Qt.Key.Key_S)                                          # the new document steps normally
+    assert w.document.trace.loss == pytest.approx(0.298371109, abs=1e-9)
+
+
+def test_loading_an_example_while_training_asks_about_the_trained_steps(qtbot, window, dialogs):
+    w = window
+    start_training(qtbot, w)
+    dialogs.answer = Button.Cancel
+    menu(w, "File", "Examples", "mazur").trigger()
+    assert dialogs.kinds() == ["question"]
+    assert w.windowTitle().startswith("XOR")
+
+
+def test_closing_while_training_stops_the_worker_and_asks_about_the_steps(qtbot, window, dialogs):
+    w = window
+    worker = start_training(qtbot, w)
+    dialogs.answer = Button.Discard
+    assert w.close()
+    assert worker.isFinished() and w.training.worker is None and not w.isVisible()
+    assert dialogs.kinds() == ["question"]                                 # the trained steps are unsaved work
+
+
+# === 11. the data panel =============================================================================================
+
+def test_choosing_a_data_set_in_the_panel_is_an_undoable_edit(qtbot, window):
+    w = window
+    w.docks["data"].raise_()
+    panel, doc = w.data_panel, w.document
+    xor = presets.load("xor").data
+    panel.data_set.setFocus()
+    qtbot.keyClicks(panel.data_set, "ci")                                  # type-ahead in the combo: circles
+    qtbot.wait(5)
+    assert panel.data_set.currentText() == "circles"
+    assert doc.spec.data["builtin"] == "circles"
+    train, _ = resolve_split(doc.spec.data)
+    np.testing.assert_array_equal(doc.train_data.X, train.X)
+    np.testing.assert_array_equal(doc.session.data.X, train.X)             # the session trains on it
+    np.testing.assert_array_equal(np.column_stack(panel.plot.train_scatter.getData()), train.X)  # and it is drawn
+    assert doc.undo_stack.text(doc.undo_stack.count() - 1) == "Use data: circles"
+    assert "*" in w.windowTitle()
+
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert doc.spec.data == xor and panel.data_set.currentText() == "xor"
+    np.testing.assert_array_equal(doc.train_data.X, resolve_split(xor)[0].X)
+    np.testing.assert_array_equal(np.column_stack(panel.plot.train_scatter.getData()), resolve_split(xor)[0].X)
+
+
+def test_a_bad_csv_import_shows_the_reason_and_changes_nothing(qtbot, window, dialogs, tmp_path, monkeypatch):
+    w = window
+    w.docks["data"].raise_()
+    panel, doc = w.data_panel, w.document
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,label\n0.1,abc,1\n0.2,0.3,0\n")
+    monkeypatch.setattr("bpstudio.gui.panels.data_panel.QFileDialog.getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(bad), "")))
+    before, X = doc.spec, doc.train_data.X.copy()
+    QTest.mouseClick(panel.import_button, LEFT)
+    qtbot.wait(5)
+    assert panel.error.isVisible() and "'abc' is not a number" in panel.error.text() and "line 2" in panel.error.text()
+    assert doc.spec == before and doc.undo_stack.count() == 0 and "*" not in w.windowTitle()
+    np.testing.assert_array_equal(doc.train_data.X, X)
+    assert panel.data_set.currentText() == "xor"
+
+
+def test_a_refused_data_set_leaves_the_panel_showing_the_data_in_use(qtbot, window):
+    w = window
+    w.docks["data"].raise_()
+    panel, doc = w.data_panel, w.document
+    panel.data_set.setFocus()
+    qtbot.keyClicks(panel.data_set, "b")                                   # blobs: 3 classes for a 1-unit output
+    qtbot.wait(5)
+    assert "3 classes" in w.canvas.banner.text()
+    assert doc.spec.data == presets.load("xor").data and doc.undo_stack.count() == 0
+    assert panel.data_set.currentText() == "xor"
