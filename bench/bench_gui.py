@@ -1,0 +1,139 @@
+"""The app while it trains: throughput against the same training headless, main-thread latency, start time.
+
+    python bench/bench_gui.py [--seconds 3] [--rounds 3]
+    xvfb-run -a python bench/bench_gui.py        # with a real X display instead of Qt's offscreen one
+
+For each network, rounds alternate between
+  headless: the same session stepped in a plain loop, recording the same history points, no Qt at all;
+  window:   the main window open with live plots and canvas, training at full speed in its worker thread,
+and print steps per second and the ratio window/headless (target ≥ 0.8). While the window trains, a
+5 ms timer on the GUI thread measures how late the event loop serves it: p99 lateness is the latency
+target (≤ 30 ms). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
+≤ 1.0 s, and torch must not be loaded by then). A measurement, not a test: nothing passes or fails here.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bpstudio.core.history import TrainingHistory  # noqa: E402
+from bpstudio.core.session import Session  # noqa: E402
+
+NETS = ("xor", "deep_sigmoid", "spiral")
+TICK_MS = 5
+
+
+def headless_rate(window, seconds: float) -> float:
+    """Steps per second of the document's network trained in a plain loop on a copy of its session."""
+    doc = window.document
+    s = doc.session
+    session = Session(s.spec, doc.train_data, batch_size=s.batch_size, params=s.params_numpy())
+    history = TrainingHistory(doc.history.layer_ids)
+    ids = history.layer_ids
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trace = session.step()
+        norms = trace.grad_norms()
+        history.record(trace.step, float(trace.loss), {k: norms.get(k, math.nan) for k in ids})
+        steps += 1
+    return steps / (time.perf_counter() - start)
+
+
+def window_rate(app, window, seconds: float) -> tuple[float, list[float]]:
+    """Steps per second trained by the window's worker, and the GUI thread's timer lateness in ms."""
+    doc = window.document
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    tick = QTimer()
+    tick.setInterval(TICK_MS)
+
+    def on_tick() -> None:
+        lateness.append(max(0.0, clock.restart() - TICK_MS))
+    tick.timeout.connect(on_tick)
+    first = doc.session.step_count
+    start = time.perf_counter()
+    window.training.start()
+    clock.start()
+    tick.start()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    tick.stop()
+    window.training.stop()
+    elapsed = time.perf_counter() - start
+    app.processEvents()
+    return (doc.session.step_count - first) / elapsed, lateness[1:]
+
+
+def startup_seconds() -> tuple[float, str]:
+    out = subprocess.run([sys.executable, "-m", "bpstudio", "gui", "--smoke"], capture_output=True, text=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
+                         cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr.strip()[-200:]
+    seconds = float(line.split("window shown ")[1].split(" s")[0]) if "window shown" in line else math.nan
+    return seconds, line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed run")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from bpstudio.gui.main_window import MainWindow
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.resize(1500, 950)
+    window.show()
+    platform = app.platformName()
+    print(f"bpstudio GUI benchmark — Qt platform '{platform}', {args.rounds} rounds of {args.seconds:g} s, "
+          f"NumPy backend, one BLAS thread\n")
+    header = f"{'net':<14} {'headless steps/s':>17} {'window steps/s':>15} {'ratio':>6}   " \
+             f"{'latency p50':>11} {'p99':>6} {'max':>6} (ms)"
+    print(header)
+    print("-" * len(header))
+    for name in NETS:
+        window.files.open_example(name)
+        app.processEvents()
+        head, gui, late = [], [], []
+        for _ in range(args.rounds):
+            head.append(headless_rate(window, args.seconds))
+            rate, lateness = window_rate(app, window, args.seconds)
+            gui.append(rate)
+            late.extend(lateness)
+            window.document.reset_training()
+            app.processEvents()
+        h, g = statistics.median(head), statistics.median(gui)
+        late.sort()
+        p50 = late[len(late) // 2] if late else math.nan
+        p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
+        print(f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}")
+    window.document.undo_stack.setClean()
+    window.close()
+    seconds, line = startup_seconds()
+    print(f"\nstart to window shown: {seconds:.2f} s   ({line})")
+    print("\ntargets: window/headless ≥ 0.8 · latency p99 ≤ 30 ms · start ≤ 1.0 s without torch")
+
+
+if __name__ == "__main__":
+    main()
