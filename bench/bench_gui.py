@@ -113,6 +113,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for name in NETS:
+        window.document.forget_changes()  # trained steps are not worth a "save changes?" prompt here
         window.files.open_example(name)
         app.processEvents()
         head, gui, late = [], [], []
@@ -128,7 +129,7 @@ def main() -> None:
         p50 = late[len(late) // 2] if late else math.nan
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
         print(f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}")
-    window.document.undo_stack.setClean()
+    window.document.forget_changes()
     window.close()
     seconds, line = startup_seconds()
     print(f"\nstart to window shown: {seconds:.2f} s   ({line})")

@@ -72,22 +72,23 @@ def main() -> None:
     settle(app)
     shoot(window, out, "mazur_mid_step")
 
-    doc.undo_stack.setClean()  # no "save changes?" prompt between examples
+    doc.forget_changes()  # no "save changes?" prompt between examples
     window.files.open_example("deep_sigmoid")
+    doc.set_batch_size(16)  # minibatches keep the last layer learning, so the gap between layers stays in view
     train(app, window, 400)
     window.docks["gradients"].raise_()
     settle(app)
     shoot(window, out, "deep_sigmoid_gradients")
     window.gradient_plot.grab().save(str(out / "deep_sigmoid_gradient_plot.png"))
 
-    doc.undo_stack.setClean()
+    doc.forget_changes()
     window.files.open_example("spiral")
     train(app, window, 3000)
     window.docks["data"].raise_()
     settle(app)
     shoot(window, out, "spiral_decision_boundary")
     window.data_panel.grab().save(str(out / "spiral_data_panel.png"))
-    doc.undo_stack.setClean()
+    doc.forget_changes()
     window.close()
 
 

@@ -110,6 +110,12 @@ class Document(QObject):
         """Unsaved changes: an edit or training since the last save, or a changed batch size or backend."""
         return not self.undo_stack.isClean() or self._settings_dirty
 
+    def forget_changes(self) -> None:
+        """Treat the current state as saved (scripts and benchmarks that switch examples without asking)."""
+        self.undo_stack.setClean()
+        self._settings_dirty = False
+        self.file_changed.emit()
+
     # --- loading and saving -----------------------------------------------------------------------
 
     def load_preset(self, name: str) -> None:

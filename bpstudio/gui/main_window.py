@@ -29,7 +29,7 @@ from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.training import TrainingController
 from bpstudio.gui.worker import surface
 
-REFRESH_MS = 80             # one view redraws per tick, in turn (see _on_timer)
+REFRESH_MS = 100            # one view redraws per tick, in turn (see _on_timer)
 PRESENTATION_SCALE = 1.5
 
 
@@ -177,8 +177,13 @@ class MainWindow(QMainWindow):
         self._schedule_canvas()
 
     def _show_explanation(self) -> None:
-        """The chain rule is worked out only while its panel can be seen (it costs batch × units²)."""
-        if self.explanation.isVisible():
+        """The chain rule is worked out only while its panel can be seen and training is paused (it can
+        take 100 ms on a deep net, and while training the numbers change faster than anyone reads)."""
+        if not self.explanation.isVisible():
+            return
+        if self.document.training:
+            self.explanation.show_message("Training… the chain rule is written out when you pause (P) or step.")
+        else:
             self.explanation.show_step(self.document.spec, self.document.trace)
 
     def _on_data_changed(self) -> None:
@@ -225,8 +230,6 @@ class MainWindow(QMainWindow):
             self.canvas.select_layer(layer_id)
             self.selected_layer = layer_id
         self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads())
-        if self.document.training:
-            self._show_explanation()
         self._update_phase_label()
         self._update_enabled()
 
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow):
         with_signals.setText("&Pause" if running else "&Play")
         with_signals.blockSignals(False)
         self._update_enabled()
+        self._show_explanation()
         if not running:
             self._redraw()
             self._show_surface()

@@ -20,7 +20,7 @@ SPEEDS: dict[str, float | None] = {"1 step/s": 1, "2 steps/s": 2, "5 steps/s": 5
 DEFAULT_SPEED = "max"
 # While the worker runs, the GUI thread must get the GIL back quickly each time a Qt call released it;
 # at Python's default 5 ms a repaint that releases it twenty times waits 100 ms (bench/bench_gui.py).
-TRAINING_SWITCH_INTERVAL = 0.0005
+TRAINING_SWITCH_INTERVAL = 0.001
 
 
 class TrainingController(QObject):

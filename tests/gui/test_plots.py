@@ -49,7 +49,11 @@ def shown(qtbot, widget):
 def data(curve):
     """What the curve shows: pyqtgraph clips to the view, whose autorange follows on the next paint."""
     for view in pg.QtWidgets.QApplication.topLevelWidgets():
-        if view.isVisible():
+        try:
+            visible = view.isVisible()
+        except RuntimeError:  # a window an earlier test closed, whose C++ side is gone
+            continue
+        if visible:
             view.grab()
     x, y = curve.getData()
     return np.asarray(x), np.asarray(y)

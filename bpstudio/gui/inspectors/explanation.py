@@ -111,6 +111,10 @@ class ExplanationPanel(QWidget):
         if changed and key is not None:
             self.target_changed.emit(key, index)
 
+    def show_message(self, text: str) -> None:
+        """Say something in place of the explanation (e.g. while training runs too fast to read)."""
+        self.browser.setHtml(_message(text))
+
     def target(self) -> tuple[str | None, tuple[int, ...]]:
         return self._key, self._index
 
