@@ -225,8 +225,8 @@ class Document(QObject):
         spec = snap.spec
         with self.lock:
             old = self.session
+            train, test, key = self._resolve_data(spec, self.base_dir)
             if structure(spec) == structure(old.spec):
-                train, test, key = self._resolve_data(spec, self.base_dir)
                 if train is not self.train_data:
                     old.set_data(train)
                 wanted = initial_params(spec)
@@ -237,7 +237,6 @@ class Document(QObject):
                 old.spec = spec
                 session = old
             else:
-                train, test, key = self._resolve_data(spec, self.base_dir)
                 b = old.backend
                 session = Session(spec, train, backend=b.name, device=b.device, dtype=b.dtype,
                                   batch_size=old.batch_size)

@@ -20,6 +20,7 @@ from bpstudio.core.datasets import resolve_split
 from bpstudio.core.session import Session
 from bpstudio.core.spec import OptimizerSpec
 from bpstudio.gui.main_window import PRESENTATION_SCALE, MainWindow
+from tests.gui.driving import menu
 
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -100,14 +101,6 @@ def press(qtbot, w, key, modifiers=NOMOD):
         target = w
     QTest.keyClick(target, key, modifiers)
     qtbot.wait(5)
-
-
-def menu(w, *path):
-    actions = w.menuBar().actions()
-    for name in path:
-        action = next(a for a in actions if a.text().replace("&", "") == name)
-        actions = action.menu().actions() if action.menu() else []
-    return action
 
 
 def type_into_field(qtbot, field, text):

@@ -7,7 +7,7 @@ pytest.importorskip("PySide6")
 import numpy as np  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit  # noqa: E402
+from PySide6.QtWidgets import QAbstractItemView  # noqa: E402
 
 from bpstudio.core import datasets, presets  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
@@ -15,23 +15,9 @@ from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec  # noqa: E402
 from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE  # noqa: E402
 from bpstudio.gui.inspectors.layer_inspector import LayerInspector  # noqa: E402
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor  # noqa: E402
+from tests.gui.driving import type_into_cell  # noqa: E402
 
 ALL_SIGNALS = ("fields_requested", "param_requested", "randomize_requested", "reset_requested", "output_requested")
-
-
-def type_into_cell(qtbot, editor, row, col, text):
-    """Open the cell's editor as a double-click would, type, press Enter, wait for the commit."""
-    view = editor.view
-    index = view.model().index(row, col)
-    view.setCurrentIndex(index)
-    assert view.edit(index, QAbstractItemView.EditTrigger.DoubleClicked, None)
-    line = view.indexWidget(index)
-    assert isinstance(line, QLineEdit)
-    line.selectAll()
-    qtbot.keyClick(line, Qt.Key.Key_Delete)
-    qtbot.keyClicks(line, text)
-    qtbot.keyClick(line, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: view.state() == QAbstractItemView.State.NoState)
 
 
 def cell(editor, row, col, role=Qt.ItemDataRole.DisplayRole):

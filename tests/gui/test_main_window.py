@@ -13,9 +13,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHelpEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QLineEdit,
     QMessageBox,
     QToolTip,
 )
@@ -25,6 +23,8 @@ from bpstudio.core.datasets import resolve_split
 from bpstudio.core.init import initial_params
 from bpstudio.core.session import Session
 from bpstudio.gui.main_window import PRESENTATION_SCALE, MainWindow
+from tests.gui import driving
+from tests.gui.driving import menu
 
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -91,15 +91,6 @@ def press(qtbot, w, key, modifiers=NOMOD):
         target = w
     QTest.keyClick(target, key, modifiers)
     settle(qtbot)
-
-
-def menu(w, *path):
-    """The action at ``path`` in the menu bar, e.g. ("File", "Examples", "mazur")."""
-    actions = w.menuBar().actions()
-    for name in path:
-        action = next(a for a in actions if a.text().replace("&", "") == name)
-        actions = action.menu().actions() if action.menu() else []
-    return action
 
 
 def open_example(qtbot, w, name):
@@ -221,18 +212,7 @@ def cells(editor):
 
 
 def type_into_cell(qtbot, editor, row, col, text):
-    """Open the cell's editor as a double-click would, type, press Enter, wait for the commit."""
-    view = editor.view
-    index = view.model().index(row, col)
-    view.setCurrentIndex(index)
-    assert view.edit(index, QAbstractItemView.EditTrigger.DoubleClicked, None)
-    line = view.indexWidget(index)
-    assert isinstance(line, QLineEdit)
-    line.selectAll()
-    qtbot.keyClick(line, Qt.Key.Key_Delete)
-    qtbot.keyClicks(line, text)
-    qtbot.keyClick(line, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: view.state() == QAbstractItemView.State.NoState)
+    driving.type_into_cell(qtbot, editor, row, col, text)
     settle(qtbot)
 
 
