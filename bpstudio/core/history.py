@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import numbers
+import threading
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -100,6 +101,13 @@ class _Series:
         self.stride *= 2
         self.complete = half
 
+    def copy(self) -> "_Series":
+        other = _Series.__new__(_Series)
+        other.__dict__.update(self.__dict__)
+        other.steps, other.sums, other.counts = self.steps.copy(), self.sums.copy(), self.counts.copy()
+        other.p_sums, other.p_counts = list(self.p_sums), list(self.p_counts)
+        return other
+
     def step_array(self) -> np.ndarray:
         done = self.steps[:self.complete]
         return np.append(done, np.int64(self.p_step)) if self.p_records else done.copy()
@@ -161,55 +169,80 @@ class _Series:
 
 class TrainingHistory:
     """Loss, accuracy and per-layer gradient norms of a run, plus test evaluations. ``version`` goes up
-    on every change, so a plot redraws only when there is something new."""
+    on every change, so a plot redraws only when there is something new.
+
+    One thread may record while others read: they read a :meth:`snapshot`, which is taken whole."""
 
     def __init__(self, layer_ids: Sequence[str] = (), capacity: int = DEFAULT_CAPACITY):
         self.capacity: int = _integer(capacity, "history capacity", 1)
         self.version: int = 0
+        self._lock = threading.RLock()  # changes and snapshots are whole
         self.clear(layer_ids)
+
+    def snapshot(self) -> "TrainingHistory":
+        """A copy that stays as it is, safe to take while another thread records into this history."""
+        with self._lock:
+            other = TrainingHistory.__new__(TrainingHistory)
+            other.__dict__.update(self.__dict__)
+            other._train, other._test, other._latest = self._train.copy(), self._test.copy(), dict(self._latest)
+            other._lock = threading.RLock()
+            return other
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled and copied without its lock
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def clear(self, layer_ids: Sequence[str] | None = None) -> None:
         """Forget every record; with ``layer_ids``, record those layers from now on."""
-        ids = self.layer_ids if layer_ids is None else _check_ids(layer_ids)
-        self.layer_ids: tuple[str, ...] = ids
-        self._train = _Series(2 + len(ids), self.capacity)  # loss, accuracy, log10 norm per layer
-        self._test = _Series(2, self.capacity)
-        self._latest: dict[str, float] = {}
-        self.version += 1
+        with self._lock:
+            ids = self.layer_ids if layer_ids is None else _check_ids(layer_ids)
+            self.layer_ids: tuple[str, ...] = ids
+            self._train = _Series(2 + len(ids), self.capacity)  # loss, accuracy, log10 norm per layer
+            self._test = _Series(2, self.capacity)
+            self._latest: dict[str, float] = {}
+            self.version += 1
 
     def record(self, step: int, loss: float, grad_norms: Mapping[str, float],
                accuracy: float | None = None) -> None:
         """Add one training step; layers missing from ``grad_norms`` count as not yet computed. A step not
         after the last means the run was rewound (training undone): records from ``step`` on are dropped."""
-        step = _integer(step, "training step")
-        loss, acc = _real(loss, "loss"), _accuracy(accuracy)
-        norms = {str(k): _real(v, f"gradient norm of layer '{k}'") for k, v in grad_norms.items()}
-        if not self.layer_ids and not self._train.records and norms:  # the first record names the layers
-            self.layer_ids = tuple(norms)
-            self._train = _Series(2 + len(norms), self.capacity)
-        if not set(norms).issubset(self.layer_ids):
-            raise SessionError(f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
-                               f"the history records {', '.join(self.layer_ids) or 'no layers'}")
-        if self._train.last_step is not None and step <= self._train.last_step:
-            self.truncate(step - 1)
-        self._latest = {lid: norms.get(lid, math.nan) for lid in self.layer_ids}
-        logs = [math.log10(g) if g > 0 and math.isfinite(g) else math.nan for g in self._latest.values()]
-        self._train.add(step, [loss, acc, *logs])
-        self.version += 1
+        with self._lock:
+            step = _integer(step, "training step")
+            loss, acc = _real(loss, "loss"), _accuracy(accuracy)
+            norms = {str(k): _real(v, f"gradient norm of layer '{k}'") for k, v in grad_norms.items()}
+            if not self.layer_ids and not self._train.records and norms:  # the first record names the layers
+                self.layer_ids = tuple(norms)
+                self._train = _Series(2 + len(norms), self.capacity)
+            if not set(norms).issubset(self.layer_ids):
+                raise SessionError(f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
+                                   f"the history records {', '.join(self.layer_ids) or 'no layers'}")
+            if self._train.last_step is not None and step <= self._train.last_step:
+                self.truncate(step - 1)
+            self._latest = {lid: norms.get(lid, math.nan) for lid in self.layer_ids}
+            logs = [math.log10(g) if g > 0 and math.isfinite(g) else math.nan for g in self._latest.values()]
+            self._train.add(step, [loss, acc, *logs])
+            self.version += 1
 
     def record_test(self, step: int, loss: float, accuracy: float | None = None) -> None:
         """Add one evaluation on the test set made at training step ``step`` (later ones are forgotten)."""
-        step, values = _integer(step, "test step"), [_real(loss, "test loss"), _accuracy(accuracy)]
-        self._test.truncate(step - 1)
-        self._test.add(step, values)
-        self.version += 1
+        with self._lock:
+            step, values = _integer(step, "test step"), [_real(loss, "test loss"), _accuracy(accuracy)]
+            self._test.truncate(step - 1)
+            self._test.add(step, values)
+            self.version += 1
 
     def truncate(self, step: int) -> None:
         """Forget what was recorded after ``step`` (training undone); points straddling it go whole."""
-        if self._train.truncate(_integer(step, "step")):
-            self._latest = {}
-        self._test.truncate(step)
-        self.version += 1
+        with self._lock:
+            if self._train.truncate(_integer(step, "step")):
+                self._latest = {}
+            self._test.truncate(step)
+            self.version += 1
 
     def __len__(self) -> int:
         """Training steps recorded (not points stored)."""
@@ -275,10 +308,12 @@ class TrainingHistory:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (non-finite numbers as the strings "nan", "inf", "-inf")."""
-        return {"format": FORMAT, "version": VERSION, "capacity": self.capacity, "layer_ids": list(self.layer_ids),
-                "latest_grad_norms": {k: _encode(v) for k, v in self._latest.items()},
-                "train": self._train.to_dict(self._train_channels()),
-                "test": self._test.to_dict(["loss", "accuracy"])}
+        with self._lock:
+            return {"format": FORMAT, "version": VERSION, "capacity": self.capacity,
+                    "layer_ids": list(self.layer_ids),
+                    "latest_grad_norms": {k: _encode(v) for k, v in self._latest.items()},
+                    "train": self._train.to_dict(self._train_channels()),
+                    "test": self._test.to_dict(["loss", "accuracy"])}
 
     @classmethod
     def from_dict(cls, d: Any) -> "TrainingHistory":

@@ -60,7 +60,7 @@ class Document(QObject):
         super().__init__(parent)
         self.lock = threading.RLock()
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.file_changed.emit())
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.history = TrainingHistory()
         self.path: str | None = None
         self.base_dir: str | None = None
@@ -85,6 +85,9 @@ class Document(QObject):
     def backend_choice(self) -> tuple[str, str, str]:
         b = self.session.backend
         return b.name, b.device, b.dtype
+
+    def _on_clean_changed(self, _clean: bool) -> None:  # a method, not a lambda: Qt disconnects it with us
+        self.file_changed.emit()
 
     def params(self) -> dict[str, np.ndarray]:
         """The current weights as NumPy arrays (cached until they change; do not write into them)."""
@@ -363,7 +366,7 @@ class Document(QObject):
         self.step_changed.emit()
 
     def record_step(self, trace: StepTrace | None) -> None:
-        """Add a finished step to the plot history (the worker sends its own records in batches)."""
+        """Add a finished step to the plot history (the training worker records its own steps)."""
         assert trace is not None and trace.loss is not None
         norms = trace.grad_norms()
         self.history.record(trace.step, float(trace.loss), {k: norms.get(k, math.nan) for k in self.history.layer_ids},

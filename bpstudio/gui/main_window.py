@@ -16,7 +16,7 @@ from bpstudio.core.gradcheck import gradient_check
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.colors import layer_colors
-from bpstudio.gui.document import Document, weighted_layers
+from bpstudio.gui.document import Document
 from bpstudio.gui.edits import EditRequests
 from bpstudio.gui.files import FileManager
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
@@ -26,10 +26,10 @@ from bpstudio.gui.panels.data_panel import DataPanel
 from bpstudio.gui.panels.training_panel import TrainingPanel
 from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
+from bpstudio.gui.refresh import RefreshPacer
 from bpstudio.gui.training import TrainingController
 from bpstudio.gui.worker import surface
 
-REFRESH_MS = 100            # one view redraws per tick, in turn (see _on_timer)
 PRESENTATION_SCALE = 1.5
 
 
@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         self.undo_view = QUndoView(self.document.undo_stack)
         self.undo_view.setEmptyLabel("<opened>")
         self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
+        self.pacer = RefreshPacer()
+        self.timer.setInterval(self.pacer.interval_ms)
         self.timer.timeout.connect(self._on_timer)
         self._canvas_pending = False
         self._turn = 0
@@ -130,8 +131,7 @@ class MainWindow(QMainWindow):
     # --- document → views -------------------------------------------------------------------------------
 
     def _on_loaded(self) -> None:
-        self.loss_plot.set_history(self.document.history)
-        self.gradient_plot.set_history(self.document.history)
+        self._show_history()
         self._on_network_changed()
         self._on_data_changed()
         self._on_settings_changed()
@@ -140,11 +140,14 @@ class MainWindow(QMainWindow):
 
     def _on_document_loaded(self) -> None:
         self.selected_layer = None
-        self.loss_plot.set_history(self.document.history)
-        self.gradient_plot.set_history(self.document.history)
+        self._show_history()
         self._canvas_pending = True
         self._redraw()
         self.canvas.fit_all()
+
+    def _show_history(self) -> None:
+        self.loss_plot.set_history(self.document.history)
+        self.gradient_plot.set_history(self.document.history)
 
     def colors(self) -> dict:
         spec = self.document.spec
@@ -154,8 +157,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         if self.selected_layer is not None and self.selected_layer not in doc.spec.order:
             self.selected_layer = None
-        self.gradient_plot.set_history(doc.history)
-        self.loss_plot.set_history(doc.history)
+        self._show_history()
         self.gradient_plot.set_colors(self.colors())
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
@@ -234,20 +236,36 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def _on_timer(self) -> None:
-        """Redraw one view per tick, in turn: each is refreshed ~4 times a second, and no single tick
-        holds the GUI thread long enough to make it feel slow (bench/bench_gui.py measures this)."""
+        """Redraw one view per tick, in turn. While training, a tick is the GUI thread's turn: the worker
+        waits while the view updates and paints at once (painted later, it would share the interpreter
+        with the worker and take several times as long), and the pacer keeps the turns to a small share
+        of the time (bench/bench_gui.py measures both)."""
         self._turn = (self._turn + 1) % 3
-        if self._turn == 0:
-            self.loss_plot.refresh()
-        elif self._turn == 1:
-            self.gradient_plot.refresh()
-        elif self.document.training and self.training.latest is not None:
-            latest, self.training.latest = self.training.latest, None
-            if latest.surface is not None:
-                self._show_surface(latest.surface)
-            self._redraw()
+        training = self.document.training
+        if training:
+            self.timer.setInterval(self.pacer.next_interval())
+        with self.training.gui_turn():
+            for viewport in self._update_view(self._turn, training):
+                if training:
+                    viewport.repaint()
+
+    def _update_view(self, turn: int, training: bool) -> list[QWidget]:
+        """Bring one view up to date (0: loss plot, 1: gradient plot, 2: canvas, data and inspector while
+        training); the viewports that changed."""
+        if turn < 2:
+            plot = self.loss_plot if turn == 0 else self.gradient_plot
+            return [plot.view.viewport()] if plot.refresh(self.training.latest_history if training else None) else []
+        if not training or self.training.latest is None:
+            return []
+        latest, self.training.latest = self.training.latest, None
+        if latest.surface is not None:
+            self._show_surface(latest.surface)
+        self._redraw()
+        return [self.canvas.viewport(), self.data_panel.plot.plot_widget.viewport()]
 
     def _on_running_changed(self, running: bool) -> None:
+        self.pacer.reset()
+        self.timer.setInterval(self.pacer.interval_ms)
         with_signals = self.actions.play
         with_signals.blockSignals(True)
         with_signals.setChecked(running)
@@ -255,9 +273,11 @@ class MainWindow(QMainWindow):
         with_signals.blockSignals(False)
         self._update_enabled()
         self._show_explanation()
-        if not running:
+        if not running:  # the final state at once, not in turn over the next ticks
             self._redraw()
             self._show_surface()
+            self.loss_plot.refresh()
+            self.gradient_plot.refresh()
 
     def _on_layer_selected(self, layer_id: str | None) -> None:
         self.selected_layer = layer_id

@@ -1,16 +1,19 @@
 """Play/pause: starts and stops the training worker and turns its reports into plot points.
 
-The controller owns at most one :class:`TrainWorker`. Reports arrive on the GUI thread as plain data;
-they go into the document's history at once (cheap), while the canvas and plots redraw from the
-window's timer, never per step.
+The controller owns at most one :class:`TrainWorker`. Its steps go straight into the document's plot
+history; its reports (the latest trace and decision surface) arrive on the GUI thread as plain data, and
+the canvas and plots redraw from the window's timer, never per step.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
+from bpstudio.core.history import TrainingHistory
 from bpstudio.gui.document import Document
 from bpstudio.gui.worker import Progress, TrainWorker
 
@@ -34,6 +37,7 @@ class TrainingController(QObject):
         self.worker: TrainWorker | None = None
         self.speed: float | None = SPEEDS[DEFAULT_SPEED]
         self.latest: Progress | None = None
+        self.latest_history: TrainingHistory | None = None   # the newest snapshot of the history
 
     @property
     def running(self) -> bool:
@@ -50,6 +54,7 @@ class TrainingController(QObject):
         doc = self.document
         with doc.lock:
             doc.session.abort_step()  # a half-done step restarts, so whole steps are trained
+        self.latest_history = None
         doc.set_training(True)
         worker = TrainWorker(doc, self.speed, max_steps)
         worker.progressed.connect(self._on_progress)
@@ -70,6 +75,19 @@ class TrainingController(QObject):
         worker.wait()
         self._on_finished()
 
+    @contextmanager
+    def gui_turn(self) -> Iterator[None]:
+        """Run the block while the worker waits between steps (see TrainWorker.begin_gui_turn)."""
+        worker = self.worker
+        if worker is None:
+            yield
+            return
+        worker.begin_gui_turn()
+        try:
+            yield
+        finally:
+            worker.end_gui_turn()
+
     def toggle(self) -> None:
         if self.running:
             self.stop()
@@ -77,11 +95,8 @@ class TrainingController(QObject):
             self.start()
 
     def _on_progress(self, progress: Progress) -> None:
-        history = self.document.history
-        for step, loss, norms, train_acc in progress.records:
-            history.record(step, loss, norms, train_acc)
-        for step, test_loss, test_acc in progress.evaluations:
-            history.record_test(step, test_loss, test_acc)
+        if progress.history is not None:
+            self.latest_history = progress.history
         if progress.trace is not None:
             self.document.trace = progress.trace
         self.latest = progress

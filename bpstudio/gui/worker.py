@@ -1,34 +1,38 @@
 """Training in a worker thread.
 
 The worker runs the document's session in short chunks, holding the document's lock only while a chunk
-runs, so edits of the learning rate or loss from the window go in between chunks. It reports plain
-data (floats, NumPy copies) on ``progressed`` at most every ``REPORT_INTERVAL`` seconds; the window
-turns that into plot points and canvas updates on its own thread.
+runs, so edits of the learning rate or loss from the window go in between chunks. Each step goes into
+the document's plot history as it is trained; at most every
+``REPORT_INTERVAL`` seconds the worker reports on ``progressed`` what else the window draws: the last
+trace as NumPy copies, a snapshot of the history for the plots (so the GUI thread never waits on the
+history while the worker writes it) and the decision surface.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QThread, Signal
 
 from bpstudio.core.boundary import accuracy, output_curve, output_surface
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.history import TrainingHistory
 from bpstudio.core.trace import StepTrace
 
 if TYPE_CHECKING:
     from bpstudio.gui.document import Document
 
-REPORT_INTERVAL = 0.04      # seconds between reports to the window (25 per second)
+REPORT_INTERVAL = 0.1       # seconds between reports to the window (the views redraw at most 10 times a second)
 EVAL_INTERVAL = 0.25        # seconds between test-loss / accuracy / decision-surface evaluations
 CHUNK_SECONDS = 0.008       # how long the worker holds the lock in one go
+GUI_TURN_WAIT = 0.05        # the longest the GUI thread waits for the worker to pause for its redraw
 TRACE_LIMIT = 4096          # send the full trace for the canvas only for nets up to this many parameters
 
 
-Record = tuple[int, float, dict[str, float], float | None]   # step, loss, grad norms, train accuracy
 TestRecord = tuple[int, float, float | None]                   # step, test loss, test accuracy
 
 
@@ -58,11 +62,10 @@ def surface(doc: Document) -> Any:
 
 @dataclass
 class Progress:
-    """What the worker sends: finished steps (step, loss, grad norms) and the latest state to draw."""
+    """What the worker sends: the latest state to draw (its steps are in the document's history)."""
 
-    records: list[Record] = field(default_factory=list)
-    evaluations: list[TestRecord] = field(default_factory=list)
     trace: StepTrace | None = None
+    history: TrainingHistory | None = None   # a snapshot of the document's, for the plots
     surface: Any = None
     step: int = 0
     epoch: int = 0
@@ -79,9 +82,55 @@ class TrainWorker(QThread):
         self.max_steps = max_steps
         self._stop = False
         self.steps_done = 0
+        self._turn = threading.Condition()   # the GUI thread's turns (see begin_gui_turn)
+        self._turn_wanted = self._parked = False
 
     def stop(self) -> None:
         self._stop = True
+        with self._turn:
+            self._turn.notify_all()
+
+    # --- turns: the GUI thread draws while the worker waits ----------------------------------------------
+    # Both threads need Python's interpreter lock. When both want it, they trade it every switch interval,
+    # and each Qt call the GUI thread makes releases it, so a redraw of 5 ms took 30-40 ms and twice the
+    # CPU time. Instead the GUI thread asks for a turn: the worker finishes its step, leaves the document's
+    # lock and waits until the turn ends; the redraw runs at full speed and the worker loses only that time.
+
+    def begin_gui_turn(self, timeout: float = GUI_TURN_WAIT) -> bool:
+        """Called on the GUI thread: wait (at most ``timeout`` s) until the worker is parked between steps.
+        True if it is; False if it was busy longer (a slow step), then the redraw shares the interpreter.
+        Either way, call :meth:`end_gui_turn` afterwards."""
+        with self._turn:
+            self._turn_wanted = True
+            parked = self._turn.wait_for(lambda: self._parked or self._stop or self.isFinished(), timeout)
+            if not parked:
+                self._turn_wanted = False
+            return parked and self._parked
+
+    def end_gui_turn(self) -> None:
+        with self._turn:
+            self._turn_wanted = False
+            self._turn.notify_all()
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait between slow steps (woken early by stop); meanwhile the GUI thread's turns need no wait."""
+        with self._turn:
+            self._parked = True
+            self._turn.notify_all()
+            self._turn.wait_for(lambda: self._stop, seconds)
+            self._turn.wait_for(lambda: not self._turn_wanted or self._stop)
+            self._parked = False
+
+    def _wait_out_gui_turn(self) -> None:
+        if not self._turn_wanted:  # (read without the lock: a turn asked for just now waits one step)
+            return
+        with self._turn:
+            if not self._turn_wanted:
+                return
+            self._parked = True
+            self._turn.notify_all()
+            self._turn.wait_for(lambda: not self._turn_wanted or self._stop)
+            self._parked = False
 
     def set_speed(self, steps_per_second: float | None) -> None:
         self.steps_per_second = steps_per_second
@@ -96,7 +145,6 @@ class TrainWorker(QThread):
 
     def _loop(self) -> None:
         doc = self.document
-        layer_ids = tuple(doc.history.layer_ids)
         small_net = sum(math.prod(shape) for shape in doc.spec.param_shapes().values()) <= TRACE_LIMIT
         progress = Progress()
         last_report = last_eval = time.perf_counter()
@@ -105,50 +153,55 @@ class TrainWorker(QThread):
         while not self._stop and (self.max_steps is None or self.steps_done < self.max_steps):
             rate = self.steps_per_second
             with doc.lock:
-                session = doc.session
+                session, history = doc.session, doc.history
+                layer_ids = history.layer_ids
                 chunk_end = time.perf_counter() + CHUNK_SECONDS
+                record: tuple[int, float, dict[str, float]] | None = None
                 while True:
                     trace = session.step()
                     self.steps_done += 1
+                    if record is not None:
+                        history.record(*record)
                     norms = trace.grad_norms()
                     loss = float(trace.loss)  # type: ignore[arg-type]
-                    progress.records.append((trace.step, loss, {k: norms.get(k, math.nan) for k in layer_ids}, None))
+                    record = (trace.step, loss, {k: norms.get(k, math.nan) for k in layer_ids})
                     if not math.isfinite(loss):
                         self._stop = True
                         self.failed.emit(f"the loss became {loss} at step {trace.step + 1}: lower the "
                                          "learning rate, then Reset")
                         break
-                    if rate is not None or self._stop or time.perf_counter() >= chunk_end:
+                    if rate is not None or self._stop or self._turn_wanted or time.perf_counter() >= chunk_end:
                         break
                     if self.max_steps is not None and self.steps_done >= self.max_steps:
                         break
                 now = time.perf_counter()
                 slow = rate is not None and rate <= 30
                 if now - last_eval >= EVAL_INTERVAL or self._stop:
-                    step, loss, norms, _ = progress.records[-1]
-                    progress.records[-1] = (step, loss, norms, train_accuracy(doc))
+                    history.record(*record, train_accuracy(doc))  # the chunk's last step, with its accuracy
                     tested = test_record(doc)
                     if tested is not None:
-                        progress.evaluations.append(tested)
+                        history.record_test(*tested)
                     progress.surface = surface(doc)
                     last_eval = now
+                else:
+                    history.record(*record)
                 if slow or now - last_report >= REPORT_INTERVAL or self._stop:
                     if slow or small_net:
                         progress.trace = trace.to_numpy()
+                    progress.history = history.snapshot()
                     progress.step, progress.epoch = session.step_count, session.epoch_count
             if progress.step:
                 self.progressed.emit(progress)
                 progress = Progress()
                 last_report = time.perf_counter()
+            self._wait_out_gui_turn()
             if rate is not None:
                 next_step_at += 1.0 / rate
                 pause = next_step_at - time.perf_counter()
-                while pause > 0 and not self._stop:
-                    time.sleep(min(pause, 0.02))
-                    pause = next_step_at - time.perf_counter()
-                if pause < -1.0:  # fell far behind (a slow step): don't try to catch up
+                if pause > 0:
+                    self._sleep(pause)
+                elif pause < -1.0:  # fell far behind (a slow step): don't try to catch up
                     next_step_at = time.perf_counter()
-        if progress.records:
-            with doc.lock:
-                progress.step, progress.epoch = doc.session.step_count, doc.session.epoch_count
-            self.progressed.emit(progress)
+        with doc.lock:
+            progress.step, progress.epoch = doc.session.step_count, doc.session.epoch_count
+        self.progressed.emit(progress)

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import pickle
+import threading
 import time
 
 import numpy as np
@@ -329,3 +330,53 @@ def test_gradient_csv_has_a_column_per_layer_with_empty_cells_for_missing_norms(
     for lid in LAYERS:
         np.testing.assert_array_equal([as_float(r[lid]) for r in rows], h.grad_norms(lid))
     assert all(r["h2"] == "" for r in rows)
+
+
+def test_a_snapshot_is_a_whole_copy_that_stays_as_it_was():
+    h = TrainingHistory(LAYERS, capacity=8)
+    for step in range(20):
+        h.record(step, 1.0 / (step + 1), {"h1": 0.1, "h2": 0.2, "out": 0.3}, 0.5)
+        h.record_test(step, 2.0 / (step + 1))
+    snap = h.snapshot()
+    assert snap.to_dict() == h.to_dict() and snap.version == h.version and len(snap) == 20
+    for step in range(20, 40):
+        h.record(step, 0.01, {"out": 1.0})
+    h.truncate(25)
+    assert len(snap) == 20 and snap.steps()[-1] == 19 and snap.first_last_ratio() == pytest.approx(0.1 / 0.3)
+    assert len(h) <= 26 and h.steps()[-1] <= 25 and h.version > snap.version  # (whole points go)
+    snap.record(20, 9.0, {"out": 1.0})  # the copy records on its own
+    assert h.losses()[-1] != 9.0
+
+
+def test_snapshots_taken_while_another_thread_records_are_each_consistent():
+    h = TrainingHistory(["a", "b"], capacity=64)
+    done = threading.Event()
+
+    def writer() -> None:
+        for step in range(30_000):
+            h.record(step, float(step), {"a": 1.0, "b": 2.0})
+            if step % 100 == 0:
+                h.record_test(step, float(step))
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = 0
+    while not done.is_set() or seen == 0:
+        snap = h.snapshot()
+        steps, losses, norms = snap.steps(), snap.losses(), snap.grad_norms("b")
+        assert len(steps) == len(losses) == len(norms) == snap.grad_matrix(1000)[2].shape[1]
+        assert len(snap.test_steps()) == len(snap.test_losses())
+        assert (np.diff(steps) > 0).all() and len(snap) >= seen
+        seen = len(snap)
+    thread.join()
+    assert len(h) == 30_000
+
+
+def test_a_history_pickles_and_copies_without_its_lock():
+    h = TrainingHistory(LAYERS)
+    h.record(0, 0.5, {"out": 0.2})
+    for other in (pickle.loads(pickle.dumps(h)), copy.deepcopy(h)):
+        assert other.to_dict() == h.to_dict()
+        other.record(1, 0.25, {"out": 0.1})
+        assert len(other) == 2 and len(h) == 1

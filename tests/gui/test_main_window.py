@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.history import TrainingHistory
 from bpstudio.core.init import initial_params
 from bpstudio.core.session import Session
 from bpstudio.gui.main_window import PRESENTATION_SCALE, MainWindow
@@ -456,25 +457,31 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     assert n >= 300 and len(doc.history) == n
     assert f"step {n + 1} · next: forward h" in w.actions.phase_label.text()
 
-    # the run is exactly the core's: the same weights and per-step losses as a headless session
+    # the run is exactly the core's: the same weights, and the plot history of its per-step losses and
+    # gradient norms (past the history's capacity, neighbouring steps merge the same way in both)
     session, traces = headless("xor", n)
     same_params(doc.params(), session.params_numpy())
-    np.testing.assert_allclose(doc.history.losses(), [t.loss for t in traces], rtol=0, atol=1e-12)
+    expected = TrainingHistory(("h", "y"))
+    for t in traces:
+        expected.record(t.step, t.loss, t.grad_norms())
+    np.testing.assert_array_equal(doc.history.steps(), expected.steps())
+    np.testing.assert_allclose(doc.history.losses(), expected.losses(), rtol=0, atol=1e-12)
     assert doc.history.losses()[-1] < 0.5 * doc.history.losses()[0]  # the loss fell on XOR
 
     # the plots received the history's points
+    points = len(expected.steps())
     curve = w.loss_plot.train_curve
-    qtbot.waitUntil(lambda: curve.getData()[0] is not None and len(curve.getData()[0]) == n, timeout=3000)
-    xs, ys = curve.getData()
-    np.testing.assert_array_equal(xs, np.arange(n))
-    np.testing.assert_allclose(ys, [t.loss for t in traces], atol=1e-12)
+    qtbot.waitUntil(lambda: curve.xData is not None and len(curve.xData) == points, timeout=3000)
+    xs, ys = curve.xData, curve.yData                                # (all points: pyqtgraph draws fewer)
+    np.testing.assert_array_equal(xs, expected.steps())
+    np.testing.assert_allclose(ys, expected.losses(), atol=1e-12)
     assert set(w.gradient_plot.curves) == {"h", "y"}                 # one curve per dense layer
-    qtbot.waitUntil(lambda: all(c.xData is not None and len(c.xData) == n for c in w.gradient_plot.curves.values()),
-                    timeout=3000)                                    # (the views redraw in turn)
+    qtbot.waitUntil(lambda: all(c.xData is not None and len(c.xData) == points
+                                for c in w.gradient_plot.curves.values()), timeout=3000)  # (they redraw in turn)
     for lid, curve in w.gradient_plot.curves.items():
         gx, gy = curve.xData, curve.yData                            # (drawn on a log axis)
-        np.testing.assert_array_equal(gx, np.arange(n))
-        np.testing.assert_allclose(gy, [t.grad_norms()[lid] for t in traces], rtol=1e-9)
+        np.testing.assert_array_equal(gx, expected.steps())
+        np.testing.assert_allclose(gy, expected.grad_norms(lid), rtol=1e-9)
 
     texts = history_texts(w)
     assert texts[-1] == f"Train {n} steps"

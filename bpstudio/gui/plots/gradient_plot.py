@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from bpstudio.core.history import TrainingHistory, gradient_health
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
-from bpstudio.gui.plots.loss_plot import INK, LINE_WIDTH, LogTickAxis, new_view, point_size, prepare_plot, style_axis
+from bpstudio.gui.plots.loss_plot import INK, LogTickAxis, line_width, new_view, point_size, prepare_plot, style_axis
+from bpstudio.gui.plots.steady_view import SteadyViewBox
 from bpstudio.gui.qt_utils import format_number
 
 GRAD_LABEL = "‖∂E/∂W‖"
@@ -47,7 +48,8 @@ class GradientPlot(QWidget):
         bar.addWidget(self.csv_button)
 
         self.view = new_view(self, self._on_export_png, self._on_export_csv)
-        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")})
+        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")},
+                                           viewBox=SteadyViewBox())
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
@@ -87,7 +89,7 @@ class GradientPlot(QWidget):
         """The layer colours (those of the canvas); layers not named keep the default palette's."""
         self._colors = {lid: QColor(c) for lid, c in colors.items()}
         for lid, curve in self.curves.items():
-            curve.setPen(pg.mkPen(self.color(lid), width=LINE_WIDTH))
+            curve.setPen(pg.mkPen(self.color(lid), width=line_width(self.font())))
         self.legend.update()
 
     def color(self, layer_id: str) -> QColor:
@@ -95,11 +97,12 @@ class GradientPlot(QWidget):
             return self._colors[layer_id]
         return layer_colors(tuple(self.curves) or (layer_id,)).get(layer_id, QColor(INK))
 
-    def refresh(self) -> bool:
-        """Redraw if the history changed since the last drawing; True if it redrew."""
-        history = self.history
-        if history is None or history.version == self._drawn_version:
+    def refresh(self, snapshot: TrainingHistory | None = None) -> bool:
+        """Redraw if the history changed since the last drawing; True if it redrew. While a worker trains,
+        pass the latest :meth:`~TrainingHistory.snapshot` it took; else a snapshot is taken here."""
+        if self.history is None or (snapshot or self.history).version == self._drawn_version:
             return False
+        history = snapshot or self.history.snapshot()
         self._drawn_version = history.version
         if tuple(self.curves) != history.layer_ids:
             self._rebuild_curves(history.layer_ids)
@@ -119,7 +122,7 @@ class GradientPlot(QWidget):
         self.legend.clear()
         self.curves = {lid: self.curve_item.plot() for lid in layer_ids}
         for lid, curve in self.curves.items():
-            curve.setPen(pg.mkPen(self.color(lid), width=LINE_WIDTH))
+            curve.setPen(pg.mkPen(self.color(lid), width=line_width(self.font())))
             self.legend.addItem(curve, lid)
         self.legend.setColumnCount(2 if len(layer_ids) > 8 else 1)
         self._label_rows(layer_ids)
@@ -185,6 +188,8 @@ class GradientPlot(QWidget):
             style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)
         self.color_bar.getAxis("right").setWidth(QFontMetrics(font).horizontalAdvance("−10") + 14)
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
+        for lid, curve in self.curves.items():
+            curve.setPen(pg.mkPen(self.color(lid), width=line_width(font)))
         bold = QFont(font)
         bold.setBold(True)
         bold.setPointSizeF(point_size(font) * 1.15)
@@ -205,4 +210,4 @@ class GradientPlot(QWidget):
 
     def _on_export_csv(self) -> None:
         if self.history is not None:
-            export_csv_dialog(self, self.history.to_csv("gradients"), "gradients.csv")
+            export_csv_dialog(self, self.history.snapshot().to_csv("gradients"), "gradients.csv")

@@ -18,11 +18,16 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, 
 from bpstudio.core.history import TrainingHistory
 from bpstudio.gui.colors import LAYER_PALETTE
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
+from bpstudio.gui.plots.steady_view import SteadyViewBox
 
 TRAIN_COLOR = QColor(LAYER_PALETTE[0])  # blue
 TEST_COLOR = QColor(LAYER_PALETTE[1])   # orange
 INK = "#303030"                         # axes and labels, dark on the white background
-LINE_WIDTH = 2
+# Curves are 1 px (cosmetic) lines: Qt strokes wider pens several times slower, which tripled the cost of
+# a gradient-plot repaint while training (bench/bench_gui.py). With presentation-sized fonts they thicken.
+LINE_WIDTH = 1
+BOLD_LINE_WIDTH = 2
+BOLD_FROM_POINTS = 12.0                 # fonts this large or larger (presentation mode) get bold lines
 LABEL_SCALE = 1.2                       # axis titles a little larger than the tick numbers
 
 
@@ -73,6 +78,10 @@ def style_axis(axis: pg.AxisItem, font: QFont, label: str | None = None) -> None
         axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
 
 
+def line_width(font: QFont) -> int:
+    return BOLD_LINE_WIDTH if point_size(font) >= BOLD_FROM_POINTS else LINE_WIDTH
+
+
 def prepare_plot(item: pg.PlotItem, font: QFont, left: str, bottom: str = "step") -> None:
     """Axis labels and the cheap drawing settings every live plot uses. No grid: pyqtgraph draws grid
     lines with the axes, which doubled the cost of every repaint while training (bench/bench_gui.py)."""
@@ -102,18 +111,18 @@ class LossPlot(QWidget):
         bar.addWidget(self.csv_button)
 
         self.view = new_view(self, self._on_export_png, self._on_export_csv)
-        self.loss_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")})
+        self.loss_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")},
+                                          viewBox=SteadyViewBox())
         self.accuracy_item = pg.PlotItem()  # joins the layout once the history holds accuracies
         self.accuracy_item.setXLink(self.loss_item)
         self.accuracy_item.setYRange(0.0, 1.0, padding=0.06)
         self.accuracy_item.setMouseEnabled(x=True, y=False)
         self.accuracy_shown = False
-        self.train_curve = self.loss_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=LINE_WIDTH))
-        self.test_curve = self.loss_item.plot(pen=pg.mkPen(TEST_COLOR, width=LINE_WIDTH), symbol="o",
-                                              symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None)
-        self.train_accuracy_curve = self.accuracy_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=LINE_WIDTH))
-        self.test_accuracy_curve = self.accuracy_item.plot(pen=pg.mkPen(TEST_COLOR, width=LINE_WIDTH), symbol="o",
-                                                           symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None)
+        self.train_curve = self.loss_item.plot()
+        self.test_curve = self.loss_item.plot(symbol="o", symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None)
+        self.train_accuracy_curve = self.accuracy_item.plot()
+        self.test_accuracy_curve = self.accuracy_item.plot(symbol="o", symbolSize=7, symbolBrush=TEST_COLOR,
+                                                           symbolPen=None)
         self.legend = pg.LegendItem(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"),
                                     labelTextColor=INK)
         self.legend.setParentItem(self.loss_item.getViewBox())
@@ -136,11 +145,12 @@ class LossPlot(QWidget):
         self._drawn_version = None
         self.refresh()
 
-    def refresh(self) -> bool:
-        """Redraw if the history changed since the last drawing; True if it redrew."""
-        history = self.history
-        if history is None or history.version == self._drawn_version:
+    def refresh(self, snapshot: TrainingHistory | None = None) -> bool:
+        """Redraw if the history changed since the last drawing; True if it redrew. While a worker trains,
+        pass the latest :meth:`~TrainingHistory.snapshot` it took; else a snapshot is taken here."""
+        if self.history is None or (snapshot or self.history).version == self._drawn_version:
             return False
+        history = snapshot or self.history.snapshot()
         self._drawn_version = history.version
         self.train_curve.setData(history.steps(), history.losses(), connect="finite")
         self.test_curve.setData(history.test_steps(), history.test_losses(), connect="finite")
@@ -176,6 +186,10 @@ class LossPlot(QWidget):
         font = self.font()
         prepare_plot(self.loss_item, font, "loss")
         prepare_plot(self.accuracy_item, font, "accuracy")
+        width = line_width(font)
+        for curve, color in ((self.train_curve, TRAIN_COLOR), (self.test_curve, TEST_COLOR),
+                             (self.train_accuracy_curve, TRAIN_COLOR), (self.test_accuracy_curve, TEST_COLOR)):
+            curve.setPen(pg.mkPen(color, width=width))
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
@@ -195,4 +209,4 @@ class LossPlot(QWidget):
 
     def _on_export_csv(self) -> None:
         if self.history is not None:
-            export_csv_dialog(self, self.history.to_csv("loss"), "loss.csv")
+            export_csv_dialog(self, self.history.snapshot().to_csv("loss"), "loss.csv")
