@@ -33,7 +33,10 @@ class Phase(NamedTuple):
 
 
 class Session:
-    """Owns the parameters, the optimizer state, the batch order and the current step's trace."""
+    """Owns the parameters, the optimizer state, the batch order and the current step's trace.
+
+    Pass k over the data is shuffled by the seed and k alone, so a run saved mid-pass and resumed with
+    :meth:`set_progress` trains on the same batches as the original."""
 
     def __init__(self, spec: NetworkSpec, data: Dataset, *, backend: str = "numpy", device: str = "cpu",
                  dtype: str = "float64", batch_size: int | None = None, shuffle_seed: int | None = None,
@@ -43,7 +46,6 @@ class Session:
         self._backend = get_backend(backend, device, dtype)
         self.batch_size = self._check_batch_size(batch_size)
         self._shuffle_seed = shuffle_seed if shuffle_seed is not None else (spec.seed or DEFAULT_SEED)
-        self._rng = np.random.default_rng(self._shuffle_seed)
         self._compile()
         start = initial_params(spec) if params is None else params
         self._check_params(start)
@@ -224,6 +226,23 @@ class Session:
         assert self.trace is not None
         return self.trace
 
+    @property
+    def position(self) -> int:
+        """Samples of the current pass over the data used by the steps so far."""
+        return self._perm_pos
+
+    def set_progress(self, step: int, epoch: int, position: int = 0) -> None:
+        """Continue as a run that has made ``step`` steps and ``epoch`` whole passes and is ``position``
+        samples into the next pass: the next batches are the ones that run would train on."""
+        for name, value in (("step", step), ("epoch", epoch), ("position", position)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise SessionError(f"{name} must be a non-negative integer, got {value!r}")
+        if position >= max(self._n_samples, 1):
+            raise SessionError(f"position {position} is past the end of the pass over {self._n_samples} samples")
+        self.abort_step()
+        self.step_count, self.epoch_count, self._perm_pos = int(step), int(epoch), int(position)
+        self._perm = None
+
     def abort_step(self) -> None:
         """Drop a partly done step; nothing has been applied, so no weights change, and the next step
         starts again on the same batch."""
@@ -239,8 +258,8 @@ class Session:
         """The next batch's sample indices (None: the whole data set, in order). Consumed at the update."""
         if self.batch_size is None or self.batch_size >= self._n_samples:
             return None
-        if self._perm is None:
-            self._perm = self._rng.permutation(self._n_samples)
+        if self._perm is None:  # a pass's order depends only on the seed and the pass's number
+            self._perm = np.random.default_rng([self._shuffle_seed, self.epoch_count]).permutation(self._n_samples)
         return self._perm[self._perm_pos:self._perm_pos + self.batch_size]
 
     def _begin_step(self) -> None:
@@ -421,5 +440,4 @@ class Session:
         self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.step_count = self.epoch_count = self._perm_pos = 0
         self._perm = None
-        self._rng = np.random.default_rng(self._shuffle_seed)
         self.trace = None

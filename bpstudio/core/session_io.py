@@ -24,7 +24,7 @@ from bpstudio.core.spec import NetworkSpec, number_array
 
 FORMAT = "bpstudio-session"
 VERSION = 1
-TRAINING_FIELDS = {"backend", "device", "dtype", "batch_size", "step", "epoch"}
+TRAINING_FIELDS = {"backend", "device", "dtype", "batch_size", "step", "epoch", "position"}
 
 
 @dataclass
@@ -40,6 +40,7 @@ class SavedSession:
     epoch: int = 0
     optimizer_state: dict[str, Any] = field(default_factory=lambda: {"steps": 0, "buffers": {}})
     history: dict[str, Any] | None = None
+    position: int = 0   # samples into the current pass over the data (where the next batch starts)
 
 
 def to_dict(saved: SavedSession) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def to_dict(saved: SavedSession) -> dict[str, Any]:
         "version": VERSION,
         "network": spec_io.to_dict(saved.spec),
         "training": {"backend": saved.backend, "device": saved.device, "dtype": saved.dtype,
-                     "batch_size": saved.batch_size, "step": saved.step, "epoch": saved.epoch},
+                     "batch_size": saved.batch_size, "step": saved.step, "epoch": saved.epoch,
+                     "position": saved.position},
         "optimizer_state": {
             "steps": int(state.get("steps", 0)),
             "buffers": {key: {name: np.asarray(a, dtype=np.float64).tolist() for name, a in slot.items()}
@@ -85,7 +87,7 @@ def _training(raw: Any) -> dict[str, Any]:
     unknown = set(raw) - TRAINING_FIELDS
     if unknown:
         raise _fail(f"unknown field(s) in 'training': {', '.join(sorted(unknown))}")
-    out: dict[str, Any] = {"step": _count(raw, "step"), "epoch": _count(raw, "epoch")}
+    out: dict[str, Any] = {key: _count(raw, key) for key in ("step", "epoch", "position")}
     for key, allowed, default in (("backend", BACKENDS, "numpy"), ("device", DEVICES, "cpu"),
                                   ("dtype", DTYPES, "float64")):
         value = raw.get(key, default)

@@ -18,12 +18,14 @@ TRAIN_COMMAND_ID = 1
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The network with its weights written in, the step and epoch counts and the optimizer state."""
+    """The network with its weights written in, the step and epoch counts, the optimizer state and the
+    position in the current pass over the data (so the batches after an undo are the ones trained before)."""
 
     spec: NetworkSpec
     step: int
     epoch: int
     optimizer_state: dict[str, Any]
+    position: int = 0
 
 
 class SnapshotCommand(QUndoCommand):

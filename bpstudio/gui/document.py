@@ -106,7 +106,7 @@ class Document(QObject):
         """The state now, read from the session itself (never from the view cache)."""
         s = self.session
         self._params_cache = None
-        return Snapshot(self.current_spec(), s.step_count, s.epoch_count, s.optimizer_state())
+        return Snapshot(self.current_spec(), s.step_count, s.epoch_count, s.optimizer_state(), s.position)
 
     @property
     def dirty(self) -> bool:
@@ -142,7 +142,7 @@ class Document(QObject):
                 raise
             notes.append(f"{exc}; using NumPy instead")
             session = Session(spec, train, batch_size=saved.batch_size)
-        session.step_count, session.epoch_count = saved.step, saved.epoch
+        session.set_progress(saved.step, saved.epoch, saved.position)
         session.load_optimizer_state(saved.optimizer_state)
         history = TrainingHistory(weighted_layers(spec))
         if saved.history is not None:
@@ -171,7 +171,8 @@ class Document(QObject):
         with self.lock:
             b = s.backend
             saved = session_io.SavedSession(self.current_spec(), b.name, b.device, b.dtype, s.batch_size,
-                                            s.step_count, s.epoch_count, s.optimizer_state(), self.history.to_dict())
+                                            s.step_count, s.epoch_count, s.optimizer_state(), self.history.to_dict(),
+                                            s.position)
         session_io.save(saved, path)
         self.path, self.base_dir = str(Path(path).resolve()), str(Path(path).resolve().parent)
         self.undo_stack.setClean()
@@ -243,7 +244,8 @@ class Document(QObject):
                 b = old.backend
                 session = Session(spec, train, backend=b.name, device=b.device, dtype=b.dtype,
                                   batch_size=old.batch_size)
-            session.step_count, session.epoch_count = snap.step, snap.epoch
+            if (session.step_count, session.epoch_count, session.position) != (snap.step, snap.epoch, snap.position):
+                session.set_progress(snap.step, snap.epoch, snap.position)  # (else a step in progress stays)
             try:
                 session.load_optimizer_state(snap.optimizer_state)
             except BpstudioError:

@@ -124,6 +124,32 @@ def test_the_same_seed_gives_the_same_run():
         np.testing.assert_array_equal(value, b.params_numpy()[key])
 
 
+def test_each_pass_is_shuffled_by_the_seed_and_its_number_alone():
+    a = xor_session(batch_size=24)
+    batches = [a.step().batch.tolist() for _ in range(3 * a.steps_per_epoch)]
+    first, second = (sorted(sum(batches[k * a.steps_per_epoch:(k + 1) * a.steps_per_epoch], [])) for k in (0, 1))
+    assert first == second == list(range(len(a.data)))
+    assert batches[0] != batches[a.steps_per_epoch]  # each pass in another order
+    b = xor_session(batch_size=24)
+    b.set_progress(step=a.steps_per_epoch + 2, epoch=1, position=48)  # two batches into the second pass
+    assert b.step().batch.tolist() == batches[a.steps_per_epoch + 2]
+    assert (b.step_count, b.epoch_count, b.position) == (a.steps_per_epoch + 3, 1, 72)
+
+
+@pytest.mark.parametrize("progress, message", [
+    ((-1, 0, 0), "step must be a non-negative integer"),
+    ((0, 1.0, 0), "epoch must be a non-negative integer"),
+    ((0, 0, True), "position must be a non-negative integer"),
+    ((0, 0, 10_000), "position 10000 is past the end of the pass over"),
+])
+def test_bad_progress_is_refused_and_changes_nothing(progress, message):
+    s = xor_session(batch_size=16)
+    s.run(3)
+    with pytest.raises(SessionError, match=message):
+        s.set_progress(*progress)
+    assert (s.step_count, s.position) == (3, 48)
+
+
 def test_switching_backend_mid_training_keeps_weights_and_optimizer_state():
     spec = presets.load("spiral")  # Adam: the state matters
     train, _ = resolve_split(dict(spec.data))

@@ -27,7 +27,8 @@ def trained(name="xor", steps=5, optimizer=None):
 def saved_from(session, history=None):
     b = session.backend
     return session_io.SavedSession(session.to_spec(), b.name, b.device, b.dtype, session.batch_size,
-                                   session.step_count, session.epoch_count, session.optimizer_state(), history)
+                                   session.step_count, session.epoch_count, session.optimizer_state(), history,
+                                   session.position)
 
 
 def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
@@ -53,6 +54,23 @@ def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
     assert x.shape == (16, 2)
 
 
+def test_a_session_saved_mid_pass_trains_on_with_the_same_batches(tmp_path):
+    original = trained(steps=7)  # 7 batches of 16: part way through a pass over the data
+    assert 0 < original.position < len(original.data)
+    path = tmp_path / "run.json"
+    session_io.save(saved_from(original), path)
+    back = session_io.load(path)
+    assert (back.step, back.epoch, back.position) == (7, original.epoch_count, original.position)
+    resumed = Session(back.spec, original.data, batch_size=back.batch_size)
+    resumed.set_progress(back.step, back.epoch, back.position)
+    resumed.load_optimizer_state(back.optimizer_state)
+    for _ in range(2 * original.steps_per_epoch):  # on into the next passes
+        a, b = original.step(), resumed.step()
+        np.testing.assert_array_equal(a.batch, b.batch)
+    for key, value in original.params_numpy().items():
+        np.testing.assert_array_equal(resumed.params_numpy()[key], value)
+
+
 def test_a_network_file_opens_as_a_session_at_step_zero():
     saved = session_io.load(presets.path("mazur"))
     assert saved.step == 0 and saved.optimizer_state == {"steps": 0, "buffers": {}}
@@ -65,6 +83,7 @@ def test_a_network_file_opens_as_a_session_at_step_zero():
     (lambda d: d["training"].update(batch_size=0), "'training.batch_size' must be a positive integer"),
     (lambda d: d["training"].update(backend="jax"), "'training.backend' must be one of"),
     (lambda d: d["training"].update(step=-1), "'training.step' must be a non-negative integer"),
+    (lambda d: d["training"].update(position=1.5), "'training.position' must be a non-negative integer"),
     (lambda d: d.update(extra=1), "unknown field(s): extra"),
     (lambda d: d["optimizer_state"]["buffers"].update({"nope.weight": {"m": [1.0]}}), "not a parameter"),
     (lambda d: d["optimizer_state"]["buffers"]["h.weight"].update(m=[[1.0]]), "has shape (1, 1), expected (4, 2)"),

@@ -197,8 +197,6 @@ def test_a_saved_session_reopens_exactly_in_a_fresh_window(qtbot, new_window, di
     assert json.loads(path.read_text())["training"]["step"] == steps + 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the session file does not keep the minibatch order (shuffle state and "
-                                       "position in the epoch), so a reopened session trains on other batches")
 def test_a_reopened_session_trains_on_the_same_batches_as_the_original(qtbot, new_window, dialogs, tmp_path):
     w = new_window()
     set_batch_size(qtbot, w, 16)
@@ -214,6 +212,25 @@ def test_a_reopened_session_trains_on_the_same_batches_as_the_original(qtbot, ne
     press(qtbot, w, Qt.Key.Key_S)
     np.testing.assert_array_equal(other.document.trace.batch, w.document.trace.batch)
     same_params(other.document.params(), w.document.params())
+
+
+def test_after_undo_and_redo_the_next_step_takes_the_batch_the_run_was_at(qtbot, new_window):
+    spec = presets.load("xor")
+    reference = Session(spec, resolve_split(spec.data)[0], batch_size=16)
+    reference.run(3)
+    fourth = reference.step()
+    w = new_window()
+    set_batch_size(qtbot, w, 16)
+    click_canvas(qtbot, w)
+    for _ in range(3):
+        press(qtbot, w, Qt.Key.Key_S)
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)                                    # "Train 3 steps" undone
+    assert w.document.session.step_count == 0
+    press(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)                            # and redone: 48 samples into the pass
+    assert (w.document.session.step_count, w.document.session.position) == (3, 48)
+    press(qtbot, w, Qt.Key.Key_S)
+    np.testing.assert_array_equal(w.document.trace.batch, fourth.batch)
+    same_params(w.document.params(), reference.params_numpy())
 
 
 def test_a_failed_save_keeps_the_old_file_and_says_why(qtbot, window, dialogs, tmp_path, monkeypatch):
