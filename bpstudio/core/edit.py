@@ -5,7 +5,7 @@ the old one for undo), or raises :class:`~bpstudio.core.errors.SpecError` saying
 why the edit cannot be done and which layers are involved. Weight and bias values written in the
 spec survive an edit when their shape still fits; values whose shape changed (a layer's units, a
 concat's width, a new source of another width) are dropped to ``None`` so they get initialised.
-:func:`carry_params` does the same for a running session's parameter mapping.
+:func:`bpstudio.core.carry.carry_params` does the same for a running session's parameter mapping.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from bpstudio.core.errors import SpecError
-from bpstudio.core.init import initial_params
 from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec, number_array
 
 COLUMN_GAP = 220.0  # horizontal distance between layout columns (scene units)
@@ -266,15 +265,6 @@ def rename_layer(spec: NetworkSpec, old: str, new: str) -> NetworkSpec:
     return _rebuild(spec, layers, action, output=new if spec.output == old else spec.output)
 
 
-def rename_params(params: Mapping[str, np.ndarray], old: str, new: str) -> dict[str, np.ndarray]:
-    """A parameter mapping with layer ``old``'s keys renamed to ``new`` (goes with :func:`rename_layer`)."""
-    out: dict[str, np.ndarray] = {}
-    for key, value in params.items():
-        layer_id, _, name = key.rpartition(".")
-        out[f"{new}.{name}" if layer_id == old else key] = np.array(value, dtype=np.float64)
-    return out
-
-
 def set_output(spec: NetworkSpec, layer_id: str) -> NetworkSpec:
     """Make ``layer_id`` the network's output (the loss must suit it)."""
     action = f"cannot make '{layer_id}' the output"
@@ -382,18 +372,3 @@ def tidy_layout(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
 def apply_tidy_layout(spec: NetworkSpec) -> NetworkSpec:
     """The spec with every layer moved to its :func:`tidy_layout` position."""
     return move_layers(spec, tidy_layout(spec))
-
-
-# --- parameters across edits --------------------------------------------------------------------
-
-def carry_params(old_params: Mapping[str, np.ndarray], new_spec: NetworkSpec,
-                 seed: int | None = None) -> dict[str, np.ndarray]:
-    """Parameter values for ``new_spec``: old values whose key and shape still fit, the rest initialised.
-
-    New or reshaped parameters get :func:`~bpstudio.core.init.initial_params` values; each parameter
-    draws from its own seeded stream, so the result is the same whatever else changed.
-    """
-    fresh = initial_params(new_spec, seed)
-    return {key: np.array(old_params[key], dtype=np.float64)
-            if key in old_params and np.shape(old_params[key]) == shape else fresh[key]
-            for key, shape in new_spec.param_shapes().items()}

@@ -1,11 +1,8 @@
 """The record of a training run that the plots draw, bounded in memory.
 
-A series keeps at most ``capacity`` points. A point summarises ``stride`` consecutive records: per
-channel the sum of the values and their count, and the step of its last record. When the points fill
-up, neighbouring pairs merge (sums and counts add) and the stride doubles, so 10^6 steps cost the memory
-of 10^4. Sums, not means, make merging exact: point i is always the mean over records
-``i·stride … (i+1)·stride − 1``. The newest records, too few to fill a point, form a partial point
-shown last, so the latest step is always on screen.
+Each series (train, test) keeps at most ``capacity`` points; beyond that, neighbouring points merge
+exactly and each point covers more steps (:mod:`bpstudio.core.history_series`), so 10^6 steps cost the
+memory of 10^4 and the latest step is always on screen.
 
 Losses and accuracies are arithmetic means. Gradient norms are drawn on a log scale, so their points are
 geometric means (the channel holds log10 of the norm). Values that are not finite (a norm before its
@@ -24,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bpstudio.core.errors import SessionError
+from bpstudio.core.history_series import Series, bad_field, decode, encode, mean, read_field, read_int
 
 FORMAT = "bpstudio-history"
 VERSION = 1
@@ -38,133 +36,6 @@ def gradient_health(ratio: float, last_norm: float = math.inf) -> str:
     """A word for a first/last-layer gradient ratio: vanishing, shrinking, healthy, growing, exploding; or
     stalled when the last layer's own gradient norm is below :data:`STALLED`."""
     return "stalled" if last_norm < STALLED else next((w for bound, w in _HEALTH if ratio < bound), "exploding")
-
-
-class _Series:
-    """Points of ``channels`` values each; full points in arrays, the partial one in Python lists."""
-
-    def __init__(self, channels: int, capacity: int):
-        self.capacity = capacity
-        self.stride, self.records = 1, 0
-        self.complete = 0  # points holding exactly `stride` records
-        self.last_step: int | None = None
-        self.steps = np.zeros(capacity, dtype=np.int64)
-        self.sums = np.zeros((channels, capacity))
-        self.counts = np.zeros((channels, capacity), dtype=np.int64)
-        self._clear_partial()
-
-    def _clear_partial(self) -> None:
-        self.p_records, self.p_step = 0, 0
-        self.p_sums, self.p_counts = [0.0] * self.sums.shape[0], [0] * self.sums.shape[0]
-
-    def add(self, step: int, values: Sequence[float]) -> None:
-        sums, counts = self.p_sums, self.p_counts
-        for i, v in enumerate(values):
-            if math.isfinite(v):
-                sums[i] += v
-                counts[i] += 1
-        self.p_step = self.last_step = step
-        self.p_records += 1
-        self.records += 1
-        if self.p_records == self.stride:
-            self._flush()
-
-    def truncate(self, step: int) -> bool:
-        """Forget the records after ``step`` (a point holding any goes whole); True if any were dropped."""
-        before = self.records
-        if self.p_records and self.p_step > step:
-            self._clear_partial()
-        if not self.p_records:
-            self.complete = int(np.searchsorted(self.steps[:self.complete], step, side="right"))
-        self.records = self.complete * self.stride + self.p_records
-        steps = self.step_array()
-        self.last_step = int(steps[-1]) if len(steps) else None
-        return self.records != before
-
-    def _flush(self) -> None:
-        k = self.complete
-        self.steps[k], self.sums[:, k], self.counts[:, k] = self.p_step, self.p_sums, self.p_counts
-        self.complete += 1
-        self._clear_partial()
-        if self.complete == self.capacity:
-            self._compact()
-
-    def _compact(self) -> None:
-        """Merge neighbouring pairs and double the stride; an odd point out becomes the partial one."""
-        half, cap = self.capacity // 2, self.capacity
-        self.steps[:half] = self.steps[1:2 * half:2]
-        self.sums[:, :half] = self.sums[:, 0:2 * half:2] + self.sums[:, 1:2 * half:2]
-        self.counts[:, :half] = self.counts[:, 0:2 * half:2] + self.counts[:, 1:2 * half:2]
-        if cap % 2:
-            self.p_records, self.p_step = self.stride, int(self.steps[cap - 1])
-            self.p_sums, self.p_counts = self.sums[:, cap - 1].tolist(), self.counts[:, cap - 1].tolist()
-        self.stride *= 2
-        self.complete = half
-
-    def copy(self) -> "_Series":
-        other = _Series.__new__(_Series)
-        other.__dict__.update(self.__dict__)
-        other.steps, other.sums, other.counts = self.steps.copy(), self.sums.copy(), self.counts.copy()
-        other.p_sums, other.p_counts = list(self.p_sums), list(self.p_counts)
-        return other
-
-    def step_array(self) -> np.ndarray:
-        done = self.steps[:self.complete]
-        return np.append(done, np.int64(self.p_step)) if self.p_records else done.copy()
-
-    def totals(self, rows: slice | int = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Sums and counts of the chosen channels, one column per point (the partial one last)."""
-        sums, counts = self.sums[rows, :self.complete], self.counts[rows, :self.complete]
-        if self.p_records:
-            p_sums, p_counts = np.asarray(self.p_sums)[rows], np.asarray(self.p_counts, dtype=np.int64)[rows]
-            sums = np.concatenate([sums, np.expand_dims(p_sums, -1)], axis=-1)
-            counts = np.concatenate([counts, np.expand_dims(p_counts, -1)], axis=-1)
-        return sums, counts
-
-    def means(self, rows: slice | int) -> np.ndarray:
-        return _mean(*self.totals(rows))
-
-    def to_dict(self, names: Sequence[str]) -> dict[str, Any]:
-        sums, counts = self.totals()
-        return {"stride": self.stride, "partial_records": self.p_records,
-                "steps": [int(s) for s in self.step_array()],
-                "channels": {name: {"sum": [_encode(v) for v in sums[i]], "count": [int(c) for c in counts[i]]}
-                             for i, name in enumerate(names)}}
-
-    @classmethod
-    def from_dict(cls, d: Any, names: Sequence[str], capacity: int, where: str) -> "_Series":
-        d = _field(d, dict, where)
-        stride = _int(d.get("stride"), f"{where}.stride", 1)
-        partial = _int(d.get("partial_records"), f"{where}.partial_records", 0)
-        if partial >= stride:
-            raise _bad(f"{where}.partial_records", f"{partial} is not below the stride {stride}")
-        steps = [_int(s, f"{where}.steps", None) for s in _field(d.get("steps"), list, f"{where}.steps")]
-        n, complete = len(steps), len(steps) - (1 if partial else 0)
-        if complete < 0 or complete >= capacity:
-            raise _bad(f"{where}.steps", f"{n} points do not fit capacity {capacity} with {partial} partial records")
-        if any(b <= a for a, b in zip(steps, steps[1:])):
-            raise _bad(f"{where}.steps", "steps must increase")
-        channels = _field(d.get("channels"), dict, f"{where}.channels")
-        sums, counts = np.zeros((len(names), n)), np.zeros((len(names), n), dtype=np.int64)
-        for i, name in enumerate(names):
-            at = f"{where}.channels.{name}"
-            channel = _field(channels.get(name), dict, at)
-            sum_i = [_decode(v, f"{at}.sum") for v in _field(channel.get("sum"), list, f"{at}.sum")]
-            count_i = [_int(c, f"{at}.count", 0) for c in _field(channel.get("count"), list, f"{at}.count")]
-            if len(sum_i) != n or len(count_i) != n:
-                raise _bad(at, f"needs {n} sums and counts, got {len(sum_i)} and {len(count_i)}")
-            if any(c > (stride if k < complete else partial) for k, c in enumerate(count_i)):
-                raise _bad(f"{at}.count", "a count exceeds the records of its point")
-            sums[i], counts[i] = sum_i, count_i
-        series = cls(len(names), capacity)
-        series.stride, series.complete, series.records = stride, complete, complete * stride + partial
-        series.last_step = steps[-1] if steps else None
-        series.steps[:complete], series.sums[:, :complete], series.counts[:, :complete] = \
-            steps[:complete], sums[:, :complete], counts[:, :complete]
-        if partial:
-            series.p_records, series.p_step = partial, steps[-1]
-            series.p_sums, series.p_counts = sums[:, -1].tolist(), counts[:, -1].tolist()
-        return series
 
 
 class TrainingHistory:
@@ -202,9 +73,16 @@ class TrainingHistory:
         with self._lock:
             ids = self.layer_ids if layer_ids is None else _check_ids(layer_ids)
             self.layer_ids: tuple[str, ...] = ids
-            self._train = _Series(2 + len(ids), self.capacity)  # loss, accuracy, log10 norm per layer
-            self._test = _Series(2, self.capacity)
+            self._train = Series(2 + len(ids), self.capacity)  # loss, accuracy, log10 norm per layer
+            self._test = Series(2, self.capacity)
             self._latest: dict[str, float] = {}
+            self.version += 1
+
+    def rename_layers(self, renames: Mapping[str, str]) -> None:
+        """Follow a rename of layers (``{old id: new id}``): their curves go on under the new names."""
+        with self._lock:
+            self.layer_ids = _check_ids([renames.get(lid, lid) for lid in self.layer_ids])
+            self._latest = {renames.get(lid, lid): v for lid, v in self._latest.items()}
             self.version += 1
 
     def record(self, step: int, loss: float, grad_norms: Mapping[str, float],
@@ -217,7 +95,7 @@ class TrainingHistory:
             norms = {str(k): _real(v, f"gradient norm of layer '{k}'") for k, v in grad_norms.items()}
             if not self.layer_ids and not self._train.records and norms:  # the first record names the layers
                 self.layer_ids = tuple(norms)
-                self._train = _Series(2 + len(norms), self.capacity)
+                self._train = Series(2 + len(norms), self.capacity)
             if not set(norms).issubset(self.layer_ids):
                 raise SessionError(f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
                                    f"the history records {', '.join(self.layer_ids) or 'no layers'}")
@@ -292,7 +170,7 @@ class TrainingHistory:
             sums = np.add.reduceat(sums, starts, axis=1)
             counts = np.add.reduceat(counts, starts, axis=1)
             steps = steps[np.minimum(starts + group, n) - 1]
-        return steps, self.layer_ids, _mean(sums, counts)
+        return steps, self.layer_ids, mean(sums, counts)
 
     def latest_grad_norm(self, layer_id: str) -> float:
         """The layer's gradient norm at the last recorded step (NaN if none)."""
@@ -311,30 +189,30 @@ class TrainingHistory:
         with self._lock:
             return {"format": FORMAT, "version": VERSION, "capacity": self.capacity,
                     "layer_ids": list(self.layer_ids),
-                    "latest_grad_norms": {k: _encode(v) for k, v in self._latest.items()},
+                    "latest_grad_norms": {k: encode(v) for k, v in self._latest.items()},
                     "train": self._train.to_dict(self._train_channels()),
                     "test": self._test.to_dict(["loss", "accuracy"])}
 
     @classmethod
     def from_dict(cls, d: Any) -> "TrainingHistory":
         """Read what :meth:`to_dict` wrote; a bad field raises SessionError naming it."""
-        d = _field(d, dict, "history")
+        d = read_field(d, dict, "history")
         if d.get("format") != FORMAT:
-            raise _bad("format", f"expected '{FORMAT}', got {d.get('format')!r}")
+            raise bad_field("format", f"expected '{FORMAT}', got {d.get('format')!r}")
         if d.get("version") != VERSION:
-            raise _bad("version", f"version {d.get('version')!r} is not supported")
-        capacity = _int(d.get("capacity"), "capacity", 1)
-        ids = _field(d.get("layer_ids"), list, "layer_ids")
+            raise bad_field("version", f"version {d.get('version')!r} is not supported")
+        capacity = read_int(d.get("capacity"), "capacity", 1)
+        ids = read_field(d.get("layer_ids"), list, "layer_ids")
         try:
             history = cls(_check_ids(ids), capacity)
         except SessionError as e:
-            raise _bad("layer_ids", str(e)) from None
-        history._train = _Series.from_dict(d.get("train"), history._train_channels(), capacity, "train")
-        history._test = _Series.from_dict(d.get("test"), ["loss", "accuracy"], capacity, "test")
-        latest = _field(d.get("latest_grad_norms"), dict, "latest_grad_norms")
+            raise bad_field("layer_ids", str(e)) from None
+        history._train = Series.from_dict(d.get("train"), history._train_channels(), capacity, "train")
+        history._test = Series.from_dict(d.get("test"), ["loss", "accuracy"], capacity, "test")
+        latest = read_field(d.get("latest_grad_norms"), dict, "latest_grad_norms")
         if latest and set(latest) != set(history.layer_ids):
-            raise _bad("latest_grad_norms", "needs one value per layer in 'layer_ids'")
-        history._latest = {lid: _decode(v, f"latest_grad_norms.{lid}") for lid, v in latest.items()}
+            raise bad_field("latest_grad_norms", "needs one value per layer in 'layer_ids'")
+        history._latest = {lid: decode(v, f"latest_grad_norms.{lid}") for lid, v in latest.items()}
         return history
 
     def _train_channels(self) -> list[str]:
@@ -361,12 +239,6 @@ class TrainingHistory:
         else:
             raise SessionError(f"CSV kind must be 'loss' or 'gradients', got {kind!r}")
         return out.getvalue()
-
-
-def _mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    out = np.full(np.shape(sums), np.nan)
-    np.divide(sums, counts, out=out, where=counts > 0)
-    return out
 
 
 def _check_ids(layer_ids: Sequence[str]) -> tuple[str, ...]:
@@ -406,29 +278,3 @@ def _cell(value: float) -> str:
     return repr(float(value)) if math.isfinite(value) else ""
 
 
-def _encode(value: float) -> float | str:
-    return float(value) if math.isfinite(value) else str(float(value))  # "nan", "inf", "-inf"
-
-
-def _decode(value: Any, where: str) -> float:
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(where, f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _int(value: Any, where: str, minimum: int | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-        raise _bad(where, f"expected an integer{'' if minimum is None else f' ≥ {minimum}'}, got {value!r}")
-    return value
-
-
-def _field(value: Any, kind: type, where: str) -> Any:
-    if not isinstance(value, kind):
-        raise _bad(where, f"expected {'an object' if kind is dict else 'a list'}, got {type(value).__name__}")
-    return value
-
-
-def _bad(where: str, message: str) -> SessionError:
-    return SessionError(f"history field '{where}': {message}")

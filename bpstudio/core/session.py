@@ -16,6 +16,7 @@ import numpy as np
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import DataError, SessionError
+from bpstudio.core.params import checked_params
 from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
@@ -47,9 +48,8 @@ class Session:
         self.batch_size = self._check_batch_size(batch_size)
         self._shuffle_seed = shuffle_seed if shuffle_seed is not None else (spec.seed or DEFAULT_SEED)
         self._compile()
-        start = initial_params(spec) if params is None else params
-        self._check_params(start)
-        self.params: dict[str, Any] = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
+        start = checked_params(spec.param_shapes(), initial_params(spec) if params is None else params, complete=True)
+        self.params: dict[str, Any] = {k: self._backend.param(v) for k, v in start.items()}
         self.optimizer = self._new_optimizer(spec.optimizer)
         self.step_count = 0
         self.epoch_count = 0
@@ -83,15 +83,6 @@ class Session:
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order), Phase("loss"),
             *(Phase("backward", lid) for lid in reversed(order)), Phase("update"))
-
-    def _check_params(self, params: dict[str, np.ndarray]) -> None:
-        shapes = self.spec.param_shapes()
-        missing = sorted(set(shapes) - set(params))
-        if missing:
-            raise SessionError(f"parameters missing: {', '.join(missing)}")
-        for key, shape in shapes.items():
-            if tuple(np.shape(params[key])) != shape:
-                raise SessionError(f"parameter '{key}' has shape {np.shape(params[key])}, expected {shape}")
 
     def _check_batch_size(self, batch_size: int | None) -> int | None:
         if batch_size is None:
@@ -390,19 +381,7 @@ class Session:
     def set_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Replace some or all parameter values (a user's edit). Optimizer state is kept; a partly done
         step is dropped, since its trace was computed with the old values."""
-        shapes = self.spec.param_shapes()
-        checked = {}
-        for key, value in params.items():
-            if key not in shapes:
-                raise SessionError(f"no parameter '{key}' (parameters: {', '.join(shapes)})")
-            array = np.array(value, dtype=np.float64)
-            if array.shape != shapes[key]:
-                raise SessionError(f"parameter '{key}' has shape {array.shape}, expected {shapes[key]}")
-            bad = np.argwhere(~np.isfinite(array))
-            if bad.size:
-                at = ", ".join(map(str, bad[0]))
-                raise SessionError(f"parameter '{key}' entry [{at}] is not a finite number ({array[tuple(bad[0])]})")
-            checked[key] = array
+        checked = checked_params(self.spec.param_shapes(), params, complete=False)
         self.abort_step()
         self.trace = None
         self.params = {**self.params, **{k: self._backend.param(v) for k, v in checked.items()}}
@@ -434,9 +413,9 @@ class Session:
     def reset(self, params: dict[str, np.ndarray] | None = None) -> None:
         """Back to the initial weights (or ``params``), a fresh optimizer, step 0."""
         self.abort_step()
-        start = initial_params(self.spec) if params is None else params
-        self._check_params(start)
-        self.params = {k: self._backend.param(np.asarray(v)) for k, v in start.items()}
+        start = checked_params(self.spec.param_shapes(), initial_params(self.spec) if params is None else params,
+                               complete=True)
+        self.params = {k: self._backend.param(v) for k, v in start.items()}
         self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.step_count = self.epoch_count = self._perm_pos = 0
         self._perm = None
