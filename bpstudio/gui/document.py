@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from bpstudio.core import presets, session_io
+from bpstudio.core.carry import rename_keys, renamed_layers
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BpstudioError, SessionError
 from bpstudio.core.history import TrainingHistory
@@ -246,8 +247,12 @@ class Document(QObject):
                                   batch_size=old.batch_size)
             if (session.step_count, session.epoch_count, session.position) != (snap.step, snap.epoch, snap.position):
                 session.set_progress(snap.step, snap.epoch, snap.position)  # (else a step in progress stays)
+            state, renames = snap.optimizer_state, renamed_layers(old.spec, spec)
+            if renames:  # a rename (or its undo): momentum and the plot curves go on under the new names
+                state = {**state, "buffers": rename_keys(state.get("buffers", {}), renames)}
+                self.history.rename_layers(renames)
             try:
-                session.load_optimizer_state(snap.optimizer_state)
+                session.load_optimizer_state(state)
             except BpstudioError:
                 pass  # the parameters changed shape: the optimizer starts afresh
             reshaped = session is not old
@@ -264,7 +269,7 @@ class Document(QObject):
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         before = self.spec.optimizer
         if optimizer != before:
-            self.undo_stack.push(SettingCommand(self, "optimizer", before, optimizer))
+            self._push_setting(SettingCommand(self, "optimizer", before, optimizer))
 
     def set_loss(self, loss: str) -> None:
         if loss == self.spec.loss:
@@ -277,7 +282,7 @@ class Document(QObject):
             self.refused.emit(str(exc))
             self.network_changed.emit()  # views show the loss that stayed
             return
-        self.undo_stack.push(SettingCommand(self, "loss", self.spec.loss, loss))
+        self._push_setting(SettingCommand(self, "loss", self.spec.loss, loss))
 
     def apply_setting(self, kind: str, value: Any) -> None:
         """Carried out by SettingCommand; safe while the worker trains."""
@@ -394,15 +399,29 @@ class Document(QObject):
 
     # --- the worker reports here ------------------------------------------------------------------------
 
+    def _end_training_entry(self) -> None:
+        """The steps trained since the run (or its last setting change) began become one undo entry."""
+        before = self._train_start
+        if before is not None and self.session.step_count != before.step:
+            self.undo_stack.push(TrainCommand(self, before, self.snapshot(), self.session.step_count - before.step))
+
+    def _push_setting(self, command: SettingCommand) -> None:
+        """A setting change goes into the undo history in the order it happened: while training, after
+        the steps trained so far and before those trained with the new setting."""
+        with self.lock:  # (the worker waits between chunks meanwhile)
+            if self.training:
+                self._end_training_entry()
+            self.undo_stack.push(command)
+            if self.training:
+                self._train_start = self.snapshot()  # the next entry's steps start from here
+
     def set_training(self, running: bool) -> None:
         if running and not self.training:
             self._train_start = self.snapshot()
         self.training = running
         if not running and self._train_start is not None:
-            before, self._train_start = self._train_start, None
-            steps = self.session.step_count - before.step
-            if steps:
-                self.undo_stack.push(TrainCommand(self, before, self.snapshot(), steps))
+            self._end_training_entry()
+            self._train_start = None
             self._params_cache = None
             self.params_changed.emit()
             self.step_changed.emit()

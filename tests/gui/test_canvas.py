@@ -177,6 +177,19 @@ def test_after_the_backward_of_o_its_lines_show_gradients(view, mazur):
     assert view.legend.isVisible() and "gradients" in view.legend.text()
 
 
+def test_after_the_update_the_lines_show_the_new_weights_and_the_tooltip_the_change(view, mazur):
+    spec, session = mazur
+    session.step()                                                     # ... backward h, update
+    shown(view, spec, session, session.next_phase)
+    lines = edges(view)
+    assert lines[("o.weight", (0, 0))].label == "0.359"                # Mazur's w5+ = 0.35891648
+    assert "0.1497807" in tooltip(view, edge_point(view, "h.weight", (0, 0)))   # w1+ = 0.149780716
+    assert not any(e.showing_grad for e in view.canvas.unit_edges.values())
+    tip = tooltip(view, edge_point(view, "o.weight", (0, 0)))
+    assert "0.35891648" in tip and "before the update" in tip and "0.4" in tip and "0.08216704" in tip
+    assert "weights" in view.legend.text() and "gradients ∂E/∂w —" not in view.legend.text()
+
+
 def test_big_layers_are_blocks_with_a_heat_strip_joined_by_arrows(view):
     spec = presets.load("spiral")
     session = Session(spec, data := resolve_split(spec.data)[0])

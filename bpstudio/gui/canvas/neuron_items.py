@@ -164,7 +164,7 @@ class UnitEdgesItem(QGraphicsItem):
         self.rows, self.cols = rows, cols
         self.key = f"{dst.id}.weight" if self.kind == "weight" else None
         self.values: np.ndarray | None = None
-        grad = dst.weight_grad if self.kind == "weight" else None
+        grad = dst.weight_grad if self.kind == "weight" and dst.showing_grad else None
         self.showing_grad = grad is not None
         matrix, scale = (grad, net.grad_scale) if grad is not None else (dst.weight, net.weight_scale)
         n = len(rows)

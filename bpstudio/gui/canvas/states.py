@@ -38,6 +38,7 @@ class LayerState:
     bias: np.ndarray | None = None
     weight_grad: np.ndarray | None = None
     bias_grad: np.ndarray | None = None
+    weight_before: np.ndarray | None = None  # once the step's update is applied: the weights it changed
     frozen: frozenset[str] = frozenset()
     phase_label: str | None = None
     targets: list[str | None] | None = None  # output layer: the target next to each unit
@@ -46,6 +47,11 @@ class LayerState:
     @property
     def small(self) -> bool:
         return self.units <= SMALL_LAYER
+
+    @property
+    def showing_grad(self) -> bool:
+        """Its weight lines show ∂E/∂w: from its backward until the update applies them."""
+        return self.weight_grad is not None and self.weight_before is None
 
     @property
     def has_bias(self) -> bool:
@@ -131,6 +137,9 @@ def build_state(spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any,
                 if lay.type == "dense":
                     state.weight_grad = _fitting(shapes[f"{lid}.weight"], grads.get("weight"), None)
                     state.bias_grad = _fitting((state.units,), grads.get("bias"), None)
+                    if trace.params_after is not None:  # the update ran: the lines show its new weights
+                        before = trace.params_before.get(f"{lid}.weight")
+                        state.weight_before = _fitting(shapes[f"{lid}.weight"], before, None)
             if state.is_output:
                 state.targets = _targets(trace, state.units)
                 state.loss = trace.loss
@@ -140,8 +149,8 @@ def build_state(spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any,
         net.batch = int(np.asarray(trace.x).shape[0]) if np.asarray(trace.x).ndim == 2 else 1
         net.grad_norms = dict(trace.grad_norms())  # core's figure (L2 norm of each weight gradient)
     drawn = [s for s in layers.values() if s.small and s.type == "dense" and layers[s.inputs[0]].small]
-    net.weight_scale = _max_abs([s.weight for s in drawn if s.weight is not None and s.weight_grad is None])
-    net.grad_scale = _max_abs([s.weight_grad for s in drawn if s.weight_grad is not None])
+    net.weight_scale = _max_abs([s.weight for s in drawn if s.weight is not None and not s.showing_grad])
+    net.grad_scale = _max_abs([s.weight_grad for s in drawn if s.showing_grad])
     net.value_scale = _max_abs([s.out for s in layers.values() if s.small and s.out is not None])
     return net
 

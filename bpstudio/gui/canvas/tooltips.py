@@ -65,9 +65,12 @@ def edge_tooltip(net: NetworkState, hit: Hit) -> str:
         rule = "adds the value unchanged" if edges.kind == "add" else "copies the value into its slot"
         return f"{head}<br>{edges.kind}: {rule} (no weight)"
     rows = [_row("weight", _value(dst.weight, (row, col)) or "—", _frozen(dst, "weight"))]
+    before = _value(dst.weight_before, (row, col))
+    if before is not None:
+        rows.append(_row("before the update", before))
     grad = _value(dst.weight_grad, (row, col))
     if grad is not None:
-        rows.append(_row("gradient ∂E/∂w", grad))
+        rows.append(_row("gradient ∂E/∂w" + (" (applied)" if before is not None else ""), grad))
     if src.out is not None:
         rows.append(_row(f"input {edges.source}[{col}]", format_number(float(src.out[col]))))
     if dst.delta is not None:
