@@ -1,9 +1,25 @@
-"""Driving widgets as a person would: shared by the GUI tests."""
+"""Driving widgets as a person would, and reading what they show: shared by the GUI tests."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
+
+LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+
+
+def settle(qtbot):
+    qtbot.wait(5)  # the canvas redraws on the next turn of the event loop
+
+
+def activate(qtbot, w):
+    """Make window ``w`` the active one (key presses go to the active window), then settle."""
+    if QApplication.activeWindow() is not w:
+        w.activateWindow()
+        qtbot.waitActive(w)
+    settle(qtbot)
 
 
 def menu(window, *path):
@@ -13,6 +29,64 @@ def menu(window, *path):
         action = next(a for a in actions if a.text().replace("&", "") == name)
         actions = action.menu().actions() if action.menu() else []
     return action
+
+
+def press(qtbot, w, key, modifiers=NOMOD):
+    """A key press as a person makes it, in window ``w``: to its focused widget (else the window)."""
+    activate(qtbot, w)
+    target = QApplication.focusWidget()
+    if target is None or target.window() is not w:
+        target = w
+    QTest.keyClick(target, key, modifiers)
+    settle(qtbot)
+
+
+def open_example(qtbot, w, name):
+    menu(w, "File", "Examples", name).trigger()
+    settle(qtbot)
+
+
+def history_texts(w):
+    """The entries of the window's undo history, oldest first."""
+    model = w.undo_view.model()
+    return [model.index(r, 0).data() for r in range(model.rowCount())]
+
+
+def type_into_field(qtbot, field, text):
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    settle(qtbot)
+
+
+def click_canvas(qtbot, w):
+    """Click an empty spot of the canvas: it takes the keyboard focus."""
+    QTest.mouseClick(w.canvas.viewport(), LEFT, NOMOD, QPoint(8, w.canvas.viewport().height() - 8))
+    settle(qtbot)
+    assert w.canvas.hasFocus()
+
+
+def set_batch_size(qtbot, w, size):
+    panel = w.training_panel
+    if panel.full_batch.isChecked():
+        QTest.mouseClick(panel.full_batch, LEFT)
+    panel.batch.setFocus()
+    panel.batch.lineEdit().selectAll()
+    qtbot.keyClicks(panel.batch, str(size))
+    qtbot.keyClick(panel.batch, Qt.Key.Key_Return)
+    settle(qtbot)
+
+
+# --- matrix editors (the inspector's weights) ---------------------------------------------------------------
+
+def cell(editor, row, col, role=Qt.ItemDataRole.DisplayRole):
+    return editor.view.model().index(row, col).data(role)
+
+
+def cells(editor):
+    m = editor.view.model()
+    return [[cell(editor, r, c) for c in range(m.columnCount())] for r in range(m.rowCount())]
 
 
 def type_into_cell(qtbot, editor, row, col, text):

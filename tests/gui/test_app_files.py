@@ -10,129 +10,28 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-import shiboken6
-from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from bpstudio.core import presets
-from bpstudio.core.datasets import resolve_split
-from bpstudio.core.session import Session
-from bpstudio.core.spec import OptimizerSpec
-from bpstudio.gui.main_window import PRESENTATION_SCALE, MainWindow
-from tests.gui.driving import menu
+from bpstudio.core import presets  # noqa: E402
+from bpstudio.core.datasets import resolve_split  # noqa: E402
+from bpstudio.core.session import Session  # noqa: E402
+from bpstudio.core.spec import OptimizerSpec  # noqa: E402
+from bpstudio.gui.main_window import PRESENTATION_SCALE  # noqa: E402
+from tests.gui.driving import (  # noqa: E402
+    CTRL,
+    LEFT,
+    SHIFT,
+    click_canvas,
+    menu,
+    press,
+    set_batch_size,
+    type_into_field,
+)
+from tests.gui.reference import same_params  # noqa: E402
 
-LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 Button = QMessageBox.StandardButton
-
-
-class Dialogs:
-    """Stands in for QMessageBox (a modal box would hang offscreen) and the file dialogs."""
-
-    def __init__(self):
-        self.shown: list[tuple[str, str, str]] = []
-        self.answer = Button.Discard
-        self.save_path = ""
-        self.open_path = ""
-
-    def warning(self, parent, title, text, *args):
-        self.shown.append(("warning", title, text))
-        return Button.Ok
-
-    def question(self, parent, title, text, *args):
-        self.shown.append(("question", title, text))
-        return self.answer
-
-    def kinds(self):
-        return [kind for kind, _, _ in self.shown]
-
-
-@pytest.fixture
-def dialogs(monkeypatch):
-    d = Dialogs()
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(d.warning))
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(d.question))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (d.save_path, "")))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (d.open_path, "")))
-    return d
-
-
-@pytest.fixture
-def new_window(qtbot, tmp_path, dialogs):
-    """Opens windows (each with the given settings file); at the end stops their training and closes them."""
-    made = []
-
-    def make(settings="s.ini"):
-        w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat))
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitExposed(w)
-        activate(qtbot, w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        if shiboken6.isValid(w):
-            w.training.stop()
-            w.document.undo_stack.setClean()
-            w.close()
-
-
-@pytest.fixture
-def window(new_window):
-    return new_window()
-
-
-def activate(qtbot, w):
-    if QApplication.activeWindow() is not w:
-        w.activateWindow()
-        qtbot.waitActive(w)
-    qtbot.wait(5)
-
-
-def press(qtbot, w, key, modifiers=NOMOD):
-    """A key press as a person makes it, in window ``w``: to its focused widget (else the window)."""
-    activate(qtbot, w)
-    target = QApplication.focusWidget()
-    if target is None or target.window() is not w:
-        target = w
-    QTest.keyClick(target, key, modifiers)
-    qtbot.wait(5)
-
-
-def type_into_field(qtbot, field, text):
-    field.setFocus()
-    field.selectAll()
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
-    qtbot.wait(5)
-
-
-def click_canvas(qtbot, w):
-    """Click an empty spot of the canvas: it takes the keyboard focus."""
-    QTest.mouseClick(w.canvas.viewport(), LEFT, NOMOD, QPoint(8, w.canvas.viewport().height() - 8))
-    qtbot.wait(5)
-    assert w.canvas.hasFocus()
-
-
-def set_batch_size(qtbot, w, size):
-    panel = w.training_panel
-    if panel.full_batch.isChecked():
-        QTest.mouseClick(panel.full_batch, LEFT)
-    panel.batch.setFocus()
-    panel.batch.lineEdit().selectAll()
-    qtbot.keyClicks(panel.batch, str(size))
-    qtbot.keyClick(panel.batch, Qt.Key.Key_Return)
-    qtbot.wait(5)
-
-
-def same_params(a, b, tol=0.0):
-    assert set(a) == set(b)
-    for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=tol, err_msg=key)
 
 
 def same_state(a, b):

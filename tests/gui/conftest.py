@@ -1,0 +1,74 @@
+"""Fixtures for the GUI tests: the assembled main window, with the modal dialogs stood in for."""
+
+import pytest
+
+pytest.importorskip("PySide6")  # without Qt the whole folder is skipped
+
+import shiboken6  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+
+from bpstudio.gui.main_window import MainWindow  # noqa: E402
+from tests.gui.driving import activate  # noqa: E402
+
+
+class Dialogs:
+    """Stands in for QMessageBox (a modal box would hang offscreen) and the file dialogs: records what was
+    shown, answers questions with ``answer``, and picks ``save_path`` / ``open_path`` ("" cancels)."""
+
+    def __init__(self):
+        self.shown: list[tuple[str, str, str]] = []
+        self.answer = QMessageBox.StandardButton.Discard
+        self.save_path = ""
+        self.open_path = ""
+
+    def warning(self, parent, title, text, *args):
+        self.shown.append(("warning", title, text))
+        return QMessageBox.StandardButton.Ok
+
+    def question(self, parent, title, text, *args):
+        self.shown.append(("question", title, text))
+        return self.answer
+
+    def kinds(self):
+        return [kind for kind, _, _ in self.shown]
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    d = Dialogs()
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(d.warning))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(d.question))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (d.save_path, "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (d.open_path, "")))
+    return d
+
+
+@pytest.fixture
+def new_window(qtbot, tmp_path, dialogs):
+    """Opens windows (each with the given settings file), shown, exposed, active and settled; at the end
+    stops their training, marks their undo stacks clean (no unsaved-changes question) and closes them."""
+    made = []
+
+    def make(settings="s.ini"):
+        w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        activate(qtbot, w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        if shiboken6.isValid(w):
+            w.training.stop()
+            w.document.undo_stack.setClean()
+            w.close()
+
+
+@pytest.fixture
+def window(new_window):
+    """One window, ready to be driven (see ``new_window``)."""
+    return new_window()
