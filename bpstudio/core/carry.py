@@ -33,6 +33,15 @@ def carry_params(old_params: Mapping[str, np.ndarray], new_spec: NetworkSpec,
             for key, shape in new_spec.param_shapes().items()}
 
 
+def same_structure(a: NetworkSpec, b: NetworkSpec) -> bool:
+    """Whether a session compiled for ``a`` can go on with ``b`` in place: only weights, positions,
+    initialisers or optimizer settings differ (anything else needs a new session)."""
+    def structure(spec: NetworkSpec) -> tuple[object, ...]:
+        return (spec.output, spec.loss, tuple((l.id, l.type, l.inputs, l.units, l.activation, l.use_bias,
+                                               tuple(sorted(l.frozen))) for l in spec.layers))
+    return structure(a) == structure(b)
+
+
 def renamed_layers(old: NetworkSpec, new: NetworkSpec) -> dict[str, str]:
     """``{old id: new id}`` for the layers ``new`` renamed, when renaming is all that tells the two
     networks' structure apart (same layers in the same order, types, widths, activations, wiring,

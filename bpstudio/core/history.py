@@ -22,6 +22,7 @@ import numpy as np
 
 from bpstudio.core.errors import SessionError
 from bpstudio.core.history_series import Series, bad_field, decode, encode, mean, read_field, read_int
+from bpstudio.core.spec import NetworkSpec
 
 FORMAT = "bpstudio-history"
 VERSION = 1
@@ -30,6 +31,11 @@ VANISHING = 1e-3  # first/last gradient ratios outside [VANISHING, EXPLODING] ar
 EXPLODING = 1e3
 STALLED = 1e-6  # a last-layer gradient norm below this: no layer learns any more, whatever the ratio
 _HEALTH = ((VANISHING, "vanishing"), (0.1, "shrinking"), (10.0, "healthy"), (EXPLODING, "growing"))
+
+
+def plotted_layers(spec: NetworkSpec) -> list[str]:
+    """The layers whose weight gradients a history follows: the dense ones in use, first to last."""
+    return [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
 
 
 def gradient_health(ratio: float, last_norm: float = math.inf) -> str:
@@ -49,6 +55,11 @@ class TrainingHistory:
         self.version: int = 0
         self._lock = threading.RLock()  # changes and snapshots are whole
         self.clear(layer_ids)
+
+    @classmethod
+    def for_network(cls, spec: NetworkSpec, capacity: int = DEFAULT_CAPACITY) -> "TrainingHistory":
+        """An empty history following the network's dense layers (those with weights), first to last."""
+        return cls(plotted_layers(spec), capacity)
 
     def snapshot(self) -> "TrainingHistory":
         """A copy that stays as it is, safe to take while another thread records into this history."""

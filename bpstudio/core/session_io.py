@@ -18,8 +18,11 @@ import numpy as np
 
 from bpstudio.core import spec_io
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
+from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, SessionError
 from bpstudio.core.fileio import write_atomic
+from bpstudio.core.history import TrainingHistory
+from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, number_array
 
 FORMAT = "bpstudio-session"
@@ -165,3 +168,35 @@ def load(path: str | os.PathLike[str]) -> SavedSession:
         return loads(text)
     except BpstudioError as exc:
         raise type(exc)(f"{os.fspath(path)}: {exc}") from None
+
+
+def capture(session: Session, history: TrainingHistory | None = None) -> SavedSession:
+    """Everything needed to continue ``session`` later: what :func:`save` writes."""
+    b = session.backend
+    return SavedSession(session.to_spec(), b.name, b.device, b.dtype, session.batch_size, session.step_count,
+                        session.epoch_count, session.optimizer_state(), None if history is None else history.to_dict(),
+                        session.position)
+
+
+def restore(saved: SavedSession, data: Dataset) -> tuple[Session, TrainingHistory, list[str]]:
+    """A session that continues ``saved`` on ``data`` (the same batches next), its plot history, and notes
+    on what could not come back as saved: a backend missing here (NumPy is used), an unreadable history
+    (it starts empty). Anything else that does not fit raises, naming it."""
+    spec, notes = saved.spec, []
+    try:
+        session = Session(spec, data, backend=saved.backend, device=saved.device, dtype=saved.dtype,
+                          batch_size=saved.batch_size)
+    except BpstudioError as exc:
+        if (saved.backend, saved.device, saved.dtype) == ("numpy", "cpu", "float64"):
+            raise
+        notes.append(f"{exc}; using NumPy instead")
+        session = Session(spec, data, batch_size=saved.batch_size)
+    session.set_progress(saved.step, saved.epoch, saved.position)
+    session.load_optimizer_state(saved.optimizer_state)
+    history = TrainingHistory.for_network(spec)
+    if saved.history is not None:
+        try:
+            history = TrainingHistory.from_dict(saved.history)
+        except BpstudioError as exc:
+            notes.append(f"the plot history could not be read ({exc}); it starts empty")
+    return session, history, notes

@@ -20,10 +20,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from bpstudio.core import presets, session_io
-from bpstudio.core.carry import rename_keys, renamed_layers
+from bpstudio.core.carry import rename_keys, renamed_layers, same_structure
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BpstudioError, SessionError
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.history import TrainingHistory, plotted_layers
 from bpstudio.core.init import initial_params
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
@@ -32,18 +32,6 @@ from bpstudio.gui.commands import SettingCommand, Snapshot, SnapshotCommand, Tra
 from bpstudio.gui.worker import test_record, train_accuracy
 
 DEFAULT_PRESET = "xor"
-
-
-def structure(spec: NetworkSpec) -> tuple[Any, ...]:
-    """What the compiled network depends on: a change here needs a new session (weights, positions,
-    names, initialisers and optimizer settings can change in place)."""
-    return (spec.output, spec.loss, tuple((l.id, l.type, l.inputs, l.units, l.activation, l.use_bias,
-                                           tuple(sorted(l.frozen))) for l in spec.layers))
-
-
-def weighted_layers(spec: NetworkSpec) -> list[str]:
-    """The layers whose weight gradients the plots follow, first to last."""
-    return [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
 
 
 class Document(QObject):
@@ -133,24 +121,7 @@ class Document(QObject):
     def _load(self, saved: session_io.SavedSession, path: str | None, base_dir: str) -> None:
         spec = saved.spec
         train, test, key = self._resolve_data(spec, base_dir)
-        notes = []
-        backend = (saved.backend, saved.device, saved.dtype)
-        try:
-            session = Session(spec, train, backend=backend[0], device=backend[1], dtype=backend[2],
-                              batch_size=saved.batch_size)
-        except BpstudioError as exc:
-            if backend == ("numpy", "cpu", "float64"):
-                raise
-            notes.append(f"{exc}; using NumPy instead")
-            session = Session(spec, train, batch_size=saved.batch_size)
-        session.set_progress(saved.step, saved.epoch, saved.position)
-        session.load_optimizer_state(saved.optimizer_state)
-        history = TrainingHistory(weighted_layers(spec))
-        if saved.history is not None:
-            try:
-                history = TrainingHistory.from_dict(saved.history)
-            except BpstudioError as exc:
-                notes.append(f"the plot history could not be read ({exc}); it starts empty")
+        session, history, notes = session_io.restore(saved, train)
         # everything read without error: commit
         self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
         self.origin = spec.with_params(initial_params(spec))
@@ -168,12 +139,8 @@ class Document(QObject):
 
     def save(self, path: str) -> None:
         """Write the session atomically to ``path`` and make it the document's file."""
-        s = self.session
         with self.lock:
-            b = s.backend
-            saved = session_io.SavedSession(self.current_spec(), b.name, b.device, b.dtype, s.batch_size,
-                                            s.step_count, s.epoch_count, s.optimizer_state(), self.history.to_dict(),
-                                            s.position)
+            saved = session_io.capture(self.session, self.history)
         session_io.save(saved, path)
         self.path, self.base_dir = str(Path(path).resolve()), str(Path(path).resolve().parent)
         self.undo_stack.setClean()
@@ -231,7 +198,7 @@ class Document(QObject):
         with self.lock:
             old = self.session
             train, test, key = self._resolve_data(spec, self.base_dir)
-            if structure(spec) == structure(old.spec):
+            if same_structure(spec, old.spec):
                 if train is not self.train_data:
                     old.set_data(train)
                 wanted = initial_params(spec)
@@ -262,8 +229,8 @@ class Document(QObject):
         self.history.truncate(snap.step - 1)  # steps undone leave the plots too
         self.trace = None
         self._params_cache = None
-        if reshaped and tuple(self.history.layer_ids) != tuple(weighted_layers(spec)):
-            self.history.clear(weighted_layers(spec))
+        if reshaped and self.history.layer_ids != tuple(plotted_layers(spec)):
+            self.history.clear(plotted_layers(spec))
         self._emit_all()
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
@@ -394,7 +361,7 @@ class Document(QObject):
         except BpstudioError as exc:
             self.refused.emit(str(exc))
             return
-        self.history.clear(weighted_layers(self.spec))
+        self.history.clear(plotted_layers(self.spec))
         self.undo_stack.push(SnapshotCommand(self, "Reset training", before, after))
 
     # --- the worker reports here ------------------------------------------------------------------------
