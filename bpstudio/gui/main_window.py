@@ -6,8 +6,8 @@ user's requests back, which the document carries out as undoable core edits.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
 
 from bpstudio.core import edit
@@ -31,6 +31,7 @@ from bpstudio.gui.training import TrainingController
 from bpstudio.gui.worker import surface
 
 PRESENTATION_SCALE = 1.5
+DEFAULT_SIZE = (1500, 950)    # the first window, shrunk to fit smaller screens
 
 
 class MainWindow(QMainWindow):
@@ -100,14 +101,29 @@ class MainWindow(QMainWindow):
             "gradients": self._dock("Gradients per layer", self.gradient_plot, bottom, "gradients_dock"),
             "history": self._dock("Edit history", self.undo_view, right, "history_dock"),
         }
-        self.tabifyDockWidget(self.docks["inspector"], self.docks["history"])
-        self.tabifyDockWidget(self.docks["training"], self.docks["data"])
-        self.docks["inspector"].raise_()
-        self.docks["training"].raise_()
-        self.resize(1500, 950)
+        screen = QApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else QSize(*DEFAULT_SIZE)
+        self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
+        self._docks_arranged = False  # (restoring saved settings arranges them; else the first show does)
+
+    def _arrange_default_docks(self) -> None:
+        """Tabs and sizes of the docks on a first start, scaled to the window. Done once the window is
+        shown: tabified earlier, Qt 6.11 leaves a stray copy of a tab bar over the left panels."""
         d = self.docks
-        self.resizeDocks([d["training"], d["inspector"]], [380, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["loss"], d["inspector"], d["explanation"]], [280, 420, 300], Qt.Orientation.Vertical)
+        self.tabifyDockWidget(d["inspector"], d["history"])
+        self.tabifyDockWidget(d["training"], d["data"])
+        d["inspector"].raise_()
+        d["training"].raise_()
+        fx, fy = self.width() / DEFAULT_SIZE[0], self.height() / DEFAULT_SIZE[1]
+        self.resizeDocks([d["training"], d["inspector"]], [int(380 * fx), int(400 * fx)], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["loss"], d["inspector"], d["explanation"]], [int(280 * fy), int(420 * fy), int(300 * fy)],
+                         Qt.Orientation.Vertical)
+        self._docks_arranged = True
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self._arrange_default_docks()
 
     def _connect(self) -> None:
         doc = self.document
@@ -369,8 +385,8 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
+            self._docks_arranged = True
         speed = self.settings.value("speed")
         if isinstance(speed, str) and self.actions.speed.findText(speed) >= 0:
             self.actions.speed.setCurrentText(speed)

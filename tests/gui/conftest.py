@@ -6,9 +6,9 @@ pytest.importorskip("PySide6")  # without Qt the whole folder is skipped
 
 import shiboken6  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
-from bpstudio.gui.main_window import MainWindow  # noqa: E402
+from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow  # noqa: E402
 from tests.gui.driving import activate  # noqa: E402
 
 
@@ -54,6 +54,8 @@ def new_window(qtbot, tmp_path, dialogs):
     def make(settings="s.ini"):
         w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat))
         qtbot.addWidget(w)
+        if w.settings.value("geometry") is None:  # (a first window fits the screen: offscreen's is 800 × 800)
+            w.resize(*DEFAULT_SIZE)
         w.show()
         qtbot.waitExposed(w)
         activate(qtbot, w)
@@ -66,6 +68,7 @@ def new_window(qtbot, tmp_path, dialogs):
             w.training.stop()
             w.document.undo_stack.setClean()
             w.close()
+            QApplication.setFont(w._base_font)  # (presentation mode enlarges the application's font)
 
 
 @pytest.fixture

@@ -45,8 +45,6 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     assert QApplication.font().pointSizeF() == pytest.approx(base)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the default dock layout makes the window at least ~1215 px wide, wider "
-                                       "than a 1024×768 projector")
 def test_the_window_fits_a_1024_by_768_projector(window):
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 768

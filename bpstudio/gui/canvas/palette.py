@@ -1,11 +1,14 @@
 """The layer palette: one button per layer type. Click to add after the selected layer, or drag a button
-onto the canvas to add the layer where it is dropped (the canvas turns the drop into ``add_requested``)."""
+onto the canvas to add the layer where it is dropped (the canvas turns the drop into ``add_requested``).
+
+On a narrow window (a 1024-px projector, presentation-sized fonts) the bar first drops its "Add layer:"
+caption, then the buttons' colour glyphs, so the button names always stay whole."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap, QResizeEvent
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QLayout, QToolButton, QWidget
 
 MIME_TYPE = "application/x-bpstudio-layer-type"
 LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has exactly one)"),
@@ -13,6 +16,25 @@ LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has
                ("add", "Add", "adds its inputs unit by unit (residual connections)"),
                ("concat", "Concat", "joins its inputs side by side"))
 GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b"}
+# the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
+LOOKS = ((True, True), (False, True), (False, False))
+
+
+def _minimum_width(layout: QLayout) -> int:
+    """The layout's minimum width now, not as cached: nested layouts and widget items keep their size
+    hints until a layout pass, which a font change or a rearrangement has not run yet."""
+    stack = [layout]
+    while stack:
+        current = stack.pop()
+        current.invalidate()
+        for index in range(current.count()):
+            item = current.itemAt(index)
+            if item is not None:
+                item.invalidate()
+                inner = item.layout()
+                if inner is not None:
+                    stack.append(inner)
+    return layout.minimumSize().width()
 
 
 def _glyph(layer_type: str) -> QIcon:
@@ -42,6 +64,11 @@ class PaletteButton(QToolButton):
                         "or drag onto the canvas.")
         self.setObjectName(f"palette_{layer_type}")
         self._press: QPoint | None = None
+
+    def show_glyph(self, shown: bool) -> None:
+        """With or without the colour glyph beside the name (without it the button is narrower)."""
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if shown
+                                else Qt.ToolButtonStyle.ToolButtonTextOnly)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -77,10 +104,10 @@ class LayerPalette(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QHBoxLayout(self)
+        self._row = layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(6)
-        caption = QLabel("Add layer:")
+        self.caption = caption = QLabel("Add layer:")
         caption.setStyleSheet("color: #5f6670; font-weight: bold;")
         layout.addWidget(caption)
         self.buttons: dict[str, PaletteButton] = {}
@@ -90,3 +117,42 @@ class LayerPalette(QWidget):
             layout.addWidget(button)
             self.buttons[layer_type] = button
         layout.addStretch(1)
+        self._look = LOOKS[0]
+        self._widths: list[int] = []  # each look's minimum width, measured for the current font
+        self._measure()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """As narrow as the most compact look: the bar changes its look to fit (see :meth:`resizeEvent`)."""
+        hint = super().minimumSizeHint()
+        return QSize(self._widths[-1], hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit(event.size().width())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._measure()
+
+    def _apply(self, look: tuple[bool, bool]) -> None:
+        self._look = look
+        self.caption.setVisible(look[0])
+        for button in self.buttons.values():
+            button.show_glyph(look[1])
+
+    def _measure(self) -> None:
+        """Find each look's minimum width (by laying it out), then show the one that fits."""
+        widths = []
+        for look in LOOKS:
+            self._apply(look)
+            widths.append(_minimum_width(self._row))
+        self._widths = widths
+        self.updateGeometry()
+        self._fit(self.width())
+
+    def _fit(self, width: int) -> None:
+        """Show the fullest look that fits ``width``."""
+        look = next((look for look, need in zip(LOOKS, self._widths) if need <= width), LOOKS[-1])
+        if look != self._look:
+            self._apply(look)

@@ -2,7 +2,8 @@
 
 A view: :meth:`LayerInspector.show_layer` fills the widgets (with their signals blocked, so showing never
 emits), and a person's edits come out as ``*_requested`` signals. The main window carries them out as
-undoable commands and calls ``show_layer`` again with the result.
+undoable commands and calls ``show_layer`` again with the result. On a narrow dock a field that does not
+fit beside its label goes under it, and Reset moves under Randomize.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 
 from bpstudio.core import activations
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
+from bpstudio.gui.inspectors.explanation import GroupFlowLayout
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
@@ -115,6 +117,7 @@ class LayerInspector(QWidget):
 
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.addRow("Units", self.units)
         self.form.addRow("Width", self.width_label)
@@ -144,13 +147,10 @@ class LayerInspector(QWidget):
         self.reset.setToolTip("Put this layer's parameters back to their initial values")
         self.reset.clicked.connect(lambda: self._emit_for_layer(self.reset_requested))
         self.param_buttons = QWidget()
-        row = QHBoxLayout(self.param_buttons)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.randomize)
-        row.addWidget(QLabel("seed"))
-        row.addWidget(self.seed)
-        row.addStretch(1)
-        row.addWidget(self.reset)
+        flow = GroupFlowLayout(self.param_buttons)
+        flow.setContentsMargins(0, 0, 0, 0)
+        flow.add_group(self.randomize, QLabel("seed"), self.seed)
+        flow.add_group(self.reset, right=True)
 
         self.params_box = QWidget()
         params = QVBoxLayout(self.params_box)
@@ -179,7 +179,7 @@ class LayerInspector(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # only if squeezed very narrow
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

@@ -7,6 +7,7 @@ A change is applied at once: choosing a set, a spin box's arrows, or Enter / lea
 typed into (never per keystroke), Regenerate (seed + 1) and Import. The panel first checks the source
 resolves; if not it shows why in red and emits nothing, else it emits ``source_requested(dict)``.
 The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``.
+The form shows two label/field pairs a row, or one a row when the dock is too narrow for two.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -40,6 +43,8 @@ from bpstudio.gui.qt_utils import signals_blocked
 CONTROLLED = ("n", "noise", "seed", "classes")  # the toy options the panel has a control for
 SPLIT_KEYS = ("test_fraction", "split_seed")
 MAX_SEED = 2**31 - 1
+WIDE, NARROW = 2, 1  # label/field pairs per row of the form
+COMBO_CHARACTERS = 8  # the data set picker's minimum width, in characters ("spirals", "file: a.csv"…)
 
 
 def toy_defaults(name: str) -> dict[str, Any]:
@@ -101,6 +106,9 @@ class DataPanel(QWidget):
         self.plot = DataPlot()
         self.data_set = QComboBox()
         self.data_set.setPlaceholderText("choose data…")
+        # as wide as the form allows, but never wider than a few characters on its own (a long file name)
+        self.data_set.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.data_set.setMinimumContentsLength(COMBO_CHARACTERS)
         for name in TOY_SETS:
             self.data_set.addItem(name, ("builtin", name))
         self.samples = _spin(1, 1_000_000)
@@ -125,27 +133,70 @@ class DataPanel(QWidget):
         self.show_source(None)
 
     def _layout(self) -> None:
-        form = QGridLayout()
-        rows = [("Data set", self.data_set, None, self.import_button),
-                ("Samples", self.samples, "Noise", self.noise),
-                ("Classes", self.classes, "Seed", self.seed),
-                ("Test fraction", self.test_fraction, "Split seed", self.split_seed)]
-        for row, (left, left_field, right, right_field) in enumerate(rows):
-            form.addWidget(QLabel(left), row, 0)
-            form.addWidget(left_field, row, 1)
-            if right is not None:
-                form.addWidget(QLabel(right), row, 2)
-            form.addWidget(right_field, row, 3)
-        form.setColumnStretch(1, 1)
-        form.setColumnStretch(3, 1)
+        self._set_label = QLabel("Data set")
+        self._pairs: list[tuple[QLabel, QWidget]] = [
+            (QLabel("Samples"), self.samples), (QLabel("Noise"), self.noise),
+            (QLabel("Classes"), self.classes), (QLabel("Seed"), self.seed),
+            (QLabel("Test fraction"), self.test_fraction), (QLabel("Split seed"), self.split_seed)]
+        self.form = QGridLayout()
         buttons = QHBoxLayout()
         buttons.addWidget(self.regenerate)
+        buttons.addWidget(self.import_button)
         buttons.addStretch(1)
-        layout = QVBoxLayout(self)
+        self._outer = layout = QVBoxLayout(self)
         layout.addWidget(self.plot, 1)
-        layout.addLayout(form)
+        layout.addLayout(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.error)
+        self.pairs_per_row = 0
+        self._min_widths: dict[int, int] = {}  # pairs per row -> the panel's minimum width
+        self._measure()
+
+    def _arrange(self, per_row: int) -> None:
+        """Lay the form out with ``per_row`` label/field pairs a row, under the data set picker (which
+        takes the whole row)."""
+        if per_row == self.pairs_per_row:
+            return
+        self.pairs_per_row = per_row
+        widgets = [self._set_label, self.data_set] + [w for pair in self._pairs for w in pair]
+        for widget in widgets:
+            self.form.removeWidget(widget)
+        self.form.addWidget(self._set_label, 0, 0)
+        self.form.addWidget(self.data_set, 0, 1, 1, 2 * per_row - 1)
+        for at, (label, field) in enumerate(self._pairs):
+            row, column = divmod(at, per_row)
+            self.form.addWidget(label, row + 1, 2 * column)
+            self.form.addWidget(field, row + 1, 2 * column + 1)
+        for column in range(2 * WIDE):
+            self.form.setColumnStretch(column, 1 if column % 2 and column < 2 * per_row else 0)
+
+    def _measure(self) -> None:
+        """Each arrangement's minimum width for the current font; then the one that fits."""
+        for per_row in (WIDE, NARROW):
+            self._arrange(per_row)
+            self._min_widths[per_row] = _minimum_width(self._outer)
+        self.updateGeometry()
+        self._fit(self.width())
+
+    def _fit(self, width: int) -> None:
+        self._arrange(WIDE if width >= self._min_widths[WIDE] else NARROW)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """As narrow as one pair a row allows: the form rearranges itself to fit (see :meth:`resizeEvent`)."""
+        return QSize(self._min_widths[NARROW], super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit(event.size().width())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._measure()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._measure()  # polished now: the style's margins may differ from those measured at construction
 
     # --- the model's side ---------------------------------------------------------------------------
 
@@ -290,6 +341,23 @@ class DataPanel(QWidget):
             self._select(self._other_item("file", file))
         self._update_enabled()
         return True
+
+
+def _minimum_width(layout: QLayout) -> int:
+    """The layout's minimum width now, not as cached: nested layouts and widget items keep their size
+    hints until a layout pass, which a font change or a rearrangement has not run yet."""
+    stack = [layout]
+    while stack:
+        current = stack.pop()
+        current.invalidate()
+        for index in range(current.count()):
+            item = current.itemAt(index)
+            if item is not None:
+                item.invalidate()
+                inner = item.layout()
+                if inner is not None:
+                    stack.append(inner)
+    return layout.minimumSize().width()
 
 
 def _number(value: Any, default: float) -> float:

@@ -4,6 +4,7 @@ A view: :meth:`TrainingPanel.show_settings` fills the widgets without emitting, 
 come out as ``*_requested`` signals for the main window to carry out (and then show again). Values that
 core would refuse (a negative learning rate, text in a number field, a loss that does not fit the output
 layer) are caught here: the reason is shown under the fields and nothing is emitted.
+On a narrow dock a field that does not fit beside its label goes under it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class TrainingPanel(QWidget):
         self.fields: dict[str, QLineEdit] = {}
         learning = QGroupBox("Loss and optimizer")
         self.optimizer_form = QFormLayout(learning)
+        self.optimizer_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.optimizer_form.addRow("Loss", self.loss)
         self.optimizer_form.addRow("Optimizer", self.optimizer)
         for key, (label, _) in OPTIMIZER_FIELDS.items():
@@ -98,6 +100,7 @@ class TrainingPanel(QWidget):
         self.dtype.currentIndexChanged.connect(self._on_backend_changed)
         compute = QGroupBox("Batches and compute")
         form = QFormLayout(compute)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Batch size", batch_row)
         form.addRow("Backend", self.backend)
         form.addRow("Precision", self.dtype)

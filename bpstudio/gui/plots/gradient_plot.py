@@ -39,6 +39,7 @@ class GradientPlot(QWidget):
         self._colors: dict[str, QColor] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.ratio_label = QLabel()
+        self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
         self.png_button = QPushButton("Export PNG…")
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.setToolTip("Save each layer's gradient norm per step as CSV")
