@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QToolButton, QWidget
+
+
+from bpstudio.gui.flow_layout import minimum_width
 
 MIME_TYPE = "application/x-bpstudio-layer-type"
 LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has exactly one)"),
@@ -18,23 +21,6 @@ LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has
 GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b"}
 # the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
 LOOKS = ((True, True), (False, True), (False, False))
-
-
-def _minimum_width(layout: QLayout) -> int:
-    """The layout's minimum width now, not as cached: nested layouts and widget items keep their size
-    hints until a layout pass, which a font change or a rearrangement has not run yet."""
-    stack = [layout]
-    while stack:
-        current = stack.pop()
-        current.invalidate()
-        for index in range(current.count()):
-            item = current.itemAt(index)
-            if item is not None:
-                item.invalidate()
-                inner = item.layout()
-                if inner is not None:
-                    stack.append(inner)
-    return layout.minimumSize().width()
 
 
 def _glyph(layer_type: str) -> QIcon:
@@ -146,7 +132,7 @@ class LayerPalette(QWidget):
         widths = []
         for look in LOOKS:
             self._apply(look)
-            widths.append(_minimum_width(self._row))
+            widths.append(minimum_width(self._row))
         self._widths = widths
         self.updateGeometry()
         self._fit(self.width())

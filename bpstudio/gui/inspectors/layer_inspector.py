@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 
 from bpstudio.core import activations
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
-from bpstudio.gui.inspectors.explanation import GroupFlowLayout
+from bpstudio.gui.flow_layout import GroupFlowLayout
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -38,6 +37,7 @@ from bpstudio.core.datasets import TOY_SETS, resolve_split, toy_options
 from bpstudio.core.errors import BpstudioError
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.data_plot import DataPlot
+from bpstudio.gui.flow_layout import minimum_width
 from bpstudio.gui.qt_utils import signals_blocked
 
 CONTROLLED = ("n", "noise", "seed", "classes")  # the toy options the panel has a control for
@@ -174,7 +174,7 @@ class DataPanel(QWidget):
         """Each arrangement's minimum width for the current font; then the one that fits."""
         for per_row in (WIDE, NARROW):
             self._arrange(per_row)
-            self._min_widths[per_row] = _minimum_width(self._outer)
+            self._min_widths[per_row] = minimum_width(self._outer)
         self.updateGeometry()
         self._fit(self.width())
 
@@ -341,23 +341,6 @@ class DataPanel(QWidget):
             self._select(self._other_item("file", file))
         self._update_enabled()
         return True
-
-
-def _minimum_width(layout: QLayout) -> int:
-    """The layout's minimum width now, not as cached: nested layouts and widget items keep their size
-    hints until a layout pass, which a font change or a rearrangement has not run yet."""
-    stack = [layout]
-    while stack:
-        current = stack.pop()
-        current.invalidate()
-        for index in range(current.count()):
-            item = current.itemAt(index)
-            if item is not None:
-                item.invalidate()
-                inner = item.layout()
-                if inner is not None:
-                    stack.append(inner)
-    return layout.minimumSize().width()
 
 
 def _number(value: Any, default: float) -> float:

@@ -1,22 +1,22 @@
 """Each layer's weight-gradient norm against step: one curve per layer on a log scale, a layer × step
 heatmap underneath, and a readout of the first-to-last-layer ratio that names vanishing gradients.
 
-Curves take the layer colours the canvas uses (:meth:`GradientPlot.set_colors`). Like the loss plot it
-redraws from a :class:`~bpstudio.core.history.TrainingHistory` only when its ``version`` moved.
+Curves take the layer colours the canvas uses (:meth:`GradientPlot.set_colors`). Like every
+:class:`~bpstudio.gui.plots.history_plot.HistoryPlot` it redraws only when the history's ``version`` moved.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from bpstudio.core.history import TrainingHistory, gradient_health
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
-from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
-from bpstudio.gui.plots.loss_plot import INK, LogTickAxis, line_width, new_view, point_size, prepare_plot, style_axis
+from bpstudio.gui.plots.history_plot import (INK, HistoryPlot, LogTickAxis, line_width, mark_points, point_size,
+                                             prepare_plot, style_axis)
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 from bpstudio.gui.qt_utils import format_number
 
@@ -29,26 +29,17 @@ VERDICT_COLORS = {"vanishing": HIGHLIGHT, "exploding": HIGHLIGHT, "stalled": HIG
                   "shrinking": POSITIVE, "growing": POSITIVE}
 
 
-class GradientPlot(QWidget):
+class GradientPlot(HistoryPlot):
     """Per-layer gradient norms (curves and heatmap) with the vanishing-gradient readout."""
 
+    name = "gradients"
+
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.history: TrainingHistory | None = None
-        self._drawn_version: int | None = None
+        super().__init__("Save each layer's gradient norm per step as CSV", parent)
         self._colors: dict[str, QColor] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.ratio_label = QLabel()
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
-        self.png_button = QPushButton("Export PNG…")
-        self.csv_button = QPushButton("Export CSV…")
-        self.csv_button.setToolTip("Save each layer's gradient norm per step as CSV")
-        bar = QHBoxLayout()
-        bar.addWidget(self.ratio_label, 1)
-        bar.addWidget(self.png_button)
-        bar.addWidget(self.csv_button)
-
-        self.view = new_view(self, self._on_export_png, self._on_export_csv)
         self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")},
                                            viewBox=SteadyViewBox())
         self.curve_item.setLogMode(y=True)
@@ -68,23 +59,10 @@ class GradientPlot(QWidget):
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
         self._apply_fonts()
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
-        self.png_button.clicked.connect(self._on_export_png)
-        self.csv_button.clicked.connect(self._on_export_csv)
+        self._lay_out(self.ratio_label, fill=True)
         self._show_ratio(None)
-        self._set_exportable(False)
 
     # --- the model ----------------------------------------------------------------------------------
-
-    def set_history(self, history: TrainingHistory | None) -> None:
-        """Draw ``history`` from now on (at once, and again on each :meth:`refresh` after it changed)."""
-        self.history = history
-        self._drawn_version = None
-        self.refresh()
 
     def set_colors(self, colors: dict[str, QColor]) -> None:
         """The layer colours (those of the canvas); layers not named keep the default palette's."""
@@ -98,22 +76,17 @@ class GradientPlot(QWidget):
             return self._colors[layer_id]
         return layer_colors(tuple(self.curves) or (layer_id,)).get(layer_id, QColor(INK))
 
-    def refresh(self, snapshot: TrainingHistory | None = None) -> bool:
-        """Redraw if the history changed since the last drawing; True if it redrew. While a worker trains,
-        pass the latest :meth:`~TrainingHistory.snapshot` it took; else a snapshot is taken here."""
-        if self.history is None or (snapshot or self.history).version == self._drawn_version:
-            return False
-        history = snapshot or self.history.snapshot()
-        self._drawn_version = history.version
+    def _draw(self, history: TrainingHistory) -> None:
         if tuple(self.curves) != history.layer_ids:
             self._rebuild_curves(history.layer_ids)
         steps = history.steps()
         for lid, curve in self.curves.items():
-            curve.setData(steps, history.grad_norms(lid), connect="finite")
+            norms = history.grad_norms(lid)
+            mark_points(curve, norms, self.color(lid))
+            curve.setData(steps, norms, connect="finite")
         self._draw_heatmap(*history.grad_matrix(HEATMAP_COLUMNS))
         self._show_ratio(history.first_last_ratio())
         self._set_exportable(len(history) > 0)
-        return True
 
     # --- drawing ------------------------------------------------------------------------------------
 
@@ -196,19 +169,3 @@ class GradientPlot(QWidget):
         bold.setPointSizeF(point_size(font) * 1.15)
         self.ratio_label.setFont(bold)
         self._align_left_axes()
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:
-            self._apply_fonts()
-
-    def _set_exportable(self, enabled: bool) -> None:
-        self.png_button.setEnabled(enabled)
-        self.csv_button.setEnabled(enabled)
-
-    def _on_export_png(self) -> None:
-        export_png_dialog(self, self.view, "gradients.png")
-
-    def _on_export_csv(self) -> None:
-        if self.history is not None:
-            export_csv_dialog(self, self.history.snapshot().to_csv("gradients"), "gradients.csv")

@@ -1,0 +1,163 @@
+"""What the live plots of a training run share: the look of their axes and curves, and a base widget that
+draws a :class:`~bpstudio.core.history.TrainingHistory` again only when its ``version`` moved, with PNG and
+CSV export from buttons and from the right-click menu."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from bpstudio.core.history import TrainingHistory
+from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
+
+INK = "#303030"                         # axes and labels, dark on the white background
+# Curves are 1 px (cosmetic) lines: Qt strokes wider pens several times slower, which tripled the cost of
+# a gradient-plot repaint while training (bench/bench_gui.py). With presentation-sized fonts they thicken.
+LINE_WIDTH = 1
+BOLD_LINE_WIDTH = 2
+BOLD_FROM_POINTS = 12.0                 # fonts this large or larger (presentation mode) get bold lines
+LABEL_SCALE = 1.2                       # axis titles a little larger than the tick numbers
+
+
+class LogTickAxis(pg.AxisItem):
+    """An axis whose log-scale ticks come in levels: decades, then 2 and 5, then the other digits.
+
+    pyqtgraph puts every tick of a range under two decades into one level, which always gets labels,
+    so they overlap; split up, the crowded levels lose their labels and keep only their tick marks.
+    """
+
+    def logTickValues(self, minVal: float, maxVal: float, size: float,  # noqa: N802,N803 (pyqtgraph API)
+                      stdTicks: list) -> list:  # noqa: N803
+        levels = super().logTickValues(minVal, maxVal, size, stdTicks)
+        if not levels or levels[-1][0] is not None:
+            return levels
+        decades: list[float] = []
+        halves: list[float] = []
+        others: list[float] = []
+        for value in levels[-1][1]:
+            digit = round(10 ** (value - math.floor(value + 1e-9)))  # the leading digit of the tick
+            (decades if digit == 1 else halves if digit in (2, 5) else others).append(value)
+        return levels[:-1] + [(None, decades), (None, halves), (None, others)]
+
+
+def point_size(font: QFont) -> float:
+    return font.pointSizeF() if font.pointSizeF() > 0 else 10.0
+
+
+def style_axis(axis: pg.AxisItem, font: QFont, label: str | None = None) -> None:
+    """Dark ticks and label in the widget's font, so the axis stays legible on a projector."""
+    axis.setPen(pg.mkPen(INK))
+    axis.setTextPen(pg.mkPen(INK))
+    axis.setTickFont(font)
+    axis.enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than plain numbers
+    if label is not None:
+        axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
+
+
+def line_width(font: QFont) -> int:
+    return BOLD_LINE_WIDTH if point_size(font) >= BOLD_FROM_POINTS else LINE_WIDTH
+
+
+def prepare_plot(item: pg.PlotItem, font: QFont, left: str, bottom: str = "step") -> None:
+    """Axis labels and the cheap drawing settings every live plot uses. No grid: pyqtgraph draws grid
+    lines with the axes, which doubled the cost of every repaint while training (bench/bench_gui.py)."""
+    style_axis(item.getAxis("left"), font, left)
+    style_axis(item.getAxis("bottom"), font, bottom)
+    item.setMenuEnabled(False, enableViewBoxMenu=True)  # its plot options would bypass the widget's own
+    item.setDownsampling(auto=True, mode="peak")
+    item.setClipToView(True)
+
+
+FEW_POINTS = 60                         # curves with this few points or fewer mark each point
+
+
+def mark_points(curve: pg.PlotDataItem, values: np.ndarray, color: QColor) -> None:
+    """Dots on a curve's points while it has few (one step of a stepped run shows, a line needs two)."""
+    symbol = "o" if 0 < len(values) <= FEW_POINTS and bool(np.isfinite(values).all()) else None
+    if curve.opts["symbol"] != symbol:
+        curve.setSymbol(symbol)
+        if symbol is not None:
+            curve.setSymbolSize(5)
+            curve.setSymbolBrush(color)
+            curve.setSymbolPen(None)
+
+
+class HistoryPlot(QWidget):
+    """A plot of a training history: subclasses build their plot items in :attr:`view` and define
+    ``_draw(history)`` (draw a snapshot) and ``_apply_fonts()`` (style for the widget's font)."""
+
+    name = "plot"  # the export files' names and the CSV kind of TrainingHistory.to_csv
+
+    def __init__(self, csv_tip: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.history: TrainingHistory | None = None
+        self._drawn_version: int | None = None
+        self.png_button = QPushButton("Export PNG…")
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip(csv_tip)
+        self.png_button.clicked.connect(self._on_export_png)
+        self.csv_button.clicked.connect(self._on_export_csv)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        # our exports in the right-click menu, in place of pyqtgraph's (whose SVG export fails with Qt 6.11)
+        actions = [QAction("Export PNG…", self), QAction("Export CSV…", self)]
+        actions[0].triggered.connect(self._on_export_png)
+        actions[1].triggered.connect(self._on_export_csv)
+        self.view.scene().contextMenu = actions
+        self._set_exportable(False)
+
+    def _lay_out(self, leading: QWidget, fill: bool) -> None:
+        """A bar above the plot: ``leading`` (given the room left if ``fill``), then the export buttons."""
+        bar = QHBoxLayout()
+        bar.addWidget(leading, 1 if fill else 0)
+        if not fill:
+            bar.addStretch(1)
+        bar.addWidget(self.png_button)
+        bar.addWidget(self.csv_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+    def set_history(self, history: TrainingHistory | None) -> None:
+        """Draw ``history`` from now on (at once, and again on each :meth:`refresh` after it changed)."""
+        self.history = history
+        self._drawn_version = None
+        self.refresh()
+
+    def refresh(self, snapshot: TrainingHistory | None = None) -> bool:
+        """Redraw if the history changed since the last drawing; True if it redrew. While a worker trains,
+        pass the latest :meth:`~TrainingHistory.snapshot` it took; else a snapshot is taken here."""
+        if self.history is None or (snapshot or self.history).version == self._drawn_version:
+            return False
+        history = snapshot or self.history.snapshot()
+        self._drawn_version = history.version
+        self._draw(history)
+        return True
+
+    def _draw(self, history: TrainingHistory) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must say how it draws a history")
+
+    def _apply_fonts(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must say how it styles its plots")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._apply_fonts()
+
+    def _set_exportable(self, enabled: bool) -> None:
+        self.png_button.setEnabled(enabled)
+        self.csv_button.setEnabled(enabled)
+
+    def _on_export_png(self) -> None:
+        export_png_dialog(self, self.view, f"{self.name}.png")
+
+    def _on_export_csv(self) -> None:
+        if self.history is not None:
+            export_csv_dialog(self, self.history.snapshot().to_csv(self.name), f"{self.name}.csv")
