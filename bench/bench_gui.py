@@ -8,7 +8,8 @@ For each network, rounds alternate between
   window:   the main window open with live plots and canvas, training at full speed in its worker thread,
 and print steps per second and the ratio window/headless (target ≥ 0.8). While the window trains, a
 5 ms timer on the GUI thread measures how late the event loop serves it: p99 lateness is the latency
-target (≤ 30 ms). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
+target (≤ 30 ms). Then the time one canvas redraw of the deep sigmoid net takes (no target; the pacer
+budgets it). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
 ≤ 1.0 s, and torch must not be loaded by then). A measurement, not a test: nothing passes or fails here.
 """
 
@@ -84,6 +85,24 @@ def window_rate(app, window, seconds: float) -> tuple[float, list[float]]:
     return (doc.session.step_count - first) / elapsed, lateness[1:]
 
 
+def canvas_redraw_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) -> float:
+    """Median time to redraw and paint the canvas for ``name`` mid-backward (values and gradients shown)."""
+    window.files.open_example(name)
+    doc = window.document
+    session = Session(doc.spec, doc.train_data, params=doc.session.params_numpy())
+    while session.next_phase.kind != "backward" or session.next_phase.layer == doc.spec.output:
+        session.advance()
+    trace, params, spec = session.trace.to_numpy(), session.params_numpy(), doc.spec
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        window.canvas.show_network(spec, params, trace, session.next_phase)
+        window.canvas.viewport().repaint()
+        times.append(time.perf_counter() - start)
+    app.processEvents()
+    return 1000 * statistics.median(times)
+
+
 def startup_seconds() -> tuple[float, str]:
     out = subprocess.run([sys.executable, "-m", "bpstudio", "gui", "--smoke"], capture_output=True, text=True,
                          env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
@@ -129,6 +148,9 @@ def main() -> None:
         p50 = late[len(late) // 2] if late else math.nan
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
         print(f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}")
+    window.document.forget_changes()
+    redraw = canvas_redraw_ms(app, window)
+    print(f"\ncanvas redraw, deep_sigmoid mid-backward (values and gradients shown): {redraw:.1f} ms")
     window.document.forget_changes()
     window.close()
     seconds, line = startup_seconds()

@@ -57,7 +57,7 @@ class EditRequests:
     def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
         added: list[str] = []
 
-        where = tuple(position) if position is not None else self.window.canvas.free_spot_after(
+        where = tuple(position) if position is not None else self.window.canvas.canvas.free_spot_after(
             source if source is not None else self.document.spec.output)
 
         def make(spec: NetworkSpec) -> NetworkSpec:

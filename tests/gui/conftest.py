@@ -8,8 +8,13 @@ import shiboken6  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
+from bpstudio.core import presets  # noqa: E402
+from bpstudio.core.datasets import resolve_split  # noqa: E402
+from bpstudio.core.session import Session  # noqa: E402
+from bpstudio.gui.canvas import TopologyView  # noqa: E402
 from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow  # noqa: E402
-from tests.gui.driving import activate  # noqa: E402
+from tests.gui import canvas_view  # noqa: E402
+from tests.gui.driving import activate, on_screen  # noqa: E402
 
 
 class Dialogs:
@@ -75,3 +80,22 @@ def new_window(qtbot, tmp_path, dialogs):
 def window(new_window):
     """One window, ready to be driven (see ``new_window``)."""
     return new_window()
+
+
+# --- the canvas on its own (tests/gui/test_canvas*.py) ---------------------------------------------------
+
+@pytest.fixture
+def mazur():
+    spec = presets.load("mazur")
+    return spec, Session(spec, resolve_split(spec.data)[0])
+
+
+@pytest.fixture
+def view(qtbot):
+    return on_screen(qtbot, TopologyView(), (1000, 620))
+
+
+@pytest.fixture
+def at_rest(view, mazur):  # the view showing Mazur's network before any step
+    canvas_view.shown(view, *mazur)
+    return view

@@ -102,3 +102,12 @@ def type_into_cell(qtbot, editor, row, col, text):
     qtbot.keyClicks(line, text)
     qtbot.keyClick(line, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: view.state() == QAbstractItemView.State.NoState)
+
+
+def on_screen(qtbot, widget, size):
+    """A widget on its own, as the tests drive it: owned by qtbot, at ``size``, shown and exposed."""
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

@@ -16,16 +16,14 @@ from bpstudio.core.session import Session
 from bpstudio.gui.panels.data_panel import DataPanel
 from bpstudio.gui.plots.data_plot import DataPlot, class_colors
 from tests.helpers import network
+from tests.gui.driving import on_screen
 
 XOR_SOURCE = {"builtin": "xor", "n": 200, "noise": 0.05, "seed": 0, "test_fraction": 0.25}
 
 
 @pytest.fixture
 def panel(qtbot):
-    widget = DataPanel()
-    qtbot.addWidget(widget)
-    widget.resize(640, 720)
-    widget.show()
+    widget = on_screen(qtbot, DataPanel(), (640, 720))
     widget.show_source(XOR_SOURCE)
     emitted = []
     widget.source_requested.connect(emitted.append)
@@ -133,11 +131,7 @@ def test_a_good_file_is_offered_in_the_combo_and_emitted(qtbot, panel, tmp_path)
 
 @pytest.fixture
 def plot(qtbot):
-    widget = DataPlot()
-    qtbot.addWidget(widget)
-    widget.resize(500, 500)
-    widget.show()
-    return widget
+    return on_screen(qtbot, DataPlot(), (500, 500))
 
 
 def test_scatter_shows_the_points_coloured_by_class_and_the_surface_fills_the_image(plot):

@@ -10,6 +10,7 @@ from bpstudio.core import datasets, presets  # noqa: E402
 from bpstudio.core.explain import format_value  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
 from bpstudio.gui.inspectors.explanation import ExplanationPanel  # noqa: E402
+from tests.gui.driving import on_screen  # noqa: E402
 
 
 def mazur_session():
@@ -19,11 +20,7 @@ def mazur_session():
 
 @pytest.fixture
 def panel(qtbot):
-    widget = ExplanationPanel()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    return widget
+    return on_screen(qtbot, ExplanationPanel(), (1000, 700))
 
 
 @pytest.fixture

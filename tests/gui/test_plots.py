@@ -21,6 +21,7 @@ from bpstudio.gui.colors import layer_colors  # noqa: E402
 from bpstudio.gui.plots.export import export_png  # noqa: E402
 from bpstudio.gui.plots.gradient_plot import HEATMAP_COLUMNS, GradientPlot  # noqa: E402
 from bpstudio.gui.plots.loss_plot import LossPlot  # noqa: E402
+from tests.gui.driving import on_screen  # noqa: E402
 
 LAYERS = ("h1", "h2", "h3", "h4", "out")
 
@@ -40,10 +41,7 @@ def decaying_history(steps=60, first=2.7e-9, last=0.1, accuracy=True, capacity=4
 
 
 def shown(qtbot, widget):
-    qtbot.addWidget(widget)
-    widget.resize(760, 520)
-    widget.show()
-    return widget
+    return on_screen(qtbot, widget, (760, 520))
 
 
 def data(curve):

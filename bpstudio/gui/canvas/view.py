@@ -103,7 +103,8 @@ class TopologyView(QGraphicsView):
                      refused: str | None = None) -> None:
         """Draw ``spec`` with ``params``; with a NumPy StepTrace, the values and gradients computed so far.
 
-        ``phase`` is the session's next phase; its layer is highlighted. ``refused`` shows the banner; a redraw without it leaves the banner as it is.
+        ``phase`` is the session's next phase; its layer is highlighted. ``refused`` shows the banner; a
+        redraw without it leaves the banner as it is.
         """
         before = set(self.canvas.blocks)
         with signals_blocked(self):
@@ -124,22 +125,6 @@ class TopologyView(QGraphicsView):
             return {}
         geometries = {lid: LayerGeometry(net.layers[lid]) for lid in net.order}
         return {lid: (round(p.x()), round(p.y())) for lid, p in auto_positions(self.spec, geometries).items()}
-
-    def free_spot_after(self, source: str | None, size: tuple[float, float] = (150.0, 260.0)) -> tuple[float, float]:
-        """A place right of ``source``'s block (or of everything) where a new block of about ``size``
-        overlaps no block, moving down until it is free."""
-        blocks = self.canvas.blocks
-        rects = [b.sceneBoundingRect() for b in blocks.values()]
-        if source in blocks:
-            r = blocks[source].sceneBoundingRect()
-            x, y = r.right() + style.COLUMN_GAP + size[0] / 2, r.center().y()
-        else:
-            right = max((r.right() for r in rects), default=0.0)
-            x, y = right + style.COLUMN_GAP + size[0] / 2, 0.0
-        w, h = size
-        while any(QRectF(x - w / 2, y - h / 2, w, h).adjusted(-20, -20, 20, 20).intersects(r) for r in rects):
-            y += style.ROW_GAP + h / 2
-        return (round(x), round(y))
 
     def show_refusal(self, message: str) -> None:
         self.banner.show_message(message)
