@@ -14,11 +14,12 @@ from typing import Any, Literal, Mapping, NamedTuple
 import numpy as np
 
 from bpstudio.core.backends import Backend, get_backend
+from bpstudio.core.batches import BatchOrder
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import DataError, SessionError
-from bpstudio.core.params import checked_params
 from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
+from bpstudio.core.params import checked_params
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
 
@@ -34,10 +35,8 @@ class Phase(NamedTuple):
 
 
 class Session:
-    """Owns the parameters, the optimizer state, the batch order and the current step's trace.
-
-    Pass k over the data is shuffled by the seed and k alone, so a run saved mid-pass and resumed with
-    :meth:`set_progress` trains on the same batches as the original."""
+    """Owns the parameters, the optimizer state, the batch order (:class:`BatchOrder`: a run resumed with
+    :meth:`set_progress` gets the original's batches) and the current step's trace."""
 
     def __init__(self, spec: NetworkSpec, data: Dataset, *, backend: str = "numpy", device: str = "cpu",
                  dtype: str = "float64", batch_size: int | None = None, shuffle_seed: int | None = None,
@@ -45,16 +44,13 @@ class Session:
         self.spec = spec
         self.data = data
         self._backend = get_backend(backend, device, dtype)
-        self.batch_size = self._check_batch_size(batch_size)
-        self._shuffle_seed = shuffle_seed if shuffle_seed is not None else (spec.seed or DEFAULT_SEED)
+        seed = shuffle_seed if shuffle_seed is not None else (spec.seed or DEFAULT_SEED)
+        self.batches = BatchOrder(seed, len(data), batch_size)
         self._compile()
         start = checked_params(spec.param_shapes(), initial_params(spec) if params is None else params, complete=True)
         self.params: dict[str, Any] = {k: self._backend.param(v) for k, v in start.items()}
         self.optimizer = self._new_optimizer(spec.optimizer)
         self.step_count = 0
-        self.epoch_count = 0
-        self._perm: np.ndarray | None = None  # this pass's sample order, drawn when the pass starts
-        self._perm_pos = 0
         self._cursor = 0
         self._values: dict[str, Any] = {}
         self._grad_parts: dict[str, list[Any]] = {}
@@ -84,15 +80,7 @@ class Session:
             *(Phase("forward", lid) for lid in order), Phase("loss"),
             *(Phase("backward", lid) for lid in reversed(order)), Phase("update"))
 
-    def _check_batch_size(self, batch_size: int | None) -> int | None:
-        if batch_size is None:
-            return None
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise SessionError(f"batch size must be a positive integer, got {batch_size!r}")
-        return batch_size
-
     def _load_data(self) -> None:
-        self._n_samples = len(self.data)
         b = self._backend
         self._x_all = b.asarray(self.data.X)
         targets = self._data_targets
@@ -117,9 +105,22 @@ class Session:
         return self._cursor != 0
 
     @property
+    def batch_size(self) -> int | None:
+        return self.batches.batch_size
+
+    @property
+    def epoch_count(self) -> int:
+        """Whole passes over the data done."""
+        return self.batches.epoch
+
+    @property
+    def position(self) -> int:
+        """Samples of the current pass over the data used by the steps so far."""
+        return self.batches.position
+
+    @property
     def steps_per_epoch(self) -> int:
-        n = len(self.data)
-        return 1 if self.batch_size is None else -(-n // self.batch_size)
+        return self.batches.steps_per_epoch
 
     def params_numpy(self) -> dict[str, np.ndarray]:
         """A copy of every parameter as a float64 NumPy array."""
@@ -212,27 +213,19 @@ class Session:
     def epoch(self) -> StepTrace:
         """Finish the current step, then run steps until the current pass over the data ends."""
         self.step()
-        while self._perm_pos != 0:
+        while self.batches.position != 0:
             self.step()
         assert self.trace is not None
         return self.trace
 
-    @property
-    def position(self) -> int:
-        """Samples of the current pass over the data used by the steps so far."""
-        return self._perm_pos
-
     def set_progress(self, step: int, epoch: int, position: int = 0) -> None:
         """Continue as a run that has made ``step`` steps and ``epoch`` whole passes and is ``position``
         samples into the next pass: the next batches are the ones that run would train on."""
-        for name, value in (("step", step), ("epoch", epoch), ("position", position)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise SessionError(f"{name} must be a non-negative integer, got {value!r}")
-        if position >= max(self._n_samples, 1):
-            raise SessionError(f"position {position} is past the end of the pass over {self._n_samples} samples")
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise SessionError(f"step must be a non-negative integer, got {step!r}")
+        self.batches.restart(epoch, position)
         self.abort_step()
-        self.step_count, self.epoch_count, self._perm_pos = int(step), int(epoch), int(position)
-        self._perm = None
+        self.step_count = int(step)
 
     def abort_step(self) -> None:
         """Drop a partly done step; nothing has been applied, so no weights change, and the next step
@@ -245,16 +238,8 @@ class Session:
 
     # --- the work of each phase -----------------------------------------------------------------
 
-    def _next_batch(self) -> np.ndarray | None:
-        """The next batch's sample indices (None: the whole data set, in order). Consumed at the update."""
-        if self.batch_size is None or self.batch_size >= self._n_samples:
-            return None
-        if self._perm is None:  # a pass's order depends only on the seed and the pass's number
-            self._perm = np.random.default_rng([self._shuffle_seed, self.epoch_count]).permutation(self._n_samples)
-        return self._perm[self._perm_pos:self._perm_pos + self.batch_size]
-
     def _begin_step(self) -> None:
-        batch = self._next_batch()
+        batch = self.batches.next()
         if batch is None:
             x, t = self._x_all, self._t_all
         else:
@@ -302,12 +287,7 @@ class Session:
         self.params = new
         self.step_count += 1
         self._values = {}
-        n = self._n_samples
-        self._perm_pos += n if trace.batch is None else len(trace.batch)
-        if self._perm_pos >= n:  # this step finished a pass over the data
-            self._perm_pos = 0
-            self._perm = None
-            self.epoch_count += 1
+        self.batches.consume(trace.batch)
 
     # --- evaluation without touching the step ---------------------------------------------------
 
@@ -373,10 +353,8 @@ class Session:
         self._load_data()
 
     def set_batch_size(self, batch_size: int | None) -> None:
+        self.batches.resize(batch_size)  # (checked first: a bad size changes nothing)
         self.abort_step()
-        self.batch_size = self._check_batch_size(batch_size)
-        self._perm_pos = 0
-        self._perm = None
 
     def set_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Replace some or all parameter values (a user's edit). Optimizer state is kept; a partly done
@@ -394,7 +372,7 @@ class Session:
         self.trace = None
         self.data = data
         self._data_targets = targets
-        self._perm, self._perm_pos = None, 0
+        self.batches.resize(self.batch_size, len(data))
         self._load_data()
 
     def optimizer_state(self) -> dict[str, Any]:
@@ -417,6 +395,6 @@ class Session:
                                complete=True)
         self.params = {k: self._backend.param(v) for k, v in start.items()}
         self.optimizer = self._new_optimizer(self.spec.optimizer)
-        self.step_count = self.epoch_count = self._perm_pos = 0
-        self._perm = None
+        self.step_count = 0
+        self.batches.restart()
         self.trace = None
