@@ -6,13 +6,14 @@ user's requests back, which the document carries out as undoable core edits.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, QTimer
 from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
 
 from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.gradcheck import gradient_check
+from bpstudio.gui import docks
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.colors import layer_colors
@@ -81,49 +82,18 @@ class MainWindow(QMainWindow):
         self._refusal: str | None = None
         self._select_after_redraw: str | None = None
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.view_menu.addAction(dock.toggleViewAction())
-        return dock
-
     def _build_docks(self) -> None:
-        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
-                               Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.docks = {
-            "inspector": self._dock("Layer", self.inspector, right, "inspector_dock"),
-            "explanation": self._dock("Chain rule", self.explanation, right, "explanation_dock"),
-            "training": self._dock("Training", self.training_panel, left, "training_dock"),
-            "data": self._dock("Data", self.data_panel, left, "data_dock"),
-            "loss": self._dock("Loss", self.loss_plot, bottom, "loss_dock"),
-            "gradients": self._dock("Gradients per layer", self.gradient_plot, bottom, "gradients_dock"),
-            "history": self._dock("Edit history", self.undo_view, right, "history_dock"),
-        }
+        self.docks = docks.build(self, self.view_menu)
         screen = QApplication.primaryScreen()
         room = screen.availableGeometry().size() if screen is not None else QSize(*DEFAULT_SIZE)
         self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
         self._docks_arranged = False  # (restoring saved settings arranges them; else the first show does)
 
-    def _arrange_default_docks(self) -> None:
-        """Tabs and sizes of the docks on a first start, scaled to the window. Done once the window is
-        shown: tabified earlier, Qt 6.11 leaves a stray copy of a tab bar over the left panels."""
-        d = self.docks
-        self.tabifyDockWidget(d["inspector"], d["history"])
-        self.tabifyDockWidget(d["training"], d["data"])
-        d["inspector"].raise_()
-        d["training"].raise_()
-        fx, fy = self.width() / DEFAULT_SIZE[0], self.height() / DEFAULT_SIZE[1]
-        self.resizeDocks([d["training"], d["inspector"]], [int(380 * fx), int(400 * fx)], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["loss"], d["inspector"], d["explanation"]], [int(280 * fy), int(420 * fy), int(300 * fy)],
-                         Qt.Orientation.Vertical)
-        self._docks_arranged = True
-
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if not self._docks_arranged:
-            self._arrange_default_docks()
+        if not self._docks_arranged:  # (only once shown: earlier, Qt 6.11 leaves a stray tab bar)
+            docks.arrange_default(self, self.docks, DEFAULT_SIZE)
+            self._docks_arranged = True
 
     def _connect(self) -> None:
         doc = self.document
