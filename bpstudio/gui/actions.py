@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from bpstudio.core import presets
+from bpstudio.gui.about_dialog import AboutDialog
 from bpstudio.gui.training import DEFAULT_SPEED, SPEEDS
 
 if TYPE_CHECKING:
@@ -132,6 +133,16 @@ def _menus(w: MainWindow, a: Actions) -> None:
     w.view_menu = bar.addMenu("&View")
     w.view_menu.addActions([a.fit, a.presentation])
     w.view_menu.addSeparator()
+    help_menu = bar.addMenu("&Help")
+    about = _action(w, "&About bpstudio", lambda: _show_about(w), tip="Version, backends and system details")
+    about.setMenuRole(QAction.MenuRole.AboutRole)
+    help_menu.addAction(about)
+
+
+def _show_about(w: MainWindow) -> None:
+    dialog = AboutDialog(w)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
 
 
 def _toolbar(w: MainWindow, a: Actions) -> None:
