@@ -75,6 +75,8 @@ def _common(p: argparse.ArgumentParser, data_help: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bpstudio", description="A desktop backpropagation playground.")
     parser.add_argument("--version", action="version", version=f"bpstudio {__version__}")
+    parser.add_argument("--smoke", action="store_true",
+                        help="open the window, step the example once, report, and quit (for checking installs)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     data_help = ("a .csv/.npz file or a built-in set, e.g. 'spirals:classes=3,n=300' "
                  "(default: the network file's own data)")
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the app (the default with no command)")
     gui.add_argument("file", nargs="?", help="a session or network file to open")
     gui.add_argument("--smoke", action="store_true",
-                     help="open the window, report how long it took, and quit (for checking installs)")
+                     help="open the window, step the example once, report, and quit (for checking installs)")
 
     grad = sub.add_parser("grad", help="one forward and backward pass over all of DATA; gradients to NPZ")
     _common(grad, data_help)
@@ -209,7 +211,11 @@ COMMANDS = {"grad": cmd_grad, "train": cmd_train, "check": cmd_check, "presets":
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = words[0] if words else ""
+    if first not in (*COMMANDS, "gui") and not first.startswith("-") and (Path(first).suffix or Path(first).exists()):
+        words.insert(0, "gui")  # `bpstudio run.json` opens the file in the app, as a file manager calls it
+    args = build_parser().parse_args(words)
     try:
         if args.command in (None, "gui"):
             return open_gui(getattr(args, "file", None), getattr(args, "smoke", False))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 
 def process_age() -> float:
@@ -27,18 +30,41 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("bpstudio")
     app.setOrganizationName("bpstudio")
+    app.setDesktopFileName("org.bpstudio.bpstudio")  # Wayland's app id: matches the .desktop file
+    from bpstudio.gui.resources import app_icon
+    app.setWindowIcon(app_icon())
+    from bpstudio.gui.fonts import ensure_fonts
     from bpstudio.gui.main_window import MainWindow  # after the QApplication: widgets need it
 
-    window = MainWindow()
+    fonts = ensure_fonts()
+
+    settings = None
+    if smoke:  # a check of the install: leave the person's own settings alone
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+        settings = QSettings(str(Path(tempfile.mkdtemp(prefix="bpstudio-smoke-")) / "settings.ini"),
+                             QSettings.Format.IniFormat)
+    window = MainWindow(settings)
     if file:
-        window.files.open(file, ask=False)
+        window.files.open_at_start(file)
     window.show()
     if smoke:
-        def report() -> None:
-            print(f"bpstudio: window shown {process_age():.2f} s after start; "
-                  f"network '{window.document.spec.name}'; torch loaded: {'torch' in sys.modules}", flush=True)
-            window.document.undo_stack.setClean()
-            window.close()
-            app.quit()
-        QTimer.singleShot(0, report)
+        QTimer.singleShot(0, lambda: app.exit(smoke_check(window, fonts)))
     return app.exec()
+
+
+def smoke_check(window: Any, fonts: str = "system") -> int:
+    """Once the window is up: step the open example once, say how it went and how long the start took;
+    0 if the step gave a finite loss and text can be drawn (``fonts`` is what ensure_fonts said)."""
+    shown = process_age()
+    doc = window.document
+    doc.full_step()
+    loss = None if doc.trace is None else doc.trace.loss
+    stepped = doc.session.step_count == 1 and loss is not None and math.isfinite(loss)
+    print(f"bpstudio: window shown {shown:.2f} s after start; network '{doc.spec.name}'; "
+          f"one step: {'loss ' + format(loss, '.6g') if stepped else 'FAILED'}; fonts: {fonts}; "
+          f"torch loaded: {'torch' in sys.modules}", flush=True)
+    doc.undo_stack.setClean()
+    window.close()
+    return 0 if stepped and fonts != "none" else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,19 @@ class FileManager:
             self.document.open_file(path)
         except BpstudioError as exc:
             QMessageBox.warning(self.window, "Cannot open file", str(exc))
+            return False
+        self._remember(self.document.path or path)
+        return True
+
+    def open_at_start(self, path: str) -> bool:
+        """Open the file named on the command line; a failure is said on the canvas and on stderr, not in
+        a dialog (the window is not up yet, and a --smoke check must not wait for a click)."""
+        try:
+            self.document.open_file(path)
+        except BpstudioError as exc:
+            message = f"cannot open {path}: {exc}"
+            print(f"bpstudio: {message}", file=sys.stderr)
+            self.document.refused.emit(message)
             return False
         self._remember(self.document.path or path)
         return True
