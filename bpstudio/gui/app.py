@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,6 @@ def process_age() -> float:
     try:
         start_ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
         uptime = float(open("/proc/uptime").read().split()[0])
-        import os
         return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return time.perf_counter() - _LOADED
@@ -56,7 +56,8 @@ def run(file: str | None = None, smoke: bool = False) -> int:
 
 def smoke_check(window: Any, fonts: str = "system") -> int:
     """Once the window is up: step the open example once, say how it went and how long the start took;
-    0 if the step gave a finite loss and text can be drawn (``fonts`` is what ensure_fonts said)."""
+    0 if the step gave a finite loss and text can be drawn (``fonts`` is what ensure_fonts said). With
+    BPSTUDIO_SMOKE_SCREENSHOT=FILE.png in the environment it also saves the window as it was drawn."""
     shown = process_age()
     doc = window.document
     doc.full_step()
@@ -65,6 +66,9 @@ def smoke_check(window: Any, fonts: str = "system") -> int:
     print(f"bpstudio: window shown {shown:.2f} s after start; network '{doc.spec.name}'; "
           f"one step: {'loss ' + format(loss, '.6g') if stepped else 'FAILED'}; fonts: {fonts}; "
           f"torch loaded: {'torch' in sys.modules}", flush=True)
+    picture = os.environ.get("BPSTUDIO_SMOKE_SCREENSHOT")  # to look at what an install draws
+    if picture:
+        window.grab().save(picture)
     doc.undo_stack.setClean()
     window.close()
     return 0 if stepped and fonts != "none" else 1

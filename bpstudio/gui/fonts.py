@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 BUNDLED_FAMILY = "DejaVu Sans"
+BUNDLED_POINT_SIZE = 10  # (as a desktop's default; Qt's own default without fontconfig is larger)
 
 
 def bundled_fonts_dir() -> Path | None:
@@ -31,5 +32,5 @@ def ensure_fonts(folder: Path | None = None) -> str:
     folder = folder if folder is not None else bundled_fonts_dir()
     for path in sorted(folder.glob("*.ttf")) if folder is not None else ():
         QFontDatabase.addApplicationFont(str(path))
-    QApplication.setFont(QFont(BUNDLED_FAMILY))
+    QApplication.setFont(QFont(BUNDLED_FAMILY, BUNDLED_POINT_SIZE))
     return "bundled" if can_draw_text() else "none"

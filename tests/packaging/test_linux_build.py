@@ -35,7 +35,7 @@ def built(tmp_path_factory):
 
 
 def run_smoke(binary, tmp_path, bare=False):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "BPSTUDIO_SMOKE_SCREENSHOT": str(tmp_path / "window.png")}
     if bare:  # a system without fonts (fontconfig finds none): the bundle's own must be used
         (tmp_path / "fonts.conf").write_text(NO_FONTS.format(cache=tmp_path / "fc-cache"))
         env["FONTCONFIG_FILE"] = str(tmp_path / "fonts.conf")
@@ -55,6 +55,7 @@ def test_the_tarball_holds_a_bundle_that_starts_steps_and_draws_text_without_sys
     done = run_smoke(binary, tmp_path, bare=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "one step: loss 0.735763" in done.stdout and "fonts: bundled" in done.stdout
+    assert (tmp_path / "window.png").stat().st_size > 50_000  # (a window of text and plots, not a blank one)
     assert subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip() == \
         f"bpstudio {__version__}"
 
