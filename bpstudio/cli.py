@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from bpstudio import __version__
+from bpstudio.commands import command_modules
 from bpstudio.core import presets, spec_io
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
 from bpstudio.core.data import Dataset
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-entries", type=int, metavar="K", help="check at most K sampled entries per parameter")
 
     sub.add_parser("presets", help="list the example networks")
+    for module in command_modules():
+        module.add_arguments(sub.add_parser(module.NAME, help=module.HELP))
     return parser
 
 
@@ -213,13 +216,16 @@ COMMANDS = {"grad": cmd_grad, "train": cmd_train, "check": cmd_check, "presets":
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     first = words[0] if words else ""
-    if first not in (*COMMANDS, "gui") and not first.startswith("-") and (Path(first).suffix or Path(first).exists()):
+    known = (*COMMANDS, "gui", *(m.NAME for m in command_modules()))
+    if first not in known and not first.startswith("-") and (Path(first).suffix or Path(first).exists()):
         words.insert(0, "gui")  # `bpstudio run.json` opens the file in the app, as a file manager calls it
     args = build_parser().parse_args(words)
     try:
         if args.command in (None, "gui"):
             return open_gui(getattr(args, "file", None), getattr(args, "smoke", False))
-        return COMMANDS[args.command](args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+        return next(m for m in command_modules() if m.NAME == args.command).run(args)
     except BpstudioError as exc:
         print(f"bpstudio: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
