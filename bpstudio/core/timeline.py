@@ -120,13 +120,14 @@ class Timeline:
     # --- recording and branching ------------------------------------------------------------------
 
     def record(self, state: RunState) -> None:
-        """Add a state. After :meth:`go_to` (or for a step not after the branch's last: the run was taken
-        back another way) it starts a new branch from the step before; the old continuation stays. A
-        state for the branch's last step itself (an edit there) replaces it."""
+        """Add a state. One for a step the branch already has a state for or passed (the run went back, by
+        :meth:`go_to` or otherwise) starts a new branch from the step before; the old continuation stays.
+        A state for the branch's last step itself, not gone back to, (an edit there) replaces it."""
         with self._lock:
             branch = self.branches[self.current]
-            went_back = self.cursor is not None and any(s > self.cursor for s in self._visible(self.current))
-            if went_back or (state.step < branch.last_step and branch.slots):
+            visible = self._visible(self.current)
+            at_head = self.cursor is None and state.step == max(visible, default=-1)
+            if any(step >= state.step for step in visible) and not at_head:  # it would overwrite the future
                 branch = self._new_branch(self.current, state.step - 1)
                 self.current = branch.id
             old = branch.slots.get(state.step)
@@ -168,6 +169,7 @@ class Timeline:
                 for slot in branch.slots.values():
                     self._free(slot)
             self.branches.clear()
+            self._ids = itertools.count()
             self.current, self.cursor = self._new_branch(None, -1).id, None
 
     def close(self) -> None:

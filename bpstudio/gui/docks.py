@@ -16,6 +16,7 @@ PANELS = {
     "loss": ("Loss", "loss_plot", BOTTOM),
     "gradients": ("Gradients per layer", "gradient_plot", BOTTOM),
     "history": ("Edit history", "undo_view", RIGHT),
+    "timeline": ("Timeline", "timeline_panel", RIGHT),
 }
 
 
@@ -35,6 +36,7 @@ def build(window: QMainWindow, view_menu: QMenu) -> dict[str, QDockWidget]:
 def arrange_default(window: QMainWindow, d: dict[str, QDockWidget], default_size: tuple[int, int]) -> None:
     """Tabs and sizes on a first start, scaled to the window (call once it is shown)."""
     window.tabifyDockWidget(d["inspector"], d["history"])
+    window.tabifyDockWidget(d["inspector"], d["timeline"])
     window.tabifyDockWidget(d["training"], d["data"])
     d["inspector"].raise_()
     d["training"].raise_()

@@ -1,10 +1,8 @@
-"""The open document: one stepping session, its data, its plot history and its undo stack.
+"""The open document: one stepping session, its data, plot history, undo stack and timeline (``rewind``).
 
-Every view reads from here and every user edit comes back here as an undoable command. The document
-does no math of its own: edits are core functions (``bpstudio.core.edit``) applied to the current
-network, stepping and training are the core ``Session``'s. While a worker thread trains, ``lock``
-guards the session; the worker holds it one short chunk of steps at a time.
-"""
+Every view reads from here and every user edit comes back here as an undoable command. The document does
+no math: edits are core functions (``bpstudio.core.edit``), stepping and training the core ``Session``'s.
+While a worker thread trains, ``lock`` guards the session; the worker holds it a short chunk at a time."""
 
 from __future__ import annotations
 
@@ -29,6 +27,7 @@ from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.commands import SettingCommand, Snapshot, SnapshotCommand, TrainCommand
+from bpstudio.gui.rewind import Rewinder
 from bpstudio.gui.worker import test_record, train_accuracy
 
 DEFAULT_PRESET = "xor"
@@ -62,6 +61,7 @@ class Document(QObject):
         self._train_start: Snapshot | None = None
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
+        self.rewind = Rewinder(self)      # the timeline of states, to go back to (gui/rewind.py)
         self.load_preset(DEFAULT_PRESET)
 
     # --- what views read --------------------------------------------------------------------------
@@ -131,6 +131,7 @@ class Document(QObject):
         self._params_cache = None
         self.undo_stack.clear()
         self.undo_stack.setClean()
+        self.rewind.restart()
         self._settings_dirty = False
         self._emit_all()
         self.loaded.emit()
@@ -181,6 +182,7 @@ class Document(QObject):
             self.refused.emit(str(exc))
             return False
         self.undo_stack.push(SnapshotCommand(self, text, before, after))
+        self.rewind.record()
         return True
 
     def set_param_entry(self, key: str, index: tuple[int, ...], value: float) -> bool:
@@ -335,6 +337,7 @@ class Document(QObject):
             if not recorded:
                 self.record_step(s.trace)
             self.undo_stack.push(TrainCommand(self, before, self.snapshot(), s.step_count - start_step))
+            self.rewind.record()
             self._params_cache = None
             self.params_changed.emit()
         self.step_changed.emit()
@@ -388,6 +391,7 @@ class Document(QObject):
         self.training = running
         if not running and self._train_start is not None:
             self._end_training_entry()
+            self.rewind.record()
             self._train_start = None
             self._params_cache = None
             self.params_changed.emit()

@@ -24,6 +24,7 @@ from bpstudio.gui.inspectors.explanation import ExplanationPanel
 from bpstudio.gui.inspectors.gradcheck_dialog import GradientCheckDialog
 from bpstudio.gui.inspectors.layer_inspector import LayerInspector
 from bpstudio.gui.panels.data_panel import DataPanel
+from bpstudio.gui.panels.timeline_panel import TimelinePanel
 from bpstudio.gui.panels.training_panel import TrainingPanel
 from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel()
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
+        self.timeline_panel = TimelinePanel()
         self.undo_view = QUndoView(self.document.undo_stack)
         self.undo_view.setEmptyLabel("<opened>")
         self.timer = QTimer(self)
@@ -111,6 +113,10 @@ class MainWindow(QMainWindow):
         self.training.failed.connect(self._on_refused)
         self.canvas.layer_selected.connect(self._on_layer_selected)
         self.canvas.param_picked.connect(self.explanation.set_target)
+        rewind = doc.rewind
+        self.timeline_panel.go_requested.connect(rewind.go_to)
+        self.timeline_panel.branch_requested.connect(rewind.switch)
+        self.timeline_panel.discard_requested.connect(lambda branch: rewind.discard(branch) and self._show_timeline())
         self.edits.connect_views()
         self.docks["explanation"].visibilityChanged.connect(lambda shown: shown and self._show_explanation())
 
@@ -162,7 +168,12 @@ class MainWindow(QMainWindow):
 
     def _on_step_changed(self) -> None:
         self._show_explanation()
+        self._show_timeline()
         self._schedule_canvas()
+
+    def _show_timeline(self) -> None:
+        doc = self.document
+        self.timeline_panel.show_timeline(doc.rewind.timeline, doc.session.step_count, not doc.training)
 
     def _show_explanation(self) -> None:
         """The chain rule is worked out only while its panel can be seen and training is paused (it can
@@ -247,6 +258,7 @@ class MainWindow(QMainWindow):
         if latest.surface is not None:
             self._show_surface(latest.surface)
         self._redraw()
+        self._show_timeline()
         return [self.canvas.viewport(), self.data_panel.plot.plot_widget.viewport()]
 
     def _on_running_changed(self, running: bool) -> None:
@@ -259,6 +271,7 @@ class MainWindow(QMainWindow):
         with_signals.blockSignals(False)
         self._update_enabled()
         self._show_explanation()
+        self._show_timeline()
         if not running:  # the final state at once, not in turn over the next ticks
             self._redraw()
             self._show_surface()

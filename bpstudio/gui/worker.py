@@ -189,6 +189,7 @@ class TrainWorker(QThread):
                     if slow or small_net:
                         progress.trace = trace.to_numpy()
                     progress.history = history.snapshot()
+                    doc.rewind.record()  # (so the timeline's memory grows with time, not with speed)
                     progress.step, progress.epoch = session.step_count, session.epoch_count
             if progress.step:
                 self.progressed.emit(progress)

@@ -67,7 +67,7 @@ def test_a_first_window_opens_at_the_default_size_or_the_screen_s_if_smaller(qtb
     settle(qtbot)
     bars = [bar for bar in w.findChildren(QTabBar) if bar.isVisible()]  # one per tabbed group, no stray copy
     assert sorted(tuple(bar.tabText(i) for i in range(bar.count())) for bar in bars) == [
-        ("Layer", "Edit history"), ("Training", "Data")]
+        ("Layer", "Edit history", "Timeline"), ("Training", "Data")]
     w.document.undo_stack.setClean()
     w.close()
 

@@ -1,0 +1,86 @@
+"""Rewind and branch in the app: the document's :class:`~bpstudio.core.timeline.Timeline`.
+
+The document records a state after every step it runs itself, after every edit, when training stops,
+and (through the worker) about ten times a second while training, so the memory a fast run takes stays
+bounded by the timeline's bound, not by its speed. Going to a recorded step installs it as an undoable
+"Go to step k" and runs step k once more from the state before it, when that one is kept too, so the
+canvas shows the step's values and gradients, not only its weights. Training or editing from there starts
+a branch; the old continuation stays in the branch list until discarded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bpstudio.core.errors import BpstudioError
+from bpstudio.core.timeline import RunState, Timeline
+
+if TYPE_CHECKING:
+    from bpstudio.gui.document import Document
+
+MEMORY_BOUND = 256 * 2**20   # the app's timeline: 256 MiB of states in memory, then files (2 GiB), then thinning
+
+
+class Rewinder:
+    def __init__(self, document: Document):
+        self.document = document
+        self.timeline = Timeline(memory_bound=MEMORY_BOUND)
+
+    def state(self) -> RunState:
+        s = self.document.session
+        return RunState(self.document.current_spec(), s.step_count, s.epoch_count, s.position, s.optimizer_state())
+
+    def record(self) -> None:
+        """Keep the state the document is in now (call with the document's lock held or on its thread)."""
+        with self.document.lock:
+            self.timeline.record(self.state())
+
+    def restart(self) -> None:
+        """A different network was opened: the timeline starts again from its state now."""
+        self.timeline.clear()
+        self.record()
+
+    def go_to(self, step: int) -> bool:
+        """Make a recorded step of the current branch the document's state, as one undoable edit."""
+        doc = self.document
+        if doc.training:
+            doc.refused.emit("pause training to go back in the timeline")
+            return False
+        from bpstudio.gui.commands import Snapshot, SnapshotCommand
+
+        before = doc.snapshot()
+        try:
+            state = self.timeline.go_to(step)
+            earlier = step - 1 in self.timeline.steps()
+            start = self.timeline.state(step - 1) if earlier else state
+            doc.install(Snapshot(start.spec, start.step, start.epoch, start.optimizer_state, start.position), True)
+            if earlier:  # step k again, from the state before it: the canvas gets its values and gradients
+                with doc.lock:
+                    doc.session.step()
+                doc.trace = doc.session.trace.to_numpy() if doc.session.trace is not None else None
+                doc.record_step(doc.session.trace)
+        except BpstudioError as exc:
+            doc.refused.emit(str(exc))
+            return False
+        doc.undo_stack.push(SnapshotCommand(doc, f"Go to step {step}", before, doc.snapshot()))
+        doc.params_changed.emit()
+        doc.step_changed.emit()
+        return True
+
+    def switch(self, branch: int) -> bool:
+        """Continue on another branch: go to its last step."""
+        try:
+            self.timeline.switch(branch)
+            steps = self.timeline.steps()
+        except BpstudioError as exc:
+            self.document.refused.emit(str(exc))
+            return False
+        return self.go_to(steps[-1]) if steps else True
+
+    def discard(self, branch: int) -> bool:
+        try:
+            self.timeline.discard(branch)
+        except BpstudioError as exc:
+            self.document.refused.emit(str(exc))
+            return False
+        return True
