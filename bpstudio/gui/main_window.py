@@ -7,13 +7,13 @@ user's requests back, which the document carries out as undoable core edits.
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, QSize, QTimer
-from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
 
 from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.gradcheck import gradient_check
-from bpstudio.gui import docks
+from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.colors import layer_colors
@@ -32,7 +32,7 @@ from bpstudio.gui.refresh import RefreshPacer
 from bpstudio.gui.training import TrainingController
 from bpstudio.gui.worker import surface
 
-PRESENTATION_SCALE = 1.5
+PRESENTATION_SCALE = presentation.SCALE
 DEFAULT_SIZE = (1500, 950)    # the first window, shrunk to fit smaller screens
 
 
@@ -352,13 +352,8 @@ class MainWindow(QMainWindow):
         self.gradcheck_dialog.show()
 
     def toggle_presentation(self) -> None:
-        on = self.actions.presentation.isChecked()
-        font = QFont(self._base_font)
-        if on:
-            size = self._base_font.pointSizeF()
-            font.setPointSizeF((size if size > 0 else 10) * PRESENTATION_SCALE)
-        QApplication.setFont(font)
-        self.settings.setValue("presentation", on)
+        presentation.apply(self, self.actions.presentation.isChecked(), self._base_font)
+        self.settings.setValue("presentation", self.actions.presentation.isChecked())
         QTimer.singleShot(0, self.canvas.fit_all)  # after the docks took their new sizes
 
     # --- settings and closing ---------------------------------------------------------------------------

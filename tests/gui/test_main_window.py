@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtGui import QColor, QPalette  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
 
 from bpstudio.gui.main_window import PRESENTATION_SCALE  # noqa: E402
 from tests.gui.driving import CTRL, menu, press  # noqa: E402
@@ -40,9 +41,17 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert all(shown.contains(b.sceneBoundingRect()) for b in view.canvas.blocks.values())
     assert w.actions.phase_label.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
+    assert not any(w.docks[key].toggleViewAction().isChecked() for key in ("history", "timeline", "data"))
+    assert all(w.docks[key].isVisible() for key in ("training", "loss", "gradients", "explanation"))
+    assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) == QColor("black")
     menu(w, "View", "Presentation mode").trigger()
+    qtbot.wait(20)
     assert not w.actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base)
+    assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) != QColor("black") or \
+        QApplication.palette().color(QPalette.ColorRole.WindowText) == QColor("black")
+    assert all(w.docks[key].toggleViewAction().isChecked() for key in ("history", "timeline", "data"))  # open again
+    assert not w.docks["training"].visibleRegion().isEmpty()            # with Training in front of Data
 
 
 def test_the_window_fits_a_1024_by_768_projector(window):

@@ -1,0 +1,40 @@
+"""Presentation mode, for a projector: larger type (x1.5), black text on white, and the panels a lecture does
+not need (edit history, timeline, data) hidden; switching back restores the fonts, colours and panels."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+SCALE = 1.5
+HIDDEN = ("history", "timeline", "data")   # docks a lecture does not need
+
+
+def high_contrast(palette: QPalette) -> QPalette:
+    """Black text on white, for a projector's washed-out colours."""
+    contrast = QPalette(palette)
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+            contrast.setColor(group, role, QColor("black"))
+    for role in (QPalette.ColorRole.Base, QPalette.ColorRole.Window):
+        contrast.setColor(role, QColor("white"))
+    return contrast
+
+
+def apply(window: QMainWindow, on: bool, base_font: QFont) -> None:
+    """Switch ``window`` (a MainWindow, with its ``docks``) into or out of presentation mode."""
+    font = QFont(base_font)
+    docks = window.docks  # type: ignore[attr-defined]
+    if on:
+        size = base_font.pointSizeF()
+        font.setPointSizeF((size if size > 0 else 10) * SCALE)
+        window._open_before = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}  # type: ignore
+        for key in HIDDEN:
+            docks[key].hide()
+    else:
+        for key, was_open in getattr(window, "_open_before", {}).items():
+            docks[key].setVisible(was_open)
+        for front in ("inspector", "training"):  # the tabs in front as on a first start
+            docks[front].raise_()
+    QApplication.setFont(font)
+    window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())
