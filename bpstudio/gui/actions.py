@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from bpstudio.core import presets
 from bpstudio.gui.about_dialog import AboutDialog
+from bpstudio.gui.tools import menu as tools_menu
 from bpstudio.gui.training import DEFAULT_SPEED, SPEEDS
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def _menus(w: MainWindow, a: Actions) -> None:
     about = _action(w, "&About bpstudio", lambda: _show_about(w), tip="Version, backends and system details")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     help_menu.addAction(about)
+    tools_menu.add_menus(w, bar, file_menu, a.quit, help_menu)
 
 
 def _show_about(w: MainWindow) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpstudio.cli import main
 from bpstudio.core import spec_io
 from tests.helpers import MAZUR
+from tests.cli.running import run
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -29,14 +29,6 @@ PRESETS = ("deep_relu_he", "deep_sigmoid", "deep_sigmoid_residual", "mazur", "sp
 MAZUR_KEYS = {"loss", "h.weight", "h.bias", "o.weight", "o.bias"}
 
 
-def run(capsys, *argv):
-    """``main(argv)`` in-process: (exit status, stdout, stderr). argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_process(*argv, cwd):

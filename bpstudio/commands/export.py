@@ -1,0 +1,46 @@
+"""``bpstudio export NET.json --torch OUT.py``: the network as a runnable PyTorch script.
+
+The script holds an ``nn.Module`` mirroring the network with its current weights, the training data and a
+training loop with the network's optimizer (see :mod:`bpstudio.core.export_torch`). Big networks or data
+sets also get ``OUT.npz`` beside the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bpstudio.cli import _check_outputs, load_network
+from bpstudio.core.errors import BpstudioError
+from bpstudio.core.export_torch import DEFAULT_STEPS, EMBED_LIMIT, write_torch_script
+from bpstudio.core.init import initial_params
+
+NAME = "export"
+HELP = "write the network as a runnable PyTorch script (module, weights, data, training loop)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("network", metavar="NET.json", help="network file (or a preset name, see 'bpstudio presets')")
+    parser.add_argument("--torch", metavar="OUT.py", required=True,
+                        help=f"the script to write (weights or data of more than {EMBED_LIMIT} numbers go to "
+                             "OUT.npz beside it)")
+    parser.add_argument("--data", metavar="DATA",
+                        help="the data the script trains on: a .csv/.npz file or a built-in set such as "
+                             "'spirals:classes=3,n=300' (default: the network file's own data, its training part)")
+    parser.add_argument("--batch-size", type=int, metavar="B", help="minibatch size (default: full batch)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
+                        help=f"the script's default number of training steps (default {DEFAULT_STEPS})")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 0:
+        raise BpstudioError(f"--steps must be 0 or more, got {args.steps}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise BpstudioError(f"--batch-size must be 1 or more, got {args.batch_size}")
+    _check_outputs(args.torch)
+    spec, base = load_network(args.network)
+    # data named here is found from the working folder; the file's own data from the file's folder
+    written = write_torch_script(args.torch, spec, initial_params(spec), args.data,
+                                 base_dir=None if args.data is not None else base,
+                                 batch_size=args.batch_size, steps=args.steps)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
+    return 0

@@ -1,0 +1,347 @@
+"""The guided walk through Mazur's example, for a lecture: large black-on-white text, Back and Next.
+
+The steps and their texts come from :mod:`bpstudio.core.walkthrough`; the panel only runs each step's
+phase through the document (``Document.advance``) and points at the quantity on the canvas (the halo a
+click on a neuron or weight line draws) and in the chain-rule panel. Back returns to the state before the
+step's phase: the update is undone through the undo stack (it is an undoable training step); a phase
+inside a step has no undo entry, so the step in progress is dropped and the earlier phases run again
+(the numbers are the same: a phase only reads the weights, which the step has not changed yet).
+
+PageDown / PageUp (what a presenter's clicker sends) and the arrow keys go forward and back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bpstudio.core import presets
+from bpstudio.core.errors import BpstudioError
+from bpstudio.core.init import initial_params
+from bpstudio.core.walkthrough import WalkStep, mazur_walkthrough
+from bpstudio.gui.canvas.scene import Hit
+from bpstudio.gui.commands import TrainCommand
+
+if TYPE_CHECKING:
+    from bpstudio.gui.main_window import MainWindow
+
+TITLE_PT, BODY_PT, BUTTON_PT = 24, 19, 17   # read from the back of a lecture hall
+INK, PAPER, ACCENT, WARNING = "#000000", "#ffffff", "#1f3b73", "#a00000"
+PRESET = "mazur"
+PLOTS = ("loss", "gradients")   # the docks beside it under the canvas
+
+
+class WalkthroughPanel(QWidget):
+    """Shows step ``index`` of ``steps``; ``start`` (re)begins at step 0 on the window's document."""
+
+    def __init__(self, window: MainWindow, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.window_ = window
+        self.steps: list[WalkStep] = []
+        self.index = 0
+        self.in_sync = False
+        self._start_step = 0
+        self._params_before: dict[str, np.ndarray] = {}
+        self._driving = False
+        self.setObjectName("walkthrough")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet(f"#walkthrough, #walkthrough QWidget {{ background: {PAPER}; color: {INK}; }}"
+                           f"QPushButton {{ border: 2px solid {INK}; border-radius: 6px; padding: 6px 22px; }}"
+                           f"#walkthrough QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}")
+        self.title = QLabel()
+        self.title.setFont(_font(TITLE_PT, bold=True))
+        self.title.setStyleSheet(f"color: {ACCENT};")
+        self.title.setWordWrap(True)
+        self.counter = QLabel()
+        self.counter.setFont(_font(BUTTON_PT))
+        self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.body = QLabel()
+        self.body.setFont(_font(BODY_PT))
+        self.body.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.setWordWrap(True)
+        self.body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note = QLabel()
+        self.note.setFont(_font(BUTTON_PT))
+        self.note.setStyleSheet(f"color: {WARNING};")
+        self.note.setWordWrap(True)
+        self.note.hide()
+        scroll = QScrollArea()
+        scroll.setWidget(self.body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.back_button = QPushButton("◀  Back")
+        self.next_button = QPushButton("Next  ▶")
+        self.restart_button = QPushButton("Restart")
+        for button in (self.back_button, self.next_button, self.restart_button):
+            button.setFont(_font(BUTTON_PT, bold=button is self.next_button))
+        self.back_button.clicked.connect(self.back)
+        self.next_button.clicked.connect(self.next)
+        self.restart_button.clicked.connect(self.start)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.counter)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.restart_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 10)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.note)
+        layout.addLayout(buttons)
+        for keys, slot in (((Qt.Key.Key_PageDown, Qt.Key.Key_Right), self.next),
+                           ((Qt.Key.Key_PageUp, Qt.Key.Key_Left), self.back)):
+            for key in keys:
+                shortcut = QShortcut(QKeySequence(key), self)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(slot)
+        document = window.document
+        document.step_changed.connect(self._check_sync)
+        document.loaded.connect(self._check_sync)
+
+    # --- driving ----------------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Back to step 0: the weights the network was opened with, no step in progress."""
+        doc = self.window_.document
+        self.window_.training.stop()
+        try:
+            self.steps = mazur_walkthrough(doc.spec, doc.train_data)
+        except BpstudioError as exc:
+            self._stop_with(f"The walkthrough needs Mazur's network: {exc}")
+            return False
+        self._driving = True
+        try:
+            origin = initial_params(doc.origin)
+            current = doc.params()
+            if doc.session.step_count != 0 or any(not np.array_equal(current[k], origin[k]) for k in origin):
+                doc.reset_training()
+            self._drop_step_in_progress()
+        finally:
+            self._driving = False
+        self._start_step = doc.session.step_count
+        self._params_before = {k: np.array(v) for k, v in doc.params().items()}
+        self.index = 0
+        self.in_sync = True
+        self._show()
+        return True
+
+    def next(self) -> None:
+        if not self.in_sync or self.index + 1 >= len(self.steps):
+            return
+        step = self.steps[self.index + 1]
+        if step.action is not None and not self._run(step.action):
+            return
+        self.index += 1
+        self._show()
+
+    def back(self) -> None:
+        if not self.in_sync or self.index == 0:
+            return
+        step = self.steps[self.index]
+        if step.action is not None:
+            doc = self.window_.document
+            self._driving = True
+            try:
+                if step.action == "update":
+                    stack = doc.undo_stack
+                    made = stack.command(stack.index() - 1)
+                    if not isinstance(made, TrainCommand) or made.before.step != self._start_step:
+                        self._stop_with("The undo history changed outside the walkthrough. Press Restart.")
+                        return
+                    stack.undo()  # the training step the update made
+                self._drop_step_in_progress()
+                for earlier in self.steps[1:self.index]:
+                    if earlier.action is not None:
+                        doc.advance(earlier.action)
+            finally:
+                self._driving = False
+        self.index -= 1
+        self._show()
+        self._check_sync()
+
+    def _run(self, action: str) -> bool:
+        doc = self.window_.document
+        self._driving = True
+        try:
+            doc.advance(action)
+        finally:
+            self._driving = False
+        if self._phases_done() != self._phases_through(self.index + 1):
+            self._stop_with(f"The {action} phase could not run here (see the canvas). Press Restart.")
+            return False
+        return True
+
+    def _drop_step_in_progress(self) -> None:
+        doc = self.window_.document
+        if doc.session.mid_step:
+            with doc.lock:
+                doc.session.abort_step()
+            doc.trace = None
+            doc.step_changed.emit()
+
+    # --- keeping in step with the document --------------------------------------------------------
+
+    def _phases_through(self, index: int) -> int:
+        return sum(1 for step in self.steps[1:index + 1] if step.action is not None)
+
+    def _phases_done(self) -> int:
+        """Phases the session has run since the walk began, or -1 if it is not where the walk left it."""
+        s = self.window_.document.session
+        position = s.phases.index(s.next_phase)
+        done = (s.step_count - self._start_step) * len(s.phases) + position
+        return done if 0 <= done <= len(s.phases) else -1
+
+    def _check_sync(self) -> None:
+        if self._driving or not self.in_sync or not self.steps:
+            return
+        if self._phases_done() != self._phases_through(self.index):
+            self._stop_with("The network was stepped, trained or changed outside the walkthrough. "
+                            "Press Restart to begin again.")
+
+    def _stop_with(self, message: str) -> None:
+        self.in_sync = False
+        self.note.setText(message)
+        self.note.show()
+        self._update_buttons()
+
+    # --- showing ------------------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        doc = self.window_.document
+        step = self.steps[self.index]
+        trace = doc.trace
+        after = None if trace is None or trace.params_after is None else dict(trace.params_after)
+        self.title.setText(step.title)
+        self.counter.setText(f"step {self.index + 1} of {len(self.steps)}")
+        try:
+            self.body.setText(step.text(trace, self._params_before, after))
+            self.note.hide()
+        except BpstudioError as exc:
+            self.body.setText("")
+            self._stop_with(str(exc))
+        self._highlight(step)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.back_button.setEnabled(self.in_sync and self.index > 0)
+        self.next_button.setEnabled(self.in_sync and self.index + 1 < len(self.steps))
+
+    def _highlight(self, step: WalkStep) -> None:
+        w = self.window_
+        scene = w.canvas.canvas
+        kind = step.highlight[0]
+        if kind == "neuron":
+            _, layer, unit = step.highlight
+            w.canvas.select_layer(None)
+            scene.set_picked(Hit("neuron", layer, (unit,)))
+        elif kind == "edge":
+            _, key, index = step.highlight
+            w.canvas.select_layer(None)
+            scene.set_picked(Hit("edge", key.rpartition(".")[0], tuple(index)))
+            w.explanation.set_target(key, tuple(index))
+        else:  # a layer, or the loss: the canvas writes the loss under the output block, so that is selected
+            scene.set_picked(None)
+            w.canvas.select_layer(step.highlight[1] if kind == "layer" else w.document.spec.output)
+
+    def current_text(self) -> str:
+        return self.body.text()
+
+
+def _font(points: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPointSize(points)
+    font.setBold(bold)
+    return font
+
+
+def _is_mazur(window: MainWindow) -> bool:
+    """Mazur's network, data and first weights are open (edits of the learning rate are kept)."""
+    doc = window.document
+    wanted = presets.load(PRESET)
+    if doc.spec.param_shapes() != wanted.param_shapes() or doc.spec.loss != wanted.loss:
+        return False
+    mine, theirs = doc.origin, wanted
+    same_weights = all(np.array_equal(np.asarray(getattr(mine.layer(lid), part)), np.asarray(getattr(
+        theirs.layer(lid), part))) for lid in wanted.order[1:] for part in ("weight", "bias"))
+    return same_weights and doc.spec.data == wanted.data
+
+
+class _CloseFirst(QObject):
+    """Closes the walkthrough before the window saves its layout on closing, so the plots it made room
+    for are saved as shown and the next start does not open without them."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window_ = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.window_ and event.type() == QEvent.Type.Close:
+            _dock(self.window_).close()
+            _make_room(self.window_, False)
+        return False
+
+
+def _dock(window: MainWindow) -> QDockWidget:
+    dock: QDockWidget = window._walkthrough_dock  # type: ignore[attr-defined]
+    return dock
+
+
+def _make_room(window: MainWindow, walking: bool) -> None:
+    """The walkthrough takes the width under the canvas: the plots beside it (they have nothing to show
+    during the first step) are hidden while it is open and come back as they were when it is closed."""
+    hid: list[str] | None = getattr(window, "_walkthrough_hid", None)
+    if walking and hid is None:
+        hid = [key for key in PLOTS if window.docks[key].toggleViewAction().isChecked()]
+        window._walkthrough_hid = hid  # type: ignore[attr-defined]
+        for key in hid:
+            window.docks[key].close()
+    elif not walking and hid is not None and not _dock(window).toggleViewAction().isChecked():
+        for key in hid:
+            window.docks[key].show()
+        window._walkthrough_hid = None  # type: ignore[attr-defined]
+
+
+def open_walkthrough(window: MainWindow) -> WalkthroughPanel | None:
+    """Open Mazur's example (asking about unsaved changes if another network is open), go back to its
+    first step and show the walkthrough docked under the canvas. None if the person cancelled."""
+    window.training.stop()
+    if not _is_mazur(window):
+        window.files.open_example(PRESET)
+        if not _is_mazur(window):
+            return None
+    panel: WalkthroughPanel | None = getattr(window, "_walkthrough_panel", None)
+    if panel is None:
+        panel = WalkthroughPanel(window)
+        dock = QDockWidget("Walkthrough", window)
+        dock.setObjectName("walkthrough_dock")
+        dock.setWidget(panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        window._walkthrough_panel = panel  # type: ignore[attr-defined]
+        window._walkthrough_dock = dock  # type: ignore[attr-defined]
+        dock.visibilityChanged.connect(lambda shown: _make_room(window, shown))
+        window._walkthrough_closer = _CloseFirst(window)  # type: ignore[attr-defined]
+        window.installEventFilter(window._walkthrough_closer)  # type: ignore[attr-defined]
+    dock = window._walkthrough_dock  # type: ignore[attr-defined]
+    dock.show()
+    dock.raise_()
+    _make_room(window, True)
+    window.resizeDocks([dock], [max(300, window.height() * 2 // 5)], Qt.Orientation.Vertical)
+    panel.start()
+    panel.next_button.setFocus()
+    return panel

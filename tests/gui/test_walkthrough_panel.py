@@ -1,0 +1,183 @@
+"""The Mazur walkthrough in the real window: Next runs each phase and points at the quantity the text
+introduces, the texts and the canvas show the same numbers, Back returns to the state before a step."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QColor, QPalette  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from bpstudio.core import presets  # noqa: E402
+from bpstudio.core.datasets import resolve_split  # noqa: E402
+from bpstudio.core.session import Session  # noqa: E402
+from bpstudio.core.walkthrough import mazur_walkthrough, run_through  # noqa: E402
+from bpstudio.gui.tools.walkthrough_panel import open_walkthrough  # noqa: E402
+from tests.gui.driving import LEFT, settle  # noqa: E402
+
+N_STEPS = len(mazur_walkthrough())
+
+
+def headless_texts():
+    """The texts the core gives for a headless run of the same walk (an independent session)."""
+    spec = presets.load("mazur")
+    return run_through(Session(spec, resolve_split(spec.data)[0]), mazur_walkthrough(spec))
+
+
+def numbers(text):
+    return [float(n) for n in re.findall(r"-?\d+\.\d+|-?\d+", text)]
+
+
+def agrees(shown, text):
+    """A number the canvas shows (rounded to the digits it draws) is one of the text's numbers."""
+    value = float(shown)
+    digits = len(shown.lstrip("-").replace(".", "").lstrip("0"))
+    tolerance = 0.5 * 10 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    return any(abs(n - value) <= tolerance * 1.0001 for n in numbers(text))
+
+
+def click(qtbot, button):
+    QTest.mouseClick(button, LEFT)
+    settle(qtbot)
+
+
+@pytest.fixture
+def walk(window, qtbot):
+    panel = open_walkthrough(window)
+    settle(qtbot)
+    return panel
+
+
+def test_opens_mazur_at_step_zero_in_projector_type(window, walk):
+    assert window.document.spec.name.startswith("Mazur") and window.document.session.step_count == 0
+    assert walk.counter.text() == f"step 1 of {N_STEPS}" and walk.title.text() == "Mazur's network"
+    assert "w1 = 0.15" in walk.current_text() and "w8 = 0.55" in walk.current_text()
+    assert not walk.back_button.isEnabled() and walk.next_button.isEnabled()
+    for label in (walk.title, walk.body, walk.counter):
+        assert label.font().pointSizeF() >= 16
+    assert walk.body.palette().color(QPalette.ColorRole.WindowText) == QColor("black")
+    assert walk.body.palette().color(QPalette.ColorRole.Window) == QColor("white")
+    dock = window._walkthrough_dock
+    assert dock.isVisible() and not window.docks["loss"].isVisible()  # it takes the plots' room
+    dock.close()
+    assert window.docks["loss"].isVisible() and window.docks["gradients"].isVisible()
+
+
+def test_closing_the_window_saves_the_layout_with_the_plots_shown(new_window, qtbot):
+    window = new_window("layout.ini")
+    open_walkthrough(window)
+    settle(qtbot)
+    assert not window.docks["loss"].isVisible()
+    window.document.forget_changes()
+    window.close()
+    again = new_window("layout.ini")
+    assert again.docks["loss"].isVisible() and again.docks["gradients"].isVisible()
+
+
+def test_next_through_every_step_the_text_and_the_canvas_agree(window, walk, qtbot):
+    expected = headless_texts()
+    scene = window.canvas.canvas
+    seen = [walk.current_text()]
+    for k in range(1, N_STEPS):
+        click(qtbot, walk.next_button)
+        step = walk.steps[k]
+        text = walk.current_text()
+        seen.append(text)
+        assert walk.counter.text() == f"step {k + 1} of {N_STEPS}" and walk.title.text() == step.title
+        kind = step.highlight[0]
+        if kind == "neuron":
+            _, layer, unit = step.highlight
+            assert scene.overlays[layer].picked == unit
+            value, net = scene.overlays[layer].texts[unit]
+            assert agrees(value, text) or agrees(net.split()[-1], text), (step.title, value, net)
+        elif kind == "edge":
+            _, key, index = step.highlight
+            picked = [e for e in scene.unit_edges.values() if e.picked is not None]
+            assert len(picked) == 1 and picked[0].edge_view(picked[0].picked).index == index
+            label = picked[0].edge_view(picked[0].picked).label
+            assert agrees(label, text), (step.title, label)
+            assert window.explanation.target() == (key, index)
+            heading = window.explanation.text().splitlines()[0]  # "∂E/∂wo[0,0] = 0.082167041"
+            assert heading.split("= ")[-1] in text, (step.title, heading)
+        elif kind == "loss":
+            assert scene.blocks["o"].isSelected()
+            assert agrees(f"{scene.net.layers['o'].loss:.4g}", text)
+    assert seen == expected
+    assert not walk.next_button.isEnabled() and walk.back_button.isEnabled()
+    reference = Session(presets.load("mazur"), resolve_split(presets.load("mazur").data)[0])
+    reference.step()
+    session = window.document.session
+    assert session.step_count == 1 and not session.mid_step
+    for key, value in reference.params_numpy().items():
+        np.testing.assert_array_equal(window.document.params()[key], value)
+    assert "0.35891648" in seen[11] and "0.149780716" in seen[14]
+
+
+def test_back_returns_to_the_state_before_each_step(window, walk, qtbot):
+    doc = window.document
+    start = {k: v.copy() for k, v in doc.params().items()}
+    shown, phases = [], []
+    for _ in range(N_STEPS - 1):
+        shown.append(walk.current_text())
+        phases.append((doc.session.step_count, str(doc.session.next_phase)))
+        click(qtbot, walk.next_button)
+    assert doc.session.step_count == 1
+    for k in range(N_STEPS - 2, -1, -1):
+        walk.back_button.setFocus()
+        QTest.keyClick(walk.back_button, Qt.Key.Key_PageUp)  # a presenter's clicker
+        settle(qtbot)
+        assert walk.index == k and walk.current_text() == shown[k]
+        assert (doc.session.step_count, str(doc.session.next_phase)) == phases[k]
+    assert doc.trace is None and not doc.session.mid_step
+    for key, value in start.items():
+        np.testing.assert_array_equal(doc.params()[key], value)
+    assert not walk.back_button.isEnabled()
+    walk.next_button.setFocus()
+    QTest.keyClick(walk.next_button, Qt.Key.Key_PageDown)
+    settle(qtbot)
+    assert walk.index == 1 and "= 0.3775" in walk.current_text()
+
+
+def test_another_network_is_replaced_after_asking_about_unsaved_changes(window, dialogs, qtbot):
+    doc = window.document
+    doc.full_step()  # the xor example with a step trained: an unsaved change
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert open_walkthrough(window) is None
+    assert dialogs.kinds() == ["question"] and doc.spec.name != presets.load("mazur").name
+    assert getattr(window, "_walkthrough_panel", None) is None
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    panel = open_walkthrough(window)
+    assert panel is not None and doc.spec.name == presets.load("mazur").name
+    assert dialogs.kinds() == ["question", "question"]
+
+
+def test_a_trained_mazur_goes_back_to_its_first_weights(window, dialogs, qtbot):
+    doc = window.document
+    window.files.open_example("mazur")
+    doc.full_step()
+    doc.full_step()
+    doc.advance("forward")  # and a step in progress
+    panel = open_walkthrough(window)
+    settle(qtbot)
+    assert dialogs.kinds() == []  # the same network: nothing is thrown away unasked (Reset is undoable)
+    assert doc.session.step_count == 0 and not doc.session.mid_step
+    np.testing.assert_array_equal(doc.params()["h.weight"], [[0.15, 0.2], [0.25, 0.3]])
+    click(qtbot, panel.next_button)
+    assert "0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775" in panel.current_text()
+
+
+def test_stepping_outside_the_walk_stops_it_until_restart(window, walk, qtbot):
+    click(qtbot, walk.next_button)
+    window.document.full_step()  # the toolbar's Full step
+    settle(qtbot)
+    assert walk.note.isVisible() and "outside the walkthrough" in walk.note.text()
+    assert not walk.next_button.isEnabled() and not walk.back_button.isEnabled()
+    click(qtbot, walk.restart_button)
+    assert walk.index == 0 and walk.next_button.isEnabled() and not walk.note.isVisible()
+    assert window.document.session.step_count == 0
