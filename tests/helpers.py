@@ -24,3 +24,22 @@ MAZUR_DATA = Dataset(np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]]), "mazur"
 def network(layers, output, loss="mse", **extra):
     return spec_io.from_dict({"format": "bpstudio-network", "version": 1, "layers": layers,
                               "output": output, "loss": loss, **extra})
+
+
+def run_script(path, *argv):
+    """Run an exported PyTorch script's ``main(argv)`` in this process (quietly, restoring torch's default
+    dtype); its module namespace."""
+    import contextlib
+    import io
+    import runpy
+
+    import torch
+
+    old = torch.get_default_dtype()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            namespace = runpy.run_path(str(path), run_name="exported")
+            namespace["main"]([str(a) for a in argv])
+    finally:
+        torch.set_default_dtype(old)
+    return namespace

@@ -4,41 +4,24 @@ The exported script is run (in this process, for speed: its ``main()``), and its
 against Mazur's published figures and the built-in data set's own arrays, not against the export alone.
 """
 
-import contextlib
-import io
 import json
-import runpy
 
 import numpy as np
 import pytest
 
 from bpstudio.core import spec_io
 from bpstudio.core.datasets import make_toy
-from tests.helpers import MAZUR
+from tests.helpers import MAZUR, run_script
 from tests.cli.running import run
 
 torch = pytest.importorskip("torch")
-
-
-
-
-def script_namespace(path, *argv):
-    """Run an exported script's main() with ``argv`` here; its module namespace."""
-    old = torch.get_default_dtype()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            namespace = runpy.run_path(str(path), run_name="exported")
-            namespace["main"]([str(a) for a in argv])
-    finally:
-        torch.set_default_dtype(old)
-    return namespace
 
 
 def test_export_writes_a_script_that_reproduces_mazurs_numbers(capsys, tmp_path, mazur_files):
     net, data = mazur_files
     code, out, err = run(capsys, "export", net, "--torch", tmp_path / "mazur.py", "--data", data)
     assert (code, err) == (0, "") and out == f"wrote {tmp_path / 'mazur.py'}\n"
-    script_namespace(tmp_path / "mazur.py", "--check", tmp_path / "out.npz")
+    run_script(tmp_path / "mazur.py", "--check", tmp_path / "out.npz")
     with np.load(tmp_path / "out.npz") as result:
         assert float(result["loss"]) == pytest.approx(0.298371109, abs=1e-9)
         assert result["output"][0, 0] == pytest.approx(0.75136507, abs=1e-8)  # out_o1 in Mazur's text
@@ -50,7 +33,7 @@ def test_export_takes_data_batch_size_and_steps_from_the_command_line(capsys, tm
     code, _, err = run(capsys, "export", "xor", "--torch", tmp_path / "x.py", "--data", "xor:n=40,seed=3",
                        "--batch-size", 8, "--steps", 25)
     assert (code, err) == (0, "")
-    namespace = script_namespace(tmp_path / "x.py", "--steps", 0)
+    namespace = run_script(tmp_path / "x.py", "--steps", 0)
     expected = make_toy("xor", n=40, seed=3)
     np.testing.assert_array_equal(np.array(namespace["X"]), expected.X)
     np.testing.assert_array_equal(np.array(namespace["T"])[:, 0], expected.Y)
@@ -78,7 +61,7 @@ def test_export_needs_an_output(capsys):
 
 def test_weights_trained_by_the_script_come_back_with_import(capsys, tmp_path):
     run(capsys, "export", "xor", "--torch", tmp_path / "x.py")
-    script_namespace(tmp_path / "x.py", "--steps", 5, "--save-state", tmp_path / "w.pt")
+    run_script(tmp_path / "x.py", "--steps", 5, "--save-state", tmp_path / "w.pt")
     code, out, err = run(capsys, "import", "xor", "--state-dict", tmp_path / "w.pt", "--out", tmp_path / "x2.json")
     assert (code, err) == (0, "") and "4 parameters (17 numbers)" in out
     saved = torch.load(tmp_path / "w.pt", weights_only=True)

@@ -5,10 +5,7 @@ they would find: the files written (the script run, its numbers against the engi
 the window, the undo history, the warning shown and the status bar line.
 """
 
-import contextlib
 import csv
-import io
-import runpy
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ from bpstudio.gui.tools.export_dialogs import (
     import_state_dict,
 )
 from tests.gui.driving import history_texts, open_example, set_batch_size, settle
+from tests.helpers import run_script
 
 torch = pytest.importorskip("torch")
 
@@ -29,17 +27,6 @@ def step(qtbot, window, times=1):
     for _ in range(times):
         window.actions.step.trigger()
     settle(qtbot)
-
-
-def run_script(path, *argv):
-    old = torch.get_default_dtype()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            namespace = runpy.run_path(str(path), run_name="exported")
-            namespace["main"]([str(a) for a in argv])
-    finally:
-        torch.set_default_dtype(old)
-    return namespace
 
 
 def test_the_exported_script_starts_from_the_windows_current_weights(qtbot, window, dialogs, tmp_path):

@@ -27,6 +27,7 @@ from bpstudio.core.compare import (NEAR_ZERO, QUANTITIES, QUANTITY_LABELS, Backe
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.fileio import write_atomic
 from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, layer_colors
+from bpstudio.gui.tools.window import raise_tool
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
@@ -385,12 +386,6 @@ class CompareDialog(QDialog):
 
 def open_compare(window: MainWindow) -> CompareDialog:
     """Open (or bring forward) the NumPy vs PyTorch dialog for ``window``'s document and start comparing."""
-    dialog = getattr(window, "_compare_dialog", None)
-    if dialog is None:
-        dialog = CompareDialog(window)
-        window._compare_dialog = dialog  # type: ignore[attr-defined]
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
+    dialog = raise_tool(window, "_compare_dialog", CompareDialog)
     dialog.run()
     return dialog

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -50,6 +50,22 @@ def _refuse(window: MainWindow, title: str, reason: str) -> None:
 
 def _done(window: MainWindow, message: str) -> None:
     window.statusBar().showMessage(message, STATUS_MS)
+
+
+def _export(window: MainWindow, title: str, ending: str, filters: str, write: Callable[[str], object],
+            what: str) -> bool:
+    """Ask for a file, ``write(path)`` it and say "``what`` to <file>"; a warning with core's reason if it
+    could not. True if written."""
+    path = _save_path(window, title, ending, filters)
+    if path is None:
+        return False
+    try:
+        write(path)
+    except BpstudioError as exc:
+        _refuse(window, title, str(exc))
+        return False
+    _done(window, f"{what} to {Path(path).name}")
+    return True
 
 
 def export_torch_script(window: MainWindow) -> list[Path] | None:
@@ -114,16 +130,8 @@ def export_trace_npz(window: MainWindow) -> bool:
     if trace is None:
         _refuse(window, title, "No step to export yet: run a phase or a step first.")
         return False
-    path = _save_path(window, title, f"_step{trace.step}.npz", TRACE_FILTER)
-    if path is None:
-        return False
-    try:
-        export_trace(trace, path)
-    except BpstudioError as exc:
-        _refuse(window, title, str(exc))
-        return False
-    _done(window, f"Exported step {trace.step}'s trace to {Path(path).name}")
-    return True
+    return _export(window, title, f"_step{trace.step}.npz", TRACE_FILTER, lambda path: export_trace(trace, path),
+                   f"Exported step {trace.step}'s trace")
 
 
 def export_metrics_csv(window: MainWindow) -> bool:
@@ -133,13 +141,5 @@ def export_metrics_csv(window: MainWindow) -> bool:
     if len(history) == 0:
         _refuse(window, title, "No training metrics yet: train a step or more first.")
         return False
-    path = _save_path(window, title, "_metrics.csv", METRICS_FILTER)
-    if path is None:
-        return False
-    try:
-        export_metrics(history, path)
-    except BpstudioError as exc:
-        _refuse(window, title, str(exc))
-        return False
-    _done(window, f"Exported {len(history)} steps of metrics to {Path(path).name}")
-    return True
+    return _export(window, title, "_metrics.csv", METRICS_FILTER, lambda path: export_metrics(history, path),
+                   f"Exported {len(history)} steps of metrics")

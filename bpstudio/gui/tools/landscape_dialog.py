@@ -4,27 +4,27 @@ lines, and the path training takes from there drawn on top.
 The path is the next steps of training from the current weights, trained on a copy of the session (same
 weights, optimizer state and batch order; :func:`bpstudio.core.landscape.fork_session`), so the document is
 never changed: the run's past weights are not kept anywhere to draw where it came from. All the work is
-core's (:func:`bpstudio.core.landscape.explore`) and runs in a :class:`BackgroundTask`, with progress and Cancel.
+core's (:func:`bpstudio.core.landscape.explore`) and runs in a
+:class:`~bpstudio.gui.tools.background.BackgroundTask`, with progress and Cancel.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QThread, Signal, Slot
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout)
+from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QVBoxLayout
 
-from bpstudio.core.errors import BpstudioError
-from bpstudio.core.landscape import DEFAULT_POINTS, Exploration, explore, fork_session
+from bpstudio.core.landscape import DEFAULT_POINTS, Exploration, explore
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_axis
 from bpstudio.gui.qt_utils import format_number
+from bpstudio.gui.tools.background import CopyTaskControls
+from bpstudio.gui.tools.window import raise_tool
 
 PLANE_CHOICES = (("random", "random, filter-normalised (Li et al.)"), ("pca", "the path's own plane (PCA)"))
 CONTOURS = 12
@@ -32,56 +32,7 @@ COLOR_MAP = "viridis"
 PATH_COLOR = QColor(255, 255, 255)
 
 
-_RUNNING: set[BackgroundTask] = set()  # tasks outlive a window closed under them (they work on copies)
-
-
-class BackgroundTask(QThread):
-    """Runs ``work(progress)`` off the GUI thread; ``progress(done, total)`` reports and returns False once
-    :meth:`cancel` was called. Ends with ``succeeded(result)`` (None when cancelled) or ``failed(message)``.
-    It has no Qt parent and is kept until it ends, so closing the window that started it is safe."""
-
-    progressed = Signal(int, int)
-    succeeded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, work: Callable[[Callable[[int, int], bool]], Any]):
-        super().__init__()
-        self._work = work
-        self._cancelled = threading.Event()
-
-    def start_work(self) -> None:
-        _RUNNING.add(self)
-        self.finished.connect(self._forget)  # (queued to the GUI thread, where this object lives)
-        self.start()
-
-    @Slot()
-    def _forget(self) -> None:
-        self.wait()  # the thread is ending: let it end before the last reference can go
-        _RUNNING.discard(self)
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def _progress(self, done: int, total: int) -> bool:
-        self.progressed.emit(done, total)
-        return not self._cancelled.is_set()
-
-    def run(self) -> None:
-        try:
-            result = self._work(self._progress)
-        except BpstudioError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
-            self.failed.emit(f"internal error: {type(exc).__name__}: {exc}")
-        else:
-            self.succeeded.emit(None if self._cancelled.is_set() else result)
-
-
-class LandscapeDialog(QDialog):
+class LandscapeDialog(CopyTaskControls, QDialog):
     """Settings, a Compute button with progress and Cancel, and the slice with the path on top."""
 
     computed = Signal()  # a new slice is on screen
@@ -91,7 +42,6 @@ class LandscapeDialog(QDialog):
         self.window_ = window
         self.setWindowTitle("Loss landscape")
         self.resize(820, 760)
-        self.task: BackgroundTask | None = None
         self.exploration: Exploration | None = None
         self.plane = QComboBox()
         for key, text in PLANE_CHOICES:
@@ -111,17 +61,9 @@ class LandscapeDialog(QDialog):
         form.addRow("Span ±", self.span)
         form.addRow("Path: steps on a copy", self.steps)
         form.addRow("Path: keep every", self.every)
-        self.compute_button = QPushButton("Compute")
-        self.cancel_button = QPushButton("Cancel")
-        for button in (self.compute_button, self.cancel_button):  # Return in a field only sets its value
-            button.setAutoDefault(False)
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.status = QLabel("Compute a slice of the loss around the current weights.")
-        self.status.setWordWrap(True)
+        self.compute_button = self._build_task_controls(
+            "Compute", "Compute a slice of the loss around the current weights.")
         self.compute_button.clicked.connect(self.compute)
-        self.cancel_button.clicked.connect(self.cancel)
         self.plane.currentIndexChanged.connect(self._on_plane_changed)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
@@ -168,35 +110,14 @@ class LandscapeDialog(QDialog):
 
     def compute(self) -> None:
         """Start the work on a copy of the document's session (the live one is only read, under its lock)."""
-        if self.task is not None:
-            return
-        doc = self.window_.document
-        try:
-            with doc.lock:
-                copy = fork_session(doc.session)
-        except BpstudioError as exc:
-            self.status.setText(f"Cannot compute: {exc}")
+        copy = self._copy_for_task("compute")
+        if copy is None:
             return
         settings = {"plane": self.plane.currentData(), "steps": self.steps.value(), "every": self.every.value(),
                     "points": self.points.value(), "span": self.span.value(), "seed": self.seed.value()}
-        self.task = BackgroundTask(lambda progress: explore(copy, progress=progress, **settings))
-        self.task.progressed.connect(self._on_progress)
-        self.task.succeeded.connect(self._on_done)
-        self.task.failed.connect(self._on_failed)
-        self.task.finished.connect(self._on_finished)
-        self.compute_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
         self.status.setText("Training the path on a copy, then evaluating the grid…")
-        self.task.start_work()
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
+        self._start_task(lambda progress: explore(copy, progress=progress, **settings), self._on_failed,
+                         self._on_done)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"Could not compute the landscape: {message}")
@@ -208,17 +129,6 @@ class LandscapeDialog(QDialog):
         self.exploration = result
         self._draw(result)
         self.computed.emit()
-
-    def _on_finished(self) -> None:
-        task, self.task = self.task, None
-        if task is not None:
-            task.wait()
-        self.compute_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def done(self, result: int) -> None:  # closed (Escape, the title bar): no point finishing the work
-        self.cancel()
-        super().done(result)
 
     # --- drawing --------------------------------------------------------------------------------
 
@@ -268,11 +178,4 @@ class LandscapeDialog(QDialog):
 
 def open_landscape(window: Any) -> LandscapeDialog:
     """Open (or raise) the loss-landscape window for ``window``'s document."""
-    dialog = getattr(window, "_landscape_dialog", None)
-    if dialog is None:
-        dialog = LandscapeDialog(window)
-        window._landscape_dialog = dialog
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
-    return dialog
+    return raise_tool(window, "_landscape_dialog", LandscapeDialog)

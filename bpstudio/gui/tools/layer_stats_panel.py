@@ -20,18 +20,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
-from bpstudio.core.errors import BpstudioError
-from bpstudio.core.landscape import fork_session
 from bpstudio.core.layer_stats import LayerStats, record_run
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.plots.history_plot import INK, line_width, prepare_plot, style_axis
 from bpstudio.gui.qt_utils import format_number, signals_blocked
-from bpstudio.gui.tools.landscape_dialog import BackgroundTask
+from bpstudio.gui.tools.background import CopyTaskControls
+from bpstudio.gui.tools.window import raise_tool
 
 QUANTITY_NAMES = {"pre": "pre-activation z", "activation": "activation", "weight": "weights",
                   "gradient": "weight gradient ∂L/∂W"}
@@ -103,7 +101,7 @@ def recorder_for(window: Any) -> LayerStatsRecorder:
     return recorder
 
 
-class LayerStatsPanel(QDialog):
+class LayerStatsPanel(CopyTaskControls, QDialog):
     """Pickers for the source, the layer and the quantity; the heatmap; the dead/saturated curves."""
 
     def __init__(self, window: Any):
@@ -111,7 +109,6 @@ class LayerStatsPanel(QDialog):
         self.window_ = window
         self.recorder = recorder_for(window)
         self.copy_stats: LayerStats | None = None
-        self.task: BackgroundTask | None = None
         self._drawn: tuple[int, int] | None = None
         self.setWindowTitle("Inside the layers")
         self.resize(900, 820)
@@ -122,14 +119,7 @@ class LayerStatsPanel(QDialog):
         self.steps.setRange(1, 100_000)
         self.steps.setValue(200)
         self.steps.setToolTip("steps to train on a copy of the session (the document is not changed)")
-        self.run_button = QPushButton("Run on a copy")
-        self.cancel_button = QPushButton("Cancel")
-        for button in (self.run_button, self.cancel_button):  # Return in a field only sets its value
-            button.setAutoDefault(False)
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.run_button = self._build_task_controls("Run on a copy")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -175,7 +165,6 @@ class LayerStatsPanel(QDialog):
         self.layer.currentIndexChanged.connect(self._on_layer_changed)
         self.quantity.currentIndexChanged.connect(self._redraw)
         self.run_button.clicked.connect(self.run_copy)
-        self.cancel_button.clicked.connect(self.cancel)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REDRAW_MS)
@@ -200,47 +189,18 @@ class LayerStatsPanel(QDialog):
 
     def run_copy(self) -> None:
         """Train a copy of the session for the chosen steps, recording every step, and show that run."""
-        if self.task is not None:
-            return
-        doc = self.window_.document
-        try:
-            with doc.lock:
-                copy = fork_session(doc.session)
-        except BpstudioError as exc:
-            self.status.setText(f"Cannot run a copy: {exc}")
+        copy = self._copy_for_task("run a copy")
+        if copy is None:
             return
         stats, steps = LayerStats(copy.spec), self.steps.value()
         self.copy_stats = stats
-        self.task = BackgroundTask(lambda progress: record_run(copy, steps, stats, progress))
-        self.task.progressed.connect(self._on_progress)
-        self.task.failed.connect(lambda message: self.status.setText(f"The run on a copy stopped: {message}"))
-        self.task.finished.connect(self._on_finished)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
         with signals_blocked(self.source):
             self.source.setCurrentIndex(1)
-        self.task.start_work()
+        self._start_task(lambda progress: record_run(copy, steps, stats, progress),
+                         lambda message: self.status.setText(f"The run on a copy stopped: {message}"))
         self.refresh()
 
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def done(self, result: int) -> None:  # closed: stop a run on a copy
-        self.cancel()
-        super().done(result)
-
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
-
-    def _on_finished(self) -> None:
-        task, self.task = self.task, None
-        if task is not None:
-            task.wait()
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def _task_ended(self) -> None:
         self._drawn = None
         self.refresh()
 
@@ -356,11 +316,4 @@ class LayerStatsPanel(QDialog):
 
 def open_layer_stats(window: Any) -> LayerStatsPanel:
     """Open (or raise) the 'Inside the layers' window for ``window``'s document."""
-    panel = getattr(window, "_layer_stats_panel", None)
-    if panel is None:
-        panel = LayerStatsPanel(window)
-        window._layer_stats_panel = panel
-    panel.show()
-    panel.raise_()
-    panel.activateWindow()
-    return panel
+    return raise_tool(window, "_layer_stats_panel", LayerStatsPanel)

@@ -23,6 +23,7 @@ from bpstudio.core.sweep_result import SweepResult
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.export import export_csv_dialog
 from bpstudio.gui.tools.sweep_plot import METRICS, SweepPlot
+from bpstudio.gui.tools.window import raise_tool
 
 ExecutorFactory = Callable[[], Any]  # () -> a concurrent.futures.Executor
 HIDDEN_ACTIVATIONS = tuple(a for a in activations.NAMES if a != "softmax")
@@ -64,7 +65,8 @@ class SweepWorker(QThread):
             self.completed.emit(result)
 
 
-def _check_boxes(names: tuple[str, ...], checked: tuple[str, ...], columns: int) -> tuple[QWidget, dict[str, QCheckBox]]:
+def _check_boxes(names: tuple[str, ...], checked: tuple[str, ...],
+                 columns: int) -> tuple[QWidget, dict[str, QCheckBox]]:
     box = QWidget()
     grid = QGridLayout(box)
     grid.setContentsMargins(0, 0, 0, 0)
@@ -288,11 +290,4 @@ class SweepDialog(QDialog):
 
 def open_sweep(window: Any) -> SweepDialog:
     """Open (or bring forward) the sweep dialog of ``window`` (non-modal; kept as ``window._sweep_dialog``)."""
-    dialog = getattr(window, "_sweep_dialog", None)
-    if dialog is None:
-        dialog = SweepDialog(window)
-        window._sweep_dialog = dialog
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
-    return dialog
+    return raise_tool(window, "_sweep_dialog", SweepDialog)
