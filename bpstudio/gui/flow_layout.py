@@ -3,8 +3,25 @@ and a layout's true minimum width (to choose between a wide and a compact arrang
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
+from typing import Any
+
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtWidgets import QLayout, QLayoutItem, QStyle, QWidget
+
+
+class FitsWidth:
+    """For a widget that picks one of its arrangements by its width: it defines ``_measure()`` (the widths its
+    arrangements need, in the current font) and ``_fit(width)``; this calls them when the size, font or style
+    changes. List it before the Qt widget class."""
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)  # type: ignore[misc]
+        self._fit(event.size().width())  # type: ignore[attr-defined]
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)  # type: ignore[misc]
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._measure()  # type: ignore[attr-defined]
 
 
 def minimum_width(layout: QLayout) -> int:

@@ -6,12 +6,12 @@ caption, then the buttons' colour glyphs, so the button names always stay whole.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap, QResizeEvent
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QToolButton, QWidget
 
 
-from bpstudio.gui.flow_layout import minimum_width
+from bpstudio.gui.flow_layout import FitsWidth, minimum_width
 
 MIME_TYPE = "application/x-bpstudio-layer-type"
 LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has exactly one)"),
@@ -83,7 +83,7 @@ class PaletteButton(QToolButton):
         super().mouseReleaseEvent(event)
 
 
-class LayerPalette(QWidget):
+class LayerPalette(FitsWidth, QWidget):
     """Input, Dense, Add and Concat buttons. ``add_clicked(type)`` on a click; drags go to the canvas."""
 
     add_clicked = Signal(str)
@@ -111,15 +111,6 @@ class LayerPalette(QWidget):
         """As narrow as the most compact look: the bar changes its look to fit (see :meth:`resizeEvent`)."""
         hint = super().minimumSizeHint()
         return QSize(self._widths[-1], hint.height())
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._fit(event.size().width())
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._measure()
 
     def _apply(self, look: tuple[bool, bool]) -> None:
         self._look = look

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QResizeEvent, QShowEvent
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -37,7 +37,7 @@ from bpstudio.core.datasets import TOY_SETS, resolve_split, toy_options
 from bpstudio.core.errors import BpstudioError
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.data_plot import DataPlot
-from bpstudio.gui.flow_layout import minimum_width
+from bpstudio.gui.flow_layout import FitsWidth, minimum_width
 from bpstudio.gui.qt_utils import signals_blocked
 
 CONTROLLED = ("n", "noise", "seed", "classes")  # the toy options the panel has a control for
@@ -96,7 +96,7 @@ def _double(low: float, high: float, step: float, decimals: int) -> QDoubleSpinB
     return box
 
 
-class DataPanel(QWidget):
+class DataPanel(FitsWidth, QWidget):
     source_requested = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -184,15 +184,6 @@ class DataPanel(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         """As narrow as one pair a row allows: the form rearranges itself to fit (see :meth:`resizeEvent`)."""
         return QSize(self._min_widths[NARROW], super().minimumSizeHint().height())
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._fit(event.size().width())
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._measure()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
