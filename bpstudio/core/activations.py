@@ -32,10 +32,17 @@ def _erf_fallback(x: Array) -> Array:
 
 
 _ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
-try:  # scipy's erf is vectorised; math.erf is exact too, just slower per element
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - depends on the environment
-    _erf = _erf_fallback
+_ERF: list = []  # the erf in use, found on first use (importing scipy.special costs 0.2 s of the app's start)
+
+
+def _erf(x: Array) -> Array:
+    if not _ERF:
+        try:  # scipy's erf is vectorised; math.erf is exact too, just slower per element
+            from scipy.special import erf
+            _ERF.append(erf)
+        except ImportError:  # pragma: no cover - depends on the environment
+            _ERF.append(_erf_fallback)
+    return _ERF[0](x)
 
 
 def identity(z: Array) -> Array:
