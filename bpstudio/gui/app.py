@@ -51,7 +51,13 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     window.show()
     if smoke:
         QTimer.singleShot(0, lambda: app.exit(smoke_check(window, fonts)))
-    return app.exec()
+    code = app.exec()
+    # tear the window down now, while Qt is whole, not in whatever order the interpreter's exit picks
+    # (pyqtgraph's exit clean-up then finds nothing left; a built binary crashed at exit once in ~100 runs)
+    import shiboken6
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)
+    return code
 
 
 def smoke_check(window: Any, fonts: str = "system") -> int:
