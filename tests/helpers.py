@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from types import ModuleType
+
 import numpy as np
+import pytest
 
 from bpstudio.core import spec_io
 from bpstudio.core.data import Dataset
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+# a test (or a parameter) that needs PyTorch skips without it; the rest of its module still runs
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs PyTorch (pip install torch)")
+
+
+def optional_torch() -> ModuleType | None:
+    """The torch module where it is installed, else None: for modules whose torch tests are marked
+    ``needs_torch`` (importing it here keeps each of those tests free of an import line)."""
+    return importlib.import_module("torch") if HAS_TORCH else None
+
+
+def with_torch(*values):
+    """``values`` for ``parametrize``, the ones that name torch marked ``needs_torch``."""
+    return [pytest.param(v, marks=needs_torch) if "torch" in str(v) else v for v in values]
+
 
 MAZUR = {
     "format": "bpstudio-network", "version": 1,

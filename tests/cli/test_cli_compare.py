@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.cli.running import run
+from tests.helpers import needs_torch
 
-pytest.importorskip("torch")
 
 
 
@@ -41,6 +41,7 @@ def table_rows(out):
     return [[line[a:b].strip() for a, b in spans] for line in lines[dashes + 1:end]]
 
 
+@needs_torch
 def test_table_and_verdict(capsys, mazur_files, tmp_path):
     net, data = mazur_files
     out_csv = tmp_path / "diff.csv"
@@ -70,6 +71,7 @@ def test_table_and_verdict(capsys, mazur_files, tmp_path):
     assert f"{float(worst['max_rel']):.2e} relative" in verdict and f"in {worst['layer']} " in verdict
 
 
+@needs_torch
 def test_dtypes_batch_and_order(capsys):
     code, out, _ = run(capsys, "compare", "deep_sigmoid", "--dtypes", "float64", "--batch", "4", "--order", "worst")
     assert code == 0

@@ -11,12 +11,13 @@ import pytest
 
 from bpstudio.core import spec_io
 from bpstudio.core.datasets import make_toy
-from tests.helpers import MAZUR, run_script
+from tests.helpers import MAZUR, needs_torch, optional_torch, run_script
 from tests.cli.running import run
 
-torch = pytest.importorskip("torch")
+torch = optional_torch()
 
 
+@needs_torch
 def test_export_writes_a_script_that_reproduces_mazurs_numbers(capsys, tmp_path, mazur_files):
     net, data = mazur_files
     code, out, err = run(capsys, "export", net, "--torch", tmp_path / "mazur.py", "--data", data)
@@ -29,6 +30,7 @@ def test_export_writes_a_script_that_reproduces_mazurs_numbers(capsys, tmp_path,
         assert result["grad/h.weight"][0, 0] == pytest.approx(0.000438568, abs=1e-9)
 
 
+@needs_torch
 def test_export_takes_data_batch_size_and_steps_from_the_command_line(capsys, tmp_path):
     code, _, err = run(capsys, "export", "xor", "--torch", tmp_path / "x.py", "--data", "xor:n=40,seed=3",
                        "--batch-size", 8, "--steps", 25)
@@ -59,6 +61,7 @@ def test_export_needs_an_output(capsys):
     assert code == 2 and "--torch" in err
 
 
+@needs_torch
 def test_weights_trained_by_the_script_come_back_with_import(capsys, tmp_path):
     run(capsys, "export", "xor", "--torch", tmp_path / "x.py")
     run_script(tmp_path / "x.py", "--steps", 5, "--save-state", tmp_path / "w.pt")
@@ -71,6 +74,7 @@ def test_weights_trained_by_the_script_come_back_with_import(capsys, tmp_path):
     assert spec.layer("h").activation == "tanh" and spec.data["builtin"] == "xor"  # the rest is kept
 
 
+@needs_torch
 def test_import_refuses_weights_that_do_not_fit_and_writes_nothing(capsys, tmp_path):
     torch.save({"h.weight": torch.zeros(4, 2), "h.bias": torch.zeros(4)}, tmp_path / "w.pt")
     net = tmp_path / "mazur.json"

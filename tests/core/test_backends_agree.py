@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from bpstudio.core.gradcheck import gradient_check
 from bpstudio.core.session import Session
 from tests.core.random_nets import nets
+from tests.helpers import needs_torch
 
-pytest.importorskip("torch")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOLERANCE = {"float64": dict(rtol=1e-9, atol=1e-12), "float32": dict(rtol=2e-4, atol=2e-5)}
 
@@ -28,6 +28,7 @@ def full_record(session):
     return rec
 
 
+@needs_torch
 @SETTINGS
 @given(nets())
 def test_numpy_matches_torch_autograd_float64(case):
@@ -39,6 +40,7 @@ def test_numpy_matches_torch_autograd_float64(case):
         np.testing.assert_allclose(ours[key], theirs[key], **TOLERANCE["float64"], err_msg=key)
 
 
+@needs_torch
 @SETTINGS
 @given(nets(max_layers=3))
 def test_numpy_matches_torch_autograd_float32(case):
@@ -72,6 +74,7 @@ def test_backprop_matches_finite_differences(case):
         assert check.passed, check
 
 
+@needs_torch
 @settings(max_examples=25, deadline=None)
 @given(nets(max_layers=3))
 def test_stepping_phase_by_phase_equals_a_whole_step_on_both_backends(case):
@@ -110,6 +113,7 @@ def _every_layer_type_net(activation, loss):
     return network(layers, "out", loss), Dataset(X, Y)
 
 
+@needs_torch
 @pytest.mark.parametrize("loss", ["sse_half", "mse", "bce", "cross_entropy"])
 @pytest.mark.parametrize("activation", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
                                         "softplus", "softmax"])

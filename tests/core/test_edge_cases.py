@@ -11,10 +11,10 @@ from bpstudio.core.errors import BpstudioError, DataError, SessionError, SpecErr
 from bpstudio.core.gradcheck import gradient_check
 from bpstudio.core.init import initial_params
 from bpstudio.core.session import Session
-from tests.helpers import MAZUR, MAZUR_DATA, network
+from tests.helpers import MAZUR, MAZUR_DATA, needs_torch, network, optional_torch
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+torch = optional_torch()
+F = torch.nn.functional if torch is not None else None
 
 
 def two_layer(head, units, loss, **extra):
@@ -42,6 +42,7 @@ def test_cross_entropy_float_targets_must_be_probability_rows():
     assert all(c.passed for c in gradient_check(spec, good))
 
 
+@needs_torch
 def test_a_diverged_bce_run_reports_nan_on_both_backends_instead_of_crashing():
     spec = two_layer("sigmoid", 1, "bce")
     data = Dataset(np.ones((1, 2)), np.array([1]))
@@ -86,6 +87,7 @@ def test_predict_refuses_inputs_of_the_wrong_width():
         s.predict(np.zeros((1, 3)))
 
 
+@needs_torch
 def test_bce_float32_clamps_each_log_at_minus_100_like_torch():
     y = np.array([[0.0, 1.0, 0.5]], dtype=np.float32)
     t = np.array([[1.0, 0.0, 1.0]], dtype=np.float32)
@@ -94,6 +96,7 @@ def test_bce_float32_clamps_each_log_at_minus_100_like_torch():
     assert ours == pytest.approx(theirs, rel=1e-6)
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_far_tails_match_torch_without_warnings(dtype):
     z = np.array([[-200.0, -90.0, -37.5, -20.5, 0.0, 20.5, 90.0]], dtype=dtype)

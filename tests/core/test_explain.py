@@ -18,7 +18,7 @@ from bpstudio.core.errors import SessionError, SpecError
 from bpstudio.core.explain import explain, format_value, to_html, to_text
 from bpstudio.core.session import Session
 from tests.core.random_nets import nets
-from tests.helpers import network
+from tests.helpers import needs_torch, network
 
 
 def mazur_trace():
@@ -109,6 +109,7 @@ def check_every_parameter(spec, trace, max_paths=32):
                 assert len(p.paths) == min(p.n_paths, max_paths)
 
 
+@needs_torch
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(nets(max_layers=4))
 def test_paths_add_up_to_the_recorded_gradient_on_random_networks(case):

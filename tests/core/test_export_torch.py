@@ -33,9 +33,9 @@ from bpstudio.core.export_torch import (
 from bpstudio.core.history import TrainingHistory
 from bpstudio.core.init import initial_params
 from bpstudio.core.session import Session
-from tests.helpers import network
+from tests.helpers import needs_torch, network, optional_torch
 
-torch = pytest.importorskip("torch")
+torch = optional_torch()
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
@@ -88,6 +88,7 @@ def run_in_process(path, *argv):
     return out.getvalue()
 
 
+@needs_torch
 def test_the_script_is_readable_python_naming_layers_safely(tmp_path):
     spec = concat_net()
     text = torch_script(spec, initial_params(spec))
@@ -126,6 +127,7 @@ CASES = ([(act, "mse", "identity", True) for act in activations.NAMES]
             for loss in losses.NAMES] + [("relu", "cross_entropy", "softmax", False)])
 
 
+@needs_torch
 @pytest.mark.parametrize("act, loss, head, labels", CASES, ids=lambda v: str(v))
 def test_every_activation_and_loss_matches_the_engine(tmp_path, act, loss, head, labels):
     units = 3 if loss == "cross_entropy" else 2
@@ -140,6 +142,7 @@ def test_every_activation_and_loss_matches_the_engine(tmp_path, act, loss, head,
         assert_check_matches(result, spec, data, params)
 
 
+@needs_torch
 @pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.3, "weight_decay": 0.01},
                                        {"name": "momentum", "lr": 0.1, "momentum": 0.8},
                                        {"name": "adam", "lr": 0.05, "beta1": 0.8, "weight_decay": 0.001}],
@@ -166,6 +169,7 @@ def test_training_in_the_script_follows_the_engine_step_for_step(tmp_path, optim
     np.testing.assert_array_equal(trained["h.bias"], params["h.bias"])  # frozen
 
 
+@needs_torch
 def test_big_weights_and_data_go_to_a_npz_beside_the_script(tmp_path):
     spec = presets.load("spiral")
     params = initial_params(spec)
@@ -179,6 +183,7 @@ def test_big_weights_and_data_go_to_a_npz_beside_the_script(tmp_path):
         assert_check_matches(result, spec, resolve_split(spec.data)[0], params)
 
 
+@needs_torch
 def test_a_network_without_data_takes_inputs_from_a_file(tmp_path):
     spec = one_layer(loss="mse")
     text = torch_script(spec, initial_params(spec))
@@ -204,6 +209,7 @@ def tensors(params, rename=lambda k: k):
     return {rename(k): torch.tensor(v) for k, v in params.items()}
 
 
+@needs_torch
 def test_state_dicts_from_the_export_a_wrapper_a_checkpoint_or_a_sequential_are_read(tmp_path):
     spec = concat_net()
     params = {k: np.random.default_rng(1).normal(size=s) for k, s in spec.param_shapes().items()}
@@ -226,6 +232,7 @@ def test_state_dicts_from_the_export_a_wrapper_a_checkpoint_or_a_sequential_are_
     (lambda s: s.update({"h.weight": torch.ones(3, 2)}), "'h.weight' has shape 3×2 but 'h.weight' needs 2×2"),
     (lambda s: s.update({"h.bias": torch.tensor([1.0, math.inf])}), "'h.bias' holds a value that is not a finite"),
 ])
+@needs_torch
 def test_a_state_dict_that_does_not_fit_is_refused_naming_the_mismatch(tmp_path, change, message):
     spec = presets.load("mazur")
     state = tensors(initial_params(spec))
@@ -234,6 +241,7 @@ def test_a_state_dict_that_does_not_fit_is_refused_naming_the_mismatch(tmp_path,
         load_state_dict(spec, save(tmp_path, state))
 
 
+@needs_torch
 def test_unreadable_files_are_refused_with_a_reason(tmp_path):
     spec = presets.load("mazur")
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
@@ -314,6 +322,7 @@ def programs(tmp_path_factory):
             process.wait()
 
 
+@needs_torch
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_the_exported_script_run_as_a_program_gives_the_engines_outputs_loss_and_gradients(programs, name):
     process, folder, spec, params = programs[name]

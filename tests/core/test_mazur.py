@@ -11,9 +11,8 @@ import pytest
 
 from bpstudio.core import presets, spec_io
 from bpstudio.core.session import Session
-from tests.helpers import MAZUR, MAZUR_DATA
+from tests.helpers import MAZUR, MAZUR_DATA, with_torch
 
-torch = pytest.importorskip("torch")
 
 
 def sig(z):
@@ -36,7 +35,7 @@ def scalar_reference():
     return (h1, h2), (o1, o2), loss, grads, new
 
 
-@pytest.fixture(params=["numpy", "torch"])
+@pytest.fixture(params=with_torch("numpy", "torch"))
 def session(request):
     return Session(spec_io.from_dict(MAZUR), MAZUR_DATA, backend=request.param)
 

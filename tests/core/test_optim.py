@@ -5,8 +5,9 @@ import pytest
 
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.spec import OptimizerSpec
+from tests.helpers import needs_torch, optional_torch
 
-torch = pytest.importorskip("torch")
+torch = optional_torch()
 
 CASES = [
     OptimizerSpec("sgd", lr=0.3),
@@ -26,6 +27,7 @@ def torch_optimizer(spec, params):
     return torch.optim.SGD(params, lr=spec.lr, momentum=momentum, weight_decay=spec.weight_decay, foreach=False)
 
 
+@needs_torch
 @pytest.mark.parametrize("spec", CASES, ids=lambda s: f"{s.name}-wd{s.weight_decay}")
 def test_updates_match_torch_optim_over_many_steps(spec):
     rng = np.random.default_rng(0)

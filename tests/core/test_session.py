@@ -11,9 +11,9 @@ from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BackendError, SessionError
 from bpstudio.core.session import Phase, Session
 from bpstudio.core.spec import OptimizerSpec
-from tests.helpers import MAZUR, MAZUR_DATA
+from tests.helpers import MAZUR, MAZUR_DATA, needs_torch, optional_torch
 
-torch = pytest.importorskip("torch")
+torch = optional_torch()
 
 
 def mazur_session(**options):
@@ -150,6 +150,7 @@ def test_bad_progress_is_refused_and_changes_nothing(progress, message):
     assert (s.step_count, s.position) == (3, 48)
 
 
+@needs_torch
 def test_switching_backend_mid_training_keeps_weights_and_optimizer_state():
     spec = presets.load("spiral")  # Adam: the state matters
     train, _ = resolve_split(dict(spec.data))
@@ -167,6 +168,7 @@ def test_switching_backend_mid_training_keeps_weights_and_optimizer_state():
     assert switched.optimizer.steps == 10
 
 
+@needs_torch
 def test_switching_backend_mid_step_drops_only_the_partial_step():
     s = mazur_session()
     s.forward_layer()
@@ -176,16 +178,17 @@ def test_switching_backend_mid_step_drops_only_the_partial_step():
 
 
 def test_cuda_is_refused_clearly_when_absent():
-    if torch.cuda.is_available():
+    if torch is not None and torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
-    with pytest.raises(BackendError, match="CUDA is not available"):
+    missing = "CUDA is not available" if torch is not None else "needs PyTorch, which is not installed"
+    with pytest.raises(BackendError, match=missing):
         mazur_session(backend="torch", device="cuda")
     with pytest.raises(BackendError, match="CPU only"):
         mazur_session(device="cuda")
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(torch is None or not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_numpy():
     spec = presets.load("spiral")
     train, _ = resolve_split(dict(spec.data))

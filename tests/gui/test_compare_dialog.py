@@ -8,7 +8,6 @@ import threading
 import pytest
 
 pytest.importorskip("PySide6")
-pytest.importorskip("torch")
 
 from PySide6.QtCore import QPoint  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -17,6 +16,7 @@ from bpstudio.core.compare import compare_backends  # noqa: E402
 from bpstudio.gui.tools import compare_dialog  # noqa: E402
 from bpstudio.gui.tools.compare_dialog import COLUMNS, open_compare  # noqa: E402
 from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size  # noqa: E402
+from tests.helpers import needs_torch  # noqa: E402
 
 REL, ABS = COLUMNS.index("max rel diff"), COLUMNS.index("max abs diff")
 
@@ -49,6 +49,7 @@ def click_header(qtbot, view, column):
     qtbot.wait(5)
 
 
+@needs_torch
 def test_mazur_every_layer_and_float64_torch_agrees(qtbot, window):
     w = window
     open_example(qtbot, w, "mazur")
@@ -65,13 +66,16 @@ def test_mazur_every_layer_and_float64_torch_agrees(qtbot, window):
     # the cells say what core computes for the document's weights and data
     want = compare_backends(w.document.spec, w.document.train_data, w.document.params())
     assert [r["max rel diff"] for r in rows] == [compare_dialog.sci(r.max_rel) for r in want.rows]
-    assert dialog.status.text().startswith("Largest difference: 9.20e-08 relative")
+    worst = want.worst()                 # (float32 rounding differs between numpy releases: the figure is computed)
+    assert worst.dtype == "float32" and 0 < worst.max_rel < 1e-6
+    assert dialog.status.text().startswith(f"Largest difference: {worst.max_rel:.2e} relative")
     assert heatmap(dialog)[:2] == (["h", "o", "loss L"], ["numpy float32", "torch float64", "torch float32"])
     assert dialog.export.isEnabled() and dialog.again.isEnabled() and not dialog.cancel.isVisible()
     dialog.close()
     assert not dialog.isVisible()
 
 
+@needs_torch
 def test_deep_sigmoid_first_batch_sorting_and_heatmap(qtbot, window):
     w = window
     open_example(qtbot, w, "deep_sigmoid")

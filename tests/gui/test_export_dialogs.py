@@ -18,9 +18,9 @@ from bpstudio.gui.tools.export_dialogs import (
     import_state_dict,
 )
 from tests.gui.driving import history_texts, open_example, set_batch_size, settle
-from tests.helpers import run_script
+from tests.helpers import needs_torch, optional_torch, run_script
 
-torch = pytest.importorskip("torch")
+torch = optional_torch()
 
 
 def step(qtbot, window, times=1):
@@ -29,6 +29,7 @@ def step(qtbot, window, times=1):
     settle(qtbot)
 
 
+@needs_torch
 def test_the_exported_script_starts_from_the_windows_current_weights(qtbot, window, dialogs, tmp_path):
     set_batch_size(qtbot, window, 16)
     step(qtbot, window, 3)
@@ -56,6 +57,7 @@ def test_cancelling_a_file_dialog_does_nothing(window, dialogs, tmp_path):
     assert dialogs.shown == [] and list(tmp_path.iterdir()) == []
 
 
+@needs_torch
 def test_imported_weights_are_one_undoable_edit(qtbot, window, dialogs, tmp_path):
     open_example(qtbot, window, "mazur")
     doc = window.document
@@ -80,6 +82,7 @@ def test_imported_weights_are_one_undoable_edit(qtbot, window, dialogs, tmp_path
         np.testing.assert_array_equal(doc.params()[key], value)
 
 
+@needs_torch
 def test_weights_that_do_not_fit_are_refused_with_the_reason(qtbot, window, dialogs, tmp_path):
     doc = window.document  # the XOR example: h is 4×2, y is 1×4
     before = {k: v.copy() for k, v in doc.params().items()}

@@ -3,11 +3,11 @@ steps; at slow speeds it sleeps and a turn needs no waiting; stopping ends a wai
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QCoreApplication  # noqa: E402
 
 from bpstudio.gui.document import Document  # noqa: E402
 from bpstudio.gui.training import TrainingController  # noqa: E402
@@ -31,34 +31,47 @@ def test_the_worker_waits_out_a_gui_turn_and_trains_on_after_it(qtbot, controlle
     wait_for_steps(qtbot, controller, 50)
     worker = controller.worker
     session = controller.document.session
+    in_turn, stepped_in_turn = [False], []
+    real_step = session.step
+
+    def step():                                # records, for each step, whether the GUI thread had its turn
+        stepped_in_turn.append(in_turn[0])
+        return real_step()
+
+    session.step = step
     with controller.gui_turn():
-        assert worker._parked
+        in_turn[0] = True
+        assert worker._parked                  # parked: waiting on the turn's condition, not between checks
         before = session.step_count
-        time.sleep(0.05)
-        assert session.step_count == before   # not one step while the GUI thread has its turn
+        QCoreApplication.processEvents()       # (the GUI thread's own work during its turn)
+        assert session.step_count == before
+        in_turn[0] = False
     assert not worker._turn_wanted
     wait_for_steps(qtbot, controller, before + 50)
     controller.stop()
+    assert stepped_in_turn and not any(stepped_in_turn)  # it trained on after the turn, never during it
     assert controller.worker is None and len(controller.document.history) == session.step_count
 
 
 def test_a_turn_while_the_worker_sleeps_between_slow_steps_needs_no_wait(qtbot, controller):
-    controller.set_speed(2)
+    controller.set_speed(1e-7)
     controller.start()
     wait_for_steps(qtbot, controller, 1)
-    qtbot.wait(50)                                     # the worker is in its half-second pause now
     worker = controller.worker
+    qtbot.waitUntil(lambda: worker._parked, timeout=5000)   # in its pause between slow steps
     assert worker.begin_gui_turn(timeout=0.0)          # granted at once: a sleeping worker counts as parked
     worker.end_gui_turn()
 
 
 def test_stopping_wakes_a_sleeping_worker_instead_of_waiting_out_its_pause(qtbot, controller):
-    controller.set_speed(1 / 60)                       # one step a minute
+    controller.set_speed(1e-7)                         # one step in four months: it pauses "forever"
     controller.start()
     wait_for_steps(qtbot, controller, 1)
-    started = time.perf_counter()
-    controller.stop()
-    assert time.perf_counter() - started < 30 and controller.worker is None  # (not the rest of the minute)
+    worker = controller.worker
+    qtbot.waitUntil(lambda: worker._parked, timeout=5000)   # in its pause
+    worker.stop()
+    # woken: it ends (and the controller lets it go) instead of sleeping its pause out
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=10000)
 
 
 def test_a_turn_without_a_worker_just_runs(controller):

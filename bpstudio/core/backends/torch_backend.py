@@ -13,12 +13,12 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
 
-Tensor = torch.Tensor
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "identity": lambda z: z,
