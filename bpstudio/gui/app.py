@@ -34,7 +34,10 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     from bpstudio.gui.resources import app_icon
     app.setWindowIcon(app_icon())
     from bpstudio.gui.fonts import ensure_fonts
+    from bpstudio.gui.gc_policy import GuiThreadCollector
     from bpstudio.gui.main_window import MainWindow  # after the QApplication: widgets need it
+
+    collector = GuiThreadCollector(app)  # (cyclic garbage is freed on this thread only: see gc_policy)
 
     fonts = ensure_fonts()
 
@@ -57,6 +60,7 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     import shiboken6
     if shiboken6.isValid(window):
         shiboken6.delete(window)
+    collector.uninstall()
     return code
 
 

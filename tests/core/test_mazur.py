@@ -14,7 +14,6 @@ from bpstudio.core.session import Session
 from tests.helpers import MAZUR, MAZUR_DATA, with_torch
 
 
-
 def sig(z):
     return 1 / (1 + math.exp(-z))
 

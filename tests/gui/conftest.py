@@ -1,17 +1,20 @@
 """Fixtures for the GUI tests: the assembled main window, with the modal dialogs stood in for."""
 
+import gc
+
 import pytest
 
 pytest.importorskip("PySide6")  # without Qt the whole folder is skipped
 
 import shiboken6  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QEvent, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
 from bpstudio.core import presets  # noqa: E402
 from bpstudio.core.datasets import resolve_split  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
 from bpstudio.gui.canvas import TopologyView  # noqa: E402
+from bpstudio.gui.gc_policy import GuiThreadCollector  # noqa: E402
 from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow  # noqa: E402
 from tests.gui import canvas_view  # noqa: E402
 from tests.gui.driving import activate, on_screen  # noqa: E402
@@ -37,6 +40,14 @@ class Dialogs:
 
     def kinds(self):
         return [kind for kind, _, _ in self.shown]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collection(qapp):
+    """As in the app: cyclic garbage (closed windows among it) is collected on the GUI thread only."""
+    collector = GuiThreadCollector()
+    yield collector
+    collector.uninstall()
 
 
 @pytest.fixture
@@ -74,6 +85,8 @@ def new_window(qtbot, tmp_path, dialogs):
             w.document.undo_stack.setClean()
             w.close()
             QApplication.setFont(w._base_font)  # (presentation mode enlarges the application's font)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    gc.collect()                          # the closed windows go now, on this thread
 
 
 @pytest.fixture

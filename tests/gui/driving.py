@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
 
@@ -10,8 +10,12 @@ LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 
 
-def settle(qtbot):
-    qtbot.wait(5)  # the canvas redraws on the next turn of the event loop
+def settle(qtbot=None):
+    """Run what the event loop has queued now (posted events, zero-delay timers such as the canvas's redraw,
+    layout requests), a few rounds since each may queue more; no waiting on the clock."""
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents()
 
 
 def activate(qtbot, w):

@@ -27,6 +27,7 @@ from tests.gui.driving import (  # noqa: E402
     menu,
     press,
     set_batch_size,
+    settle,
     type_into_field,
 )
 from tests.gui.reference import same_params  # noqa: E402
@@ -213,7 +214,7 @@ def test_recent_files_and_window_settings_are_remembered_across_windows(qtbot, n
     recent = again.actions.recent_menu.actions()
     assert [a.text() for a in recent] == [saved]
     recent[0].trigger()
-    qtbot.wait(5)
+    settle(qtbot)
     assert again.windowTitle() == "run.json — bpstudio" and again.document.session.step_count == 0
     press(qtbot, again, Qt.Key.Key_F5)                                     # off again, and remembered
     assert again.close() and QApplication.font().pointSizeF() == pytest.approx(base)
@@ -235,7 +236,7 @@ def test_loading_an_example_while_training_stops_the_worker(qtbot, window, dialo
     worker = start_training(qtbot, w)
     menu(w, "File", "Examples", "mazur").trigger()
     assert worker.isFinished() and w.training.worker is None              # stopped and waited for
-    qtbot.wait(5)
+    settle(qtbot)
     assert not w.training.running and not w.actions.play.isChecked() and w.actions.forward.isEnabled()
     assert w.windowTitle().startswith("Mazur") and w.document.session.step_count == 0
     press(qtbot, w, Qt.Key.Key_S)                                          # the new document steps normally
@@ -269,7 +270,7 @@ def test_choosing_a_data_set_in_the_panel_is_an_undoable_edit(qtbot, window):
     xor = presets.load("xor").data
     panel.data_set.setFocus()
     qtbot.keyClicks(panel.data_set, "ci")                                  # type-ahead in the combo: circles
-    qtbot.wait(5)
+    settle(qtbot)
     assert panel.data_set.currentText() == "circles"
     assert doc.spec.data["builtin"] == "circles"
     train, _ = resolve_split(doc.spec.data)
@@ -295,7 +296,7 @@ def test_a_bad_csv_import_shows_the_reason_and_changes_nothing(qtbot, window, di
                         staticmethod(lambda *a, **k: (str(bad), "")))
     before, X = doc.spec, doc.train_data.X.copy()
     QTest.mouseClick(panel.import_button, LEFT)
-    qtbot.wait(5)
+    settle(qtbot)
     assert panel.error.isVisible() and "'abc' is not a number" in panel.error.text() and "line 2" in panel.error.text()
     assert doc.spec == before and doc.undo_stack.count() == 0 and "*" not in w.windowTitle()
     np.testing.assert_array_equal(doc.train_data.X, X)
@@ -308,7 +309,7 @@ def test_a_refused_data_set_leaves_the_panel_showing_the_data_in_use(qtbot, wind
     panel, doc = w.data_panel, w.document
     panel.data_set.setFocus()
     qtbot.keyClicks(panel.data_set, "b")                                   # blobs: 3 classes for a 1-unit output
-    qtbot.wait(5)
+    settle(qtbot)
     assert "3 classes" in w.canvas.banner.text()
     assert doc.spec.data == presets.load("xor").data and doc.undo_stack.count() == 0
     assert panel.data_set.currentText() == "xor"

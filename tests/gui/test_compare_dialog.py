@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from bpstudio.core.compare import compare_backends  # noqa: E402
 from bpstudio.gui.tools import compare_dialog  # noqa: E402
 from bpstudio.gui.tools.compare_dialog import COLUMNS, open_compare  # noqa: E402
-from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size  # noqa: E402
+from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size, settle  # noqa: E402
 from tests.helpers import needs_torch  # noqa: E402
 
 REL, ABS = COLUMNS.index("max rel diff"), COLUMNS.index("max abs diff")
@@ -46,7 +46,7 @@ def click_header(qtbot, view, column):
     header = view.horizontalHeader()
     x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
     QTest.mouseClick(header.viewport(), LEFT, NOMOD, QPoint(x, header.height() // 2))
-    qtbot.wait(5)
+    settle(qtbot)
 
 
 @needs_torch

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
 
 from bpstudio.gui.main_window import PRESENTATION_SCALE  # noqa: E402
-from tests.gui.driving import CTRL, menu, press  # noqa: E402
+from tests.gui.driving import CTRL, menu, press, settle  # noqa: E402
 
 # === 10. gradient check =========================================================================================
 
@@ -36,7 +36,7 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     press(qtbot, w, Qt.Key.Key_F5)
     assert w.actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
-    qtbot.wait(20)                                                    # the canvas re-fits the whole network
+    settle(qtbot)                                                    # the canvas re-fits the whole network
     view = w.canvas
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert all(shown.contains(b.sceneBoundingRect()) for b in view.canvas.blocks.values())
@@ -45,7 +45,7 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     assert all(w.docks[key].isVisible() for key in ("training", "loss", "gradients", "explanation"))
     assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) == QColor("black")
     menu(w, "View", "Presentation mode").trigger()
-    qtbot.wait(20)
+    settle(qtbot)
     assert not w.actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base)
     assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) != QColor("black") or \

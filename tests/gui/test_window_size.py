@@ -10,14 +10,10 @@ from PySide6.QtWidgets import QApplication, QTabBar, QWidget
 
 from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow
 from tests.gui.canvas_points import click, header_point
-from tests.gui.driving import menu
+from tests.gui.driving import menu, settle
 
 PROJECTOR = (1024, 768)
 DEFAULT = DEFAULT_SIZE
-
-
-def settle(qtbot):
-    qtbot.wait(20)
 
 
 def chars(widget: QWidget, text: str) -> int:
