@@ -5,7 +5,7 @@ Both compute exactly one full-batch SGD step of the same network per call, with 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

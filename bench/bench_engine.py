@@ -22,8 +22,8 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,20 +71,31 @@ def main() -> None:
     budget = 0.5 if args.quick else 2.0
     import torch
 
-    print(f"bpstudio engine benchmark — dtype {args.dtype}, batch 64, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), times in µs per training step\n")
-    header = f"{'net':<20} {'numpy loop':>11} {'engine':>9} {'torch plain':>12} {'torch backend':>14}" \
-             f"   {'engine/loop':>11} {'plain/engine':>12} {'backend/plain':>13}"
+    print(
+        f"bpstudio engine benchmark — dtype {args.dtype}, batch 64, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), times in µs per training step\n"
+    )
+    header = (
+        f"{'net':<20} {'numpy loop':>11} {'engine':>9} {'torch plain':>12} {'torch backend':>14}"
+        f"   {'engine/loop':>11} {'plain/engine':>12} {'backend/plain':>13}"
+    )
     print(header)
     print("-" * len(header))
     for name, (spec, data) in benchmark_nets().items():
-        t = per_step_seconds({"loop": minimal_numpy_step(spec, data, args.dtype),
-                              "engine": engine_step(spec, data, "numpy", args.dtype),
-                              "plain": plain_torch_step(spec, data, args.dtype),
-                              "backend": engine_step(spec, data, "torch", args.dtype)}, budget)
+        t = per_step_seconds(
+            {
+                "loop": minimal_numpy_step(spec, data, args.dtype),
+                "engine": engine_step(spec, data, "numpy", args.dtype),
+                "plain": plain_torch_step(spec, data, args.dtype),
+                "backend": engine_step(spec, data, "torch", args.dtype),
+            },
+            budget,
+        )
         loop, engine, plain, backend = t["loop"], t["engine"], t["plain"], t["backend"]
-        print(f"{name:<20} {loop * 1e6:11.1f} {engine * 1e6:9.1f} {plain * 1e6:12.1f} {backend * 1e6:14.1f}"
-              f"   {engine / loop:11.2f} {plain / engine:12.2f} {backend / plain:13.2f}")
+        print(
+            f"{name:<20} {loop * 1e6:11.1f} {engine * 1e6:9.1f} {plain * 1e6:12.1f} {backend * 1e6:14.1f}"
+            f"   {engine / loop:11.2f} {plain / engine:12.2f} {backend / plain:13.2f}"
+        )
     print("\ntargets: engine/loop ≤ 1.2 · plain/engine ≥ 3 on the tiny net · backend/plain ≤ 1.2 on the mid net")
 
 

@@ -69,6 +69,7 @@ def window_rate(app, window, seconds: float) -> tuple[float, list[float]]:
 
     def on_tick() -> None:
         lateness.append(max(0.0, clock.restart() - TICK_MS))
+
     tick.timeout.connect(on_tick)
     first = doc.session.step_count
     start = time.perf_counter()
@@ -104,9 +105,14 @@ def canvas_redraw_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) 
 
 
 def startup_seconds() -> tuple[float, str]:
-    out = subprocess.run([sys.executable, "-m", "bpstudio", "gui", "--smoke"], capture_output=True, text=True,
-                         env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
-                         cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "bpstudio", "gui", "--smoke"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr.strip()[-200:]
     seconds = float(line.split("window shown ")[1].split(" s")[0]) if "window shown" in line else math.nan
     return seconds, line
@@ -125,10 +131,14 @@ def main() -> None:
     window.resize(1500, 950)
     window.show()
     platform = app.platformName()
-    print(f"bpstudio GUI benchmark — Qt platform '{platform}', {args.rounds} rounds of {args.seconds:g} s, "
-          f"NumPy backend, one BLAS thread\n")
-    header = f"{'net':<14} {'headless steps/s':>17} {'window steps/s':>15} {'ratio':>6}   " \
-             f"{'latency p50':>11} {'p99':>6} {'max':>6} (ms)"
+    print(
+        f"bpstudio GUI benchmark — Qt platform '{platform}', {args.rounds} rounds of {args.seconds:g} s, "
+        f"NumPy backend, one BLAS thread\n"
+    )
+    header = (
+        f"{'net':<14} {'headless steps/s':>17} {'window steps/s':>15} {'ratio':>6}   "
+        f"{'latency p50':>11} {'p99':>6} {'max':>6} (ms)"
+    )
     print(header)
     print("-" * len(header))
     for name in NETS:
@@ -147,7 +157,9 @@ def main() -> None:
         late.sort()
         p50 = late[len(late) // 2] if late else math.nan
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
-        print(f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}")
+        print(
+            f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}"
+        )
     window.document.forget_changes()
     redraw = canvas_redraw_ms(app, window)
     print(f"\ncanvas redraw, deep_sigmoid mid-backward (values and gradients shown): {redraw:.1f} ms")

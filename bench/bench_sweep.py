@@ -22,8 +22,8 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,9 +31,15 @@ from bpstudio.core.sweep import SweepGrid, default_workers, local_executor, run_
 
 
 def grid(steps: int, quick: bool) -> SweepGrid:
-    return SweepGrid(depths=(2, 4, 8) if quick else (2, 4, 8, 12), activations=("sigmoid", "relu"),
-                     inits=("xavier_uniform", "he_normal"), residual=(False, True),
-                     seeds=(0, 1) if quick else (0, 1, 2), steps=steps, data="xor")
+    return SweepGrid(
+        depths=(2, 4, 8) if quick else (2, 4, 8, 12),
+        activations=("sigmoid", "relu"),
+        inits=("xavier_uniform", "he_normal"),
+        residual=(False, True),
+        seeds=(0, 1) if quick else (0, 1, 2),
+        steps=steps,
+        data="xor",
+    )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -69,11 +75,16 @@ def report(title: str, runs: int, seconds: dict[str, float]) -> None:
     for name, s in seconds.items():
         print(f"  {name:<32} {runs / s:9.1f} runs/s   ({s * 1000:8.1f} ms per sweep)")
     serial = seconds["serial (in-process loop)"]
-    cold, warm, dask = (seconds["local pool, started per sweep"], seconds["local pool, already started"],
-                        seconds["Dask LocalCluster"])
+    cold, warm, dask = (
+        seconds["local pool, started per sweep"],
+        seconds["local pool, already started"],
+        seconds["Dask LocalCluster"],
+    )
     print(f"  ratio local pool / serial (runs/s): {serial / cold:.2f} with pool start, {serial / warm:.2f} without")
-    print(f"  ratio Dask / local pool   (runs/s): {warm / dask:.2f} (both already started), "
-          f"{cold / dask:.2f} against a pool started per sweep")
+    print(
+        f"  ratio Dask / local pool   (runs/s): {warm / dask:.2f} (both already started), "
+        f"{cold / dask:.2f} against a pool started per sweep"
+    )
 
 
 def main() -> None:
@@ -84,10 +95,16 @@ def main() -> None:
     import distributed
 
     rounds = 3 if args.quick else 5
-    print(f"{args.workers} workers (local process pool and Dask LocalCluster with {args.workers} worker processes, "
-          f"one thread each); {os.cpu_count()} CPUs; median of {rounds} rounds")
-    with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    print(
+        f"{args.workers} workers (local process pool and Dask LocalCluster with {args.workers} worker processes, "
+        f"one thread each); {os.cpu_count()} CPUs; median of {rounds} rounds"
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         executor = client.get_executor()
         for steps, title in ((50, "benchmark grid, 50 steps per run"), (1, "one step per run (per-task overhead)")):
             g = grid(steps, args.quick)

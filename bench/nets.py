@@ -16,11 +16,27 @@ def _dense_chain(widths: list[int], hidden: str, head: str, loss: str, seed: int
     prev = "x"
     for k, units in enumerate(widths[1:], start=1):
         lid = f"l{k}" if k < len(widths) - 1 else "out"
-        layers.append({"id": lid, "type": "dense", "inputs": [prev], "units": units,
-                       "activation": hidden if lid != "out" else head})
+        layers.append(
+            {
+                "id": lid,
+                "type": "dense",
+                "inputs": [prev],
+                "units": units,
+                "activation": hidden if lid != "out" else head,
+            }
+        )
         prev = lid
-    return spec_io.from_dict({"format": "bpstudio-network", "version": 1, "layers": layers, "output": "out",
-                              "loss": loss, "optimizer": {"name": "sgd", "lr": 0.01}, "seed": seed})
+    return spec_io.from_dict(
+        {
+            "format": "bpstudio-network",
+            "version": 1,
+            "layers": layers,
+            "output": "out",
+            "loss": loss,
+            "optimizer": {"name": "sgd", "lr": 0.01},
+            "seed": seed,
+        }
+    )
 
 
 def benchmark_nets() -> dict[str, tuple[NetworkSpec, Dataset]]:

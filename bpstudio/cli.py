@@ -10,8 +10,8 @@ import csv
 import io
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -56,8 +56,10 @@ def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_i
     elif spec.data is not None:
         data, _ = resolve_split(dict(spec.data), base_dir=base)
     else:
-        raise DataError("no data: pass --data (a .csv/.npz file or a built-in set such as 'xor') "
-                        "or add a \"data\" entry to the network file")
+        raise DataError(
+            "no data: pass --data (a .csv/.npz file or a built-in set such as 'xor') "
+            'or add a "data" entry to the network file'
+        )
     data.check_inputs(spec.widths[spec.input_id])
     return data
 
@@ -76,16 +78,23 @@ def _common(p: argparse.ArgumentParser, data_help: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bpstudio", description="A desktop backpropagation playground.")
     parser.add_argument("--version", action="version", version=f"bpstudio {__version__}")
-    parser.add_argument("--smoke", action="store_true",
-                        help="open the window, step the example once, report, and quit (for checking installs)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="open the window, step the example once, report, and quit (for checking installs)",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    data_help = ("a .csv/.npz file or a built-in set, e.g. 'spirals:classes=3,n=300' "
-                 "(default: the network file's own data)")
+    data_help = (
+        "a .csv/.npz file or a built-in set, e.g. 'spirals:classes=3,n=300' (default: the network file's own data)"
+    )
 
     gui = sub.add_parser("gui", help="open the app (the default with no command)")
     gui.add_argument("file", nargs="?", help="a session or network file to open")
-    gui.add_argument("--smoke", action="store_true",
-                     help="open the window, step the example once, report, and quit (for checking installs)")
+    gui.add_argument(
+        "--smoke",
+        action="store_true",
+        help="open the window, step the example once, report, and quit (for checking installs)",
+    )
 
     grad = sub.add_parser("grad", help="one forward and backward pass over all of DATA; gradients to NPZ")
     _common(grad, data_help)
@@ -143,8 +152,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)
-    session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype,
-                      batch_size=args.batch_size)
+    session = Session(
+        spec, data, backend=args.backend, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+    )
     dense = [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
     rows = []
     report_every = max(1, args.steps // 10)
@@ -156,8 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.quiet and (step % report_every == 0 or step == args.steps):
             print(f"step {step}: loss {trace.loss:.9g}")
         if not math.isfinite(trace.loss):
-            print(f"bpstudio: warning: the loss became {trace.loss} at step {step}; "
-                  "try a smaller learning rate", file=sys.stderr)
+            print(
+                f"bpstudio: warning: the loss became {trace.loss} at step {step}; try a smaller learning rate",
+                file=sys.stderr,
+            )
             break
     if args.metrics is not None:
         text = io.StringIO()
@@ -179,8 +191,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{'parameter':<24} {'checked':>9} {'max abs err':>12} {'max rel err':>12}  result")
     for r in results:
         checked = f"{r.checked}/{r.total}"
-        print(f"{r.key:<24} {checked:>9} {r.max_abs_error:12.3e} {r.max_rel_error:12.3e}  "
-              f"{'ok' if r.passed else 'MISMATCH at ' + str(list(r.worst_index))}")
+        print(
+            f"{r.key:<24} {checked:>9} {r.max_abs_error:12.3e} {r.max_rel_error:12.3e}  "
+            f"{'ok' if r.passed else 'MISMATCH at ' + str(list(r.worst_index))}"
+        )
     failed = [r.key for r in results if not r.passed]
     print("all gradients match finite differences" if not failed else f"mismatch in: {', '.join(failed)}")
     return 1 if failed else 0

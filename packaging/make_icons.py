@@ -26,17 +26,28 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QImage, QImageWriter, QPainter  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QImageWriter, QPainter
+from PySide6.QtSvg import QSvgRenderer
 
 ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
 SOURCE = ICONS / "bpstudio.svg"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # ICNS entry types and the pixel size each holds (the @2x types are for Retina screens)
-ICNS_TYPES = (("icp4", 16), ("icp5", 32), ("icp6", 64), ("ic07", 128), ("ic08", 256), ("ic09", 512),
-              ("ic11", 32), ("ic12", 64), ("ic13", 256), ("ic14", 512), ("ic10", 1024))
+ICNS_TYPES = (
+    ("icp4", 16),
+    ("icp5", 32),
+    ("icp6", 64),
+    ("ic07", 128),
+    ("ic08", 256),
+    ("ic09", 512),
+    ("ic11", 32),
+    ("ic12", 64),
+    ("ic13", 256),
+    ("ic14", 512),
+    ("ic10", 1024),
+)
 
 
 def render(renderer: QSvgRenderer, size: int) -> QImage:
@@ -70,7 +81,7 @@ def ico_bmp_entry(image: QImage) -> bytes:
     if (reserved, kind, count) != (0, 1, 1):
         raise RuntimeError(f"unexpected ICO header from Qt: {(reserved, kind, count)}")
     size, offset = struct.unpack_from("<II", single, 6 + 8)
-    return single[offset:offset + size]
+    return single[offset : offset + size]
 
 
 def ico(images: dict[int, QImage]) -> bytes:
@@ -88,8 +99,9 @@ def ico(images: dict[int, QImage]) -> bytes:
 
 def icns(pngs: dict[int, bytes]) -> bytes:
     """An ICNS holding a PNG entry for each type of ICNS_TYPES (``pngs``: size -> PNG bytes)."""
-    entries = b"".join(kind.encode("ascii") + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
-                       for kind, size in ICNS_TYPES)
+    entries = b"".join(
+        kind.encode("ascii") + struct.pack(">I", 8 + len(pngs[size])) + pngs[size] for kind, size in ICNS_TYPES
+    )
     return b"icns" + struct.pack(">I", 8 + len(entries)) + entries
 
 

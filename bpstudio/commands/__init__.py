@@ -16,5 +16,8 @@ from types import ModuleType
 
 def command_modules() -> list[ModuleType]:
     """Every command module of this package, in name order."""
-    return [importlib.import_module(f"{__name__}.{info.name}")
-            for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name) if not info.name.startswith("_")]
+    return [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+        if not info.name.startswith("_")
+    ]

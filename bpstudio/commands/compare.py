@@ -19,17 +19,33 @@ HELP = "one step on NumPy and PyTorch in float64 and float32: the largest differ
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _common(parser, "a .csv/.npz file or a built-in set (default: the network file's own data); "
-                    "every sample of it is used unless --batch says otherwise")
+    _common(
+        parser,
+        "a .csv/.npz file or a built-in set (default: the network file's own data); "
+        "every sample of it is used unless --batch says otherwise",
+    )
     parser.add_argument("--batch", type=int, metavar="N", help="compare on the first N samples only")
-    parser.add_argument("--dtypes", default="float64,float32", metavar="LIST",
-                        help="comma-separated dtypes to run each backend in (default: float64,float32)")
+    parser.add_argument(
+        "--dtypes",
+        default="float64,float32",
+        metavar="LIST",
+        help="comma-separated dtypes to run each backend in (default: float64,float32)",
+    )
     parser.add_argument("--csv", metavar="OUT.csv", help="also write every row with full-precision numbers")
-    parser.add_argument("--order", choices=("layer", "worst"), default="layer",
-                        help="table rows in layer order (default) or the largest difference first")
-    parser.add_argument("--near-zero", type=float, default=NEAR_ZERO, metavar="F",
-                        help="entries below F times their array's largest magnitude count as near zero in the "
-                             f"relative difference (default {NEAR_ZERO:g}; 0 for plain elementwise)")
+    parser.add_argument(
+        "--order",
+        choices=("layer", "worst"),
+        default="layer",
+        help="table rows in layer order (default) or the largest difference first",
+    )
+    parser.add_argument(
+        "--near-zero",
+        type=float,
+        default=NEAR_ZERO,
+        metavar="F",
+        help="entries below F times their array's largest magnitude count as near zero in the "
+        f"relative difference (default {NEAR_ZERO:g}; 0 for plain elementwise)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     unknown = [d for d in dtypes if d not in DTYPES]
     if not dtypes or unknown:
-        raise BpstudioError(f"--dtypes: unknown dtype '{unknown[0] if unknown else args.dtypes}' "
-                            f"(known: {', '.join(DTYPES)})")
+        raise BpstudioError(
+            f"--dtypes: unknown dtype '{unknown[0] if unknown else args.dtypes}' (known: {', '.join(DTYPES)})"
+        )
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base, all_of_it=True)
     batch = None
@@ -47,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
             raise BpstudioError(f"--batch must be between 1 and {len(data)} (the number of samples), got {args.batch}")
         batch = range(args.batch)
     result = compare_backends(spec, data, batch=batch, dtypes=dtypes, near_zero=args.near_zero)
-    print(f"{spec.name or args.network} — one forward and backward pass on {result.samples} sample"
-          f"{'s' if result.samples != 1 else ''}; reference {' '.join(result.reference)}")
+    print(
+        f"{spec.name or args.network} — one forward and backward pass on {result.samples} sample"
+        f"{'s' if result.samples != 1 else ''}; reference {' '.join(result.reference)}"
+    )
     print()
     if result.rows:
         print(result.to_table(order=args.order))

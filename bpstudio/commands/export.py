@@ -20,15 +20,26 @@ HELP = "write the network as a runnable PyTorch script (module, weights, data, t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", metavar="NET.json", help="network file (or a preset name, see 'bpstudio presets')")
-    parser.add_argument("--torch", metavar="OUT.py", required=True,
-                        help=f"the script to write (weights or data of more than {EMBED_LIMIT} numbers go to "
-                             "OUT.npz beside it)")
-    parser.add_argument("--data", metavar="DATA",
-                        help="the data the script trains on: a .csv/.npz file or a built-in set such as "
-                             "'spirals:classes=3,n=300' (default: the network file's own data, its training part)")
+    parser.add_argument(
+        "--torch",
+        metavar="OUT.py",
+        required=True,
+        help=f"the script to write (weights or data of more than {EMBED_LIMIT} numbers go to OUT.npz beside it)",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DATA",
+        help="the data the script trains on: a .csv/.npz file or a built-in set such as "
+        "'spirals:classes=3,n=300' (default: the network file's own data, its training part)",
+    )
     parser.add_argument("--batch-size", type=int, metavar="B", help="minibatch size (default: full batch)")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
-                        help=f"the script's default number of training steps (default {DEFAULT_STEPS})")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"the script's default number of training steps (default {DEFAULT_STEPS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,8 +50,14 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args.torch)
     spec, base = load_network(args.network)
     # data named here is found from the working folder; the file's own data from the file's folder
-    written = write_torch_script(args.torch, spec, initial_params(spec), args.data,
-                                 base_dir=None if args.data is not None else base,
-                                 batch_size=args.batch_size, steps=args.steps)
+    written = write_torch_script(
+        args.torch,
+        spec,
+        initial_params(spec),
+        args.data,
+        base_dir=None if args.data is not None else base,
+        batch_size=args.batch_size,
+        steps=args.steps,
+    )
     print(f"wrote {' and '.join(str(p) for p in written)}")
     return 0

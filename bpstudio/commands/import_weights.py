@@ -19,8 +19,9 @@ HELP = "write the network with the weights of a PyTorch state_dict file"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", metavar="NET.json", help="network file (or a preset name, see 'bpstudio presets')")
-    parser.add_argument("--state-dict", metavar="W.pt", required=True,
-                        help="a file written by torch.save(model.state_dict(), ...)")
+    parser.add_argument(
+        "--state-dict", metavar="W.pt", required=True, help="a file written by torch.save(model.state_dict(), ...)"
+    )
     parser.add_argument("--out", metavar="NET2.json", required=True, help="the network file to write")
 
 

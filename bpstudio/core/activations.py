@@ -11,7 +11,7 @@ gradient ``g = dL/dy`` and returns a *new* array ``dL/dz``; it never writes into
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,6 +39,7 @@ def _erf(x: Array) -> Array:
     if not _ERF:
         try:  # scipy's erf is vectorised; math.erf is exact too, just slower per element
             from scipy.special import erf
+
             _ERF.append(erf)
         except ImportError:  # pragma: no cover - depends on the environment
             _ERF.append(_erf_fallback)

@@ -26,8 +26,8 @@ class BatchOrder:
     def __init__(self, seed: int, n_samples: int, batch_size: int | None = None):
         self.seed, self.n_samples = seed, n_samples
         self.batch_size = check_batch_size(batch_size)
-        self.epoch = 0       # whole passes done
-        self.position = 0    # samples of the current pass used so far
+        self.epoch = 0  # whole passes done
+        self.position = 0  # samples of the current pass used so far
         self._order: np.ndarray | None = None  # the current pass's order, drawn when it is first needed
 
     @property
@@ -40,7 +40,7 @@ class BatchOrder:
             return None
         if self._order is None:
             self._order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n_samples)
-        return self._order[self.position:self.position + self.batch_size]
+        return self._order[self.position : self.position + self.batch_size]
 
     def consume(self, batch: np.ndarray | None) -> None:
         """A step trained on ``batch`` (as :meth:`next` gave it); a finished pass starts the next."""

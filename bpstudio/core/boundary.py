@@ -131,8 +131,9 @@ def output_surface(predict: Predict, spec: NetworkSpec, data: Dataset, resolutio
     return Surface(xs, ys, outputs[:, 0].reshape(shape), kind, 0, label)
 
 
-def output_curve(predict: Predict, spec: NetworkSpec, data: Dataset, resolution: int = 200,
-                 margin: float = 0.05) -> tuple[np.ndarray, np.ndarray] | None:
+def output_curve(
+    predict: Predict, spec: NetworkSpec, data: Dataset, resolution: int = 200, margin: float = 0.05
+) -> tuple[np.ndarray, np.ndarray] | None:
     """For 1-D inputs: ``xs`` across the data's range (plus margin) and the first output unit there."""
     if data.n_inputs != 1 or spec.widths[spec.input_id] != 1:
         return None

@@ -20,25 +20,37 @@ from bpstudio.core.spec import NetworkSpec
 V = TypeVar("V")
 
 
-def carry_params(old_params: Mapping[str, np.ndarray], new_spec: NetworkSpec,
-                 seed: int | None = None) -> dict[str, np.ndarray]:
+def carry_params(
+    old_params: Mapping[str, np.ndarray], new_spec: NetworkSpec, seed: int | None = None
+) -> dict[str, np.ndarray]:
     """Parameter values for ``new_spec``: old values whose key and shape still fit, the rest initialised.
 
     New or reshaped parameters get :func:`~bpstudio.core.init.initial_params` values; each parameter
     draws from its own seeded stream, so the result is the same whatever else changed.
     """
     fresh = initial_params(new_spec, seed)
-    return {key: np.array(old_params[key], dtype=np.float64)
-            if key in old_params and np.shape(old_params[key]) == shape else fresh[key]
-            for key, shape in new_spec.param_shapes().items()}
+    return {
+        key: np.array(old_params[key], dtype=np.float64)
+        if key in old_params and np.shape(old_params[key]) == shape
+        else fresh[key]
+        for key, shape in new_spec.param_shapes().items()
+    }
 
 
 def same_structure(a: NetworkSpec, b: NetworkSpec) -> bool:
     """Whether a session compiled for ``a`` can go on with ``b`` in place: only weights, positions,
     initialisers or optimizer settings differ (anything else needs a new session)."""
+
     def structure(spec: NetworkSpec) -> tuple[object, ...]:
-        return (spec.output, spec.loss, tuple((l.id, l.type, l.inputs, l.units, l.activation, l.use_bias,
-                                               tuple(sorted(l.frozen))) for l in spec.layers))
+        return (
+            spec.output,
+            spec.loss,
+            tuple(
+                (l.id, l.type, l.inputs, l.units, l.activation, l.use_bias, tuple(sorted(l.frozen)))
+                for l in spec.layers
+            ),
+        )
+
     return structure(a) == structure(b)
 
 
@@ -52,9 +64,13 @@ def renamed_layers(old: NetworkSpec, new: NetworkSpec) -> dict[str, str]:
     if len(set(names.values())) != len(names) or names[old.output] != new.output:
         return {}
     for a, b in zip(old.layers, new.layers):
-        if ((a.type, a.units, a.activation, a.use_bias, a.frozen) != (b.type, b.units, b.activation, b.use_bias,
-                                                                      b.frozen)
-                or tuple(names[i] for i in a.inputs) != b.inputs):
+        if (a.type, a.units, a.activation, a.use_bias, a.frozen) != (
+            b.type,
+            b.units,
+            b.activation,
+            b.use_bias,
+            b.frozen,
+        ) or tuple(names[i] for i in a.inputs) != b.inputs:
             return {}
     return {a: b for a, b in names.items() if a != b}
 

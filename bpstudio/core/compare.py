@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,13 +41,19 @@ from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 
 BACKEND_NAMES = ("numpy", "torch")
-QUANTITIES = ("pre", "out", "loss", "grad_pre", "grad_weight", "grad_bias")   # the order a step computes them
+QUANTITIES = ("pre", "out", "loss", "grad_pre", "grad_weight", "grad_bias")  # the order a step computes them
 OUTPUTS = ("pre", "out", "loss")
 GRADIENTS = ("grad_pre", "grad_weight", "grad_bias")
-QUANTITY_LABELS = {"pre": "z", "out": "a = f(z)", "loss": "loss L", "grad_pre": "dL/dz",
-                   "grad_weight": "dL/dW", "grad_bias": "dL/db"}
+QUANTITY_LABELS = {
+    "pre": "z",
+    "out": "a = f(z)",
+    "loss": "loss L",
+    "grad_pre": "dL/dz",
+    "grad_weight": "dL/dW",
+    "grad_bias": "dL/db",
+}
 KINDS = {"all": QUANTITIES, "outputs": OUTPUTS, "gradients": GRADIENTS, **{q: (q,) for q in QUANTITIES}}
-LOSS_ROW = "loss L"     # the heatmap row of the loss
+LOSS_ROW = "loss L"  # the heatmap row of the loss
 NEAR_ZERO = 1e-3
 
 Pair = tuple[str, str]  # (backend, dtype)
@@ -68,7 +74,7 @@ class DiffRow:
     max_abs: float
     max_rel: float
     shape: tuple[int, ...]
-    worst_index: tuple[int, ...] = ()   # the element with the largest relative difference
+    worst_index: tuple[int, ...] = ()  # the element with the largest relative difference
 
     @property
     def pair(self) -> str:
@@ -95,11 +101,11 @@ class BackendComparison:
     layer the quantities in the order a step computes them (:data:`QUANTITIES`), then the pairs."""
 
     reference: Pair
-    pairs: tuple[Pair, ...]                       # the pairs compared with the reference
-    skipped: tuple[tuple[str, str, str], ...]     # (backend, dtype, why) of pairs that could not run
+    pairs: tuple[Pair, ...]  # the pairs compared with the reference
+    skipped: tuple[tuple[str, str, str], ...]  # (backend, dtype, why) of pairs that could not run
     layers: tuple[str, ...]
     rows: tuple[DiffRow, ...]
-    losses: dict[Pair, float] = field(default_factory=dict)   # every pair's loss, the reference's included
+    losses: dict[Pair, float] = field(default_factory=dict)  # every pair's loss, the reference's included
     samples: int = 0
     near_zero: float = NEAR_ZERO
 
@@ -135,11 +141,15 @@ class BackendComparison:
         """One line: the largest difference and where, and how closely float64 agrees."""
         worst = self.worst()
         if worst is None:
-            return "nothing compared: " + ("; ".join(f"{b} {d}: {why}" for b, d, why in self.skipped)
-                                            or "no other backend/dtype pair was asked for")
+            return "nothing compared: " + (
+                "; ".join(f"{b} {d}: {why}" for b, d, why in self.skipped)
+                or "no other backend/dtype pair was asked for"
+            )
         ref = " ".join(self.reference)
-        text = (f"largest difference: {worst.max_rel:.2e} relative ({worst.max_abs:.2e} absolute) in "
-                f"{worst.layer} {worst.label} on {worst.pair} vs {ref}")
+        text = (
+            f"largest difference: {worst.max_rel:.2e} relative ({worst.max_abs:.2e} absolute) in "
+            f"{worst.layer} {worst.label} on {worst.pair} vs {ref}"
+        )
         if self.reference[1] == "float64":
             same = [self.worst_for(b, d) for b, d in self.pairs if d == "float64"]
             text += "".join(f"; {r.pair} agrees to {r.max_rel:.1e}" for r in same if r is not None)
@@ -154,12 +164,27 @@ class BackendComparison:
         if order == "worst":
             rows.sort(key=lambda r: (_key(r.max_rel), _key(r.max_abs)), reverse=True)
         header = ["layer", "quantity", "backend", "dtype", "max abs diff", "max rel diff", "shape", "at"]
-        body = [[r.layer, r.label, r.backend, r.dtype, f"{r.max_abs:.3e}", f"{r.max_rel:.3e}",
-                 _shape_text(r.shape), _index_text(r.worst_index)] for r in rows]
+        body = [
+            [
+                r.layer,
+                r.label,
+                r.backend,
+                r.dtype,
+                f"{r.max_abs:.3e}",
+                f"{r.max_rel:.3e}",
+                _shape_text(r.shape),
+                _index_text(r.worst_index),
+            ]
+            for r in rows
+        ]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         numeric = {4, 5}
-        lines = ["  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
-                           for i, (cell, w) in enumerate(zip(line, widths))).rstrip() for line in [header, *body]]
+        lines = [
+            "  ".join(
+                cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))
+            ).rstrip()
+            for line in [header, *body]
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines) + "\n"
 
@@ -170,8 +195,18 @@ class BackendComparison:
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(["layer", "quantity", "backend", "dtype", "max_abs", "max_rel", "shape", "worst_index"])
         for r in self.rows:
-            writer.writerow([r.layer, r.quantity, r.backend, r.dtype, repr(r.max_abs), repr(r.max_rel),
-                             "x".join(map(str, r.shape)), _index_text(r.worst_index)])
+            writer.writerow(
+                [
+                    r.layer,
+                    r.quantity,
+                    r.backend,
+                    r.dtype,
+                    repr(r.max_abs),
+                    repr(r.max_rel),
+                    "x".join(map(str, r.shape)),
+                    _index_text(r.worst_index),
+                ]
+            )
         return text.getvalue()
 
 
@@ -193,16 +228,23 @@ def difference(a: np.ndarray, b: np.ndarray, near_zero: float = NEAR_ZERO) -> tu
         denominator = np.fmax(np.fmax(np.abs(a), np.abs(b)), floor)
         rel = np.where(diff == 0, 0.0, np.where(np.isinf(diff), np.inf, diff / denominator))
     at = np.unravel_index(int(np.argmax(rel)), rel.shape)
-    where = tuple(int(i) for i in at) if rel[at] > 0 else ()   # (no element stands out when all agree)
+    where = tuple(int(i) for i in at) if rel[at] > 0 else ()  # (no element stands out when all agree)
     return float(diff.max()), float(rel[at]), where
 
 
-def compare_backends(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarray] | None = None,
-                     batch: Sequence[int] | None = None, dtypes: Sequence[str] = ("float64", "float32"),
-                     reference: Pair = ("numpy", "float64"), *, backends: Sequence[str] = BACKEND_NAMES,
-                     near_zero: float = NEAR_ZERO,
-                     progress: Callable[[int, int, str], None] | None = None,
-                     cancelled: Callable[[], bool] | None = None) -> BackendComparison:
+def compare_backends(
+    spec: NetworkSpec,
+    data: Dataset,
+    params: dict[str, np.ndarray] | None = None,
+    batch: Sequence[int] | None = None,
+    dtypes: Sequence[str] = ("float64", "float32"),
+    reference: Pair = ("numpy", "float64"),
+    *,
+    backends: Sequence[str] = BACKEND_NAMES,
+    near_zero: float = NEAR_ZERO,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> BackendComparison:
     """One forward and backward pass (no update) of the same batch from the same weights on every
     (backend, dtype) pair of ``backends`` × ``dtypes``, each compared with the ``reference`` pair.
 
@@ -221,8 +263,10 @@ def compare_backends(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndar
         raise BpstudioError(f"near_zero must be a number ≥ 0, got {near_zero}")
     subset = _batch(data, batch)
     start = initial_params(spec) if params is None else params
-    wanted = [reference, *((b, d) for b in dict.fromkeys(backends) for d in dict.fromkeys(dtypes)
-                           if (b, d) != reference)]
+    wanted = [
+        reference,
+        *((b, d) for b in dict.fromkeys(backends) for d in dict.fromkeys(dtypes) if (b, d) != reference),
+    ]
     traces: dict[Pair, StepTrace] = {}
     skipped: list[tuple[str, str, str]] = []
     for done, (backend, dtype) in enumerate(wanted):
@@ -243,14 +287,25 @@ def compare_backends(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndar
     pairs = tuple(p for p in wanted[1:] if p in traces)
     ref = traces[reference]
     layers = tuple(lid for lid in spec.order if lid in ref.layers)
-    rows = [row for lid in layers for quantity in QUANTITIES
-            for row in _rows(lid, quantity, ref, traces, pairs, spec.output, near_zero)]
+    rows = [
+        row
+        for lid in layers
+        for quantity in QUANTITIES
+        for row in _rows(lid, quantity, ref, traces, pairs, spec.output, near_zero)
+    ]
     losses = {pair: float(t.loss) for pair, t in traces.items() if t.loss is not None}
     return BackendComparison(reference, pairs, tuple(skipped), layers, tuple(rows), losses, len(subset), near_zero)
 
 
-def _rows(layer: str, quantity: str, ref: StepTrace, traces: dict[Pair, StepTrace], pairs: Sequence[Pair],
-          output: str, near_zero: float) -> list[DiffRow]:
+def _rows(
+    layer: str,
+    quantity: str,
+    ref: StepTrace,
+    traces: dict[Pair, StepTrace],
+    pairs: Sequence[Pair],
+    output: str,
+    near_zero: float,
+) -> list[DiffRow]:
     want = _quantity(ref, layer, quantity, output)
     if want is None:
         return []
@@ -269,7 +324,7 @@ def _quantity(trace: StepTrace, layer: str, quantity: str, output: str) -> np.nd
     if quantity == "loss":
         return None if layer != output or trace.loss is None else np.asarray(trace.loss, dtype=np.float64)
     if quantity.startswith("grad_") and quantity != "grad_pre":
-        value = record.grads.get(quantity[len("grad_"):])
+        value = record.grads.get(quantity[len("grad_") :])
     else:
         value = getattr(record, quantity)
     return None if value is None else np.asarray(value, dtype=np.float64)
@@ -285,8 +340,9 @@ def _batch(data: Dataset, batch: Sequence[int] | None) -> Dataset:
         raise DataError("the batch to compare must be a list of sample numbers")
     outside = indices[(indices < 0) | (indices >= len(data))]
     if outside.size:
-        raise DataError(f"the batch to compare names sample {int(outside[0])}, "
-                        f"but the data has samples 0 … {len(data) - 1}")
+        raise DataError(
+            f"the batch to compare names sample {int(outside[0])}, but the data has samples 0 … {len(data) - 1}"
+        )
     return data.subset(indices)
 
 

@@ -70,10 +70,10 @@ class Dataset:
     def n_classes(self) -> int:
         return int(self.Y.max()) + 1 if self.is_classification else 0
 
-    def subset(self, indices: np.ndarray, name: str | None = None) -> "Dataset":
+    def subset(self, indices: np.ndarray, name: str | None = None) -> Dataset:
         return Dataset(self.X[indices], self.Y[indices], name or self.name)
 
-    def split(self, test_fraction: float, seed: int = 0) -> tuple["Dataset", "Dataset | None"]:
+    def split(self, test_fraction: float, seed: int = 0) -> tuple[Dataset, Dataset | None]:
         """A shuffled train/test split; a fraction that leaves no test sample gives (all, None)."""
         if not 0.0 <= test_fraction < 1.0:
             raise DataError(f"test fraction must be in [0, 1), got {test_fraction}")
@@ -87,8 +87,9 @@ class Dataset:
 
     def check_inputs(self, n_inputs: int) -> None:
         if self.n_inputs != n_inputs:
-            raise DataError(f"{self.name}: has {self.n_inputs} input columns but the network's input layer "
-                            f"has {n_inputs} units")
+            raise DataError(
+                f"{self.name}: has {self.n_inputs} input columns but the network's input layer has {n_inputs} units"
+            )
 
     def targets_for(self, loss: str, out_units: int) -> np.ndarray:
         """Targets shaped for ``loss`` on an output of ``out_units`` (labels, one-hot rows or floats)."""
@@ -96,32 +97,41 @@ class Dataset:
             top = int(self.Y.max())
             if loss == "cross_entropy":
                 if top >= out_units:
-                    raise DataError(f"{self.name}: has class label {top} but the output layer has only "
-                                    f"{out_units} units (one per class)")
+                    raise DataError(
+                        f"{self.name}: has class label {top} but the output layer has only "
+                        f"{out_units} units (one per class)"
+                    )
                 return self.Y
             if out_units == 1:
                 if top > 1:
-                    raise DataError(f"{self.name}: has {top + 1} classes but the output layer has 1 unit; "
-                                    f"give it {top + 1} units or use 2 classes")
+                    raise DataError(
+                        f"{self.name}: has {top + 1} classes but the output layer has 1 unit; "
+                        f"give it {top + 1} units or use 2 classes"
+                    )
                 return self.Y.astype(np.float64).reshape(-1, 1)
             if top >= out_units:
                 raise DataError(f"{self.name}: has class label {top} but the output layer has only {out_units} units")
             return np.eye(out_units)[self.Y]
         if self.Y.shape[1] != out_units:
-            raise DataError(f"{self.name}: has {self.Y.shape[1]} target columns but the output layer has "
-                            f"{out_units} units")
+            raise DataError(
+                f"{self.name}: has {self.Y.shape[1]} target columns but the output layer has {out_units} units"
+            )
         if loss == "cross_entropy":
             sums = self.Y.sum(axis=1)
             bad = np.flatnonzero((self.Y < 0).any(axis=1) | (np.abs(sums - 1.0) > 1e-6))
             if bad.size:
-                raise DataError(f"{self.name}: cross_entropy targets must be class labels or probability rows "
-                                f"(non-negative, summing to 1); row {bad[0] + 1} sums to {sums[bad[0]]:g}")
+                raise DataError(
+                    f"{self.name}: cross_entropy targets must be class labels or probability rows "
+                    f"(non-negative, summing to 1); row {bad[0] + 1} sums to {sums[bad[0]]:g}"
+                )
         if loss == "bce":
             outside = np.argwhere((self.Y < 0) | (self.Y > 1))
             if outside.size:
                 row, col = outside[0]
-                raise DataError(f"{self.name}: bce targets must be probabilities between 0 and 1; row {row + 1} "
-                                f"has {self.Y[row, col]:g} (for regression targets use the mse loss)")
+                raise DataError(
+                    f"{self.name}: bce targets must be probabilities between 0 and 1; row {row + 1} "
+                    f"has {self.Y[row, col]:g} (for regression targets use the mse loss)"
+                )
         return self.Y
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter, deque
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ _ID_PATTERN = re.compile(r"[\w-]+")
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
 
 def _error(message: str, layer: str | None = None, field: str | None = None) -> SpecError:
     """A SpecError whose message reads as a sentence but still names the layer for the GUI to select."""
@@ -49,12 +51,13 @@ def _require_layer(spec: NetworkSpec, layer_id: Any, action: str) -> LayerSpec:
     raise _error(f"{action}: there is no layer '{layer_id}'", None, "id")
 
 
-def _rebuild(spec: NetworkSpec, layers: Iterable[LayerSpec], action: str,
-             output: str | None = None) -> NetworkSpec:
+def _rebuild(spec: NetworkSpec, layers: Iterable[LayerSpec], action: str, output: str | None = None) -> NetworkSpec:
     """A validated spec with ``layers``, keeping each weight/bias only where its shape still fits."""
     layers = tuple(layers)
-    bare = tuple(dataclasses.replace(l, weight=None, bias=None) if l.weight is not None or l.bias is not None
-                 else l for l in layers)
+    bare = tuple(
+        dataclasses.replace(l, weight=None, bias=None) if l.weight is not None or l.bias is not None else l
+        for l in layers
+    )
     try:
         candidate = dataclasses.replace(spec, layers=bare, output=spec.output if output is None else output)
     except SpecError as exc:  # spec.py's reason, prefixed with the edit that caused it
@@ -63,8 +66,9 @@ def _rebuild(spec: NetworkSpec, layers: Iterable[LayerSpec], action: str,
     kept: list[LayerSpec] = []
     for original, stripped in zip(layers, bare):
         values = {name: getattr(original, name) for name in ("weight", "bias")}
-        fits = {name: v for name, v in values.items()
-                if v is not None and shapes.get(f"{original.id}.{name}") == v.shape}
+        fits = {
+            name: v for name, v in values.items() if v is not None and shapes.get(f"{original.id}.{name}") == v.shape
+        }
         kept.append(dataclasses.replace(stripped, **fits) if fits else stripped)
     return dataclasses.replace(candidate, layers=tuple(kept))
 
@@ -90,8 +94,7 @@ def _check_new_id(spec: NetworkSpec, new: Any, action: str, ignore: str | None =
     if not isinstance(new, str) or not new:
         raise _error(f"{action}: a layer id must be non-empty text", ignore, "id")
     if not _ID_PATTERN.fullmatch(new):
-        raise _error(f"{action}: '{new}' is not a valid layer id; use letters, digits, '_' and '-' only",
-                     ignore, "id")
+        raise _error(f"{action}: '{new}' is not a valid layer id; use letters, digits, '_' and '-' only", ignore, "id")
     if any(layer.id == new for layer in spec.layers if layer.id != ignore):
         raise _error(f"{action}: there is already a layer called '{new}'", new, "id")
     return new
@@ -99,8 +102,7 @@ def _check_new_id(spec: NetworkSpec, new: Any, action: str, ignore: str | None =
 
 def _hidden_activation(spec: NetworkSpec) -> str:
     """The most common activation among dense layers other than the output (relu when none or tied)."""
-    counts = Counter(spec.layer(i).activation for i in spec.order
-                     if spec.layer(i).type == "dense" and i != spec.output)
+    counts = Counter(spec.layer(i).activation for i in spec.order if spec.layer(i).type == "dense" and i != spec.output)
     best = max(counts.values(), default=0)
     if not counts or counts.get("relu") == best:
         return "relu"
@@ -124,12 +126,14 @@ def _as_position(value: Any, layer_id: str, action: str) -> tuple[float, float]:
     try:
         x, y = number_array(list(value), layer_id, "position", 1)
     except (TypeError, ValueError):  # SpecError is a ValueError; unpacking a wrong length is one too
-        raise _error(f"{action}: a position is two finite numbers (x, y), got {value!r}",
-                     layer_id, "position") from None
+        raise _error(
+            f"{action}: a position is two finite numbers (x, y), got {value!r}", layer_id, "position"
+        ) from None
     return (float(x), float(y))
 
 
 # --- adding, connecting, removing ---------------------------------------------------------------
+
 
 def new_layer_id(spec: NetworkSpec, layer_type: str) -> str:
     """A fresh id for a layer of ``layer_type``: ``h1``, ``h2``, … for dense, ``add1``, ``cat1``, …"""
@@ -137,16 +141,22 @@ def new_layer_id(spec: NetworkSpec, layer_type: str) -> str:
         raise _error(f"unknown layer type '{layer_type}' (known: {', '.join(LAYER_TYPES)})", None, "type")
     prefix = ID_PREFIXES[layer_type]
     ids = {layer.id for layer in spec.layers}
-    numbers = [int(i[len(prefix):]) for i in ids if i.startswith(prefix) and i[len(prefix):].isdigit()]
+    numbers = [int(i[len(prefix) :]) for i in ids if i.startswith(prefix) and i[len(prefix) :].isdigit()]
     n = max(numbers, default=0) + 1
     while f"{prefix}{n}" in ids:  # e.g. "h01" counts as 1 but "h1" might also exist
         n += 1
     return f"{prefix}{n}"
 
 
-def add_layer(spec: NetworkSpec, layer_type: str, *, source: str | None = None, units: int | None = None,
-              position: tuple[float, float] | None = None,
-              layer_id: str | None = None) -> tuple[NetworkSpec, str]:
+def add_layer(
+    spec: NetworkSpec,
+    layer_type: str,
+    *,
+    source: str | None = None,
+    units: int | None = None,
+    position: tuple[float, float] | None = None,
+    layer_id: str | None = None,
+) -> tuple[NetworkSpec, str]:
     """A new dense/add/concat layer fed by ``source`` (default: the output layer); the output stays as is.
 
     Dense layers get ``units`` (default 4), the network's most common hidden activation (relu when
@@ -154,11 +164,14 @@ def add_layer(spec: NetworkSpec, layer_type: str, *, source: str | None = None, 
     The default position is one column right of the source, moved down if another layer is there.
     """
     if layer_type == "input":
-        raise _error(f"cannot add an input layer: a network has exactly one ('{spec.input_id}'); "
-                     "add dense, add or concat layers", None, "type")
+        raise _error(
+            f"cannot add an input layer: a network has exactly one ('{spec.input_id}'); "
+            "add dense, add or concat layers",
+            None,
+            "type",
+        )
     if layer_type not in LAYER_TYPES:
-        raise _error(f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat)",
-                     None, "type")
+        raise _error(f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat)", None, "type")
     source = spec.output if source is None else source
     _require_layer(spec, source, f"cannot add {_a(layer_type)} layer after '{source}'")
     new_id = new_layer_id(spec, layer_type) if layer_id is None else layer_id
@@ -168,11 +181,13 @@ def add_layer(spec: NetworkSpec, layer_type: str, *, source: str | None = None, 
     if layer_type == "dense":
         activation = _hidden_activation(spec)
         init = "he_normal" if activation in RELU_FAMILY else "xavier_uniform"
-        fields.update(units=DEFAULT_UNITS if units is None else units, activation=activation,
-                      weight_init=Initializer(init))
+        fields.update(
+            units=DEFAULT_UNITS if units is None else units, activation=activation, weight_init=Initializer(init)
+        )
     elif units is not None:
-        raise _error(f"{action}: {_a(layer_type)} layer's width comes from its inputs, so it takes no units",
-                     new_id, "units")
+        raise _error(
+            f"{action}: {_a(layer_type)} layer's width comes from its inputs, so it takes no units", new_id, "units"
+        )
     if position is None:
         anchor = spec.layer(source).position or tidy_layout(spec)[source]
         fields["position"] = _free_spot(spec, (anchor[0] + COLUMN_GAP, anchor[1]))
@@ -201,8 +216,12 @@ def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
         width = spec.widths[target]
         if spec.widths[source] != width:
             have = ", ".join(f"'{i}'" for i in tgt.inputs)
-            raise _error(f"{action}: an add layer needs inputs of equal width; '{target}' adds width {width} "
-                         f"({have}) but '{source}' has width {spec.widths[source]}", target, "inputs")
+            raise _error(
+                f"{action}: an add layer needs inputs of equal width; '{target}' adds width {width} "
+                f"({have}) but '{source}' has width {spec.widths[source]}",
+                target,
+                "inputs",
+            )
     inputs = (source,) if tgt.type == "dense" else tgt.inputs + (source,)
     layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
     return _rebuild(spec, layers, action)
@@ -216,8 +235,11 @@ def disconnect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
     if source not in tgt.inputs:
         raise _error(f"{action}: '{source}' does not feed '{target}'", target, "inputs")
     if len(tgt.inputs) == 1:
-        raise _error(f"{action}: '{target}' would have no input left; connect another source to "
-                     f"'{target}' first", target, "inputs")
+        raise _error(
+            f"{action}: '{target}' would have no input left; connect another source to '{target}' first",
+            target,
+            "inputs",
+        )
     inputs = tuple(i for i in tgt.inputs if i != source)
     layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
     return _rebuild(spec, layers, action)
@@ -233,8 +255,7 @@ def remove_layers(spec: NetworkSpec, layer_ids: Iterable[str]) -> NetworkSpec:
         if layer.type == "input":
             raise _error(f"{action}: '{layer_id}' is the network's input layer", layer_id)
         if layer_id == spec.output:
-            raise _error(f"{action}: '{layer_id}' is the output layer; make another layer the output first",
-                         layer_id)
+            raise _error(f"{action}: '{layer_id}' is the output layer; make another layer the output first", layer_id)
     if not doomed:
         return spec
     gone = set(doomed)
@@ -242,14 +263,22 @@ def remove_layers(spec: NetworkSpec, layer_ids: Iterable[str]) -> NetworkSpec:
     if orphans:
         who = " and ".join(", ".join(f"'{i}'" for i in orphans).rsplit(", ", 1))
         verb = "would lose its only input" if len(orphans) == 1 else "would lose all their inputs"
-        raise _error(f"{action}: {who} {verb}; connect another source first, or remove "
-                     f"{'it' if len(orphans) == 1 else 'them'} too", orphans[0], "inputs")
-    layers = (dataclasses.replace(l, inputs=tuple(i for i in l.inputs if i not in gone))
-              if gone & set(l.inputs) else l for l in spec.layers if l.id not in gone)
+        raise _error(
+            f"{action}: {who} {verb}; connect another source first, or remove "
+            f"{'it' if len(orphans) == 1 else 'them'} too",
+            orphans[0],
+            "inputs",
+        )
+    layers = (
+        dataclasses.replace(l, inputs=tuple(i for i in l.inputs if i not in gone)) if gone & set(l.inputs) else l
+        for l in spec.layers
+        if l.id not in gone
+    )
     return _rebuild(spec, layers, action)
 
 
 # --- renaming and changing fields ---------------------------------------------------------------
+
 
 def rename_layer(spec: NetworkSpec, old: str, new: str) -> NetworkSpec:
     """Rename a layer and every reference to it (other layers' inputs, the output)."""
@@ -258,6 +287,7 @@ def rename_layer(spec: NetworkSpec, old: str, new: str) -> NetworkSpec:
     if new == old:
         return spec
     _check_new_id(spec, new, action, ignore=old)
+
     def renamed(i: str) -> str:
         return new if i == old else i
 
@@ -281,11 +311,15 @@ def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpe
     allowed = EDITABLE_FIELDS if layer.type == "dense" else ("units",) if layer.type == "input" else ("activation",)
     for key in changes:
         if key not in EDITABLE_FIELDS:
-            raise _error(f"{action}: '{key}' is not an editable field (editable: {', '.join(EDITABLE_FIELDS)})",
-                         layer_id, key)
+            raise _error(
+                f"{action}: '{key}' is not an editable field (editable: {', '.join(EDITABLE_FIELDS)})", layer_id, key
+            )
         if key not in allowed:
-            why = ("the input layer only has units (its width)" if layer.type == "input" else
-                   f"{_a(layer.type)} layer has no weights or bias and takes its width from its inputs")
+            why = (
+                "the input layer only has units (its width)"
+                if layer.type == "input"
+                else f"{_a(layer.type)} layer has no weights or bias and takes its width from its inputs"
+            )
             raise _error(f"{action}: {why}, so '{key}' does not apply", layer_id, key)
     fields = dict(changes)
     for key in ("weight_init", "bias_init"):
@@ -297,15 +331,15 @@ def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpe
         elif key in fields and not isinstance(fields[key], Initializer):
             raise _error(f"{action}: '{key}' must be an initialiser name, got {fields[key]!r}", layer_id, key)
     if "use_bias" in fields and not isinstance(fields["use_bias"], (bool, np.bool_)):
-        raise _error(f"{action}: 'use_bias' must be true or false, got {fields['use_bias']!r}",
-                     layer_id, "use_bias")
+        raise _error(f"{action}: 'use_bias' must be true or false, got {fields['use_bias']!r}", layer_id, "use_bias")
     if "frozen" in fields:
         frozen = fields["frozen"]
         try:
             fields["frozen"] = frozenset((frozen,) if isinstance(frozen, str) else frozen)
         except TypeError:
-            raise _error(f"{action}: 'frozen' must list 'weight' and/or 'bias', got {frozen!r}",
-                         layer_id, "frozen") from None
+            raise _error(
+                f"{action}: 'frozen' must list 'weight' and/or 'bias', got {frozen!r}", layer_id, "frozen"
+            ) from None
     if not fields:
         return spec
     layers = (dataclasses.replace(l, **fields) if l.id == layer_id else l for l in spec.layers)
@@ -313,6 +347,7 @@ def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpe
 
 
 # --- layout -------------------------------------------------------------------------------------
+
 
 def move_layers(spec: NetworkSpec, positions: Mapping[str, tuple[float, float]]) -> NetworkSpec:
     """Set the canvas positions of some layers."""

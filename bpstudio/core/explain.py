@@ -33,13 +33,20 @@ from bpstudio.core.trace import StepTrace
 
 COUPLED = ("softmax",)  # activations whose Jacobian is not diagonal
 ACTIVATION_RULES = {
-    "identity": "1", "sigmoid": "out·(1 − out)", "tanh": "1 − out²", "relu": "1 if net > 0, else 0",
-    "leaky_relu": f"1 if net > 0, else {activations.LEAKY_SLOPE:g}", "elu": "1 if net > 0, else e^net",
-    "gelu": "Φ(net) + net·φ(net)", "softplus": "sigmoid(net)",
+    "identity": "1",
+    "sigmoid": "out·(1 − out)",
+    "tanh": "1 − out²",
+    "relu": "1 if net > 0, else 0",
+    "leaky_relu": f"1 if net > 0, else {activations.LEAKY_SLOPE:g}",
+    "elu": "1 if net > 0, else e^net",
+    "gelu": "Φ(net) + net·φ(net)",
+    "softplus": "sigmoid(net)",
 }
 LOSS_RULES = {
-    "sse_half": "(out − target) / N", "mse": "2·(out − target) / (N·K)",
-    "bce": "(out − target) / (out·(1 − out)) / (N·K)", "cross_entropy": "(softmax(out) − target) / N",
+    "sse_half": "(out − target) / N",
+    "mse": "2·(out − target) / (N·K)",
+    "bce": "(out − target) / (out·(1 − out)) / (N·K)",
+    "cross_entropy": "(softmax(out) − target) / N",
 }
 
 
@@ -109,8 +116,9 @@ def format_value(value: float) -> str:
     return f"{value:.6g}"
 
 
-def explain(spec: NetworkSpec, trace: StepTrace, key: str, index: tuple[int, ...], sample: int = 0,
-            max_paths: int = 32) -> Explanation:
+def explain(
+    spec: NetworkSpec, trace: StepTrace, key: str, index: tuple[int, ...], sample: int = 0, max_paths: int = 32
+) -> Explanation:
     """The gradient of parameter ``key`` at ``index`` for batch sample ``sample``, path by path."""
     layer_id, name, index = _check_target(spec, key, index)
     symbol = f"{'w' if name == 'weight' else 'b'}_{layer_id}[{','.join(map(str, index))}]"
@@ -121,8 +129,10 @@ def explain(spec: NetworkSpec, trace: StepTrace, key: str, index: tuple[int, ...
         raise SessionError(f"max_paths must be a positive integer, got {max_paths!r}")
     sample = int(sample)
     if layer_id not in spec.active_order():
-        note = (f"layer '{layer_id}' does not lead to the output '{spec.output}': the loss does not depend "
-                f"on {symbol}, so its gradient is 0 (no path reaches E)")
+        note = (
+            f"layer '{layer_id}' does not lead to the output '{spec.output}': the loss does not depend "
+            f"on {symbol}, so its gradient is 0 (no path reaches E)"
+        )
         return Explanation(key, index, sample, batch, (), 0.0, 0, 0.0, 0.0, 0.0, note, symbol, ())
     record = trace.layers.get(layer_id)
     if record is None or name not in record.grads or trace.output_grad is None:
@@ -152,24 +162,51 @@ def explain(spec: NetworkSpec, trace: StepTrace, key: str, index: tuple[int, ...
     lid = layer_id
     if spec.layer(lid).activation in COUPLED:
         summary: tuple[Factor, ...] = (
-            Factor(f"∂E/∂net_{lid}[{j}]", f"Σ_n ∂E/∂out_{lid}[n] · ∂out_{lid}[n]/∂net_{lid}[{j}]",
-                   float(graph.grad_net[lid][sample, j])), last)
+            Factor(
+                f"∂E/∂net_{lid}[{j}]",
+                f"Σ_n ∂E/∂out_{lid}[n] · ∂out_{lid}[n]/∂net_{lid}[{j}]",
+                float(graph.grad_net[lid][sample, j]),
+            ),
+            last,
+        )
     else:
-        first = (f"{LOSS_RULES[spec.loss]} ({spec.loss})" if lid == spec.output
-                 else f"summed over the {_count(n_paths)} to E")
-        summary = (Factor(f"∂E/∂out_{lid}[{j}]", first, float(graph.grad_out[lid][sample, j])),
-                   graph.activation_factor(lid, sample, j, j), last)
+        first = (
+            f"{LOSS_RULES[spec.loss]} ({spec.loss})"
+            if lid == spec.output
+            else f"summed over the {_count(n_paths)} to E"
+        )
+        summary = (
+            Factor(f"∂E/∂out_{lid}[{j}]", first, float(graph.grad_out[lid][sample, j])),
+            graph.activation_factor(lid, sample, j, j),
+            last,
+        )
 
     notes = [f"the {len(paths)} largest of the {_count(n_paths)} to E are listed"] if n_paths > len(paths) else []
     if batch > 1:
-        notes.append(f"this is sample {sample} of a batch of {batch}; the recorded gradient is the sum of the "
-                     f"samples' totals (∂E/∂out already divides by the batch size)")
+        notes.append(
+            f"this is sample {sample} of a batch of {batch}; the recorded gradient is the sum of the "
+            f"samples' totals (∂E/∂out already divides by the batch size)"
+        )
     if name in spec.layer(layer_id).frozen:
         notes.append(f"{key} is frozen: its gradient is computed, but the update leaves it unchanged")
     dtype = np.asarray(record.grads[name]).dtype
     tolerance = (1e-9 if dtype == np.float64 else 1e-4) * max(1.0, abs(recorded))
-    return Explanation(key, index, sample, batch, paths, other, n_paths, sample_value, batch_value, recorded,
-                       "; ".join(notes), symbol, summary, abs(batch_value - recorded) <= tolerance)
+    return Explanation(
+        key,
+        index,
+        sample,
+        batch,
+        paths,
+        other,
+        n_paths,
+        sample_value,
+        batch_value,
+        recorded,
+        "; ".join(notes),
+        symbol,
+        summary,
+        abs(batch_value - recorded) <= tolerance,
+    )
 
 
 def _check_target(spec: NetworkSpec, key: str, index: tuple[int, ...]) -> tuple[str, str, tuple[int, ...]]:
@@ -184,11 +221,15 @@ def _check_target(spec: NetworkSpec, key: str, index: tuple[int, ...]) -> tuple[
     except TypeError:
         items = (index,)
     ok = len(items) == len(shape) and all(
-        isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(items, shape))
+        isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(items, shape)
+    )
     if not ok:
         want = "(row, column)" if name == "weight" else "(unit,)"
-        raise SpecError(f"index {index!r} does not fit a {name} of shape {'×'.join(map(str, shape))}: "
-                        f"give {want} counting from 0", layer_id, name)
+        raise SpecError(
+            f"index {index!r} does not fit a {name} of shape {'×'.join(map(str, shape))}: give {want} counting from 0",
+            layer_id,
+            name,
+        )
     return layer_id, name, tuple(int(i) for i in items)
 
 
@@ -204,8 +245,13 @@ class _Graph:
         self.order = [lid for lid in spec.active_order() if lid in reach]
         self.root = layer_id
         shapes, before = spec.param_shapes(), trace.params_before
-        if any(lid not in trace.layers or np.shape(trace.layers[lid].out)[1:] != (spec.widths[lid],)
-               or (k := f"{lid}.weight") in shapes and np.shape(before.get(k, ())) != shapes[k] for lid in self.order):
+        if any(
+            lid not in trace.layers
+            or np.shape(trace.layers[lid].out)[1:] != (spec.widths[lid],)
+            or (k := f"{lid}.weight") in shapes
+            and np.shape(before.get(k, ())) != shapes[k]
+            for lid in self.order
+        ):
             raise SessionError("this step's record does not fit the network (it was edited since): run a new step")
         as64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
         self.pre = {lid: as64(trace.layers[lid].pre) for lid in self.order}
@@ -235,8 +281,9 @@ class _Graph:
             if lid == spec.output:
                 self.grad_out[lid] = self.loss_grad
             else:
-                self.grad_out[lid] = sum((self.grad_net[c] @ a for c, a, _, _ in self.edges[lid]),
-                                         np.zeros_like(self.out[lid]))
+                self.grad_out[lid] = sum(
+                    (self.grad_net[c] @ a for c, a, _, _ in self.edges[lid]), np.zeros_like(self.out[lid])
+                )
             self.grad_net[lid] = np.einsum("bn,bnm->bm", self.grad_out[lid], self.jac[lid])
 
     def _jacobian(self, lid: str) -> np.ndarray:
@@ -271,8 +318,10 @@ class _Graph:
             if lid == self.spec.output:
                 counts[lid] = [1] * units
             else:
-                counts[lid] = [sum(net_counts[c][m] for c, _, mask, _ in self.edges[lid]
-                                   for m in np.flatnonzero(mask[:, n])) for n in range(units)]
+                counts[lid] = [
+                    sum(net_counts[c][m] for c, _, mask, _ in self.edges[lid] for m in np.flatnonzero(mask[:, n]))
+                    for n in range(units)
+                ]
             net_counts[lid] = [0] * units
             for n, m in self._activation_pairs(lid):
                 net_counts[lid][m] += counts[lid][n]
@@ -288,18 +337,31 @@ class _Graph:
             units = spec.widths[lid]
             if lid == spec.output:
                 rule = f"{spec.loss}: {LOSS_RULES[spec.loss]}"
-                out_tails[lid] = [[_Tail(g, (Factor(f"∂E/∂out_{lid}[{n}]", rule, g),), (), g)]
-                                  for n, g in enumerate(float(v) for v in self.loss_grad[s])]
+                out_tails[lid] = [
+                    [_Tail(g, (Factor(f"∂E/∂out_{lid}[{n}]", rule, g),), (), g)]
+                    for n, g in enumerate(float(v) for v in self.loss_grad[s])
+                ]
             else:
                 out_tails[lid] = []
                 for n in range(units):
-                    options = [(abs(a[m, n] * t.value), c, m, kind, float(a[m, n]), t)
-                               for c, a, mask, kind in self.edges[lid] for m in map(int, np.flatnonzero(mask[:, n]))
-                               for t in net_tails[c][m]]
+                    options = [
+                        (abs(a[m, n] * t.value), c, m, kind, float(a[m, n]), t)
+                        for c, a, mask, kind in self.edges[lid]
+                        for m in map(int, np.flatnonzero(mask[:, n]))
+                        for t in net_tails[c][m]
+                    ]
                     chosen = heapq.nlargest(k, options, key=lambda o: o[0])
-                    out_tails[lid].append([
-                        _Tail(t.value * w, t.factors + (self._edge_factor(c, m, kind, lid, n, w),), t.via,
-                              t.before_activation) for _, c, m, kind, w, t in chosen])
+                    out_tails[lid].append(
+                        [
+                            _Tail(
+                                t.value * w,
+                                t.factors + (self._edge_factor(c, m, kind, lid, n, w),),
+                                t.via,
+                                t.before_activation,
+                            )
+                            for _, c, m, kind, w, t in chosen
+                        ]
+                    )
             net_tails[lid] = [[] for _ in range(units)]
             options_by_m: dict[int, list[tuple[float, int, _Tail]]] = {m: [] for m in range(units)}
             for n, m in self._activation_pairs(lid):
@@ -309,14 +371,18 @@ class _Graph:
                 for _, n, t in heapq.nlargest(k, candidates, key=lambda o: o[0]):
                     factor = self.activation_factor(lid, s, n, m)
                     unit = f"{lid}[{m}]" if n == m else f"{lid}[{m}→{n}]"
-                    net_tails[lid][m].append(_Tail(t.value * factor.value, t.factors + (factor,),
-                                                   (unit,) + t.via, t.value))
+                    net_tails[lid][m].append(
+                        _Tail(t.value * factor.value, t.factors + (factor,), (unit,) + t.via, t.value)
+                    )
         return net_tails[self.root][j]
 
     @staticmethod
     def _edge_factor(consumer: str, m: int, kind: str, lid: str, n: int, value: float) -> Factor:
-        meaning = {"dense": f"the weight w_{consumer}[{m},{n}]", "add": f"1 ({consumer} adds its inputs)",
-                   "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})"}[kind]
+        meaning = {
+            "dense": f"the weight w_{consumer}[{m},{n}]",
+            "add": f"1 ({consumer} adds its inputs)",
+            "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})",
+        }[kind]
         return Factor(f"∂net_{consumer}[{m}]/∂out_{lid}[{n}]", meaning, value)
 
 
@@ -339,8 +405,10 @@ def to_text(expl: Explanation) -> str:
     lines.append(f"sum over paths = {f(expl.sample_value)}")
     if expl.batch_size > 1:
         lines.append(f"summed over the batch's {expl.batch_size} samples = {f(expl.batch_value)}")
-    lines.append(f"recorded gradient = {f(expl.recorded)}  "
-                 + ("(matches)" if expl.matches else f"(DIFFERS by {expl.batch_value - expl.recorded:.3g})"))
+    lines.append(
+        f"recorded gradient = {f(expl.recorded)}  "
+        + ("(matches)" if expl.matches else f"(DIFFERS by {expl.batch_value - expl.recorded:.3g})")
+    )
     if expl.note:
         lines.append(f"note: {expl.note}")
     return "\n".join(lines)
@@ -370,29 +438,45 @@ def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176
 
     where = f"row {expl.index[0]}, column {expl.index[1]}" if len(expl.index) == 2 else f"unit {expl.index[0]}"
     summed = f" · summed over a batch of {expl.batch_size}" if expl.batch_size > 1 else ""
-    out = [(f"<h2>∂E/∂{sym(expl.symbol)} = {signed(expl.batch_value)}</h2>"
-            f"<p style='color:#555'>{html.escape(expl.key)}, {where}{summed}</p>")]
+    out = [
+        (
+            f"<h2>∂E/∂{sym(expl.symbol)} = {signed(expl.batch_value)}</h2>"
+            f"<p style='color:#555'>{html.escape(expl.key)}, {where}{summed}</p>"
+        )
+    ]
     if not expl.summary:
         return "".join(out + [f"<p>= 0: {html.escape(expl.note)}</p>"])
-    out.append(f"<p><b>Chain rule</b> for sample {expl.sample} of {expl.batch_size}<br>∂E/∂" + sym(expl.symbol) + " = "
-               + " · ".join(sym(x.symbol) for x in expl.summary) + "<br>= "
-               + " × ".join(f(x.value) for x in expl.summary) + f" = {signed(expl.sample_value)}</p>")
-    out.append(f"<p><b>{_count(expl.n_paths)} to E</b>, one term per path:</p><table "
-               "cellspacing='0' cellpadding='3'>")
+    out.append(
+        f"<p><b>Chain rule</b> for sample {expl.sample} of {expl.batch_size}<br>∂E/∂"
+        + sym(expl.symbol)
+        + " = "
+        + " · ".join(sym(x.symbol) for x in expl.summary)
+        + "<br>= "
+        + " × ".join(f(x.value) for x in expl.summary)
+        + f" = {signed(expl.sample_value)}</p>"
+    )
+    out.append(f"<p><b>{_count(expl.n_paths)} to E</b>, one term per path:</p><table cellspacing='0' cellpadding='3'>")
     for number, path in enumerate(expl.paths, 1):
-        out.append(f"<tr><td valign='top'>{number}.</td><td><b>via {html.escape(' → '.join(path.via))}</b>"
-                   f"<br><span style='color:#555'>{' · '.join(sym(x.symbol) for x in path.factors)}</span><br>"
-                   f"= {' × '.join(f(x.value) for x in path.factors)} = {signed(path.value)}<br><span style="
-                   f"'color:#555'>∂E/∂{sym('out_' + _root_unit(path))} along this path = {f(path.upstream)}</span>"
-                   "</td></tr>")
+        out.append(
+            f"<tr><td valign='top'>{number}.</td><td><b>via {html.escape(' → '.join(path.via))}</b>"
+            f"<br><span style='color:#555'>{' · '.join(sym(x.symbol) for x in path.factors)}</span><br>"
+            f"= {' × '.join(f(x.value) for x in path.factors)} = {signed(path.value)}<br><span style="
+            f"'color:#555'>∂E/∂{sym('out_' + _root_unit(path))} along this path = {f(path.upstream)}</span>"
+            "</td></tr>"
+        )
     if expl.n_paths > len(expl.paths):
-        out.append(f"<tr><td></td><td>other {_count(expl.n_paths - len(expl.paths))} together: "
-                   f"{signed(expl.other_paths)}</td></tr>")
+        out.append(
+            f"<tr><td></td><td>other {_count(expl.n_paths - len(expl.paths))} together: "
+            f"{signed(expl.other_paths)}</td></tr>"
+        )
     out.append(f"</table><p><b>Sum</b> over paths = {signed(expl.sample_value)}")
     if expl.batch_size > 1:
         out.append(f"<br>summed over the batch's {expl.batch_size} samples = {signed(expl.batch_value)}")
-    check = ("<span style='color:#2a7d2a'>✓ matches</span>" if expl.matches
-             else f"<span style='color:#c01010'>✗ differs by {expl.batch_value - expl.recorded:.3g}</span>")
+    check = (
+        "<span style='color:#2a7d2a'>✓ matches</span>"
+        if expl.matches
+        else f"<span style='color:#c01010'>✗ differs by {expl.batch_value - expl.recorded:.3g}</span>"
+    )
     out.append(f"<br><b>Recorded</b> by the backward pass = {f(expl.recorded)} {check}</p>")
     if expl.note:
         out.append(f"<p style='color:#555'>{html.escape(expl.note)}</p>")

@@ -21,9 +21,10 @@ import keyword
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,6 @@ from bpstudio.core.errors import BpstudioError, DataError
 from bpstudio.core.history import TrainingHistory
 from bpstudio.core.init import DEFAULT_SEED
 from bpstudio.core.spec import NetworkSpec
-from bpstudio.core.trace import StepTrace
 from bpstudio.core.torch_script_parts import (
     data_description,
     header,
@@ -45,12 +45,14 @@ from bpstudio.core.torch_script_parts import (
     targets_literal,
     weights_code,
 )
+from bpstudio.core.trace import StepTrace
 
 EMBED_LIMIT = 2000  # numbers: weights (or data) with more go to a .npz beside the script, not into it
 DEFAULT_STEPS = 100
 
 # names a layer may not take in the script: nn.Module's own attributes and the script's modules
-_RESERVED = frozenset("""
+_RESERVED = frozenset(
+    """
     T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
     eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
     modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
@@ -59,7 +61,9 @@ _RESERVED = frozenset("""
     register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook
     requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu
     zero_grad self torch nn F np math argparse Path
-""".split())
+""".split()
+)
+
 
 def python_names(spec: NetworkSpec) -> dict[str, str]:
     """Each layer id → the Python name the script gives it (the id itself where that is a usable name)."""
@@ -92,10 +96,17 @@ class TorchExport:
     side_arrays: dict[str, Any] = field(default_factory=dict)
 
 
-def torch_export(spec: NetworkSpec, params: Mapping[str, np.ndarray], data_source: Any = None, *,
-                 base_dir: str | os.PathLike[str] | None = None, batch_size: int | None = None,
-                 steps: int = DEFAULT_STEPS, script_name: str = "network.py",
-                 embed_limit: int = EMBED_LIMIT) -> TorchExport:
+def torch_export(
+    spec: NetworkSpec,
+    params: Mapping[str, np.ndarray],
+    data_source: Any = None,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    batch_size: int | None = None,
+    steps: int = DEFAULT_STEPS,
+    script_name: str = "network.py",
+    embed_limit: int = EMBED_LIMIT,
+) -> TorchExport:
     """The script for ``spec`` with weights ``params``, training on ``data_source`` (anything
     :func:`~bpstudio.core.datasets.resolve_split` takes; default: the network's own data, its training
     part; none at all: the script asks for ``--inputs``). Weights or data of more than ``embed_limit``
@@ -123,15 +134,16 @@ def torch_export(spec: NetworkSpec, params: Mapping[str, np.ndarray], data_sourc
     else:
         weights_text = weights_code(weights)
     if train is None:
-        data_text = ("# the network names no training data: pass --inputs IN.npz (arrays X and T)\n"
-                     "X = T = None\n")
+        data_text = "# the network names no training data: pass --inputs IN.npz (arrays X and T)\nX = T = None\n"
     else:
         targets = train.targets_for(spec.loss, spec.widths[spec.output])
         note = data_description(source, train, held_out, targets.ndim == 1)
         if train.X.size + targets.size > embed_limit:
             side.update({"X": train.X, "T": targets})
-            data_text = (f"{note}\n# ({train.X.size + targets.size} numbers: stored in {side_file} beside "
-                         f"this script)\nX, T = side_arrays()[\"X\"], side_arrays()[\"T\"]\n")
+            data_text = (
+                f"{note}\n# ({train.X.size + targets.size} numbers: stored in {side_file} beside "
+                f'this script)\nX, T = side_arrays()["X"], side_arrays()["T"]\n'
+            )
         else:
             data_text = f"{note}\nX = {literal(train.X)}\nT = {targets_literal(targets)}\n"
     frozen = [keys[k] for k in spec.param_shapes() if k in spec.frozen_params()]
@@ -156,15 +168,19 @@ def torch_export(spec: NetworkSpec, params: Mapping[str, np.ndarray], data_sourc
     return TorchExport(script, side_file if side else None, side)
 
 
-def torch_script(spec: NetworkSpec, params: Mapping[str, np.ndarray], data_source: Any = None,
-                 **options: Any) -> str:
+def torch_script(spec: NetworkSpec, params: Mapping[str, np.ndarray], data_source: Any = None, **options: Any) -> str:
     """The script's text (see :func:`torch_export`; a big network also needs the side file that
     :func:`write_torch_script` writes)."""
     return torch_export(spec, params, data_source, **options).script
 
 
-def write_torch_script(path: str | os.PathLike[str], spec: NetworkSpec, params: Mapping[str, np.ndarray],
-                       data_source: Any = None, **options: Any) -> list[Path]:
+def write_torch_script(
+    path: str | os.PathLike[str],
+    spec: NetworkSpec,
+    params: Mapping[str, np.ndarray],
+    data_source: Any = None,
+    **options: Any,
+) -> list[Path]:
     """Write the script to ``path`` (and ``<stem>.npz`` beside it where needed); the files written."""
     from bpstudio.core.fileio import write_atomic
 
@@ -185,9 +201,8 @@ def write_torch_script(path: str | os.PathLike[str], spec: NetworkSpec, params: 
     return written
 
 
-
-
 # --- reading a state_dict back ----------------------------------------------------------------------------
+
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape)) or "a scalar"
@@ -199,17 +214,17 @@ def _key_map(spec: NetworkSpec, keys: list[str]) -> dict[str, str]:
     ``nn.Sequential`` (keys ``0.weight``, ``2.weight``, ...), the dense layers in order."""
     aliases = {k: k for k in spec.param_shapes()}
     aliases.update({exported: ours for ours, exported in state_dict_keys(spec).items()})
-    prefixes = [""] + [keys[0][:i + 1] for i, c in enumerate(keys[0]) if c == "."] if keys else [""]
+    prefixes = [""] + [keys[0][: i + 1] for i, c in enumerate(keys[0]) if c == "."] if keys else [""]
     for prefix in prefixes:
         if all(k.startswith(prefix) for k in keys):
-            stripped = {k: k[len(prefix):] for k in keys}
+            stripped = {k: k[len(prefix) :] for k in keys}
             if any(s in aliases for s in stripped.values()):
                 return {k: aliases[s] for k, s in stripped.items() if s in aliases}
     numbered = [re.fullmatch(r"(?:.*\.)?(\d+)\.(weight|bias)", k) for k in keys]
     dense = [i for i in spec.order if spec.layer(i).type == "dense"]
     if keys and all(numbered):
         indices = sorted({int(m.group(1)) for m in numbered if m})
-        if len(indices) == len(dense) and len({k[:m.start(1)] for k, m in zip(keys, numbered) if m}) == 1:
+        if len(indices) == len(dense) and len({k[: m.start(1)] for k, m in zip(keys, numbered) if m}) == 1:
             layer_of = dict(zip(indices, dense))
             return {k: f"{layer_of[int(m.group(1))]}.{m.group(2)}" for k, m in zip(keys, numbered) if m}
     return {}
@@ -235,8 +250,9 @@ def _read_torch_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     return loaded
 
 
-def params_from_state_dict(spec: NetworkSpec, state: Mapping[str, Any], source: str = "the state_dict"
-                           ) -> dict[str, np.ndarray]:
+def params_from_state_dict(
+    spec: NetworkSpec, state: Mapping[str, Any], source: str = "the state_dict"
+) -> dict[str, np.ndarray]:
     """The network's parameters from ``state`` (names → tensors or arrays), as float64 arrays keyed
     ``"<layer>.weight"``/``"<layer>.bias"``; a BpstudioError names a missing, extra or misshapen entry."""
     shapes = spec.param_shapes()
@@ -249,8 +265,9 @@ def params_from_state_dict(spec: NetworkSpec, state: Mapping[str, Any], source: 
             problems.append(f"keys '{found[ours]}' and '{key}' both hold parameter '{ours}'")
         found[ours] = key
     exported = state_dict_keys(spec)
-    problems += [f"missing key '{exported[k]}' (parameter '{k}', {_shape(s)})" for k, s in shapes.items()
-                 if k not in found]
+    problems += [
+        f"missing key '{exported[k]}' (parameter '{k}', {_shape(s)})" for k, s in shapes.items() if k not in found
+    ]
     params: dict[str, np.ndarray] = {}
     for ours, key in found.items():
         value = state[key]
@@ -268,8 +285,9 @@ def params_from_state_dict(spec: NetworkSpec, state: Mapping[str, Any], source: 
             params[ours] = array.astype(np.float64)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise BpstudioError(f"{source} does not fit network '{spec.name or spec.output}': "
-                            f"{'; '.join(problems[:3])}{more}")
+        raise BpstudioError(
+            f"{source} does not fit network '{spec.name or spec.output}': {'; '.join(problems[:3])}{more}"
+        )
     return params
 
 
@@ -280,6 +298,7 @@ def load_state_dict(spec: NetworkSpec, path: str | os.PathLike[str]) -> dict[str
 
 
 # --- metrics and traces for notebooks -------------------------------------------------------------------
+
 
 def metrics_csv(history: TrainingHistory) -> str:
     """One table: ``step, train_loss, train_accuracy, test_loss, test_accuracy`` and ``grad_norm/<layer>``
@@ -309,14 +328,24 @@ def trace_arrays(trace: StepTrace) -> dict[str, np.ndarray]:
     Entries a partly done step has not computed yet are left out."""
     conv = trace.numpy
     arrays: dict[str, np.ndarray] = {
-        "step": np.array(trace.step), "loss": np.array(math.nan if trace.loss is None else float(trace.loss)),
-        "x": conv(trace.x), "targets": conv(trace.targets), "layers": np.array(list(trace.layers), dtype=str),
-        "batch": np.arange(len(conv(trace.x))) if trace.batch is None else np.asarray(trace.batch)}
+        "step": np.array(trace.step),
+        "loss": np.array(math.nan if trace.loss is None else float(trace.loss)),
+        "x": conv(trace.x),
+        "targets": conv(trace.targets),
+        "layers": np.array(list(trace.layers), dtype=str),
+        "batch": np.arange(len(conv(trace.x))) if trace.batch is None else np.asarray(trace.batch),
+    }
     if trace.output_grad is not None:
         arrays["output_grad"] = conv(trace.output_grad)
     for lid, rec in trace.layers.items():
-        named = {"pre": rec.pre, "out": rec.out, "grad_out": rec.grad_out, "grad_pre": rec.grad_pre,
-                 **{f"input/{k}": a for k, a in enumerate(rec.inputs)}, **{f"grad/{n}": g for n, g in rec.grads.items()}}
+        named = {
+            "pre": rec.pre,
+            "out": rec.out,
+            "grad_out": rec.grad_out,
+            "grad_pre": rec.grad_pre,
+            **{f"input/{k}": a for k, a in enumerate(rec.inputs)},
+            **{f"grad/{n}": g for n, g in rec.grads.items()},
+        }
         arrays.update({f"{lid}/{name}": conv(a) for name, a in named.items() if a is not None})
     for label, params in (("params_before", trace.params_before), ("params_after", trace.params_after)):
         arrays.update({f"{label}/{k}": conv(v) for k, v in (params or {}).items()})

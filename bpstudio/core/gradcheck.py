@@ -7,9 +7,8 @@ where both are tiny it says little, so an entry also passes when |a − n| is be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,8 +34,14 @@ class ParamCheck:
     passed: bool
 
 
-def gradient_check(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarray] | None = None,
-                   eps: float = 1e-6, max_entries: int | None = None, seed: int = 0) -> list[ParamCheck]:
+def gradient_check(
+    spec: NetworkSpec,
+    data: Dataset,
+    params: dict[str, np.ndarray] | None = None,
+    eps: float = 1e-6,
+    max_entries: int | None = None,
+    seed: int = 0,
+) -> list[ParamCheck]:
     """Check every parameter (at most ``max_entries`` entries each, sampled, when given)."""
     if not (math.isfinite(eps) and eps > 0):
         raise BpstudioError(f"the finite-difference step must be a positive number, got {eps}")
@@ -79,8 +84,17 @@ def gradient_check(spec: NetworkSpec, data: Dataset, params: dict[str, np.ndarra
                 passed = False
             if math.isnan(rel_err) or (rel_err, abs_err) > worst[:2]:
                 worst = (rel_err, abs_err, int(flat), a, numeric)
-        results.append(ParamCheck(
-            key=key, checked=len(indices), total=flat_count, max_abs_error=max_abs,
-            max_rel_error=worst[0], worst_index=tuple(int(i) for i in np.unravel_index(worst[2], value.shape)),
-            analytic=worst[3], numeric=worst[4], passed=passed))
+        results.append(
+            ParamCheck(
+                key=key,
+                checked=len(indices),
+                total=flat_count,
+                max_abs_error=max_abs,
+                max_rel_error=worst[0],
+                worst_index=tuple(int(i) for i in np.unravel_index(worst[2], value.shape)),
+                analytic=worst[3],
+                numeric=worst[4],
+                passed=passed,
+            )
+        )
     return results

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from bpstudio.core.errors import SpecError
 
@@ -34,6 +34,6 @@ def describe_cycle(inputs: Mapping[str, Sequence[str]], acyclic: set[str]) -> st
     while True:  # walk backwards along inputs that are still on a cycle until a layer repeats
         nxt = next(i for i in inputs[path[-1]] if i not in acyclic)
         if nxt in path:
-            cycle = path[path.index(nxt):] + [nxt]
+            cycle = path[path.index(nxt) :] + [nxt]
             return " -> ".join(f"'{i}'" for i in reversed(cycle))
         path.append(nxt)

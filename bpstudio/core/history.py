@@ -16,7 +16,8 @@ import io
 import math
 import numbers
 import threading
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,11 +58,11 @@ class TrainingHistory:
         self.clear(layer_ids)
 
     @classmethod
-    def for_network(cls, spec: NetworkSpec, capacity: int = DEFAULT_CAPACITY) -> "TrainingHistory":
+    def for_network(cls, spec: NetworkSpec, capacity: int = DEFAULT_CAPACITY) -> TrainingHistory:
         """An empty history following the network's dense layers (those with weights), first to last."""
         return cls(plotted_layers(spec), capacity)
 
-    def snapshot(self) -> "TrainingHistory":
+    def snapshot(self) -> TrainingHistory:
         """A copy that stays as it is, safe to take while another thread records into this history."""
         with self._lock:
             other = TrainingHistory.__new__(TrainingHistory)
@@ -96,8 +97,7 @@ class TrainingHistory:
             self._latest = {renames.get(lid, lid): v for lid, v in self._latest.items()}
             self.version += 1
 
-    def record(self, step: int, loss: float, grad_norms: Mapping[str, float],
-               accuracy: float | None = None) -> None:
+    def record(self, step: int, loss: float, grad_norms: Mapping[str, float], accuracy: float | None = None) -> None:
         """Add one training step; layers missing from ``grad_norms`` count as not yet computed. A step not
         after the last means the run was rewound (training undone): records from ``step`` on are dropped."""
         with self._lock:
@@ -108,8 +108,10 @@ class TrainingHistory:
                 self.layer_ids = tuple(norms)
                 self._train = Series(2 + len(norms), self.capacity)
             if not set(norms).issubset(self.layer_ids):
-                raise SessionError(f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
-                                   f"the history records {', '.join(self.layer_ids) or 'no layers'}")
+                raise SessionError(
+                    f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
+                    f"the history records {', '.join(self.layer_ids) or 'no layers'}"
+                )
             if self._train.last_step is not None and step <= self._train.last_step:
                 self.truncate(step - 1)
             self._latest = {lid: norms.get(lid, math.nan) for lid in self.layer_ids}
@@ -198,14 +200,18 @@ class TrainingHistory:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (non-finite numbers as the strings "nan", "inf", "-inf")."""
         with self._lock:
-            return {"format": FORMAT, "version": VERSION, "capacity": self.capacity,
-                    "layer_ids": list(self.layer_ids),
-                    "latest_grad_norms": {k: encode(v) for k, v in self._latest.items()},
-                    "train": self._train.to_dict(self._train_channels()),
-                    "test": self._test.to_dict(["loss", "accuracy"])}
+            return {
+                "format": FORMAT,
+                "version": VERSION,
+                "capacity": self.capacity,
+                "layer_ids": list(self.layer_ids),
+                "latest_grad_norms": {k: encode(v) for k, v in self._latest.items()},
+                "train": self._train.to_dict(self._train_channels()),
+                "test": self._test.to_dict(["loss", "accuracy"]),
+            }
 
     @classmethod
-    def from_dict(cls, d: Any) -> "TrainingHistory":
+    def from_dict(cls, d: Any) -> TrainingHistory:
         """Read what :meth:`to_dict` wrote; a bad field raises SessionError naming it."""
         d = read_field(d, dict, "history")
         if d.get("format") != FORMAT:
@@ -236,11 +242,13 @@ class TrainingHistory:
         writer = csv.writer(out, lineterminator="\n")
         if kind == "loss":
             rows: dict[int, list[str]] = {}
-            for offset, steps, columns in ((0, self.steps(), (self.losses(), self.accuracies())),
-                                           (2, self.test_steps(), (self.test_losses(), self.test_accuracies()))):
+            for offset, steps, columns in (
+                (0, self.steps(), (self.losses(), self.accuracies())),
+                (2, self.test_steps(), (self.test_losses(), self.test_accuracies())),
+            ):
                 for k, step in enumerate(steps):
                     row = rows.setdefault(int(step), [""] * 4)
-                    row[offset:offset + 2] = [_cell(c[k]) for c in columns]
+                    row[offset : offset + 2] = [_cell(c[k]) for c in columns]
             writer.writerow(["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"])
             writer.writerows([step, *rows[step]] for step in sorted(rows))
         elif kind == "gradients":
@@ -287,5 +295,3 @@ def _accuracy(value: Any) -> float:
 
 def _cell(value: float) -> str:
     return repr(float(value)) if math.isfinite(value) else ""
-
-

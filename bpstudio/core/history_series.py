@@ -11,7 +11,8 @@ shown last, so the latest step is always on screen.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Series:
         if self.p_records and self.p_step > step:
             self._clear_partial()
         if not self.p_records:
-            self.complete = int(np.searchsorted(self.steps[:self.complete], step, side="right"))
+            self.complete = int(np.searchsorted(self.steps[: self.complete], step, side="right"))
         self.records = self.complete * self.stride + self.p_records
         steps = self.step_array()
         self.last_step = int(steps[-1]) if len(steps) else None
@@ -70,16 +71,16 @@ class Series:
     def _compact(self) -> None:
         """Merge neighbouring pairs and double the stride; an odd point out becomes the partial one."""
         half, cap = self.capacity // 2, self.capacity
-        self.steps[:half] = self.steps[1:2 * half:2]
-        self.sums[:, :half] = self.sums[:, 0:2 * half:2] + self.sums[:, 1:2 * half:2]
-        self.counts[:, :half] = self.counts[:, 0:2 * half:2] + self.counts[:, 1:2 * half:2]
+        self.steps[:half] = self.steps[1 : 2 * half : 2]
+        self.sums[:, :half] = self.sums[:, 0 : 2 * half : 2] + self.sums[:, 1 : 2 * half : 2]
+        self.counts[:, :half] = self.counts[:, 0 : 2 * half : 2] + self.counts[:, 1 : 2 * half : 2]
         if cap % 2:
             self.p_records, self.p_step = self.stride, int(self.steps[cap - 1])
             self.p_sums, self.p_counts = self.sums[:, cap - 1].tolist(), self.counts[:, cap - 1].tolist()
         self.stride *= 2
         self.complete = half
 
-    def copy(self) -> "Series":
+    def copy(self) -> Series:
         other = Series.__new__(Series)
         other.__dict__.update(self.__dict__)
         other.steps, other.sums, other.counts = self.steps.copy(), self.sums.copy(), self.counts.copy()
@@ -87,12 +88,12 @@ class Series:
         return other
 
     def step_array(self) -> np.ndarray:
-        done = self.steps[:self.complete]
+        done = self.steps[: self.complete]
         return np.append(done, np.int64(self.p_step)) if self.p_records else done.copy()
 
     def totals(self, rows: slice | int = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Sums and counts of the chosen channels, one column per point (the partial one last)."""
-        sums, counts = self.sums[rows, :self.complete], self.counts[rows, :self.complete]
+        sums, counts = self.sums[rows, : self.complete], self.counts[rows, : self.complete]
         if self.p_records:
             p_sums, p_counts = np.asarray(self.p_sums)[rows], np.asarray(self.p_counts, dtype=np.int64)[rows]
             sums = np.concatenate([sums, np.expand_dims(p_sums, -1)], axis=-1)
@@ -104,13 +105,18 @@ class Series:
 
     def to_dict(self, names: Sequence[str]) -> dict[str, Any]:
         sums, counts = self.totals()
-        return {"stride": self.stride, "partial_records": self.p_records,
-                "steps": [int(s) for s in self.step_array()],
-                "channels": {name: {"sum": [encode(v) for v in sums[i]], "count": [int(c) for c in counts[i]]}
-                             for i, name in enumerate(names)}}
+        return {
+            "stride": self.stride,
+            "partial_records": self.p_records,
+            "steps": [int(s) for s in self.step_array()],
+            "channels": {
+                name: {"sum": [encode(v) for v in sums[i]], "count": [int(c) for c in counts[i]]}
+                for i, name in enumerate(names)
+            },
+        }
 
     @classmethod
-    def from_dict(cls, d: Any, names: Sequence[str], capacity: int, where: str) -> "Series":
+    def from_dict(cls, d: Any, names: Sequence[str], capacity: int, where: str) -> Series:
         d = read_field(d, dict, where)
         stride = read_int(d.get("stride"), f"{where}.stride", 1)
         partial = read_int(d.get("partial_records"), f"{where}.partial_records", 0)
@@ -119,8 +125,9 @@ class Series:
         steps = [read_int(s, f"{where}.steps", None) for s in read_field(d.get("steps"), list, f"{where}.steps")]
         n, complete = len(steps), len(steps) - (1 if partial else 0)
         if complete < 0 or complete >= capacity:
-            raise bad_field(f"{where}.steps",
-                            f"{n} points do not fit capacity {capacity} with {partial} partial records")
+            raise bad_field(
+                f"{where}.steps", f"{n} points do not fit capacity {capacity} with {partial} partial records"
+            )
         if any(b <= a for a, b in zip(steps, steps[1:])):
             raise bad_field(f"{where}.steps", "steps must increase")
         channels = read_field(d.get("channels"), dict, f"{where}.channels")
@@ -138,8 +145,11 @@ class Series:
         series = cls(len(names), capacity)
         series.stride, series.complete, series.records = stride, complete, complete * stride + partial
         series.last_step = steps[-1] if steps else None
-        series.steps[:complete], series.sums[:, :complete], series.counts[:, :complete] = \
-            steps[:complete], sums[:, :complete], counts[:, :complete]
+        series.steps[:complete], series.sums[:, :complete], series.counts[:, :complete] = (
+            steps[:complete],
+            sums[:, :complete],
+            counts[:, :complete],
+        )
         if partial:
             series.p_records, series.p_step = partial, steps[-1]
             series.p_sums, series.p_counts = sums[:, -1].tolist(), counts[:, -1].tolist()

@@ -68,9 +68,11 @@ def initial_params(spec: NetworkSpec, seed: int | None = None) -> dict[str, np.n
             try:
                 params[key] = draw(init, shape, param_rng(use_seed, key))
             except (OverflowError, ValueError) as exc:
-                raise SpecError(f"initialiser '{init.name}' cannot draw {name} values ({exc})",
-                                layer_id, "init") from None
+                raise SpecError(
+                    f"initialiser '{init.name}' cannot draw {name} values ({exc})", layer_id, "init"
+                ) from None
             if not np.all(np.isfinite(params[key])):
-                raise SpecError(f"initialiser '{init.name}' drew non-finite {name} values; use smaller "
-                                "settings", layer_id, "init")
+                raise SpecError(
+                    f"initialiser '{init.name}' drew non-finite {name} values; use smaller settings", layer_id, "init"
+                )
     return params

@@ -23,8 +23,8 @@ directions, relative to the centre.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -40,8 +40,9 @@ DEFAULT_SPAN = 1.0
 PCA_REACH = 0.75  # PCA directions are scaled so the path reaches this far along the first
 
 
-def filter_normalized_direction(spec: NetworkSpec, params: Mapping[str, np.ndarray],
-                                rng: np.random.Generator) -> Params:
+def filter_normalized_direction(
+    spec: NetworkSpec, params: Mapping[str, np.ndarray], rng: np.random.Generator
+) -> Params:
     """One random direction, each weight row scaled to the norm of that row of ``params``; biases and
     frozen weights 0. Keys are visited in the spec's order, so a seed always gives the same direction."""
     frozen = spec.frozen_params()
@@ -53,8 +54,7 @@ def filter_normalized_direction(spec: NetworkSpec, params: Mapping[str, np.ndarr
         d = rng.standard_normal(shape)
         w = np.asarray(params[key], dtype=np.float64)
         d_norm = np.linalg.norm(d, axis=1, keepdims=True)
-        scale = np.divide(np.linalg.norm(w, axis=1, keepdims=True), d_norm, out=np.zeros_like(d_norm),
-                          where=d_norm > 0)
+        scale = np.divide(np.linalg.norm(w, axis=1, keepdims=True), d_norm, out=np.zeros_like(d_norm), where=d_norm > 0)
         direction[key] = d * scale
     return direction
 
@@ -67,8 +67,9 @@ def random_directions(spec: NetworkSpec, params: Mapping[str, np.ndarray], seed:
     return filter_normalized_direction(spec, params, rng), filter_normalized_direction(spec, params, rng)
 
 
-def pca_directions(trajectory: Sequence[Mapping[str, np.ndarray]], centre: Mapping[str, np.ndarray]
-                   ) -> tuple[Params, Params, tuple[float, float]]:
+def pca_directions(
+    trajectory: Sequence[Mapping[str, np.ndarray]], centre: Mapping[str, np.ndarray]
+) -> tuple[Params, Params, tuple[float, float]]:
     """The two principal directions of the path's offsets from ``centre`` (Li et al. §7: random directions
     miss a training path, which lies in a tiny subspace), both of one length, such that the path's farthest
     point along the first is at :data:`PCA_REACH` (one scale for both keeps the plane's geometry: a nearly
@@ -85,12 +86,17 @@ def pca_directions(trajectory: Sequence[Mapping[str, np.ndarray]], centre: Mappi
         flat = v * (reach / PCA_REACH)
         sizes = np.cumsum([0, *(np.size(centre[k]) for k in keys)])
         out.append({k: flat[a:b].reshape(np.shape(centre[k])) for k, a, b in zip(keys, sizes[:-1], sizes[1:])})
-    total = float(np.sum(singular ** 2))
+    total = float(np.sum(singular**2))
     return out[0], out[1], (float(singular[0] ** 2 / total), float(singular[1] ** 2 / total))
 
 
-def moved(centre: Mapping[str, np.ndarray], d1: Mapping[str, np.ndarray], d2: Mapping[str, np.ndarray],
-          alpha: float, beta: float) -> Params:
+def moved(
+    centre: Mapping[str, np.ndarray],
+    d1: Mapping[str, np.ndarray],
+    d2: Mapping[str, np.ndarray],
+    alpha: float,
+    beta: float,
+) -> Params:
     """θ + α·d1 + β·d2."""
     return {k: np.asarray(c, dtype=np.float64) + alpha * d1[k] + beta * d2[k] for k, c in centre.items()}
 
@@ -109,10 +115,17 @@ class LandscapeSlice:
     seed: int
 
 
-def loss_slice(spec: NetworkSpec, data: Dataset, params: Mapping[str, np.ndarray], *,
-               points: int = DEFAULT_POINTS, span: float = DEFAULT_SPAN, seed: int = 0,
-               directions: tuple[Params, Params] | None = None,
-               progress: Progress | None = None) -> LandscapeSlice | None:
+def loss_slice(
+    spec: NetworkSpec,
+    data: Dataset,
+    params: Mapping[str, np.ndarray],
+    *,
+    points: int = DEFAULT_POINTS,
+    span: float = DEFAULT_SPAN,
+    seed: int = 0,
+    directions: tuple[Params, Params] | None = None,
+    progress: Progress | None = None,
+) -> LandscapeSlice | None:
     """The loss over ``data`` on a ``points`` × ``points`` grid over [−span, span]² around ``params``, along
     ``directions`` (default: :func:`random_directions` from ``seed``). ``progress(done, total)`` is called
     after each grid row; if it returns False the work stops and None is returned."""
@@ -141,8 +154,12 @@ def _flat(params: Mapping[str, np.ndarray], keys: Sequence[str]) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(params[k], dtype=np.float64)) for k in keys])
 
 
-def project(trajectory: Sequence[Mapping[str, np.ndarray]], centre: Mapping[str, np.ndarray],
-            d1: Mapping[str, np.ndarray], d2: Mapping[str, np.ndarray]) -> np.ndarray:
+def project(
+    trajectory: Sequence[Mapping[str, np.ndarray]],
+    centre: Mapping[str, np.ndarray],
+    d1: Mapping[str, np.ndarray],
+    d2: Mapping[str, np.ndarray],
+) -> np.ndarray:
     """(α, β) per point of ``trajectory`` (n × 2): the least-squares fit of θ − centre by α·d1 + β·d2."""
     keys = sorted(centre)
     missing = [k for k in keys if k not in d1 or k not in d2]
@@ -162,8 +179,13 @@ def project(trajectory: Sequence[Mapping[str, np.ndarray]], centre: Mapping[str,
 def fork_session(session: Session) -> Session:
     """A NumPy float64 copy that trains on as ``session`` would (weights, optimizer state, batch order,
     step count); the original is not touched. Call it holding whatever lock guards ``session``."""
-    copy = Session(session.spec, session.data, params=session.params_numpy(), batch_size=session.batch_size,
-                   shuffle_seed=session.batches.seed)
+    copy = Session(
+        session.spec,
+        session.data,
+        params=session.params_numpy(),
+        batch_size=session.batch_size,
+        shuffle_seed=session.batches.seed,
+    )
     copy.load_optimizer_state(session.optimizer_state())
     copy.set_progress(session.step_count, session.epoch_count, session.position)
     return copy
@@ -179,8 +201,9 @@ class Trajectory:
     losses: np.ndarray
 
 
-def train_trajectory(session: Session, steps: int, every: int = 1,
-                     progress: Progress | None = None) -> Trajectory | None:
+def train_trajectory(
+    session: Session, steps: int, every: int = 1, progress: Progress | None = None
+) -> Trajectory | None:
     """Train ``session`` (a copy: see :func:`fork_session`) ``steps`` steps, keeping its weights at the start,
     every ``every`` steps and at the end. ``progress`` as for :func:`loss_slice`, per step."""
     for value, what in ((steps, "trajectory steps"), (every, "trajectory interval")):
@@ -214,9 +237,17 @@ class Exploration:
     shares: tuple[float, float] | None
 
 
-def explore(session: Session, *, plane: str = "random", steps: int = 200, every: int = 5,
-            points: int = DEFAULT_POINTS, span: float = DEFAULT_SPAN, seed: int = 0,
-            progress: Progress | None = None) -> Exploration | None:
+def explore(
+    session: Session,
+    *,
+    plane: str = "random",
+    steps: int = 200,
+    every: int = 5,
+    points: int = DEFAULT_POINTS,
+    span: float = DEFAULT_SPAN,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Exploration | None:
     """Train ``session`` (a copy: :func:`fork_session`) ``steps`` steps from its weights (0: no path), then
     slice the loss over its data around the weights it started from, on the ``plane`` "random" (filter-
     normalised directions from ``seed``) or "pca" (the path's own plane). ``progress(done, steps + points)``;
@@ -242,8 +273,16 @@ def explore(session: Session, *, plane: str = "random", steps: int = 200, every:
         d1, d2, shares = pca_directions(path.params, centre)
     else:
         d1, d2 = random_directions(session.spec, centre, seed)
-    cut = loss_slice(session.spec, session.data, centre, points=points, span=span, seed=seed, directions=(d1, d2),
-                     progress=None if progress is None else lambda d, _: progress(int(steps) + d, total))
+    cut = loss_slice(
+        session.spec,
+        session.data,
+        centre,
+        points=points,
+        span=span,
+        seed=seed,
+        directions=(d1, d2),
+        progress=None if progress is None else lambda d, _: progress(int(steps) + d, total),
+    )
     if cut is None:
         return None
     coords = project(path.params, centre, d1, d2) if path is not None else np.zeros((0, 2))

@@ -36,8 +36,9 @@ from __future__ import annotations
 import math
 import numbers
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +52,10 @@ from bpstudio.core.trace import StepTrace
 QUANTITIES = ("pre", "activation", "weight", "gradient")
 DEFAULT_BINS = 64
 DEFAULT_CAPACITY = 128
-SATURATION = 0.01   # a derivative below this share of its maximum counts as saturated
-MIN_EXP = -60       # the narrowest range is [−2^MIN_EXP, 2^MIN_EXP] (all values 0, or nearly)
+SATURATION = 0.01  # a derivative below this share of its maximum counts as saturated
+MIN_EXP = -60  # the narrowest range is [−2^MIN_EXP, 2^MIN_EXP] (all values 0, or nearly)
 LOG_QUANTITIES = ("gradient",)
-PER_OCTAVE = 2      # log-binned quantities: bins per doubling of |value|
+PER_OCTAVE = 2  # log-binned quantities: bins per doubling of |value|
 FRACTION_KINDS = {"relu": "dead", "sigmoid": "saturated", "tanh": "saturated"}
 Progress = Callable[[int, int], bool]  # (done, total) -> go on?
 
@@ -179,8 +180,13 @@ class LayerStats:
     """Histograms and dead/saturated fractions of a network's layers over a run; ``version`` goes up on
     every change. One thread may record while others read a :meth:`snapshot` (taken whole)."""
 
-    def __init__(self, spec: NetworkSpec, bins: int = DEFAULT_BINS, capacity: int = DEFAULT_CAPACITY,
-                 saturation: float = SATURATION):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        bins: int = DEFAULT_BINS,
+        capacity: int = DEFAULT_CAPACITY,
+        saturation: float = SATURATION,
+    ):
         if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 2 or bins & (bins - 1):
             raise SessionError(f"histogram bins must be a power of two ≥ 2, got {bins!r}")
         if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity < 2:
@@ -190,12 +196,16 @@ class LayerStats:
         layers = [spec.layer(lid) for lid in spec.active_order() if lid != spec.input_id]
         self.layer_ids: tuple[str, ...] = tuple(layer.id for layer in layers)
         self.tracks: tuple[tuple[str, str], ...] = tuple(
-            (layer.id, q) for layer in layers for q in QUANTITIES if layer.type == "dense" or q in QUANTITIES[:2])
-        self.fraction_kinds: dict[str, str] = {layer.id: FRACTION_KINDS[layer.activation] for layer in layers
-                                               if layer.activation in FRACTION_KINDS}
+            (layer.id, q) for layer in layers for q in QUANTITIES if layer.type == "dense" or q in QUANTITIES[:2]
+        )
+        self.fraction_kinds: dict[str, str] = {
+            layer.id: FRACTION_KINDS[layer.activation] for layer in layers if layer.activation in FRACTION_KINDS
+        }
         self.thresholds: dict[str, float] = {
             lid: saturation_threshold(spec.layer(lid).activation, saturation)
-            for lid, kind in self.fraction_kinds.items() if kind == "saturated"}
+            for lid, kind in self.fraction_kinds.items()
+            if kind == "saturated"
+        }
         self.version: int = 0
         self._lock: threading.RLock = threading.RLock()
         self.clear()
@@ -254,7 +264,7 @@ class LayerStats:
     def truncate(self, step: int) -> None:
         """Forget the records after ``step`` (training undone)."""
         with self._lock:
-            self.kept = int(np.searchsorted(self._steps[:self.kept], step, side="right"))
+            self.kept = int(np.searchsorted(self._steps[: self.kept], step, side="right"))
             self.records = self.kept * self.stride  # the next record starts a snapshot
             self._fractions.truncate(step)
             if self._latest is not None and self._latest[0] > step:
@@ -265,12 +275,15 @@ class LayerStats:
         """Keep the snapshots of records 0, 2·stride, 4·stride…; later ones come every 2·stride records."""
         kept = (self.capacity + 1) // 2
         for a in (self._steps, self._counts, self._ranges, self._nonfinite):
-            a[:kept] = a[0:self.capacity:2]
+            a[:kept] = a[0 : self.capacity : 2]
         self.kept, self.stride = kept, self.stride * 2
 
     def _last_step(self) -> int | None:
-        return None if self._latest is None and not self.kept else (
-            self._latest[0] if self._latest is not None else int(self._steps[self.kept - 1]))
+        return (
+            None
+            if self._latest is None and not self.kept
+            else (self._latest[0] if self._latest is not None else int(self._steps[self.kept - 1]))
+        )
 
     def _values(self, trace: StepTrace, params: Mapping[str, Any] | None, lid: str, quantity: str) -> Any:
         rec = trace.layers.get(lid)
@@ -283,8 +296,9 @@ class LayerStats:
             value = rec.pre if quantity == "pre" else rec.out if quantity == "activation" else rec.grads.get("weight")
         return None if value is None else trace.numpy(value)
 
-    def _histograms(self, trace: StepTrace, params: Mapping[str, Any] | None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _histograms(
+        self, trace: StepTrace, params: Mapping[str, Any] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ranges = np.full((len(self.tracks), 2), math.nan)
         counts = np.zeros((len(self.tracks), self.bins), dtype=np.int64)
         nonfinite = np.zeros(len(self.tracks), dtype=np.int64)
@@ -326,12 +340,13 @@ class LayerStats:
     def heatmap(self, layer_id: str, quantity: str) -> Heatmap:
         """The quantity's histograms at the kept snapshots and the latest record, on one common range."""
         if quantity not in self.quantities(layer_id):
-            raise SessionError(f"layer '{layer_id}' has no {quantity!r} histograms; it has "
-                               f"{', '.join(self.quantities(layer_id))}")
+            raise SessionError(
+                f"layer '{layer_id}' has no {quantity!r} histograms; it has {', '.join(self.quantities(layer_id))}"
+            )
         track = self.tracks.index((layer_id, quantity))
         with self._lock:
-            steps, ranges = self._steps[:self.kept], self._ranges[:self.kept, track]
-            counts, nonfinite = self._counts[:self.kept, track], self._nonfinite[:self.kept, track]
+            steps, ranges = self._steps[: self.kept], self._ranges[: self.kept, track]
+            counts, nonfinite = self._counts[: self.kept, track], self._nonfinite[: self.kept, track]
             latest = self._latest
             if latest is not None and (not self.kept or latest[0] > steps[-1]):
                 if self._latest_hist is None:
@@ -360,19 +375,29 @@ class LayerStats:
     def fractions(self, layer_id: str) -> np.ndarray:
         """The layer's dead (relu) or saturated (sigmoid, tanh) share per point; see the module docstring."""
         if layer_id not in self.fraction_kinds:
-            raise SessionError(f"layer '{layer_id}' has no dead or saturated units to count "
-                               "(only relu, sigmoid and tanh layers do)")
+            raise SessionError(
+                f"layer '{layer_id}' has no dead or saturated units to count (only relu, sigmoid and tanh layers do)"
+            )
         return self._fractions.means(list(self.fraction_kinds).index(layer_id))
 
     def latest_fractions(self) -> dict[str, float]:
         """Each counted layer's share at the latest point (NaN before any record)."""
-        return {lid: float(f[-1]) if len(f) else math.nan
-                for lid, f in ((lid, self.fractions(lid)) for lid in self.fraction_kinds)}
+        return {
+            lid: float(f[-1]) if len(f) else math.nan
+            for lid, f in ((lid, self.fractions(lid)) for lid in self.fraction_kinds)
+        }
 
     def memory_bytes(self) -> int:
         """Bytes held by the stored snapshots and curves (fixed by bins and capacity)."""
-        arrays = (self._steps, self._counts, self._ranges, self._nonfinite,
-                  self._fractions.steps, self._fractions.sums, self._fractions.counts)
+        arrays = (
+            self._steps,
+            self._counts,
+            self._ranges,
+            self._nonfinite,
+            self._fractions.steps,
+            self._fractions.sums,
+            self._fractions.counts,
+        )
         return sum(a.nbytes for a in arrays)
 
 

@@ -8,7 +8,8 @@ Frozen parameters keep their values (their gradients are still computed and show
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from bpstudio.core.spec import OptimizerSpec
 
@@ -25,16 +26,21 @@ class Optimizer:
                  p ← p − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)   (torch.optim.Adam)
     """
 
-    def __init__(self, spec: OptimizerSpec, sqrt: Callable[[Array], Array],
-                 add_scaled: Callable[[Array, Array, float], Array] = lambda a, b, alpha: a + alpha * b):
+    def __init__(
+        self,
+        spec: OptimizerSpec,
+        sqrt: Callable[[Array], Array],
+        add_scaled: Callable[[Array, Array, float], Array] = lambda a, b, alpha: a + alpha * b,
+    ):
         self.spec = spec
         self.sqrt = sqrt
         self.add_scaled = add_scaled  # a + alpha·b as a new array, fused where the backend can
         self.steps = 0
         self.buffers: dict[str, dict[str, Array]] = {}
 
-    def update(self, params: Mapping[str, Array], grads: Mapping[str, Array],
-               frozen: frozenset[str] = frozenset()) -> dict[str, Array]:
+    def update(
+        self, params: Mapping[str, Array], grads: Mapping[str, Array], frozen: frozenset[str] = frozenset()
+    ) -> dict[str, Array]:
         spec = self.spec
         self.steps += 1
         new = dict(params)
@@ -65,15 +71,17 @@ class Optimizer:
         v = spec.beta2 * v + (1.0 - spec.beta2) * (g * g)
         slot["m"], slot["v"] = m, v
         t = self.steps
-        step_size = spec.lr / (1.0 - spec.beta1 ** t)
-        denom = self.sqrt(v) / math.sqrt(1.0 - spec.beta2 ** t) + spec.eps
+        step_size = spec.lr / (1.0 - spec.beta1**t)
+        denom = self.sqrt(v) / math.sqrt(1.0 - spec.beta2**t) + spec.eps
         return self.add_scaled(p, m / denom, -step_size)
 
     # --- state, for saving sessions and switching backends ------------------------------------------
 
     def state(self, convert: Callable[[Array], Any] = lambda a: a) -> State:
-        return {"steps": self.steps,
-                "buffers": {k: {n: convert(a) for n, a in slot.items()} for k, slot in self.buffers.items()}}
+        return {
+            "steps": self.steps,
+            "buffers": {k: {n: convert(a) for n, a in slot.items()} for k, slot in self.buffers.items()},
+        }
 
     def load_state(self, state: State, convert: Callable[[Any], Array] = lambda a: a) -> None:
         self.steps = int(state["steps"])

@@ -9,8 +9,9 @@ import numpy as np
 from bpstudio.core.errors import SessionError
 
 
-def checked_params(shapes: Mapping[str, tuple[int, ...]], params: Mapping[str, object], *,
-                   complete: bool) -> dict[str, np.ndarray]:
+def checked_params(
+    shapes: Mapping[str, tuple[int, ...]], params: Mapping[str, object], *, complete: bool
+) -> dict[str, np.ndarray]:
     """``params`` as float64 arrays, after checking each names a parameter of ``shapes``, has its shape
     and holds only finite numbers (and, if ``complete``, that none is missing); else SessionError."""
     if complete:

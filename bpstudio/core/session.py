@@ -9,7 +9,8 @@ record. The same session runs on any backend; switching backends keeps weights a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -38,9 +39,18 @@ class Session:
     """Owns the parameters, the optimizer state, the batch order (:class:`BatchOrder`: a run resumed with
     :meth:`set_progress` gets the original's batches) and the current step's trace."""
 
-    def __init__(self, spec: NetworkSpec, data: Dataset, *, backend: str = "numpy", device: str = "cpu",
-                 dtype: str = "float64", batch_size: int | None = None, shuffle_seed: int | None = None,
-                 params: dict[str, np.ndarray] | None = None):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        data: Dataset,
+        *,
+        backend: str = "numpy",
+        device: str = "cpu",
+        dtype: str = "float64",
+        batch_size: int | None = None,
+        shuffle_seed: int | None = None,
+        params: dict[str, np.ndarray] | None = None,
+    ):
         self.spec = spec
         self.data = data
         self._backend = get_backend(backend, device, dtype)
@@ -77,8 +87,11 @@ class Session:
         self._whole_step = getattr(self._backend, "whole_step", None)
         self._frozen = spec.frozen_params()
         self.phases: tuple[Phase, ...] = (
-            *(Phase("forward", lid) for lid in order), Phase("loss"),
-            *(Phase("backward", lid) for lid in reversed(order)), Phase("update"))
+            *(Phase("forward", lid) for lid in order),
+            Phase("loss"),
+            *(Phase("backward", lid) for lid in reversed(order)),
+            Phase("update"),
+        )
 
     def _load_data(self) -> None:
         b = self._backend
@@ -173,7 +186,8 @@ class Session:
             trace = self.trace
             assert trace is not None
             trace.layers, trace.loss, trace.output_grad = self._whole_step(
-                self._plan, trace.x, trace.targets, self.params, self._input_id, self.spec.output, self.spec.loss)
+                self._plan, trace.x, trace.targets, self.params, self._input_id, self.spec.output, self.spec.loss
+            )
             self._update()
         elif self._cursor == 0:
             self._begin_step()
@@ -202,8 +216,12 @@ class Session:
         if self.trace is None or self.next_phase.kind != "update" and self._cursor != 0:
             raise SessionError("no gradients yet: run the backward pass first")
         recorded = self.trace.grads
-        return {key: np.array(self._backend.to_numpy(recorded[key]), dtype=np.float64) if key in recorded
-                else np.zeros(shape) for key, shape in self.spec.param_shapes().items()}
+        return {
+            key: np.array(self._backend.to_numpy(recorded[key]), dtype=np.float64)
+            if key in recorded
+            else np.zeros(shape)
+            for key, shape in self.spec.param_shapes().items()
+        }
 
     def run(self, steps: int) -> StepTrace | None:
         for _ in range(steps):
@@ -306,9 +324,11 @@ class Session:
     def _output(self, X: np.ndarray, params: dict[str, Any] | None) -> Any:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.spec.widths[self._input_id]:
-            raise DataError(f"inputs of shape {X.shape} do not fit the input layer "
-                            f"({self.spec.widths[self._input_id]} units): give (samples × "
-                            f"{self.spec.widths[self._input_id]}) values")
+            raise DataError(
+                f"inputs of shape {X.shape} do not fit the input layer "
+                f"({self.spec.widths[self._input_id]} units): give (samples × "
+                f"{self.spec.widths[self._input_id]}) values"
+            )
         use = self.params if params is None else {k: self._backend.param(np.asarray(v)) for k, v in params.items()}
         values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
         for layer_id, kernel, sources, _ in self._plan:
@@ -391,8 +411,9 @@ class Session:
     def reset(self, params: dict[str, np.ndarray] | None = None) -> None:
         """Back to the initial weights (or ``params``), a fresh optimizer, step 0."""
         self.abort_step()
-        start = checked_params(self.spec.param_shapes(), initial_params(self.spec) if params is None else params,
-                               complete=True)
+        start = checked_params(
+            self.spec.param_shapes(), initial_params(self.spec) if params is None else params, complete=True
+        )
         self.params = {k: self._backend.param(v) for k, v in start.items()}
         self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.step_count = 0

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class SavedSession:
     epoch: int = 0
     optimizer_state: dict[str, Any] = field(default_factory=lambda: {"steps": 0, "buffers": {}})
     history: dict[str, Any] | None = None
-    position: int = 0   # samples into the current pass over the data (where the next batch starts)
+    position: int = 0  # samples into the current pass over the data (where the next batch starts)
 
 
 def to_dict(saved: SavedSession) -> dict[str, Any]:
@@ -52,13 +53,21 @@ def to_dict(saved: SavedSession) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "network": spec_io.to_dict(saved.spec),
-        "training": {"backend": saved.backend, "device": saved.device, "dtype": saved.dtype,
-                     "batch_size": saved.batch_size, "step": saved.step, "epoch": saved.epoch,
-                     "position": saved.position},
+        "training": {
+            "backend": saved.backend,
+            "device": saved.device,
+            "dtype": saved.dtype,
+            "batch_size": saved.batch_size,
+            "step": saved.step,
+            "epoch": saved.epoch,
+            "position": saved.position,
+        },
         "optimizer_state": {
             "steps": int(state.get("steps", 0)),
-            "buffers": {key: {name: np.asarray(a, dtype=np.float64).tolist() for name, a in slot.items()}
-                        for key, slot in state.get("buffers", {}).items()},
+            "buffers": {
+                key: {name: np.asarray(a, dtype=np.float64).tolist() for name, a in slot.items()}
+                for key, slot in state.get("buffers", {}).items()
+            },
         },
         "history": saved.history,
     }
@@ -91,8 +100,11 @@ def _training(raw: Any) -> dict[str, Any]:
     if unknown:
         raise _fail(f"unknown field(s) in 'training': {', '.join(sorted(unknown))}")
     out: dict[str, Any] = {key: _count(raw, key) for key in ("step", "epoch", "position")}
-    for key, allowed, default in (("backend", BACKENDS, "numpy"), ("device", DEVICES, "cpu"),
-                                  ("dtype", DTYPES, "float64")):
+    for key, allowed, default in (
+        ("backend", BACKENDS, "numpy"),
+        ("device", DEVICES, "cpu"),
+        ("dtype", DTYPES, "float64"),
+    ):
         value = raw.get(key, default)
         if value not in allowed:
             raise _fail(f"'training.{key}' must be one of {', '.join(allowed)}, got {value!r}")
@@ -132,8 +144,9 @@ def from_dict(raw: Any) -> SavedSession:
         return SavedSession(spec_io.from_dict(raw))
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, Mapping) else type(raw).__name__
-        raise _fail(f"not a bpstudio session or network file (format {found!r}; expected '{FORMAT}' "
-                    f"or '{spec_io.FORMAT}')")
+        raise _fail(
+            f"not a bpstudio session or network file (format {found!r}; expected '{FORMAT}' or '{spec_io.FORMAT}')"
+        )
     if raw.get("version") != VERSION:
         raise _fail(f"version {raw.get('version')!r} is not supported (this bpstudio reads version {VERSION})")
     unknown = set(raw) - {"format", "version", "network", "training", "optimizer_state", "history"}
@@ -173,9 +186,18 @@ def load(path: str | os.PathLike[str]) -> SavedSession:
 def capture(session: Session, history: TrainingHistory | None = None) -> SavedSession:
     """Everything needed to continue ``session`` later: what :func:`save` writes."""
     b = session.backend
-    return SavedSession(session.to_spec(), b.name, b.device, b.dtype, session.batch_size, session.step_count,
-                        session.epoch_count, session.optimizer_state(), None if history is None else history.to_dict(),
-                        session.position)
+    return SavedSession(
+        session.to_spec(),
+        b.name,
+        b.device,
+        b.dtype,
+        session.batch_size,
+        session.step_count,
+        session.epoch_count,
+        session.optimizer_state(),
+        None if history is None else history.to_dict(),
+        session.position,
+    )
 
 
 def restore(saved: SavedSession, data: Dataset) -> tuple[Session, TrainingHistory, list[str]]:
@@ -184,8 +206,9 @@ def restore(saved: SavedSession, data: Dataset) -> tuple[Session, TrainingHistor
     (it starts empty). Anything else that does not fit raises, naming it."""
     spec, notes = saved.spec, []
     try:
-        session = Session(spec, data, backend=saved.backend, device=saved.device, dtype=saved.dtype,
-                          batch_size=saved.batch_size)
+        session = Session(
+            spec, data, backend=saved.backend, device=saved.device, dtype=saved.dtype, batch_size=saved.batch_size
+        )
     except BpstudioError as exc:
         if (saved.backend, saved.device, saved.dtype) == ("numpy", "cpu", "float64"):
             raise

@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,9 @@ class Initializer:
             if key in params and params[key] < 0:
                 raise SpecError(f"initialiser '{self.name}' parameter '{key}' must not be negative, got {params[key]}")
         if self.name == "uniform" and self.get("low") > self.get("high"):
-            raise SpecError(f"initialiser 'uniform' needs low ≤ high, got low {self.get('low')}, high {self.get('high')}")
+            raise SpecError(
+                f"initialiser 'uniform' needs low ≤ high, got low {self.get('low')}, high {self.get('high')}"
+            )
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(sorted(self.params.items()))))
@@ -228,13 +231,13 @@ class NetworkSpec:
 
     # --- edits (each returns a new, validated spec) -------------------------------------------
 
-    def replace_layer(self, layer_id: str, **changes: Any) -> "NetworkSpec":
+    def replace_layer(self, layer_id: str, **changes: Any) -> NetworkSpec:
         layers = tuple(dataclasses.replace(l, **changes) if l.id == layer_id else l for l in self.layers)
         if all(l.id != layer_id for l in self.layers):
             raise SpecError(f"no layer with id '{layer_id}'")
         return dataclasses.replace(self, layers=layers)
 
-    def with_params(self, params: Mapping[str, np.ndarray]) -> "NetworkSpec":
+    def with_params(self, params: Mapping[str, np.ndarray]) -> NetworkSpec:
         """The same network with the given parameter values written into its layers."""
         layers = []
         for layer in self.layers:
@@ -291,8 +294,11 @@ def _check_layer_fields(layer: LayerSpec) -> None:
             raise SpecError("an input layer has no activation", layer.id, "activation")
     elif layer.type == "dense":
         if len(layer.inputs) != 1:
-            raise SpecError(f"a dense layer takes exactly one input (use a concat layer to join several), "
-                            f"got {len(layer.inputs)}", layer.id, "inputs")
+            raise SpecError(
+                f"a dense layer takes exactly one input (use a concat layer to join several), got {len(layer.inputs)}",
+                layer.id,
+                "inputs",
+            )
     elif not layer.inputs:
         raise SpecError(f"an {layer.type} layer needs at least one input", layer.id, "inputs")
     if len(set(layer.inputs)) != len(layer.inputs):
@@ -364,9 +370,14 @@ def _check_loss_fits_output(spec: NetworkSpec, by_id: Mapping[str, LayerSpec], w
     """Losses that only make sense for certain outputs say so now, not as a crash mid-training."""
     out = by_id[spec.output]
     if spec.loss == "bce" and out.activation not in PROBABILITY_ACTIVATIONS:
-        raise SpecError(f"loss 'bce' needs outputs in (0, 1): give the output layer '{out.id}' a sigmoid "
-                        f"activation (it has {out.activation}), or use cross_entropy on logits", field="loss")
+        raise SpecError(
+            f"loss 'bce' needs outputs in (0, 1): give the output layer '{out.id}' a sigmoid "
+            f"activation (it has {out.activation}), or use cross_entropy on logits",
+            field="loss",
+        )
     if spec.loss == "cross_entropy" and widths[out.id] < 2:
-        raise SpecError(f"loss 'cross_entropy' needs one output unit per class (at least 2); the output layer "
-                        f"'{out.id}' has {widths[out.id]} (for two classes with one unit use sigmoid and bce)",
-                        field="loss")
+        raise SpecError(
+            f"loss 'cross_entropy' needs one output unit per class (at least 2); the output layer "
+            f"'{out.id}' has {widths[out.id]} (for two classes with one unit use sigmoid and bce)",
+            field="loss",
+        )

@@ -12,19 +12,39 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 from bpstudio.core.errors import SpecError
 from bpstudio.core.fileio import write_atomic
-from bpstudio.core.spec import (INITIALISERS, LAYER_TYPES, Initializer, LayerSpec, NetworkSpec,
-                                OptimizerSpec, XAVIER_UNIFORM, ZEROS, _require_finite, number_array)
+from bpstudio.core.spec import (
+    INITIALISERS,
+    LAYER_TYPES,
+    XAVIER_UNIFORM,
+    ZEROS,
+    Initializer,
+    LayerSpec,
+    NetworkSpec,
+    OptimizerSpec,
+    _require_finite,
+    number_array,
+)
 
 FORMAT = "bpstudio-network"
 VERSION = 1
 TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data"}
 LAYER_FIELDS = {
     "input": {"id", "type", "units", "position"},
-    "dense": {"id", "type", "inputs", "units", "activation", "use_bias", "weight", "bias", "init", "frozen",
-              "position"},
+    "dense": {
+        "id",
+        "type",
+        "inputs",
+        "units",
+        "activation",
+        "use_bias",
+        "weight",
+        "bias",
+        "init",
+        "frozen",
+        "position",
+    },
     "add": {"id", "type", "inputs", "activation", "position"},
     "concat": {"id", "type", "inputs", "activation", "position"},
 }
@@ -33,13 +53,14 @@ OPTIMIZER_FIELDS = {"name", "lr", "momentum", "beta1", "beta2", "eps", "weight_d
 
 # --- reading ----------------------------------------------------------------------------------------
 
+
 def _initializer(value: Any, layer: str) -> Initializer:
     if isinstance(value, str):
         name, params = value, {}
     elif isinstance(value, dict) and isinstance(value.get("name"), str):
         name, params = value["name"], {k: v for k, v in value.items() if k != "name"}
     else:
-        raise SpecError(f"an initialiser is a name or {{\"name\": ..., parameters}}, got {value!r}", layer, "init")
+        raise SpecError(f'an initialiser is a name or {{"name": ..., parameters}}, got {value!r}', layer, "init")
     if name not in INITIALISERS:
         raise SpecError(f"unknown initialiser '{name}' (known: {', '.join(INITIALISERS)})", layer, "init")
     try:
@@ -69,7 +90,7 @@ def _frozen(value: Any, layer: str) -> frozenset[str]:
         return frozenset({"weight", "bias"})
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return frozenset(value)
-    raise SpecError(f"must be true, false or a list such as [\"bias\"], got {value!r}", layer, "frozen")
+    raise SpecError(f'must be true, false or a list such as ["bias"], got {value!r}', layer, "frozen")
 
 
 def _layer(raw: Any, index: int) -> LayerSpec:
@@ -83,8 +104,12 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         raise SpecError(f"unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})", layer_id, "type")
     unknown = sorted(set(raw) - LAYER_FIELDS[kind])
     if unknown:
-        raise SpecError(f"unknown field for {'an' if kind[0] in 'aeiou' else 'a'} {kind} layer (allowed: {', '.join(sorted(LAYER_FIELDS[kind]))})",
-                        layer_id, unknown[0])
+        raise SpecError(
+            f"unknown field for {'an' if kind[0] in 'aeiou' else 'a'} {kind} layer "
+            f"(allowed: {', '.join(sorted(LAYER_FIELDS[kind]))})",
+            layer_id,
+            unknown[0],
+        )
     inputs = raw.get("inputs", [])
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         raise SpecError(f"must be a list of layer ids, got {inputs!r}", layer_id, "inputs")
@@ -105,11 +130,17 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         position = (float(x), float(y))
     weight_init, bias_init = _inits(raw.get("init"), layer_id)
     return LayerSpec(
-        id=layer_id, type=kind, inputs=tuple(inputs), units=raw.get("units"), activation=activation,
+        id=layer_id,
+        type=kind,
+        inputs=tuple(inputs),
+        units=raw.get("units"),
+        activation=activation,
         use_bias=use_bias,
         weight=number_array(raw["weight"], layer_id, "weight", 2) if raw.get("weight") is not None else None,
         bias=number_array(raw["bias"], layer_id, "bias", 1) if raw.get("bias") is not None else None,
-        weight_init=weight_init, bias_init=bias_init, frozen=_frozen(raw.get("frozen"), layer_id),
+        weight_init=weight_init,
+        bias_init=bias_init,
+        frozen=_frozen(raw.get("frozen"), layer_id),
         position=position,
     )
 
@@ -118,15 +149,18 @@ def _optimizer(raw: Any) -> OptimizerSpec:
     if raw is None:
         return OptimizerSpec()
     if not isinstance(raw, dict):
-        raise SpecError(f"must be an object such as {{\"name\": \"sgd\", \"lr\": 0.1}}, got {raw!r}", field="optimizer")
+        raise SpecError(f'must be an object such as {{"name": "sgd", "lr": 0.1}}, got {raw!r}', field="optimizer")
     unknown = sorted(set(raw) - OPTIMIZER_FIELDS)
     if unknown:
-        raise SpecError(f"unknown optimizer setting '{unknown[0]}' (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
-                        field="optimizer")
+        raise SpecError(
+            f"unknown optimizer setting '{unknown[0]}' (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
+            field="optimizer",
+        )
     if not isinstance(raw.get("name", "sgd"), str):
         raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
-    settings: dict[str, Any] = {k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer"))
-                                for k, v in raw.items()}
+    settings: dict[str, Any] = {
+        k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer")) for k, v in raw.items()
+    }
     return OptimizerSpec(**settings)
 
 
@@ -135,13 +169,14 @@ def from_dict(raw: Any) -> NetworkSpec:
     if not isinstance(raw, dict):
         raise SpecError("a network file holds one JSON object")
     if raw.get("format") != FORMAT:
-        raise SpecError(f"expected \"format\": \"{FORMAT}\", got {raw.get('format')!r}", field="format")
+        raise SpecError(f'expected "format": "{FORMAT}", got {raw.get("format")!r}', field="format")
     version = raw.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise SpecError(f"must be an integer, got {version!r}", field="version")
     if version > VERSION:
-        raise SpecError(f"version {version} is newer than this bpstudio reads ({VERSION}); please upgrade",
-                        field="version")
+        raise SpecError(
+            f"version {version} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
+        )
     if version < 1:
         raise SpecError(f"unknown version {version}", field="version")
     unknown = sorted(set(raw) - TOP_LEVEL_FIELDS)
@@ -159,8 +194,12 @@ def from_dict(raw: Any) -> NetworkSpec:
         raise SpecError(f"must be an object, got {raw['data']!r}", field="data")
     return NetworkSpec(
         layers=tuple(_layer(layer, i) for i, layer in enumerate(layers)),
-        output=raw["output"], loss=raw["loss"], optimizer=_optimizer(raw.get("optimizer")),
-        seed=raw.get("seed"), name=raw.get("name"), data=raw.get("data"),
+        output=raw["output"],
+        loss=raw["loss"],
+        optimizer=_optimizer(raw.get("optimizer")),
+        seed=raw.get("seed"),
+        name=raw.get("name"),
+        data=raw.get("data"),
     )
 
 
@@ -188,6 +227,7 @@ def load(path: str | os.PathLike[str]) -> NetworkSpec:
 
 
 # --- writing ----------------------------------------------------------------------------------------
+
 
 def _init_json(init: Initializer) -> Any:
     return {"name": init.name, **init.params} if init.params else init.name
@@ -244,4 +284,3 @@ def dumps(spec: NetworkSpec) -> str:
 
 def save(spec: NetworkSpec, path: str | os.PathLike[str]) -> None:
     write_atomic(path, dumps(spec))
-

@@ -25,10 +25,11 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,17 +38,48 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, SpecError
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec, OptimizerSpec
 from bpstudio.core.sweep_result import AXES, METRICS, Aggregate, CellResult, Config, Series, SweepResult
-from bpstudio.core.sweep_settings import (DEFAULT_LR, DEFAULT_UNITS, FLOAT_SETTINGS, SETTINGS, check_setting_name,
-                                          parse_ints, parse_setting, parse_settings, parse_values, setting_value)
+from bpstudio.core.sweep_settings import (
+    DEFAULT_LR,
+    DEFAULT_UNITS,
+    FLOAT_SETTINGS,
+    SETTINGS,
+    check_setting_name,
+    parse_ints,
+    parse_setting,
+    parse_settings,
+    parse_values,
+    setting_value,
+)
 
-__all__ = ["AXES", "METRICS", "SETTINGS", "Aggregate", "CellResult", "Config", "Series", "SweepCell", "SweepGrid",
-           "SweepResult", "build_spec", "close_executor", "dask_executor", "default_workers", "local_executor",
-           "parse_ints", "parse_setting", "parse_settings", "parse_values", "run_cell", "run_sweep"]
+__all__ = [
+    "AXES",
+    "METRICS",
+    "SETTINGS",
+    "Aggregate",
+    "CellResult",
+    "Config",
+    "Series",
+    "SweepCell",
+    "SweepGrid",
+    "SweepResult",
+    "build_spec",
+    "close_executor",
+    "dask_executor",
+    "default_workers",
+    "local_executor",
+    "parse_ints",
+    "parse_setting",
+    "parse_settings",
+    "parse_values",
+    "run_cell",
+    "run_sweep",
+]
 
 POLL_SECONDS = 0.05  # how often run_sweep looks at the cancel event while waiting for results
 
 
 # --- the grid -----------------------------------------------------------------------------------------
+
 
 def _unique(values: Sequence[Any], what: str) -> tuple[Any, ...]:
     values = tuple(values)
@@ -129,8 +161,10 @@ class SweepGrid:
     def configs(self) -> list[Config]:
         names = sorted(self.settings)
         combos = list(product(*(self.settings[n] for n in names)))
-        return [Config(d, a, i, r, tuple(zip(names, combo)))
-                for a, i, r, combo, d in product(self.activations, self.inits, self.residual, combos, self.depths)]
+        return [
+            Config(d, a, i, r, tuple(zip(names, combo)))
+            for a, i, r, combo, d in product(self.activations, self.inits, self.residual, combos, self.depths)
+        ]
 
     def dataset(self) -> Dataset:
         from bpstudio.core.datasets import resolve_split
@@ -152,6 +186,7 @@ class SweepGrid:
 
 # --- one run ------------------------------------------------------------------------------------------
 
+
 def _output_for(data: Dataset) -> tuple[int, str, str]:
     """(units, activation, loss) of an output layer that fits ``data``."""
     if data.is_classification:
@@ -168,18 +203,25 @@ def build_spec(config: Config, data: Dataset, seed: int) -> NetworkSpec:
     layers = [LayerSpec("x", "input", units=data.n_inputs)]
     previous = "x"
     for k in range(1, config.depth + 1):
-        layers.append(LayerSpec(f"h{k}", "dense", (previous,), units, config.activation, use_bias,
-                                weight_init=init, bias_init=bias_init))
+        layers.append(
+            LayerSpec(
+                f"h{k}", "dense", (previous,), units, config.activation, use_bias, weight_init=init, bias_init=bias_init
+            )
+        )
         if config.residual and k > 1:  # r_k = h_k + what h_k read (h1 or r_{k-1})
             layers.append(LayerSpec(f"r{k}", "add", (previous, f"h{k}")))
         previous = layers[-1].id
     out_units, out_activation, loss = _output_for(data)
     layers.append(LayerSpec("out", "dense", (previous,), out_units, out_activation, use_bias, bias_init=bias_init))
-    optimizer = OptimizerSpec(name=s.get("optimizer", "sgd"), lr=s.get("lr", DEFAULT_LR),
-                              **{k: s[k] for k in FLOAT_SETTINGS if k in s and k != "lr"})
+    optimizer = OptimizerSpec(
+        name=s.get("optimizer", "sgd"),
+        lr=s.get("lr", DEFAULT_LR),
+        **{k: s[k] for k in FLOAT_SETTINGS if k in s and k != "lr"},
+    )
     try:
-        return NetworkSpec(tuple(layers), "out", loss, optimizer, seed, f"sweep: depth {config.depth}, "
-                           f"{config.label(tuple(s))}")
+        return NetworkSpec(
+            tuple(layers), "out", loss, optimizer, seed, f"sweep: depth {config.depth}, {config.label(tuple(s))}"
+        )
     except SpecError as exc:
         raise BpstudioError(f"sweep configuration {config.label(tuple(s))}: {exc}") from None
 
@@ -210,12 +252,22 @@ def run_cell(cell: SweepCell) -> CellResult:
     def mean(values: list[float]) -> float:
         return math.fsum(values) / len(values) if values else math.nan
 
-    return CellResult(cell.config, cell.seed, len(firsts), loss_start, final,
-                      firsts[0] if firsts else math.nan, lasts[0] if lasts else math.nan,
-                      mean(firsts), mean(lasts), time.perf_counter() - started)
+    return CellResult(
+        cell.config,
+        cell.seed,
+        len(firsts),
+        loss_start,
+        final,
+        firsts[0] if firsts else math.nan,
+        lasts[0] if lasts else math.nan,
+        mean(firsts),
+        mean(lasts),
+        time.perf_counter() - started,
+    )
 
 
 # --- executors ----------------------------------------------------------------------------------------
+
 
 def default_workers(cells: int | None = None) -> int:
     """The CPUs this process may use (at most ``cells``): one worker per core."""
@@ -236,7 +288,7 @@ def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(workers or default_workers(), mp_context=context)
 
 
-_CLIENTS: "weakref.WeakKeyDictionary[cf.Executor, Any]" = weakref.WeakKeyDictionary()
+_CLIENTS: weakref.WeakKeyDictionary[cf.Executor, Any] = weakref.WeakKeyDictionary()
 
 
 def dask_executor(address: str, timeout: float = 10.0) -> cf.Executor:
@@ -245,8 +297,9 @@ def dask_executor(address: str, timeout: float = 10.0) -> cf.Executor:
     try:
         import distributed
     except ImportError:
-        raise BpstudioError("running a sweep on a Dask cluster needs dask.distributed "
-                            "(pip install distributed)") from None
+        raise BpstudioError(
+            "running a sweep on a Dask cluster needs dask.distributed (pip install distributed)"
+        ) from None
     if not isinstance(address, str) or not address.strip():
         raise BpstudioError(f"a Dask scheduler address looks like tcp://host:8786, got {address!r}")
     try:
@@ -271,8 +324,13 @@ def close_executor(executor: cf.Executor) -> None:
 Progress = Callable[[int, int], None]
 
 
-def run_sweep(grid: SweepGrid, executor: cf.Executor | None = None, progress: Progress | None = None,
-              cancel: threading.Event | None = None, workers: int | None = None) -> SweepResult:
+def run_sweep(
+    grid: SweepGrid,
+    executor: cf.Executor | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    workers: int | None = None,
+) -> SweepResult:
     """Run every cell of ``grid`` on ``executor`` (default: :func:`local_executor` with ``workers``, shut
     down at the end) and gather the results in grid order.
 
@@ -312,11 +370,19 @@ def run_sweep(grid: SweepGrid, executor: cf.Executor | None = None, progress: Pr
         for future in pending:
             future.cancel()
         if isinstance(exc, BrokenProcessPool):
-            raise BpstudioError("a worker process of the sweep stopped unexpectedly (out of memory, or a script "
-                                "that starts a sweep outside an `if __name__ == \"__main__\":` block)") from exc
+            raise BpstudioError(
+                "a worker process of the sweep stopped unexpectedly (out of memory, or a script "
+                'that starts a sweep outside an `if __name__ == "__main__":` block)'
+            ) from exc
         raise
     finally:
         if owned:
             pool.shutdown(wait=True, cancel_futures=True)
-    return SweepResult(tuple(finished[i] for i in sorted(finished)), total, tuple(sorted(grid.settings)),
-                       tuple(sorted(grid.varied)), cancelled, time.perf_counter() - started)
+    return SweepResult(
+        tuple(finished[i] for i in sorted(finished)),
+        total,
+        tuple(sorted(grid.settings)),
+        tuple(sorted(grid.varied)),
+        cancelled,
+        time.perf_counter() - started,
+    )

@@ -11,13 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-METRICS = ("loss_start", "final_loss", "grad_first_start", "grad_last_start", "grad_first_mean",
-           "grad_last_mean", "ratio")
+METRICS = (
+    "loss_start",
+    "final_loss",
+    "grad_first_start",
+    "grad_last_start",
+    "grad_first_mean",
+    "grad_last_mean",
+    "ratio",
+)
 """Per run: the loss at the first step and after the last; ‖∂L/∂W‖ of the first hidden layer and of the output
 layer at the first step (the initial weights) and their mean over the steps run; ``ratio`` =
 grad_first_start / grad_last_start (≪ 1: the gradient vanishes on its way back to the first layer)."""
@@ -100,7 +108,7 @@ class Series:
     depths: tuple[int, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    low: tuple[float, ...]   # min over seeds
+    low: tuple[float, ...]  # min over seeds
     high: tuple[float, ...]  # max over seeds
 
 
@@ -130,12 +138,17 @@ class SweepResult:
         for config, runs in groups.items():
             values = {m: np.array([r.metric(m) for r in runs], dtype=np.float64) for m in METRICS}
             with np.errstate(invalid="ignore", over="ignore"):  # a diverged run's inf/NaN shows as such
-                out.append(Aggregate(
-                    config, len(runs), min(r.steps_done for r in runs),
-                    mean={m: float(np.mean(v)) for m, v in values.items()},
-                    std={m: float(np.std(v)) for m, v in values.items()},
-                    min={m: float(np.min(v)) for m, v in values.items()},
-                    max={m: float(np.max(v)) for m, v in values.items()}))
+                out.append(
+                    Aggregate(
+                        config,
+                        len(runs),
+                        min(r.steps_done for r in runs),
+                        mean={m: float(np.mean(v)) for m, v in values.items()},
+                        std={m: float(np.std(v)) for m, v in values.items()},
+                        min={m: float(np.min(v)) for m, v in values.items()},
+                        max={m: float(np.max(v)) for m, v in values.items()},
+                    )
+                )
         return out
 
     def series(self, metric: str = "grad_first_start") -> list[Series]:
@@ -149,10 +162,17 @@ class SweepResult:
         curves = []
         for line, aggs in lines.items():
             aggs = sorted(aggs, key=lambda a: a.config.depth)
-            curves.append(Series(
-                aggs[0].config.label(self.varied), line, tuple(a.config.depth for a in aggs),
-                tuple(a.mean[metric] for a in aggs), tuple(a.std[metric] for a in aggs),
-                tuple(a.min[metric] for a in aggs), tuple(a.max[metric] for a in aggs)))
+            curves.append(
+                Series(
+                    aggs[0].config.label(self.varied),
+                    line,
+                    tuple(a.config.depth for a in aggs),
+                    tuple(a.mean[metric] for a in aggs),
+                    tuple(a.std[metric] for a in aggs),
+                    tuple(a.min[metric] for a in aggs),
+                    tuple(a.max[metric] for a in aggs),
+                )
+            )
         return curves
 
     def to_csv(self) -> str:
@@ -165,15 +185,33 @@ class SweepResult:
 
         def head(kind: str, config: Config) -> list[str]:
             settings = dict(config.settings)
-            return [kind, *(_text(getattr(config, a)) for a in AXES),
-                    *(_text(settings[n]) if n in settings else "" for n in self.setting_names)]
+            return [
+                kind,
+                *(_text(getattr(config, a)) for a in AXES),
+                *(_text(settings[n]) if n in settings else "" for n in self.setting_names),
+            ]
 
         for r in self.results:
-            writer.writerow([*head("run", r.config), r.seed, 1, r.steps_done,
-                             *(repr(r.metric(m)) for m in METRICS), *([""] * len(spread))])
+            writer.writerow(
+                [
+                    *head("run", r.config),
+                    r.seed,
+                    1,
+                    r.steps_done,
+                    *(repr(r.metric(m)) for m in METRICS),
+                    *([""] * len(spread)),
+                ]
+            )
         for agg in self.aggregate():
             stats = {"std": agg.std, "min": agg.min, "max": agg.max}
-            writer.writerow([*head("mean", agg.config), "", agg.seeds, agg.steps_done,
-                             *(repr(agg.mean[m]) for m in METRICS),
-                             *(repr(stats[s][m]) for m in METRICS for s in SPREADS)])
+            writer.writerow(
+                [
+                    *head("mean", agg.config),
+                    "",
+                    agg.seeds,
+                    agg.steps_done,
+                    *(repr(agg.mean[m]) for m in METRICS),
+                    *(repr(stats[s][m]) for m in METRICS for s in SPREADS),
+                ]
+            )
         return text.getvalue()

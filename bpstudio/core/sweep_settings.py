@@ -4,7 +4,8 @@ reading a grid's lists and settings from text, as the command line and the sweep
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.spec import INITIALISERS, OPTIMIZERS

@@ -27,8 +27,8 @@ import numpy as np
 from bpstudio.core.errors import SessionError
 from bpstudio.core.spec import NetworkSpec
 
-DEFAULT_MEMORY_BOUND = 256 * 2**20   # bytes of states kept in memory
-DEFAULT_DISK_BOUND = 2 * 2**30       # bytes of states spilled to files
+DEFAULT_MEMORY_BOUND = 256 * 2**20  # bytes of states kept in memory
+DEFAULT_DISK_BOUND = 2 * 2**30  # bytes of states spilled to files
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,13 @@ class Timeline:
     ``spill=False`` keeps everything in memory and thins instead. Thread-safe: the training worker may
     record while the window reads."""
 
-    def __init__(self, memory_bound: int = DEFAULT_MEMORY_BOUND, disk_bound: int = DEFAULT_DISK_BOUND,
-                 spill: bool = True, spill_dir: str | Path | None = None):
+    def __init__(
+        self,
+        memory_bound: int = DEFAULT_MEMORY_BOUND,
+        disk_bound: int = DEFAULT_DISK_BOUND,
+        spill: bool = True,
+        spill_dir: str | Path | None = None,
+    ):
         if memory_bound <= 0 or disk_bound < 0:
             raise SessionError(f"timeline bounds must be positive, got memory {memory_bound}, disk {disk_bound}")
         self.memory_bound, self.disk_bound, self.spill = memory_bound, disk_bound if spill else 0, spill
@@ -90,7 +95,7 @@ class Timeline:
         self._ids = itertools.count()
         self.branches: dict[int, Branch] = {}
         self.current = self._new_branch(None, -1).id
-        self.cursor: int | None = None   # the step the run is at, when it went back to a recorded one
+        self.cursor: int | None = None  # the step the run is at, when it went back to a recorded one
         self.memory_used = self.disk_used = 0
 
     # --- reading ----------------------------------------------------------------------------------
@@ -207,8 +212,10 @@ class Timeline:
     def _keep_within_bounds(self) -> None:
         """Spill the oldest in-memory states; when the disk is full too, thin the oldest pairs."""
         while self.memory_used > self.memory_bound:
-            in_memory = sorted((s for b in self.branches.values() for s in b.slots.values() if s.state is not None),
-                               key=lambda s: s.step)
+            in_memory = sorted(
+                (s for b in self.branches.values() for s in b.slots.values() if s.state is not None),
+                key=lambda s: s.step,
+            )
             if len(in_memory) <= 1:
                 return  # one state over the bound: kept (a bound smaller than one state keeps the latest)
             oldest = in_memory[0]
@@ -250,15 +257,24 @@ class Timeline:
 
 def _save(state: RunState, path: Path) -> None:
     from bpstudio.core import spec_io
-    arrays: dict[str, Any] = {f"opt|{key}|{name}": np.asarray(a, dtype=np.float64)
-              for key, slot in state.optimizer_state.get("buffers", {}).items() for name, a in slot.items()}
+
+    arrays: dict[str, Any] = {
+        f"opt|{key}|{name}": np.asarray(a, dtype=np.float64)
+        for key, slot in state.optimizer_state.get("buffers", {}).items()
+        for name, a in slot.items()
+    }
     meta = np.array(spec_io.dumps(state.spec))
-    np.savez(path, meta=meta, counters=np.array([state.step, state.epoch, state.position,
-                                                 int(state.optimizer_state.get("steps", 0))]), **arrays)
+    np.savez(
+        path,
+        meta=meta,
+        counters=np.array([state.step, state.epoch, state.position, int(state.optimizer_state.get("steps", 0))]),
+        **arrays,
+    )
 
 
 def _read(slot: _Slot) -> RunState:
     from bpstudio.core import spec_io
+
     assert slot.file is not None
     with np.load(slot.file) as saved:
         step, epoch, position, opt_steps = (int(v) for v in saved["counters"])

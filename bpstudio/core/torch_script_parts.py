@@ -4,7 +4,8 @@ the data note, the optimizer (with how ``torch.optim`` relates to bpstudio's for
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,9 @@ def literal(value: Any, indent: int = 0) -> str:
 def data_description(source: Any, train: Dataset, held_out: int, labels: bool) -> str:
     """Comment lines saying where the embedded data came from and what X and T hold."""
     if isinstance(source, Mapping) and "builtin" in source:
-        options = ", ".join(f"{k}={v}" for k, v in source.items() if k not in ("builtin", "test_fraction", "split_seed"))
+        options = ", ".join(
+            f"{k}={v}" for k, v in source.items() if k not in ("builtin", "test_fraction", "split_seed")
+        )
         what = f"bpstudio's built-in set '{source['builtin']}'" + (f" ({options})" if options else "")
     elif isinstance(source, Mapping) and "file" in source:
         what = f"the file {source['file']!r}"
@@ -68,7 +71,10 @@ def data_description(source: Any, train: Dataset, held_out: int, labels: bool) -
     if held_out:
         what += f", the {len(train)} training samples ({held_out} held out for testing, as bpstudio splits them)"
     targets = "class labels" if labels else "one row of targets per sample"
-    text = f"The training data: {what}. X: one row of inputs per sample; T: the targets as the loss takes them ({targets})."
+    text = (
+        f"The training data: {what}. X: one row of inputs per sample; "
+        f"T: the targets as the loss takes them ({targets})."
+    )
     return "\n".join(textwrap.wrap(text, LINE, initial_indent="# ", subsequent_indent="# "))
 
 
@@ -80,17 +86,23 @@ def optimizer_code(opt: OptimizerSpec) -> str:
         doc = f"sgd: p ← p − lr·g, {g}."
         make = f"torch.optim.SGD(trainable, lr={opt.lr!r}, {decay})"
     elif opt.name == "momentum":
-        doc = (f"momentum: b ← momentum·b + g (the first b = g), p ← p − lr·b, {g}.\n"
-               "    torch.optim.SGD with dampening 0 and no Nesterov term computes exactly this.")
+        doc = (
+            f"momentum: b ← momentum·b + g (the first b = g), p ← p − lr·b, {g}.\n"
+            "    torch.optim.SGD with dampening 0 and no Nesterov term computes exactly this."
+        )
         make = f"torch.optim.SGD(trainable, lr={opt.lr!r}, momentum={opt.momentum!r}, dampening=0.0, {decay})"
     else:
-        doc = (f"adam: m ← m + (1 − β₁)(g − m), v ← β₂·v + (1 − β₂)·g²,\n"
-               f"    p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps), {g}, not AdamW.\n"
-               "    torch.optim.Adam uses these formulas; it differs in two details: it counts t per parameter,\n"
-               "    bpstudio per optimizer (the same here: every trainable parameter is updated on every step);\n"
-               "    and it forms m with lerp, which for beta1 < 0.5 rounds differently in the last bit.")
-        make = (f"torch.optim.Adam(trainable, lr={opt.lr!r}, betas=({opt.beta1!r}, {opt.beta2!r}), "
-                f"eps={opt.eps!r}, {decay})")
+        doc = (
+            f"adam: m ← m + (1 − β₁)(g − m), v ← β₂·v + (1 − β₂)·g²,\n"
+            f"    p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps), {g}, not AdamW.\n"
+            "    torch.optim.Adam uses these formulas; it differs in two details: it counts t per parameter,\n"
+            "    bpstudio per optimizer (the same here: every trainable parameter is updated on every step);\n"
+            "    and it forms m with lerp, which for beta1 < 0.5 rounds differently in the last bit."
+        )
+        make = (
+            f"torch.optim.Adam(trainable, lr={opt.lr!r}, betas=({opt.beta1!r}, {opt.beta2!r}), "
+            f"eps={opt.eps!r}, {decay})"
+        )
     return f'''
 def make_optimizer(model):
     """bpstudio's optimizer, {doc}"""
@@ -116,13 +128,20 @@ ACTIVATION_CODE = {
 assert tuple(ACTIVATION_CODE) == activations.NAMES
 
 LOSS_CODE = {
-    "sse_half": ('"""sse_half: ½·Σ_k (output_k − target_k)² per sample, averaged over the samples."""',
-                 "0.5 * ((output - target) ** 2).sum() / output.shape[0]"),
+    "sse_half": (
+        '"""sse_half: ½·Σ_k (output_k − target_k)² per sample, averaged over the samples."""',
+        "0.5 * ((output - target) ** 2).sum() / output.shape[0]",
+    ),
     "mse": ('"""mse: the mean of (output − target)² over every entry."""', "F.mse_loss(output, target)"),
-    "bce": ('"""bce: binary cross-entropy of outputs in (0, 1), mean over every entry (logs clamped at −100)."""',
-            "F.binary_cross_entropy(output, target)"),
-    "cross_entropy": ('"""cross_entropy: softmax cross-entropy, the output layer\'s values taken as logits;\n'
-                      '    targets are class labels or probability rows."""', "F.cross_entropy(output, target)"),
+    "bce": (
+        '"""bce: binary cross-entropy of outputs in (0, 1), mean over every entry (logs clamped at −100)."""',
+        "F.binary_cross_entropy(output, target)",
+    ),
+    "cross_entropy": (
+        '"""cross_entropy: softmax cross-entropy, the output layer\'s values taken as logits;\n'
+        '    targets are class labels or probability rows."""',
+        "F.cross_entropy(output, target)",
+    ),
 }
 
 
@@ -130,8 +149,11 @@ def describe(spec: NetworkSpec, layer_id: str) -> str:
     layer = spec.layer(layer_id)
     if layer.type == "input":
         return f"input, {layer.units} units"
-    what = {"dense": f"dense {layer.units}{'' if layer.use_bias else ' (no bias)'}",
-            "add": f"add of {', '.join(layer.inputs)}", "concat": f"concat of {', '.join(layer.inputs)}"}[layer.type]
+    what = {
+        "dense": f"dense {layer.units}{'' if layer.use_bias else ' (no bias)'}",
+        "add": f"add of {', '.join(layer.inputs)}",
+        "concat": f"concat of {', '.join(layer.inputs)}",
+    }[layer.type]
     if layer.type == "dense":
         what += f" from {layer.inputs[0]}"
     return what + ("" if layer.activation == "identity" else f", {layer.activation}")
@@ -146,16 +168,22 @@ def header(spec: NetworkSpec, steps: int, script: str, side_file: str | None) ->
     width = max(len(text(i)) for i in spec.order)
     table = "\n".join(f"    {text(i):<{width}}  {text(describe(spec, i))}" for i in spec.order)
     inactive = [text(i) for i in spec.order if i not in spec.active_order()]
-    notes = [f"Not on the path to the output (kept for their weights, never run): {', '.join(inactive)}."] * bool(inactive)
+    notes = [f"Not on the path to the output (kept for their weights, never run): {', '.join(inactive)}."] * bool(
+        inactive
+    )
     notes += [f"Some arrays are in {side_file}, which must stay beside this script."] * bool(side_file)
     imports = "import argparse\n" + ("from pathlib import Path\n" if side_file else "")
-    side = "" if side_file is None else f'''
+    side = (
+        ""
+        if side_file is None
+        else f'''
 
 def side_arrays():
     """The arrays stored in {side_file}, beside this script."""
     with np.load(Path(__file__).resolve().with_name({side_file!r})) as stored:
         return dict(stored.items())
 '''
+    )
     return f'''#!/usr/bin/env python3
 """{text(spec.name or "A network")}
 
@@ -186,8 +214,14 @@ torch.set_default_dtype(torch.float64)
 
 def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
     active = spec.active_order()
-    lines = ["", "class Network(nn.Module):",
-             '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat."""', "", "    def __init__(self):", "        super().__init__()"]
+    lines = [
+        "",
+        "class Network(nn.Module):",
+        '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat."""',
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+    ]
     for layer_id in spec.order:
         layer = spec.layer(layer_id)
         if layer.type == "dense":
@@ -195,7 +229,9 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
             note = "" if layer_id in active else "  # not on the path to the output: never run"
             if names[layer_id] != layer_id:
                 note += f"  # layer '{text(layer_id)}'"
-            lines.append(f"        self.{names[layer_id]} = nn.Linear({spec.fan_in(layer_id)}, {layer.units}{bias}){note}")
+            lines.append(
+                f"        self.{names[layer_id]} = nn.Linear({spec.fan_in(layer_id)}, {layer.units}{bias}){note}"
+            )
     lines += ["", f"    def forward(self, {names[spec.input_id]}):"]
     for layer_id in active:
         layer = spec.layer(layer_id)
@@ -228,14 +264,18 @@ def targets_literal(targets: np.ndarray) -> str:
 
 def weights_code(weights: Mapping[str, np.ndarray]) -> str:
     body = "".join(f"    {k!r}: {literal(v, 4)},\n" for k, v in weights.items())
-    return ("# the weights at export, as state_dict entries (repr() of a float64 reads back exactly)\n"
-            f"WEIGHTS = {{\n{body}}}\n")
+    return (
+        "# the weights at export, as state_dict entries (repr() of a float64 reads back exactly)\n"
+        f"WEIGHTS = {{\n{body}}}\n"
+    )
 
 
 def side_weights_code(side_file: str, count: int) -> str:
-    return (f"# the weights at export ({count} numbers: stored in {side_file} beside this script)\n"
-            'WEIGHTS = {key[len("weights/"):]: value for key, value in side_arrays().items() '
-            'if key.startswith("weights/")}\n')
+    return (
+        f"# the weights at export ({count} numbers: stored in {side_file} beside this script)\n"
+        'WEIGHTS = {key[len("weights/"):]: value for key, value in side_arrays().items() '
+        'if key.startswith("weights/")}\n'
+    )
 
 
 MAIN = '''

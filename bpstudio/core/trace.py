@@ -9,8 +9,9 @@ made of plain NumPy arrays, safe to hand to another thread.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,19 +86,28 @@ class StepTrace:
     def update_ratios(self) -> dict[str, float]:
         return {key: self.update_ratio(key) for key in self.params_before}
 
-    def to_numpy(self) -> "StepTrace":
+    def to_numpy(self) -> StepTrace:
         """A deep copy made of NumPy arrays only: plain data to send across threads or save."""
         conv = lambda a: None if a is None else np.array(self.numpy(a), copy=True)  # noqa: E731
         copy = StepTrace(
-            step=self.step, batch=None if self.batch is None else self.batch.copy(), x=conv(self.x),
-            targets=conv(self.targets), params_before={k: conv(v) for k, v in self.params_before.items()},
-            to_numpy_fn=np.asarray, loss=self.loss, output_grad=conv(self.output_grad),
+            step=self.step,
+            batch=None if self.batch is None else self.batch.copy(),
+            x=conv(self.x),
+            targets=conv(self.targets),
+            params_before={k: conv(v) for k, v in self.params_before.items()},
+            to_numpy_fn=np.asarray,
+            loss=self.loss,
+            output_grad=conv(self.output_grad),
             params_after=None if self.params_after is None else {k: conv(v) for k, v in self.params_after.items()},
         )
         for lid, rec in self.layers.items():
             copy.layers[lid] = LayerTrace(
-                layer_id=lid, inputs=[conv(a) for a in rec.inputs], pre=conv(rec.pre), out=conv(rec.out),
-                grad_out=conv(rec.grad_out), grad_pre=conv(rec.grad_pre),
+                layer_id=lid,
+                inputs=[conv(a) for a in rec.inputs],
+                pre=conv(rec.pre),
+                out=conv(rec.out),
+                grad_out=conv(rec.grad_out),
+                grad_pre=conv(rec.grad_pre),
                 grad_inputs=None if rec.grad_inputs is None else [conv(a) for a in rec.grad_inputs],
                 grads={k: conv(v) for k, v in rec.grads.items()},
             )

@@ -30,7 +30,7 @@ from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 
 Params = Mapping[str, np.ndarray]
-Highlight = tuple[Any, ...]   # ("neuron", layer, unit) | ("edge", "o.weight", (row, col)) | ("layer", id) | ("loss",)
+Highlight = tuple[Any, ...]  # ("neuron", layer, unit) | ("edge", "o.weight", (row, col)) | ("layer", id) | ("loss",)
 TextFor = Callable[[StepTrace | None, Params, Params | None], str]
 
 f = format_value
@@ -57,6 +57,7 @@ def mazur_walkthrough(spec: NetworkSpec | None = None, data: Dataset | None = No
     The network must have Mazur's shape: 2 inputs, 2 sigmoid hidden units, 2 sigmoid outputs, ½SSE."""
     if spec is None:
         from bpstudio.core import presets
+
         spec = presets.load("mazur")
     m = _Mazur(spec, data)
     h, o = m.h, m.o
@@ -85,8 +86,12 @@ def run_through(session: Session, steps: Sequence[WalkStep]) -> list[str]:
     step; returns the texts. Raises SessionError if the session is mid-step or an action does not fit."""
     if session.mid_step:
         raise SessionError("the walkthrough starts at the beginning of a step: finish or reset the current one")
-    run = {"forward": session.forward_layer, "loss": session.compute_loss, "backward": session.backward_layer,
-           "update": session.apply_update}
+    run = {
+        "forward": session.forward_layer,
+        "loss": session.compute_loss,
+        "backward": session.backward_layer,
+        "update": session.apply_update,
+    }
     before = session.params_numpy()
     texts = []
     for step in steps:
@@ -123,8 +128,10 @@ class _Mazur:
 
     def __init__(self, spec: NetworkSpec, data: Dataset | None):
         if len(spec.order) != 3 or spec.loss != "sse_half":
-            raise SpecError("the Mazur walkthrough needs Mazur's 2-2-2 network (input, one hidden layer, "
-                            f"output) with the ½SSE loss; this one has {len(spec.order)} layers, loss {spec.loss}")
+            raise SpecError(
+                "the Mazur walkthrough needs Mazur's 2-2-2 network (input, one hidden layer, "
+                f"output) with the ½SSE loss; this one has {len(spec.order)} layers, loss {spec.loss}"
+            )
         self.i, self.h, self.o = spec.order
         for lid in (self.h, self.o):
             layer = spec.layer(lid)
@@ -137,8 +144,10 @@ class _Mazur:
                 raise SpecError("the network names no data: give the walkthrough Mazur's sample")
             data = resolve_split(spec.data)[0]
         if np.shape(data.X)[0] != 1 or np.ndim(data.Y) != 2:
-            raise SpecError("the Mazur walkthrough follows one training sample with a target per output; "
-                            f"the data has {np.shape(data.X)[0]} samples")
+            raise SpecError(
+                "the Mazur walkthrough follows one training sample with a target per output; "
+                f"the data has {np.shape(data.X)[0]} samples"
+            )
         self.spec, self.data = spec, data
         self.lr = spec.optimizer.lr
 
@@ -154,8 +163,11 @@ class _Mazur:
         """Sample 0's inputs, net inputs and outputs of layer ``lid``."""
         t = self._need(trace, f"the forward pass through '{lid}'", trace is not None and lid in trace.layers)
         rec = t.layers[lid]
-        return (np.asarray(rec.inputs[0], dtype=np.float64)[0], np.asarray(rec.pre, dtype=np.float64)[0],
-                np.asarray(rec.out, dtype=np.float64)[0])
+        return (
+            np.asarray(rec.inputs[0], dtype=np.float64)[0],
+            np.asarray(rec.pre, dtype=np.float64)[0],
+            np.asarray(rec.out, dtype=np.float64)[0],
+        )
 
     def _net_text(self, trace: StepTrace | None, params: Params, lid: str, unit: int) -> str:
         x, pre, _ = self._forward(trace, lid)
@@ -165,12 +177,17 @@ class _Mazur:
         name = f"net_{'h' if lid == self.h else 'o'}{unit + 1}"
         ws = [f"w{first + 2 * unit + k}" for k in range(2)]
         bias = "b1" if lid == self.h else "b2"
-        return (f"{name} = {ws[0]}·{src[0]} + {ws[1]}·{src[1]} + {bias}\n"
-                f"= {_factor(w[0])}·{_factor(x[0])} + {_factor(w[1])}·{_factor(x[1])} {_plus(b)} = {f(pre[unit])}")
+        return (
+            f"{name} = {ws[0]}·{src[0]} + {ws[1]}·{src[1]} + {bias}\n"
+            f"= {_factor(w[0])}·{_factor(x[0])} + {_factor(w[1])}·{_factor(x[1])} {_plus(b)} = {f(pre[unit])}"
+        )
 
     def _explained(self, trace: StepTrace | None, lid: str, index: tuple[int, int]) -> tuple[StepTrace, Explanation]:
-        t = self._need(trace, f"the backward pass through '{lid}'",
-                       trace is not None and lid in trace.layers and "weight" in trace.layers[lid].grads)
+        t = self._need(
+            trace,
+            f"the backward pass through '{lid}'",
+            trace is not None and lid in trace.layers and "weight" in trace.layers[lid].grads,
+        )
         return t, explain(self.spec, t, f"{lid}.weight", index)
 
     def _preview(self, params: Params, key: str, grad: np.ndarray) -> np.ndarray:
@@ -190,30 +207,38 @@ class _Mazur:
         x, y = np.asarray(self.data.X, dtype=np.float64)[0], np.asarray(self.data.Y, dtype=np.float64)[0]
         wh, wo = before[f"{self.h}.weight"], before[f"{self.o}.weight"]
         ws = ", ".join(f"w{k + 1} = {f(v)}" for k, v in enumerate(list(wh.ravel()) + list(wo.ravel())))
-        return ("Two inputs, two hidden neurons h1, h2 and two outputs o1, o2, all with the sigmoid. "
-                "We train on one sample and follow every number of one step.\n"
-                f"inputs i1 = {f(x[0])}, i2 = {f(x[1])};  targets {f(y[0])} and {f(y[1])}\n"
-                f"{ws}\n"
-                f"biases b1 = {f(before[f'{self.h}.bias'][0])}, b2 = {f(before[f'{self.o}.bias'][0])};  "
-                f"learning rate η = {f(self.lr)}")
+        return (
+            "Two inputs, two hidden neurons h1, h2 and two outputs o1, o2, all with the sigmoid. "
+            "We train on one sample and follow every number of one step.\n"
+            f"inputs i1 = {f(x[0])}, i2 = {f(x[1])};  targets {f(y[0])} and {f(y[1])}\n"
+            f"{ws}\n"
+            f"biases b1 = {f(before[f'{self.h}.bias'][0])}, b2 = {f(before[f'{self.o}.bias'][0])};  "
+            f"learning rate η = {f(self.lr)}"
+        )
 
     def net_h1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
-        return ("The forward pass starts at the hidden neuron h1: it adds up its weighted inputs and its bias.\n"
-                + self._net_text(trace, before, self.h, 0))
+        return (
+            "The forward pass starts at the hidden neuron h1: it adds up its weighted inputs and its bias.\n"
+            + self._net_text(trace, before, self.h, 0)
+        )
 
     def out_h1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         _, pre, out = self._forward(trace, self.h)
-        return ("h1 squashes its net input with the logistic function (the sigmoid).\n"
-                + _sigmoid_text("net_h1", "out_h1", pre[0], out[0]))
+        return "h1 squashes its net input with the logistic function (the sigmoid).\n" + _sigmoid_text(
+            "net_h1", "out_h1", pre[0], out[0]
+        )
 
     def h2(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         _, pre, out = self._forward(trace, self.h)
-        return ("h2 does the same with its own weights w3 and w4.\n" + self._net_text(trace, before, self.h, 1)
-                + "\n" + _sigmoid_text("net_h2", "out_h2", pre[1], out[1]))
+        return (
+            "h2 does the same with its own weights w3 and w4.\n"
+            + self._net_text(trace, before, self.h, 1)
+            + "\n"
+            + _sigmoid_text("net_h2", "out_h2", pre[1], out[1])
+        )
 
     def net_o1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
-        return ("The hidden outputs are the output layer's inputs. For o1:\n"
-                + self._net_text(trace, before, self.o, 0))
+        return "The hidden outputs are the output layer's inputs. For o1:\n" + self._net_text(trace, before, self.o, 0)
 
     def out_o1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         _, pre, out = self._forward(trace, self.o)
@@ -221,43 +246,58 @@ class _Mazur:
 
     def o2(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         _, pre, out = self._forward(trace, self.o)
-        return ("o2 the same, with w7 and w8.\n" + self._net_text(trace, before, self.o, 1) + "\n"
-                + _sigmoid_text("net_o2", "out_o2", pre[1], out[1]))
+        return (
+            "o2 the same, with w7 and w8.\n"
+            + self._net_text(trace, before, self.o, 1)
+            + "\n"
+            + _sigmoid_text("net_o2", "out_o2", pre[1], out[1])
+        )
 
     def total_error(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t = self._need(trace, "the loss", trace is not None and trace.loss is not None)
         _, _, out = self._forward(t, self.o)
         target = np.asarray(t.targets, dtype=np.float64)[0]
         parts = [0.5 * (target[k] - out[k]) ** 2 for k in range(2)]
-        lines = [f"E_o{k + 1} = ½·(target_o{k + 1} − out_o{k + 1})² = ½·({f(target[k])} − {f(out[k])})² = "
-                 f"{f(parts[k])}" for k in range(2)]
+        lines = [
+            f"E_o{k + 1} = ½·(target_o{k + 1} − out_o{k + 1})² = ½·({f(target[k])} − {f(out[k])})² = {f(parts[k])}"
+            for k in range(2)
+        ]
         assert t.loss is not None
-        return ("The squared error of each output, halved, summed over the outputs:\n" + "\n".join(lines)
-                + f"\nE_total = E_o1 + E_o2 = {f(parts[0])} + {f(parts[1])} = {f(float(t.loss))}")
+        return (
+            "The squared error of each output, halved, summed over the outputs:\n"
+            + "\n".join(lines)
+            + f"\nE_total = E_o1 + E_o2 = {f(parts[0])} + {f(parts[1])} = {f(float(t.loss))}"
+        )
 
     def de_dout_o1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, expl = self._explained(trace, self.o, (0, 0))
         _, _, out = self._forward(t, self.o)
         target = float(np.asarray(t.targets, dtype=np.float64)[0, 0])
-        return ("Backward: how much does the total error change when out_o1 changes? Only E_o1 depends on it.\n"
-                f"∂E_total/∂out_o1 = −(target_o1 − out_o1) = −({f(target)} − {f(out[0])}) = "
-                f"{f(expl.summary[0].value)}")
+        return (
+            "Backward: how much does the total error change when out_o1 changes? Only E_o1 depends on it.\n"
+            f"∂E_total/∂out_o1 = −(target_o1 − out_o1) = −({f(target)} − {f(out[0])}) = "
+            f"{f(expl.summary[0].value)}"
+        )
 
     def dout_dnet_o1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, expl = self._explained(trace, self.o, (0, 0))
         _, _, out = self._forward(t, self.o)
-        return ("How much does out_o1 change with its net input? The sigmoid's slope is out·(1 − out).\n"
-                f"∂out_o1/∂net_o1 = out_o1·(1 − out_o1) = {f(out[0])}·(1 − {f(out[0])}) = "
-                f"{f(expl.summary[1].value)}")
+        return (
+            "How much does out_o1 change with its net input? The sigmoid's slope is out·(1 − out).\n"
+            f"∂out_o1/∂net_o1 = out_o1·(1 − out_o1) = {f(out[0])}·(1 − {f(out[0])}) = "
+            f"{f(expl.summary[1].value)}"
+        )
 
     def de_dw5(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, expl = self._explained(trace, self.o, (0, 0))
         a, b, c = (x.value for x in expl.summary)
         recorded = float(np.asarray(t.layers[self.o].grads["weight"], dtype=np.float64)[0, 0])
-        return ("net_o1 = w5·out_h1 + …, so ∂net_o1/∂w5 = out_h1. The chain rule multiplies the three:\n"
-                "∂E_total/∂w5 = ∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n"
-                f"= {_factor(a)} · {_factor(b)} · {_factor(c)} = {f(expl.sample_value)}\n"
-                f"(the backward pass recorded {f(recorded)})")
+        return (
+            "net_o1 = w5·out_h1 + …, so ∂net_o1/∂w5 = out_h1. The chain rule multiplies the three:\n"
+            "∂E_total/∂w5 = ∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n"
+            f"= {_factor(a)} · {_factor(b)} · {_factor(c)} = {f(expl.sample_value)}\n"
+            f"(the backward pass recorded {f(recorded)})"
+        )
 
     def new_w5(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, _ = self._explained(trace, self.o, (0, 0))
@@ -265,35 +305,45 @@ class _Mazur:
         grad = np.asarray(t.layers[self.o].grads["weight"], dtype=np.float64)
         old, new = np.asarray(before[key], dtype=np.float64), self._preview(before, key, grad)
         others = ", ".join(f"w{5 + n}⁺ = {f(new.ravel()[n])}" for n in range(1, 4))
-        return ("Gradient descent moves w5 against its gradient, by the learning rate η:\n"
-                + self._update_rule("w5", old[0, 0], grad[0, 0], new[0, 0]) + "\n"
-                f"Likewise {others}.\n"
-                "These new weights are applied only after the whole backward pass: the hidden layer's "
-                "gradients still use the original w5 … w8.")
+        return (
+            "Gradient descent moves w5 against its gradient, by the learning rate η:\n"
+            + self._update_rule("w5", old[0, 0], grad[0, 0], new[0, 0])
+            + "\n"
+            f"Likewise {others}.\n"
+            "These new weights are applied only after the whole backward pass: the hidden layer's "
+            "gradients still use the original w5 … w8."
+        )
 
     def de_dout_h1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, expl = self._explained(trace, self.h, (0, 0))
         delta = np.asarray(t.layers[self.o].grad_pre, dtype=np.float64)[0]
         w = np.asarray(before[f"{self.o}.weight"], dtype=np.float64)
         ups = [path.upstream for path in _by_output(expl, self.o)]
-        lines = [f"∂E_o{n + 1}/∂out_h1 = ∂E_o{n + 1}/∂net_o{n + 1} · w{5 + 2 * n} = {_factor(delta[n])} · "
-                 f"{_factor(w[n, 0])} = {f(ups[n])}" for n in range(2)]
+        lines = [
+            f"∂E_o{n + 1}/∂out_h1 = ∂E_o{n + 1}/∂net_o{n + 1} · w{5 + 2 * n} = {_factor(delta[n])} · "
+            f"{_factor(w[n, 0])} = {f(ups[n])}"
+            for n in range(2)
+        ]
         _, _, out = self._forward(t, self.h)
-        return (f"out_h1 = {f(out[0])} feeds both outputs, so the error reaches it along two paths, through o1 "
-                "and through o2; their effects add up. (∂E_o/∂net_o = ∂E/∂out_o · ∂out_o/∂net_o, as for w5.)\n"
-                "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1\n" + "\n".join(lines) + "\n"
-                f"∂E_total/∂out_h1 = {f(ups[0])} {_plus(ups[1])} = {f(expl.summary[0].value)}")
+        return (
+            f"out_h1 = {f(out[0])} feeds both outputs, so the error reaches it along two paths, through o1 "
+            "and through o2; their effects add up. (∂E_o/∂net_o = ∂E/∂out_o · ∂out_o/∂net_o, as for w5.)\n"
+            "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1\n" + "\n".join(lines) + "\n"
+            f"∂E_total/∂out_h1 = {f(ups[0])} {_plus(ups[1])} = {f(expl.summary[0].value)}"
+        )
 
     def de_dw1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t, expl = self._explained(trace, self.h, (0, 0))
         _, _, out = self._forward(t, self.h)
         a, b, c = (x.value for x in expl.summary)
         paths = _by_output(expl, self.o)
-        return ("Then through h1's sigmoid and on to w1 (∂net_h1/∂w1 = i1):\n"
-                f"∂out_h1/∂net_h1 = out_h1·(1 − out_h1) = {f(out[0])}·(1 − {f(out[0])}) = {f(b)}\n"
-                "∂E_total/∂w1 = ∂E_total/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1\n"
-                f"= {_factor(a)} · {_factor(b)} · {_factor(c)} = {f(expl.sample_value)}\n"
-                f"(the path through o1 gives {f(paths[0].value)}, the one through o2 {f(paths[1].value)})")
+        return (
+            "Then through h1's sigmoid and on to w1 (∂net_h1/∂w1 = i1):\n"
+            f"∂out_h1/∂net_h1 = out_h1·(1 − out_h1) = {f(out[0])}·(1 − {f(out[0])}) = {f(b)}\n"
+            "∂E_total/∂w1 = ∂E_total/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1\n"
+            f"= {_factor(a)} · {_factor(b)} · {_factor(c)} = {f(expl.sample_value)}\n"
+            f"(the path through o1 gives {f(paths[0].value)}, the one through o2 {f(paths[1].value)})"
+        )
 
     def new_w1(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t = self._need(trace, "the update", trace is not None and after is not None)
@@ -302,12 +352,16 @@ class _Mazur:
         grad = np.asarray(t.layers[self.h].grads["weight"], dtype=np.float64)
         old, new = np.asarray(before[key], dtype=np.float64), np.asarray(after[key], dtype=np.float64)
         hidden = ", ".join(f"w{1 + n}⁺ = {f(new.ravel()[n])}" for n in range(1, 4))
-        out = ", ".join(f"w{5 + n}⁺ = {f(v)}" for n, v in
-                        enumerate(np.asarray(after[f"{self.o}.weight"], dtype=np.float64).ravel()))
+        out = ", ".join(
+            f"w{5 + n}⁺ = {f(v)}" for n, v in enumerate(np.asarray(after[f"{self.o}.weight"], dtype=np.float64).ravel())
+        )
         frozen = self.spec.frozen_params() >= {f"{self.h}.bias", f"{self.o}.bias"}
-        return ("Now the update runs and every weight moves at once:\n"
-                + self._update_rule("w1", old[0, 0], grad[0, 0], new[0, 0]) + f"\n{hidden}\n{out}"
-                + ("\n(the biases are frozen and stay as they are, as in Mazur's text)" if frozen else ""))
+        return (
+            "Now the update runs and every weight moves at once:\n"
+            + self._update_rule("w1", old[0, 0], grad[0, 0], new[0, 0])
+            + f"\n{hidden}\n{out}"
+            + ("\n(the biases are frozen and stay as they are, as in Mazur's text)" if frozen else "")
+        )
 
     def closing(self, trace: StepTrace | None, before: Params, after: Params | None) -> str:
         t = self._need(trace, "the update", trace is not None and after is not None and trace.loss is not None)
@@ -317,8 +371,10 @@ class _Mazur:
         loss = session.evaluate(self.data, new_params)
         outputs = session.predict(np.asarray(self.data.X, dtype=np.float64)[:1], new_params)[0]
         change = f", {(loss - float(t.loss)) / float(t.loss):+.2%}" if t.loss else ""
-        return ("One step is done. With the new weights the forward pass gives\n"
-                f"out_o1 = {f(outputs[0])}, out_o2 = {f(outputs[1])}\n"
-                f"E_total = {f(loss)}  (it was {f(float(t.loss))}{change})\n"
-                "(the canvas still shows the step just done; the next forward pass shows these)\n"
-                "Mazur repeats this step 10,000 times: press Play to watch the error keep falling.")
+        return (
+            "One step is done. With the new weights the forward pass gives\n"
+            f"out_o1 = {f(outputs[0])}, out_o2 = {f(outputs[1])}\n"
+            f"E_total = {f(loss)}  (it was {f(float(t.loss))}{change})\n"
+            "(the canvas still shows the step just done; the next forward pass shows these)\n"
+            "Mazur repeats this step 10,000 times: press Play to watch the error keep falling."
+        )

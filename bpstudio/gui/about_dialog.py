@@ -12,8 +12,17 @@ import numpy
 import PySide6
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, qVersion
 from PySide6.QtGui import QFont, QPaintEvent
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 import bpstudio
 from bpstudio.core import backends
@@ -37,26 +46,29 @@ def torch_rows() -> tuple[str, str]:
         return NOT_INSTALLED, f"not available: {reasons.get('torch/cuda') or reasons['torch/cpu']}"
     try:
         import torch
-    except Exception as exc:  # noqa: BLE001 (a broken install is reported, not raised)
-        return f"installed but cannot be loaded ({type(exc).__name__}: {exc})", "not available: PyTorch cannot be loaded"
+    except Exception as exc:
+        return (
+            f"installed but cannot be loaded ({type(exc).__name__}: {exc})",
+            "not available: PyTorch cannot be loaded",
+        )
     version = str(torch.__version__)
     try:
         if torch.cuda.is_available():
             names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             return version, f"{', '.join(names)} (CUDA {torch.version.cuda})"
-    except Exception as exc:  # noqa: BLE001 (a driver problem is reported, not raised)
+    except Exception as exc:
         return version, f"not available: CUDA could not be queried ({type(exc).__name__}: {exc})"
     reason = reasons.get("torch/cuda") or "PyTorch finds no usable CUDA device (torch.cuda.is_available() is false)"
     return version, f"not available: {reason}"
 
 
 class AboutDialog(QDialog):
-    torch_checked = Signal()   # the PyTorch and CUDA rows have been filled in
+    torch_checked = Signal()  # the PyTorch and CUDA rows have been filled in
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("About bpstudio")
-        self._torch_state = "pending"   # pending -> scheduled -> done
+        self._torch_state = "pending"  # pending -> scheduled -> done
 
         icon = QLabel()
         icon.setPixmap(app_icon().pixmap(QSize(ICON_SIZE, ICON_SIZE), self.devicePixelRatioF()))
@@ -80,12 +92,14 @@ class AboutDialog(QDialog):
         self.rows: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for name, value in (("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
-                            ("Qt", f"{qVersion()} (PySide6 {PySide6.__version__})"),
-                            ("NumPy", numpy.__version__),
-                            ("PyTorch", CHECKING),
-                            ("CUDA", CHECKING),
-                            ("System", platform.platform(terse=True))):
+        for name, value in (
+            ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
+            ("Qt", f"{qVersion()} (PySide6 {PySide6.__version__})"),
+            ("NumPy", numpy.__version__),
+            ("PyTorch", CHECKING),
+            ("CUDA", CHECKING),
+            ("System", platform.platform(terse=True)),
+        ):
             label = QLabel(value)
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

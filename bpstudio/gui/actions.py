@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -46,8 +47,9 @@ class Actions:
         return (self.forward, self.backward, self.update, self.step, self.epoch, self.reset, self.gradcheck)
 
 
-def _action(window: MainWindow, text: str, slot: Callable[[], object], shortcut: str | QKeySequence | None = None,
-            tip: str = "") -> QAction:
+def _action(
+    window: MainWindow, text: str, slot: Callable[[], object], shortcut: str | QKeySequence | None = None, tip: str = ""
+) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
@@ -69,8 +71,7 @@ def build_actions(w: MainWindow) -> Actions:
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     play = _action(w, "&Play", w.training.toggle, "P", "Train continuously / pause")
     play.setCheckable(True)
-    presentation = _action(w, "&Presentation mode", w.toggle_presentation, "F5",
-                           "Larger text for projectors")
+    presentation = _action(w, "&Presentation mode", w.toggle_presentation, "F5", "Larger text for projectors")
     presentation.setCheckable(True)
     w.canvas.fit_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)  # also from the menu
     speed = QComboBox()
@@ -84,19 +85,28 @@ def build_actions(w: MainWindow) -> Actions:
         save=_action(w, "&Save", w.files.save, QKeySequence.StandardKey.Save),
         save_as=_action(w, "Save &As…", w.files.save_as, "Ctrl+Shift+S"),
         quit=_action(w, "&Quit", w.close, "Ctrl+Q"),
-        undo=undo, redo=redo,
-        forward=_action(w, "&Forward", lambda: doc.advance("forward"), "F",
-                        "Forward one layer (the last forward phase computes the loss)"),
+        undo=undo,
+        redo=redo,
+        forward=_action(
+            w,
+            "&Forward",
+            lambda: doc.advance("forward"),
+            "F",
+            "Forward one layer (the last forward phase computes the loss)",
+        ),
         backward=_action(w, "&Backward", lambda: doc.advance("backward"), "B", "Backward one layer"),
-        update=_action(w, "Apply &update", lambda: doc.advance("update"), "U",
-                       "Apply the update to the weights"),
+        update=_action(w, "Apply &update", lambda: doc.advance("update"), "U", "Apply the update to the weights"),
         step=_action(w, "Full &step", doc.full_step, "S", "Finish this step (or run a whole one)"),
         epoch=_action(w, "&Epoch", doc.epoch, "E", "Train to the end of this pass over the data"),
         play=play,
-        reset=_action(w, "&Reset", doc.reset_training, "Ctrl+R",
-                      "Back to the starting weights, step 0, empty plots"),
-        gradcheck=_action(w, "&Gradient check…", w.show_gradient_check, "Ctrl+G",
-                          "Compare backprop's gradients with finite differences"),
+        reset=_action(w, "&Reset", doc.reset_training, "Ctrl+R", "Back to the starting weights, step 0, empty plots"),
+        gradcheck=_action(
+            w,
+            "&Gradient check…",
+            w.show_gradient_check,
+            "Ctrl+G",
+            "Compare backprop's gradients with finite differences",
+        ),
         tidy=_action(w, "&Tidy layout", w.tidy_layout, "Ctrl+L"),
         fit=w.canvas.fit_action,
         presentation=presentation,

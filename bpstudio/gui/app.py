@@ -32,6 +32,7 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     app.setOrganizationName("bpstudio")
     app.setDesktopFileName("org.bpstudio.bpstudio")  # Wayland's app id: matches the .desktop file
     from bpstudio.gui.resources import app_icon
+
     app.setWindowIcon(app_icon())
     from bpstudio.gui.fonts import ensure_fonts
     from bpstudio.gui.gc_policy import GuiThreadCollector
@@ -46,8 +47,10 @@ def run(file: str | None = None, smoke: bool = False) -> int:
         import tempfile
 
         from PySide6.QtCore import QSettings
-        settings = QSettings(str(Path(tempfile.mkdtemp(prefix="bpstudio-smoke-")) / "settings.ini"),
-                             QSettings.Format.IniFormat)
+
+        settings = QSettings(
+            str(Path(tempfile.mkdtemp(prefix="bpstudio-smoke-")) / "settings.ini"), QSettings.Format.IniFormat
+        )
     window = MainWindow(settings)
     if file:
         window.files.open_at_start(file)
@@ -58,6 +61,7 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     # tear the window down now, while Qt is whole, not in whatever order the interpreter's exit picks
     # (pyqtgraph's exit clean-up then finds nothing left; a built binary crashed at exit once in ~100 runs)
     import shiboken6
+
     if shiboken6.isValid(window):
         shiboken6.delete(window)
     collector.uninstall()
@@ -73,9 +77,12 @@ def smoke_check(window: Any, fonts: str = "system") -> int:
     doc.full_step()
     loss = None if doc.trace is None else doc.trace.loss
     stepped = doc.session.step_count == 1 and loss is not None and math.isfinite(loss)
-    print(f"bpstudio: window shown {shown:.2f} s after start; network '{doc.spec.name}'; "
-          f"one step: {'loss ' + format(loss, '.6g') if stepped else 'FAILED'}; fonts: {fonts}; "
-          f"torch loaded: {'torch' in sys.modules}", flush=True)
+    print(
+        f"bpstudio: window shown {shown:.2f} s after start; network '{doc.spec.name}'; "
+        f"one step: {'loss ' + format(loss, '.6g') if stepped else 'FAILED'}; fonts: {fonts}; "
+        f"torch loaded: {'torch' in sys.modules}",
+        flush=True,
+    )
     picture = os.environ.get("BPSTUDIO_SMOKE_SCREENSHOT")  # to look at what an install draws
     if picture:
         window.grab().save(picture)

@@ -4,19 +4,38 @@ scale for signed values (weights, gradients): orange positive, blue negative, as
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from PySide6.QtGui import QColor
 
-POSITIVE = QColor(245, 130, 32)   # orange
-NEGATIVE = QColor(33, 118, 196)   # blue
+POSITIVE = QColor(245, 130, 32)  # orange
+NEGATIVE = QColor(33, 118, 196)  # blue
 NEUTRAL = QColor(235, 235, 235)
-HIGHLIGHT = QColor(220, 30, 60)   # the layer the current phase is at
+HIGHLIGHT = QColor(220, 30, 60)  # the layer the current phase is at
 
 # a qualitative palette readable on white and on a projector: strong colours first, then lighter ones
-LAYER_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2", "#edc948",
-                 "#1f3b73", "#a0522d", "#8c1c3c", "#2e6b30", "#6a3d9a", "#d4a017", "#17807e", "#ff9da7",
-                 "#5c5c5c", "#9edae5", "#c49c94", "#98df8a")
+LAYER_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#59a14f",
+    "#b07aa1",
+    "#9c755f",
+    "#76b7b2",
+    "#edc948",
+    "#1f3b73",
+    "#a0522d",
+    "#8c1c3c",
+    "#2e6b30",
+    "#6a3d9a",
+    "#d4a017",
+    "#17807e",
+    "#ff9da7",
+    "#5c5c5c",
+    "#9edae5",
+    "#c49c94",
+    "#98df8a",
+)
 INPUT_COLOR = QColor("#7f7f7f")
 
 
@@ -35,6 +54,8 @@ def signed_color(value: float, scale: float) -> QColor:
         return QColor(NEUTRAL)
     t = min(abs(value) / scale, 1.0)
     end = POSITIVE if value >= 0 else NEGATIVE
-    return QColor(round(NEUTRAL.red() + (end.red() - NEUTRAL.red()) * t),
-                  round(NEUTRAL.green() + (end.green() - NEUTRAL.green()) * t),
-                  round(NEUTRAL.blue() + (end.blue() - NEUTRAL.blue()) * t))
+    return QColor(
+        round(NEUTRAL.red() + (end.red() - NEUTRAL.red()) * t),
+        round(NEUTRAL.green() + (end.green() - NEUTRAL.green()) * t),
+        round(NEUTRAL.blue() + (end.blue() - NEUTRAL.blue()) * t),
+    )

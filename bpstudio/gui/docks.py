@@ -5,8 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
 
-LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
-                       Qt.DockWidgetArea.BottomDockWidgetArea)
+LEFT, RIGHT, BOTTOM = (
+    Qt.DockWidgetArea.LeftDockWidgetArea,
+    Qt.DockWidgetArea.RightDockWidgetArea,
+    Qt.DockWidgetArea.BottomDockWidgetArea,
+)
 # key: (title, the window's attribute holding the panel, area); the order is the View menu's
 PANELS = {
     "inspector": ("Layer", "inspector", RIGHT),
@@ -42,5 +45,8 @@ def arrange_default(window: QMainWindow, d: dict[str, QDockWidget], default_size
     d["training"].raise_()
     fx, fy = window.width() / default_size[0], window.height() / default_size[1]
     window.resizeDocks([d["training"], d["inspector"]], [int(380 * fx), int(400 * fx)], Qt.Orientation.Horizontal)
-    window.resizeDocks([d["loss"], d["inspector"], d["explanation"]], [int(280 * fy), int(420 * fy), int(300 * fy)],
-                       Qt.Orientation.Vertical)
+    window.resizeDocks(
+        [d["loss"], d["inspector"], d["explanation"]],
+        [int(280 * fy), int(420 * fy), int(300 * fy)],
+        Qt.Orientation.Vertical,
+    )

@@ -10,8 +10,9 @@ import dataclasses
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -34,15 +35,15 @@ DEFAULT_PRESET = "xor"
 
 
 class Document(QObject):
-    network_changed = Signal()      # topology, loss, optimizer or layout changed
-    params_changed = Signal()       # weights changed
-    step_changed = Signal()         # the current step's trace or next phase changed
+    network_changed = Signal()  # topology, loss, optimizer or layout changed
+    params_changed = Signal()  # weights changed
+    step_changed = Signal()  # the current step's trace or next phase changed
     data_changed = Signal()
-    settings_changed = Signal()     # batch size or backend
-    file_changed = Signal()         # path or unsaved-changes flag
+    settings_changed = Signal()  # batch size or backend
+    file_changed = Signal()  # path or unsaved-changes flag
     training_changed = Signal(bool)
-    refused = Signal(str)           # an edit or request that was not carried out, and why
-    loaded = Signal()               # another file or example was opened
+    refused = Signal(str)  # an edit or request that was not carried out, and why
+    loaded = Signal()  # another file or example was opened
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -61,7 +62,7 @@ class Document(QObject):
         self._train_start: Snapshot | None = None
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
-        self.rewind = Rewinder(self)      # the timeline of states, to go back to (gui/rewind.py)
+        self.rewind = Rewinder(self)  # the timeline of states, to go back to (gui/rewind.py)
         self.load_preset(DEFAULT_PRESET)
 
     # --- what views read --------------------------------------------------------------------------
@@ -171,8 +172,9 @@ class Document(QObject):
         """Apply ``make`` (a core edit) to the current network as one undoable step. A refused edit
         (any BpstudioError) changes nothing and its reason goes out on ``refused``."""
         if self.training:
-            self.refused.emit("pause training to change the network (lr, optimizer, loss and batch size "
-                              "can change while it runs)")
+            self.refused.emit(
+                "pause training to change the network (lr, optimizer, loss and batch size can change while it runs)"
+            )
             return False
         before = self.snapshot()
         try:
@@ -212,8 +214,9 @@ class Document(QObject):
                 session = old
             else:
                 b = old.backend
-                session = Session(spec, train, backend=b.name, device=b.device, dtype=b.dtype,
-                                  batch_size=old.batch_size)
+                session = Session(
+                    spec, train, backend=b.name, device=b.device, dtype=b.dtype, batch_size=old.batch_size
+                )
             if (session.step_count, session.epoch_count, session.position) != (snap.step, snap.epoch, snap.position):
                 session.set_progress(snap.step, snap.epoch, snap.position)  # (else a step in progress stays)
             state, renames = snap.optimizer_state, renamed_layers(old.spec, spec)
@@ -299,11 +302,13 @@ class Document(QObject):
     def advance(self, kind: str | None = None) -> None:
         """Run the next phase. ``kind`` names the one expected (forward, backward or update); the loss
         counts as the forward pass's last phase."""
+
         def one(session: Session) -> None:
             allowed = ("forward", "loss") if kind == "forward" else (kind,)
             if kind is not None and session.next_phase.kind not in allowed:
                 raise SessionError(f"cannot run a {kind} phase now: the next phase is '{session.next_phase}'")
             session.advance()
+
         self._run(one)
 
     def full_step(self) -> None:
@@ -317,6 +322,7 @@ class Document(QObject):
             while session.epoch_count == start:
                 session.step()
                 self.record_step(session.trace)
+
         self._run(to_epoch_end, recorded=True)
 
     def _run(self, action: Callable[[Session], Any], recorded: bool = False) -> None:
@@ -346,8 +352,12 @@ class Document(QObject):
         """Add a finished step to the plot history (the training worker records its own steps)."""
         assert trace is not None and trace.loss is not None
         norms = trace.grad_norms()
-        self.history.record(trace.step, float(trace.loss), {k: norms.get(k, math.nan) for k in self.history.layer_ids},
-                            train_accuracy(self))
+        self.history.record(
+            trace.step,
+            float(trace.loss),
+            {k: norms.get(k, math.nan) for k in self.history.layer_ids},
+            train_accuracy(self),
+        )
         tested = test_record(self)
         if tested is not None:
             self.history.record_test(*tested)

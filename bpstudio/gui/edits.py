@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from bpstudio.core import edit
 from bpstudio.core.init import initial_params
@@ -57,13 +58,17 @@ class EditRequests:
     def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
         added: list[str] = []
 
-        where = tuple(position) if position is not None else self.window.canvas.canvas.free_spot_after(
-            source if source is not None else self.document.spec.output)
+        where = (
+            tuple(position)
+            if position is not None
+            else self.window.canvas.canvas.free_spot_after(source if source is not None else self.document.spec.output)
+        )
 
         def make(spec: NetworkSpec) -> NetworkSpec:
             new, layer_id = edit.add_layer(spec, layer_type, source=source, position=where)
             added.append(layer_id)
             return new
+
         text = f"Add {layer_type} layer" + (f" after '{source}'" if source else "")
         if self.document.edit(text, make):
             self.window.select_after_redraw(added[0])
@@ -91,6 +96,7 @@ class EditRequests:
             if "weight_init" in changes:  # a new initialiser draws this layer's weights again
                 new = new.replace_layer(layer_id, weight=None)
             return new
+
         self.document.edit(f"Change '{layer_id}': {_describe(changes)}", make)
 
     def randomize(self, layer_id: str, seed: int) -> None:
@@ -98,6 +104,7 @@ class EditRequests:
             blank = spec.replace_layer(layer_id, weight=None, bias=None)
             drawn = initial_params(blank, seed)
             return spec.with_params({k: v for k, v in drawn.items() if k.startswith(f"{layer_id}.")})
+
         self.document.edit(f"Randomize '{layer_id}' (seed {seed})", make)
 
     def reset_layer(self, layer_id: str) -> None:
@@ -106,8 +113,10 @@ class EditRequests:
 
         def make(spec: NetworkSpec) -> NetworkSpec:
             shapes = spec.param_shapes()
-            return spec.with_params({k: v for k, v in start.items()
-                                     if k.startswith(f"{layer_id}.") and shapes.get(k) == v.shape})
+            return spec.with_params(
+                {k: v for k, v in start.items() if k.startswith(f"{layer_id}.") and shapes.get(k) == v.shape}
+            )
+
         self.document.edit(f"Reset '{layer_id}' weights", make)
 
     def set_output(self, layer_id: str) -> None:

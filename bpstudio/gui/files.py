@@ -25,7 +25,7 @@ class FileManager:
         self.settings = settings
 
     @property
-    def document(self):  # noqa: ANN201 - the window's Document
+    def document(self):
         return self.window.document
 
     # --- recent files -----------------------------------------------------------------------------------
@@ -48,10 +48,12 @@ class FileManager:
         if not self.document.dirty:
             return True
         answer = QMessageBox.question(
-            self.window, "Unsaved changes",
+            self.window,
+            "Unsaved changes",
             f"Save the changes to {self.display_name()} first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard

@@ -14,11 +14,11 @@ class FitsWidth:
     arrangements need, in the current font) and ``_fit(width)``; this calls them when the size, font or style
     changes. List it before the Qt widget class."""
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)  # type: ignore[misc]
         self._fit(event.size().width())  # type: ignore[attr-defined]
 
-    def changeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def changeEvent(self, event: Any) -> None:
         super().changeEvent(event)  # type: ignore[misc]
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self._measure()  # type: ignore[attr-defined]
@@ -65,42 +65,44 @@ class GroupFlowLayout(QLayout):
 
     # --- QLayout's interface ----------------------------------------------------------------------
 
-    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt override
+    def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
         self._group_of.append(self._group_of[-1] + 1 if self._group_of else 0)
 
     def count(self) -> int:
         return len(self._items)
 
-    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+    def itemAt(self, index: int) -> QLayoutItem | None:
         return self._items[index] if 0 <= index < len(self._items) else None
 
-    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+    def takeAt(self, index: int) -> QLayoutItem | None:
         if not 0 <= index < len(self._items):
             return None
         del self._group_of[index]
         return self._items.pop(index)
 
-    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt override
+    def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+    def heightForWidth(self, width: int) -> int:
         return self._arrange(QRect(0, 0, width, 0), place=False)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         items = [item for group in self._groups() for item in group]
         width = sum(_hint_width(item) for item in items) + self._gap() * max(len(items) - 1, 0)
         return self._with_margins(width, _line_height(items))
 
-    def minimumSize(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSize(self) -> QSize:
         groups = self._groups()
-        return self._with_margins(max((self._min_width(g) for g in groups), default=0),
-                                  _line_height([item for group in groups for item in group]))
+        return self._with_margins(
+            max((self._min_width(g) for g in groups), default=0),
+            _line_height([item for group in groups for item in group]),
+        )
 
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt override
+    def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
         self._arrange(rect, place=True)
 

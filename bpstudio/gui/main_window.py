@@ -33,7 +33,7 @@ from bpstudio.gui.training import TrainingController
 from bpstudio.gui.worker import surface
 
 PRESENTATION_SCALE = presentation.SCALE
-DEFAULT_SIZE = (1500, 950)    # the first window, shrunk to fit smaller screens
+DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
 
 
 class MainWindow(QMainWindow):
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
         self._docks_arranged = False  # (restoring saved settings arranges them; else the first show does)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._docks_arranged:  # (only once shown: earlier, Qt 6.11 leaves a stray tab bar)
             docks.arrange_default(self, self.docks, DEFAULT_SIZE)
@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
             self.toggle_presentation()
         self.timer.start()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.training.stop()  # first: the steps trained so far become part of what may need saving
         if not self.files.maybe_save():
             event.ignore()

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 SCALE = 1.5
-HIDDEN = ("history", "timeline", "data")   # docks a lecture does not need
+HIDDEN = ("history", "timeline", "data")  # docks a lecture does not need
 
 
 def high_contrast(palette: QPalette) -> QPalette:

@@ -12,17 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-MIN_INTERVAL_MS = 100     # the fastest tick (one view redraws per tick, in turn)
-MAX_INTERVAL_MS = 400     # the slowest: each of the three views still redraws every 1.2 s
-CPU_BUDGET = 0.08         # the share of one core the GUI thread aims to use while training
-SMOOTHING = 0.5           # how far each tick moves toward the interval the last one called for
+MIN_INTERVAL_MS = 100  # the fastest tick (one view redraws per tick, in turn)
+MAX_INTERVAL_MS = 400  # the slowest: each of the three views still redraws every 1.2 s
+CPU_BUDGET = 0.08  # the share of one core the GUI thread aims to use while training
+SMOOTHING = 0.5  # how far each tick moves toward the interval the last one called for
 
 
 class RefreshPacer:
     """The tick interval that keeps the GUI thread's CPU use near the budget."""
 
-    def __init__(self, wall: Callable[[], float] = time.perf_counter,
-                 cpu: Callable[[], float] = time.thread_time):
+    def __init__(self, wall: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = time.thread_time):
         self._wall_clock, self._cpu_clock = wall, cpu
         self.interval_ms = MIN_INTERVAL_MS
         self.reset()

@@ -20,7 +20,7 @@ from PySide6.QtGui import QIcon
 import bpstudio
 
 APP_ID = "org.bpstudio.bpstudio"
-ICON_NAME = "bpstudio"   # the freedesktop icon theme name (Icon= in the .desktop file)
+ICON_NAME = "bpstudio"  # the freedesktop icon theme name (Icon= in the .desktop file)
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
@@ -69,5 +69,5 @@ def app_icon() -> QIcon:
         if not icon.isNull():
             return icon
         return QIcon.fromTheme(ICON_NAME)
-    except Exception:  # noqa: BLE001 (see the docstring)
+    except Exception:
         return QIcon()

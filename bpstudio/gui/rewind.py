@@ -18,7 +18,7 @@ from bpstudio.core.timeline import RunState, Timeline
 if TYPE_CHECKING:
     from bpstudio.gui.document import Document
 
-MEMORY_BOUND = 256 * 2**20   # the app's timeline: 256 MiB of states in memory, then files (2 GiB), then thinning
+MEMORY_BOUND = 256 * 2**20  # the app's timeline: 256 MiB of states in memory, then files (2 GiB), then thinning
 
 
 class Rewinder:

@@ -18,8 +18,16 @@ from bpstudio.gui.document import Document
 from bpstudio.gui.worker import Progress, TrainWorker
 
 # the speed control's choices: label -> steps per second (None: as fast as the machine goes)
-SPEEDS: dict[str, float | None] = {"1 step/s": 1, "2 steps/s": 2, "5 steps/s": 5, "10 steps/s": 10,
-                                   "30 steps/s": 30, "100 steps/s": 100, "1000 steps/s": 1000, "max": None}
+SPEEDS: dict[str, float | None] = {
+    "1 step/s": 1,
+    "2 steps/s": 2,
+    "5 steps/s": 5,
+    "10 steps/s": 10,
+    "30 steps/s": 30,
+    "100 steps/s": 100,
+    "1000 steps/s": 1000,
+    "max": None,
+}
 DEFAULT_SPEED = "max"
 # While the worker runs, the GUI thread must get the GIL back quickly each time a Qt call released it;
 # at Python's default 5 ms a repaint that releases it twenty times waits 100 ms (bench/bench_gui.py).
@@ -28,7 +36,7 @@ TRAINING_SWITCH_INTERVAL = 0.001
 
 class TrainingController(QObject):
     running_changed = Signal(bool)
-    progressed = Signal(object)   # the latest Progress, after the document recorded it
+    progressed = Signal(object)  # the latest Progress, after the document recorded it
     failed = Signal(str)
 
     def __init__(self, document: Document, parent: QObject | None = None):
@@ -37,7 +45,7 @@ class TrainingController(QObject):
         self.worker: TrainWorker | None = None
         self.speed: float | None = SPEEDS[DEFAULT_SPEED]
         self.latest: Progress | None = None
-        self.latest_history: TrainingHistory | None = None   # the newest snapshot of the history
+        self.latest_history: TrainingHistory | None = None  # the newest snapshot of the history
 
     @property
     def running(self) -> bool:

@@ -26,14 +26,14 @@ from bpstudio.core.trace import StepTrace
 if TYPE_CHECKING:
     from bpstudio.gui.document import Document
 
-REPORT_INTERVAL = 0.1       # seconds between reports to the window (the views redraw at most 10 times a second)
-EVAL_INTERVAL = 0.25        # seconds between test-loss / accuracy / decision-surface evaluations
-CHUNK_SECONDS = 0.008       # how long the worker holds the lock in one go
-GUI_TURN_WAIT = 0.05        # the longest the GUI thread waits for the worker to pause for its redraw
-TRACE_LIMIT = 4096          # send the full trace for the canvas only for nets up to this many parameters
+REPORT_INTERVAL = 0.1  # seconds between reports to the window (the views redraw at most 10 times a second)
+EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface evaluations
+CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
+GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw
+TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
 
 
-TestRecord = tuple[int, float, float | None]                   # step, test loss, test accuracy
+TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
 
 
 def train_accuracy(doc: Document) -> float | None:
@@ -65,14 +65,14 @@ class Progress:
     """What the worker sends: the latest state to draw (its steps are in the document's history)."""
 
     trace: StepTrace | None = None
-    history: TrainingHistory | None = None   # a snapshot of the document's, for the plots
+    history: TrainingHistory | None = None  # a snapshot of the document's, for the plots
     surface: Any = None
     step: int = 0
     epoch: int = 0
 
 
 class TrainWorker(QThread):
-    progressed = Signal(object)   # Progress
+    progressed = Signal(object)  # Progress
     failed = Signal(str)
 
     def __init__(self, document: Document, steps_per_second: float | None = None, max_steps: int | None = None):
@@ -82,7 +82,7 @@ class TrainWorker(QThread):
         self.max_steps = max_steps
         self._stop = False
         self.steps_done = 0
-        self._turn = threading.Condition()   # the GUI thread's turns (see begin_gui_turn)
+        self._turn = threading.Condition()  # the GUI thread's turns (see begin_gui_turn)
         self._turn_wanted = self._parked = False
 
     def stop(self) -> None:
@@ -140,7 +140,7 @@ class TrainWorker(QThread):
             self._loop()
         except BpstudioError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
+        except Exception as exc:
             self.failed.emit(f"training stopped by an internal error: {type(exc).__name__}: {exc}")
 
     def _loop(self) -> None:
@@ -167,8 +167,9 @@ class TrainWorker(QThread):
                     record = (trace.step, loss, {k: norms.get(k, math.nan) for k in layer_ids})
                     if not math.isfinite(loss):
                         self._stop = True
-                        self.failed.emit(f"the loss became {loss} at step {trace.step + 1}: lower the "
-                                         "learning rate, then Reset")
+                        self.failed.emit(
+                            f"the loss became {loss} at step {trace.step + 1}: lower the learning rate, then Reset"
+                        )
                         break
                     if rate is not None or self._stop or self._turn_wanted or time.perf_counter() >= chunk_end:
                         break

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from bpstudio.core import spec_io
-from tests.helpers import MAZUR, needs_torch, optional_torch
 from tests.cli.running import run
+from tests.helpers import MAZUR, needs_torch, optional_torch
 
 torch = optional_torch()
 F = torch.nn.functional if torch is not None else None
@@ -29,12 +29,16 @@ PRESETS = ("deep_relu_he", "deep_sigmoid", "deep_sigmoid_residual", "mazur", "sp
 MAZUR_KEYS = {"loss", "h.weight", "h.bias", "o.weight", "o.bias"}
 
 
-
-
 def run_process(*argv, cwd):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "bpstudio", *map(str, argv)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bpstudio", *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def assert_one_line_error(err, prefix=r"bpstudio: error: "):
@@ -46,6 +50,7 @@ def assert_one_line_error(err, prefix=r"bpstudio: error: "):
 
 
 # --- independent references ---------------------------------------------------------------------------
+
 
 def mazur_reference(steps=1):
     """Mazur's net in plain torch: per-step (loss, ‖∇W_h‖, ‖∇W_o‖) and the weights after ``steps`` SGD steps."""
@@ -72,15 +77,40 @@ def random_net(tmp_path, loss):
     """A 3-5-K tanh net with explicit weights, an .npz of integer labels, and torch's loss and gradients."""
     rng = np.random.default_rng(7)
     out_units, out_act = (3, "identity") if loss == "cross_entropy" else (1, "sigmoid")
-    p = {"h.weight": rng.normal(size=(5, 3)), "h.bias": rng.normal(size=5),
-         "o.weight": rng.normal(size=(out_units, 5)), "o.bias": rng.normal(size=out_units)}
+    p = {
+        "h.weight": rng.normal(size=(5, 3)),
+        "h.bias": rng.normal(size=5),
+        "o.weight": rng.normal(size=(out_units, 5)),
+        "o.bias": rng.normal(size=out_units),
+    }
     X, labels = rng.normal(size=(9, 3)), rng.integers(0, 3 if out_units == 3 else 2, size=9)
-    net = {"format": "bpstudio-network", "version": 1, "output": "o", "loss": loss, "layers": [
-        {"id": "i", "type": "input", "units": 3},
-        {"id": "h", "type": "dense", "inputs": ["i"], "units": 5, "activation": "tanh",
-         "weight": p["h.weight"].tolist(), "bias": p["h.bias"].tolist()},
-        {"id": "o", "type": "dense", "inputs": ["h"], "units": out_units, "activation": out_act,
-         "weight": p["o.weight"].tolist(), "bias": p["o.bias"].tolist()}]}
+    net = {
+        "format": "bpstudio-network",
+        "version": 1,
+        "output": "o",
+        "loss": loss,
+        "layers": [
+            {"id": "i", "type": "input", "units": 3},
+            {
+                "id": "h",
+                "type": "dense",
+                "inputs": ["i"],
+                "units": 5,
+                "activation": "tanh",
+                "weight": p["h.weight"].tolist(),
+                "bias": p["h.bias"].tolist(),
+            },
+            {
+                "id": "o",
+                "type": "dense",
+                "inputs": ["h"],
+                "units": out_units,
+                "activation": out_act,
+                "weight": p["o.weight"].tolist(),
+                "bias": p["o.bias"].tolist(),
+            },
+        ],
+    }
     (tmp_path / "net.json").write_text(json.dumps(net), encoding="utf-8")
     np.savez(tmp_path / "data.npz", X=X, Y=labels)
 
@@ -96,9 +126,12 @@ def random_net(tmp_path, loss):
 
 # --- grad ---------------------------------------------------------------------------------------------
 
+
 @needs_torch
-@pytest.mark.parametrize("backend,dtype,tol", [("numpy", "float64", 1e-9), ("torch", "float64", 1e-9),
-                                               ("numpy", "float32", 1e-6), ("torch", "float32", 1e-6)])
+@pytest.mark.parametrize(
+    "backend,dtype,tol",
+    [("numpy", "float64", 1e-9), ("torch", "float64", 1e-9), ("numpy", "float32", 1e-6), ("torch", "float32", 1e-6)],
+)
 def test_grad_on_mazur_file_matches_published_figures(capsys, tmp_path, mazur_files, backend, dtype, tol):
     net, data = mazur_files
     out = tmp_path / "grads.npz"
@@ -108,8 +141,8 @@ def test_grad_on_mazur_file_matches_published_figures(capsys, tmp_path, mazur_fi
         assert set(g.files) == MAZUR_KEYS
         assert g["loss"].shape == ()
         assert float(g["loss"]) == pytest.approx(0.298371109, abs=tol)
-        assert g["o.weight"][0, 0] == pytest.approx(0.082167041, abs=tol)   # ∂E/∂w5
-        assert g["h.weight"][0, 0] == pytest.approx(0.000438568, abs=tol)   # ∂E/∂w1
+        assert g["o.weight"][0, 0] == pytest.approx(0.082167041, abs=tol)  # ∂E/∂w5
+        assert g["h.weight"][0, 0] == pytest.approx(0.000438568, abs=tol)  # ∂E/∂w1
         _, ref, _ = mazur_reference()
         for key, value in ref.items():
             assert g[key].shape == value.shape
@@ -121,8 +154,17 @@ def test_grad_on_mazur_file_matches_published_figures(capsys, tmp_path, mazur_fi
 @pytest.mark.parametrize("loss", ["cross_entropy", "bce"])
 def test_grad_on_random_net_matches_torch_autograd(capsys, tmp_path, loss, backend):
     ref_loss, ref_grads = random_net(tmp_path, loss)
-    code, _, err = run(capsys, "grad", tmp_path / "net.json", "--data", tmp_path / "data.npz",
-                       "--backend", backend, "--out", tmp_path / "g.npz")
+    code, _, err = run(
+        capsys,
+        "grad",
+        tmp_path / "net.json",
+        "--data",
+        tmp_path / "data.npz",
+        "--backend",
+        backend,
+        "--out",
+        tmp_path / "g.npz",
+    )
     assert (code, err) == (0, "")
     with np.load(tmp_path / "g.npz") as g:
         assert set(g.files) == {"loss", *ref_grads}
@@ -140,6 +182,7 @@ def test_grad_takes_data_from_the_preset_when_no_data_is_given(capsys, tmp_path)
 
 
 # --- train --------------------------------------------------------------------------------------------
+
 
 @needs_torch
 def test_train_writes_metrics_that_match_an_independent_derivation(capsys, tmp_path, mazur_files):
@@ -176,7 +219,7 @@ def test_train_one_step_on_a_preset_without_data_saves_mazurs_updated_weights(ca
     trained = spec_io.load(saved)
     w_o, w_h = trained.layer("o").weight, trained.layer("h").weight
     assert w_o.ravel() == pytest.approx([0.35891648, 0.408666186, 0.511301270, 0.561370121], abs=5e-9)  # w5+..w8+
-    assert w_h.ravel() == pytest.approx([0.149780716, 0.19956143, 0.24975114, 0.29950229], abs=5e-9)    # w1+..w4+
+    assert w_h.ravel() == pytest.approx([0.149780716, 0.19956143, 0.24975114, 0.29950229], abs=5e-9)  # w1+..w4+
     # the saved file is itself a usable network: one more step from it is Mazur's second step
     code, _, _ = run(capsys, "train", saved, "--steps", 1, "--metrics", tmp_path / "m.csv", "--quiet")
     assert code == 0
@@ -187,8 +230,20 @@ def test_train_one_step_on_a_preset_without_data_saves_mazurs_updated_weights(ca
 
 def test_train_with_minibatches_on_a_builtin_set_lowers_the_loss(capsys, tmp_path):
     metrics = tmp_path / "m.csv"
-    code, _, _ = run(capsys, "train", "xor", "--data", "xor:n=64", "--batch-size", 16, "--steps", 300,
-                     "--metrics", metrics, "--quiet")
+    code, _, _ = run(
+        capsys,
+        "train",
+        "xor",
+        "--data",
+        "xor:n=64",
+        "--batch-size",
+        16,
+        "--steps",
+        300,
+        "--metrics",
+        metrics,
+        "--quiet",
+    )
     assert code == 0
     with open(metrics, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -208,6 +263,7 @@ def test_train_quiet_prints_nothing_and_zero_steps_writes_the_network_unchanged(
 
 
 # --- check and presets --------------------------------------------------------------------------------
+
 
 def test_check_prints_a_table_for_every_parameter(capsys):
     code, out, err = run(capsys, "check", "xor", "--max-entries", 5)
@@ -235,6 +291,7 @@ def test_presets_lists_all_six(capsys):
 
 # --- errors -------------------------------------------------------------------------------------------
 
+
 def _write(path, text):
     path.write_text(text, encoding="utf-8")
     return path
@@ -249,31 +306,68 @@ def _bad_activation(tmp):
 # name: (argv builder(tmp, net, csv), words the message must contain, from argparse?)
 ERRORS = {
     "missing network": (lambda t, n, d: ["grad", t / "nope.json", "--data", d], ["nope.json", "not found"], False),
-    "invalid JSON": (lambda t, n, d: ["grad", _write(t / "broken.json", '{"format": '), "--data", d],
-                     ["broken.json", "not valid JSON"], False),
-    "unknown activation": (lambda t, n, d: ["grad", _bad_activation(t), "--data", d],
-                           ["layer 'h'", "field 'activation'", "sigmoidd"], False),
+    "invalid JSON": (
+        lambda t, n, d: ["grad", _write(t / "broken.json", '{"format": '), "--data", d],
+        ["broken.json", "not valid JSON"],
+        False,
+    ),
+    "unknown activation": (
+        lambda t, n, d: ["grad", _bad_activation(t), "--data", d],
+        ["layer 'h'", "field 'activation'", "sigmoidd"],
+        False,
+    ),
     "missing data file": (lambda t, n, d: ["grad", n, "--data", t / "nope.csv"], ["nope.csv", "not found"], False),
-    "text in a number": (lambda t, n, d: ["grad", n, "--data", _write(t / "t.csv", "x1,x2,y1,y2\n0.05,abc,0.01,0.99\n")],
-                         ["t.csv", "line 2", "x2", "'abc'", "not a number"], False),
-    "wrong input width": (lambda t, n, d: ["grad", n, "--data", _write(t / "w.csv", "x1,x2,x3,y1,y2\n1,2,3,4,5\n")],
-                          ["3 input columns", "2 units"], False),
+    "text in a number": (
+        lambda t, n, d: ["grad", n, "--data", _write(t / "t.csv", "x1,x2,y1,y2\n0.05,abc,0.01,0.99\n")],
+        ["t.csv", "line 2", "x2", "'abc'", "not a number"],
+        False,
+    ),
+    "wrong input width": (
+        lambda t, n, d: ["grad", n, "--data", _write(t / "w.csv", "x1,x2,x3,y1,y2\n1,2,3,4,5\n")],
+        ["3 input columns", "2 units"],
+        False,
+    ),
     "unknown builtin": (lambda t, n, d: ["grad", n, "--data", "nosuchset:n=3"], ["nosuchset", "built-in"], False),
     "unknown preset": (lambda t, n, d: ["grad", "nosuchpreset", "--data", d], ["nosuchpreset", "not found"], False),
-    "out folder missing": (lambda t, n, d: ["grad", n, "--data", d, "--out", t / "nodir" / "g.npz"],
-                           ["nodir", "does not exist"], False),
+    "out folder missing": (
+        lambda t, n, d: ["grad", n, "--data", d, "--out", t / "nodir" / "g.npz"],
+        ["nodir", "does not exist"],
+        False,
+    ),
     "bogus backend": (lambda t, n, d: ["grad", n, "--data", d, "--backend", "bogus"], ["--backend", "bogus"], True),
     "missing steps": (lambda t, n, d: ["train", n, "--data", d], ["--steps"], True),
     "negative steps": (lambda t, n, d: ["train", n, "--data", d, "--steps", -1], ["--steps", "-1"], False),
-    "batch size 0": (lambda t, n, d: ["train", n, "--data", d, "--steps", 1, "--batch-size", 0],
-                     ["batch size", "0"], False),
-    "cuda missing": (lambda t, n, d: ["grad", n, "--data", d, "--backend", "torch", "--device", "cuda"],
-                     ["CUDA"], False),
+    "batch size 0": (
+        lambda t, n, d: ["train", n, "--data", d, "--steps", 1, "--batch-size", 0],
+        ["batch size", "0"],
+        False,
+    ),
+    "cuda missing": (
+        lambda t, n, d: ["grad", n, "--data", d, "--backend", "torch", "--device", "cuda"],
+        ["CUDA"],
+        False,
+    ),
     "check eps 0": (lambda t, n, d: ["check", n, "--data", d, "--eps", 0], ["step", "positive", "0"], False),
     "check no entries": (lambda t, n, d: ["check", n, "--data", d, "--max-entries", 0], ["at least 1"], False),
-    "bce on identity": (lambda t, n, d: ["grad", _write(t / "i.json", json.dumps(
-        {**MAZUR, "loss": "bce", "layers": MAZUR["layers"][:2] + [{**MAZUR["layers"][2], "activation": "identity"}]})),
-        "--data", d], ["bce", "sigmoid", "'o'"], False),
+    "bce on identity": (
+        lambda t, n, d: [
+            "grad",
+            _write(
+                t / "i.json",
+                json.dumps(
+                    {
+                        **MAZUR,
+                        "loss": "bce",
+                        "layers": MAZUR["layers"][:2] + [{**MAZUR["layers"][2], "activation": "identity"}],
+                    }
+                ),
+            ),
+            "--data",
+            d,
+        ],
+        ["bce", "sigmoid", "'o'"],
+        False,
+    ),
 }
 
 
@@ -296,7 +390,7 @@ def test_invalid_input_exits_2_with_one_line_and_leaves_no_output(capsys, tmp_pa
     line = assert_one_line_error(err, r"bpstudio: error: ")
     for word in words:
         assert word in line
-    assert set(tmp_path.rglob("*")) == before   # no output file, no leftover temp file
+    assert set(tmp_path.rglob("*")) == before  # no output file, no leftover temp file
 
 
 def test_train_uses_the_training_part_of_a_split_data_source(capsys, tmp_path):
@@ -312,14 +406,27 @@ def test_train_uses_the_training_part_of_a_split_data_source(capsys, tmp_path):
 
 def test_a_failing_save_leaves_no_metrics_file_behind(capsys, tmp_path, mazur_files):
     net, data = mazur_files
-    code, _, err = run(capsys, "train", net, "--data", data, "--steps", 2, "--quiet",
-                       "--metrics", tmp_path / "m.csv", "--save", tmp_path / "nodir" / "s.json")
+    code, _, err = run(
+        capsys,
+        "train",
+        net,
+        "--data",
+        data,
+        "--steps",
+        2,
+        "--quiet",
+        "--metrics",
+        tmp_path / "m.csv",
+        "--save",
+        tmp_path / "nodir" / "s.json",
+    )
     assert code == 2
     assert "nodir" in assert_one_line_error(err)
     assert not (tmp_path / "m.csv").exists()
 
 
 # --- the real entry point, as a separate process ------------------------------------------------------
+
 
 @needs_torch
 def test_process_grad_succeeds(tmp_path, mazur_files):

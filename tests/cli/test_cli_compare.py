@@ -14,9 +14,6 @@ from tests.cli.running import run
 from tests.helpers import needs_torch
 
 
-
-
-
 def mazur_loss(dtype):
     x = np.array([[0.05, 0.10]], dtype)
     t = np.array([[0.01, 0.99]], dtype)
@@ -36,9 +33,17 @@ def table_rows(out):
         spans.append((at, at + len(run_)))
         at += len(run_) + 2
     end = lines.index("", dashes)
-    assert [lines[dashes - 1][a:b].strip() for a, b in spans] == ["layer", "quantity", "backend", "dtype",
-                                                                 "max abs diff", "max rel diff", "shape", "at"]
-    return [[line[a:b].strip() for a, b in spans] for line in lines[dashes + 1:end]]
+    assert [lines[dashes - 1][a:b].strip() for a, b in spans] == [
+        "layer",
+        "quantity",
+        "backend",
+        "dtype",
+        "max abs diff",
+        "max rel diff",
+        "shape",
+        "at",
+    ]
+    return [[line[a:b].strip() for a, b in spans] for line in lines[dashes + 1 : end]]
 
 
 @needs_torch
@@ -52,8 +57,11 @@ def test_table_and_verdict(capsys, mazur_files, tmp_path):
     # 2 layers × (z, a, dL/dz, dL/dW, dL/db) + the loss, on 3 pairs
     assert len(rows) == 3 * (2 * 5 + 1)
     assert {r[0] for r in rows} == {"h", "o"}
-    assert {(r[2], r[3]) for r in rows if r[0] == "h"} == {("numpy", "float32"), ("torch", "float64"),
-                                                             ("torch", "float32")}
+    assert {(r[2], r[3]) for r in rows if r[0] == "h"} == {
+        ("numpy", "float32"),
+        ("torch", "float64"),
+        ("torch", "float32"),
+    }
     verdict = out.strip().splitlines()[-1]
     assert verdict.startswith("largest difference: ") and "float32 vs numpy float64" in verdict
     assert "torch float64 agrees to" in verdict
@@ -94,12 +102,15 @@ def test_without_torch_says_why(capsys, mazur_files, monkeypatch):
     assert "skipped torch float32:" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--batch", "2"], "--batch must be between 1 and 1"),
-    (["--dtypes", "float16"], "unknown dtype 'float16'"),
-    (["--dtypes", ","], "--dtypes"),
-    (["--csv", "/no/such/folder/x.csv"], "folder '/no/such/folder' does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--batch", "2"], "--batch must be between 1 and 1"),
+        (["--dtypes", "float16"], "unknown dtype 'float16'"),
+        (["--dtypes", ","], "--dtypes"),
+        (["--csv", "/no/such/folder/x.csv"], "folder '/no/such/folder' does not exist"),
+    ],
+)
 def test_bad_input_is_one_line(capsys, mazur_files, argv, message):
     net, data = mazur_files
     code, out, err = run(capsys, "compare", net, "--data", data, *argv)

@@ -11,8 +11,8 @@ import pytest
 
 from bpstudio.core import spec_io
 from bpstudio.core.datasets import make_toy
-from tests.helpers import MAZUR, needs_torch, optional_torch, run_script
 from tests.cli.running import run
+from tests.helpers import MAZUR, needs_torch, optional_torch, run_script
 
 torch = optional_torch()
 
@@ -32,8 +32,19 @@ def test_export_writes_a_script_that_reproduces_mazurs_numbers(capsys, tmp_path,
 
 @needs_torch
 def test_export_takes_data_batch_size_and_steps_from_the_command_line(capsys, tmp_path):
-    code, _, err = run(capsys, "export", "xor", "--torch", tmp_path / "x.py", "--data", "xor:n=40,seed=3",
-                       "--batch-size", 8, "--steps", 25)
+    code, _, err = run(
+        capsys,
+        "export",
+        "xor",
+        "--torch",
+        tmp_path / "x.py",
+        "--data",
+        "xor:n=40,seed=3",
+        "--batch-size",
+        8,
+        "--steps",
+        25,
+    )
     assert (code, err) == (0, "")
     namespace = run_script(tmp_path / "x.py", "--steps", 0)
     expected = make_toy("xor", n=40, seed=3)
@@ -42,13 +53,19 @@ def test_export_takes_data_batch_size_and_steps_from_the_command_line(capsys, tm
     assert (namespace["BATCH_SIZE"], namespace["STEPS"], namespace["SHUFFLE_SEED"]) == (8, 25, 1)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["nothere.json", "--torch", "{tmp}/a.py"], "network file 'nothere.json' not found"),
-    (["xor", "--torch", "{tmp}/no/a.py"], "folder '{tmp}/no' does not exist"),
-    (["xor", "--torch", "{tmp}/a.py", "--steps", "-1"], "--steps must be 0 or more"),
-    (["xor", "--torch", "{tmp}/a.py", "--data", "nothing.csv"], "data file 'nothing.csv' not found"),
-    (["xor", "--torch", "{tmp}/a.py", "--data", "spirals:classes=3"], "has 3 classes but the output layer has 1 unit"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nothere.json", "--torch", "{tmp}/a.py"], "network file 'nothere.json' not found"),
+        (["xor", "--torch", "{tmp}/no/a.py"], "folder '{tmp}/no' does not exist"),
+        (["xor", "--torch", "{tmp}/a.py", "--steps", "-1"], "--steps must be 0 or more"),
+        (["xor", "--torch", "{tmp}/a.py", "--data", "nothing.csv"], "data file 'nothing.csv' not found"),
+        (
+            ["xor", "--torch", "{tmp}/a.py", "--data", "spirals:classes=3"],
+            "has 3 classes but the output layer has 1 unit",
+        ),
+    ],
+)
 def test_export_refuses_bad_input_in_one_line(capsys, tmp_path, argv, message):
     code, out, err = run(capsys, "export", *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2 and out == ""

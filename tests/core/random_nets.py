@@ -43,8 +43,15 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
         source = draw(st.sampled_from(list(widths)))
         units = draw(st.integers(1, 4))
         use_bias = draw(st.booleans())
-        layer = {"id": lid, "type": "dense", "inputs": [source], "units": units, "activation": act,
-                 "use_bias": use_bias, "weight": (rng.normal(size=(units, widths[source])) * 0.8).tolist()}
+        layer = {
+            "id": lid,
+            "type": "dense",
+            "inputs": [source],
+            "units": units,
+            "activation": act,
+            "use_bias": use_bias,
+            "weight": (rng.normal(size=(units, widths[source])) * 0.8).tolist(),
+        }
         if use_bias:
             layer["bias"] = (rng.normal(size=units) * 0.5).tolist()
         layers.append(layer)
@@ -53,9 +60,17 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
     out_units = draw(st.integers(2, 3)) if loss == "cross_entropy" else draw(st.integers(1, 3))
     head_act = {"bce": "sigmoid", "cross_entropy": "identity"}.get(loss, draw(st.sampled_from(activations.NAMES)))
     last = layers[-1]["id"]
-    layers.append({"id": "out", "type": "dense", "inputs": [last], "units": out_units, "activation": head_act,
-                   "weight": (rng.normal(size=(out_units, widths[last])) * 0.8).tolist(),
-                   "bias": (rng.normal(size=out_units) * 0.3).tolist()})
+    layers.append(
+        {
+            "id": "out",
+            "type": "dense",
+            "inputs": [last],
+            "units": out_units,
+            "activation": head_act,
+            "weight": (rng.normal(size=(out_units, widths[last])) * 0.8).tolist(),
+            "bias": (rng.normal(size=out_units) * 0.3).tolist(),
+        }
+    )
     order = draw(st.permutations(layers))  # files may list layers in any order
     spec = network(list(order), "out", loss)
 

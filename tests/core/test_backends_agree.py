@@ -61,8 +61,9 @@ def near_a_kink(spec, data, margin=1e-4):
     """True if a relu/leaky_relu pre-activation sits within ``margin`` of 0, where the derivative jumps
     and a central difference straddling it measures neither side (e.g. a dense layer fed all zeros)."""
     trace = Session(spec, data).forward_backward()
-    return any(np.min(np.abs(trace.layers[lid].pre)) < margin
-               for lid in trace.layers if spec.layer(lid).activation in KINKED)
+    return any(
+        np.min(np.abs(trace.layers[lid].pre)) < margin for lid in trace.layers if spec.layer(lid).activation in KINKED
+    )
 
 
 @SETTINGS
@@ -97,14 +98,35 @@ def _every_layer_type_net(activation, loss):
     out_units, head = (3, "identity") if loss == "cross_entropy" else (2, "sigmoid")
     layers = [
         {"id": "x", "type": "input", "units": 3},
-        {"id": "a", "type": "dense", "inputs": ["x"], "units": 4, "activation": activation, "weight": w(4, 3),
-         "bias": rng.normal(size=4).tolist()},
-        {"id": "b", "type": "dense", "inputs": ["a"], "units": 4, "activation": activation, "weight": w(4, 4),
-         "use_bias": False},
+        {
+            "id": "a",
+            "type": "dense",
+            "inputs": ["x"],
+            "units": 4,
+            "activation": activation,
+            "weight": w(4, 3),
+            "bias": rng.normal(size=4).tolist(),
+        },
+        {
+            "id": "b",
+            "type": "dense",
+            "inputs": ["a"],
+            "units": 4,
+            "activation": activation,
+            "weight": w(4, 4),
+            "use_bias": False,
+        },
         {"id": "r", "type": "add", "inputs": ["a", "b"], "activation": activation},
         {"id": "c", "type": "concat", "inputs": ["r", "x"], "activation": activation},
-        {"id": "out", "type": "dense", "inputs": ["c"], "units": out_units, "activation": head,
-         "weight": w(out_units, 7), "bias": [0.1] * out_units},
+        {
+            "id": "out",
+            "type": "dense",
+            "inputs": ["c"],
+            "units": out_units,
+            "activation": head,
+            "weight": w(out_units, 7),
+            "bias": [0.1] * out_units,
+        },
     ]
     X = rng.normal(size=(5, 3))
     Y = rng.integers(0, 3, size=5) if loss == "cross_entropy" else rng.uniform(size=(5, 2))
@@ -115,8 +137,9 @@ def _every_layer_type_net(activation, loss):
 
 @needs_torch
 @pytest.mark.parametrize("loss", ["sse_half", "mse", "bce", "cross_entropy"])
-@pytest.mark.parametrize("activation", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu",
-                                        "softplus", "softmax"])
+@pytest.mark.parametrize(
+    "activation", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus", "softmax"]
+)
 def test_every_activation_and_loss_through_every_layer_type(activation, loss):
     spec, data = _every_layer_type_net(activation, loss)
     for dtype in ("float64", "float32"):

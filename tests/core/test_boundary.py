@@ -21,9 +21,14 @@ from tests.helpers import network
 
 
 def two_in(units, activation, loss):
-    return network([{"id": "x", "type": "input", "units": 2},
-                    {"id": "y", "type": "dense", "inputs": ["x"], "units": units, "activation": activation}],
-                   "y", loss)
+    return network(
+        [
+            {"id": "x", "type": "input", "units": 2},
+            {"id": "y", "type": "dense", "inputs": ["x"], "units": units, "activation": activation},
+        ],
+        "y",
+        loss,
+    )
 
 
 def at(surface, x, y):
@@ -77,8 +82,13 @@ def test_grid_covers_the_bounding_box_plus_margin_row_by_row():
 
 
 def test_non_2d_inputs_give_no_surface_but_a_curve_in_1d():
-    spec = network([{"id": "x", "type": "input", "units": 1},
-                    {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "identity"}], "y")
+    spec = network(
+        [
+            {"id": "x", "type": "input", "units": 1},
+            {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "identity"},
+        ],
+        "y",
+    )
     sine = make_toy("sine", n=50)
     assert output_surface(lambda X: 3 * X, spec, sine) is None
     xs, ys = output_curve(lambda X: 3 * X, spec, sine, resolution=11)
@@ -95,7 +105,10 @@ def test_non_2d_inputs_give_no_surface_but_a_curve_in_1d():
 def test_class_surface_encodes_argmax_and_confidence():
     data = make_toy("blobs", n=30, classes=3)
     spec = two_in(3, "identity", "cross_entropy")
-    logits = lambda X: np.column_stack([X[:, 0], X[:, 1], np.zeros(len(X))])
+
+    def logits(X):
+        return np.column_stack([X[:, 0], X[:, 1], np.zeros(len(X))])
+
     surface = output_surface(logits, spec, data, resolution=9)
     assert surface.kind == "class" and surface.classes == 3 and surface.values.shape == (9, 9)
     i, j = 2, 6

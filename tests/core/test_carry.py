@@ -21,8 +21,9 @@ def snapshot(spec):
 
 
 def test_carry_params_keeps_fitting_values_and_initialises_the_rest():
-    spec = network([X, dense("h", ["x"], 3, activation="relu"), dense("y", ["h"], 1, activation="sigmoid")],
-                   "y", "bce", seed=5)
+    spec = network(
+        [X, dense("h", ["x"], 3, activation="relu"), dense("y", ["h"], 1, activation="sigmoid")], "y", "bce", seed=5
+    )
     old = {k: v + 1.0 for k, v in initial_params(spec).items()}  # as if trained
     old_copy = {k: v.copy() for k, v in old.items()}
     grown = edit.update_layer(spec, "h", units=4)
@@ -46,7 +47,7 @@ def test_a_rename_is_recognised_and_nothing_else_is():
     first = spec.order[1]
     renamed = edit.rename_layer(spec, first, "entry")
     assert renamed_layers(spec, renamed) == {first: "entry"}
-    assert renamed_layers(renamed, spec) == {"entry": first}           # undoing it is one too
+    assert renamed_layers(renamed, spec) == {"entry": first}  # undoing it is one too
     out = edit.rename_layer(spec, spec.output, "result")
     assert renamed_layers(spec, out) == {spec.output: "result"}
     assert renamed_layers(spec, spec) == {}
@@ -93,8 +94,10 @@ OPS = {  # (spec, a, b, i, j) → the edited spec; a and b are layer ids picked 
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(nets(max_layers=4),
-       st.lists(st.tuples(st.sampled_from(sorted(OPS)), st.integers(0, 50), st.integers(0, 50)), max_size=6))
+@given(
+    nets(max_layers=4),
+    st.lists(st.tuples(st.sampled_from(sorted(OPS)), st.integers(0, 50), st.integers(0, 50)), max_size=6),
+)
 def test_random_edits_never_mutate_and_always_validate(net, steps):
     spec, _ = net
     for kind, i, j in steps:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from bpstudio.core import presets
-from bpstudio.core.compare import (QUANTITIES, BackendComparison, ComparisonCancelled, compare_backends,
-                                   difference)
+from bpstudio.core.compare import QUANTITIES, BackendComparison, ComparisonCancelled, compare_backends, difference
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BackendError, DataError
 from bpstudio.core.session import Session
@@ -36,6 +35,7 @@ def by_pair(result, backend, dtype):
 
 # --- the relative difference ------------------------------------------------------------------------------
 
+
 def test_difference_by_hand():
     a = np.array([1.0, 0.0, 1e-30, -2.0])
     b = np.array([1.001, 0.0, 0.0, -2.0])
@@ -48,8 +48,10 @@ def test_difference_by_hand():
     assert difference(a, b, near_zero=0.0)[1:] == (1.0, (2,))
     # opposite signs: at most 2, and symmetric
     assert difference(np.array([3.0]), np.array([-3.0]))[1] == 2.0
-    assert difference(np.array([1.0, 2.0]), np.array([1.5, 2.0]))[1] == difference(np.array([1.5, 2.0]),
-                                                                                    np.array([1.0, 2.0]))[1]
+    assert (
+        difference(np.array([1.0, 2.0]), np.array([1.5, 2.0]))[1]
+        == difference(np.array([1.5, 2.0]), np.array([1.0, 2.0]))[1]
+    )
     assert difference(np.ones((2, 3)), np.ones((2, 3))) == (0.0, 0.0, ())
 
 
@@ -62,6 +64,7 @@ def test_difference_of_nan_and_inf():
 
 
 # --- measured agreement -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["mazur", "deep_sigmoid"])
 def test_torch_float64_agrees_and_float32_differs_a_little(results, name):
@@ -122,6 +125,7 @@ def test_batch_and_params_are_used():
 
 # --- planted differences are found where they were planted -------------------------------------------------
 
+
 def test_planted_gradient_difference_is_found(monkeypatch):
     pytest.importorskip("torch")
     from bpstudio.core.backends import torch_backend
@@ -164,14 +168,15 @@ def test_planted_activation_difference_shows_from_that_layer_on(monkeypatch):
     result = compare_backends(*preset("deep_sigmoid"), dtypes=("float64",), backends=("torch",))
     differing = [(r.layer, r.quantity) for r in result.rows if r.max_rel > 1e-10]
     forward = [d for d in differing if d[1] in ("pre", "out", "loss")]
-    assert forward[0] == ("h3", "out")      # the first forward quantity that differs: z of h3 still agrees
-    assert ("h4", "pre") in forward and ("h5", "out") in forward   # (deeper down the sigmoids damp it)
-    assert ("h1", "grad_weight") in differing   # and every gradient, back to the first layer
-    assert result.matrix("outputs").values[:2, 0].max() < 1e-10   # h1, h2 forward untouched
+    assert forward[0] == ("h3", "out")  # the first forward quantity that differs: z of h3 still agrees
+    assert ("h4", "pre") in forward and ("h5", "out") in forward  # (deeper down the sigmoids damp it)
+    assert ("h1", "grad_weight") in differing  # and every gradient, back to the first layer
+    assert result.matrix("outputs").values[:2, 0].max() < 1e-10  # h1, h2 forward untouched
     assert result.matrix("outputs").values[2, 0] == pytest.approx(1e-5, rel=1e-3)
 
 
 # --- without torch -----------------------------------------------------------------------------------------
+
 
 def test_without_torch_only_numpy_pairs_are_compared(monkeypatch):
     real = importlib.util.find_spec
@@ -188,15 +193,16 @@ def test_without_torch_only_numpy_pairs_are_compared(monkeypatch):
 
 # --- views of the result -----------------------------------------------------------------------------------
 
+
 def test_table_csv_and_matrix(results):
     result: BackendComparison = results["deep_sigmoid"]
     lines = result.to_table().splitlines()
     assert len(lines) == 2 + len(result.rows)
     header = lines[0]
     rel_end = header.index("max rel diff") + len("max rel diff")
-    for line, row in zip(lines[2:], result.rows):     # layer order, numbers right-aligned under their header
+    for line, row in zip(lines[2:], result.rows):  # layer order, numbers right-aligned under their header
         assert line.split()[0] == row.layer
-        assert line[rel_end - 9:rel_end] == f"{row.max_rel:.3e}"
+        assert line[rel_end - 9 : rel_end] == f"{row.max_rel:.3e}"
     worst_first = result.to_table(order="worst").splitlines()[2]
     worst = result.worst()
     assert worst_first.split()[0] == worst.layer and f"{worst.max_rel:.3e}" in worst_first
@@ -205,8 +211,12 @@ def test_table_csv_and_matrix(results):
     parsed = list(csv.DictReader(io.StringIO(result.to_csv())))
     assert len(parsed) == len(result.rows)
     for got, row in zip(parsed, result.rows):
-        assert (got["layer"], got["quantity"], got["backend"], got["dtype"]) == (row.layer, row.quantity,
-                                                                                 row.backend, row.dtype)
+        assert (got["layer"], got["quantity"], got["backend"], got["dtype"]) == (
+            row.layer,
+            row.quantity,
+            row.backend,
+            row.dtype,
+        )
         assert float(got["max_rel"]) == row.max_rel and float(got["max_abs"]) == row.max_abs
     assert parsed[0]["shape"] == "225x8"
 
@@ -214,8 +224,9 @@ def test_table_csv_and_matrix(results):
     assert m.rows == result.layers and m.columns == ("numpy float32", "torch float64", "torch float32")
     for i, layer in enumerate(m.rows):
         for j, pair in enumerate(m.columns):
-            want = max(r.max_rel for r in result.rows
-                       if r.layer == layer and r.pair == pair and r.quantity.startswith("grad_"))
+            want = max(
+                r.max_rel for r in result.rows if r.layer == layer and r.pair == pair and r.quantity.startswith("grad_")
+            )
             assert m.values[i, j] == want
     everything = result.matrix("all")
     assert everything.rows[-1] == "loss L" and everything.values.shape == (len(result.layers) + 1, 3)

@@ -23,7 +23,6 @@ from bpstudio.core.datasets import (
 )
 from tests.core.data_builders import raises, same_bits, write
 
-
 # --- files: round trips -------------------------------------------------------------------------------
 
 TRICKY = np.array([[0.1, 1 / 3], [-0.0, 1e-300], [123456789.123456789, -2.5e17], [np.pi, -np.e]])
@@ -72,24 +71,28 @@ def test_csv_whole_number_targets_stay_float(tmp_path):
 
 # --- files: refused files -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "is empty"),
-    ("1,2,3\n4,5,6\n", "line 1 holds numbers, not a header"),
-    ("y1,y2\n1,2\n", "no input columns (their names must start with 'x'"),
-    ("x1,x2\n1,2\n", "no target columns (their names must start with 'y'"),
-    ("x1,name,y,z\n1,a,2,3\n", "unexpected column 'name', 'z'"),
-    ("x1,,y\n1,2,3\n", "unexpected column (unnamed column 2)"),
-    ("x1,x1,y\n1,2,3\n", "column 'x1' appears more than once"),
-    ("x1,label,y1\n1,0,2\n", "a label column must be the only target column, but the header has label, y1"),
-    ("x1,y1\n", "has a header but no data rows"),
-    ("x1,x2,y1\n1,2,3\n4,abc,6\n", "line 3, column 'x2': 'abc' is not a number"),
-    ("x1,x2,y1\n\n1,2,3\n4, ,6\n", "line 4, column 'x2' is empty"),
-    ("x1,y1\n1,nan\n", "line 2, column 'y1' holds 'nan'; every value must be a finite number"),
-    ("x1,y1\n1,2\n-inf,3\n", "line 3, column 'x1' holds '-inf'"),
-    ("x1,x2,y1\n1,2,3\n4,5\n", "line 3 has 2 cells but the header has 3"),
-    ("x1,label\n1,0.5\n", "line 2, column 'label': '0.5' is not a class label"),
-    ("x1,label\n1,-1\n", "line 2, column 'label': '-1' is not a class label"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("1,2,3\n4,5,6\n", "line 1 holds numbers, not a header"),
+        ("y1,y2\n1,2\n", "no input columns (their names must start with 'x'"),
+        ("x1,x2\n1,2\n", "no target columns (their names must start with 'y'"),
+        ("x1,name,y,z\n1,a,2,3\n", "unexpected column 'name', 'z'"),
+        ("x1,,y\n1,2,3\n", "unexpected column (unnamed column 2)"),
+        ("x1,x1,y\n1,2,3\n", "column 'x1' appears more than once"),
+        ("x1,label,y1\n1,0,2\n", "a label column must be the only target column, but the header has label, y1"),
+        ("x1,y1\n", "has a header but no data rows"),
+        ("x1,x2,y1\n1,2,3\n4,abc,6\n", "line 3, column 'x2': 'abc' is not a number"),
+        ("x1,x2,y1\n\n1,2,3\n4, ,6\n", "line 4, column 'x2' is empty"),
+        ("x1,y1\n1,nan\n", "line 2, column 'y1' holds 'nan'; every value must be a finite number"),
+        ("x1,y1\n1,2\n-inf,3\n", "line 3, column 'x1' holds '-inf'"),
+        ("x1,x2,y1\n1,2,3\n4,5\n", "line 3 has 2 cells but the header has 3"),
+        ("x1,label\n1,0.5\n", "line 2, column 'label': '0.5' is not a class label"),
+        ("x1,label\n1,-1\n", "line 2, column 'label': '-1' is not a class label"),
+    ],
+)
 def test_load_csv_refuses(tmp_path, text, message):
     path = write(tmp_path / "bad.csv", text)
     with raises(f"data file '{path}': ") as caught:
@@ -111,19 +114,22 @@ def savez(path: Path, **arrays: np.ndarray) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("arrays", "message"), [
-    ({"X": np.zeros((2, 2)), "Z": np.zeros(2)}, "missing array Y (arrays present: X, Z)"),
-    ({"A": np.zeros(2)}, "missing array X and Y (arrays present: A)"),
-    ({"X": np.zeros(3), "Y": np.zeros(3)}, "array X must be 2-D (samples × inputs), got shape (3,)"),
-    ({"X": np.zeros((2, 1)), "Y": np.zeros((2, 1, 1))}, "array Y must be 2-D (samples × outputs) or 1-D"),
-    ({"X": np.array([["a"], ["b"]]), "Y": np.zeros(2)}, "array X must hold real numbers, got dtype <U1"),
-    ({"X": np.zeros((2, 1)), "Y": np.array([True, False])}, "array Y must hold real numbers, got dtype bool"),
-    ({"X": np.zeros((3, 1)), "Y": np.zeros((2, 1))}, "X has 3 rows but Y has 2"),
-    ({"X": np.array([[1.0], [2.0], [np.nan]]), "Y": np.zeros(3)}, "array X has a NaN or infinite value in row 3"),
-    ({"X": np.zeros((2, 1)), "Y": np.array([[0.0], [np.inf]])}, "array Y has a NaN or infinite value in row 2"),
-    ({"X": np.zeros((2, 1)), "Y": np.array([0.0, 0.5])}, "a 1-D Y holds class labels, but row 2 has 0.5"),
-    ({"X": np.zeros((2, 1)), "Y": np.array([0, -2])}, "class labels must be 0 or more, but row 2 has -2"),
-])
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"X": np.zeros((2, 2)), "Z": np.zeros(2)}, "missing array Y (arrays present: X, Z)"),
+        ({"A": np.zeros(2)}, "missing array X and Y (arrays present: A)"),
+        ({"X": np.zeros(3), "Y": np.zeros(3)}, "array X must be 2-D (samples × inputs), got shape (3,)"),
+        ({"X": np.zeros((2, 1)), "Y": np.zeros((2, 1, 1))}, "array Y must be 2-D (samples × outputs) or 1-D"),
+        ({"X": np.array([["a"], ["b"]]), "Y": np.zeros(2)}, "array X must hold real numbers, got dtype <U1"),
+        ({"X": np.zeros((2, 1)), "Y": np.array([True, False])}, "array Y must hold real numbers, got dtype bool"),
+        ({"X": np.zeros((3, 1)), "Y": np.zeros((2, 1))}, "X has 3 rows but Y has 2"),
+        ({"X": np.array([[1.0], [2.0], [np.nan]]), "Y": np.zeros(3)}, "array X has a NaN or infinite value in row 3"),
+        ({"X": np.zeros((2, 1)), "Y": np.array([[0.0], [np.inf]])}, "array Y has a NaN or infinite value in row 2"),
+        ({"X": np.zeros((2, 1)), "Y": np.array([0.0, 0.5])}, "a 1-D Y holds class labels, but row 2 has 0.5"),
+        ({"X": np.zeros((2, 1)), "Y": np.array([0, -2])}, "class labels must be 0 or more, but row 2 has -2"),
+    ],
+)
 def test_load_npz_refuses(tmp_path, arrays, message):
     path = savez(tmp_path / "bad.npz", **arrays)
     with raises(f"data file '{path}': {message}"):
@@ -150,6 +156,7 @@ def test_load_file_refuses_other_suffixes(tmp_path):
 
 # --- resolving a data source --------------------------------------------------------------------------
 
+
 def test_resolve_builtin_name_and_options():
     assert same_bits(resolve("moons").X, moons().X)
     data = resolve("spirals: classes=3, n=300,noise=0.2,seed=1")
@@ -158,29 +165,32 @@ def test_resolve_builtin_name_and_options():
     assert resolve("circles:factor=0.25,noise=0").X.min() >= -1.0
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("spirals:n=abc", "spirals: option 'n' must be an integer, got 'abc'"),
-    ("spirals:noise=lots", "spirals: option 'noise' must be a number, got 'lots'"),
-    ("spirals:clases=3", "spirals: unknown option 'clases'"),
-    ("spirals:n300", "spirals: option 'n300' must be written as name=value"),
-    ("spirals:n=3,n=4", "spirals: option 'n' is given twice"),
-    ("spirals:n=-3", "spirals: option 'n' must be a positive integer, got -3"),
-    ("x.csv", "data file 'x.csv' not found"),
-    ("sub/points", "data file 'sub/points' not found"),
-    ("spiral", "data source 'spiral' is not a built-in data set or an existing file"),
-    ("", "is not usable"),
-    (42, "data source 42 is not usable; give a built-in name (blobs, circles, moons, plane, sine, spirals, xor)"),
-    ({"builtin": "xor", "clases": 2}, "xor: unknown option 'clases'"),
-    ({"builtin": 3}, "'builtin' must be a name"),
-    ({"file": "a.csv", "noise": 1}, "unknown key 'noise' next to 'file' (known: file, test_fraction, split_seed)"),
-    ({"builtin": "xor", "file": "a.csv"}, "a dict needs exactly one of 'builtin', 'file' or 'X' and 'Y'"),
-    ({"data": 1}, "its keys are 'data'"),
-    ({"X": [[1.0]]}, "inline data: needs both 'X'"),
-    ({"X": [[1.0], [2.0, 3.0]], "Y": [0, 1]}, "inline data: X has rows of different lengths"),
-    ({"X": [["a"]], "Y": [0]}, "inline data: X must be a list of numbers"),
-    ({"X": [[1.0]], "Y": [True]}, "inline data: Y must be a list of numbers"),
-    ({"X": [[1.0], [2.0]], "Y": [0]}, "inline: 2 input rows but 1 target rows"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("spirals:n=abc", "spirals: option 'n' must be an integer, got 'abc'"),
+        ("spirals:noise=lots", "spirals: option 'noise' must be a number, got 'lots'"),
+        ("spirals:clases=3", "spirals: unknown option 'clases'"),
+        ("spirals:n300", "spirals: option 'n300' must be written as name=value"),
+        ("spirals:n=3,n=4", "spirals: option 'n' is given twice"),
+        ("spirals:n=-3", "spirals: option 'n' must be a positive integer, got -3"),
+        ("x.csv", "data file 'x.csv' not found"),
+        ("sub/points", "data file 'sub/points' not found"),
+        ("spiral", "data source 'spiral' is not a built-in data set or an existing file"),
+        ("", "is not usable"),
+        (42, "data source 42 is not usable; give a built-in name (blobs, circles, moons, plane, sine, spirals, xor)"),
+        ({"builtin": "xor", "clases": 2}, "xor: unknown option 'clases'"),
+        ({"builtin": 3}, "'builtin' must be a name"),
+        ({"file": "a.csv", "noise": 1}, "unknown key 'noise' next to 'file' (known: file, test_fraction, split_seed)"),
+        ({"builtin": "xor", "file": "a.csv"}, "a dict needs exactly one of 'builtin', 'file' or 'X' and 'Y'"),
+        ({"data": 1}, "its keys are 'data'"),
+        ({"X": [[1.0]]}, "inline data: needs both 'X'"),
+        ({"X": [[1.0], [2.0, 3.0]], "Y": [0, 1]}, "inline data: X has rows of different lengths"),
+        ({"X": [["a"]], "Y": [0]}, "inline data: X must be a list of numbers"),
+        ({"X": [[1.0]], "Y": [True]}, "inline data: Y must be a list of numbers"),
+        ({"X": [[1.0], [2.0]], "Y": [0]}, "inline: 2 input rows but 1 target rows"),
+    ],
+)
 def test_resolve_refuses(tmp_path, source, message):
     with raises(message):
         resolve(source, base_dir=tmp_path)
@@ -237,12 +247,15 @@ def test_resolve_split_defaults_to_no_test_set(tmp_path):
     assert test is not None and (len(train), len(test)) == (7, 3)
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("xor:test_fraction=1.5", "option 'test_fraction' must be a number in [0, 1), got 1.5"),
-    ({"builtin": "xor", "test_fraction": "half"}, "option 'test_fraction' must be a number in [0, 1)"),
-    ("xor:split_seed=0.5", "xor: option 'split_seed' must be an integer, got '0.5'"),
-    ({"builtin": "xor", "split_seed": -1}, "option 'split_seed' must be an integer ≥ 0, got -1"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("xor:test_fraction=1.5", "option 'test_fraction' must be a number in [0, 1), got 1.5"),
+        ({"builtin": "xor", "test_fraction": "half"}, "option 'test_fraction' must be a number in [0, 1)"),
+        ("xor:split_seed=0.5", "xor: option 'split_seed' must be an integer, got '0.5'"),
+        ({"builtin": "xor", "split_seed": -1}, "option 'split_seed' must be an integer ≥ 0, got -1"),
+    ],
+)
 def test_resolve_split_refuses_bad_split_options(source, message):
     with raises(message):
         resolve_split(source)

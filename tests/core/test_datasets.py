@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -19,8 +18,8 @@ from bpstudio.core.datasets import (
 )
 from tests.core.data_builders import CLASSIFIERS, REGRESSIONS, raises, same_bits
 
-
 # --- toy sets: shapes, determinism, balance --------------------------------------------------------------
+
 
 def test_registry_holds_every_set():
     assert sorted(TOY_SETS) == sorted(CLASSIFIERS + REGRESSIONS)
@@ -61,6 +60,7 @@ def test_two_class_sets_are_balanced():
 
 
 # --- toy sets: geometry without noise -----------------------------------------------------------------
+
 
 def test_xor_labels_follow_sign_rule():
     data = xor(n=500, noise=0.0)
@@ -137,20 +137,24 @@ def test_sine_follows_formula():
 
 # --- toy sets: refused options ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "options", "message"), [
-    ("spirals", {"clases": 3}, "spirals: unknown option 'clases' (known: n, noise, seed, classes)"),
-    ("xor", {"factor": 0.5}, "xor: unknown option 'factor' (known: n, noise, seed)"),
-    ("circles", {"n": -3}, "circles: option 'n' must be a positive integer, got -3"),
-    ("circles", {"n": 0}, "option 'n' must be a positive integer, got 0"),
-    ("plane", {"n": 2.5}, "plane: option 'n' must be a positive integer, got 2.5"),
-    ("plane", {"n": True}, "option 'n' must be a positive integer, got True"),
-    ("spirals", {"n": 2, "classes": 3}, "spirals: option 'n' must be at least 3"),
-    ("moons", {"noise": -0.1}, "moons: option 'noise' must be a number ≥ 0, got -0.1"),
-    ("sine", {"noise": float("nan")}, "sine: option 'noise' must be a number ≥ 0, got nan"),
-    ("xor", {"seed": -1}, "xor: option 'seed' must be an integer ≥ 0, got -1"),
-    ("blobs", {"classes": 1}, "blobs: option 'classes' must be an integer ≥ 2, got 1"),
-    ("circles", {"factor": 1.5}, "circles: option 'factor' must be a number between 0 and 1"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("spirals", {"clases": 3}, "spirals: unknown option 'clases' (known: n, noise, seed, classes)"),
+        ("xor", {"factor": 0.5}, "xor: unknown option 'factor' (known: n, noise, seed)"),
+        ("circles", {"n": -3}, "circles: option 'n' must be a positive integer, got -3"),
+        ("circles", {"n": 0}, "option 'n' must be a positive integer, got 0"),
+        ("plane", {"n": 2.5}, "plane: option 'n' must be a positive integer, got 2.5"),
+        ("plane", {"n": True}, "option 'n' must be a positive integer, got True"),
+        ("spirals", {"n": 2, "classes": 3}, "spirals: option 'n' must be at least 3"),
+        ("moons", {"noise": -0.1}, "moons: option 'noise' must be a number ≥ 0, got -0.1"),
+        ("sine", {"noise": float("nan")}, "sine: option 'noise' must be a number ≥ 0, got nan"),
+        ("xor", {"seed": -1}, "xor: option 'seed' must be an integer ≥ 0, got -1"),
+        ("blobs", {"classes": 1}, "blobs: option 'classes' must be an integer ≥ 2, got 1"),
+        ("circles", {"factor": 1.5}, "circles: option 'factor' must be a number between 0 and 1"),
+    ],
+)
 def test_make_toy_refuses_bad_options(name, options, message):
     with raises(message):
         make_toy(name, **options)

@@ -18,9 +18,14 @@ F = torch.nn.functional if torch is not None else None
 
 
 def two_layer(head, units, loss, **extra):
-    return network([{"id": "x", "type": "input", "units": 2},
-                    {"id": "o", "type": "dense", "inputs": ["x"], "units": units, "activation": head, **extra}],
-                   "o", loss)
+    return network(
+        [
+            {"id": "x", "type": "input", "units": 2},
+            {"id": "o", "type": "dense", "inputs": ["x"], "units": units, "activation": head, **extra},
+        ],
+        "o",
+        loss,
+    )
 
 
 def test_bce_without_a_probability_output_is_refused_up_front():

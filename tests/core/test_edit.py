@@ -25,18 +25,35 @@ WY = [[0.7, -0.8, 0.9]]
 
 def base():
     """x(2) → h1(3, relu) → h2(3, relu) → y(1, sigmoid), bce, every value given."""
-    return network([X, dense("h1", ["x"], 3, activation="relu", weight=W1, bias=[0.1, 0.2, 0.3]),
-                    dense("h2", ["h1"], 3, activation="relu", weight=W2, bias=[0.0, 0.1, 0.2]),
-                    dense("y", ["h2"], 1, activation="sigmoid", weight=WY, bias=[0.05])], "y", "bce", seed=3)
+    return network(
+        [
+            X,
+            dense("h1", ["x"], 3, activation="relu", weight=W1, bias=[0.1, 0.2, 0.3]),
+            dense("h2", ["h1"], 3, activation="relu", weight=W2, bias=[0.0, 0.1, 0.2]),
+            dense("y", ["h2"], 1, activation="sigmoid", weight=WY, bias=[0.05]),
+        ],
+        "y",
+        "bce",
+        seed=3,
+    )
 
 
 def branched():
     """x → a(2) ; x → b(3) ; cat(a, b) → y(1) ; r = add(a, c) with c(2) from x; 'side' dangles."""
-    return network([X, dense("a", ["x"], 2, weight=[[1, 2], [3, 4]]), dense("b", ["x"], 3),
-                    dense("c", ["x"], 2), {"id": "r", "type": "add", "inputs": ["a", "c"]},
-                    {"id": "cat", "type": "concat", "inputs": ["a", "b"]},
-                    dense("y", ["cat"], 1, weight=[[1, 1, 1, 1, 1]], bias=[0.5]),
-                    dense("side", ["r"], 2, weight=[[1, 0], [0, 1]])], "y", "mse")
+    return network(
+        [
+            X,
+            dense("a", ["x"], 2, weight=[[1, 2], [3, 4]]),
+            dense("b", ["x"], 3),
+            dense("c", ["x"], 2),
+            {"id": "r", "type": "add", "inputs": ["a", "c"]},
+            {"id": "cat", "type": "concat", "inputs": ["a", "b"]},
+            dense("y", ["cat"], 1, weight=[[1, 1, 1, 1, 1]], bias=[0.5]),
+            dense("side", ["r"], 2, weight=[[1, 0], [0, 1]]),
+        ],
+        "y",
+        "mse",
+    )
 
 
 def snapshot(spec):
@@ -53,6 +70,7 @@ def refused(call, *pattern_parts):
 
 
 # --- ids and adding ------------------------------------------------------------------------------
+
 
 def test_new_layer_id_counts_up_and_never_clashes():
     spec = base()
@@ -78,12 +96,21 @@ def test_add_dense_defaults_follow_the_network():
     layer = edit.add_layer(tanh, "dense", source="h")[0].layer("h1")
     assert (layer.activation, layer.weight_init.name) == ("tanh", "xavier_uniform")
     # two sigmoid hidden layers outvote one relu; the output's activation does not count
-    mixed = network([X, dense("a", ["x"], 2, activation="sigmoid"), dense("b", ["a"], 2, activation="sigmoid"),
-                     dense("c", ["b"], 2, activation="relu"), dense("y", ["c"], 2, activation="relu")], "y")
+    mixed = network(
+        [
+            X,
+            dense("a", ["x"], 2, activation="sigmoid"),
+            dense("b", ["a"], 2, activation="sigmoid"),
+            dense("c", ["b"], 2, activation="relu"),
+            dense("y", ["c"], 2, activation="relu"),
+        ],
+        "y",
+    )
     assert edit.add_layer(mixed, "dense")[0].layer("h1").activation == "sigmoid"
     # a tie with relu picks relu; no hidden layer at all picks relu
-    tie = network([X, dense("a", ["x"], 2, activation="tanh"), dense("b", ["a"], 2, activation="relu"),
-                   dense("y", ["b"], 1)], "y")
+    tie = network(
+        [X, dense("a", ["x"], 2, activation="tanh"), dense("b", ["a"], 2, activation="relu"), dense("y", ["b"], 1)], "y"
+    )
     assert edit.add_layer(tie, "dense")[0].layer("h1").activation == "relu"
     bare = network([X, dense("y", ["x"], 1, activation="tanh")], "y")
     assert edit.add_layer(bare, "dense", units=7)[0].layer("h1").units == 7
@@ -109,8 +136,9 @@ def test_add_layer_refusals_name_the_problem():
     before = snapshot(spec)
     refused(lambda: edit.add_layer(spec, "input"), "cannot add an input layer", "exactly one ('x')")
     refused(lambda: edit.add_layer(spec, "pool"), "unknown type 'pool'")
-    refused(lambda: edit.add_layer(spec, "dense", source="nope"), "cannot add a dense layer after 'nope'",
-            "no layer 'nope'")
+    refused(
+        lambda: edit.add_layer(spec, "dense", source="nope"), "cannot add a dense layer after 'nope'", "no layer 'nope'"
+    )
     refused(lambda: edit.add_layer(spec, "dense", layer_id="h2"), "already a layer called 'h2'")
     refused(lambda: edit.add_layer(spec, "dense", layer_id="my layer"), "'my layer' is not a valid layer id")
     refused(lambda: edit.add_layer(spec, "add", units=3), "add layer's width comes from its inputs")
@@ -120,6 +148,7 @@ def test_add_layer_refusals_name_the_problem():
 
 
 # --- connect and disconnect ----------------------------------------------------------------------
+
 
 def test_connect_replaces_a_dense_input_and_keeps_fitting_weights():
     spec = base()
@@ -154,14 +183,27 @@ def test_connect_refusals():
     refused(lambda: edit.connect(spec, "a", "cat"), "'a' already feeds 'cat'")
     refused(lambda: edit.connect(spec, "side", "a"), "cycle a → r → side → a")
     refused(lambda: edit.connect(spec, "nope", "y"), "no layer 'nope'")
-    err = refused(lambda: edit.connect(spec, "b", "r"), "cannot connect 'b' → 'r'",
-                  "'r' adds width 2", "'b' has width 3")
+    err = refused(
+        lambda: edit.connect(spec, "b", "r"), "cannot connect 'b' → 'r'", "'r' adds width 2", "'b' has width 3"
+    )
     assert err.layer == "r"
     # a concat feeding an add would change width under the add
-    add_after_cat = network([X, {"id": "cat", "type": "concat", "inputs": ["x"]}, dense("h", ["x"], 2),
-                             {"id": "r", "type": "add", "inputs": ["cat", "h"]}], "r")
-    refused(lambda: edit.connect(add_after_cat, "h", "cat"), "cannot connect 'h' → 'cat'", "layer 'r'",
-            "equal width", "'cat' has 4")
+    add_after_cat = network(
+        [
+            X,
+            {"id": "cat", "type": "concat", "inputs": ["x"]},
+            dense("h", ["x"], 2),
+            {"id": "r", "type": "add", "inputs": ["cat", "h"]},
+        ],
+        "r",
+    )
+    refused(
+        lambda: edit.connect(add_after_cat, "h", "cat"),
+        "cannot connect 'h' → 'cat'",
+        "layer 'r'",
+        "equal width",
+        "'cat' has 4",
+    )
     chain = base()
     refused(lambda: edit.connect(chain, "y", "h1"), "cycle h1 → h2 → y → h1")
     assert snapshot(spec) == before
@@ -176,13 +218,17 @@ def test_disconnect():
     assert new.layer("y").weight is None and new.param_shapes()["y.weight"] == (1, 2)
     assert edit.disconnect(spec, "c", "r").layer("r").inputs == ("a",)
     refused(lambda: edit.disconnect(spec, "a", "side"), "'a' does not feed 'side'")
-    refused(lambda: edit.disconnect(spec, "r", "side"), "'side' would have no input left",
-            "connect another source to 'side' first")
+    refused(
+        lambda: edit.disconnect(spec, "r", "side"),
+        "'side' would have no input left",
+        "connect another source to 'side' first",
+    )
     one = edit.disconnect(spec, "b", "cat")
     refused(lambda: edit.disconnect(one, "a", "cat"), "'cat' would have no input left")
 
 
 # --- remove, rename, output ----------------------------------------------------------------------
+
 
 def test_remove_layers():
     spec = branched()
@@ -232,6 +278,7 @@ def test_set_output():
 
 # --- update --------------------------------------------------------------------------------------
 
+
 def test_update_units_drops_only_reshaped_values():
     spec = base()
     before = snapshot(spec)
@@ -271,6 +318,7 @@ def test_update_refusals():
 
 # --- layout --------------------------------------------------------------------------------------
 
+
 def test_move_layers():
     spec = base()
     new = edit.move_layers(spec, {"h1": (10, 20.5)})
@@ -303,12 +351,21 @@ def test_tidy_layout_columns_and_skip_edges():
     check_layout(spec, layout)
     gap = edit.COLUMN_GAP
     assert layout["x"] == (0.0, 0.0)
-    assert {i: layout[i][0] for i in spec.order} == {"x": 0, "a": gap, "b": gap, "c": gap, "r": 2 * gap,
-                                                     "cat": 2 * gap, "y": 3 * gap, "side": 3 * gap}
+    assert {i: layout[i][0] for i in spec.order} == {
+        "x": 0,
+        "a": gap,
+        "b": gap,
+        "c": gap,
+        "r": 2 * gap,
+        "cat": 2 * gap,
+        "y": 3 * gap,
+        "side": 3 * gap,
+    }
     assert edit.tidy_layout(spec) == layout  # deterministic
     # residual: h1 → h2 → r ← h1; the skip edge holds its own row, so h2 is off the straight line h1–r
-    res = network([X, dense("h1", ["x"], 2), dense("h2", ["h1"], 2),
-                   {"id": "r", "type": "add", "inputs": ["h1", "h2"]}], "r")
+    res = network(
+        [X, dense("h1", ["x"], 2), dense("h2", ["h1"], 2), {"id": "r", "type": "add", "inputs": ["h1", "h2"]}], "r"
+    )
     layout = edit.tidy_layout(res)
     assert layout["h1"][1] == layout["r"][1] and abs(layout["h2"][1] - layout["r"][1]) == edit.ROW_GAP / 2
     tidy = edit.apply_tidy_layout(spec)
@@ -317,9 +374,17 @@ def test_tidy_layout_columns_and_skip_edges():
 
 def test_tidy_layout_orders_by_inputs_to_avoid_crossings():
     # p comes first in topological order, but only q reads the upper layer a: q goes above p
-    spec = network([X, dense("a", ["x"], 1), dense("b", ["x"], 1), dense("p", ["b"], 1),
-                    {"id": "q", "type": "concat", "inputs": ["a", "b"]},
-                    {"id": "y", "type": "concat", "inputs": ["p", "q"]}], "y")
+    spec = network(
+        [
+            X,
+            dense("a", ["x"], 1),
+            dense("b", ["x"], 1),
+            dense("p", ["b"], 1),
+            {"id": "q", "type": "concat", "inputs": ["a", "b"]},
+            {"id": "y", "type": "concat", "inputs": ["p", "q"]},
+        ],
+        "y",
+    )
     assert spec.order.index("p") < spec.order.index("q")
     layout = edit.tidy_layout(spec)
     assert layout["a"][1] < layout["b"][1] and layout["q"][1] < layout["p"][1]
@@ -334,10 +399,15 @@ def test_tidy_layout_on_random_networks(net):
 
 # --- parameters and a whole editing session ------------------------------------------------------
 
+
 def reference_loss(spec, params, X, t):
     """Independent forward pass for relu/tanh/sigmoid/identity layers and a bce loss."""
-    acts = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "identity": lambda z: z,
-            "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+    acts = {
+        "relu": lambda z: np.maximum(z, 0),
+        "tanh": np.tanh,
+        "identity": lambda z: z,
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    }
     values = {spec.input_id: X}
     for layer_id in spec.order[1:]:
         layer = spec.layer(layer_id)
@@ -352,8 +422,9 @@ def reference_loss(spec, params, X, t):
 
 
 def test_chain_of_edits_builds_a_trainable_network():
-    spec = network([X, dense("out", ["x"], 1, activation="sigmoid")], "out", "bce",
-                   optimizer={"name": "sgd", "lr": 0.5}, seed=2)
+    spec = network(
+        [X, dense("out", ["x"], 1, activation="sigmoid")], "out", "bce", optimizer={"name": "sgd", "lr": 0.5}, seed=2
+    )
     data = make_toy("xor", n=40)
     session = Session(spec, data)
     session.step()

@@ -87,8 +87,17 @@ def test_text_shows_the_equation_the_numbers_and_the_check():
     assert "w<sub>h</sub>[0,0]" in to_html(explain(spec, trace, "h.weight", (0, 0)))
 
 
-@pytest.mark.parametrize("value, text", [(0.08216704056, "0.082167041"), (0.000438567726, "0.000438568"),
-                                         (-0.4, "-0.4"), (1.5e-12, "1.5e-12"), (0.0, "0"), (2.5e7, "2.5e+07")])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (0.08216704056, "0.082167041"),
+        (0.000438567726, "0.000438568"),
+        (-0.4, "-0.4"),
+        (1.5e-12, "1.5e-12"),
+        (0.0, "0"),
+        (2.5e7, "2.5e+07"),
+    ],
+)
 def test_numbers_print_as_the_tutorial_prints_them(value, text):
     assert format_value(value) == text
 
@@ -125,19 +134,43 @@ def test_paths_add_up_on_the_numpy_backend_too(case):
 
 
 def dag_with_softmax_add_and_concat():
-    layers = [{"id": "x", "type": "input", "units": 2},
-              {"id": "h", "type": "dense", "inputs": ["x"], "units": 3, "activation": "softmax",
-               "weight": [[0.3, -0.6], [0.9, 0.2], [-0.4, 0.7]], "bias": [0.1, -0.2, 0.05]},
-              {"id": "g", "type": "dense", "inputs": ["h"], "units": 3, "activation": "tanh",
-               "weight": [[0.5, -0.3, 0.8], [0.2, 0.6, -0.7], [-0.9, 0.4, 0.1]], "use_bias": False},
-              {"id": "r", "type": "add", "inputs": ["g", "h"], "activation": "elu"},
-              {"id": "c", "type": "concat", "inputs": ["r", "x"]},
-              {"id": "side", "type": "dense", "inputs": ["x"], "units": 2},
-              {"id": "y", "type": "dense", "inputs": ["c"], "units": 2, "activation": "sigmoid",
-               "weight": [[0.4, -0.5, 0.6, 0.3, -0.2], [-0.7, 0.1, 0.2, -0.4, 0.9]], "bias": [0.0, 0.1]}]
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {
+            "id": "h",
+            "type": "dense",
+            "inputs": ["x"],
+            "units": 3,
+            "activation": "softmax",
+            "weight": [[0.3, -0.6], [0.9, 0.2], [-0.4, 0.7]],
+            "bias": [0.1, -0.2, 0.05],
+        },
+        {
+            "id": "g",
+            "type": "dense",
+            "inputs": ["h"],
+            "units": 3,
+            "activation": "tanh",
+            "weight": [[0.5, -0.3, 0.8], [0.2, 0.6, -0.7], [-0.9, 0.4, 0.1]],
+            "use_bias": False,
+        },
+        {"id": "r", "type": "add", "inputs": ["g", "h"], "activation": "elu"},
+        {"id": "c", "type": "concat", "inputs": ["r", "x"]},
+        {"id": "side", "type": "dense", "inputs": ["x"], "units": 2},
+        {
+            "id": "y",
+            "type": "dense",
+            "inputs": ["c"],
+            "units": 2,
+            "activation": "sigmoid",
+            "weight": [[0.4, -0.5, 0.6, 0.3, -0.2], [-0.7, 0.1, 0.2, -0.4, 0.9]],
+            "bias": [0.0, 0.1],
+        },
+    ]
     spec = network(layers, "y", "bce")
-    data = Dataset(np.array([[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]]),
-                   np.array([[0.0, 1.0], [1.0, 0.0], [0.3, 0.6]]), "three")
+    data = Dataset(
+        np.array([[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]]), np.array([[0.0, 1.0], [1.0, 0.0], [0.3, 0.6]]), "three"
+    )
     return spec, Session(spec, data).forward_backward().to_numpy()
 
 
@@ -173,7 +206,7 @@ def test_only_the_largest_paths_are_listed_and_the_rest_is_one_exact_sum():
     e = explain(spec, trace, "h7.weight", (2, 5), sample=3, max_paths=5)
     full = all_paths(spec, trace, "h7.weight", (2, 5), 3)
     # h7 → (h8 or skip) → r8 → (h9 or skip) → r9 → (h10 or skip) → r10 → out: 9 choices per residual block
-    assert e.n_paths == full.n_paths == len(full.paths) == 9 ** 3
+    assert e.n_paths == full.n_paths == len(full.paths) == 9**3
     biggest = sorted((abs(p.value) for p in full.paths), reverse=True)[:5]
     assert [abs(p.value) for p in e.paths] == pytest.approx(biggest, rel=1e-12)
     rest = math.fsum(p.value for p in full.paths) - math.fsum(p.value for p in e.paths)
@@ -186,9 +219,10 @@ def test_a_deep_network_is_explained_without_enumerating_its_paths():
     spec = presets.load("deep_sigmoid")
     trace = Session(spec, datasets.resolve_split(spec.data)[0], batch_size=4).forward_backward().to_numpy()
     e = explain(spec, trace, "h1.weight", (0, 0))
-    assert e.n_paths == 8 ** 9 and len(e.paths) == 32
+    assert e.n_paths == 8**9 and len(e.paths) == 32
     assert sum(explain(spec, trace, "h1.weight", (0, 0), s).sample_value for s in range(4)) == pytest.approx(
-        trace.layers["h1"].grads["weight"][0, 0], rel=1e-10, abs=1e-20)
+        trace.layers["h1"].grads["weight"][0, 0], rel=1e-10, abs=1e-20
+    )
 
 
 def test_before_the_backward_pass_reaches_the_layer_it_says_what_to_run():
@@ -204,9 +238,16 @@ def test_before_the_backward_pass_reaches_the_layer_it_says_what_to_run():
         explain(spec, trace, "h.bias", (0,))
 
 
-@pytest.mark.parametrize("key, index, words", [
-    ("z.weight", (0, 0), "no parameter 'z.weight'"), ("h.weight", (2, 0), "shape 2×2"),
-    ("h.weight", (0,), "give (row, column)"), ("h.bias", (0, 0), "give (unit,)"), ("h.weight", (0, -1), "2×2")])
+@pytest.mark.parametrize(
+    "key, index, words",
+    [
+        ("z.weight", (0, 0), "no parameter 'z.weight'"),
+        ("h.weight", (2, 0), "shape 2×2"),
+        ("h.weight", (0,), "give (row, column)"),
+        ("h.bias", (0, 0), "give (unit,)"),
+        ("h.weight", (0, -1), "2×2"),
+    ],
+)
 def test_an_unknown_parameter_or_index_is_a_spec_error(key, index, words):
     spec, trace = mazur_trace()
     with pytest.raises(SpecError, match=__import__("re").escape(words)):

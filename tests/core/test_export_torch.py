@@ -103,16 +103,18 @@ def test_the_script_is_readable_python_naming_layers_safely(tmp_path):
     assert max(len(line) for line in text.splitlines()) <= 120
     ns = {}
     with keeps_default_dtype():
-        exec(compile(text, "exported.py", "exec"), ns)  # noqa: S102 - our own generated script
+        exec(compile(text, "exported.py", "exec"), ns)
         model = ns["Network"]()
     assert set(model.state_dict()) == set(state_dict_keys(spec).values())
     assert ns["FROZEN"] == ["y.bias"]
 
 
 def one_layer(act="identity", loss="mse", head="identity", units=2):
-    layers = [{"id": "x", "type": "input", "units": 2},
-              {"id": "h", "type": "dense", "inputs": ["x"], "units": 4, "activation": act},
-              {"id": "y", "type": "dense", "inputs": ["h"], "units": units, "activation": head}]
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "h", "type": "dense", "inputs": ["x"], "units": 4, "activation": act},
+        {"id": "y", "type": "dense", "inputs": ["h"], "units": units, "activation": head},
+    ]
     return network(layers, "y", loss, seed=11)
 
 
@@ -122,9 +124,11 @@ def random_targets(loss, n, units, rng, labels=True):
     return rng.uniform(0.05, 0.95, size=(n, units)) if loss == "bce" else rng.normal(size=(n, units))
 
 
-CASES = ([(act, "mse", "identity", True) for act in activations.NAMES]
-         + [("tanh", loss, {"bce": "sigmoid", "sse_half": "softplus"}.get(loss, "identity"), True)
-            for loss in losses.NAMES] + [("relu", "cross_entropy", "softmax", False)])
+CASES = (
+    [(act, "mse", "identity", True) for act in activations.NAMES]
+    + [("tanh", loss, {"bce": "sigmoid", "sse_half": "softplus"}.get(loss, "identity"), True) for loss in losses.NAMES]
+    + [("relu", "cross_entropy", "softmax", False)]
+)
 
 
 @needs_torch
@@ -143,17 +147,25 @@ def test_every_activation_and_loss_matches_the_engine(tmp_path, act, loss, head,
 
 
 @needs_torch
-@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.3, "weight_decay": 0.01},
-                                       {"name": "momentum", "lr": 0.1, "momentum": 0.8},
-                                       {"name": "adam", "lr": 0.05, "beta1": 0.8, "weight_decay": 0.001}],
-                         ids=lambda o: o["name"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"name": "sgd", "lr": 0.3, "weight_decay": 0.01},
+        {"name": "momentum", "lr": 0.1, "momentum": 0.8},
+        {"name": "adam", "lr": 0.05, "beta1": 0.8, "weight_decay": 0.001},
+    ],
+    ids=lambda o: o["name"],
+)
 def test_training_in_the_script_follows_the_engine_step_for_step(tmp_path, optimizer):
     """Minibatches of 3 from 8 samples over several passes, a frozen bias: same batches, same updates."""
-    layers = [{"id": "x", "type": "input", "units": 2},
-              {"id": "h", "type": "dense", "inputs": ["x"], "units": 3, "activation": "tanh", "frozen": ["bias"]},
-              {"id": "y", "type": "dense", "inputs": ["h"], "units": 3}]
-    spec = network(layers, "y", "cross_entropy", seed=4, optimizer=optimizer,
-                   data={"builtin": "blobs", "n": 8, "seed": 2})
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "h", "type": "dense", "inputs": ["x"], "units": 3, "activation": "tanh", "frozen": ["bias"]},
+        {"id": "y", "type": "dense", "inputs": ["h"], "units": 3},
+    ]
+    spec = network(
+        layers, "y", "cross_entropy", seed=4, optimizer=optimizer, data={"builtin": "blobs", "n": 8, "seed": 2}
+    )
     data = resolve_split(spec.data)[0]
     params = initial_params(spec)
     write_torch_script(tmp_path / "net.py", spec, params, batch_size=3)
@@ -200,6 +212,7 @@ def test_a_network_without_data_takes_inputs_from_a_file(tmp_path):
 
 # --- state_dict files ------------------------------------------------------------------------------------
 
+
 def save(tmp_path, state, name="w.pt"):
     torch.save(state, tmp_path / name)
     return tmp_path / name
@@ -214,8 +227,11 @@ def test_state_dicts_from_the_export_a_wrapper_a_checkpoint_or_a_sequential_are_
     spec = concat_net()
     params = {k: np.random.default_rng(1).normal(size=s) for k, s in spec.param_shapes().items()}
     keys = state_dict_keys(spec)
-    for state in (tensors(params, keys.get), tensors(params, lambda k: "module." + keys[k]),
-                  {"epoch": 3, "state_dict": tensors(params)}):
+    for state in (
+        tensors(params, keys.get),
+        tensors(params, lambda k: "module." + keys[k]),
+        {"epoch": 3, "state_dict": tensors(params)},
+    ):
         got = load_state_dict(spec, save(tmp_path, state))
         assert set(got) == set(params)
         for key in params:
@@ -226,12 +242,15 @@ def test_state_dicts_from_the_export_a_wrapper_a_checkpoint_or_a_sequential_are_
     np.testing.assert_array_equal(got["y.weight"], sequential[2].weight.detach().numpy())
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("o.bias"), "missing key 'o.bias' (parameter 'o.bias', 2)"),
-    (lambda s: s.update({"o.gain": torch.ones(2)}), "key 'o.gain' matches no parameter"),
-    (lambda s: s.update({"h.weight": torch.ones(3, 2)}), "'h.weight' has shape 3×2 but 'h.weight' needs 2×2"),
-    (lambda s: s.update({"h.bias": torch.tensor([1.0, math.inf])}), "'h.bias' holds a value that is not a finite"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("o.bias"), "missing key 'o.bias' (parameter 'o.bias', 2)"),
+        (lambda s: s.update({"o.gain": torch.ones(2)}), "key 'o.gain' matches no parameter"),
+        (lambda s: s.update({"h.weight": torch.ones(3, 2)}), "'h.weight' has shape 3×2 but 'h.weight' needs 2×2"),
+        (lambda s: s.update({"h.bias": torch.tensor([1.0, math.inf])}), "'h.bias' holds a value that is not a finite"),
+    ],
+)
 @needs_torch
 def test_a_state_dict_that_does_not_fit_is_refused_naming_the_mismatch(tmp_path, change, message):
     spec = presets.load("mazur")
@@ -254,6 +273,7 @@ def test_unreadable_files_are_refused_with_a_reason(tmp_path):
 
 
 # --- notebooks -------------------------------------------------------------------------------------------
+
 
 def test_a_trace_npz_holds_every_layers_values_under_documented_names(tmp_path):
     spec = presets.load("deep_sigmoid_residual")
@@ -290,9 +310,11 @@ def test_metrics_csv_joins_losses_accuracies_and_gradient_norms_by_step(tmp_path
     history.record_test(1, 0.5, 0.625)
     export_metrics(history, tmp_path / "m.csv")
     rows = list(csv.reader(open(tmp_path / "m.csv", encoding="utf-8")))
-    assert rows == [["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm/h", "grad_norm/y"],
-                    ["0", "0.75", "0.5", "", "", "0.5", "2.0"],
-                    ["1", "0.25", "0.75", "0.5", "0.625", "", "1.0"]]
+    assert rows == [
+        ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm/h", "grad_norm/y"],
+        ["0", "0.75", "0.5", "", "", "0.5", "2.0"],
+        ["1", "0.25", "0.75", "0.5", "0.625", "", "1.0"],
+    ]
     with pytest.raises(BpstudioError, match="does not exist"):
         export_metrics(history, tmp_path / "missing" / "m.csv")
 
@@ -312,8 +334,13 @@ def programs(tmp_path_factory):
         spec = concat_net() if name == "concat" else presets.load(name)
         params = initial_params(spec)
         assert write_torch_script(folder / f"{name}.py", spec, params) == [folder / f"{name}.py"]
-        process = subprocess.Popen([sys.executable, f"{name}.py", "--check", "out.npz"], cwd=folder,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, f"{name}.py", "--check", "out.npz"],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         started[name] = (process, folder, spec, params)
     yield started
     for process, *_ in started.values():

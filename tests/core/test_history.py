@@ -22,6 +22,7 @@ LAYERS = ("h1", "h2", "out")
 
 # --- an independent reference: means over raw records, chunked by the stride -----------------------
 
+
 def finite_mean(values):
     kept = [v for v in values if v is not None and math.isfinite(v)]
     return sum(kept) / len(kept) if kept else math.nan
@@ -43,7 +44,7 @@ def expected_stride(n, capacity):
 
 def reference(records, stride):
     """(steps, losses, accuracies, {layer: norms}) with one point per `stride` raw records."""
-    chunks = [records[i:i + stride] for i in range(0, len(records), stride)]
+    chunks = [records[i : i + stride] for i in range(0, len(records), stride)]
     steps = [c[-1][0] for c in chunks]
     losses = [finite_mean([r[1] for r in c]) for c in chunks]
     accs = [finite_mean([r[3] for r in c]) for c in chunks]
@@ -57,8 +58,9 @@ def record_all(history, records):
 
 
 def close(actual, expected):
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
-                               rtol=1e-12, atol=0, equal_nan=True)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), rtol=1e-12, atol=0, equal_nan=True
+    )
 
 
 norm_values = st.one_of(st.floats(1e-12, 1e3), st.sampled_from([math.nan, math.inf, 0.0]))
@@ -105,8 +107,10 @@ def test_every_point_is_the_mean_of_its_raw_records(raw, capacity, columns):
 
 
 @settings(max_examples=60, deadline=None)
-@given(raw=st.lists(st.tuples(st.integers(1, 5), st.floats(0, 5), st.one_of(st.none(), st.floats(0, 1))),
-                    max_size=80), capacity=st.integers(1, 6))
+@given(
+    raw=st.lists(st.tuples(st.integers(1, 5), st.floats(0, 5), st.one_of(st.none(), st.floats(0, 1))), max_size=80),
+    capacity=st.integers(1, 6),
+)
 def test_test_evaluations_merge_the_same_way(raw, capacity):
     h = TrainingHistory(LAYERS, capacity=capacity)
     records = build([(inc, loss, {}, acc) for inc, loss, acc in raw])
@@ -159,8 +163,13 @@ def test_first_last_ratio_reads_the_latest_record_and_names_its_health():
     h.record(1, 1.0, {"h1": 2.7e-9, "h2": 1e-4, "out": 0.1})
     assert h.first_last_ratio() == pytest.approx(2.7e-8)
     assert h.latest_grad_norm("h1") == 2.7e-9 and math.isnan(h.latest_grad_norm("nope"))
-    assert [gradient_health(r) for r in (2.7e-8, 1e-2, 1.0, 50.0, 1e4)] == \
-        ["vanishing", "shrinking", "healthy", "growing", "exploding"]
+    assert [gradient_health(r) for r in (2.7e-8, 1e-2, 1.0, 50.0, 1e4)] == [
+        "vanishing",
+        "shrinking",
+        "healthy",
+        "growing",
+        "exploding",
+    ]
     # a net whose last layer barely gets a gradient has stalled, even with an even ratio
     assert gradient_health(0.6, last_norm=6.6e-9) == "stalled" and gradient_health(0.6, last_norm=1e-3) == "healthy"
     assert TrainingHistory(["only"]).first_last_ratio() is None
@@ -195,8 +204,12 @@ def test_bad_records_are_refused_and_change_nothing():
 
 
 @settings(max_examples=80, deadline=None)
-@given(raw=st.lists(record_st, min_size=1, max_size=60), more=st.lists(record_st, max_size=30),
-       capacity=st.integers(1, 7), cut=st.floats(0, 1))
+@given(
+    raw=st.lists(record_st, min_size=1, max_size=60),
+    more=st.lists(record_st, max_size=30),
+    capacity=st.integers(1, 7),
+    cut=st.floats(0, 1),
+)
 def test_a_rewound_run_drops_whole_points_after_the_cut_and_goes_on_exactly(raw, more, capacity, cut):
     records = build(raw)
     h = TrainingHistory(LAYERS, capacity=capacity)
@@ -253,8 +266,12 @@ def filled(capacity=5, n=23):
     h = TrainingHistory(LAYERS, capacity=capacity)
     rng = np.random.default_rng(1)
     for step in range(n):
-        h.record(step * 2, float(rng.random()), {"h1": float(rng.random()) * 1e-6, "h2": math.nan,
-                                                 "out": float(rng.random())}, float(rng.random()))
+        h.record(
+            step * 2,
+            float(rng.random()),
+            {"h1": float(rng.random()) * 1e-6, "h2": math.nan, "out": float(rng.random())},
+            float(rng.random()),
+        )
         if step % 3 == 0:
             h.record_test(step * 2, float(rng.random()), None if step % 2 else 0.75)
     return h
@@ -275,24 +292,27 @@ def test_json_round_trip_keeps_every_number_and_the_partial_point():
     assert back.to_dict() == h.to_dict()
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.update(format="other"), "format"),
-    (lambda d: d.update(version=7), "version"),
-    (lambda d: d.update(capacity=-1), "capacity"),
-    (lambda d: d.update(layer_ids=["a", 3]), "layer_ids"),
-    (lambda d: d.update(layer_ids=LAYERS), "layer_ids"),  # a tuple is not JSON
-    (lambda d: d["train"].update(stride="8"), "train.stride"),
-    (lambda d: d["train"].update(partial_records=8), "train.partial_records"),
-    (lambda d: d["train"]["steps"].reverse(), "train.steps"),
-    (lambda d: d["train"]["steps"].extend(range(100, 110)), "train.steps"),
-    (lambda d: d["train"]["channels"].pop("log10_grad_norm:h2"), "train.channels.log10_grad_norm:h2"),
-    (lambda d: d["train"]["channels"]["loss"]["sum"].pop(), "train.channels.loss"),
-    (lambda d: d["train"]["channels"]["loss"]["sum"].__setitem__(0, "x"), "train.channels.loss.sum"),
-    (lambda d: d["train"]["channels"]["loss"]["count"].__setitem__(0, 9), "train.channels.loss.count"),
-    (lambda d: d["test"].pop("channels"), "test.channels"),
-    (lambda d: d.update(latest_grad_norms={"h1": 1.0}), "latest_grad_norms"),
-    (lambda d: d["latest_grad_norms"].update(h1=[1]), "latest_grad_norms.h1"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.update(format="other"), "format"),
+        (lambda d: d.update(version=7), "version"),
+        (lambda d: d.update(capacity=-1), "capacity"),
+        (lambda d: d.update(layer_ids=["a", 3]), "layer_ids"),
+        (lambda d: d.update(layer_ids=LAYERS), "layer_ids"),  # a tuple is not JSON
+        (lambda d: d["train"].update(stride="8"), "train.stride"),
+        (lambda d: d["train"].update(partial_records=8), "train.partial_records"),
+        (lambda d: d["train"]["steps"].reverse(), "train.steps"),
+        (lambda d: d["train"]["steps"].extend(range(100, 110)), "train.steps"),
+        (lambda d: d["train"]["channels"].pop("log10_grad_norm:h2"), "train.channels.log10_grad_norm:h2"),
+        (lambda d: d["train"]["channels"]["loss"]["sum"].pop(), "train.channels.loss"),
+        (lambda d: d["train"]["channels"]["loss"]["sum"].__setitem__(0, "x"), "train.channels.loss.sum"),
+        (lambda d: d["train"]["channels"]["loss"]["count"].__setitem__(0, 9), "train.channels.loss.count"),
+        (lambda d: d["test"].pop("channels"), "test.channels"),
+        (lambda d: d.update(latest_grad_norms={"h1": 1.0}), "latest_grad_norms"),
+        (lambda d: d["latest_grad_norms"].update(h1=[1]), "latest_grad_norms.h1"),
+    ],
+)
 def test_a_bad_session_field_is_named(change, field):
     d = copy.deepcopy(filled().to_dict())
     change(d)
@@ -319,7 +339,9 @@ def test_loss_csv_parses_back_to_the_same_numbers():
     for step, loss, acc in zip(h.test_steps(), h.test_losses(), h.test_accuracies()):
         assert as_float(by_step[step]["test_loss"]) == loss
         assert by_step[step]["test_accuracy"] == ("" if math.isnan(acc) else repr(float(acc)))
-    assert by_step[2]["test_loss"] == "" and by_step[6]["test_accuracy"] == "" and by_step[12]["test_accuracy"] == "0.75"
+    assert (
+        by_step[2]["test_loss"] == "" and by_step[6]["test_accuracy"] == "" and by_step[12]["test_accuracy"] == "0.75"
+    )
 
 
 def test_gradient_csv_has_a_column_per_layer_with_empty_cells_for_missing_norms():

@@ -7,22 +7,47 @@ from bpstudio.core import presets, spec_io
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
-from bpstudio.core.landscape import (explore, fork_session, loss_slice, moved, pca_directions, project,
-                                     random_directions, train_trajectory)
+from bpstudio.core.landscape import (
+    explore,
+    fork_session,
+    loss_slice,
+    moved,
+    pca_directions,
+    project,
+    random_directions,
+    train_trajectory,
+)
 from bpstudio.core.session import Session
 
 RNG = np.random.default_rng(11)
 X = RNG.normal(size=(20, 2))
-Y = (X @ np.array([[1.5], [-0.5]]) + 0.3 + 0.1 * RNG.normal(size=(20, 1)))
+Y = X @ np.array([[1.5], [-0.5]]) + 0.3 + 0.1 * RNG.normal(size=(20, 1))
 
 
 def linear_net(frozen=()):
     """y = w·x + b (2 inputs, 1 output, no activation) under the mean squared error."""
-    return spec_io.from_dict({
-        "format": "bpstudio-network", "version": 1, "output": "y", "loss": "mse", "seed": 4,
-        "layers": [{"id": "x", "type": "input", "units": 2},
-                   {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "identity",
-                    "weight": [[0.2, 0.7]], "bias": [0.1], "frozen": list(frozen)}]})
+    return spec_io.from_dict(
+        {
+            "format": "bpstudio-network",
+            "version": 1,
+            "output": "y",
+            "loss": "mse",
+            "seed": 4,
+            "layers": [
+                {"id": "x", "type": "input", "units": 2},
+                {
+                    "id": "y",
+                    "type": "dense",
+                    "inputs": ["x"],
+                    "units": 1,
+                    "activation": "identity",
+                    "weight": [[0.2, 0.7]],
+                    "bias": [0.1],
+                    "frozen": list(frozen),
+                },
+            ],
+        }
+    )
 
 
 def spiral():
@@ -141,8 +166,9 @@ def test_explore_slices_around_the_start_and_projects_the_path_it_trained():
     live.run(3)
     start = live.params_numpy()
     seen = []
-    found = explore(fork_session(live), plane="pca", steps=12, every=4, points=5,
-                    progress=lambda d, t: seen.append((d, t)) or True)
+    found = explore(
+        fork_session(live), plane="pca", steps=12, every=4, points=5, progress=lambda d, t: seen.append((d, t)) or True
+    )
     assert seen[0] == (1, 17) and seen[-1] == (17, 17)
     assert found.cut.losses[2, 2] == pytest.approx(live.evaluate(data), rel=1e-12)
     assert all(np.array_equal(found.cut.centre[k], v) for k, v in start.items())

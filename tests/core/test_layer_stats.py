@@ -9,8 +9,17 @@ import pytest
 from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
-from bpstudio.core.layer_stats import (LayerStats, common_range, histogram, log_edges, log_histogram, log_rebin, rebin,
-                                       record_run, saturation_threshold)
+from bpstudio.core.layer_stats import (
+    LayerStats,
+    common_range,
+    histogram,
+    log_edges,
+    log_histogram,
+    log_rebin,
+    rebin,
+    record_run,
+    saturation_threshold,
+)
 from bpstudio.core.session import Session
 
 
@@ -44,8 +53,12 @@ def test_each_histogram_counts_every_value_in_the_bin_numpy_puts_it_in():
     for quantity, shape in sizes.items():
         h = stats.heatmap("h1", quantity)
         assert h.counts.shape == (1, 32) and h.counts.sum() == shape[0] * shape[1]
-        values = {"pre": trace.layers["h1"].pre, "activation": trace.layers["h1"].out,
-                  "weight": s.params_numpy()["h1.weight"], "gradient": trace.layers["h1"].grads["weight"]}[quantity]
+        values = {
+            "pre": trace.layers["h1"].pre,
+            "activation": trace.layers["h1"].out,
+            "weight": s.params_numpy()["h1.weight"],
+            "gradient": trace.layers["h1"].grads["weight"],
+        }[quantity]
         assert np.array_equal(h.counts[0], np.histogram(values, bins=h.edges)[0]), quantity
         assert h.edges[-1] > np.max(values) and (h.edges[0] <= np.min(values))
     assert stats.heatmap("h1", "activation").edges[0] == 0.0  # relu outputs: no negative half
@@ -71,11 +84,11 @@ def test_log_binning_merges_exactly_onto_a_higher_top():
     made = [log_histogram(v, 32) for v in samples]
     top = max(m[1] for m in made)
     largest = max(np.max(np.abs(v)) for v in samples)
-    assert top / 2 ** 0.5 <= largest < top and 2 * np.log2(top) == round(2 * np.log2(top))  # the next edge 2^(i/2)
+    assert top / 2**0.5 <= largest < top and 2 * np.log2(top) == round(2 * np.log2(top))  # the next edge 2^(i/2)
     edges = log_edges(top, 32)
     assert len(edges) == 33 and edges[16] == 0.0 and np.all(np.diff(edges) > 0)
-    assert edges[17] == pytest.approx(top / 2 ** 7.5) and edges[-2] == pytest.approx(top / 2 ** 0.5)
-    for v, (lo, hi, counts, bad) in zip(samples, made):
+    assert edges[17] == pytest.approx(top / 2**7.5) and edges[-2] == pytest.approx(top / 2**0.5)
+    for v, (lo, hi, counts, _bad) in zip(samples, made):
         assert lo == -hi and counts.sum() == len(v)
         merged = log_rebin(counts, hi, top)
         assert np.array_equal(merged, np.histogram(v, bins=edges)[0])
@@ -170,7 +183,7 @@ def test_reading_while_another_thread_records():
         try:
             for step in range(3000):
                 stats.record(step, trace)
-        except Exception as exc:  # noqa: BLE001 - pragma: no cover - what the test is looking for
+        except Exception as exc:
             failures.append(exc)
 
     t = threading.Thread(target=writer)

@@ -25,12 +25,13 @@ def scalar_reference():
     h1, h2 = sig(w1 * i1 + w2 * i2 + b1), sig(w3 * i1 + w4 * i2 + b1)
     o1, o2 = sig(w5 * h1 + w6 * h2 + b2), sig(w7 * h1 + w8 * h2 + b2)
     loss = 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
-    d1, d2 = (o1 - t1) * o1 * (1 - o1), (o2 - t2) * o2 * (1 - o2)   # δ at the output pre-activations
+    d1, d2 = (o1 - t1) * o1 * (1 - o1), (o2 - t2) * o2 * (1 - o2)  # δ at the output pre-activations
     e1, e2 = (d1 * w5 + d2 * w7) * h1 * (1 - h1), (d1 * w6 + d2 * w8) * h2 * (1 - h2)
-    grads = {"o.weight": [[d1 * h1, d1 * h2], [d2 * h1, d2 * h2]],
-             "h.weight": [[e1 * i1, e1 * i2], [e2 * i1, e2 * i2]]}
-    new = {"o.weight": [[w5 - lr * d1 * h1, w6 - lr * d1 * h2], [w7 - lr * d2 * h1, w8 - lr * d2 * h2]],
-           "h.weight": [[w1 - lr * e1 * i1, w2 - lr * e1 * i2], [w3 - lr * e2 * i1, w4 - lr * e2 * i2]]}
+    grads = {"o.weight": [[d1 * h1, d1 * h2], [d2 * h1, d2 * h2]], "h.weight": [[e1 * i1, e1 * i2], [e2 * i1, e2 * i2]]}
+    new = {
+        "o.weight": [[w5 - lr * d1 * h1, w6 - lr * d1 * h2], [w7 - lr * d2 * h1, w8 - lr * d2 * h2]],
+        "h.weight": [[w1 - lr * e1 * i1, w2 - lr * e1 * i2], [w3 - lr * e2 * i1, w4 - lr * e2 * i2]],
+    }
     return (h1, h2), (o1, o2), loss, grads, new
 
 
@@ -48,8 +49,8 @@ def test_forward_loss_gradients_and_update_match_mazur(session):
     assert o == pytest.approx([0.75136507, 0.772928465], abs=5e-9)
     assert trace.loss == pytest.approx(0.298371109, abs=1e-9)
     grads = {k: trace.numpy(g) for k, g in trace.grads.items()}
-    assert grads["o.weight"][0, 0] == pytest.approx(0.082167041, abs=1e-9)   # ∂E/∂w5
-    assert grads["h.weight"][0, 0] == pytest.approx(0.000438568, abs=1e-9)   # ∂E/∂w1
+    assert grads["o.weight"][0, 0] == pytest.approx(0.082167041, abs=1e-9)  # ∂E/∂w5
+    assert grads["h.weight"][0, 0] == pytest.approx(0.000438568, abs=1e-9)  # ∂E/∂w1
     new = session.params_numpy()
     assert new["o.weight"].ravel() == pytest.approx([0.35891648, 0.408666186, 0.511301270, 0.561370121], abs=5e-9)
     assert new["h.weight"].ravel() == pytest.approx([0.149780716, 0.19956143, 0.24975114, 0.29950229], abs=5e-9)

@@ -21,8 +21,14 @@ CASES = [
 
 def torch_optimizer(spec, params):
     if spec.name == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                                weight_decay=spec.weight_decay, foreach=False)
+        return torch.optim.Adam(
+            params,
+            lr=spec.lr,
+            betas=(spec.beta1, spec.beta2),
+            eps=spec.eps,
+            weight_decay=spec.weight_decay,
+            foreach=False,
+        )
     momentum = spec.momentum if spec.name == "momentum" else 0.0
     return torch.optim.SGD(params, lr=spec.lr, momentum=momentum, weight_decay=spec.weight_decay, foreach=False)
 
@@ -47,8 +53,9 @@ def test_updates_match_torch_optim_over_many_steps(spec):
 
 def test_frozen_parameters_keep_their_values_and_updates_make_new_arrays():
     params = {"w": np.ones(2), "b": np.zeros(2)}
-    new = Optimizer(OptimizerSpec("sgd", lr=1.0), np.sqrt).update(params, {"w": np.ones(2), "b": np.ones(2)},
-                                                                   frozenset({"b"}))
+    new = Optimizer(OptimizerSpec("sgd", lr=1.0), np.sqrt).update(
+        params, {"w": np.ones(2), "b": np.ones(2)}, frozenset({"b"})
+    )
     assert new["w"].tolist() == [0.0, 0.0] and new["b"] is params["b"]
     assert params["w"].tolist() == [1.0, 1.0]
 

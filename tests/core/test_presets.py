@@ -38,15 +38,15 @@ def test_deep_nets_have_at_least_ten_layers():
 
 def test_the_deep_sigmoid_net_visibly_vanishes():
     to_out, to_last_hidden = first_to_last_ratio("deep_sigmoid")
-    assert to_out < 1e-6 and to_last_hidden < 1e-5   # measured: 2.7e-8 and 9.4e-8
+    assert to_out < 1e-6 and to_last_hidden < 1e-5  # measured: 2.7e-8 and 9.4e-8
 
 
 def test_relu_with_he_init_and_residual_connections_keep_gradients_flowing():
     relu = first_to_last_ratio("deep_relu_he")
     residual = first_to_last_ratio("deep_sigmoid_residual")
     plain = first_to_last_ratio("deep_sigmoid")
-    assert relu[0] > 0.1 and relu[1] > 0.1                     # measured: 1.6 and 1.5
-    assert residual[0] > 1e-3 and residual[1] > 1e-3           # measured: 1.6e-3 and 9.9e-3
+    assert relu[0] > 0.1 and relu[1] > 0.1  # measured: 1.6 and 1.5
+    assert residual[0] > 1e-3 and residual[1] > 1e-3  # measured: 1.6e-3 and 9.9e-3
     assert residual[1] > 1e4 * plain[1]
 
 
@@ -57,8 +57,10 @@ def test_gradient_reaching_each_residual_block_does_not_shrink_with_depth():
     assert min(stream) / max(stream) > 0.5
 
 
-@pytest.mark.parametrize("name, steps, batch", [("xor", 1500, None), ("spiral", 1000, 32),
-                                                 ("deep_relu_he", 500, None), ("deep_sigmoid_residual", 2000, None)])
+@pytest.mark.parametrize(
+    "name, steps, batch",
+    [("xor", 1500, None), ("spiral", 1000, 32), ("deep_relu_he", 500, None), ("deep_sigmoid_residual", 2000, None)],
+)
 def test_the_trainable_presets_learn_their_data(name, steps, batch):
     s, test = session(name, batch_size=batch)
     s.run(steps)
@@ -70,4 +72,4 @@ def test_the_trainable_presets_learn_their_data(name, steps, batch):
 def test_the_deep_sigmoid_net_stays_stuck():
     s, test = session("deep_sigmoid")
     s.run(500)
-    assert s.trace.loss > 0.68   # stuck near ln 2: it predicts the class mean
+    assert s.trace.loss > 0.68  # stuck near ln 2: it predicts the class mean

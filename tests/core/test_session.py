@@ -28,8 +28,14 @@ def xor_session(**options):
 
 def test_phases_run_in_order_and_fill_the_trace_as_they_go():
     s = mazur_session()
-    assert s.phases == (Phase("forward", "h"), Phase("forward", "o"), Phase("loss"),
-                        Phase("backward", "o"), Phase("backward", "h"), Phase("update"))
+    assert s.phases == (
+        Phase("forward", "h"),
+        Phase("forward", "o"),
+        Phase("loss"),
+        Phase("backward", "o"),
+        Phase("backward", "h"),
+        Phase("update"),
+    )
     assert s.forward_layer() == Phase("forward", "h")
     assert set(s.trace.layers) == {"h"} and s.trace.loss is None and s.mid_step
     s.forward_layer()
@@ -46,8 +52,9 @@ def test_phases_run_in_order_and_fill_the_trace_as_they_go():
     assert s.params_numpy()["o.weight"][0, 0] == pytest.approx(0.35891648, abs=5e-9)
 
 
-@pytest.mark.parametrize("call, next_kind", [("compute_loss", "forward"), ("backward_layer", "forward"),
-                                             ("apply_update", "forward")])
+@pytest.mark.parametrize(
+    "call, next_kind", [("compute_loss", "forward"), ("backward_layer", "forward"), ("apply_update", "forward")]
+)
 def test_a_phase_out_of_turn_is_refused_with_the_next_phase_named(call, next_kind):
     s = mazur_session()
     with pytest.raises(SessionError, match=f"next phase is '{next_kind} h'"):
@@ -68,8 +75,9 @@ def test_trace_records_every_quantity_with_consistent_shapes():
     np.testing.assert_allclose(trace.grad_norm("h"), np.linalg.norm(h.grads["weight"]))
     delta = trace.params_after["h.weight"] - trace.params_before["h.weight"]
     np.testing.assert_allclose(delta, -0.5 * h.grads["weight"])  # plain SGD, lr 0.5
-    np.testing.assert_allclose(trace.update_ratio("h.weight"),
-                               np.linalg.norm(delta) / np.linalg.norm(trace.params_before["h.weight"]))
+    np.testing.assert_allclose(
+        trace.update_ratio("h.weight"), np.linalg.norm(delta) / np.linalg.norm(trace.params_before["h.weight"])
+    )
     copy = trace.to_numpy()
     assert copy.layers["h"].out is not h.out and np.array_equal(copy.layers["h"].out, h.out)
 
@@ -87,8 +95,15 @@ def test_traces_of_earlier_steps_stay_intact():
 
 def test_nothing_the_caller_holds_is_modified():
     X = np.array([[0.05, 0.10]])
-    params = {k: np.array(v) for k, v in {"h.weight": [[0.15, 0.2], [0.25, 0.3]], "h.bias": [0.35, 0.35],
-                                          "o.weight": [[0.4, 0.45], [0.5, 0.55]], "o.bias": [0.6, 0.6]}.items()}
+    params = {
+        k: np.array(v)
+        for k, v in {
+            "h.weight": [[0.15, 0.2], [0.25, 0.3]],
+            "h.bias": [0.35, 0.35],
+            "o.weight": [[0.4, 0.45], [0.5, 0.55]],
+            "o.bias": [0.6, 0.6],
+        }.items()
+    }
     original = {k: v.copy() for k, v in params.items()}
     s = Session(spec_io.from_dict(MAZUR), Dataset(X, np.array([[0.01, 0.99]])), params=params)
     s.run(3)
@@ -127,7 +142,7 @@ def test_the_same_seed_gives_the_same_run():
 def test_each_pass_is_shuffled_by_the_seed_and_its_number_alone():
     a = xor_session(batch_size=24)
     batches = [a.step().batch.tolist() for _ in range(3 * a.steps_per_epoch)]
-    first, second = (sorted(sum(batches[k * a.steps_per_epoch:(k + 1) * a.steps_per_epoch], [])) for k in (0, 1))
+    first, second = (sorted(sum(batches[k * a.steps_per_epoch : (k + 1) * a.steps_per_epoch], [])) for k in (0, 1))
     assert first == second == list(range(len(a.data)))
     assert batches[0] != batches[a.steps_per_epoch]  # each pass in another order
     b = xor_session(batch_size=24)
@@ -136,12 +151,15 @@ def test_each_pass_is_shuffled_by_the_seed_and_its_number_alone():
     assert (b.step_count, b.epoch_count, b.position) == (a.steps_per_epoch + 3, 1, 72)
 
 
-@pytest.mark.parametrize("progress, message", [
-    ((-1, 0, 0), "step must be a non-negative integer"),
-    ((0, 1.0, 0), "epoch must be a non-negative integer"),
-    ((0, 0, True), "position must be a non-negative integer"),
-    ((0, 0, 10_000), "position 10000 is past the end of the pass over"),
-])
+@pytest.mark.parametrize(
+    "progress, message",
+    [
+        ((-1, 0, 0), "step must be a non-negative integer"),
+        ((0, 1.0, 0), "epoch must be a non-negative integer"),
+        ((0, 0, True), "position must be a non-negative integer"),
+        ((0, 0, 10_000), "position 10000 is past the end of the pass over"),
+    ],
+)
 def test_bad_progress_is_refused_and_changes_nothing(progress, message):
     s = xor_session(batch_size=16)
     s.run(3)

@@ -19,6 +19,7 @@ def trained(name="xor", steps=5, optimizer=None):
     spec = presets.load(name)
     if optimizer is not None:
         import dataclasses
+
         spec = dataclasses.replace(spec, optimizer=optimizer)
     session = Session(spec, resolve_split(spec.data)[0], batch_size=16)
     session.run(steps)
@@ -27,9 +28,18 @@ def trained(name="xor", steps=5, optimizer=None):
 
 def saved_from(session, history=None):
     b = session.backend
-    return session_io.SavedSession(session.to_spec(), b.name, b.device, b.dtype, session.batch_size,
-                                   session.step_count, session.epoch_count, session.optimizer_state(), history,
-                                   session.position)
+    return session_io.SavedSession(
+        session.to_spec(),
+        b.name,
+        b.device,
+        b.dtype,
+        session.batch_size,
+        session.step_count,
+        session.epoch_count,
+        session.optimizer_state(),
+        history,
+        session.position,
+    )
 
 
 def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
@@ -78,19 +88,22 @@ def test_a_network_file_opens_as_a_session_at_step_zero():
     assert saved.spec.layer("h").weight[0, 0] == 0.15
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format="other"), "not a bpstudio session or network file"),
-    (lambda d: d.update(version=7), "version 7 is not supported"),
-    (lambda d: d["training"].update(batch_size=0), "'training.batch_size' must be a positive integer"),
-    (lambda d: d["training"].update(backend="jax"), "'training.backend' must be one of"),
-    (lambda d: d["training"].update(step=-1), "'training.step' must be a non-negative integer"),
-    (lambda d: d["training"].update(position=1.5), "'training.position' must be a non-negative integer"),
-    (lambda d: d.update(extra=1), "unknown field(s): extra"),
-    (lambda d: d["optimizer_state"]["buffers"].update({"nope.weight": {"m": [1.0]}}), "not a parameter"),
-    (lambda d: d["optimizer_state"]["buffers"]["h.weight"].update(m=[[1.0]]), "has shape (1, 1), expected (4, 2)"),
-    (lambda d: d["optimizer_state"]["buffers"]["h.weight"].update(m=[["x"] * 2] * 4), "must be a number"),
-    (lambda d: d.pop("network"), "'network' entry is missing"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(format="other"), "not a bpstudio session or network file"),
+        (lambda d: d.update(version=7), "version 7 is not supported"),
+        (lambda d: d["training"].update(batch_size=0), "'training.batch_size' must be a positive integer"),
+        (lambda d: d["training"].update(backend="jax"), "'training.backend' must be one of"),
+        (lambda d: d["training"].update(step=-1), "'training.step' must be a non-negative integer"),
+        (lambda d: d["training"].update(position=1.5), "'training.position' must be a non-negative integer"),
+        (lambda d: d.update(extra=1), "unknown field(s): extra"),
+        (lambda d: d["optimizer_state"]["buffers"].update({"nope.weight": {"m": [1.0]}}), "not a parameter"),
+        (lambda d: d["optimizer_state"]["buffers"]["h.weight"].update(m=[[1.0]]), "has shape (1, 1), expected (4, 2)"),
+        (lambda d: d["optimizer_state"]["buffers"]["h.weight"].update(m=[["x"] * 2] * 4), "must be a number"),
+        (lambda d: d.pop("network"), "'network' entry is missing"),
+    ],
+)
 def test_bad_session_files_are_refused_naming_the_problem(tmp_path, change, message):
     raw = session_io.to_dict(saved_from(trained(optimizer=OptimizerSpec("adam", lr=0.01))))
     change(raw)
@@ -118,15 +131,19 @@ def test_set_params_replaces_values_keeps_optimizer_state_and_drops_the_partial_
     session.set_params({"h.weight": np.full((4, 2), 0.5)})
     assert session.trace is None and not session.mid_step
     np.testing.assert_array_equal(session.params_numpy()["h.weight"], np.full((4, 2), 0.5))
-    np.testing.assert_array_equal(session.optimizer_state()["buffers"]["h.weight"]["momentum"],
-                                  state["buffers"]["h.weight"]["momentum"])
+    np.testing.assert_array_equal(
+        session.optimizer_state()["buffers"]["h.weight"]["momentum"], state["buffers"]["h.weight"]["momentum"]
+    )
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"h.weight": np.zeros((2, 2))}, "has shape (2, 2), expected (4, 2)"),
-    ({"q.weight": np.zeros((4, 2))}, "no parameter 'q.weight'"),
-    ({"h.weight": np.array([[0, 1], [2, np.nan], [0, 0], [0, 0]])}, "entry [1, 1] is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"h.weight": np.zeros((2, 2))}, "has shape (2, 2), expected (4, 2)"),
+        ({"q.weight": np.zeros((4, 2))}, "no parameter 'q.weight'"),
+        ({"h.weight": np.array([[0, 1], [2, np.nan], [0, 0], [0, 0]])}, "entry [1, 1] is not a finite number"),
+    ],
+)
 def test_set_params_refuses_bad_values_and_changes_nothing(params, message):
     session = trained()
     before = session.params_numpy()
@@ -150,16 +167,18 @@ def test_set_data_and_set_loss_keep_the_weights():
     out, targets = trace.layers["y"].out, trace.targets.reshape(trace.layers["y"].out.shape)
     assert trace.loss == pytest.approx(np.mean((out - targets) ** 2), rel=1e-12)  # now trained on mse
     with pytest.raises(DataError):
-        session.set_data(make_toy("sine", n=10))       # one input column, the network takes two
+        session.set_data(make_toy("sine", n=10))  # one input column, the network takes two
     with pytest.raises(SpecError, match="cross_entropy"):
-        session.set_loss("cross_entropy")              # one output unit
+        session.set_loss("cross_entropy")  # one output unit
 
 
 def test_backend_menu_answers_without_importing_torch():
-    code = ("import sys; from bpstudio.core.backends import available; r = available(); "
-            "print('torch' in sys.modules, r['numpy/cpu'], r['torch/cpu'] is None, bool(r['torch/cuda']) or True)")
+    code = (
+        "import sys; from bpstudio.core.backends import available; r = available(); "
+        "print('torch' in sys.modules, r['numpy/cpu'], r['torch/cpu'] is None, bool(r['torch/cuda']) or True)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out[:3] == ["False", "None", str(HAS_TORCH)]   # (without torch, the menu says why it is missing)
+    assert out[:3] == ["False", "None", str(HAS_TORCH)]  # (without torch, the menu says why it is missing)
 
 
 def test_bce_refuses_targets_outside_zero_to_one():

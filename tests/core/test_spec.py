@@ -16,14 +16,15 @@ from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec, OptimizerSpe
 from tests.core.spec_builders import DELETE, RESIDUAL, X, dense, mazur_with
 from tests.helpers import MAZUR, network
 
-
 # --- validation: one message naming the layer and the field ------------------------------------------
 
 H, W, B = ("layers", 1), ("layers", 1, "weight"), ("layers", 1, "bias")
 FIELD_ERRORS = [
     # (path into MAZUR, new value, expected message)
-    *[(H + ("units",), v, rf"layer 'h', field 'units': must be a positive integer, got {re.escape(repr(v))}$")
-      for v in ("2", True, 0, 2.0)],
+    *[
+        (H + ("units",), v, rf"layer 'h', field 'units': must be a positive integer, got {re.escape(repr(v))}$")
+        for v in ("2", True, 0, 2.0)
+    ],
     (H + ("units",), DELETE, r"layer 'h', field 'units'.*None"),
     (H + ("wieght",), [[1.0, 2.0]], r"layer 'h', field 'wieght': unknown field for a dense layer"),
     (("layers", 0, "activation"), "relu", r"layer 'i', field 'activation': unknown field"),
@@ -36,8 +37,11 @@ FIELD_ERRORS = [
     (H + ("inputs",), ["i", "o"], r"layer 'h', field 'inputs': a dense layer takes exactly one input.*got 2"),
     (H + ("inputs",), ["h"], r"layer 'h', field 'inputs': a layer cannot take itself as input"),
     (H + ("inputs",), "i", r"layer 'h', field 'inputs': must be a list of layer ids"),
-    (W, [[0.15, 0.25], [0.2, 0.3], [0.0, 0.0]],
-     r"layer 'h', field 'weight': has shape 3×2, expected 2×2 \(units × fan_in, like torch.nn.Linear\)"),
+    (
+        W,
+        [[0.15, 0.25], [0.2, 0.3], [0.0, 0.0]],
+        r"layer 'h', field 'weight': has shape 3×2, expected 2×2 \(units × fan_in, like torch.nn.Linear\)",
+    ),
     (W, [[0.15, 0.25, 0.0], [0.2, 0.3, 0.0]], r"layer 'h', field 'weight': has shape 2×3, expected 2×2"),
     (W, [0.15, 0.25], r"layer 'h', field 'weight': expected a list at \[0\], got 0.15"),
     (W, [[1.0, 2.0], [3.0]], r"layer 'h', field 'weight': rows have different lengths"),
@@ -87,8 +91,9 @@ FIELD_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("path, value, message", FIELD_ERRORS,
-                         ids=[f"{'.'.join(map(str, p))}={v!r:.20}" for p, v, _ in FIELD_ERRORS])
+@pytest.mark.parametrize(
+    "path, value, message", FIELD_ERRORS, ids=[f"{'.'.join(map(str, p))}={v!r:.20}" for p, v, _ in FIELD_ERRORS]
+)
 def test_a_bad_field_is_refused_with_one_message_naming_layer_and_field(path, value, message):
     with pytest.raises(SpecError, match=message) as caught:
         spec_io.from_dict(mazur_with(path, value))
@@ -96,30 +101,64 @@ def test_a_bad_field_is_refused_with_one_message_naming_layer_and_field(path, va
 
 
 GRAPH_ERRORS = [
-    ([X, {"id": "x2", "type": "input", "units": 2}, dense("h", ["x"], 1)], "h",
-     r"^field 'layers': a network takes exactly one input layer, found 'x', 'x2'$"),
+    (
+        [X, {"id": "x2", "type": "input", "units": 2}, dense("h", ["x"], 1)],
+        "h",
+        r"^field 'layers': a network takes exactly one input layer, found 'x', 'x2'$",
+    ),
     ([dense("a", ["b"], 1), dense("b", ["a"], 1)], "b", r"^field 'layers': .*exactly one input layer, found none"),
-    ([X, dense("a", ["c"], 2), dense("b", ["a"], 2), dense("c", ["b"], 2)], "c",
-     r"^field 'inputs': the layers form a cycle: ('a' -> 'b' -> 'c' -> 'a'|'b' -> 'c' -> 'a' -> 'b'"
-     r"|'c' -> 'a' -> 'b' -> 'c')$"),
-    ([X, dense("a", ["x"], 2), {"id": "j", "type": "concat", "inputs": ["a", "b"]}, dense("b", ["j"], 2)], "b",
-     r"^field 'inputs': the layers form a cycle: .*'j'.*'b'"),
-    ([X, dense("a", ["x"], 3), dense("b", ["x"], 2), {"id": "r", "type": "add", "inputs": ["a", "b"]}], "r",
-     r"^layer 'r', field 'inputs': an add layer needs inputs of equal width; 'a' has 3, 'b' has 2$"),
-    ([X, dense("a", ["x"], 2), {"id": "r", "type": "add", "inputs": ["a", "a"]}], "r",
-     r"^layer 'r', field 'inputs': lists the same input twice$"),
+    (
+        [X, dense("a", ["c"], 2), dense("b", ["a"], 2), dense("c", ["b"], 2)],
+        "c",
+        r"^field 'inputs': the layers form a cycle: ('a' -> 'b' -> 'c' -> 'a'|'b' -> 'c' -> 'a' -> 'b'"
+        r"|'c' -> 'a' -> 'b' -> 'c')$",
+    ),
+    (
+        [X, dense("a", ["x"], 2), {"id": "j", "type": "concat", "inputs": ["a", "b"]}, dense("b", ["j"], 2)],
+        "b",
+        r"^field 'inputs': the layers form a cycle: .*'j'.*'b'",
+    ),
+    (
+        [X, dense("a", ["x"], 3), dense("b", ["x"], 2), {"id": "r", "type": "add", "inputs": ["a", "b"]}],
+        "r",
+        r"^layer 'r', field 'inputs': an add layer needs inputs of equal width; 'a' has 3, 'b' has 2$",
+    ),
+    (
+        [X, dense("a", ["x"], 2), {"id": "r", "type": "add", "inputs": ["a", "a"]}],
+        "r",
+        r"^layer 'r', field 'inputs': lists the same input twice$",
+    ),
     ([X, {"id": "r", "type": "add", "inputs": []}], "r", r"^layer 'r', field 'inputs': an add layer needs"),
-    ([X, {"id": "c", "type": "concat", "inputs": ["x"], "units": 2}], "c",
-     r"^layer 'c', field 'units': unknown field for a concat layer"),
-    ([X, {"id": "c", "type": "add", "inputs": ["x"], "weight": [[1.0]]}], "c",
-     r"^layer 'c', field 'weight': unknown field for an add layer"),
-    ([X, {"id": "c", "type": "concat", "inputs": ["x", "x2"]}], "c",
-     r"^layer 'c', field 'inputs': refers to unknown layer 'x2'$"),
-    ([X, {"id": "c", "type": "concat", "inputs": ["x", "x"]}, dense("h", ["c"], 1, weight=[[1.0, 2.0]])], "h",
-     r"^layer 'c', field 'inputs': lists the same input twice$"),
-    ([X, dense("a", ["x"], 3), {"id": "c", "type": "concat", "inputs": ["x", "a"]},
-      dense("h", ["c"], 1, weight=[[1.0, 2.0, 3.0]])], "h",
-     r"^layer 'h', field 'weight': has shape 1×3, expected 1×5 \(units × fan_in"),
+    (
+        [X, {"id": "c", "type": "concat", "inputs": ["x"], "units": 2}],
+        "c",
+        r"^layer 'c', field 'units': unknown field for a concat layer",
+    ),
+    (
+        [X, {"id": "c", "type": "add", "inputs": ["x"], "weight": [[1.0]]}],
+        "c",
+        r"^layer 'c', field 'weight': unknown field for an add layer",
+    ),
+    (
+        [X, {"id": "c", "type": "concat", "inputs": ["x", "x2"]}],
+        "c",
+        r"^layer 'c', field 'inputs': refers to unknown layer 'x2'$",
+    ),
+    (
+        [X, {"id": "c", "type": "concat", "inputs": ["x", "x"]}, dense("h", ["c"], 1, weight=[[1.0, 2.0]])],
+        "h",
+        r"^layer 'c', field 'inputs': lists the same input twice$",
+    ),
+    (
+        [
+            X,
+            dense("a", ["x"], 3),
+            {"id": "c", "type": "concat", "inputs": ["x", "a"]},
+            dense("h", ["c"], 1, weight=[[1.0, 2.0, 3.0]]),
+        ],
+        "h",
+        r"^layer 'h', field 'weight': has shape 1×3, expected 1×5 \(units × fan_in",
+    ),
 ]
 
 
@@ -129,12 +168,17 @@ def test_a_bad_graph_is_refused(layers, output, message):
         network(layers, output)
 
 
-@pytest.mark.parametrize("template, literal, message", [
-    *[('"weight": [[{}', lit, r"^layer 'h', field 'weight': entry \[0, 0\] must be a finite number")
-      for lit in ("NaN", "Infinity", "-Infinity", "1e999")],
-    ('"bias": [0.35, {}', "NaN", r"^layer 'h', field 'bias': entry \[1\] must be a finite number, got nan"),
-    ('"lr": {}', "Infinity", r"^field 'optimizer': 'lr' must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "template, literal, message",
+    [
+        *[
+            ('"weight": [[{}', lit, r"^layer 'h', field 'weight': entry \[0, 0\] must be a finite number")
+            for lit in ("NaN", "Infinity", "-Infinity", "1e999")
+        ],
+        ('"bias": [0.35, {}', "NaN", r"^layer 'h', field 'bias': entry \[1\] must be a finite number, got nan"),
+        ('"lr": {}', "Infinity", r"^field 'optimizer': 'lr' must be a finite number"),
+    ],
+)
 def test_non_finite_numbers_in_the_json_text_are_refused(template, literal, message):
     text = json.dumps(MAZUR)
     old = next(template.format(v) for v in ("0.15", "0.35", "0.5") if template.format(v) in text)
@@ -143,11 +187,16 @@ def test_non_finite_numbers_in_the_json_text_are_refused(template, literal, mess
         spec_io.loads(text.replace(old, template.format(literal)))
 
 
-@pytest.mark.parametrize("path, value, message", [  # JSON integers have no size limit; floats do
-    (W + (0, 0), 10**400, r"^layer 'h', field 'weight'"), (("optimizer", "lr"), 10**400, r"^field 'optimizer'"),
-    (H + ("position",), [10**400, 0], r"^layer 'h', field 'position'"),
-    (H + ("init",), {"name": "constant", "value": 10**400}, r"^layer 'h', field 'init'"),
-], ids=["weight", "lr", "position", "init"])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [  # JSON integers have no size limit; floats do
+        (W + (0, 0), 10**400, r"^layer 'h', field 'weight'"),
+        (("optimizer", "lr"), 10**400, r"^field 'optimizer'"),
+        (H + ("position",), [10**400, 0], r"^layer 'h', field 'position'"),
+        (H + ("init",), {"name": "constant", "value": 10**400}, r"^layer 'h', field 'init'"),
+    ],
+    ids=["weight", "lr", "position", "init"],
+)
 def test_an_integer_too_big_for_a_float_is_refused_with_a_spec_error(path, value, message):
     with pytest.raises(SpecError, match=message):
         spec_io.from_dict(mazur_with(path, value))
@@ -158,24 +207,30 @@ def test_an_integer_literal_python_will_not_parse_is_a_spec_error():  # more tha
         spec_io.loads(json.dumps(MAZUR).replace('"lr": 0.5', '"lr": ' + "1" * 5000))
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"format": "bpstudio-network",\n  "version": 1,,\n}', r"^not valid JSON: .* at line 2, column 16$"),
-    ('{"format": "bpstudio-network", "layers": [}', r"^not valid JSON: .* at line 1, column 43$"),
-    ("", r"^not valid JSON: Expecting value at line 1, column 1$"),
-    ("[1, 2]", r"^a network file holds one JSON object$"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"format": "bpstudio-network",\n  "version": 1,,\n}', r"^not valid JSON: .* at line 2, column 16$"),
+        ('{"format": "bpstudio-network", "layers": [}', r"^not valid JSON: .* at line 1, column 43$"),
+        ("", r"^not valid JSON: Expecting value at line 1, column 1$"),
+        ("[1, 2]", r"^a network file holds one JSON object$"),
+    ],
+)
 def test_text_that_is_not_a_network_object_is_refused(text, message):
     with pytest.raises(SpecError, match=message):
         spec_io.loads(text)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: LayerSpec("r", "add", ("x",), weight=[[1.0]]), r"layer 'r', field 'weight': an add layer has no"),
-    (lambda: OptimizerSpec(lr=math.nan), r"field 'optimizer': 'lr' must be a finite number"),
-    (lambda: OptimizerSpec(name="adamw"), r"field 'optimizer': unknown optimizer 'adamw'"),
-    (lambda: Initializer("glorot"), r"unknown initialiser 'glorot'"),
-    (lambda: Initializer("uniform", {"low": math.inf}), r"'low' must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: LayerSpec("r", "add", ("x",), weight=[[1.0]]), r"layer 'r', field 'weight': an add layer has no"),
+        (lambda: OptimizerSpec(lr=math.nan), r"field 'optimizer': 'lr' must be a finite number"),
+        (lambda: OptimizerSpec(name="adamw"), r"field 'optimizer': unknown optimizer 'adamw'"),
+        (lambda: Initializer("glorot"), r"unknown initialiser 'glorot'"),
+        (lambda: Initializer("uniform", {"low": math.inf}), r"'low' must be a finite number"),
+    ],
+)
 def test_the_python_api_validates_too(build, message):
     with pytest.raises(SpecError, match=message):
         spec = build()
@@ -199,6 +254,7 @@ def test_an_initialiser_that_cannot_draw_is_refused_when_loading(init_json):
 
 # --- ordering, widths and shapes ---------------------------------------------------------------------
 
+
 def test_layers_listed_out_of_order_are_ordered_topologically():
     spec = network(RESIDUAL, "y")
     assert sorted(spec.order) == sorted(layer["id"] for layer in RESIDUAL)
@@ -217,13 +273,19 @@ def test_widths_fan_in_and_param_shapes():
     assert dict(spec.widths) == {"x": 2, "h1": 3, "h2": 3, "r": 3, "c": 5, "side": 5, "y": 2}
     assert spec.fan_in("y") == 5 and spec.fan_in("r") == 6
     shapes = spec.param_shapes()
-    assert shapes == {"h1.weight": (3, 2), "h1.bias": (3,), "h2.weight": (3, 3), "side.weight": (5, 2),
-                      "side.bias": (5,), "y.weight": (2, 5), "y.bias": (2,)}
+    assert shapes == {
+        "h1.weight": (3, 2),
+        "h1.bias": (3,),
+        "h2.weight": (3, 3),
+        "side.weight": (5, 2),
+        "side.bias": (5,),
+        "y.weight": (2, 5),
+        "y.bias": (2,),
+    }
     owners = list(dict.fromkeys(k.split(".")[0] for k in shapes))
     assert owners == [i for i in spec.order if i in owners]
     assert {k: v.shape for k, v in init.initial_params(spec).items()} == shapes
-    spec = network([X, dense("a", ["x"], 2, frozen=True), dense("b", ["a"], 1, frozen=["bias"], use_bias=False)],
-                   "b")
+    spec = network([X, dense("a", ["x"], 2, frozen=True), dense("b", ["a"], 1, frozen=["bias"], use_bias=False)], "b")
     assert spec.frozen_params() == {"a.weight", "a.bias"} and spec.layer("b").param_names == ("weight",)
     with pytest.raises(SpecError, match="no layer with id 'zz'"):
         spec.layer("zz")

@@ -24,8 +24,18 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "file-format.md"
 # --- round trips: bit-exact ---------------------------------------------------------------------------
 
 NET_FIELDS = ("order", "output", "loss", "optimizer", "seed", "name", "data")
-LAYER_FIELDS = ("id", "type", "inputs", "units", "activation", "use_bias", "weight_init", "bias_init", "frozen",
-                "position")
+LAYER_FIELDS = (
+    "id",
+    "type",
+    "inputs",
+    "units",
+    "activation",
+    "use_bias",
+    "weight_init",
+    "bias_init",
+    "frozen",
+    "position",
+)
 
 
 def assert_same_network(a, b):
@@ -86,6 +96,7 @@ def test_save_then_load_from_disk(tmp_path):
 
 # --- initialisation: deterministic per parameter ------------------------------------------------------
 
+
 def drawn(layers, output="h", seed=None, **extra):
     return init.initial_params(network(layers, output, **({"seed": seed} if seed is not None else {}), **extra))
 
@@ -102,17 +113,25 @@ def test_init_is_deterministic_per_seed_and_per_parameter():
     assert np.array_equal(bits(grown["o.weight"]), bits(a["o.weight"]))
 
 
-@pytest.mark.parametrize("init_json, check", [
-    (None, lambda w: math.sqrt(6 / 700) >= np.abs(w).max() > 0.999 * math.sqrt(6 / 700)),  # xavier_uniform
-    ("he_normal", lambda w: abs(w.std() / math.sqrt(2 / 400) - 1) < 0.02 and abs(w.mean()) < 0.002),
-    ("he_uniform", lambda w: np.abs(w).max() <= math.sqrt(6 / 400) and abs(w.std() / math.sqrt(2 / 400) - 1) < 0.02),
-    ({"name": "xavier_normal", "gain": 2.0}, lambda w: abs(w.std() / (2 * math.sqrt(2 / 700)) - 1) < 0.02),
-    ({"name": "normal", "mean": 1.0, "std": 0.5}, lambda w: abs(w.mean() - 1) < 0.01 and abs(w.std() - 0.5) < 0.01),
-    ({"name": "uniform", "low": -0.1, "high": 0.3}, lambda w: w.min() >= -0.1 and w.max() < 0.3 and
-     abs(w.mean() - 0.1) < 0.005),
-    ({"name": "constant", "value": 0.25}, lambda w: np.array_equal(w, np.full((300, 400), 0.25))),
-    ("zeros", lambda w: np.array_equal(bits(w), bits(np.zeros((300, 400))))),
-])
+@pytest.mark.parametrize(
+    "init_json, check",
+    [
+        (None, lambda w: math.sqrt(6 / 700) >= np.abs(w).max() > 0.999 * math.sqrt(6 / 700)),  # xavier_uniform
+        ("he_normal", lambda w: abs(w.std() / math.sqrt(2 / 400) - 1) < 0.02 and abs(w.mean()) < 0.002),
+        (
+            "he_uniform",
+            lambda w: np.abs(w).max() <= math.sqrt(6 / 400) and abs(w.std() / math.sqrt(2 / 400) - 1) < 0.02,
+        ),
+        ({"name": "xavier_normal", "gain": 2.0}, lambda w: abs(w.std() / (2 * math.sqrt(2 / 700)) - 1) < 0.02),
+        ({"name": "normal", "mean": 1.0, "std": 0.5}, lambda w: abs(w.mean() - 1) < 0.01 and abs(w.std() - 0.5) < 0.01),
+        (
+            {"name": "uniform", "low": -0.1, "high": 0.3},
+            lambda w: w.min() >= -0.1 and w.max() < 0.3 and abs(w.mean() - 0.1) < 0.005,
+        ),
+        ({"name": "constant", "value": 0.25}, lambda w: np.array_equal(w, np.full((300, 400), 0.25))),
+        ("zeros", lambda w: np.array_equal(bits(w), bits(np.zeros((300, 400))))),
+    ],
+)
 def test_initialisers_follow_their_formulas_on_a_big_layer(init_json, check):
     w = drawn([{"id": "x", "type": "input", "units": 400}, dense("h", ["x"], 300, init=init_json)], seed=1)["h.weight"]
     assert w.shape == (300, 400) and check(w)
@@ -130,6 +149,7 @@ def test_bias_initialiser_and_values_given_in_the_file_are_kept():
 
 
 # --- immutability and edits ---------------------------------------------------------------------------
+
 
 def test_a_spec_does_not_share_arrays_or_lists_with_its_caller():
     rows = [[0.15, 0.2], [0.25, 0.3]]
@@ -161,8 +181,11 @@ def test_with_params_and_replace_layer_return_new_validated_specs():
     assert filled.layer("h2").bias is None  # use_bias false: nothing written
     wider = spec.replace_layer("side", units=7)
     assert wider.widths["side"] == 7 and spec.widths["side"] == 5
-    with pytest.raises(SpecError, match=r"^layer 'r', field 'inputs': an add layer needs inputs of equal width; "
-                                        r"'h2' has 4, 'h1' has 3$"):
+    with pytest.raises(
+        SpecError,
+        match=r"^layer 'r', field 'inputs': an add layer needs inputs of equal width; "
+        r"'h2' has 4, 'h1' has 3$",
+    ):
         spec.replace_layer("h2", units=4)
     with pytest.raises(SpecError, match=r"layer 'h', field 'weight': has shape 2×2, expected 3×2"):
         spec_io.from_dict(MAZUR).replace_layer("h", units=3)
@@ -173,6 +196,7 @@ def test_with_params_and_replace_layer_return_new_validated_specs():
 
 
 # --- the documentation's examples ---------------------------------------------------------------------
+
 
 def test_every_json_example_in_the_format_documentation_loads():
     blocks = re.findall(r"^```json\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)

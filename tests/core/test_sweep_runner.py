@@ -17,8 +17,15 @@ from bpstudio.core.errors import BpstudioError
 from bpstudio.core.init import initial_params
 from bpstudio.core.sweep import Config, SweepCell, SweepGrid, build_spec, parse_setting, run_cell, run_sweep
 
-TINY = dict(depths=(1, 3), activations=("sigmoid",), inits=("xavier_uniform",), residual=(False, True),
-            seeds=(0, 1), steps=3, data="xor:n=24")
+TINY = dict(
+    depths=(1, 3),
+    activations=("sigmoid",),
+    inits=("xavier_uniform",),
+    residual=(False, True),
+    seeds=(0, 1),
+    steps=3,
+    data="xor:n=24",
+)
 
 
 def serial():
@@ -27,15 +34,20 @@ def serial():
 
 # --- the networks ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("preset, config", [
-    ("deep_sigmoid", Config(10, "sigmoid", "xavier_uniform", False)),
-    ("deep_sigmoid_residual", Config(10, "sigmoid", "xavier_uniform", True)),
-    ("deep_relu_he", Config(10, "relu", "he_normal", False)),
-])
+
+@pytest.mark.parametrize(
+    "preset, config",
+    [
+        ("deep_sigmoid", Config(10, "sigmoid", "xavier_uniform", False)),
+        ("deep_sigmoid_residual", Config(10, "sigmoid", "xavier_uniform", True)),
+        ("deep_relu_he", Config(10, "relu", "he_normal", False)),
+    ],
+)
 def test_a_grid_point_is_the_preset_network(preset, config):
     expected = presets.load(preset)
     data = resolve_split(dict(expected.data))[0]
     built = build_spec(config, data, expected.seed)
+
     def shape(spec):
         return [(x.id, x.type, x.inputs, x.units, x.activation, x.weight_init.name) for x in spec.layers]
 
@@ -55,6 +67,7 @@ def test_the_output_layer_fits_the_data():
 
 
 # --- one run against plain torch ---------------------------------------------------------------------------
+
 
 def torch_reference(spec, data, steps):
     """Full-batch SGD on the same weights, written directly in torch: per step (‖∇W_h1‖, ‖∇W_out‖), the loss
@@ -91,8 +104,13 @@ def torch_reference(spec, data, steps):
     return norms, losses[0], final
 
 
-@pytest.mark.parametrize("config", [Config(3, "sigmoid", "xavier_uniform", True, (("lr", 0.5),)),
-                                    Config(2, "relu", "he_normal", False, (("units", 5),))])
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(3, "sigmoid", "xavier_uniform", True, (("lr", 0.5),)),
+        Config(2, "relu", "he_normal", False, (("units", 5),)),
+    ],
+)
 def test_a_run_measures_what_torch_autograd_gives(config):
     data = xor(n=40, seed=1)
     result = run_cell(SweepCell(config, 7, 6, data))
@@ -100,8 +118,9 @@ def test_a_run_measures_what_torch_autograd_gives(config):
     firsts, lasts = np.array(norms).T
     assert result.steps_done == 6 and result.seed == 7 and result.config == config
     np.testing.assert_allclose([result.grad_first_start, result.grad_last_start], norms[0], rtol=1e-10)
-    np.testing.assert_allclose([result.grad_first_mean, result.grad_last_mean], [firsts.mean(), lasts.mean()],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        [result.grad_first_mean, result.grad_last_mean], [firsts.mean(), lasts.mean()], rtol=1e-10
+    )
     np.testing.assert_allclose([result.loss_start, result.final_loss], [loss_start, final], rtol=1e-10)
     assert result.ratio == pytest.approx(norms[0][0] / norms[0][1], rel=1e-10)
 
@@ -115,9 +134,17 @@ def test_a_diverging_run_stops_and_says_so():
 
 # --- the physics ------------------------------------------------------------------------------------------
 
+
 def test_sigmoid_gradients_vanish_with_depth_relu_he_and_residual_keep_them():
-    grid = SweepGrid(depths=(2, 6, 10), activations=("sigmoid", "relu"), inits=("xavier_uniform", "he_normal"),
-                     residual=(False, True), seeds=(0, 1), steps=1, data="circles:n=100")
+    grid = SweepGrid(
+        depths=(2, 6, 10),
+        activations=("sigmoid", "relu"),
+        inits=("xavier_uniform", "he_normal"),
+        residual=(False, True),
+        seeds=(0, 1),
+        steps=1,
+        data="circles:n=100",
+    )
     curves = {s.label: np.array(s.mean) for s in run_sweep(grid, serial()).series()}
     plain = curves["sigmoid, xavier_uniform, plain"]
     per_layer = (plain[-1] / plain[0]) ** (1 / 8)  # sigmoid' ≤ 1/4: about that factor per extra layer
@@ -129,14 +156,22 @@ def test_sigmoid_gradients_vanish_with_depth_relu_he_and_residual_keep_them():
 
 # --- the sweep ------------------------------------------------------------------------------------------------
 
+
 def test_progress_results_aggregates_and_csv():
     calls = []
-    result = run_sweep(SweepGrid(**TINY, settings={"lr": (0.1, 0.5), "units": 4}), serial(),
-                       progress=lambda done, total: calls.append((done, total)))
+    result = run_sweep(
+        SweepGrid(**TINY, settings={"lr": (0.1, 0.5), "units": 4}),
+        serial(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls == [(k, 16) for k in range(1, 17)]
     assert (result.done, result.total, result.cancelled) == (16, 16, False)
     assert [(r.config.depth, r.config.residual, r.seed) for r in result.results[:4]] == [
-        (1, False, 0), (1, False, 1), (3, False, 0), (3, False, 1)]
+        (1, False, 0),
+        (1, False, 1),
+        (3, False, 0),
+        (3, False, 1),
+    ]
     assert all(r.config.settings[1] == ("units", 4) for r in result.results)
     rows = list(csv.DictReader(io.StringIO(result.to_csv())))
     runs, means = [r for r in rows if r["row"] == "run"], [r for r in rows if r["row"] == "mean"]
@@ -148,9 +183,12 @@ def test_progress_results_aggregates_and_csv():
     assert float(first["grad_first_start_std"]) == pytest.approx(np.std(values), rel=1e-12)
     assert float(first["grad_first_start_max"]) == max(values)
     series = result.series()
-    assert [s.label for s in series] == ["sigmoid, xavier_uniform, plain, lr=0.1", "sigmoid, xavier_uniform, plain, lr=0.5",
-                                         "sigmoid, xavier_uniform, residual, lr=0.1",
-                                         "sigmoid, xavier_uniform, residual, lr=0.5"]
+    assert [s.label for s in series] == [
+        "sigmoid, xavier_uniform, plain, lr=0.1",
+        "sigmoid, xavier_uniform, plain, lr=0.5",
+        "sigmoid, xavier_uniform, residual, lr=0.1",
+        "sigmoid, xavier_uniform, residual, lr=0.5",
+    ]
     assert all(s.depths == (1, 3) and all(lo <= m <= hi for lo, m, hi in zip(s.low, s.mean, s.high)) for s in series)
 
 
@@ -184,7 +222,7 @@ def test_cancel_cancels_what_has_not_started_and_lets_the_running_run_finish():
     def progress(done, total):
         seen.append(done)
         if not stop.is_set():
-            stop.set()                 # Cancel, pressed while the second run is under way
+            stop.set()  # Cancel, pressed while the second run is under way
             executor.finish_running()
 
     result = run_sweep(SweepGrid(**TINY), executor, progress=progress, cancel=stop)
@@ -206,23 +244,27 @@ def test_cancel_before_the_start_submits_nothing():
 def test_a_failing_run_stops_the_sweep(monkeypatch):
     def broken(cell):
         raise RuntimeError(f"boom at depth {cell.config.depth}")
+
     monkeypatch.setattr(sweep, "run_cell", broken)
     with pytest.raises(RuntimeError, match="boom at depth 1"):
         run_sweep(SweepGrid(**TINY), serial())
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(depths=(0, 2)), "depth .* ≥ 1, got 0"),
-    (dict(depths=()), "at least one depth"),
-    (dict(activations=("sigmoid", "swish")), "unknown hidden activation 'swish'"),
-    (dict(inits=("glorot",)), "unknown initialiser 'glorot'"),
-    (dict(seeds=(1, 1)), "seed 1 twice"),
-    (dict(steps=0), "steps must be .* ≥ 1"),
-    (dict(settings={"depth": 3}), "main axis .* depths"),
-    (dict(settings={"momentm": 0.5}), "unknown sweep setting 'momentm'"),
-    (dict(settings={"units": "four"}), "'units' takes whole numbers"),
-    (dict(data="nosuchset"), "not a built-in data set"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(depths=(0, 2)), "depth .* ≥ 1, got 0"),
+        (dict(depths=()), "at least one depth"),
+        (dict(activations=("sigmoid", "swish")), "unknown hidden activation 'swish'"),
+        (dict(inits=("glorot",)), "unknown initialiser 'glorot'"),
+        (dict(seeds=(1, 1)), "seed 1 twice"),
+        (dict(steps=0), "steps must be .* ≥ 1"),
+        (dict(settings={"depth": 3}), "main axis .* depths"),
+        (dict(settings={"momentm": 0.5}), "unknown sweep setting 'momentm'"),
+        (dict(settings={"units": "four"}), "'units' takes whole numbers"),
+        (dict(data="nosuchset"), "not a built-in data set"),
+    ],
+)
 def test_bad_grids_are_refused_with_a_reason(changes, message):
     with pytest.raises(BpstudioError, match=message):
         SweepGrid(**{**TINY, **changes}).cells()
@@ -232,13 +274,19 @@ def test_settings_parse_from_text():
     assert parse_setting("lr=0.1, 0.5") == ("lr", (0.1, 0.5))
     assert parse_setting("units=4") == ("units", (4,))
     assert parse_setting("use_bias=false,true") == ("use_bias", (False, True))
-    for bad, message in (("lr", "name=value"), ("lr=", "empty"), ("optimizer=rmsprop", "sgd, momentum, adam"),
-                         ("lr=-1", "≥ 0"), ("batch_size=2.5", "whole numbers")):
+    for bad, message in (
+        ("lr", "name=value"),
+        ("lr=", "empty"),
+        ("optimizer=rmsprop", "sgd, momentum, adam"),
+        ("lr=-1", "≥ 0"),
+        ("batch_size=2.5", "whole numbers"),
+    ):
         with pytest.raises(BpstudioError, match=message):
             parse_setting(bad)
 
 
 # --- executors ------------------------------------------------------------------------------------------------
+
 
 def test_the_default_process_pool_gives_the_same_numbers():
     grid = SweepGrid(**{**TINY, "depths": (2,), "residual": (True,)})
@@ -249,7 +297,9 @@ def test_the_default_process_pool_gives_the_same_numbers():
 def test_the_dask_path_runs_on_a_local_cluster():
     distributed = pytest.importorskip("distributed")
     grid = SweepGrid(**TINY)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         executor = sweep.dask_executor(cluster.scheduler_address)
         try:
             assert isinstance(executor, cf.Executor)

@@ -12,8 +12,9 @@ from bpstudio.core.timeline import RunState, Timeline
 
 
 def state_of(session):
-    return RunState(session.to_spec(), session.step_count, session.epoch_count, session.position,
-                    session.optimizer_state())
+    return RunState(
+        session.to_spec(), session.step_count, session.epoch_count, session.position, session.optimizer_state()
+    )
 
 
 def run(name="xor", steps=10, timeline=None, batch_size=16, session=None):
@@ -46,7 +47,7 @@ def test_a_kept_state_resumes_the_run_exactly():
     again = resume(timeline.state(5), session.data)
     for _ in range(7):
         again.step()
-    same(session, again)                                   # the same batches and updates as the original
+    same(session, again)  # the same batches and updates as the original
 
 
 def test_going_back_and_training_on_starts_a_branch_and_keeps_the_old_continuation():
@@ -59,10 +60,11 @@ def test_going_back_and_training_on_starts_a_branch_and_keeps_the_old_continuati
         back.step()
         timeline.record(state_of(back))
     assert timeline.current != first and timeline.steps() == list(range(8))
-    assert timeline.steps(first) == list(range(11))        # the old continuation is still there
+    assert timeline.steps(first) == list(range(11))  # the old continuation is still there
     assert timeline.state(10, first) == old_tail
-    np.testing.assert_array_equal(timeline.state(3).spec.layer("h").weight,
-                                  timeline.state(3, first).spec.layer("h").weight)
+    np.testing.assert_array_equal(
+        timeline.state(3).spec.layer("h").weight, timeline.state(3, first).spec.layer("h").weight
+    )
     timeline.switch(first)
     assert timeline.steps()[-1] == 10
     with pytest.raises(SessionError, match="current one or leads to it"):
@@ -101,7 +103,7 @@ def test_without_disk_the_timeline_thins_and_keeps_its_span():
     _, timeline = run(steps=64, timeline=Timeline(memory_bound=10 * one, spill=False))
     steps = timeline.steps()
     assert timeline.memory_used <= 10 * one and len(steps) <= 10
-    assert steps[0] == 0 and steps[-1] == 64                # first and last stay
+    assert steps[0] == 0 and steps[-1] == 64  # first and last stay
     assert timeline.nearest(33) <= 33 and timeline.nearest(33) in steps
     with pytest.raises(SessionError, match="not in the timeline"):
         timeline.state(next(s for s in range(65) if s not in steps))

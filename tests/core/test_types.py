@@ -10,8 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(shutil.which("mypy") is None and not (Path(sys.executable).parent / "mypy").exists(),
-                    reason="mypy is not installed (it is in the test extra)")
+@pytest.mark.skipif(
+    shutil.which("mypy") is None and not (Path(sys.executable).parent / "mypy").exists(),
+    reason="mypy is not installed (it is in the test extra)",
+)
 def test_core_type_checks():
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -63,9 +63,15 @@ def test_the_walk_follows_mazurs_order():
     assert 12 <= len(steps) <= 16
     assert [s.action for s in steps if s.action] == ["forward", "forward", "loss", "backward", "backward", "update"]
     titles = [s.title for s in steps]
-    assert titles.index("Output of h1") < titles.index("Net input of o1") < titles.index("The total error") \
-        < titles.index("The chain rule for w5") < titles.index("The new w5") \
-        < titles.index("∂E/∂out_h1: two paths") < titles.index("The chain rule for w1")
+    assert (
+        titles.index("Output of h1")
+        < titles.index("Net input of o1")
+        < titles.index("The total error")
+        < titles.index("The chain rule for w5")
+        < titles.index("The new w5")
+        < titles.index("∂E/∂out_h1: two paths")
+        < titles.index("The chain rule for w1")
+    )
     by_title = {s.title: s for s in steps}
     assert by_title["Net input of h1"].highlight == ("neuron", "h", 0)
     assert by_title["The chain rule for w5"].highlight == ("edge", "o.weight", (0, 0))
@@ -96,8 +102,9 @@ def test_formulas_are_written_out_with_their_operands():
 def test_the_numbers_come_from_the_engine_not_from_the_text():
     """Other weights, inputs and learning rate: the texts follow, matching a scalar re-derivation."""
     spec = spec_io.from_dict(MAZUR)
-    spec = spec.with_params({"h.weight": np.array([[0.3, -0.1], [0.2, 0.4]]),
-                             "o.weight": np.array([[-0.7, 0.45], [0.5, 0.9]])})
+    spec = spec.with_params(
+        {"h.weight": np.array([[0.3, -0.1], [0.2, 0.4]]), "o.weight": np.array([[-0.7, 0.45], [0.5, 0.9]])}
+    )
     spec = dataclasses.replace(spec, optimizer=dataclasses.replace(spec.optimizer, lr=0.1))
     data = Dataset(np.array([[0.6, -0.2]]), np.array([[0.3, 0.8]]), "other")
     steps, _, texts = walk(spec, data)

@@ -92,8 +92,11 @@ def drop_from_palette(qtbot, w, monkeypatch, layer_type, scene_point):
     QTest.mouseRelease(button, LEFT, NOMOD, QPoint(40, 30))
     assert len(carried) == 1
     vp, pos, copy, mime = w.canvas.viewport(), at(w, scene_point), Qt.DropAction.CopyAction, carried[0]
-    for event in (QDragEnterEvent(pos, copy, mime, LEFT, NOMOD), QDragMoveEvent(pos, copy, mime, LEFT, NOMOD),
-                  QDropEvent(QPointF(pos), copy, mime, LEFT, NOMOD)):
+    for event in (
+        QDragEnterEvent(pos, copy, mime, LEFT, NOMOD),
+        QDragMoveEvent(pos, copy, mime, LEFT, NOMOD),
+        QDropEvent(QPointF(pos), copy, mime, LEFT, NOMOD),
+    ):
         QApplication.sendEvent(vp, event)
         assert event.isAccepted()
     settle(qtbot)

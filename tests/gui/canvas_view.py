@@ -55,15 +55,19 @@ def tooltip(view, scene_point):
 
 
 def network(layers, output):
-    return spec_io.from_dict({"format": "bpstudio-network", "version": 1, "layers": layers, "output": output,
-                              "loss": "mse"})
+    return spec_io.from_dict(
+        {"format": "bpstudio-network", "version": 1, "layers": layers, "output": output, "loss": "mse"}
+    )
 
 
 def drop(view, point, mime):
     """What a drag from the palette delivers to the viewport: enter, move, drop. True if it was accepted."""
     vp, copy = view.viewport(), Qt.DropAction.CopyAction
-    events = (QDragEnterEvent(point, copy, mime, LEFT, NOMOD), QDragMoveEvent(point, copy, mime, LEFT, NOMOD),
-              QDropEvent(QPointF(point), copy, mime, LEFT, NOMOD))
+    events = (
+        QDragEnterEvent(point, copy, mime, LEFT, NOMOD),
+        QDragMoveEvent(point, copy, mime, LEFT, NOMOD),
+        QDropEvent(QPointF(point), copy, mime, LEFT, NOMOD),
+    )
     for event in events:
         QApplication.sendEvent(vp, event)
         if not event.isAccepted():
@@ -75,5 +79,3 @@ def recorder(signal):
     seen = []
     signal.connect(lambda *args: seen.append(args))
     return seen
-
-

@@ -6,18 +6,18 @@ import pytest
 
 pytest.importorskip("PySide6")  # without Qt the whole folder is skipped
 
-import shiboken6  # noqa: E402
-from PySide6.QtCore import QEvent, QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
+import shiboken6
+from PySide6.QtCore import QEvent, QSettings
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from bpstudio.core import presets  # noqa: E402
-from bpstudio.core.datasets import resolve_split  # noqa: E402
-from bpstudio.core.session import Session  # noqa: E402
-from bpstudio.gui.canvas import TopologyView  # noqa: E402
-from bpstudio.gui.gc_policy import GuiThreadCollector  # noqa: E402
-from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow  # noqa: E402
-from tests.gui import canvas_view  # noqa: E402
-from tests.gui.driving import activate, on_screen  # noqa: E402
+from bpstudio.core import presets
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.session import Session
+from bpstudio.gui.canvas import TopologyView
+from bpstudio.gui.gc_policy import GuiThreadCollector
+from bpstudio.gui.main_window import DEFAULT_SIZE, MainWindow
+from tests.gui import canvas_view
+from tests.gui.driving import activate, on_screen
 
 
 class Dialogs:
@@ -86,7 +86,7 @@ def new_window(qtbot, tmp_path, dialogs):
             w.close()
             QApplication.setFont(w._base_font)  # (presentation mode enlarges the application's font)
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-    gc.collect()                          # the closed windows go now, on this thread
+    gc.collect()  # the closed windows go now, on this thread
 
 
 @pytest.fixture
@@ -96,6 +96,7 @@ def window(new_window):
 
 
 # --- the canvas on its own (tests/gui/test_canvas*.py) ---------------------------------------------------
+
 
 @pytest.fixture
 def mazur():

@@ -84,6 +84,7 @@ def set_batch_size(qtbot, w, size):
 
 # --- matrix editors (the inspector's weights) ---------------------------------------------------------------
 
+
 def cell(editor, row, col, role=Qt.ItemDataRole.DisplayRole):
     return editor.view.model().index(row, col).data(role)
 

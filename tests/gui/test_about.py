@@ -18,17 +18,17 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSize, Qt, qVersion  # noqa: E402
-from PySide6.QtGui import QIcon, QImage, QImageReader  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSize, Qt, qVersion
+from PySide6.QtGui import QIcon, QImage, QImageReader
+from PySide6.QtWidgets import QApplication
 
-import bpstudio  # noqa: E402
-from bpstudio import cli  # noqa: E402
-from bpstudio.core import backends  # noqa: E402
-from bpstudio.gui import resources  # noqa: E402
-from bpstudio.gui.about_dialog import CHECKING, AboutDialog  # noqa: E402
-from bpstudio.gui.resources import app_icon, resource_path  # noqa: E402
-from tests.gui.driving import menu  # noqa: E402
+import bpstudio
+from bpstudio import cli
+from bpstudio.core import backends
+from bpstudio.gui import resources
+from bpstudio.gui.about_dialog import CHECKING, AboutDialog
+from bpstudio.gui.resources import app_icon, resource_path
+from tests.gui.driving import menu
 
 ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = ROOT / "resources" / "org.bpstudio.bpstudio.desktop"
@@ -40,13 +40,14 @@ def shown_dialog(qtbot):
     """An About dialog on screen, with its PyTorch rows filled in."""
     dialog = AboutDialog()
     qtbot.addWidget(dialog)
-    assert dialog.rows["PyTorch"].text() == CHECKING      # nothing imported while building it
+    assert dialog.rows["PyTorch"].text() == CHECKING  # nothing imported while building it
     with qtbot.waitSignal(dialog.torch_checked, timeout=20000):
         dialog.show()
     return dialog
 
 
 # --- the dialog ---------------------------------------------------------------------------------------------
+
 
 def test_about_shows_the_version_and_numpy(qtbot):
     dialog = shown_dialog(qtbot)
@@ -69,15 +70,16 @@ def test_torch_rows_fill_in_after_the_dialog_is_shown(qtbot):
         assert cuda.startswith("not available: ")
         reason = backends.available()["torch/cuda"]
         assert reason is None or cuda == f"not available: {reason}"
-        if torch.version.cuda is None:   # this machine's CPU build
+        if torch.version.cuda is None:  # this machine's CPU build
             assert "CPU-only" in cuda
 
 
 def test_without_torch_the_dialog_says_not_installed(qtbot, monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a, **k: None if name == "torch" else real_find_spec(name, *a, **k))
-    monkeypatch.setitem(sys.modules, "torch", None)     # an attempt to import it anyway would fail
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a, **k: None if name == "torch" else real_find_spec(name, *a, **k)
+    )
+    monkeypatch.setitem(sys.modules, "torch", None)  # an attempt to import it anyway would fail
     dialog = shown_dialog(qtbot)
     assert dialog.rows["PyTorch"].text() == "not installed"
     assert dialog.rows["CUDA"].text() == "not available: PyTorch is not installed (pip install 'bpstudio[torch]')"
@@ -125,16 +127,23 @@ def test_main_window_does_not_import_torch_until_about_is_opened(tmp_path):
         w.close()
     """)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.ini")], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "s.ini")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "window False" in lines
     assert "dialog built False" in lines
-    assert f"dialog checked {HAS_TORCH}" in lines   # (the check above can see torch being imported)
+    assert f"dialog checked {HAS_TORCH}" in lines  # (the check above can see torch being imported)
 
 
 # --- the icon -----------------------------------------------------------------------------------------------
+
 
 def test_resource_path_finds_the_icon_in_this_checkout():
     assert resource_path("icons/bpstudio.svg") == ROOT / "resources" / "icons" / "bpstudio.svg"
@@ -167,9 +176,9 @@ def test_window_icon_is_bpstudios(qapp):
         icon = QApplication.windowIcon()
         assert not icon.isNull()
         image = icon.pixmap(QSize(64, 64)).toImage()
-        assert image.pixelColor(10, 32).name() == "#1f2a44"   # the dark square, left of the input nodes
-        assert image.pixelColor(48, 32).name() == "#ff9a3c"   # the orange output node
-        assert image.pixelColor(1, 1).alpha() == 0            # transparent outside the rounded square
+        assert image.pixelColor(10, 32).name() == "#1f2a44"  # the dark square, left of the input nodes
+        assert image.pixelColor(48, 32).name() == "#ff9a3c"  # the orange output node
+        assert image.pixelColor(1, 1).alpha() == 0  # transparent outside the rounded square
     finally:
         QApplication.setWindowIcon(old)
 
@@ -179,7 +188,7 @@ def test_without_resources_the_icon_comes_from_the_theme(qapp, tmp_path, monkeyp
     old = QIcon.fallbackSearchPaths()
     try:
         QIcon.setFallbackSearchPaths([])
-        assert app_icon().isNull()                             # nothing anywhere: a null icon, no error
+        assert app_icon().isNull()  # nothing anywhere: a null icon, no error
         shutil.copy(ROOT / "resources" / "icons" / "png" / "bpstudio-48.png", tmp_path / "bpstudio.png")
         QIcon.setFallbackSearchPaths([str(tmp_path)])
         assert not app_icon().isNull()
@@ -195,8 +204,10 @@ def test_generated_icons_match_the_svg(qapp):
     reference = QIcon(str(icons / "bpstudio.svg")).pixmap(QSize(32, 32)).toImage()
     png = QImage(str(icons / "png" / "bpstudio-32.png"))
     assert _mean_difference(reference, png) < 3, "run packaging/make_icons.py after editing the SVG"
-    for name, sizes in (("bpstudio.ico", [16, 24, 32, 48, 64, 128, 256]),
-                        ("bpstudio.icns", [16, 32, 64, 128, 256, 512, 32, 64, 256, 512, 1024])):
+    for name, sizes in (
+        ("bpstudio.ico", [16, 24, 32, 48, 64, 128, 256]),
+        ("bpstudio.icns", [16, 32, 64, 128, 256, 512, 32, 64, 256, 512, 1024]),
+    ):
         reader = QImageReader(str(icons / name))
         found = []
         for i in range(reader.imageCount()):
@@ -214,9 +225,10 @@ def _mean_difference(a, b):
 
 # --- the freedesktop files ----------------------------------------------------------------------------------
 
+
 def read_desktop_entry():
     parser = configparser.ConfigParser(interpolation=None, strict=True)
-    parser.optionxform = str   # keys are case-sensitive
+    parser.optionxform = str  # keys are case-sensitive
     parser.read(DESKTOP, encoding="utf-8")
     return parser["Desktop Entry"]
 
@@ -252,6 +264,7 @@ def test_metainfo_matches_the_desktop_file():
 
 @pytest.mark.skipif(shutil.which("appstreamcli") is None, reason="appstreamcli is not installed")
 def test_metainfo_passes_appstreamcli():
-    result = subprocess.run(["appstreamcli", "validate", "--no-net", str(METAINFO)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", str(METAINFO)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,10 +5,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
 
-from tests.gui.canvas_points import (  # noqa: E402
+from tests.gui.canvas_points import (
     blocks,
     click,
     drag,
@@ -17,26 +17,27 @@ from tests.gui.canvas_points import (  # noqa: E402
     port_point,
     topology,
 )
-from tests.gui.driving import CTRL, LEFT, SHIFT, history_texts, press, settle  # noqa: E402
+from tests.gui.driving import CTRL, LEFT, SHIFT, history_texts, press, settle
 
 # === 2. building a topology with the mouse ===================================================================
 
+
 def test_mouse_gestures_build_a_network_and_undo_redo_walks_through_them(qtbot, window, monkeypatch):
     w = window
-    w.actions.new.trigger()                                           # New opens the XOR network
+    w.actions.new.trigger()  # New opens the XOR network
     settle(qtbot)
     start = {"x": (), "h": ("x",), "y": ("h",)}
     assert topology(w) == start and w.document.undo_stack.count() == 0
 
-    QTest.mouseClick(w.palette.buttons["dense"], LEFT)                # click: a dense layer after the output
+    QTest.mouseClick(w.palette.buttons["dense"], LEFT)  # click: a dense layer after the output
     settle(qtbot)
     one = {**start, "h1": ("y",)}
     assert topology(w) == one and w.inspector.title.text() == "h1"
     assert "h1" in blocks(w)
 
     below = blocks(w)["y"].pos() + QPointF(0, 260)
-    press(qtbot, w, Qt.Key.Key_0, CTRL)                               # fit the view first
-    drop_from_palette(qtbot, w, monkeypatch, "concat", below)         # drag Concat onto an empty spot
+    press(qtbot, w, Qt.Key.Key_0, CTRL)  # fit the view first
+    drop_from_palette(qtbot, w, monkeypatch, "concat", below)  # drag Concat onto an empty spot
     two = {**one, "cat1": ("y",)}
     assert topology(w) == two
     assert w.document.spec.layer("cat1").position == pytest.approx((below.x(), below.y()), abs=2)
@@ -105,7 +106,7 @@ def test_a_refused_inspector_edit_shows_the_value_that_stayed(qtbot, window):
     click(qtbot, w, header_point(w, "y"))
     assert w.inspector.title.text() == "y" and w.inspector.activation.currentText() == "sigmoid"
     combo = w.inspector.activation
-    combo.setCurrentIndex(combo.findText("relu"))                     # bce needs a sigmoid output: refused
+    combo.setCurrentIndex(combo.findText("relu"))  # bce needs a sigmoid output: refused
     settle(qtbot)
     assert "sigmoid" in w.canvas.banner.text() and w.canvas.banner.isVisible()
     assert w.document.spec.layer("y").activation == "sigmoid" and w.document.undo_stack.count() == 0

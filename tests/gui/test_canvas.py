@@ -16,10 +16,7 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.session import Phase, Session
 from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
-
-from tests.gui.canvas_view import (  # noqa: E402
-    at, edge_point, edges, network, neuron_point, shown,
-    tooltip)
+from tests.gui.canvas_view import at, edge_point, edges, network, neuron_point, shown, tooltip
 
 
 def test_mazur_draws_six_neurons_and_eight_weight_lines_labelled_with_their_weights(view, at_rest):
@@ -44,10 +41,10 @@ def test_line_colour_follows_the_sign_and_thickness_follows_the_magnitude(view, 
     lines = edges(view)
     negative, positive, tiny = lines[("o.weight", (0, 1))], lines[("o.weight", (0, 0))], lines[("o.weight", (1, 0))]
     assert negative.color.rgb() == NEGATIVE.rgb() and positive.color.rgb() == POSITIVE.rgb()
-    assert negative.width == pytest.approx(5.0)                       # the network's largest |w| is 5 px
+    assert negative.width == pytest.approx(5.0)  # the network's largest |w| is 5 px
     assert positive.width == pytest.approx(5 * 0.4 / 0.9, abs=0.13)
     assert lines[("h.weight", (0, 0))].width == pytest.approx(5 * 0.15 / 0.9, abs=0.13)  # one scale per network
-    assert tiny.width == pytest.approx(0.5)                           # never thinner than 0.5 px
+    assert tiny.width == pytest.approx(0.5)  # never thinner than 0.5 px
     # and on screen: a point on the negative line (away from crossings and labels) is blue
     image = view.viewport().grab().toImage()
     pixel = image.pixelColor(at(view, edge_point(view, "o.weight", (0, 1), 0.15)))
@@ -56,23 +53,23 @@ def test_line_colour_follows_the_sign_and_thickness_follows_the_magnitude(view, 
 
 def test_after_the_forward_of_h_its_neurons_show_their_values(view, mazur):
     spec, session = mazur
-    session.advance()                                                  # forward h
+    session.advance()  # forward h
     shown(view, spec, session, session.next_phase)
     h = view.canvas.overlays["h"]
     assert h.texts[0] == ("0.5933", "net 0.3775") and h.texts[1][0] == "0.5969"
     assert view.canvas.overlays["i"].texts[0][0] == "0.05"
-    assert view.canvas.overlays["o"].texts[0][0] == ""                 # o's forward has not run yet
+    assert view.canvas.overlays["o"].texts[0][0] == ""  # o's forward has not run yet
     text = tooltip(view, neuron_point(view, "h", 0))
-    assert "0.593269992" in text and "0.3775" in text and "sample" not in text   # a batch of one
-    assert view.canvas.blocks["o"].state.phase_label == "forward →"    # the next phase is o's forward
+    assert "0.593269992" in text and "0.3775" in text and "sample" not in text  # a batch of one
+    assert view.canvas.blocks["o"].state.phase_label == "forward →"  # the next phase is o's forward
     assert view.canvas.blocks["o"]._border.color() == HIGHLIGHT
-    shown(view, spec, session, Phase("loss"))                          # during the loss: the output layer
+    shown(view, spec, session, Phase("loss"))  # during the loss: the output layer
     assert [b.state.phase_label for b in view.canvas.blocks.values()] == [None, None, "loss"]
 
 
 def test_after_the_backward_of_o_its_lines_show_gradients(view, mazur):
     spec, session = mazur
-    for _ in range(4):                                                 # forward h, forward o, loss, backward o
+    for _ in range(4):  # forward h, forward o, loss, backward o
         session.advance()
     shown(view, spec, session, session.next_phase)
     lines = edges(view)
@@ -80,7 +77,7 @@ def test_after_the_backward_of_o_its_lines_show_gradients(view, mazur):
     assert w5.label == "0.0822" and w7.label == "-0.0226" and w7.color.rgb() == NEGATIVE.rgb()
     # thickness now follows |gradient| (w6 = 0.08266763 is the largest), colour its sign
     assert w5.width == pytest.approx(5 * 0.082167041 / 0.082667628, abs=0.13) and w5.color.rgb() == POSITIVE.rgb()
-    assert lines[("h.weight", (0, 0))].label == "0.15"                 # h's backward has not run: still weights
+    assert lines[("h.weight", (0, 0))].label == "0.15"  # h's backward has not run: still weights
     assert "0.08216704" in tooltip(view, edge_point(view, "o.weight", (0, 0)))
     assert view.canvas.blocks["h"].state.phase_label == "← backward"
     assert view.canvas.blocks["o"]._loss_text == "loss 0.2984"
@@ -89,11 +86,11 @@ def test_after_the_backward_of_o_its_lines_show_gradients(view, mazur):
 
 def test_after_the_update_the_lines_show_the_new_weights_and_the_tooltip_the_change(view, mazur):
     spec, session = mazur
-    session.step()                                                     # ... backward h, update
+    session.step()  # ... backward h, update
     shown(view, spec, session, session.next_phase)
     lines = edges(view)
-    assert lines[("o.weight", (0, 0))].label == "0.359"                # Mazur's w5+ = 0.35891648
-    assert "0.1497807" in tooltip(view, edge_point(view, "h.weight", (0, 0)))   # w1+ = 0.149780716
+    assert lines[("o.weight", (0, 0))].label == "0.359"  # Mazur's w5+ = 0.35891648
+    assert "0.1497807" in tooltip(view, edge_point(view, "h.weight", (0, 0)))  # w1+ = 0.149780716
     assert not any(e.showing_grad for e in view.canvas.unit_edges.values())
     tip = tooltip(view, edge_point(view, "o.weight", (0, 0)))
     assert "0.35891648" in tip and "before the update" in tip and "0.4" in tip and "0.08216704" in tip
@@ -120,15 +117,22 @@ def test_big_layers_are_blocks_with_a_heat_strip_joined_by_arrows(view):
         want, got = signed_color(float(out[unit]), scale), image.pixelColor(at(view, h1.pos() + cell))
         assert abs(want.red() - got.red()) + abs(want.green() - got.green()) + abs(want.blue() - got.blue()) < 30
     text = tooltip(view, h1.pos() + QPointF(geo.heat_rect.left() + 5.5 * 11, geo.heat_rect.top() + 5))
-    assert "h1[5]" in text and f"sample 1 of {len(data)}" in text    # the batch is the whole data set
+    assert "h1[5]" in text and f"sample 1 of {len(data)}" in text  # the batch is the whole data set
 
 
 def test_concat_and_add_link_units_one_to_one(view):
-    spec = network([{"id": "x", "type": "input", "units": 2}, {"id": "a", "type": "dense", "inputs": ["x"], "units": 2},
-                    {"id": "b", "type": "dense", "inputs": ["x"], "units": 3},
-                    {"id": "c", "type": "concat", "inputs": ["a", "b"]},
-                    {"id": "s", "type": "add", "inputs": ["a", "x"]}], "c")
+    spec = network(
+        [
+            {"id": "x", "type": "input", "units": 2},
+            {"id": "a", "type": "dense", "inputs": ["x"], "units": 2},
+            {"id": "b", "type": "dense", "inputs": ["x"], "units": 3},
+            {"id": "c", "type": "concat", "inputs": ["a", "b"]},
+            {"id": "s", "type": "add", "inputs": ["a", "x"]},
+        ],
+        "c",
+    )
     view.show_network(spec, {})
+
     def links(source, target):  # (target unit, source unit) of each line
         item = view.canvas.unit_edges[(source, target)]
         return list(zip(item.rows.tolist(), item.cols.tolist()))
@@ -146,46 +150,59 @@ def test_concat_and_add_link_units_one_to_one(view):
 
 
 def test_a_deep_network_mid_backward_draws_every_line_as_far_as_the_backward_reached(view):
-    spec = network([{"id": "h0", "type": "input", "units": 16}] + [
-        {"id": f"h{k}", "type": "dense", "inputs": [f"h{k - 1}"], "units": 16, "activation": "sigmoid"}
-        for k in range(1, 11)], "h10")
+    spec = network(
+        [{"id": "h0", "type": "input", "units": 16}]
+        + [
+            {"id": f"h{k}", "type": "dense", "inputs": [f"h{k - 1}"], "units": 16, "activation": "sigmoid"}
+            for k in range(1, 11)
+        ],
+        "h10",
+    )
     session = Session(spec, Dataset(np.random.default_rng(0).normal(size=(8, 16)), np.zeros((8, 16))))
-    for _ in range(15):                                                # 10 forwards, the loss, 4 backwards
+    for _ in range(15):  # 10 forwards, the loss, 4 backwards
         session.advance()
     view.show_network(spec, session.params_numpy(), session.trace.to_numpy(), session.next_phase)
     assert len(view.canvas.weight_edges()) == 10 * 256
     showing = {e.target for e in view.canvas.unit_edges.values() if e.showing_grad}
     assert showing == {"h7", "h8", "h9", "h10"}
     assert view.canvas.blocks["h6"].state.phase_label == "← backward"
-    preset = presets.load("deep_sigmoid")                              # (its redraw time: bench/bench_gui.py)
+    preset = presets.load("deep_sigmoid")  # (its redraw time: bench/bench_gui.py)
     shown(view, preset, Session(preset, resolve_split(preset.data)[0]))
     assert set(view.canvas.blocks) == set(preset.order)
 
 
 def test_non_finite_and_stale_values_are_drawn_without_failing(view, mazur):
     spec, session = mazur
-    stale = np.zeros((3, 2))                                           # the wrong shape: the spec's weights are drawn
+    stale = np.zeros((3, 2))  # the wrong shape: the spec's weights are drawn
     view.show_network(spec, {"o.weight": np.array([[np.nan, np.inf], [-np.inf, 0.5]]), "h.weight": stale})
     lines = edges(view)
     assert (lines[("o.weight", (0, 0))].label, lines[("o.weight", (0, 0))].width) == ("nan", 0.5)
     assert (lines[("o.weight", (0, 1))].label, lines[("o.weight", (0, 1))].width) == ("inf", 5.0)
     assert lines[("h.weight", (0, 0))].label == "0.15"
     session.advance()
-    wider = dataclasses.replace(spec, layers=tuple(
-        dataclasses.replace(lay, units=3, weight=None, bias=None) if lay.id == "h"
-        else dataclasses.replace(lay, weight=None) if lay.id == "o" else lay for lay in spec.layers))
-    shown(view, wider, session)                                        # a trace from before h got a third unit
+    wider = dataclasses.replace(
+        spec,
+        layers=tuple(
+            dataclasses.replace(lay, units=3, weight=None, bias=None)
+            if lay.id == "h"
+            else dataclasses.replace(lay, weight=None)
+            if lay.id == "o"
+            else lay
+            for lay in spec.layers
+        ),
+    )
+    shown(view, wider, session)  # a trace from before h got a third unit
     assert [t for t, _ in view.canvas.overlays["h"].texts] == ["", "", ""]
     assert view.canvas.overlays["i"].texts[0][0] == "0.05"
 
 
 def test_refusal_banner_shows_the_reason_until_cleared(view, mazur):
     spec, session = mazur
-    view.show_refusal("the network already has an input layer ('i')")    # a strip along the top:
+    view.show_refusal("the network already has an input layer ('i')")  # a strip along the top:
     assert view.banner.isVisible() and "already has an input layer" in view.banner.text() and view.banner.y() < 40
-    shown(view, spec, session)                                           # a redraw keeps the reason up
+    shown(view, spec, session)  # a redraw keeps the reason up
     assert view.banner.isVisible()
-    view.banner.clear_message()                                          # (the window does this on a good edit)
+    view.banner.clear_message()  # (the window does this on a good edit)
     assert not view.banner.isVisible()
     view.show_network(spec, session.params_numpy(), refused="an add layer needs inputs of equal width")
     assert view.banner.isVisible() and "equal width" in view.banner.text()

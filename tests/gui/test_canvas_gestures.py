@@ -1,7 +1,6 @@
 """The topology canvas turns mouse gestures into edit requests (it never edits the spec itself): connect,
 pick, select, delete, move, rename, zoom, palette drops, context menu. Gestures are real mouse events."""
 
-
 import pytest
 
 pytest.importorskip("PySide6")
@@ -11,25 +10,42 @@ from PySide6.QtGui import QDrag
 from PySide6.QtTest import QTest
 
 from bpstudio.gui.canvas import LayerPalette
-
-from tests.gui.canvas_view import (  # noqa: E402
-    LEFT, NOMOD, at, click, drag, drop, edge_point, edges, header_point, network, neuron_point, recorder, shown)
+from tests.gui.canvas_view import (
+    LEFT,
+    NOMOD,
+    at,
+    click,
+    drag,
+    drop,
+    edge_point,
+    edges,
+    header_point,
+    network,
+    neuron_point,
+    recorder,
+    shown,
+)
 
 
 def test_dragging_from_an_output_port_to_an_input_port_requests_a_connection(view):
-    spec = network([{"id": "i", "type": "input", "units": 2, "position": [0, 0]},
-                    {"id": "h", "type": "dense", "inputs": ["i"], "units": 2, "position": [250, 0]},
-                    {"id": "x", "type": "dense", "inputs": ["i"], "units": 1, "position": [520, 120]}], "h")
+    spec = network(
+        [
+            {"id": "i", "type": "input", "units": 2, "position": [0, 0]},
+            {"id": "h", "type": "dense", "inputs": ["i"], "units": 2, "position": [250, 0]},
+            {"id": "x", "type": "dense", "inputs": ["i"], "units": 1, "position": [520, 120]},
+        ],
+        "h",
+    )
     view.show_network(spec, {})
     requests = recorder(view.connect_requested)
     h, x = view.canvas.blocks["h"], view.canvas.blocks["x"]
     start, end = at(view, h.pos() + h.geometry.out_port), at(view, x.pos() + x.geometry.in_port)
     QTest.mousePress(view.viewport(), LEFT, NOMOD, start)
     QTest.mouseMove(view.viewport(), end)
-    assert x.drop_target and not h.drop_target                         # the block it would connect to lights up
+    assert x.drop_target and not h.drop_target  # the block it would connect to lights up
     QTest.mouseRelease(view.viewport(), LEFT, NOMOD, end)
     assert requests == [("h", "x")] and not x.drop_target and spec.layer("x").inputs == ("i",)
-    drag(view, start, at(view, QPointF(400, -300)))                    # dropped on nothing
+    drag(view, start, at(view, QPointF(400, -300)))  # dropped on nothing
     assert requests == [("h", "x")]
 
 
@@ -68,8 +84,8 @@ def test_dragging_a_block_requests_one_move_on_release(view, mazur, at_rest):
     scale = view.transform().m11()
     assert x == pytest.approx(200 + 60 / scale, abs=1.5) and y == pytest.approx(90 / scale, abs=1.5)
     assert edges(view)[("o.weight", (0, 0))].p1.y() == pytest.approx(neuron_point(view, "h", 0).y())  # lines follow
-    shown(view, *mazur)                                                 # the edit was not carried out:
-    assert view.canvas.blocks["h"].pos() == QPointF(200, 0)             # the canvas shows the spec again
+    shown(view, *mazur)  # the edit was not carried out:
+    assert view.canvas.blocks["h"].pos() == QPointF(200, 0)  # the canvas shows the spec again
 
 
 def test_double_clicking_a_title_renames_inline(view, at_rest):
@@ -127,7 +143,7 @@ def test_palette_click_and_drop_request_a_new_layer(view, at_rest, qtbot, monkey
         layer_type, got_source, (x, y) = adds[-1]
         assert (layer_type, got_source) == ("concat", source)
         assert (x, y) == pytest.approx((where.x(), where.y()), abs=2)
-    (other := QMimeData()).setText("dense")                            # plain text is not a palette button
+    (other := QMimeData()).setText("dense")  # plain text is not a palette button
     assert not drop(view, QPoint(10, 10), other) and len(adds) == 2
 
 

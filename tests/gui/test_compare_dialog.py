@@ -9,14 +9,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtCore import QPoint
+from PySide6.QtTest import QTest
 
-from bpstudio.core.compare import compare_backends  # noqa: E402
-from bpstudio.gui.tools import compare_dialog  # noqa: E402
-from bpstudio.gui.tools.compare_dialog import COLUMNS, open_compare  # noqa: E402
-from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size, settle  # noqa: E402
-from tests.helpers import needs_torch  # noqa: E402
+from bpstudio.core.compare import compare_backends
+from bpstudio.gui.tools import compare_dialog
+from bpstudio.gui.tools.compare_dialog import COLUMNS, open_compare
+from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size, settle
+from tests.helpers import needs_torch
 
 REL, ABS = COLUMNS.index("max rel diff"), COLUMNS.index("max abs diff")
 
@@ -66,7 +66,7 @@ def test_mazur_every_layer_and_float64_torch_agrees(qtbot, window):
     # the cells say what core computes for the document's weights and data
     want = compare_backends(w.document.spec, w.document.train_data, w.document.params())
     assert [r["max rel diff"] for r in rows] == [compare_dialog.sci(r.max_rel) for r in want.rows]
-    worst = want.worst()                 # (float32 rounding differs between numpy releases: the figure is computed)
+    worst = want.worst()  # (float32 rounding differs between numpy releases: the figure is computed)
     assert worst.dtype == "float32" and 0 < worst.max_rel < 1e-6
     assert dialog.status.text().startswith(f"Largest difference: {worst.max_rel:.2e} relative")
     assert heatmap(dialog)[:2] == (["h", "o", "loss L"], ["numpy float32", "torch float64", "torch float32"])
@@ -80,12 +80,12 @@ def test_deep_sigmoid_first_batch_sorting_and_heatmap(qtbot, window):
     w = window
     open_example(qtbot, w, "deep_sigmoid")
     set_batch_size(qtbot, w, 16)
-    w.actions.step.trigger()                           # one step (Full step): the weights move
+    w.actions.step.trigger()  # one step (Full step): the weights move
     dialog = compared(qtbot, w)
     layers = [lid for lid in w.document.spec.order if lid != "x"]
     assert "the first 16 of 225 training samples" in dialog.about.text() and "after step 1" in dialog.about.text()
     rows = table(dialog)
-    assert list(dict.fromkeys(r["layer"] for r in rows)) == layers     # layer order: h1 … h10, out
+    assert list(dict.fromkeys(r["layer"] for r in rows)) == layers  # layer order: h1 … h10, out
     assert {r["shape"] for r in rows if r["quantity"] == "z"} == {"16×8", "16×1"}
     assert max(float(r["max rel diff"]) for r in rows if r["dtype"] == "float64") < 1e-10
     assert 0 < max(float(r["max rel diff"]) for r in rows if r["dtype"] == "float32") < 1e-3
@@ -104,7 +104,7 @@ def test_deep_sigmoid_first_batch_sorting_and_heatmap(qtbot, window):
     assert max(float(c) for row in cells for c in row) == float(compare_dialog.sci(worst.max_rel))
     dialog.kind.setCurrentIndex(dialog.kind.findData("gradients"))
     heat_rows, _, cells = heatmap(dialog)
-    assert heat_rows == layers                                   # the loss is no gradient
+    assert heat_rows == layers  # the loss is no gradient
     m = dialog.result_.matrix("gradients")
     assert cells == [[compare_dialog.sci(v) for v in row] for row in m.values]
     # float32's larger differences are drawn darker (hotter) than float64's
@@ -132,7 +132,7 @@ def test_export_csv(qtbot, window, dialogs, tmp_path):
 def test_cancel_then_run_again(qtbot, window, monkeypatch):
     started = threading.Event()
 
-    def slow(*args, cancelled, **kwargs):   # waits for Cancel, then the real one sees it and stops
+    def slow(*args, cancelled, **kwargs):  # waits for Cancel, then the real one sees it and stops
         started.set()
         while not cancelled():
             threading.Event().wait(0.01)

@@ -15,8 +15,8 @@ from bpstudio.core.datasets import make_toy, resolve_split
 from bpstudio.core.session import Session
 from bpstudio.gui.panels.data_panel import DataPanel
 from bpstudio.gui.plots.data_plot import DataPlot, class_colors
-from tests.helpers import network
 from tests.gui.driving import on_screen
+from tests.helpers import network
 
 XOR_SOURCE = {"builtin": "xor", "n": 200, "noise": 0.05, "seed": 0, "test_fraction": 0.25}
 
@@ -66,13 +66,27 @@ def test_spirals_with_three_classes_then_regenerate_emits_the_source(qtbot, pane
     widget, emitted = panel
     choose(qtbot, widget.data_set, "spirals")
     assert widget.classes.isEnabled()
-    assert emitted[-1] == {"builtin": "spirals", "n": 200, "noise": 0.05, "seed": 0, "classes": 2,
-                           "test_fraction": 0.25, "split_seed": 0}
+    assert emitted[-1] == {
+        "builtin": "spirals",
+        "n": 200,
+        "noise": 0.05,
+        "seed": 0,
+        "classes": 2,
+        "test_fraction": 0.25,
+        "split_seed": 0,
+    }
     type_into(qtbot, widget.classes, "3")
     qtbot.mouseClick(widget.regenerate, Qt.MouseButton.LeftButton)
     assert widget.seed.value() == 1
-    expected = {"builtin": "spirals", "n": 200, "noise": 0.05, "seed": 1, "classes": 3,
-                "test_fraction": 0.25, "split_seed": 0}
+    expected = {
+        "builtin": "spirals",
+        "n": 200,
+        "noise": 0.05,
+        "seed": 1,
+        "classes": 3,
+        "test_fraction": 0.25,
+        "split_seed": 0,
+    }
     assert emitted[-1] == expected and len(emitted) == 3
     train, test = resolve_split(emitted[-1])
     assert train.n_classes == 3 and len(train) + len(test) == 200
@@ -128,6 +142,7 @@ def test_a_good_file_is_offered_in_the_combo_and_emitted(qtbot, panel, tmp_path)
 
 
 # --- the plot -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def plot(qtbot):
@@ -185,8 +200,13 @@ def test_wide_inputs_show_a_message_instead_of_a_plot(plot):
 
 def test_sine_shows_target_against_input_and_the_prediction_curve(plot):
     data = make_toy("sine", n=40)
-    spec = network([{"id": "x", "type": "input", "units": 1},
-                    {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "identity"}], "y")
+    spec = network(
+        [
+            {"id": "x", "type": "input", "units": 1},
+            {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "identity"},
+        ],
+        "y",
+    )
     plot.show_data(data)
     assert plot.message.isVisible() and "this data has 1" in plot.message.text() and plot.plot_widget.isVisible()
     x, y = plot.train_scatter.getData()

@@ -4,13 +4,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from bpstudio.core import datasets, presets  # noqa: E402
-from bpstudio.core.explain import format_value  # noqa: E402
-from bpstudio.core.session import Session  # noqa: E402
-from bpstudio.gui.inspectors.explanation import ExplanationPanel  # noqa: E402
-from tests.gui.driving import on_screen  # noqa: E402
+from bpstudio.core import datasets, presets
+from bpstudio.core.explain import format_value
+from bpstudio.core.session import Session
+from bpstudio.gui.inspectors.explanation import ExplanationPanel
+from tests.gui.driving import on_screen
 
 
 def mazur_session():

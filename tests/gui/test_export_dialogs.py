@@ -62,8 +62,12 @@ def test_imported_weights_are_one_undoable_edit(qtbot, window, dialogs, tmp_path
     open_example(qtbot, window, "mazur")
     doc = window.document
     before = {k: v.copy() for k, v in doc.params().items()}
-    new = {"h.weight": [[0.1, -0.2], [0.3, 0.4]], "h.bias": [0.5, 0.5],
-           "o.weight": [[-0.6, 0.7], [0.8, 0.9]], "o.bias": [1.0, -1.0]}
+    new = {
+        "h.weight": [[0.1, -0.2], [0.3, 0.4]],
+        "h.bias": [0.5, 0.5],
+        "o.weight": [[-0.6, 0.7], [0.8, 0.9]],
+        "o.bias": [1.0, -1.0],
+    }
     torch.save({k: torch.tensor(v, dtype=torch.float32) for k, v in new.items()}, tmp_path / "w.pt")
     dialogs.open_path = str(tmp_path / "w.pt")
     assert import_state_dict(window)
@@ -73,8 +77,9 @@ def test_imported_weights_are_one_undoable_edit(qtbot, window, dialogs, tmp_path
     assert history_texts(window)[-1] == "Import weights from w.pt"
     assert "Imported 4 parameters from w.pt" in window.statusBar().currentMessage()
     step(qtbot, window)  # the forward pass uses them: out_h1 = σ(0.1·0.05 − 0.2·0.1 + 0.5)
-    assert doc.trace.layers["h"].out[0, 0] == pytest.approx(1 / (1 + np.exp(-np.float32(0.1) * 0.05
-                                                                           + np.float32(0.2) * 0.1 - 0.5)))
+    assert doc.trace.layers["h"].out[0, 0] == pytest.approx(
+        1 / (1 + np.exp(-np.float32(0.1) * 0.05 + np.float32(0.2) * 0.1 - 0.5))
+    )
     window.actions.undo.trigger()
     window.actions.undo.trigger()
     settle(qtbot)
@@ -87,11 +92,12 @@ def test_weights_that_do_not_fit_are_refused_with_the_reason(qtbot, window, dial
     doc = window.document  # the XOR example: h is 4×2, y is 1×4
     before = {k: v.copy() for k, v in doc.params().items()}
     entries = len(history_texts(window))
-    torch.save({"h.weight": torch.zeros(3, 2), "h.bias": torch.zeros(4), "y.weight": torch.zeros(1, 4)},
-               tmp_path / "w.pt")
+    torch.save(
+        {"h.weight": torch.zeros(3, 2), "h.bias": torch.zeros(4), "y.weight": torch.zeros(1, 4)}, tmp_path / "w.pt"
+    )
     dialogs.open_path = str(tmp_path / "w.pt")
     assert not import_state_dict(window)
-    (kind, title, text), = dialogs.shown
+    ((kind, title, text),) = dialogs.shown
     assert (kind, title) == ("warning", "Import weights")
     assert "'h.weight' has shape 3×2 but 'h.weight' needs 4×2" in text and "missing key 'y.bias'" in text
     assert len(history_texts(window)) == entries
@@ -106,8 +112,7 @@ def test_weights_that_do_not_fit_are_refused_with_the_reason(qtbot, window, dial
 
 def test_the_step_trace_and_the_metrics_go_to_files(qtbot, window, dialogs, tmp_path):
     assert not export_trace_npz(window) and not export_metrics_csv(window)
-    assert [text.split(":")[0] for _, _, text in dialogs.shown] == ["No step to export yet",
-                                                                    "No training metrics yet"]
+    assert [text.split(":")[0] for _, _, text in dialogs.shown] == ["No step to export yet", "No training metrics yet"]
     step(qtbot, window, 3)
     doc = window.document
     dialogs.save_path = str(tmp_path / "trace.npz")

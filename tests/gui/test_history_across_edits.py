@@ -8,11 +8,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from bpstudio.core.spec import OptimizerSpec  # noqa: E402
-from tests.gui.driving import (  # noqa: E402
-    CTRL, SHIFT, click_canvas, history_texts, open_example, press, type_into_field)
+from bpstudio.core.spec import OptimizerSpec
+from tests.gui.driving import CTRL, SHIFT, click_canvas, history_texts, open_example, press, type_into_field
 
 
 def test_a_learning_rate_set_while_training_goes_between_the_steps_before_and_after(qtbot, window):
@@ -20,22 +19,26 @@ def test_a_learning_rate_set_while_training_goes_between_the_steps_before_and_af
     w.actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count > 20, timeout=5000)
     type_into_field(qtbot, w.training_panel.fields["lr"], "0.1")
-    changed_at = next(c.after.step for c in map(doc.undo_stack.command, range(doc.undo_stack.count()))
-                      if hasattr(c, "steps"))
+    changed_at = next(
+        c.after.step for c in map(doc.undo_stack.command, range(doc.undo_stack.count())) if hasattr(c, "steps")
+    )
     qtbot.waitUntil(lambda: doc.session.step_count > changed_at + 20, timeout=5000)
     w.actions.play.trigger()
     total = doc.session.step_count
     texts = history_texts(w)
-    assert texts[-3:] == [f"Train {changed_at} steps", "Set optimizer settings: sgd lr 0.5 → sgd lr 0.1",
-                          f"Train {total - changed_at} steps"]
+    assert texts[-3:] == [
+        f"Train {changed_at} steps",
+        "Set optimizer settings: sgd lr 0.5 → sgd lr 0.1",
+        f"Train {total - changed_at} steps",
+    ]
 
-    click_canvas(qtbot, w)                        # (in the lr field, Ctrl+Z would undo its typing)
-    press(qtbot, w, Qt.Key.Key_Z, CTRL)          # the steps trained at lr 0.1 go; lr 0.1 stays
+    click_canvas(qtbot, w)  # (in the lr field, Ctrl+Z would undo its typing)
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)  # the steps trained at lr 0.1 go; lr 0.1 stays
     assert doc.session.step_count == changed_at and doc.spec.optimizer.lr == 0.1
-    press(qtbot, w, Qt.Key.Key_Z, CTRL)          # the setting goes
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)  # the setting goes
     assert doc.session.step_count == changed_at and doc.spec.optimizer.lr == 0.5
     assert w.training_panel.fields["lr"].text() == "0.5"
-    press(qtbot, w, Qt.Key.Key_Z, CTRL)          # and the steps before it
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)  # and the steps before it
     assert doc.session.step_count == 0
     for _ in range(3):
         press(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
@@ -50,7 +53,7 @@ def test_renaming_a_layer_keeps_its_gradient_curve_and_the_optimizer_state(qtbot
         press(qtbot, w, Qt.Key.Key_S)
     curve = doc.history.grad_norms("h").copy()
     moments = {k: v.copy() for k, v in doc.session.optimizer_state()["buffers"]["h.weight"].items()}
-    w.edits.rename("h", "hidden")                 # what the canvas's inline rename asks for
+    w.edits.rename("h", "hidden")  # what the canvas's inline rename asks for
     assert doc.history.layer_ids == ("hidden", "y") and len(doc.history) == 5
     np.testing.assert_array_equal(doc.history.grad_norms("hidden"), curve)
     buffers = doc.session.optimizer_state()["buffers"]
@@ -59,6 +62,6 @@ def test_renaming_a_layer_keeps_its_gradient_curve_and_the_optimizer_state(qtbot
         np.testing.assert_array_equal(buffers["hidden.weight"][name], value)
     qtbot.waitUntil(lambda: set(w.gradient_plot.curves) == {"hidden", "y"}, timeout=3000)
     np.testing.assert_array_equal(w.gradient_plot.curves["hidden"].yData, curve)
-    press(qtbot, w, Qt.Key.Key_Z, CTRL)           # undoing the rename gives the old name its curve back
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)  # undoing the rename gives the old name its curve back
     assert doc.history.layer_ids == ("h", "y") and len(doc.history) == 5
     np.testing.assert_array_equal(doc.history.grad_norms("h"), curve)

@@ -4,18 +4,18 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QAbstractItemView  # noqa: E402
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView
 
-from bpstudio.core import datasets, presets  # noqa: E402
-from bpstudio.core.session import Session  # noqa: E402
-from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec  # noqa: E402
-from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE  # noqa: E402
-from bpstudio.gui.inspectors.layer_inspector import LayerInspector  # noqa: E402
-from bpstudio.gui.inspectors.matrix_editor import MatrixEditor  # noqa: E402
-from tests.gui.driving import type_into_cell  # noqa: E402
+from bpstudio.core import datasets, presets
+from bpstudio.core.session import Session
+from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec
+from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE
+from bpstudio.gui.inspectors.layer_inspector import LayerInspector
+from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
+from tests.gui.driving import type_into_cell
 
 ALL_SIGNALS = ("fields_requested", "param_requested", "randomize_requested", "reset_requested", "output_requested")
 
@@ -53,20 +53,24 @@ def inspector(qtbot, mazur):
 
 # --- MatrixEditor --------------------------------------------------------------------------------------
 
+
 def test_cells_show_values_coloured_by_sign_with_readable_text(qtbot):
     editor = MatrixEditor()
     qtbot.addWidget(editor)
-    editor.set_matrix("h.weight", np.array([[0.5, -2.0, 0.0], [2.0, 1.25, -0.123456789]]),
-                      grads=np.array([[0.1, 0.2, 0.3], [0.4, 0.5, -7.5e-5]]))
-    assert [[cell(editor, r, c) for c in range(3)] for r in range(2)] == [["0.5", "-2", "0"],
-                                                                        ["2", "1.25", "-0.1235"]]
+    editor.set_matrix(
+        "h.weight",
+        np.array([[0.5, -2.0, 0.0], [2.0, 1.25, -0.123456789]]),
+        grads=np.array([[0.1, 0.2, 0.3], [0.4, 0.5, -7.5e-5]]),
+    )
+    assert [[cell(editor, r, c) for c in range(3)] for r in range(2)] == [["0.5", "-2", "0"], ["2", "1.25", "-0.1235"]]
     background = Qt.ItemDataRole.BackgroundRole
-    assert cell(editor, 1, 0, background).color() == POSITIVE   # the largest magnitude saturates
+    assert cell(editor, 1, 0, background).color() == POSITIVE  # the largest magnitude saturates
     assert cell(editor, 0, 1, background).color() == NEGATIVE
     assert cell(editor, 0, 2, background).color() == NEUTRAL
-    half = cell(editor, 0, 0, background).color()               # 0.5 of scale 2: a quarter of the way
-    assert half == QColor(round(235 + (245 - 235) * 0.25), round(235 + (130 - 235) * 0.25),
-                          round(235 + (32 - 235) * 0.25))
+    half = cell(editor, 0, 0, background).color()  # 0.5 of scale 2: a quarter of the way
+    assert half == QColor(
+        round(235 + (245 - 235) * 0.25), round(235 + (130 - 235) * 0.25), round(235 + (32 - 235) * 0.25)
+    )
     foreground = Qt.ItemDataRole.ForegroundRole
     assert cell(editor, 0, 1, foreground).color() == QColor("white")  # on dark blue
     assert cell(editor, 0, 2, foreground).color() == QColor("black")  # on light grey
@@ -93,10 +97,16 @@ def test_a_valid_entry_is_requested_and_shown_only_once_applied(qtbot):
     assert cell(editor, 1, 0) == "-0.0015"
 
 
-@pytest.mark.parametrize("text, reason", [("abc", "'abc' is not a number"), ("nan", "'nan' is not a finite number"),
-                                          ("inf", "'inf' is not a finite number"),
-                                          ("1e999", "'1e999' is not a finite number"),
-                                          ("", "an empty entry is not a number")])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("abc", "'abc' is not a number"),
+        ("nan", "'nan' is not a finite number"),
+        ("inf", "'inf' is not a finite number"),
+        ("1e999", "'1e999' is not a finite number"),
+        ("", "an empty entry is not a number"),
+    ],
+)
 def test_text_that_is_not_a_finite_number_is_refused_at_the_cell(qtbot, text, reason):
     editor = MatrixEditor()
     qtbot.addWidget(editor)
@@ -144,6 +154,7 @@ def test_an_unchanged_entry_asks_for_nothing_and_a_read_only_matrix_opens_no_edi
 
 
 # --- LayerInspector --------------------------------------------------------------------------------
+
 
 def test_shows_the_mazur_hidden_layer(inspector):
     widget, _ = inspector
@@ -195,11 +206,13 @@ def test_field_edits_are_requested(qtbot, inspector):
     qtbot.mouseClick(widget.use_bias, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(widget.frozen_weight, Qt.MouseButton.LeftButton)
     widget.weight_init.setCurrentText("he_normal")
-    assert seen == [("fields_requested", "h", {"activation": "tanh"}),
-                    ("fields_requested", "h", {"units": 3}),
-                    ("fields_requested", "h", {"use_bias": False}),
-                    ("fields_requested", "h", {"frozen": frozenset({"weight", "bias"})}),
-                    ("fields_requested", "h", {"weight_init": Initializer("he_normal")})]
+    assert seen == [
+        ("fields_requested", "h", {"activation": "tanh"}),
+        ("fields_requested", "h", {"units": 3}),
+        ("fields_requested", "h", {"use_bias": False}),
+        ("fields_requested", "h", {"frozen": frozenset({"weight", "bias"})}),
+        ("fields_requested", "h", {"weight_init": Initializer("he_normal")}),
+    ]
 
 
 def test_buttons_request_randomize_reset_and_output(qtbot, inspector, mazur):
@@ -234,16 +247,28 @@ def test_input_and_add_layers_show_what_applies(inspector):
 
 
 def test_weight_columns_name_the_units_a_concat_joins(qtbot):
-    spec = NetworkSpec(layers=(LayerSpec("x", "input", units=2), LayerSpec("a", "dense", ("x",), units=3),
-                               LayerSpec("c", "concat", ("x", "a")), LayerSpec("o", "dense", ("c",), units=1)),
-                       output="o", loss="mse")
+    spec = NetworkSpec(
+        layers=(
+            LayerSpec("x", "input", units=2),
+            LayerSpec("a", "dense", ("x",), units=3),
+            LayerSpec("c", "concat", ("x", "a")),
+            LayerSpec("o", "dense", ("c",), units=1),
+        ),
+        output="o",
+        loss="mse",
+    )
     widget = LayerInspector()
     qtbot.addWidget(widget)
     params = {"o.weight": np.arange(5.0).reshape(1, 5), "o.bias": np.zeros(1)}
     widget.show_layer(spec, "o", params, None)
     model = widget.weight_editor.view.model()
-    assert [model.headerData(k, Qt.Orientation.Horizontal) for k in range(5)] == \
-        ["x[0]", "x[1]", "a[0]", "a[1]", "a[2]"]
+    assert [model.headerData(k, Qt.Orientation.Horizontal) for k in range(5)] == [
+        "x[0]",
+        "x[1]",
+        "a[0]",
+        "a[1]",
+        "a[2]",
+    ]
 
 
 def test_a_16_by_16_layer_fits_a_narrow_dock(qtbot):

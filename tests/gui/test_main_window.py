@@ -5,14 +5,15 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QMainWindow
 
-from bpstudio.gui.main_window import PRESENTATION_SCALE  # noqa: E402
-from tests.gui.driving import CTRL, menu, press, settle  # noqa: E402
+from bpstudio.gui.main_window import PRESENTATION_SCALE
+from tests.gui.driving import CTRL, menu, press, settle
 
 # === 10. gradient check =========================================================================================
+
 
 def test_gradient_check_lists_every_parameter_as_passing(qtbot, window):
     w = window
@@ -30,13 +31,14 @@ def test_gradient_check_lists_every_parameter_as_passing(qtbot, window):
 
 # === 12. presentation mode =======================================================================================
 
+
 def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot, window):
     w = window
     base = QApplication.font().pointSizeF()
     press(qtbot, w, Qt.Key.Key_F5)
     assert w.actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
-    settle(qtbot)                                                    # the canvas re-fits the whole network
+    settle(qtbot)  # the canvas re-fits the whole network
     view = w.canvas
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert all(shown.contains(b.sceneBoundingRect()) for b in view.canvas.blocks.values())
@@ -48,10 +50,11 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     settle(qtbot)
     assert not w.actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base)
-    assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) != QColor("black") or \
-        QApplication.palette().color(QPalette.ColorRole.WindowText) == QColor("black")
+    assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) != QColor(
+        "black"
+    ) or QApplication.palette().color(QPalette.ColorRole.WindowText) == QColor("black")
     assert all(w.docks[key].toggleViewAction().isChecked() for key in ("history", "timeline", "data"))  # open again
-    assert not w.docks["training"].visibleRegion().isEmpty()            # with Training in front of Data
+    assert not w.docks["training"].visibleRegion().isEmpty()  # with Training in front of Data
 
 
 def test_the_window_fits_a_1024_by_768_projector(window):

@@ -8,20 +8,20 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor, QFont, QImage  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from bpstudio.core import presets  # noqa: E402
-from bpstudio.core.datasets import resolve_split  # noqa: E402
-from bpstudio.core.history import TrainingHistory  # noqa: E402
-from bpstudio.core.session import Session  # noqa: E402
-from bpstudio.gui.colors import layer_colors  # noqa: E402
-from bpstudio.gui.plots.export import export_png  # noqa: E402
-from bpstudio.gui.plots.gradient_plot import HEATMAP_COLUMNS, GradientPlot  # noqa: E402
-from bpstudio.gui.plots.loss_plot import LossPlot  # noqa: E402
-from tests.gui.driving import on_screen  # noqa: E402
+from bpstudio.core import presets
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.history import TrainingHistory
+from bpstudio.core.session import Session
+from bpstudio.gui.colors import layer_colors
+from bpstudio.gui.plots.export import export_png
+from bpstudio.gui.plots.gradient_plot import HEATMAP_COLUMNS, GradientPlot
+from bpstudio.gui.plots.loss_plot import LossPlot
+from tests.gui.driving import on_screen
 
 LAYERS = ("h1", "h2", "h3", "h4", "out")
 
@@ -32,8 +32,10 @@ def decaying_history(steps=60, first=2.7e-9, last=0.1, accuracy=True, capacity=4
     h = TrainingHistory(LAYERS, capacity=capacity)
     for step in range(steps):
         wobble = 1.0 + 0.2 * math.sin(step)
-        norms = {lid: wobble * last * (first / last) ** ((len(LAYERS) - 1 - i) / (len(LAYERS) - 1))
-                 for i, lid in enumerate(LAYERS)}
+        norms = {
+            lid: wobble * last * (first / last) ** ((len(LAYERS) - 1 - i) / (len(LAYERS) - 1))
+            for i, lid in enumerate(LAYERS)
+        }
         h.record(step, 0.7 * math.exp(-step / 30) + 0.01, norms, min(1.0, 0.5 + step / 200) if accuracy else None)
         if step % 10 == 9:
             h.record_test(step, 0.75 * math.exp(-step / 30) + 0.02, min(1.0, 0.45 + step / 200) if accuracy else None)
@@ -67,14 +69,17 @@ def pick_file(monkeypatch, path):
 
 # --- loss plot ------------------------------------------------------------------------------------
 
+
 def test_loss_curves_draw_the_history_with_accuracy_underneath(qtbot):
     h = decaying_history()
     plot = shown(qtbot, LossPlot())
     plot.set_history(h)
-    for curve, xs, ys in [(plot.train_curve, h.steps(), h.losses()),
-                          (plot.test_curve, h.test_steps(), h.test_losses()),
-                          (plot.train_accuracy_curve, h.steps(), h.accuracies()),
-                          (plot.test_accuracy_curve, h.test_steps(), h.test_accuracies())]:
+    for curve, xs, ys in [
+        (plot.train_curve, h.steps(), h.losses()),
+        (plot.test_curve, h.test_steps(), h.test_losses()),
+        (plot.train_accuracy_curve, h.steps(), h.accuracies()),
+        (plot.test_accuracy_curve, h.test_steps(), h.test_accuracies()),
+    ]:
         x, y = data(curve)
         np.testing.assert_array_equal(x, xs)
         np.testing.assert_array_equal(y, ys)
@@ -177,6 +182,7 @@ def test_export_png_takes_a_plot_item_and_refuses_a_widget_without_plots(qtbot, 
 
 # --- gradient plot --------------------------------------------------------------------------------
 
+
 def test_gradient_curves_are_the_history_on_a_log_axis_in_the_canvas_colours(qtbot):
     h = decaying_history()
     colors = layer_colors(("x", *LAYERS))  # as the canvas colours them, input layer included
@@ -201,12 +207,15 @@ def test_gradient_curves_are_the_history_on_a_log_axis_in_the_canvas_colours(qtb
     assert late.curves["h1"].opts["pen"].color().name() == "#123456"
 
 
-@pytest.mark.parametrize("first, last, text", [
-    (2.7e-9, 0.1, "first/last layer gradient: 2.7e-08 — vanishing"),
-    (0.05, 0.1, "first/last layer gradient: 0.5 — healthy"),
-    (500.0, 0.1, "first/last layer gradient: 5e+03 — exploding"),
-    (3e-9, 5e-9, "first/last layer gradient: 0.6 — stalled (last layer's is only 5e-09)"),
-])
+@pytest.mark.parametrize(
+    "first, last, text",
+    [
+        (2.7e-9, 0.1, "first/last layer gradient: 2.7e-08 — vanishing"),
+        (0.05, 0.1, "first/last layer gradient: 0.5 — healthy"),
+        (500.0, 0.1, "first/last layer gradient: 5e+03 — exploding"),
+        (3e-9, 5e-9, "first/last layer gradient: 0.6 — stalled (last layer's is only 5e-09)"),
+    ],
+)
 def test_the_ratio_label_names_what_the_gradients_do(qtbot, first, last, text):
     plot = shown(qtbot, GradientPlot())
     assert plot.ratio_label.text() == "first/last layer gradient: —"

@@ -41,7 +41,7 @@ def test_a_cheap_redraw_keeps_the_fastest_tick():
 def test_a_costly_redraw_slows_the_tick_until_the_gui_uses_its_budget():
     clocks = Clocks()
     pacer = pacer_with(clocks)
-    cost = 0.02   # 20 ms a tick: 20 % of a core at the fastest tick, twice the budget
+    cost = 0.02  # 20 ms a tick: 20 % of a core at the fastest tick, twice the budget
     interval = run_ticks(pacer, clocks, cost)
     assert interval == pytest.approx(cost / CPU_BUDGET * 1000, abs=2)
     assert MIN_INTERVAL_MS < interval < MAX_INTERVAL_MS
@@ -63,8 +63,20 @@ def test_a_tick_with_no_time_passed_keeps_the_interval():
     assert pacer.next_interval() == MIN_INTERVAL_MS
 
 
-@pytest.mark.parametrize(("span", "step"), [(0.3, 0.5), (1.0, 1.0), (1.1, 2.0), (2.0, 2.0), (3.0, 5.0),
-                                            (7.0, 10.0), (260.0, 500.0), (1e-4, 1e-4), (4e-7, 5e-7)])
+@pytest.mark.parametrize(
+    ("span", "step"),
+    [
+        (0.3, 0.5),
+        (1.0, 1.0),
+        (1.1, 2.0),
+        (2.0, 2.0),
+        (3.0, 5.0),
+        (7.0, 10.0),
+        (260.0, 500.0),
+        (1e-4, 1e-4),
+        (4e-7, 5e-7),
+    ],
+)
 def test_nice_steps_are_one_two_or_five_times_a_power_of_ten(span, step):
     assert nice_step(span) == pytest.approx(step)
 
@@ -103,9 +115,9 @@ def test_negative_data_on_a_log_axis_rounds_outward():
 
 
 def test_an_edge_a_hair_past_zero_stays_at_zero():
-    assert steady_range((0.0, 1.0), (-30.0, 5000.0))[0] == 0.0       # room pyqtgraph left for symbols
+    assert steady_range((0.0, 1.0), (-30.0, 5000.0))[0] == 0.0  # room pyqtgraph left for symbols
     assert steady_range((-1.0, 0.0), (-5.0, 0.05))[1] == 0.0
-    assert steady_range((0.0, 1.0), (-500.0, 5000.0))[0] < 0.0       # real negative data is shown
+    assert steady_range((0.0, 1.0), (-500.0, 5000.0))[0] < 0.0  # real negative data is shown
 
 
 def test_an_empty_or_broken_range_is_passed_through():

@@ -21,8 +21,14 @@ NO_FONTS = """<?xml version="1.0"?>
 
 
 def smoke(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "bpstudio", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "bpstudio", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})},
+    )
 
 
 def first_loss(name):
@@ -48,7 +54,7 @@ def test_a_file_named_on_the_command_line_opens_and_a_missing_one_is_said_withou
     done = smoke(str(presets.path("mazur")), "--smoke")
     assert done.returncode == 0 and f"one step: loss {first_loss('mazur'):.6g}" in done.stdout
     missing = tmp_path / "gone.json"
-    done = smoke(str(missing), "--smoke")                  # (a dialog would wait for a click forever)
+    done = smoke(str(missing), "--smoke")  # (a dialog would wait for a click forever)
     assert done.returncode == 0 and f"cannot open {missing}" in done.stderr and "XOR 2-4-1" in done.stdout
 
 
@@ -57,8 +63,14 @@ def test_without_any_font_the_check_fails_outside_a_bundle(tmp_path):
     assert done.returncode == 1 and "fonts: none" in done.stdout
 
 
-@pytest.mark.parametrize(("words", "says"), [(["--version"], f"bpstudio {__version__}"), (["gui", "--help"], "--smoke"),
-                                             (["trian"], "invalid choice: 'trian'")])
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        (["--version"], f"bpstudio {__version__}"),
+        (["gui", "--help"], "--smoke"),
+        (["trian"], "invalid choice: 'trian'"),
+    ],
+)
 def test_version_help_and_typos_answer_without_a_window(words, says):
     done = smoke(*words)
     assert says in done.stdout + done.stderr and done.returncode == (2 if words == ["trian"] else 0)

@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
-from tests.gui import driving  # noqa: E402
-from tests.gui.canvas_points import (  # noqa: E402
+from tests.gui import driving
+from tests.gui.canvas_points import (
     blocks,
     click,
     edge_point,
@@ -23,8 +23,8 @@ from tests.gui.canvas_points import (  # noqa: E402
     tip_number,
     tooltip,
 )
-from tests.gui.driving import CTRL, LEFT, cell, cells, history_texts, open_example, press, settle  # noqa: E402
-from tests.gui.reference import (  # noqa: E402
+from tests.gui.driving import CTRL, LEFT, cell, cells, history_texts, open_example, press, settle
+from tests.gui.reference import (
     DW1,
     DW5,
     LOSS,
@@ -51,27 +51,28 @@ def type_into_cell(qtbot, editor, row, col, text):
 
 # === 1. Mazur, phase by phase ===============================================================================
 
+
 def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     w = window
     open_example(qtbot, w, "mazur")
     assert w.windowTitle().startswith("Mazur 2-2-2") and "*" not in w.windowTitle()
     assert "step 1 · next: forward h" in w.actions.phase_label.text()
     assert enabled(w) == (True, False, False)
-    assert edges(w)[("o.weight", (0, 0))].label == "0.4"            # at rest the lines carry the weights
+    assert edges(w)[("o.weight", (0, 0))].label == "0.4"  # at rest the lines carry the weights
 
-    w.actions.forward.trigger()                                       # forward h (the action)
+    w.actions.forward.trigger()  # forward h (the action)
     settle(qtbot)
     assert neuron_text(w, "h", 0) == ("0.5933", "net 0.3775") and neuron_text(w, "h", 1)[0] == "0.5969"
     assert tip_number(tooltip(w, neuron_point(w, "h", 0)), "out") == shown(OUT_H[0])
     assert tip_number(tooltip(w, neuron_point(w, "h", 1)), "out") == shown(OUT_H[1])
-    assert neuron_text(w, "o", 0)[0] == ""                            # o's forward has not run yet
+    assert neuron_text(w, "o", 0)[0] == ""  # o's forward has not run yet
     assert blocks(w)["o"].state.phase_label == "forward →"
-    press(qtbot, w, Qt.Key.Key_F)                                     # forward o (the F key)
+    press(qtbot, w, Qt.Key.Key_F)  # forward o (the F key)
     assert neuron_text(w, "o", 0) == ("0.7514", "net 1.106") and neuron_text(w, "o", 1)[0] == "0.7729"
     tip = tooltip(w, neuron_point(w, "o", 0))
     assert tip_number(tip, "out") == shown(OUT_O[0])
     assert tip_number(tip, "net") == shown(NET_O1)
-    assert enabled(w) == (True, False, False)                         # the loss is the forward pass's last phase
+    assert enabled(w) == (True, False, False)  # the loss is the forward pass's last phase
     QTest.mouseClick(w.stepping_toolbar.widgetForAction(w.actions.forward), LEFT)  # the loss (toolbar button)
     settle(qtbot)
     assert f"loss {LOSS:.9g}" in w.actions.phase_label.text() and "next: backward o" in w.actions.phase_label.text()
@@ -84,19 +85,19 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert w.inspector.title.text() == "o" and cells(editor) == [["0.4", "0.45"], ["0.5", "0.55"]]
     assert "gradient" not in cell(editor, 0, 0, Qt.ItemDataRole.ToolTipRole)
 
-    press(qtbot, w, Qt.Key.Key_B)                                     # backward o
+    press(qtbot, w, Qt.Key.Key_B)  # backward o
     lines = edges(w)
     assert lines[("o.weight", (0, 0))].label == "0.0822" and lines[("h.weight", (0, 0))].label == "0.15"
     assert tip_number(tooltip(w, edge_point(w, "o.weight", (0, 0))), "gradient ∂E/∂w") == shown(DW5)
     assert enabled(w) == (False, True, False)
-    assert cells(editor) == [["0.4", "0.45"], ["0.5", "0.55"]]       # still the weights, now with gradients
-    assert float(cell(editor, 0, 0, Qt.ItemDataRole.ToolTipRole).split("gradient dL/dweight = ")[1]) == \
-        pytest.approx(DW5, abs=1e-9)
-    w.actions.backward.trigger()                                      # backward h
+    assert cells(editor) == [["0.4", "0.45"], ["0.5", "0.55"]]  # still the weights, now with gradients
+    assert float(cell(editor, 0, 0, Qt.ItemDataRole.ToolTipRole).split("gradient dL/dweight = ")[1]) == pytest.approx(
+        DW5, abs=1e-9
+    )
+    w.actions.backward.trigger()  # backward h
     settle(qtbot)
     assert edges(w)[("h.weight", (0, 0))].label == "0.000439"
-    assert tip_number(tooltip(w, edge_point(w, "h.weight", (0, 0), 0.3)), "gradient ∂E/∂w") == \
-        shown(DW1)
+    assert tip_number(tooltip(w, edge_point(w, "h.weight", (0, 0), 0.3)), "gradient ∂E/∂w") == shown(DW1)
     assert enabled(w) == (False, False, True) and "next: update" in w.actions.phase_label.text()
 
     # the chain rule: w1 is explained at first; a click on w5's line explains w5
@@ -106,7 +107,7 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert w.explanation.target() == ("o.weight", (0, 0))
     assert f"= {DW5:.8g}" in w.explanation.text() and "matches" in w.explanation.text()
 
-    press(qtbot, w, Qt.Key.Key_U)                                     # apply the update
+    press(qtbot, w, Qt.Key.Key_U)  # apply the update
     params = w.document.params()
     np.testing.assert_allclose(params["o.weight"], O_WEIGHT_AFTER, atol=1e-9)
     assert params["h.weight"][0, 0] == pytest.approx(W1_AFTER, abs=1e-9)
@@ -116,15 +117,16 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert tip_number(tooltip(w, edge_point(w, "o.weight", (0, 0), 0.5)), "weight") == shown(W5_AFTER)
     assert [w.document.undo_stack.text(i) for i in range(w.document.undo_stack.count())] == ["Train 1 step"]
 
-    press(qtbot, w, Qt.Key.Key_S)                                     # a whole second step
+    press(qtbot, w, Qt.Key.Key_S)  # a whole second step
     # (Mazur's post reports 0.291027924 here, from rounded intermediate values; the exact figure is 0.29102777)
     _, traces = headless("mazur", 2)
     assert f"step 3 · next: forward h · loss {traces[1].loss:.9g}" in w.actions.phase_label.text()
     assert traces[1].loss == pytest.approx(0.291027774, abs=1e-9)
-    assert w.document.undo_stack.text(0) == "Train 2 steps"           # consecutive steps merge
+    assert w.document.undo_stack.text(0) == "Train 2 steps"  # consecutive steps merge
 
 
 # === 3. editing a weight in the inspector ====================================================================
+
 
 def test_typing_a_weight_changes_canvas_inspector_and_document_and_undo_restores_it(qtbot, window):
     w = window

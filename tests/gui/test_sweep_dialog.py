@@ -30,8 +30,18 @@ def tick(box, checked):
     assert box.isChecked() == checked
 
 
-def fill(qtbot, dialog, depths="1, 3", activations=("sigmoid",), inits=("xavier_uniform",), residual="off and on",
-         seeds="2", steps="2", data="xor", settings=""):
+def fill(
+    qtbot,
+    dialog,
+    depths="1, 3",
+    activations=("sigmoid",),
+    inits=("xavier_uniform",),
+    residual="off and on",
+    seeds="2",
+    steps="2",
+    data="xor",
+    settings="",
+):
     type_text(qtbot, dialog.depths, depths)
     for name, box in dialog.activation_checks.items():
         tick(box, name in activations)
@@ -70,15 +80,27 @@ def test_a_sweep_draws_one_line_per_configuration(qtbot, dialog):
     labels = {f"{a}, xavier_uniform, {r}" for a in ("sigmoid", "tanh") for r in ("plain", "residual")}
     assert set(dialog.plot.curves) == labels == set(dialog.plot.bands)
     assert [label.text for _, label in dialog.plot.legend.items] == [
-        "sigmoid, xavier_uniform, plain", "sigmoid, xavier_uniform, residual",
-        "tanh, xavier_uniform, plain", "tanh, xavier_uniform, residual"]
+        "sigmoid, xavier_uniform, plain",
+        "sigmoid, xavier_uniform, residual",
+        "tanh, xavier_uniform, plain",
+        "tanh, xavier_uniform, residual",
+    ]
     assert dialog.plot.item.ctrl.logYCheck.isChecked()  # the gradient axis is logarithmic
     data = sweep.SweepGrid(data="xor").dataset()
     for residual in (False, True):
         x, y = dialog.plot.curves[f"tanh, xavier_uniform, {'residual' if residual else 'plain'}"].getOriginalDataset()
         assert list(x) == [1, 3]
-        expected = [np.mean([run_cell(SweepCell(Config(d, "tanh", "xavier_uniform", residual, (("units", 4),)), s,
-                                                2, data)).grad_first_start for s in (0, 1)]) for d in (1, 3)]
+        expected = [
+            np.mean(
+                [
+                    run_cell(
+                        SweepCell(Config(d, "tanh", "xavier_uniform", residual, (("units", 4),)), s, 2, data)
+                    ).grad_first_start
+                    for s in (0, 1)
+                ]
+            )
+            for d in (1, 3)
+        ]
         np.testing.assert_allclose(y, expected, rtol=1e-12)
     assert "16 runs (8 configurations)" in dialog.status.text() and dialog.export_button.isEnabled()
     # another metric: the same lines, the final loss now
@@ -87,8 +109,9 @@ def test_a_sweep_draws_one_line_per_configuration(qtbot, dialog):
     for r in dialog.sweep_result.results:
         finals[r.config].append(r.final_loss)
     _, y = dialog.plot.curves["sigmoid, xavier_uniform, plain"].getOriginalDataset()
-    np.testing.assert_allclose(y, [np.mean(finals[Config(d, "sigmoid", "xavier_uniform", False, (("units", 4),))])
-                                   for d in (1, 3)], rtol=1e-12)
+    np.testing.assert_allclose(
+        y, [np.mean(finals[Config(d, "sigmoid", "xavier_uniform", False, (("units", 4),))]) for d in (1, 3)], rtol=1e-12
+    )
     assert "loss" in dialog.plot.item.getAxis("left").labelText
 
 

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from tests.gui.driving import CTRL, click_canvas, open_example, press, settle  # noqa: E402
-from tests.gui.reference import headless  # noqa: E402
+from tests.gui.driving import CTRL, click_canvas, open_example, press, settle
+from tests.gui.reference import headless
 
 
 def slide_to(qtbot, w, step):
@@ -44,17 +44,17 @@ def test_going_back_shows_that_step_and_stepping_on_starts_a_branch(qtbot, windo
     assert "Go to step 2" in [doc.undo_stack.text(i) for i in range(doc.undo_stack.count())]
 
     click_canvas(qtbot, w)
-    press(qtbot, w, Qt.Key.Key_S)                            # stepping on from step 2 starts a branch
+    press(qtbot, w, Qt.Key.Key_S)  # stepping on from step 2 starts a branch
     timeline = doc.rewind.timeline
     assert len(timeline.branches) == 2 and timeline.steps() == [0, 1, 2, 3] and panel.branches.count() == 2
     first = next(b for b in timeline.branches if b != timeline.current)
-    assert timeline.steps(first)[-1] == 5                    # the old continuation is kept
+    assert timeline.steps(first)[-1] == 5  # the old continuation is kept
 
     panel.branches.setCurrentIndex(panel.branches.findData(first))
     panel.branches.activated.emit(panel.branches.currentIndex())
     settle(qtbot)
     assert timeline.current == first and doc.session.step_count == 5
-    press(qtbot, w, Qt.Key.Key_Z, CTRL)                      # going is undoable like any edit
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)  # going is undoable like any edit
     assert doc.session.step_count == 3
 
 
@@ -63,7 +63,7 @@ def test_the_timeline_refuses_while_training_and_records_as_it_trains(qtbot, win
     w.actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count > 200, timeout=5000)
     assert not w.timeline_panel.slider.isEnabled()
-    assert doc.rewind.go_to(0) is False                      # refused while training: pause first
+    assert doc.rewind.go_to(0) is False  # refused while training: pause first
     w.actions.play.trigger()
     steps = doc.rewind.timeline.steps()
     assert steps[0] == 0 and steps[-1] == doc.session.step_count and len(steps) >= 2

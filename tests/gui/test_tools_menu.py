@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget
 
-from bpstudio.gui.tools.menu import TOOLS  # noqa: E402
-from tests.gui.driving import menu, settle  # noqa: E402
+from bpstudio.gui.tools.menu import TOOLS
+from tests.gui.driving import menu, settle
 
 
 def shown_windows():
@@ -50,10 +50,17 @@ def test_the_walkthrough_opens_from_help(qtbot, window):
 
 
 def test_no_tool_nor_torch_is_imported_at_start():
-    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]); "
-            "from bpstudio.gui.main_window import MainWindow; w = MainWindow(); "
-            "print(sorted(m for m in sys.modules if m.startswith('bpstudio.gui.tools.') and m != "
-            "'bpstudio.gui.tools.menu'), 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+        "from bpstudio.gui.main_window import MainWindow; w = MainWindow(); "
+        "print(sorted(m for m in sys.modules if m.startswith('bpstudio.gui.tools.') and m != "
+        "'bpstudio.gui.tools.menu'), 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert done.stdout.strip().splitlines()[-1] == "[] False", done.stdout + done.stderr

@@ -4,11 +4,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from bpstudio.core import backends, presets  # noqa: E402
-from bpstudio.core.spec import OptimizerSpec  # noqa: E402
-from bpstudio.gui.panels.training_panel import TrainingPanel  # noqa: E402
+from bpstudio.core import backends, presets
+from bpstudio.core.spec import OptimizerSpec
+from bpstudio.gui.panels.training_panel import TrainingPanel
 
 ALL_SIGNALS = ("loss_requested", "optimizer_requested", "batch_size_requested", "backend_requested")
 NO_CUDA = "no CUDA device is visible to PyTorch"
@@ -56,8 +56,13 @@ def test_shows_the_settings_in_effect(panel):
     widget, _ = panel
     assert widget.loss.currentText() == "sse_half" and widget.optimizer.currentText() == "sgd"
     assert widget.fields["lr"].text() == "0.5" and widget.fields["weight_decay"].text() == "0"
-    assert [visible(widget, k) for k in ("lr", "momentum", "beta1", "beta2", "weight_decay")] == \
-        [True, False, False, False, True]
+    assert [visible(widget, k) for k in ("lr", "momentum", "beta1", "beta2", "weight_decay")] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
     assert widget.batch.value() == 32 and widget.batch.isEnabled() and not widget.full_batch.isChecked()
     assert widget.backend.currentText() == "NumPy" and widget.dtype.currentText() == "float64"
     assert widget.error.isHidden()
@@ -85,12 +90,15 @@ def test_typing_a_learning_rate_requests_the_optimizer(qtbot, panel, text, lr):
     assert seen == [("optimizer_requested", OptimizerSpec("sgd", lr=lr))]
 
 
-@pytest.mark.parametrize("field, text, reason", [
-    ("lr", "-0.1", "'lr' must not be negative, got -0.1"),
-    ("lr", "abc", "learning rate: 'abc' is not a number"),
-    ("weight_decay", "inf", "weight decay: 'inf' is not a finite number"),
-    ("lr", "", "learning rate: an empty entry is not a number"),
-])
+@pytest.mark.parametrize(
+    "field, text, reason",
+    [
+        ("lr", "-0.1", "'lr' must not be negative, got -0.1"),
+        ("lr", "abc", "learning rate: 'abc' is not a number"),
+        ("weight_decay", "inf", "weight decay: 'inf' is not a finite number"),
+        ("lr", "", "learning rate: an empty entry is not a number"),
+    ],
+)
 def test_bad_optimizer_numbers_are_refused_with_the_reason(qtbot, panel, field, text, reason):
     widget, seen = panel
     retype(qtbot, widget.fields[field], text)
@@ -109,9 +117,11 @@ def test_switching_optimizer_shows_its_settings_and_requests_it(qtbot, panel):
     qtbot.keyClick(widget.optimizer, Qt.Key.Key_Down)  # momentum -> adam
     assert visible(widget, "beta1") and visible(widget, "beta2") and not visible(widget, "momentum")
     retype(qtbot, widget.fields["beta2"], "1")
-    assert seen == [("optimizer_requested", OptimizerSpec("momentum", lr=0.5)),
-                    ("optimizer_requested", OptimizerSpec("momentum", lr=0.5, momentum=0.5)),
-                    ("optimizer_requested", OptimizerSpec("adam", lr=0.5, momentum=0.5))]
+    assert seen == [
+        ("optimizer_requested", OptimizerSpec("momentum", lr=0.5)),
+        ("optimizer_requested", OptimizerSpec("momentum", lr=0.5, momentum=0.5)),
+        ("optimizer_requested", OptimizerSpec("adam", lr=0.5, momentum=0.5)),
+    ]
     assert "'beta2' must be below 1, got 1.0" in widget.error.text()
 
 
@@ -135,13 +145,16 @@ def test_batch_size_and_full_batch(qtbot, panel):
 
 def test_backends_core_cannot_use_are_disabled_with_the_reason(qtbot, panel):
     widget, seen = panel
-    assert [(text, enabled) for text, enabled, _ in entries(widget.backend)] == \
-        [("NumPy", True), ("PyTorch CPU", True), ("PyTorch CUDA", False)]
+    assert [(text, enabled) for text, enabled, _ in entries(widget.backend)] == [
+        ("NumPy", True),
+        ("PyTorch CPU", True),
+        ("PyTorch CUDA", False),
+    ]
     assert entries(widget.backend)[2][2] == NO_CUDA
     qtbot.keyClick(widget.backend, Qt.Key.Key_Down)  # NumPy -> PyTorch CPU
     qtbot.keyClick(widget.backend, Qt.Key.Key_Down)  # the disabled CUDA entry is skipped
     assert widget.backend.currentText() == "PyTorch CPU"
-    qtbot.keyClick(widget.dtype, Qt.Key.Key_Down)    # float64 -> float32
+    qtbot.keyClick(widget.dtype, Qt.Key.Key_Down)  # float64 -> float32
     assert seen == [("backend_requested", "torch", "cpu", "float64"), ("backend_requested", "torch", "cpu", "float32")]
 
 

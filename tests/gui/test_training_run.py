@@ -8,14 +8,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
-from bpstudio.core import presets  # noqa: E402
-from bpstudio.core.history import TrainingHistory  # noqa: E402
-from bpstudio.core.init import initial_params  # noqa: E402
-from tests.gui import reference  # noqa: E402
-from tests.gui.driving import (  # noqa: E402
+from bpstudio.core import presets
+from bpstudio.core.history import TrainingHistory
+from bpstudio.core.init import initial_params
+from tests.gui import reference
+from tests.gui.driving import (
     CTRL,
     LEFT,
     SHIFT,
@@ -25,7 +25,7 @@ from tests.gui.driving import (  # noqa: E402
     settle,
     type_into_field,
 )
-from tests.gui.reference import LOSS, O_WEIGHT_AFTER, headless  # noqa: E402
+from tests.gui.reference import LOSS, O_WEIGHT_AFTER, headless
 
 # a window's run against a headless one: equal to 1e-12 unless a test asks for more
 same_params = functools.partial(reference.same_params, tol=1e-12)
@@ -33,16 +33,18 @@ same_params = functools.partial(reference.same_params, tol=1e-12)
 
 # === 4. training ==============================================================================================
 
+
 def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window):
     w = window
     doc = w.document
     start = {k: v.copy() for k, v in doc.params().items()}
     same_params(start, initial_params(presets.load("xor")))
-    press(qtbot, w, Qt.Key.Key_P)                                 # Play
+    press(qtbot, w, Qt.Key.Key_P)  # Play
     assert w.training.running and w.actions.play.isChecked() and not w.actions.forward.isEnabled()
-    qtbot.waitUntil(lambda: len(doc.history) >= 300 and "training · step" in w.actions.phase_label.text(),
-                    timeout=10000)
-    press(qtbot, w, Qt.Key.Key_P)                                 # Pause
+    qtbot.waitUntil(
+        lambda: len(doc.history) >= 300 and "training · step" in w.actions.phase_label.text(), timeout=10000
+    )
+    press(qtbot, w, Qt.Key.Key_P)  # Pause
     assert not w.training.running and w.training.worker is None and not w.actions.play.isChecked()
     n = doc.session.step_count
     assert n >= 300 and len(doc.history) == n
@@ -63,14 +65,16 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     points = len(expected.steps())
     curve = w.loss_plot.train_curve
     qtbot.waitUntil(lambda: curve.xData is not None and len(curve.xData) == points, timeout=3000)
-    xs, ys = curve.xData, curve.yData                                # (all points: pyqtgraph draws fewer)
+    xs, ys = curve.xData, curve.yData  # (all points: pyqtgraph draws fewer)
     np.testing.assert_array_equal(xs, expected.steps())
     np.testing.assert_allclose(ys, expected.losses(), atol=1e-12)
-    assert set(w.gradient_plot.curves) == {"h", "y"}                 # one curve per dense layer
-    qtbot.waitUntil(lambda: all(c.xData is not None and len(c.xData) == points
-                                for c in w.gradient_plot.curves.values()), timeout=3000)  # (they redraw in turn)
+    assert set(w.gradient_plot.curves) == {"h", "y"}  # one curve per dense layer
+    qtbot.waitUntil(
+        lambda: all(c.xData is not None and len(c.xData) == points for c in w.gradient_plot.curves.values()),
+        timeout=3000,
+    )  # (they redraw in turn)
     for lid, curve in w.gradient_plot.curves.items():
-        gx, gy = curve.xData, curve.yData                            # (drawn on a log axis)
+        gx, gy = curve.xData, curve.yData  # (drawn on a log axis)
         np.testing.assert_array_equal(gx, expected.steps())
         np.testing.assert_allclose(gy, expected.grad_norms(lid), rtol=1e-9)
 
@@ -123,6 +127,7 @@ def test_undoing_training_takes_its_points_off_the_plots(qtbot, window):
 
 # === 5. settings that change while training ==================================================================
 
+
 def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
     w = window
     doc, panel = w.document, w.training_panel
@@ -135,7 +140,7 @@ def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
     assert panel.fields["lr"].text() == "0.1" and not panel.error.isVisible()
     assert "Set optimizer settings: sgd lr 0.5 → sgd lr 0.1" in history_texts(w)
 
-    QTest.mouseClick(panel.full_batch, LEFT)                          # full batch off: the spin box's 32
+    QTest.mouseClick(panel.full_batch, LEFT)  # full batch off: the spin box's 32
     settle(qtbot)
     assert doc.session.batch_size == 32 and panel.batch.isEnabled()
     panel.batch.setFocus()
@@ -153,6 +158,7 @@ def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
 
 
 # === 6. backends ===============================================================================================
+
 
 def choose_backend(qtbot, w, text):
     combo = w.training_panel.backend
@@ -180,11 +186,12 @@ def test_switching_backends_keeps_the_weights_and_torch_steps_like_numpy(qtbot, 
     press(qtbot, w, Qt.Key.Key_S)
     assert doc.trace.loss == pytest.approx(LOSS, abs=1e-9)
     assert f"loss {LOSS:.9g}" in w.actions.phase_label.text()
-    session, traces = headless("mazur", 1)                            # NumPy, headless
+    session, traces = headless("mazur", 1)  # NumPy, headless
     assert doc.trace.loss == pytest.approx(traces[0].loss, abs=1e-12)
     same_params(doc.params(), session.params_numpy())
 
     import torch
+
     cuda = w.training_panel.backend.model().item(w.training_panel.backend.findText("PyTorch CUDA"))
     if not torch.cuda.is_available():
         assert not cuda.isEnabled() and "CUDA" in cuda.toolTip()

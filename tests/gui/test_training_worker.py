@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QCoreApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication
 
-from bpstudio.gui.document import Document  # noqa: E402
-from bpstudio.gui.training import TrainingController  # noqa: E402
+from bpstudio.gui.document import Document
+from bpstudio.gui.training import TrainingController
 
 
 @pytest.fixture
@@ -34,16 +34,16 @@ def test_the_worker_waits_out_a_gui_turn_and_trains_on_after_it(qtbot, controlle
     in_turn, stepped_in_turn = [False], []
     real_step = session.step
 
-    def step():                                # records, for each step, whether the GUI thread had its turn
+    def step():  # records, for each step, whether the GUI thread had its turn
         stepped_in_turn.append(in_turn[0])
         return real_step()
 
     session.step = step
     with controller.gui_turn():
         in_turn[0] = True
-        assert worker._parked                  # parked: waiting on the turn's condition, not between checks
+        assert worker._parked  # parked: waiting on the turn's condition, not between checks
         before = session.step_count
-        QCoreApplication.processEvents()       # (the GUI thread's own work during its turn)
+        QCoreApplication.processEvents()  # (the GUI thread's own work during its turn)
         assert session.step_count == before
         in_turn[0] = False
     assert not worker._turn_wanted
@@ -58,17 +58,17 @@ def test_a_turn_while_the_worker_sleeps_between_slow_steps_needs_no_wait(qtbot, 
     controller.start()
     wait_for_steps(qtbot, controller, 1)
     worker = controller.worker
-    qtbot.waitUntil(lambda: worker._parked, timeout=5000)   # in its pause between slow steps
-    assert worker.begin_gui_turn(timeout=0.0)          # granted at once: a sleeping worker counts as parked
+    qtbot.waitUntil(lambda: worker._parked, timeout=5000)  # in its pause between slow steps
+    assert worker.begin_gui_turn(timeout=0.0)  # granted at once: a sleeping worker counts as parked
     worker.end_gui_turn()
 
 
 def test_stopping_wakes_a_sleeping_worker_instead_of_waiting_out_its_pause(qtbot, controller):
-    controller.set_speed(1e-7)                         # one step in four months: it pauses "forever"
+    controller.set_speed(1e-7)  # one step in four months: it pauses "forever"
     controller.start()
     wait_for_steps(qtbot, controller, 1)
     worker = controller.worker
-    qtbot.waitUntil(lambda: worker._parked, timeout=5000)   # in its pause
+    qtbot.waitUntil(lambda: worker._parked, timeout=5000)  # in its pause
     worker.stop()
     # woken: it ends (and the controller lets it go) instead of sleeping its pause out
     qtbot.waitUntil(lambda: controller.worker is None, timeout=10000)

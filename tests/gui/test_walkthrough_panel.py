@@ -9,17 +9,17 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
 
-from bpstudio.core import presets  # noqa: E402
-from bpstudio.core.datasets import resolve_split  # noqa: E402
-from bpstudio.core.session import Session  # noqa: E402
-from bpstudio.core.walkthrough import mazur_walkthrough, run_through  # noqa: E402
-from bpstudio.gui.tools.walkthrough_panel import open_walkthrough  # noqa: E402
-from tests.gui.driving import LEFT, settle  # noqa: E402
+from bpstudio.core import presets
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.session import Session
+from bpstudio.core.walkthrough import mazur_walkthrough, run_through
+from bpstudio.gui.tools.walkthrough_panel import open_walkthrough
+from tests.gui.driving import LEFT, settle
 
 N_STEPS = len(mazur_walkthrough())
 

@@ -63,7 +63,9 @@ def test_a_first_window_opens_at_the_default_size_or_the_screen_s_if_smaller(qtb
     settle(qtbot)
     bars = [bar for bar in w.findChildren(QTabBar) if bar.isVisible()]  # one per tabbed group, no stray copy
     assert sorted(tuple(bar.tabText(i) for i in range(bar.count())) for bar in bars) == [
-        ("Layer", "Edit history", "Timeline"), ("Training", "Data")]
+        ("Layer", "Edit history", "Timeline"),
+        ("Training", "Data"),
+    ]
     w.document.undo_stack.setClean()
     w.close()
 
@@ -92,7 +94,7 @@ def test_at_1024_by_768_every_dock_and_key_control_keeps_its_room(qtbot, window)
         assert_shown_with_room(plot.png_button, "Export PNG…")
         assert_shown_with_room(plot.csv_button, "Export CSV…")
     assert_shown_with_room(w.gradient_plot.ratio_label, "first/last")
-    for name, button in w.palette.buttons.items():
+    for button in w.palette.buttons.values():
         assert_shown_with_room(button, button.text())
     expl = w.explanation
     assert_shown_with_room(expl.parameter, "h.weight")
@@ -141,8 +143,11 @@ def test_the_chain_rule_pickers_wrap_and_keep_each_label_beside_its_box(qtbot, w
     for width in (420, 260):
         w.resizeDocks([expl_dock], [width], Qt.Orientation.Horizontal)
         settle(qtbot)
-        for label, box in ((expl.row_label, expl.row), (expl.column_label, expl.column),
-                           (expl.sample_label, expl.sample)):
+        for label, box in (
+            (expl.row_label, expl.row),
+            (expl.column_label, expl.column),
+            (expl.sample_label, expl.sample),
+        ):
             assert abs(label.geometry().center().y() - box.geometry().center().y()) <= 2
             assert 0 < box.x() - label.geometry().right() <= 12
             assert box.geometry().right() <= expl.width()

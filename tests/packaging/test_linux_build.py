@@ -13,8 +13,9 @@ import pytest
 from bpstudio import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_FONTS = ('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
-            '<fontconfig><cachedir>{cache}</cachedir></fontconfig>')
+NO_FONTS = (
+    '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig><cachedir>{cache}</cachedir></fontconfig>'
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,9 +27,14 @@ pytestmark = [
 def built(tmp_path_factory):
     pytest.importorskip("PyInstaller", reason="PyInstaller is not installed (pip install -e '.[test]')")
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([str(ROOT / "packaging" / "build_linux.sh"), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    done = subprocess.run(
+        [str(ROOT / "packaging" / "build_linux.sh"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     print(done.stdout[-400:])  # the sizes and build time (shown with pytest -s)
     return out
@@ -56,8 +62,10 @@ def test_the_tarball_holds_a_bundle_that_starts_steps_and_draws_text_without_sys
     assert done.returncode == 0, done.stdout + done.stderr
     assert "one step: loss 0.735763" in done.stdout and "fonts: bundled" in done.stdout
     assert (tmp_path / "window.png").stat().st_size > 50_000  # (a window of text and plots, not a blank one)
-    assert subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip() == \
-        f"bpstudio {__version__}"
+    assert (
+        subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
+        == f"bpstudio {__version__}"
+    )
 
 
 def test_the_deb_installs_the_app_its_menu_entry_and_icons(built, tmp_path):
@@ -65,10 +73,13 @@ def test_the_deb_installs_the_app_its_menu_entry_and_icons(built, tmp_path):
     control = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True, text=True, check=True).stdout
     assert f"Package: bpstudio\nVersion: {__version__}" in control and "fonts-dejavu-core" in control
     contents = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True).stdout
-    for path in ("./opt/bpstudio/bpstudio", "./usr/share/applications/org.bpstudio.bpstudio.desktop",
-                 "./usr/share/metainfo/org.bpstudio.bpstudio.metainfo.xml",
-                 "./usr/share/icons/hicolor/scalable/apps/bpstudio.svg",
-                 "./usr/share/icons/hicolor/48x48/apps/bpstudio.png"):
+    for path in (
+        "./opt/bpstudio/bpstudio",
+        "./usr/share/applications/org.bpstudio.bpstudio.desktop",
+        "./usr/share/metainfo/org.bpstudio.bpstudio.metainfo.xml",
+        "./usr/share/icons/hicolor/scalable/apps/bpstudio.svg",
+        "./usr/share/icons/hicolor/48x48/apps/bpstudio.png",
+    ):
         assert path in contents, path
     assert "./usr/bin/bpstudio -> /opt/bpstudio/bpstudio" in contents and "root/root" in contents
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)

@@ -29,8 +29,7 @@ def get_backend(name: str = "numpy", device: str = "cpu", dtype: str = "float64"
     if dtype not in DTYPES:
         raise BackendError(f"unknown dtype '{dtype}' (known: {', '.join(DTYPES)})")
     if name == "torch" and importlib.util.find_spec("torch") is None:
-        raise BackendError("the torch backend needs PyTorch, which is not installed "
-                           "(pip install 'bpstudio[torch]')")
+        raise BackendError("the torch backend needs PyTorch, which is not installed (pip install 'bpstudio[torch]')")
     module_name, class_name = BACKENDS[name].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     backend: Backend = cls(device=device, dtype=dtype)

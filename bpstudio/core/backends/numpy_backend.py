@@ -5,7 +5,7 @@ Shapes: a batch ``x`` is (N, fan_in); a dense weight ``W`` is (units, fan_in) li
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -82,8 +82,10 @@ class Concat:
         dz = self.act_backward(record.pre, record.out, grad_out)
         record.grad_out = grad_out
         record.grad_pre = dz
-        record.grad_inputs = [dz[:, lo:hi].copy() if need else None
-                              for lo, hi, need in zip(self.bounds[:-1], self.bounds[1:], self.needs_input_grad)]
+        record.grad_inputs = [
+            dz[:, lo:hi].copy() if need else None
+            for lo, hi, need in zip(self.bounds[:-1], self.bounds[1:], self.needs_input_grad)
+        ]
 
 
 class NumpyBackend:
@@ -93,6 +95,7 @@ class NumpyBackend:
     def __init__(self, device: str = "cpu", dtype: str = "float64"):
         if device != "cpu":
             from bpstudio.core.errors import BackendError
+
             raise BackendError(f"the numpy backend runs on the CPU only, not on '{device}'")
         self.dtype = dtype
         self._np_dtype = np.dtype(dtype)

@@ -8,7 +8,7 @@ stepping as the NumPy backend, on ``cpu`` or ``cuda``. Parameters are stored as 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,6 @@ from torch import Tensor
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
-
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "identity": lambda z: z,
@@ -90,8 +89,8 @@ class TorchKernel:
         """Store gradients given in :meth:`gradient_targets` order."""
         record.grad_pre, record.grad_out = grads[0], grads[1]
         n = len(self.param_names)
-        record.grads.update(zip(self.param_names, grads[2:2 + n]))
-        it = iter(grads[2 + n:])
+        record.grads.update(zip(self.param_names, grads[2 : 2 + n]))
+        it = iter(grads[2 + n :])
         record.grad_inputs = [next(it) if need else None for need in self.needs_input_grad]
 
     def backward(self, record: LayerTrace, grad_out: Tensor) -> None:
@@ -106,8 +105,10 @@ class TorchBackend:
 
     def __init__(self, device: str = "cpu", dtype: str = "float64"):
         if device == "cuda" and not torch.cuda.is_available():
-            raise BackendError("CUDA is not available: PyTorch sees no CUDA device "
-                               f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})")
+            raise BackendError(
+                "CUDA is not available: PyTorch sees no CUDA device "
+                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})"
+            )
         self.device = device
         self.dtype = dtype
         self._dtype = getattr(torch, dtype)
@@ -142,8 +143,16 @@ class TorchBackend:
 
         return value_and_grad
 
-    def whole_step(self, plan: Sequence[tuple], x: Tensor, t: Tensor, params: Mapping[str, Tensor],
-                   input_id: str, output_id: str, loss: str) -> tuple[dict[str, LayerTrace], float, Tensor]:
+    def whole_step(
+        self,
+        plan: Sequence[tuple],
+        x: Tensor,
+        t: Tensor,
+        params: Mapping[str, Tensor],
+        input_id: str,
+        output_id: str,
+        loss: str,
+    ) -> tuple[dict[str, LayerTrace], float, Tensor]:
         """Forward, loss and backward as one graph and a single ``autograd.grad`` call.
 
         Each autograd call has a fixed cost, so a whole step is much cheaper this way than layer by
@@ -168,7 +177,7 @@ class TorchBackend:
         grads = torch.autograd.grad(value, [g for targets in per_layer for g in targets])
         at = 0
         for (layer_id, kernel, _, _), targets in zip(plan, per_layer):
-            kernel.fill(records[layer_id], grads[at:at + len(targets)])
+            kernel.fill(records[layer_id], grads[at : at + len(targets)])
             at += len(targets)
         output_grad = records[output_id].grad_out
         assert output_grad is not None

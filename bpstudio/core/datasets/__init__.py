@@ -43,8 +43,23 @@ from bpstudio.core.datasets.toy import (
 from bpstudio.core.errors import DataError
 
 __all__ = [
-    "TOY_SETS", "blobs", "circles", "load_csv", "load_file", "load_npz", "make_toy", "moons", "plane",
-    "resolve", "resolve_split", "save_csv", "save_npz", "sine", "spirals", "toy_options", "xor",
+    "TOY_SETS",
+    "blobs",
+    "circles",
+    "load_csv",
+    "load_file",
+    "load_npz",
+    "make_toy",
+    "moons",
+    "plane",
+    "resolve",
+    "resolve_split",
+    "save_csv",
+    "save_npz",
+    "sine",
+    "spirals",
+    "toy_options",
+    "xor",
 ]
 
 SPLIT_OPTIONS = ("test_fraction", "split_seed")
@@ -54,12 +69,15 @@ DATA_SUFFIXES = (".csv", ".npz")
 
 
 def _accepted_forms() -> str:
-    return ("a built-in name (" + ", ".join(sorted(TOY_SETS)) + "), optionally with options as in "
-            "'spirals:classes=3,n=300'; a .csv or .npz file path; or a dict with 'builtin', 'file', "
-            "or 'X' and 'Y'")
+    return (
+        "a built-in name (" + ", ".join(sorted(TOY_SETS)) + "), optionally with options as in "
+        "'spirals:classes=3,n=300'; a .csv or .npz file path; or a dict with 'builtin', 'file', "
+        "or 'X' and 'Y'"
+    )
 
 
 # --- the string form ----------------------------------------------------------------------------------
+
 
 def _parse_value(set_name: str, option: str, text: str) -> Any:
     """Turn an option's text into an int or float by its name; unknown names stay text for make_toy."""
@@ -81,8 +99,9 @@ def _parse_toy(source: str) -> tuple[str, dict[str, Any]]:
     name, _, rest = source.partition(":")
     name = name.strip()
     if name not in TOY_SETS:
-        raise DataError(f"data source {source!r} is not a built-in data set or an existing file; "
-                        f"use {_accepted_forms()}")
+        raise DataError(
+            f"data source {source!r} is not a built-in data set or an existing file; use {_accepted_forms()}"
+        )
     options: dict[str, Any] = {}
     for piece in filter(None, (p.strip() for p in rest.split(","))):
         key, equals, text = piece.partition("=")
@@ -113,6 +132,7 @@ def _from_file(path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | 
 
 
 # --- the dict form ------------------------------------------------------------------------------------
+
 
 def _inline_array(value: Any, key: str) -> np.ndarray:
     """An inline list (of lists) of numbers as an array; text, booleans and ragged rows are refused."""
@@ -171,6 +191,7 @@ def _split_options(source: Any) -> dict[str, Any]:
 
 
 # --- public -------------------------------------------------------------------------------------------
+
 
 def resolve(source: Any, base_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """The data set a source names: a file path, a built-in name with options, a dict, or a Dataset.

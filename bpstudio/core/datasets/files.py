@@ -53,6 +53,7 @@ def _first_bad_row(a: np.ndarray) -> int | None:
 
 # --- .npz ---------------------------------------------------------------------------------------------
 
+
 def load_npz(path: PathLike) -> Dataset:
     """A data set from an .npz archive holding ``X`` (N, inputs) and ``Y`` (N, outputs) or (N,) labels."""
     p = _require_file(path)
@@ -102,8 +103,11 @@ def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> 
         fractional = np.flatnonzero(Y != np.round(Y))
         if fractional.size:
             row = int(fractional[0])
-            raise _fail(path, f"a 1-D Y holds class labels, but row {row + 1} has {float(Y[row])!r}; "
-                              "store float targets as shape (N, 1)")
+            raise _fail(
+                path,
+                f"a 1-D Y holds class labels, but row {row + 1} has {float(Y[row])!r}; "
+                "store float targets as shape (N, 1)",
+            )
     if Y.ndim == 1 and Y.size and Y.min() < 0:
         row = int(np.argmin(Y))
         raise _fail(path, f"class labels must be 0 or more, but row {row + 1} has {Y[row]}")
@@ -114,6 +118,7 @@ def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> 
 
 
 # --- .csv ---------------------------------------------------------------------------------------------
+
 
 def _parse_number(path: PathLike, line: int, column: str, text: str) -> float:
     text = text.strip()
@@ -131,8 +136,9 @@ def _parse_number(path: PathLike, line: int, column: str, text: str) -> float:
 def _parse_label(path: PathLike, line: int, column: str, text: str) -> int:
     value = _parse_number(path, line, column, text)
     if value != round(value) or value < 0:
-        raise _fail(path, f"line {line}, column '{column}': {text.strip()!r} is not a class label "
-                          "(a whole number 0 or more)")
+        raise _fail(
+            path, f"line {line}, column '{column}': {text.strip()!r} is not a class label (a whole number 0 or more)"
+        )
     return int(value)
 
 
@@ -147,19 +153,28 @@ def _split_header(path: PathLike, header: list[str]) -> tuple[list[int], list[in
     labels = [i for i, name in enumerate(names) if name.lower() in LABEL_COLUMNS]
     inputs = [i for i, name in enumerate(names) if name.lower().startswith("x")]
     targets = [i for i, name in enumerate(names) if name.lower().startswith("y") and i not in labels]
-    unexpected = [f"'{name}'" if name else f"(unnamed column {i + 1})"
-                  for i, name in enumerate(names) if i not in inputs + targets + labels]
+    unexpected = [
+        f"'{name}'" if name else f"(unnamed column {i + 1})"
+        for i, name in enumerate(names)
+        if i not in inputs + targets + labels
+    ]
     if unexpected:
-        raise _fail(path, f"unexpected column {', '.join(unexpected)}; input columns must start with 'x', "
-                          "target columns with 'y', and class labels go in one column named 'label'")
+        raise _fail(
+            path,
+            f"unexpected column {', '.join(unexpected)}; input columns must start with 'x', "
+            "target columns with 'y', and class labels go in one column named 'label'",
+        )
     if not inputs:
         raise _fail(path, "no input columns (their names must start with 'x', e.g. x1, x2)")
     if labels and (targets or len(labels) > 1):
         others = ", ".join(names[i] for i in sorted(labels + targets))
         raise _fail(path, f"a label column must be the only target column, but the header has {others}")
     if not labels and not targets:
-        raise _fail(path, "no target columns (their names must start with 'y', e.g. y1, "
-                          "or one column named 'label' for class labels)")
+        raise _fail(
+            path,
+            "no target columns (their names must start with 'y', e.g. y1, "
+            "or one column named 'label' for class labels)",
+        )
     return inputs, labels or targets, bool(labels)
 
 
@@ -188,8 +203,11 @@ def load_csv(path: PathLike) -> Dataset:
         raise _fail(path, "is empty; expected a header line such as 'x1,x2,y1' and then data rows")
     header_line, header = rows[0]
     if _looks_numeric(header):
-        raise _fail(path, f"line {header_line} holds numbers, not a header; the first line must name the "
-                          "columns (x1, x2, ..., then y1, ... or label)")
+        raise _fail(
+            path,
+            f"line {header_line} holds numbers, not a header; the first line must name the "
+            "columns (x1, x2, ..., then y1, ... or label)",
+        )
     inputs, targets, is_label = _split_header(path, header)
     names = [name.strip() for name in header]
     if len(rows) == 1:
@@ -209,6 +227,7 @@ def load_csv(path: PathLike) -> Dataset:
 
 # --- any supported file -------------------------------------------------------------------------------
 
+
 def load_file(path: PathLike) -> Dataset:
     """Load ``path`` by its suffix: .npz or .csv."""
     suffix = Path(path).suffix.lower()
@@ -221,6 +240,7 @@ def load_file(path: PathLike) -> Dataset:
 
 
 # --- writing ------------------------------------------------------------------------------------------
+
 
 def save_npz(dataset: Dataset, path: PathLike) -> None:
     """Write ``dataset`` as an .npz archive with arrays X and Y (exactly at ``path``, no suffix added)."""

@@ -21,6 +21,7 @@ from bpstudio.core.errors import DataError
 
 # --- checking options ---------------------------------------------------------------------------------
 
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -48,6 +49,7 @@ def _check_classes(set_name: str, classes: Any) -> None:
 
 # --- helpers ------------------------------------------------------------------------------------------
 
+
 def _class_sizes(n: int, classes: int) -> list[int]:
     """Split ``n`` as evenly as possible; the first ``n % classes`` classes get one more sample."""
     return [n // classes + (1 if k < n % classes else 0) for k in range(classes)]
@@ -63,6 +65,7 @@ def _labelled(name: str, points: list[np.ndarray], noise: float, rng: np.random.
 
 
 # --- classification -----------------------------------------------------------------------------------
+
 
 def xor(n: int = 200, noise: float = 0.05, seed: int = 0) -> Dataset:
     """Points uniform in [-1, 1]²; label 1 where x1·x2 < 0 (the 2nd and 4th quadrants), else 0."""
@@ -133,6 +136,7 @@ def moons(n: int = 200, noise: float = 0.1, seed: int = 0) -> Dataset:
 
 
 # --- regression ---------------------------------------------------------------------------------------
+
 
 def plane(n: int = 200, noise: float = 0.05, seed: int = 0) -> Dataset:
     """X uniform in [-1, 1]²; Y = 0.5·x1 - 0.3·x2 + 0.1 plus noise, as (N, 1) — a linear net's warm-up."""

@@ -43,8 +43,11 @@ class LayerGeometry:
         tag_w = f.subtitle_metrics.horizontalAdvance(self.tag) + 14 if self.tag else 0.0
         title_w = f.title_metrics.horizontalAdvance(state.id)
         lines = subtitle(state)
-        width = max(style.MIN_WIDTH, title_w + tag_w + 34,
-                    max(f.subtitle_metrics.horizontalAdvance(line) for line in lines) + 26)
+        width = max(
+            style.MIN_WIDTH,
+            title_w + tag_w + 34,
+            max(f.subtitle_metrics.horizontalAdvance(line) for line in lines) + 26,
+        )
         if self.small:
             self.metrics = style.neuron_metrics(state.units)
             body = state.units * self.metrics.spacing
@@ -117,8 +120,11 @@ class LayerItem(QGraphicsItem):
         super().__init__()
         self.layer_id = layer_id
         self._on_moved = on_moved
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
         self.setZValue(1)
         self.setCursor(Qt.CursorShape.OpenHandCursor)
         self.state: LayerState | None = None
@@ -165,10 +171,14 @@ class LayerItem(QGraphicsItem):
             self.heat_caption = f"{what}{more} · ±{format_number(scale, 3)}"
         self._heat = image
         r = geometry.heat_rect
-        self._heat_grid = [QLineF(r.left() + c * HEAT_CELL, r.top(), r.left() + c * HEAT_CELL, r.bottom())
-                           for c in range(1, geometry.cols)]
-        self._heat_grid += [QLineF(r.left(), r.top() + k * HEAT_CELL, r.right(), r.top() + k * HEAT_CELL)
-                            for k in range(1, geometry.rows)]
+        self._heat_grid = [
+            QLineF(r.left() + c * HEAT_CELL, r.top(), r.left() + c * HEAT_CELL, r.bottom())
+            for c in range(1, geometry.cols)
+        ]
+        self._heat_grid += [
+            QLineF(r.left(), r.top() + k * HEAT_CELL, r.right(), r.top() + k * HEAT_CELL)
+            for k in range(1, geometry.rows)
+        ]
 
     # --- Qt ----------------------------------------------------------------------------------
 

@@ -29,8 +29,7 @@ def build_context_menu(view: TopologyView, scene_pos: QPointF) -> QMenu:
         menu.addSeparator()
         block = view.canvas.blocks[target]
         assert block.geometry is not None
-        after = (block.pos().x() + max(style.MIN_COLUMN_STEP, block.geometry.width + style.COLUMN_GAP),
-                 block.pos().y())
+        after = (block.pos().x() + max(style.MIN_COLUMN_STEP, block.geometry.width + style.COLUMN_GAP), block.pos().y())
         for layer_type, text, _ in LAYER_TYPES[1:]:
             menu.addAction(f"Add {text} after {target}", partial(view.add_requested.emit, layer_type, target, after))
     else:

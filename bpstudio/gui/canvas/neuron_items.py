@@ -46,7 +46,9 @@ class LayerOverlayItem(QGraphicsItem):
         extra = 150 if state.targets else 0
         self._bounds = geo.rect.adjusted(-PORT_R - 2, -2, PORT_R + 2 + extra, 2)
         r = PORT_R
-        self._in_port = QRectF(geo.in_port.x() - r, geo.in_port.y() - r, 2 * r, 2 * r) if state.type != "input" else None
+        self._in_port = (
+            QRectF(geo.in_port.x() - r, geo.in_port.y() - r, 2 * r, 2 * r) if state.type != "input" else None
+        )
         self._out_port = QRectF(geo.out_port.x() - r, geo.out_port.y() - r, 2 * r, 2 * r)
         self._port_pen = QPen(state.color, 2.5)
         self._ring = QPen(state.color, 2.2)
@@ -122,8 +124,11 @@ def _edge_pen(positive: bool, quarter_px: int, alpha: int) -> QPen:
     """The sign's colour, made lighter (not translucent: blending thousands of lines is slow) for busy pairs."""
     base = POSITIVE if positive else NEGATIVE
     k, paper = alpha / 255, style.BACKGROUND
-    color = QColor(round(base.red() * k + paper.red() * (1 - k)), round(base.green() * k + paper.green() * (1 - k)),
-                   round(base.blue() * k + paper.blue() * (1 - k)))
+    color = QColor(
+        round(base.red() * k + paper.red() * (1 - k)),
+        round(base.green() * k + paper.green() * (1 - k)),
+        round(base.blue() * k + paper.blue() * (1 - k)),
+    )
     line = style.pen(color, quarter_px / 4)
     line.setCapStyle(Qt.PenCapStyle.FlatCap)
     return line
@@ -133,8 +138,8 @@ def _edge_pen(positive: bool, quarter_px: int, alpha: int) -> QPen:
 class EdgeView:
     """One drawn line, as a person sees it (for tests and tooltips)."""
 
-    key: str | None          # "o.weight" for weight lines, None for add/concat links
-    index: tuple[int, int]   # (target unit, source unit)
+    key: str | None  # "o.weight" for weight lines, None for add/concat links
+    index: tuple[int, int]  # (target unit, source unit)
     p1: QPointF
     p2: QPointF
     color: QColor
@@ -172,12 +177,16 @@ class UnitEdgesItem(QGraphicsItem):
         if self.kind == "weight" and matrix is not None:
             alpha = 255 if n <= style.LABELLED_PAIR else (190 if n <= style.DENSE_PAIR else 130)
             self.values = matrix[rows, cols]
-            widths = (np.maximum(style.EDGE_MIN_W, style.EDGE_MAX_W * np.abs(self.values) / scale) if scale > 0
-                      else np.full(n, style.EDGE_MIN_W))
-            widths = np.clip(np.nan_to_num(widths, nan=style.EDGE_MIN_W, posinf=style.EDGE_MAX_W),
-                             style.EDGE_MIN_W, style.EDGE_MAX_W)
+            widths = (
+                np.maximum(style.EDGE_MIN_W, style.EDGE_MAX_W * np.abs(self.values) / scale)
+                if scale > 0
+                else np.full(n, style.EDGE_MIN_W)
+            )
+            widths = np.clip(
+                np.nan_to_num(widths, nan=style.EDGE_MIN_W, posinf=style.EDGE_MAX_W), style.EDGE_MIN_W, style.EDGE_MAX_W
+            )
             quarters = np.round(widths * 4).astype(int)
-            codes = quarters * 2 + ~(self.values < 0)          # one pen per (width, sign)
+            codes = quarters * 2 + ~(self.values < 0)  # one pen per (width, sign)
             unique, self._pen_of = np.unique(codes, return_inverse=True)
             self._pens = [_edge_pen(bool(c % 2), int(c // 2), alpha) for c in unique.tolist()]
             if n <= style.LABELLED_PAIR:
@@ -211,13 +220,16 @@ class UnitEdgesItem(QGraphicsItem):
         self.y1 = src_pos.y() + ys[self.cols]
         self.x2 = np.full(len(self.rows), dst_pos.x() - dst_geo.metrics.radius)
         self.y2 = dst_pos.y() + yt[self.rows]
-        self.lines = [QLineF(a, b, c, d) for a, b, c, d in zip(self.x1.tolist(), self.y1.tolist(), self.x2.tolist(),
-                                                                self.y2.tolist())]
+        self.lines = [
+            QLineF(a, b, c, d)
+            for a, b, c, d in zip(self.x1.tolist(), self.y1.tolist(), self.x2.tolist(), self.y2.tolist())
+        ]
         order = np.argsort(self._pen_of, kind="stable")
         bounds = np.searchsorted(self._pen_of[order], np.arange(len(self._pens) + 1))
         lines = self.lines
-        self._groups = [(pen_, [lines[i] for i in order[a:b].tolist()])
-                        for pen_, a, b in zip(self._pens, bounds[:-1], bounds[1:])]
+        self._groups = [
+            (pen_, [lines[i] for i in order[a:b].tolist()]) for pen_, a, b in zip(self._pens, bounds[:-1], bounds[1:])
+        ]
         self._label_rects = self._place_labels(src_pos, src_geo, dst_pos, dst_geo) if self.labels else []
         if len(lines):
             xs, ys_ = np.concatenate([self.x1, self.x2]), np.concatenate([self.y1, self.y2])
@@ -226,12 +238,20 @@ class UnitEdgesItem(QGraphicsItem):
             self._bounds = QRectF()
         self.update()
 
-    def _place_labels(self, src_pos: QPointF, src_geo: LayerGeometry, dst_pos: QPointF,
-                      dst_geo: LayerGeometry) -> list[QRectF]:
+    def _place_labels(
+        self, src_pos: QPointF, src_geo: LayerGeometry, dst_pos: QPointF, dst_geo: LayerGeometry
+    ) -> list[QRectF]:
         """A spot on each line for its value label that overlaps no other label and no neuron (if there is one)."""
-        taken = [QRectF(pos.x() - g.metrics.radius - 2, pos.y() + y - g.metrics.radius - 2, 2 * g.metrics.radius + 4,
-                        2 * g.metrics.radius + 4)
-                 for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo)) for y in g.neuron_ys().tolist()]
+        taken = [
+            QRectF(
+                pos.x() - g.metrics.radius - 2,
+                pos.y() + y - g.metrics.radius - 2,
+                2 * g.metrics.radius + 4,
+                2 * g.metrics.radius + 4,
+            )
+            for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo))
+            for y in g.neuron_ys().tolist()
+        ]
         metrics = fonts().edge_metrics
         rects = []
         for i, text in enumerate(self.labels):
@@ -267,8 +287,15 @@ class UnitEdgesItem(QGraphicsItem):
 
     def edge_view(self, i: int) -> EdgeView:
         pen = self._pens[int(self._pen_of[i])]
-        return EdgeView(self.key, (int(self.rows[i]), int(self.cols[i])), self.lines[i].p1(), self.lines[i].p2(),
-                        pen.color(), pen.widthF(), self.labels[i] if self.labels else "")
+        return EdgeView(
+            self.key,
+            (int(self.rows[i]), int(self.cols[i])),
+            self.lines[i].p1(),
+            self.lines[i].p2(),
+            pen.color(),
+            pen.widthF(),
+            self.labels[i] if self.labels else "",
+        )
 
     def boundingRect(self) -> QRectF:
         return self._bounds

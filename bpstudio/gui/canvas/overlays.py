@@ -21,9 +21,11 @@ class RefusalBanner(QLabel):
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setStyleSheet("QLabel#refusal_banner { background: rgba(253, 236, 234, 240); color: #b3261e;"
-                           " border: 1px solid #f1aeb5; border-radius: 8px; padding: 8px 14px;"
-                           " font-size: 15px; font-weight: bold; }")
+        self.setStyleSheet(
+            "QLabel#refusal_banner { background: rgba(253, 236, 234, 240); color: #b3261e;"
+            " border: 1px solid #f1aeb5; border-radius: 8px; padding: 8px 14px;"
+            " font-size: 15px; font-weight: bold; }"
+        )
         self._effect = QGraphicsOpacityEffect(self)
         self._effect.setOpacity(1.0)
         self.setGraphicsEffect(self._effect)
@@ -80,8 +82,10 @@ class RenameEditor(QLineEdit):
 
     def start(self, layer_id: str, rect: QRect, font_px: int = 17) -> None:
         """Edit ``layer_id`` over ``rect`` (viewport pixels), in the title's size at the current zoom."""
-        self.setStyleSheet(f"QLineEdit#rename_editor {{ font-size: {max(font_px, 12)}px; font-weight: bold;"
-                           " padding: 0px 4px; border: 2px solid #4e79a7; border-radius: 4px; background: white; }")
+        self.setStyleSheet(
+            f"QLineEdit#rename_editor {{ font-size: {max(font_px, 12)}px; font-weight: bold;"
+            " padding: 0px 4px; border: 2px solid #4e79a7; border-radius: 4px; background: white; }"
+        )
         self._layer = layer_id
         self.setText(layer_id)
         self.setGeometry(rect.adjusted(-4, -2, 60, 4))
@@ -116,16 +120,20 @@ class Legend(QLabel):
         super().__init__(parent)
         self.setObjectName("canvas_legend")
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setStyleSheet("QLabel#canvas_legend { background: rgba(255, 255, 255, 215); color: #495057;"
-                           " border: 1px solid #dee2e6; border-radius: 6px; padding: 4px 8px; font-size: 12px; }")
+        self.setStyleSheet(
+            "QLabel#canvas_legend { background: rgba(255, 255, 255, 215); color: #495057;"
+            " border: 1px solid #dee2e6; border-radius: 6px; padding: 4px 8px; font-size: 12px; }"
+        )
         self.hide()
 
     def set_content(self, weights: bool, gradients: bool) -> None:
         if not weights and not gradients:
             self.hide()
             return
-        swatch = (f"<span style='color:{POSITIVE.name()}'>━━</span> positive &nbsp;"
-                  f"<span style='color:{NEGATIVE.name()}'>━━</span> negative, thickness ∝ |value|")
+        swatch = (
+            f"<span style='color:{POSITIVE.name()}'>━━</span> positive &nbsp;"
+            f"<span style='color:{NEGATIVE.name()}'>━━</span> negative, thickness ∝ |value|"
+        )
         parts = [f"<b>lines</b>: {'weights' if weights else 'gradients ∂E/∂w'} — {swatch}"]
         if weights and gradients:
             parts.append("once a layer's backward has run, its lines show the gradients ∂E/∂w (framed labels)")

@@ -10,14 +10,15 @@ from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QIcon, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QToolButton, QWidget
 
-
 from bpstudio.gui.flow_layout import FitsWidth, minimum_width
 
 MIME_TYPE = "application/x-bpstudio-layer-type"
-LAYER_TYPES = (("input", "Input", "the data's features enter here (a network has exactly one)"),
-               ("dense", "Dense", "a fully connected layer: weights, bias and an activation"),
-               ("add", "Add", "adds its inputs unit by unit (residual connections)"),
-               ("concat", "Concat", "joins its inputs side by side"))
+LAYER_TYPES = (
+    ("input", "Input", "the data's features enter here (a network has exactly one)"),
+    ("dense", "Dense", "a fully connected layer: weights, bias and an activation"),
+    ("add", "Add", "adds its inputs unit by unit (residual connections)"),
+    ("concat", "Concat", "joins its inputs side by side"),
+)
 GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b"}
 # the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
 LOOKS = ((True, True), (False, True), (False, False))
@@ -46,15 +47,15 @@ class PaletteButton(QToolButton):
         self.setText(text)
         self.setIcon(_glyph(layer_type))
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setToolTip(f"<b>{text}</b>: {hint}<br>Click to add after the selected layer, "
-                        "or drag onto the canvas.")
+        self.setToolTip(f"<b>{text}</b>: {hint}<br>Click to add after the selected layer, or drag onto the canvas.")
         self.setObjectName(f"palette_{layer_type}")
         self._press: QPoint | None = None
 
     def show_glyph(self, shown: bool) -> None:
         """With or without the colour glyph beside the name (without it the button is narrower)."""
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if shown
-                                else Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.setToolButtonStyle(
+            Qt.ToolButtonStyle.ToolButtonTextBesideIcon if shown else Qt.ToolButtonStyle.ToolButtonTextOnly
+        )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -63,8 +64,10 @@ class PaletteButton(QToolButton):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         start = self._press
-        if start is not None and (event.position().toPoint() - start).manhattanLength() >= \
-                QApplication.startDragDistance():
+        if (
+            start is not None
+            and (event.position().toPoint() - start).manhattanLength() >= QApplication.startDragDistance()
+        ):
             self._press = None
             self.setDown(False)
             mime = QMimeData()
@@ -107,7 +110,7 @@ class LayerPalette(FitsWidth, QWidget):
         self._widths: list[int] = []  # each look's minimum width, measured for the current font
         self._measure()
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         """As narrow as the most compact look: the bar changes its look to fit (see :meth:`resizeEvent`)."""
         hint = super().minimumSizeHint()
         return QSize(self._widths[-1], hint.height())

@@ -31,7 +31,7 @@ Connection = tuple[str, str]
 class Hit:
     """What is under a point. ``index`` is (unit,) for neurons and (row, col) for weight lines."""
 
-    kind: str                      # out_port, in_port, neuron, edge, title, layer
+    kind: str  # out_port, in_port, neuron, edge, title, layer
     layer: str
     index: tuple[int, ...] = ()
     edges: UnitEdgesItem | None = None
@@ -78,8 +78,9 @@ class CanvasScene(QGraphicsScene):
 
     # --- building ------------------------------------------------------------------------------
 
-    def sync(self, spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any,
-             colors: Mapping[str, QColor]) -> None:
+    def sync(
+        self, spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any, colors: Mapping[str, QColor]
+    ) -> None:
         net = build_state(spec, params, trace, phase, colors)
         self.net = net
         geometries = {lid: LayerGeometry(net.layers[lid]) for lid in net.order}
@@ -155,8 +156,9 @@ class CanvasScene(QGraphicsScene):
             self.unit_edges[key].place(src.pos(), src.geometry, dst.pos(), dst.geometry)
         else:
             assert src.geometry is not None and dst.geometry is not None
-            self.arrows[key].place(src.pos() + src.geometry.out_port, dst.pos() + dst.geometry.in_port,
-                                   self._blocked(*key))
+            self.arrows[key].place(
+                src.pos() + src.geometry.out_port, dst.pos() + dst.geometry.in_port, self._blocked(*key)
+            )
 
     def _blocked(self, source: str, target: str) -> float | None:
         """The top of the blocks standing between two blocks (None: the way is clear)."""
@@ -164,10 +166,16 @@ class CanvasScene(QGraphicsScene):
         a, b = src.mapRectToScene(src.geometry.rect), dst.mapRectToScene(dst.geometry.rect)  # type: ignore[union-attr]
         if b.left() - a.right() < 1:
             return None
-        corridor = QRectF(a.right(), min(a.top(), b.top()), b.left() - a.right(), max(a.bottom(), b.bottom())
-                          - min(a.top(), b.top()))
-        tops = [r.top() for lid, blk in self.blocks.items() if lid not in (source, target)
-                for r in [blk.mapRectToScene(blk.geometry.rect)] if r.intersects(corridor)]  # type: ignore[union-attr]
+        corridor = QRectF(
+            a.right(), min(a.top(), b.top()), b.left() - a.right(), max(a.bottom(), b.bottom()) - min(a.top(), b.top())
+        )
+        tops = [
+            r.top()
+            for lid, blk in self.blocks.items()
+            if lid not in (source, target)
+            for r in [blk.mapRectToScene(blk.geometry.rect)]
+            if r.intersects(corridor)
+        ]  # type: ignore[union-attr]
         return min(tops) - 45 if tops else None
 
     def _block_moved(self, block: LayerItem) -> None:
@@ -278,8 +286,7 @@ class CanvasScene(QGraphicsScene):
                         edges.picked = int(match[0])
                         edges.update()
 
-    def free_spot_after(self, source: str | None,
-                        size: tuple[float, float] = (150.0, 260.0)) -> tuple[float, float]:
+    def free_spot_after(self, source: str | None, size: tuple[float, float] = (150.0, 260.0)) -> tuple[float, float]:
         """A place right of ``source``'s block (or of everything) where a new block of about ``size``
         overlaps no block, moving down until it is free."""
         blocks = self.blocks

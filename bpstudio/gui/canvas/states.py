@@ -31,9 +31,9 @@ class LayerState:
     color: QColor
     inputs: tuple[str, ...]
     is_output: bool = False
-    out: np.ndarray | None = None        # activation, first sample
-    pre: np.ndarray | None = None        # pre-activation ("net"), first sample
-    delta: np.ndarray | None = None      # dL/d(pre), first sample, once backward has run
+    out: np.ndarray | None = None  # activation, first sample
+    pre: np.ndarray | None = None  # pre-activation ("net"), first sample
+    delta: np.ndarray | None = None  # dL/d(pre), first sample, once backward has run
     weight: np.ndarray | None = None
     bias: np.ndarray | None = None
     weight_grad: np.ndarray | None = None
@@ -42,7 +42,7 @@ class LayerState:
     frozen: frozenset[str] = frozenset()
     phase_label: str | None = None
     targets: list[str | None] | None = None  # output layer: the target next to each unit
-    loss: float | None = None                # output layer, once the loss has run
+    loss: float | None = None  # output layer, once the loss has run
 
     @property
     def small(self) -> bool:
@@ -63,10 +63,10 @@ class NetworkState:
     layers: dict[str, LayerState]
     order: tuple[str, ...]
     loss_name: str
-    batch: int = 0                  # samples in the trace's batch (0: no trace)
-    weight_scale: float = 0.0       # largest |weight| drawn as a line
-    grad_scale: float = 0.0         # largest |gradient| drawn as a line
-    value_scale: float = 0.0        # largest |activation| shown in a neuron
+    batch: int = 0  # samples in the trace's batch (0: no trace)
+    weight_scale: float = 0.0  # largest |weight| drawn as a line
+    grad_scale: float = 0.0  # largest |gradient| drawn as a line
+    value_scale: float = 0.0  # largest |activation| shown in a neuron
     grad_norms: dict[str, float] = field(default_factory=dict)
 
 
@@ -92,8 +92,7 @@ def _phase_labels(spec: NetworkSpec, phase: Any) -> dict[str, str]:
         return {spec.output: label}
     if phase.kind == "update":
         frozen = spec.frozen_params()
-        return {lay.id: label for lay in spec.layers
-                if any(f"{lay.id}.{p}" not in frozen for p in lay.param_names)}
+        return {lay.id: label for lay in spec.layers if any(f"{lay.id}.{p}" not in frozen for p in lay.param_names)}
     return {phase.layer: label} if phase.layer else {}
 
 
@@ -110,17 +109,26 @@ def _targets(trace: Any, units: int) -> list[str | None] | None:
     return None
 
 
-def build_state(spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any,
-                colors: Mapping[str, QColor]) -> NetworkState:
+def build_state(
+    spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any, colors: Mapping[str, QColor]
+) -> NetworkState:
     """The drawing's content for ``spec`` with ``params`` and (optionally) a NumPy StepTrace."""
     labels = _phase_labels(spec, phase)
     shapes = spec.param_shapes()
     layers: dict[str, LayerState] = {}
     for lid in spec.order:
         lay = spec.layer(lid)
-        state = LayerState(lid, lay.type, spec.widths[lid], lay.activation, QColor(colors.get(lid, QColor("gray"))),
-                           lay.inputs, is_output=lid == spec.output, frozen=frozenset(lay.frozen),
-                           phase_label=labels.get(lid))
+        state = LayerState(
+            lid,
+            lay.type,
+            spec.widths[lid],
+            lay.activation,
+            QColor(colors.get(lid, QColor("gray"))),
+            lay.inputs,
+            is_output=lid == spec.output,
+            frozen=frozenset(lay.frozen),
+            phase_label=labels.get(lid),
+        )
         if lay.type == "dense":
             state.weight = _fitting(shapes[f"{lid}.weight"], params.get(f"{lid}.weight"), lay.weight)
             if lay.use_bias:

@@ -14,22 +14,22 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from bpstudio.gui.colors import HIGHLIGHT
 
-SMALL_LAYER = 16        # layers with at most this many units are drawn neuron by neuron
-HEADER_H = 66.0         # the block's title band
-BODY_PAD = 10.0         # space between the title band / block border and the neurons or heat strip
+SMALL_LAYER = 16  # layers with at most this many units are drawn neuron by neuron
+HEADER_H = 66.0  # the block's title band
+BODY_PAD = 10.0  # space between the title band / block border and the neurons or heat strip
 MIN_WIDTH = 116.0
-PORT_R = 6.5            # connection ports on the title band's left and right ends
-COLUMN_GAP = 120.0      # auto layout: free space between depth columns
+PORT_R = 6.5  # connection ports on the title band's left and right ends
+COLUMN_GAP = 120.0  # auto layout: free space between depth columns
 MIN_COLUMN_STEP = 240.0  # auto layout: least distance between the centres of neighbouring columns
-ROW_GAP = 48.0          # auto layout: vertical space between blocks in one column
-HEAT_COLS = 16          # heat strip cells per row for big layers
+ROW_GAP = 48.0  # auto layout: vertical space between blocks in one column
+HEAT_COLS = 16  # heat strip cells per row for big layers
 HEAT_CELL = 11.0
-HEAT_MAX_UNITS = 1024   # a heat strip shows at most this many units
-LABEL_DIGITS = 4        # significant digits on the canvas (tooltips give 9)
-DENSE_PAIR = 64         # above this many edges per layer pair, weight lines get translucent
+HEAT_MAX_UNITS = 1024  # a heat strip shows at most this many units
+LABEL_DIGITS = 4  # significant digits on the canvas (tooltips give 9)
+DENSE_PAIR = 64  # above this many edges per layer pair, weight lines get translucent
 EDGE_MAX_W = 5.0
 EDGE_MIN_W = 0.5
-LABELLED_PAIR = 16      # at most this many edges per pair: each edge carries its value
+LABELLED_PAIR = 16  # at most this many edges per pair: each edge carries its value
 
 BACKGROUND = QColor(248, 249, 251)
 GRID = QColor(232, 235, 240)
@@ -37,7 +37,7 @@ INK = QColor(33, 37, 41)
 MUTED = QColor(95, 102, 112)
 FAINT = QColor(160, 166, 175)
 BLOCK_FILL = QColor(255, 255, 255)
-LINK = QColor(150, 156, 165)      # add / concat unit links and block-to-block arrows
+LINK = QColor(150, 156, 165)  # add / concat unit links and block-to-block arrows
 POSITIVE_INK = QColor(190, 90, 0)  # darker variants of the sign colours, for text on white
 NEGATIVE_INK = QColor(20, 90, 160)
 
@@ -46,9 +46,9 @@ NEGATIVE_INK = QColor(20, 90, 160)
 class NeuronMetrics:
     radius: float
     spacing: float
-    value_px: int      # font size of the value inside the circle (0: no text)
-    digits: int        # significant digits of that value
-    show_net: bool     # the pre-activation under the circle
+    value_px: int  # font size of the value inside the circle (0: no text)
+    digits: int  # significant digits of that value
+    show_net: bool  # the pre-activation under the circle
 
 
 def neuron_metrics(units: int) -> NeuronMetrics:
@@ -91,11 +91,22 @@ class Fonts:
 def fonts() -> Fonts:
     """The canvas fonts (pixel sizes, so the geometry does not depend on the screen's DPI)."""
     title, subtitle, edge, caption = _font(17, bold=True), _font(12), _font(11), _font(11)
-    return Fonts(title=title, subtitle=subtitle, tag=_font(10, bold=True), phase=_font(14, bold=True),
-                 net=_font(10), edge=edge, edge_grad=_font(11, bold=True), caption=caption,
-                 value={px: _font(px, bold=True) for px in (8, 10, 12)}, activation=_font(12, italic=True),
-                 title_metrics=QFontMetricsF(title), subtitle_metrics=QFontMetricsF(subtitle),
-                 edge_metrics=QFontMetricsF(edge), caption_metrics=QFontMetricsF(caption))
+    return Fonts(
+        title=title,
+        subtitle=subtitle,
+        tag=_font(10, bold=True),
+        phase=_font(14, bold=True),
+        net=_font(10),
+        edge=edge,
+        edge_grad=_font(11, bold=True),
+        caption=caption,
+        value={px: _font(px, bold=True) for px in (8, 10, 12)},
+        activation=_font(12, italic=True),
+        title_metrics=QFontMetricsF(title),
+        subtitle_metrics=QFontMetricsF(subtitle),
+        edge_metrics=QFontMetricsF(edge),
+        caption_metrics=QFontMetricsF(caption),
+    )
 
 
 def pen(color: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:

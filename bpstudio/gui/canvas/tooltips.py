@@ -13,7 +13,8 @@ from bpstudio.gui.qt_utils import format_number
 
 def _row(name: str, value: str, note: str = "") -> str:
     note_html = f" <span style='color:#6c757d'>{html.escape(note)}</span>" if note else ""
-    return f"<tr><td style='padding-right:10px'>{html.escape(name)}</td><td><b>{html.escape(value)}</b>{note_html}</td></tr>"
+    cells = f"<td style='padding-right:10px'>{html.escape(name)}</td><td><b>{html.escape(value)}</b>{note_html}</td>"
+    return f"<tr>{cells}</tr>"
 
 
 def _value(array: np.ndarray | None, index: tuple[int, ...]) -> str | None:
@@ -51,8 +52,10 @@ def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
     if not rows:
         rows.append(_row("value", "—", "not computed yet in this step"))
     hint = "<p style='color:#6c757d'>click: inspect this bias</p>" if state.bias is not None else ""
-    return (f"<b>{html.escape(layer_id)}[{unit}]</b> · {html.escape(what)}<table>{''.join(rows)}</table>"
-            f"{_sample_note(net)}{hint}")
+    return (
+        f"<b>{html.escape(layer_id)}[{unit}]</b> · {html.escape(what)}<table>{''.join(rows)}</table>"
+        f"{_sample_note(net)}{hint}"
+    )
 
 
 def edge_tooltip(net: NetworkState, hit: Hit) -> str:
@@ -75,14 +78,18 @@ def edge_tooltip(net: NetworkState, hit: Hit) -> str:
         rows.append(_row(f"input {edges.source}[{col}]", format_number(float(src.out[col]))))
     if dst.delta is not None:
         rows.append(_row(f"δ of {edges.target}[{row}]", format_number(float(dst.delta[row]))))
-    return (f"{head} · <code>{html.escape(edges.target)}.weight[{row}, {col}]</code><table>{''.join(rows)}</table>"
-            f"{_sample_note(net)}<p style='color:#6c757d'>click: inspect this weight</p>")
+    return (
+        f"{head} · <code>{html.escape(edges.target)}.weight[{row}, {col}]</code><table>{''.join(rows)}</table>"
+        f"{_sample_note(net)}<p style='color:#6c757d'>click: inspect this weight</p>"
+    )
 
 
 def layer_tooltip(net: NetworkState, layer_id: str) -> str:
     state = net.layers[layer_id]
-    lines = [f"<b>{html.escape(layer_id)}</b> · {state.type}, {state.units} units"
-             + ("" if state.activation == "identity" else f", {state.activation}")]
+    lines = [
+        f"<b>{html.escape(layer_id)}</b> · {state.type}, {state.units} units"
+        + ("" if state.activation == "identity" else f", {state.activation}")
+    ]
     if state.inputs:
         lines.append("inputs: " + ", ".join(html.escape(i) for i in state.inputs))
     if state.weight is not None:
@@ -94,8 +101,10 @@ def layer_tooltip(net: NetworkState, layer_id: str) -> str:
         lines.append(f"output layer (loss {net.loss_name})")
     if state.type == "dense" and state.id in net.grad_norms:
         lines.append(f"‖∂E/∂W‖ = {format_number(net.grad_norms[state.id])}")
-    lines.append("<span style='color:#6c757d'>double-click the title to rename · drag the right-hand port "
-                 "onto another block to connect</span>")
+    lines.append(
+        "<span style='color:#6c757d'>double-click the title to rename · drag the right-hand port "
+        "onto another block to connect</span>"
+    )
     return "<br>".join(lines)
 
 

@@ -36,10 +36,10 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWid
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas import style, tooltips
 from bpstudio.gui.canvas.edge_item import PendingLinkItem
+from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.menus import build_context_menu
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
-from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.scene import CanvasScene, Hit, auto_positions
 from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.qt_utils import signals_blocked
@@ -50,18 +50,18 @@ MIN_SCALE, MAX_SCALE, MAX_FIT_SCALE = 0.05, 6.0, 1.8
 @dataclass
 class _Press:
     hit: Hit | None
-    at: QPointF                       # viewport position
-    positions: dict[str, QPointF]     # every block's position when the button went down
+    at: QPointF  # viewport position
+    positions: dict[str, QPointF]  # every block's position when the button went down
 
 
 class TopologyView(QGraphicsView):
-    layer_selected = Signal(object)                 # layer id or None
-    param_picked = Signal(str, tuple)               # ("o.weight", (row, col)) or ("h.bias", (unit,))
-    add_requested = Signal(str, object, object)     # layer type, source layer id or None, (x, y)
-    connect_requested = Signal(str, str)            # source, target
-    delete_requested = Signal(list)                 # layer ids
-    rename_requested = Signal(str, str)             # old id, new id
-    move_requested = Signal(dict)                   # {id: (x, y)} block centres after a drag
+    layer_selected = Signal(object)  # layer id or None
+    param_picked = Signal(str, tuple)  # ("o.weight", (row, col)) or ("h.bias", (unit,))
+    add_requested = Signal(str, object, object)  # layer type, source layer id or None, (x, y)
+    connect_requested = Signal(str, str)  # source, target
+    delete_requested = Signal(list)  # layer ids
+    rename_requested = Signal(str, str)  # old id, new id
+    move_requested = Signal(dict)  # {id: (x, y)} block centres after a drag
     tidy_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
@@ -98,9 +98,15 @@ class TopologyView(QGraphicsView):
 
     # --- the model side ----------------------------------------------------------------------------
 
-    def show_network(self, spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any = None,
-                     phase: Any = None, colors: Mapping[str, QColor] | None = None,
-                     refused: str | None = None) -> None:
+    def show_network(
+        self,
+        spec: NetworkSpec,
+        params: Mapping[str, np.ndarray],
+        trace: Any = None,
+        phase: Any = None,
+        colors: Mapping[str, QColor] | None = None,
+        refused: str | None = None,
+    ) -> None:
         """Draw ``spec`` with ``params``; with a NumPy StepTrace, the values and gradients computed so far.
 
         ``phase`` is the session's next phase; its layer is highlighted. ``refused`` shows the banner; a
@@ -183,7 +189,7 @@ class TopologyView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(1.2 ** steps)
+            self.zoom_by(1.2**steps)
         event.accept()
 
     def _scroll_by(self, delta: QPointF) -> None:
@@ -200,8 +206,9 @@ class TopologyView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton
-                                                            and self._space):
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space
+        ):
             self._pan_from = pos
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
@@ -265,8 +272,11 @@ class TopologyView(QGraphicsView):
         press, self._press = self._press, None
         if press is None or event.button() != Qt.MouseButton.LeftButton:
             return
-        moved = {lid: (float(round(b.pos().x())), float(round(b.pos().y())))
-                 for lid, b in self.canvas.blocks.items() if lid in press.positions and b.pos() != press.positions[lid]}
+        moved = {
+            lid: (float(round(b.pos().x())), float(round(b.pos().y())))
+            for lid, b in self.canvas.blocks.items()
+            if lid in press.positions and b.pos() != press.positions[lid]
+        }
         if moved:
             self.move_requested.emit(moved)
             return

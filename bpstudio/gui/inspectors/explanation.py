@@ -13,8 +13,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QLabel, QSpinBox, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
 from bpstudio.core.errors import BpstudioError, SessionError
 from bpstudio.core.explain import explain, to_html
@@ -24,7 +23,7 @@ from bpstudio.gui.colors import NEGATIVE, POSITIVE
 from bpstudio.gui.flow_layout import GroupFlowLayout
 from bpstudio.gui.qt_utils import signals_blocked
 
-TEXT_POINT_SIZE = 15   # the explanation
+TEXT_POINT_SIZE = 15  # the explanation
 PICKER_POINT_SIZE = 12  # the pickers above it
 PICKER_CHARACTERS = 10  # the parameter picker's narrowest width, in characters ("out.weight")
 NO_NETWORK = "Open a network to see how its gradients are computed."
@@ -164,7 +163,7 @@ class ExplanationPanel(QWidget):
         key = self.parameter.currentData()
         shape = self._shape(key)
         if key is not None and shape is not None:
-            self.set_target(key, (self.row.value(), self.column.value())[:len(shape)])
+            self.set_target(key, (self.row.value(), self.column.value())[: len(shape)])
 
     # --- the text -------------------------------------------------------------------------------
 

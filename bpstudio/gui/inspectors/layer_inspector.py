@@ -8,12 +8,24 @@ fit beside its label goes under it, and Reset moves under Randomize.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bpstudio.core import activations
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
@@ -23,8 +35,12 @@ from bpstudio.gui.qt_utils import format_number, signals_blocked
 
 MAX_UNITS = 4096
 MAX_SEED = 99_999  # five digits keep the row narrow; any seed gives a fresh draw
-TYPE_NAMES = {"input": "input layer", "dense": "dense layer", "add": "add layer (sums its inputs)",
-              "concat": "concat layer (joins its inputs)"}
+TYPE_NAMES = {
+    "input": "input layer",
+    "dense": "dense layer",
+    "add": "add layer (sums its inputs)",
+    "concat": "concat layer (joins its inputs)",
+}
 
 
 def input_labels(spec: NetworkSpec, layer_id: str) -> list[str]:
@@ -55,11 +71,11 @@ def _heading(text: str) -> QLabel:
 class LayerInspector(QWidget):
     """Shows one layer; edits are requested through the signals below, never applied here."""
 
-    fields_requested = Signal(str, dict)       # layer id, {units|activation|use_bias|weight_init|frozen: value}
+    fields_requested = Signal(str, dict)  # layer id, {units|activation|use_bias|weight_init|frozen: value}
     param_requested = Signal(str, tuple, float)  # "h.weight", (row, col) or (row,), new value
-    randomize_requested = Signal(str, int)     # layer id, seed
-    reset_requested = Signal(str)              # layer id
-    output_requested = Signal(str)             # layer id
+    randomize_requested = Signal(str, int)  # layer id, seed
+    reset_requested = Signal(str)  # layer id
+    output_requested = Signal(str)  # layer id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,8 +172,14 @@ class LayerInspector(QWidget):
         params = QVBoxLayout(self.params_box)
         params.setContentsMargins(0, 0, 0, 0)
         params.setSpacing(4)
-        for widget in (self.weight_caption, self.weight_editor, self.bias_caption, self.bias_editor,
-                       self.grad_note, self.param_buttons):
+        for widget in (
+            self.weight_caption,
+            self.weight_editor,
+            self.bias_caption,
+            self.bias_editor,
+            self.grad_note,
+            self.param_buttons,
+        ):
             params.addWidget(widget)
 
         self.empty = QLabel("Select a layer to inspect it.")
@@ -185,13 +207,25 @@ class LayerInspector(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-        self._inputs = (self.units, self.activation, self.use_bias, self.weight_init, self.frozen_weight,
-                        self.frozen_bias, self.seed)
+        self._inputs = (
+            self.units,
+            self.activation,
+            self.use_bias,
+            self.weight_init,
+            self.frozen_weight,
+            self.frozen_bias,
+            self.seed,
+        )
 
     # --- showing --------------------------------------------------------------------------------------
 
-    def show_layer(self, spec: NetworkSpec | None, layer_id: str | None, params: Mapping[str, np.ndarray],
-                   grads: Mapping[str, np.ndarray] | None) -> None:
+    def show_layer(
+        self,
+        spec: NetworkSpec | None,
+        layer_id: str | None,
+        params: Mapping[str, np.ndarray],
+        grads: Mapping[str, np.ndarray] | None,
+    ) -> None:
         """Show ``layer_id`` of ``spec`` with its current ``params`` (and ``grads`` after a backward pass);
         ``None`` shows the empty state. Emits nothing."""
         self.spec = spec
@@ -208,8 +242,9 @@ class LayerInspector(QWidget):
             self.details.show()
             self._fill(spec, spec.layer(self.layer_id), params, grads or {})
 
-    def _fill(self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray],
-              grads: Mapping[str, np.ndarray]) -> None:
+    def _fill(
+        self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         is_output = spec.output == layer.id
         dense = layer.type == "dense"
         self.title.setText(layer.id)
@@ -245,11 +280,14 @@ class LayerInspector(QWidget):
             self.weight_editor.clear()
             self.bias_editor.clear()
 
-    def _fill_params(self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray],
-                     grads: Mapping[str, np.ndarray]) -> None:
+    def _fill_params(
+        self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         columns = input_labels(spec, layer.id)
-        for name, caption, editor in (("weight", self.weight_caption, self.weight_editor),
-                                      ("bias", self.bias_caption, self.bias_editor)):
+        for name, caption, editor in (
+            ("weight", self.weight_caption, self.weight_editor),
+            ("bias", self.bias_caption, self.bias_editor),
+        ):
             key = f"{layer.id}.{name}"
             shown = key in params
             caption.setVisible(shown)
@@ -261,11 +299,15 @@ class LayerInspector(QWidget):
             size = "×".join(map(str, values.shape))
             frozen = " · frozen" if name in layer.frozen else ""
             caption.setText(f"{name.capitalize()} {key} · {size}{frozen}")
-            caption.setToolTip("rows: this layer's neurons, columns: its inputs (like torch.nn.Linear)"
-                               if name == "weight" else "one bias per neuron")
+            caption.setToolTip(
+                "rows: this layer's neurons, columns: its inputs (like torch.nn.Linear)"
+                if name == "weight"
+                else "one bias per neuron"
+            )
             editor.set_matrix(key, values, grads.get(key), col_labels=columns if name == "weight" else None)
-        self.grad_note.setText("Hover a cell for its exact value" + (" and gradient" if grads else "")
-                               + "; double-click to edit.")
+        self.grad_note.setText(
+            "Hover a cell for its exact value" + (" and gradient" if grads else "") + "; double-click to edit."
+        )
 
     def _set_row(self, field: QWidget, visible: bool) -> None:
         self.form.setRowVisible(field, visible)

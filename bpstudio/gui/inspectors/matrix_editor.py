@@ -9,7 +9,8 @@ applied result. Text that is not a finite number is refused at the cell with the
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -19,11 +20,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSizePolic
 from bpstudio.gui.colors import signed_color
 from bpstudio.gui.qt_utils import format_number
 
-CELL_DIGITS = 4          # significant digits in a cell; the tooltip gives the exact value
-MAX_VISIBLE_ROWS = 12    # taller matrices scroll inside the table
+CELL_DIGITS = 4  # significant digits in a cell; the tooltip gives the exact value
+MAX_VISIBLE_ROWS = 12  # taller matrices scroll inside the table
 ERROR_STYLE = "color: #c62828;"
 
 Index = QModelIndex | QPersistentModelIndex
+NO_INDEX = QModelIndex()  # the invalid index: "no parent" in the model interface
 
 
 def readable_text_color(background: QColor) -> QColor:
@@ -49,7 +51,7 @@ def parse_entry(text: str) -> tuple[float | None, str]:
 class MatrixModel(QAbstractTableModel):
     """The table behind :class:`MatrixEditor`. ``setData`` validates and forwards, it never stores."""
 
-    def __init__(self, editor: "MatrixEditor") -> None:
+    def __init__(self, editor: MatrixEditor) -> None:
         super().__init__(editor)
         self._editor = editor
         self.key = ""
@@ -61,8 +63,16 @@ class MatrixModel(QAbstractTableModel):
         self.scale = 1.0
         self.vector = False  # a 1-D array is shown as one column but named with one index
 
-    def load(self, key: str, values: np.ndarray, grads: np.ndarray | None, editable: bool,
-             row_labels: Sequence[str], col_labels: Sequence[str], vector: bool = False) -> None:
+    def load(
+        self,
+        key: str,
+        values: np.ndarray,
+        grads: np.ndarray | None,
+        editable: bool,
+        row_labels: Sequence[str],
+        col_labels: Sequence[str],
+        vector: bool = False,
+    ) -> None:
         self.beginResetModel()
         self.key = key
         self.vector = vector
@@ -77,10 +87,10 @@ class MatrixModel(QAbstractTableModel):
 
     # --- Qt model interface ------------------------------------------------------------------------
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 (Qt override)
+    def rowCount(self, parent: Index = NO_INDEX) -> int:
         return 0 if parent.isValid() else self.values.shape[0]
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: Index = NO_INDEX) -> int:
         return 0 if parent.isValid() else self.values.shape[1]
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -109,14 +119,13 @@ class MatrixModel(QAbstractTableModel):
             return "\n".join(lines)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         labels = self.col_labels if orientation == Qt.Orientation.Horizontal else self.row_labels
         return labels[section] if 0 <= section < len(labels) else None
 
-    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.EditRole or not self.editable:
             return False
         return self._editor.request(index.row(), index.column(), str(value))
@@ -125,7 +134,7 @@ class MatrixModel(QAbstractTableModel):
 
     @property
     def kind(self) -> str:
-        """"weight" or "bias" from a key like ``h.weight``."""
+        """ "weight" or "bias" from a key like ``h.weight``."""
         return self.key.rsplit(".", 1)[-1] if "." in self.key else "entry"
 
     def entry_name(self, row: int, col: int) -> str:
@@ -144,9 +153,11 @@ class MatrixEditor(QWidget):
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QAbstractItemView.EditTrigger.EditKeyPressed
-                                  | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.view.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setWordWrap(False)
         for header in (self.view.horizontalHeader(), self.view.verticalHeader()):
@@ -166,8 +177,16 @@ class MatrixEditor(QWidget):
 
     # --- showing --------------------------------------------------------------------------------------
 
-    def set_matrix(self, key: str, values: np.ndarray, grads: np.ndarray | None = None, editable: bool = True,
-                   *, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> None:
+    def set_matrix(
+        self,
+        key: str,
+        values: np.ndarray,
+        grads: np.ndarray | None = None,
+        editable: bool = True,
+        *,
+        row_labels: Sequence[str] | None = None,
+        col_labels: Sequence[str] | None = None,
+    ) -> None:
         """Show ``values`` (2-D weight or 1-D bias) for parameter ``key``, with optional gradients."""
         array = np.array(values, dtype=np.float64)
         vector = array.ndim == 1
@@ -207,7 +226,8 @@ class MatrixEditor(QWidget):
         frame = 2 * view.frameWidth()
         height = view.horizontalHeader().sizeHint().height() + rows * view.verticalHeader().defaultSectionSize()
         content = view.verticalHeader().sizeHint().width() + sum(
-            view.columnWidth(c) for c in range(self.model.columnCount()))
+            view.columnWidth(c) for c in range(self.model.columnCount())
+        )
         if self.model.rowCount() > MAX_VISIBLE_ROWS:
             content += view.verticalScrollBar().sizeHint().width()
         view.setMaximumWidth(content + frame)  # no grey strip right of a small matrix
@@ -215,7 +235,7 @@ class MatrixEditor(QWidget):
         scrollbar = view.horizontalScrollBar().sizeHint().height() if clipped else 0
         view.setFixedHeight(height + frame + scrollbar)
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self._fit()
 

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 from bpstudio.core.datasets import TOY_SETS, resolve_split, toy_options
 from bpstudio.core.errors import BpstudioError
 from bpstudio.gui.colors import HIGHLIGHT
-from bpstudio.gui.plots.data_plot import DataPlot
 from bpstudio.gui.flow_layout import FitsWidth, minimum_width
+from bpstudio.gui.plots.data_plot import DataPlot
 from bpstudio.gui.qt_utils import signals_blocked
 
 CONTROLLED = ("n", "noise", "seed", "classes")  # the toy options the panel has a control for
@@ -135,9 +135,13 @@ class DataPanel(FitsWidth, QWidget):
     def _layout(self) -> None:
         self._set_label = QLabel("Data set")
         self._pairs: list[tuple[QLabel, QWidget]] = [
-            (QLabel("Samples"), self.samples), (QLabel("Noise"), self.noise),
-            (QLabel("Classes"), self.classes), (QLabel("Seed"), self.seed),
-            (QLabel("Test fraction"), self.test_fraction), (QLabel("Split seed"), self.split_seed)]
+            (QLabel("Samples"), self.samples),
+            (QLabel("Noise"), self.noise),
+            (QLabel("Classes"), self.classes),
+            (QLabel("Seed"), self.seed),
+            (QLabel("Test fraction"), self.test_fraction),
+            (QLabel("Split seed"), self.split_seed),
+        ]
         self.form = QGridLayout()
         buttons = QHBoxLayout()
         buttons.addWidget(self.regenerate)
@@ -181,11 +185,11 @@ class DataPanel(FitsWidth, QWidget):
     def _fit(self, width: int) -> None:
         self._arrange(WIDE if width >= self._min_widths[WIDE] else NARROW)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         """As narrow as one pair a row allows: the form rearranges itself to fit (see :meth:`resizeEvent`)."""
         return QSize(self._min_widths[NARROW], super().minimumSizeHint().height())
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._measure()  # polished now: the style's margins may differ from those measured at construction
 
@@ -196,8 +200,7 @@ class DataPanel(FitsWidth, QWidget):
         self.source = source_dict(source)
         self.base_dir = None if base_dir is None else os.fspath(base_dir)
         self.error.setVisible(False)
-        boxes = (self.data_set, self.samples, self.noise, self.classes, self.seed, self.test_fraction,
-                 self.split_seed)
+        boxes = (self.data_set, self.samples, self.noise, self.classes, self.seed, self.test_fraction, self.split_seed)
         with signals_blocked(*boxes):
             src = self.source or {}
             if "builtin" in src and src["builtin"] in TOY_SETS:
@@ -232,8 +235,9 @@ class DataPanel(FitsWidth, QWidget):
                 break
         else:
             self.data_set.addItem(text, key)
-        self.data_set.setItemData(self._index_of(key), path or "data written in the network file",
-                                  Qt.ItemDataRole.ToolTipRole)
+        self.data_set.setItemData(
+            self._index_of(key), path or "data written in the network file", Qt.ItemDataRole.ToolTipRole
+        )
         return key
 
     def _index_of(self, key: tuple[str, str | None]) -> int:
@@ -247,8 +251,7 @@ class DataPanel(FitsWidth, QWidget):
         key = self.data_set.currentData()
         builtin = key is not None and key[0] == "builtin"
         options = toy_options(key[1]) if builtin else []
-        for box, option in ((self.samples, "n"), (self.noise, "noise"), (self.seed, "seed"),
-                            (self.classes, "classes")):
+        for box, option in ((self.samples, "n"), (self.noise, "noise"), (self.seed, "seed"), (self.classes, "classes")):
             box.setEnabled(option in options)
         self.regenerate.setEnabled(builtin)
         for box in (self.test_fraction, self.split_seed):
@@ -266,8 +269,12 @@ class DataPanel(FitsWidth, QWidget):
         if kind == "builtin":
             source: dict[str, Any] = {"builtin": name}
             options = toy_options(name)
-            values = {"n": self.samples.value(), "noise": self.noise.value(), "seed": self.seed.value(),
-                      "classes": self.classes.value()}
+            values = {
+                "n": self.samples.value(),
+                "noise": self.noise.value(),
+                "seed": self.seed.value(),
+                "classes": self.classes.value(),
+            }
             source.update({key: values[key] for key in CONTROLLED if key in options})
             if previous.get("builtin") == name:  # keep options the panel has no control for (circles' factor)
                 source.update({k: v for k, v in previous.items() if k in options and k not in CONTROLLED})
@@ -316,8 +323,9 @@ class DataPanel(FitsWidth, QWidget):
         self.apply()
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import data", self.base_dir or "",
-                                              "Data files (*.npz *.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import data", self.base_dir or "", "Data files (*.npz *.csv);;All files (*)"
+        )
         if path:
             self.import_file(path)
 
@@ -339,4 +347,3 @@ def _number(value: Any, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return float(default)
     return float(value)
-

@@ -19,16 +19,18 @@ def _size(n: int) -> str:
 
 
 class TimelinePanel(QWidget):
-    go_requested = Signal(int)        # a step of the current branch
-    branch_requested = Signal(int)    # a branch id
-    discard_requested = Signal(int)   # a branch id
+    go_requested = Signal(int)  # a step of the current branch
+    branch_requested = Signal(int)  # a branch id
+    discard_requested = Signal(int)  # a branch id
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.steps: list[int] = []
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Drag to a step and let go: the network goes back to it. Training or editing "
-                               "from there starts a branch; the old continuation stays in the list below.")
+        self.slider.setToolTip(
+            "Drag to a step and let go: the network goes back to it. Training or editing "
+            "from there starts a branch; the old continuation stays in the list below."
+        )
         self.position = QLabel()
         self.branches = QComboBox()
         self.branches.setToolTip("The run's continuations: pick one to go on from its last step")
@@ -75,8 +77,10 @@ class TimelinePanel(QWidget):
         self.discard.setEnabled(enabled and len(timeline.branches) > 1)
         self._show_position(step)
         spill = f", {_size(timeline.disk_used)} on disk" if timeline.disk_used else ""
-        self.memory.setText(f"{len(self.steps)} states kept on this branch · {_size(timeline.memory_used)} in "
-                            f"memory{spill} (bound {_size(timeline.memory_bound)}, then disk, then thinning)")
+        self.memory.setText(
+            f"{len(self.steps)} states kept on this branch · {_size(timeline.memory_used)} in "
+            f"memory{spill} (bound {_size(timeline.memory_bound)}, then disk, then thinning)"
+        )
 
     def _show_position(self, step: int) -> None:
         last = self.steps[-1] if self.steps else 0

@@ -14,8 +14,18 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bpstudio.core import backends, losses
 from bpstudio.core.errors import SpecError
@@ -41,9 +51,9 @@ class TrainingPanel(QWidget):
     """Loss, optimizer, batch size and backend; edits are requested, never applied here."""
 
     loss_requested = Signal(str)
-    optimizer_requested = Signal(object)        # an OptimizerSpec
-    batch_size_requested = Signal(object)       # int, or None for the full batch
-    backend_requested = Signal(str, str, str)   # name, device, dtype
+    optimizer_requested = Signal(object)  # an OptimizerSpec
+    batch_size_requested = Signal(object)  # int, or None for the full batch
+    backend_requested = Signal(str, str, str)  # name, device, dtype
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,8 +102,9 @@ class TrainingPanel(QWidget):
 
         self.backend = QComboBox()
         self.backend.setModel(QStandardItemModel(self.backend))
-        self.backend.setToolTip("Where the math runs; greyed-out entries are not available here "
-                                "(hover them for the reason)")
+        self.backend.setToolTip(
+            "Where the math runs; greyed-out entries are not available here (hover them for the reason)"
+        )
         self.backend.currentIndexChanged.connect(self._on_backend_changed)
         self.dtype = QComboBox()
         self.dtype.addItems(backends.DTYPES)
@@ -116,8 +127,15 @@ class TrainingPanel(QWidget):
         layout.addWidget(compute)
         layout.addWidget(self.error)
         layout.addStretch(1)
-        self._inputs = (self.loss, self.optimizer, self.batch, self.full_batch, self.backend, self.dtype,
-                        *self.fields.values())
+        self._inputs = (
+            self.loss,
+            self.optimizer,
+            self.batch,
+            self.full_batch,
+            self.backend,
+            self.dtype,
+            *self.fields.values(),
+        )
         self._show_optimizer_rows(self._optimizer.name)
 
     def refresh_backends(self) -> None:
@@ -138,8 +156,7 @@ class TrainingPanel(QWidget):
 
     # --- showing --------------------------------------------------------------------------------------
 
-    def show_settings(self, spec: NetworkSpec, batch_size: int | None, backend: str, device: str,
-                      dtype: str) -> None:
+    def show_settings(self, spec: NetworkSpec, batch_size: int | None, backend: str, device: str, dtype: str) -> None:
         """Show the settings in effect. Emits nothing; clears any earlier refusal."""
         self.spec = spec
         self._optimizer = spec.optimizer

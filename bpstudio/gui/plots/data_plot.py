@@ -21,8 +21,8 @@ from bpstudio.gui.colors import LAYER_PALETTE, NEGATIVE, NEUTRAL, POSITIVE, sign
 from bpstudio.gui.qt_utils import format_number
 
 WHITE = QColor(255, 255, 255)
-SURFACE_TINT = 0.55          # how far the heatmap goes from white towards a colour (1 = full colour)
-UNSURE_TINT = 0.12           # a class surface's tint where all classes tie
+SURFACE_TINT = 0.55  # how far the heatmap goes from white towards a colour (1 = full colour)
+UNSURE_TINT = 0.12  # a class surface's tint where all classes tie
 POINT_SIZE = 9
 
 
@@ -240,8 +240,10 @@ class DataPlot(QWidget):
         if data.is_classification:
             parts += [f"{_swatch(c, '■')} class {k}" for k, c in enumerate(class_colors(self._class_count()))]
         else:
-            parts.append(f"target {_swatch(NEGATIVE, '■')} {format_number(-self._value_scale, 3)} … "
-                         f"{_swatch(POSITIVE, '■')} {format_number(self._value_scale, 3)}")
+            parts.append(
+                f"target {_swatch(NEGATIVE, '■')} {format_number(-self._value_scale, 3)} … "
+                f"{_swatch(POSITIVE, '■')} {format_number(self._value_scale, 3)}"
+            )
         text = "&nbsp;&nbsp; ".join(parts)
         if self.surface is not None:
             text += f"<br>background: {self.surface.label}"

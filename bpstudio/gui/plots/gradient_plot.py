@@ -15,8 +15,16 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from bpstudio.core.history import TrainingHistory, gradient_health
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
-from bpstudio.gui.plots.history_plot import (INK, HistoryPlot, LogTickAxis, line_width, mark_points, point_size,
-                                             prepare_plot, style_axis)
+from bpstudio.gui.plots.history_plot import (
+    INK,
+    HistoryPlot,
+    LogTickAxis,
+    line_width,
+    mark_points,
+    point_size,
+    prepare_plot,
+    style_axis,
+)
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 from bpstudio.gui.qt_utils import format_number
 
@@ -25,8 +33,13 @@ HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
 COLOR_MAP = "viridis"  # dark = small gradient, bright = large
 RATIO_PREFIX = "first/last layer gradient"
 # how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
-VERDICT_COLORS = {"vanishing": HIGHLIGHT, "exploding": HIGHLIGHT, "stalled": HIGHLIGHT,
-                  "shrinking": POSITIVE, "growing": POSITIVE}
+VERDICT_COLORS = {
+    "vanishing": HIGHLIGHT,
+    "exploding": HIGHLIGHT,
+    "stalled": HIGHLIGHT,
+    "shrinking": POSITIVE,
+    "growing": POSITIVE,
+}
 
 
 class GradientPlot(HistoryPlot):
@@ -40,8 +53,9 @@ class GradientPlot(HistoryPlot):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.ratio_label = QLabel()
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
-        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")},
-                                           viewBox=SteadyViewBox())
+        self.curve_item = self.view.addPlot(
+            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=SteadyViewBox()
+        )
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
@@ -150,8 +164,10 @@ class GradientPlot(HistoryPlot):
             text += f" (last layer's is only {format_number(last_norm, 2)})"
         self.ratio_label.setText(text)
         self.ratio_label.setStyleSheet(f"color: {VERDICT_COLORS.get(verdict, QColor(INK)).name()};")
-        self.ratio_label.setToolTip(f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}' at "
-                                    f"the latest step: far below 1 the first layers barely learn")
+        self.ratio_label.setToolTip(
+            f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}' at "
+            f"the latest step: far below 1 the first layers barely learn"
+        )
 
     def _apply_fonts(self) -> None:
         font = self.font()

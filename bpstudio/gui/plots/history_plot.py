@@ -15,13 +15,13 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from bpstudio.core.history import TrainingHistory
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
 
-INK = "#303030"                         # axes and labels, dark on the white background
+INK = "#303030"  # axes and labels, dark on the white background
 # Curves are 1 px (cosmetic) lines: Qt strokes wider pens several times slower, which tripled the cost of
 # a gradient-plot repaint while training (bench/bench_gui.py). With presentation-sized fonts they thicken.
 LINE_WIDTH = 1
 BOLD_LINE_WIDTH = 2
-BOLD_FROM_POINTS = 12.0                 # fonts this large or larger (presentation mode) get bold lines
-LABEL_SCALE = 1.2                       # axis titles a little larger than the tick numbers
+BOLD_FROM_POINTS = 12.0  # fonts this large or larger (presentation mode) get bold lines
+LABEL_SCALE = 1.2  # axis titles a little larger than the tick numbers
 
 
 class LogTickAxis(pg.AxisItem):
@@ -31,8 +31,7 @@ class LogTickAxis(pg.AxisItem):
     so they overlap; split up, the crowded levels lose their labels and keep only their tick marks.
     """
 
-    def logTickValues(self, minVal: float, maxVal: float, size: float,  # noqa: N802,N803 (pyqtgraph API)
-                      stdTicks: list) -> list:  # noqa: N803
+    def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:
         levels = super().logTickValues(minVal, maxVal, size, stdTicks)
         if not levels or levels[-1][0] is not None:
             return levels
@@ -73,7 +72,7 @@ def prepare_plot(item: pg.PlotItem, font: QFont, left: str, bottom: str = "step"
     item.setClipToView(True)
 
 
-FEW_POINTS = 60                         # curves with this few points or fewer mark each point
+FEW_POINTS = 60  # curves with this few points or fewer mark each point
 
 
 def mark_points(curve: pg.PlotDataItem, values: np.ndarray, color: QColor) -> None:
@@ -146,7 +145,7 @@ class HistoryPlot(QWidget):
     def _apply_fonts(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must say how it styles its plots")
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._apply_fonts()

@@ -13,12 +13,19 @@ from PySide6.QtWidgets import QCheckBox, QWidget
 
 from bpstudio.core.history import TrainingHistory
 from bpstudio.gui.colors import LAYER_PALETTE
-from bpstudio.gui.plots.history_plot import (INK, HistoryPlot, LogTickAxis, line_width, mark_points, point_size,
-                                             prepare_plot)
+from bpstudio.gui.plots.history_plot import (
+    INK,
+    HistoryPlot,
+    LogTickAxis,
+    line_width,
+    mark_points,
+    point_size,
+    prepare_plot,
+)
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 
 TRAIN_COLOR = QColor(LAYER_PALETTE[0])  # blue
-TEST_COLOR = QColor(LAYER_PALETTE[1])   # orange
+TEST_COLOR = QColor(LAYER_PALETTE[1])  # orange
 
 
 class LossPlot(HistoryPlot):
@@ -30,8 +37,9 @@ class LossPlot(HistoryPlot):
         super().__init__("Save step, train and test loss and accuracy as CSV", parent)
         self.log_check = QCheckBox("Log scale")
         self.log_check.setToolTip("Show the loss on a logarithmic axis")
-        self.loss_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")},
-                                          viewBox=SteadyViewBox())
+        self.loss_item = self.view.addPlot(
+            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=SteadyViewBox()
+        )
         self.accuracy_item = pg.PlotItem()  # joins the layout once the history holds accuracies
         self.accuracy_item.setXLink(self.loss_item)
         self.accuracy_item.setYRange(0.0, 1.0, padding=0.06)
@@ -40,10 +48,12 @@ class LossPlot(HistoryPlot):
         self.train_curve = self.loss_item.plot()
         self.test_curve = self.loss_item.plot(symbol="o", symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None)
         self.train_accuracy_curve = self.accuracy_item.plot()
-        self.test_accuracy_curve = self.accuracy_item.plot(symbol="o", symbolSize=7, symbolBrush=TEST_COLOR,
-                                                           symbolPen=None)
-        self.legend = pg.LegendItem(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"),
-                                    labelTextColor=INK)
+        self.test_accuracy_curve = self.accuracy_item.plot(
+            symbol="o", symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None
+        )
+        self.legend = pg.LegendItem(
+            offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
+        )
         self.legend.setParentItem(self.loss_item.getViewBox())
         self._apply_fonts()
         self._lay_out(self.log_check, fill=False)
@@ -86,8 +96,12 @@ class LossPlot(HistoryPlot):
         prepare_plot(self.loss_item, font, "loss")
         prepare_plot(self.accuracy_item, font, "accuracy")
         width = line_width(font)
-        for curve, color in ((self.train_curve, TRAIN_COLOR), (self.test_curve, TEST_COLOR),
-                             (self.train_accuracy_curve, TRAIN_COLOR), (self.test_accuracy_curve, TEST_COLOR)):
+        for curve, color in (
+            (self.train_curve, TRAIN_COLOR),
+            (self.test_curve, TEST_COLOR),
+            (self.train_accuracy_curve, TRAIN_COLOR),
+            (self.test_accuracy_curve, TEST_COLOR),
+        ):
             curve.setPen(pg.mkPen(color, width=width))
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
 

@@ -14,10 +14,10 @@ import math
 
 import pyqtgraph as pg
 
-TICKS_PER_RANGE = 5     # the rounding step is about a fifth of the data's span
-REFIT_BELOW = 0.4       # refit once the data fills less than this fraction of the range
-HEADROOM = 0.1          # room added past a top edge the data outgrew, as a fraction of its span
-ZERO_SNAP = 0.03        # an edge this little past zero (pyqtgraph's room for point symbols) stays at zero
+TICKS_PER_RANGE = 5  # the rounding step is about a fifth of the data's span
+REFIT_BELOW = 0.4  # refit once the data fills less than this fraction of the range
+HEADROOM = 0.1  # room added past a top edge the data outgrew, as a fraction of its span
+ZERO_SNAP = 0.03  # an edge this little past zero (pyqtgraph's room for point symbols) stays at zero
 
 
 def nice_step(span: float) -> float:
@@ -53,8 +53,7 @@ class SteadyViewBox(pg.ViewBox):
     def __init__(self) -> None:
         super().__init__(defaultPadding=0.0)
 
-    def setRange(self, rect=None, xRange=None, yRange=None, padding=None, update=True,  # noqa: N802 (pyqtgraph)
-                 disableAutoRange=True):  # noqa: N803
+    def setRange(self, rect=None, xRange=None, yRange=None, padding=None, update=True, disableAutoRange=True):
         if not disableAutoRange:  # only auto-ranging passes False: round what it fitted
             shown_x, shown_y = self.viewRange()
             if xRange is not None:

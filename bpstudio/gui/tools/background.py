@@ -8,7 +8,8 @@ ends a task.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
@@ -62,7 +63,7 @@ class BackgroundTask(QThread):
             result = self._work(self._progress)
         except BpstudioError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
+        except Exception as exc:
             self.failed.emit(f"internal error: {type(exc).__name__}: {exc}")
         else:
             self.succeeded.emit(None if self._cancelled.is_set() else result)
@@ -108,8 +109,9 @@ class CopyTaskControls:
             self.status.setText(f"Cannot {doing}: {exc}")
             return None
 
-    def _start_task(self, work: Work, failed: Callable[[str], None],
-                    succeeded: Callable[[Any], None] | None = None) -> None:
+    def _start_task(
+        self, work: Work, failed: Callable[[str], None], succeeded: Callable[[Any], None] | None = None
+    ) -> None:
         """Run ``work`` as :attr:`task`: progress on the bar, Cancel enabled until it ends."""
         self.task = BackgroundTask(work)
         self.task.progressed.connect(self._on_task_progress)

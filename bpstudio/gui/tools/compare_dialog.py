@@ -16,14 +16,44 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QThread, Signal
-from PySide6.QtGui import (QColor, QFont, QIcon, QLinearGradient, QPainter, QPaintEvent, QPixmap, QStandardItem,
-                           QStandardItemModel)
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLabel, QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QIcon,
+    QLinearGradient,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from bpstudio.core.compare import (NEAR_ZERO, QUANTITIES, QUANTITY_LABELS, BackendComparison, ComparisonCancelled,
-                                   compare_backends)
+from bpstudio.core.compare import (
+    NEAR_ZERO,
+    QUANTITIES,
+    QUANTITY_LABELS,
+    BackendComparison,
+    ComparisonCancelled,
+    compare_backends,
+)
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.fileio import write_atomic
 from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, layer_colors
@@ -35,13 +65,23 @@ if TYPE_CHECKING:
 COLUMNS = ("layer", "quantity", "backend", "dtype", "max abs diff", "max rel diff", "shape", "worst entry")
 REL_COLUMN = COLUMNS.index("max rel diff")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-HEAT_KINDS = (("all", "all quantities"), ("outputs", "outputs: z, a, loss"),
-              ("gradients", "gradients: dL/dz, dL/dW, dL/db"), *((q, QUANTITY_LABELS[q]) for q in QUANTITIES))
-LOG_RANGE = (-16.0, 0.0)   # the colour scale: float64's rounding (1e-16) … 100 % (1e0)
+HEAT_KINDS = (
+    ("all", "all quantities"),
+    ("outputs", "outputs: z, a, loss"),
+    ("gradients", "gradients: dL/dz, dL/dW, dL/db"),
+    *((q, QUANTITY_LABELS[q]) for q in QUANTITIES),
+)
+LOG_RANGE = (-16.0, 0.0)  # the colour scale: float64's rounding (1e-16) … 100 % (1e0)
 # the colour ramp, in the app's palette: neutral (float64 rounding) → pale → orange (float32-sized) → red →
 # dark red (as large as the values themselves); float32's usual 1e-8 … 1e-3 spans the most colours
-RAMP = ((-16.0, NEUTRAL), (-12.0, QColor(250, 228, 170)), (-8.0, QColor(250, 190, 110)), (-5.0, POSITIVE),
-        (-2.0, HIGHLIGHT), (0.0, QColor(120, 0, 30)))
+RAMP = (
+    (-16.0, NEUTRAL),
+    (-12.0, QColor(250, 228, 170)),
+    (-8.0, QColor(250, 190, 110)),
+    (-5.0, POSITIVE),
+    (-2.0, HIGHLIGHT),
+    (0.0, QColor(120, 0, 30)),
+)
 
 
 def heat_color(value: float) -> QColor:
@@ -52,8 +92,12 @@ def heat_color(value: float) -> QColor:
     for (lo, c0), (hi, c1) in itertools.pairwise(RAMP):
         if level <= hi:
             t = (level - lo) / (hi - lo)
-            return QColor(*(round(a + (b - a) * t) for a, b in ((c0.red(), c1.red()), (c0.green(), c1.green()),
-                                                                 (c0.blue(), c1.blue()))))
+            return QColor(
+                *(
+                    round(a + (b - a) * t)
+                    for a, b in ((c0.red(), c1.red()), (c0.green(), c1.green()), (c0.blue(), c1.blue()))
+                )
+            )
     return QColor(RAMP[-1][1])
 
 
@@ -74,7 +118,7 @@ def sci(value: float) -> str:
 
 class CompareWorker(QThread):
     progressed = Signal(int, int, str)
-    compared = Signal(object)     # BackendComparison
+    compared = Signal(object)  # BackendComparison
     failed = Signal(str)
     cancelled = Signal()
 
@@ -86,13 +130,14 @@ class CompareWorker(QThread):
     def run(self) -> None:
         spec, data, params, batch = self.args
         try:
-            result = compare_backends(spec, data, params, batch, progress=self.progressed.emit,
-                                      cancelled=self.stop.is_set)
+            result = compare_backends(
+                spec, data, params, batch, progress=self.progressed.emit, cancelled=self.stop.is_set
+            )
         except ComparisonCancelled:
             self.cancelled.emit()
         except BpstudioError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 (shown in the dialog, not lost in a thread)
+        except Exception as exc:
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.compared.emit(result)
@@ -105,7 +150,7 @@ class ColorBar(QWidget):
         super().__init__(parent)
         self.setMinimumHeight(2 * self.fontMetrics().height() + 14)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         metrics = self.fontMetrics()
         margin = metrics.horizontalAdvance("1e-16") // 2 + 2
@@ -127,7 +172,7 @@ class ColorBar(QWidget):
 class CompareDialog(QDialog):
     """Runs the comparison for ``window``'s document and shows it; :meth:`run` starts it again."""
 
-    finished_comparing = Signal()   # a comparison ended: shown, failed or cancelled
+    finished_comparing = Signal()  # a comparison ended: shown, failed or cancelled
 
     def __init__(self, window: MainWindow):
         super().__init__(window)
@@ -161,7 +206,7 @@ class CompareDialog(QDialog):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)   # layer order
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)  # layer order
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -190,7 +235,7 @@ class CompareDialog(QDialog):
         splitter.addWidget(self.table)
         splitter.addWidget(heat_box)
         splitter.setSizes([770, 390])
-        splitter.setStretchFactor(0, 3)   # (the table's columns need the room; the heatmap's stretch)
+        splitter.setStretchFactor(0, 3)  # (the table's columns need the room; the heatmap's stretch)
         splitter.setStretchFactor(1, 1)
 
         self.again = QPushButton("Run again")
@@ -237,7 +282,8 @@ class CompareDialog(QDialog):
             f"One forward and backward pass of {spec.name or 'the network'} with the weights after step {step}, "
             f"on {samples}, run on each backend in float64 and float32 and compared with NumPy float64. "
             f"Relative difference: |a − b| / max(|a|, |b|, {NEAR_ZERO:g}·max|a|) per entry, the largest over "
-            "the entries (near-zero entries are measured against a fraction of the array's largest value).")
+            "the entries (near-zero entries are measured against a fraction of the array's largest value)."
+        )
         self._colors = layer_colors(spec.order, spec.input_id)
         self.result_ = None
         self._show_result()
@@ -246,7 +292,7 @@ class CompareDialog(QDialog):
         self.progress.setValue(0)
         self._set_running(True)
         worker = CompareWorker(spec, data, params, batch)
-        queued = Qt.ConnectionType.QueuedConnection   # (sent from the worker's thread, handled on this one)
+        queued = Qt.ConnectionType.QueuedConnection  # (sent from the worker's thread, handled on this one)
         worker.progressed.connect(lambda done, total, label: self._on_progressed(worker, done, total, label), queued)
         worker.compared.connect(lambda result: self._on_compared(worker, result), queued)
         worker.failed.connect(lambda message: self._finish(worker, f"The comparison failed: {message}"), queued)
@@ -259,7 +305,7 @@ class CompareDialog(QDialog):
             self.worker.stop.set()
 
     def _stop_worker(self) -> None:
-        worker, self.worker = self.worker, None   # (what it still sends is ignored: see _finish)
+        worker, self.worker = self.worker, None  # (what it still sends is ignored: see _finish)
         if worker is not None:
             worker.stop.set()
             worker.wait()
@@ -312,18 +358,22 @@ class CompareDialog(QDialog):
         order = {lid: i for i, lid in enumerate(result.layers)}
         pairs = [f"{b} {d}" for b, d in result.pairs]
         for row in result.rows:
-            items = [self._item(row.layer, order[row.layer]),
-                     self._item(QUANTITY_LABELS[row.quantity], QUANTITIES.index(row.quantity)),
-                     self._item(row.backend, pairs.index(row.pair)), self._item(row.dtype, pairs.index(row.pair)),
-                     self._number(row.max_abs), self._number(row.max_rel, colored=True),
-                     self._item("×".join(map(str, row.shape)) or "scalar", int(np.prod(row.shape))),
-                     self._item("[" + ", ".join(map(str, row.worst_index)) + "]" if row.worst_index else "", 0)]
+            items = [
+                self._item(row.layer, order[row.layer]),
+                self._item(QUANTITY_LABELS[row.quantity], QUANTITIES.index(row.quantity)),
+                self._item(row.backend, pairs.index(row.pair)),
+                self._item(row.dtype, pairs.index(row.pair)),
+                self._number(row.max_abs),
+                self._number(row.max_rel, colored=True),
+                self._item("×".join(map(str, row.shape)) or "scalar", int(np.prod(row.shape))),
+                self._item("[" + ", ".join(map(str, row.worst_index)) + "]" if row.worst_index else "", 0),
+            ]
             items[0].setData(self._colors.get(row.layer, QColor(NEUTRAL)), Qt.ItemDataRole.DecorationRole)
             self.model.appendRow(items)
         header = self.table.horizontalHeader()
         self.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self.table.resizeColumnsToContents()
-        self.table.setCurrentIndex(self.proxy.index(-1, -1))   # (no focus frame on the first cell)
+        self.table.setCurrentIndex(self.proxy.index(-1, -1))  # (no focus frame on the first cell)
         self._show_heatmap()
 
     @staticmethod

@@ -9,8 +9,9 @@ one undoable edit of the network.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -52,8 +53,9 @@ def _done(window: MainWindow, message: str) -> None:
     window.statusBar().showMessage(message, STATUS_MS)
 
 
-def _export(window: MainWindow, title: str, ending: str, filters: str, write: Callable[[str], object],
-            what: str) -> bool:
+def _export(
+    window: MainWindow, title: str, ending: str, filters: str, write: Callable[[str], object], what: str
+) -> bool:
     """Ask for a file, ``write(path)`` it and say "``what`` to <file>"; a warning with core's reason if it
     could not. True if written."""
     path = _save_path(window, title, ending, filters)
@@ -130,8 +132,14 @@ def export_trace_npz(window: MainWindow) -> bool:
     if trace is None:
         _refuse(window, title, "No step to export yet: run a phase or a step first.")
         return False
-    return _export(window, title, f"_step{trace.step}.npz", TRACE_FILTER, lambda path: export_trace(trace, path),
-                   f"Exported step {trace.step}'s trace")
+    return _export(
+        window,
+        title,
+        f"_step{trace.step}.npz",
+        TRACE_FILTER,
+        lambda path: export_trace(trace, path),
+        f"Exported step {trace.step}'s trace",
+    )
 
 
 def export_metrics_csv(window: MainWindow) -> bool:
@@ -141,5 +149,11 @@ def export_metrics_csv(window: MainWindow) -> bool:
     if len(history) == 0:
         _refuse(window, title, "No training metrics yet: train a step or more first.")
         return False
-    return _export(window, title, "_metrics.csv", METRICS_FILTER, lambda path: export_metrics(history, path),
-                   f"Exported {len(history)} steps of metrics")
+    return _export(
+        window,
+        title,
+        "_metrics.csv",
+        METRICS_FILTER,
+        lambda path: export_metrics(history, path),
+        f"Exported {len(history)} steps of metrics",
+    )

@@ -62,7 +62,8 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         form.addRow("Path: steps on a copy", self.steps)
         form.addRow("Path: keep every", self.every)
         self.compute_button = self._build_task_controls(
-            "Compute", "Compute a slice of the loss around the current weights.")
+            "Compute", "Compute a slice of the loss around the current weights."
+        )
         self.compute_button.clicked.connect(self.compute)
         self.plane.currentIndexChanged.connect(self._on_plane_changed)
         self.view = pg.GraphicsLayoutWidget()
@@ -77,8 +78,9 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         style_axis(self.color_bar.axis, self.font(), "log₁₀ loss")
         self.view.addItem(self.color_bar, row=0, col=1)
         self.contours: list[pg.IsocurveItem] = []
-        self.path = self.plot.plot(pen=pg.mkPen(PATH_COLOR, width=2), symbol="o", symbolSize=6,
-                                   symbolBrush=PATH_COLOR, symbolPen=pg.mkPen(INK))
+        self.path = self.plot.plot(
+            pen=pg.mkPen(PATH_COLOR, width=2), symbol="o", symbolSize=6, symbolBrush=PATH_COLOR, symbolPen=pg.mkPen(INK)
+        )
         self.start = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen(HIGHLIGHT, width=3))
         self.end = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen(HIGHLIGHT, width=3))
         self.plot.addItem(self.start)
@@ -113,11 +115,16 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         copy = self._copy_for_task("compute")
         if copy is None:
             return
-        settings = {"plane": self.plane.currentData(), "steps": self.steps.value(), "every": self.every.value(),
-                    "points": self.points.value(), "span": self.span.value(), "seed": self.seed.value()}
+        settings = {
+            "plane": self.plane.currentData(),
+            "steps": self.steps.value(),
+            "every": self.every.value(),
+            "points": self.points.value(),
+            "span": self.span.value(),
+            "seed": self.seed.value(),
+        }
         self.status.setText("Training the path on a copy, then evaluating the grid…")
-        self._start_task(lambda progress: explore(copy, progress=progress, **settings), self._on_failed,
-                         self._on_done)
+        self._start_task(lambda progress: explore(copy, progress=progress, **settings), self._on_failed, self._on_done)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"Could not compute the landscape: {message}")
@@ -152,25 +159,31 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         self.path.setData(coords[:, 0], coords[:, 1])
         self.start.setData([0.0], [0.0])
         self.end.setData(coords[-1:, 0], coords[-1:, 1]) if len(coords) else self.end.setData([], [])
-        self.plot.setRange(xRange=(a[0] - da / 2, a[-1] + da / 2), yRange=(b[0] - db / 2, b[-1] + db / 2),
-                           padding=0)
+        self.plot.setRange(xRange=(a[0] - da / 2, a[-1] + da / 2), yRange=(b[0] - db / 2, b[-1] + db / 2), padding=0)
         self.status.setText(self._summary(result))
 
     def _summary(self, result: Exploration) -> str:
         cut = result.cut
-        where = ("directions: the path's plane, capturing "
-                 f"{format_number(100 * result.shares[0], 3)} % and {format_number(100 * result.shares[1], 3)} % "
-                 "of its spread" if result.shares is not None else
-                 f"directions: random, filter-normalised, seed {cut.seed}")
+        where = (
+            "directions: the path's plane, capturing "
+            f"{format_number(100 * result.shares[0], 3)} % and {format_number(100 * result.shares[1], 3)} % "
+            "of its spread"
+            if result.shares is not None
+            else f"directions: random, filter-normalised, seed {cut.seed}"
+        )
         low, high = float(cut.losses.min()), float(cut.losses.max())
         digits = next((d for d in range(4, 13) if format_number(low, d) != format_number(high, d)), 4)
-        text = (f"Loss at the current weights (+): {format_number(cut.centre_loss, max(digits, 4))}; over the "
-                f"slice {format_number(low, digits)} … {format_number(high, digits)}.\n{where}.")
+        text = (
+            f"Loss at the current weights (+): {format_number(cut.centre_loss, max(digits, 4))}; over the "
+            f"slice {format_number(low, digits)} … {format_number(high, digits)}.\n{where}."
+        )
         if result.path is not None and len(result.coords):
             far = float(np.max(np.hypot(result.coords[:, 0], result.coords[:, 1])))
             steps = int(result.path.steps[-1] - result.path.steps[0])
-            text += (f"\nPath: the next {steps} training steps on a copy (×: where they end), "
-                     f"reaching {format_number(far, 3)} from the centre in this plane.")
+            text += (
+                f"\nPath: the next {steps} training steps on a copy (×: where they end), "
+                f"reaching {format_number(far, 3)} from the centre in this plane."
+            )
             if far < 0.02 * cut.alphas[-1] and result.shares is None and math.isfinite(far):
                 text += " Random directions barely see a training path; choose the path's own plane to follow it."
         return text

@@ -14,7 +14,8 @@ one of two sources:
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,8 +32,12 @@ from bpstudio.gui.qt_utils import format_number, signals_blocked
 from bpstudio.gui.tools.background import CopyTaskControls
 from bpstudio.gui.tools.window import raise_tool
 
-QUANTITY_NAMES = {"pre": "pre-activation z", "activation": "activation", "weight": "weights",
-                  "gradient": "weight gradient ∂L/∂W"}
+QUANTITY_NAMES = {
+    "pre": "pre-activation z",
+    "activation": "activation",
+    "weight": "weights",
+    "gradient": "weight gradient ∂L/∂W",
+}
 SOURCES = (("recorded", "recorded training"), ("copy", "a run on a copy"))
 REDRAW_MS = 250
 LEGEND_COLUMNS = 6
@@ -43,8 +48,9 @@ COLOR_MAP = "viridis"
 
 def _structure(spec: NetworkSpec) -> tuple[Any, ...]:
     """What the statistics depend on: the layers in use, their kinds, widths and activations."""
-    return tuple((lid, spec.layer(lid).type, spec.widths[lid], spec.layer(lid).activation)
-                 for lid in spec.active_order())
+    return tuple(
+        (lid, spec.layer(lid).type, spec.widths[lid], spec.layer(lid).activation) for lid in spec.active_order()
+    )
 
 
 class LayerStatsRecorder(QObject):
@@ -196,8 +202,10 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         self.copy_stats = stats
         with signals_blocked(self.source):
             self.source.setCurrentIndex(1)
-        self._start_task(lambda progress: record_run(copy, steps, stats, progress),
-                         lambda message: self.status.setText(f"The run on a copy stopped: {message}"))
+        self._start_task(
+            lambda progress: record_run(copy, steps, stats, progress),
+            lambda message: self.status.setText(f"The run on a copy stopped: {message}"),
+        )
         self.refresh()
 
     def _task_ended(self) -> None:
@@ -266,8 +274,11 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
             return heat.edges
         middle = len(heat.edges) // 2  # the edge at 0
         where = np.arange(len(heat.edges), dtype=np.float64) - middle
-        labelled = [(float(where[i]), format_number(float(heat.edges[i]), 2))
-                    for i in range(len(heat.edges)) if (i - middle) % SYMLOG_TICK_EVERY == 0]
+        labelled = [
+            (float(where[i]), format_number(float(heat.edges[i]), 2))
+            for i in range(len(heat.edges))
+            if (i - middle) % SYMLOG_TICK_EVERY == 0
+        ]
         axis.setTicks([labelled, [(float(w), "") for w in where[::2]]])
         return where
 
@@ -277,10 +288,14 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         elif snap is None or not len(snap):
             text = "Nothing recorded yet: step or train the network, or run steps on a copy."
         else:
-            origin = ("steps trained on a copy" if self.source.currentData() == "copy"
-                      else "steps recorded from this window's training")
-            text = (f"{len(snap)} {origin}; histograms kept every {snap.stride} recorded step(s), "
-                    f"each on {snap.bins} bins.")
+            origin = (
+                "steps trained on a copy"
+                if self.source.currentData() == "copy"
+                else "steps recorded from this window's training"
+            )
+            text = (
+                f"{len(snap)} {origin}; histograms kept every {snap.stride} recorded step(s), each on {snap.bins} bins."
+            )
         self.status.setText(text)
 
     def _draw_fractions(self, snap: LayerStats | None) -> None:
@@ -299,8 +314,9 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
                 self.curves[lid] = self.fraction_plot.plot(pen=pen)
                 self.legend.addItem(self.curves[lid], f"{lid} {kind}")
         if snap is None or not kinds:
-            self.summary.setText("No relu, sigmoid or tanh layers: nothing can be dead or saturated."
-                                 if snap is not None else "")
+            self.summary.setText(
+                "No relu, sigmoid or tanh layers: nothing can be dead or saturated." if snap is not None else ""
+            )
             return
         steps = snap.fraction_steps()
         for lid, curve in self.curves.items():

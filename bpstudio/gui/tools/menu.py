@@ -16,28 +16,60 @@ if TYPE_CHECKING:
 
 # (label, module under bpstudio.gui.tools, function taking the window, tooltip); None: a separator
 TOOLS = (
-    ("Compare &NumPy and PyTorch…", "compare_dialog", "open_compare",
-     "One step on every backend and precision, and the largest differences per layer"),
-    ("Vanishing-gradient &sweep…", "sweep_dialog", "open_sweep",
-     "Train grids of depth × activation × initialiser × residual and plot the first layer's gradient"),
+    (
+        "Compare &NumPy and PyTorch…",
+        "compare_dialog",
+        "open_compare",
+        "One step on every backend and precision, and the largest differences per layer",
+    ),
+    (
+        "Vanishing-gradient &sweep…",
+        "sweep_dialog",
+        "open_sweep",
+        "Train grids of depth × activation × initialiser × residual and plot the first layer's gradient",
+    ),
     None,
-    ("&Layer statistics…", "layer_stats_panel", "open_layer_stats",
-     "Histograms over time of values, weights and gradients; dead and saturated units"),
-    ("Loss l&andscape…", "landscape_dialog", "open_landscape",
-     "The loss around the current weights along two random directions, with the training path"),
+    (
+        "&Layer statistics…",
+        "layer_stats_panel",
+        "open_layer_stats",
+        "Histograms over time of values, weights and gradients; dead and saturated units",
+    ),
+    (
+        "Loss l&andscape…",
+        "landscape_dialog",
+        "open_landscape",
+        "The loss around the current weights along two random directions, with the training path",
+    ),
 )
 EXPORTS = (
-    ("Export as &PyTorch script…", "export_dialogs", "export_torch_script",
-     "A runnable nn.Module with the current weights and a training loop for its data"),
+    (
+        "Export as &PyTorch script…",
+        "export_dialogs",
+        "export_torch_script",
+        "A runnable nn.Module with the current weights and a training loop for its data",
+    ),
     ("Export &metrics (CSV)…", "export_dialogs", "export_metrics_csv", "The plot history: loss, accuracy, gradients"),
-    ("Export step &trace (NPZ)…", "export_dialogs", "export_trace_npz",
-     "Everything the current step computed, for a notebook"),
+    (
+        "Export step &trace (NPZ)…",
+        "export_dialogs",
+        "export_trace_npz",
+        "Everything the current step computed, for a notebook",
+    ),
     None,
-    ("&Import weights from a PyTorch state_dict…", "export_dialogs", "import_state_dict",
-     "Weights saved from the exported module (or one with the same layers)"),
+    (
+        "&Import weights from a PyTorch state_dict…",
+        "export_dialogs",
+        "import_state_dict",
+        "Weights saved from the exported module (or one with the same layers)",
+    ),
 )
-WALKTHROUGH = ("The &Mazur walkthrough", "walkthrough_panel", "open_walkthrough",
-               "Backpropagation step by step on Mazur's 2-2-2 example, each number explained")
+WALKTHROUGH = (
+    "The &Mazur walkthrough",
+    "walkthrough_panel",
+    "open_walkthrough",
+    "Backpropagation step by step on Mazur's 2-2-2 example, each number explained",
+)
 
 
 def run_tool(window: MainWindow, module: str, function: str) -> None:

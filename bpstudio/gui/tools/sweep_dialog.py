@@ -9,11 +9,26 @@ on a :class:`SweepWorker` thread, so the window stays responsive; results come b
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFormLayout, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bpstudio.core import activations, sweep
 from bpstudio.core.datasets import TOY_SETS
@@ -29,15 +44,21 @@ ExecutorFactory = Callable[[], Any]  # () -> a concurrent.futures.Executor
 HIDDEN_ACTIVATIONS = tuple(a for a in activations.NAMES if a != "softmax")
 OPEN_NETWORK_DATA = "the open network's data"
 RESIDUAL_CHOICES = {"off and on": (False, True), "off": (False,), "on": (True,)}
-DEFAULTS = {"depths": "2, 4, 8, 16", "activations": ("sigmoid", "relu"), "inits": ("xavier_uniform", "he_normal"),
-            "seeds": 3, "steps": 50, "data": "xor"}
+DEFAULTS = {
+    "depths": "2, 4, 8, 16",
+    "activations": ("sigmoid", "relu"),
+    "inits": ("xavier_uniform", "he_normal"),
+    "seeds": 3,
+    "steps": 50,
+    "data": "xor",
+}
 
 
 class SweepWorker(QThread):
     """Runs one sweep: makes the executor, runs the grid on it, releases it, then reports."""
 
-    progressed = Signal(int, int)   # runs done, runs in all
-    completed = Signal(object)      # SweepResult (possibly cancelled part-way)
+    progressed = Signal(int, int)  # runs done, runs in all
+    completed = Signal(object)  # SweepResult (possibly cancelled part-way)
     failed = Signal(str)
 
     def __init__(self, grid: sweep.SweepGrid, make_executor: ExecutorFactory):
@@ -57,7 +78,7 @@ class SweepWorker(QThread):
                 sweep.close_executor(executor)
         except BpstudioError as exc:
             error = str(exc)
-        except Exception as exc:  # noqa: BLE001 (shown in the dialog, not lost in a thread)
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         if result is None:
             self.failed.emit(error or "the sweep stopped without a result")
@@ -65,8 +86,9 @@ class SweepWorker(QThread):
             self.completed.emit(result)
 
 
-def _check_boxes(names: tuple[str, ...], checked: tuple[str, ...],
-                 columns: int) -> tuple[QWidget, dict[str, QCheckBox]]:
+def _check_boxes(
+    names: tuple[str, ...], checked: tuple[str, ...], columns: int
+) -> tuple[QWidget, dict[str, QCheckBox]]:
     box = QWidget()
     grid = QGridLayout(box)
     grid.setContentsMargins(0, 0, 0, 0)
@@ -123,8 +145,10 @@ class SweepDialog(QDialog):
         self.data.setCurrentText(DEFAULTS["data"])
         self.settings = QLineEdit()
         self.settings.setPlaceholderText("e.g. lr=0.1,0.5; units=4,8")
-        self.settings.setToolTip("Other settings, separated by ';'. One value fixes a setting, several make it "
-                                 "another axis:\n" + "\n".join(f"{n}: {t}" for n, t in sweep.SETTINGS.items()))
+        self.settings.setToolTip(
+            "Other settings, separated by ';'. One value fixes a setting, several make it "
+            "another axis:\n" + "\n".join(f"{n}: {t}" for n, t in sweep.SETTINGS.items())
+        )
         self.workers = QSpinBox()
         self.workers.setRange(1, 256)
         self.workers.setValue(sweep.default_workers())
@@ -133,13 +157,31 @@ class SweepDialog(QDialog):
         self.scheduler.setPlaceholderText("empty: this computer; or tcp://host:8786")
         self.scheduler.setToolTip("The address of a Dask scheduler to run the sweep on a cluster")
         self.form = QFormLayout()
-        for label, widget in (("Depths", self.depths), ("Activations", activation_box), ("Initialisers", init_box),
-                              ("Residual", self.residual), ("Seeds", self.seeds), ("Steps per run", self.steps),
-                              ("Data", self.data), ("Other settings", self.settings), ("Workers", self.workers),
-                              ("Dask scheduler", self.scheduler)):
+        for label, widget in (
+            ("Depths", self.depths),
+            ("Activations", activation_box),
+            ("Initialisers", init_box),
+            ("Residual", self.residual),
+            ("Seeds", self.seeds),
+            ("Steps per run", self.steps),
+            ("Data", self.data),
+            ("Other settings", self.settings),
+            ("Workers", self.workers),
+            ("Dask scheduler", self.scheduler),
+        ):
             self.form.addRow(label, widget)
-        self.inputs: list[QWidget] = [self.depths, activation_box, init_box, self.residual, self.seeds, self.steps,
-                                      self.data, self.settings, self.workers, self.scheduler]
+        self.inputs: list[QWidget] = [
+            self.depths,
+            activation_box,
+            init_box,
+            self.residual,
+            self.seeds,
+            self.steps,
+            self.data,
+            self.settings,
+            self.workers,
+            self.scheduler,
+        ]
 
     def _build_controls(self) -> None:
         self.plot = SweepPlot()
@@ -193,8 +235,12 @@ class SweepDialog(QDialog):
             depths=sweep.parse_ints(self.depths.text(), "Depths"),
             activations=[n for n, box in self.activation_checks.items() if box.isChecked()],
             inits=[n for n, box in self.init_checks.items() if box.isChecked()],
-            residual=RESIDUAL_CHOICES[self.residual.currentText()], seeds=tuple(range(self.seeds.value())),
-            steps=self.steps.value(), data=data, settings=sweep.parse_settings(self.settings.text()))
+            residual=RESIDUAL_CHOICES[self.residual.currentText()],
+            seeds=tuple(range(self.seeds.value())),
+            steps=self.steps.value(),
+            data=data,
+            settings=sweep.parse_settings(self.settings.text()),
+        )
 
     def _make_executor(self) -> ExecutorFactory:
         if self.executor_factory is not None:
@@ -259,11 +305,15 @@ class SweepDialog(QDialog):
         self.plot.show_result(result, self.metric_box.currentData())
         configs = len(result.aggregate())
         if result.cancelled:
-            self._say(f"Cancelled after {result.done} of {result.total} runs; the plot shows those "
-                      f"({configs} configurations).")
+            self._say(
+                f"Cancelled after {result.done} of {result.total} runs; the plot shows those "
+                f"({configs} configurations)."
+            )
         else:
-            self._say(f"{result.total} runs ({configs} configurations) in {result.seconds:.1f} s. Lines: mean over "
-                      "seeds; shading: from the smallest to the largest seed's value.")
+            self._say(
+                f"{result.total} runs ({configs} configurations) in {result.seconds:.1f} s. Lines: mean over "
+                "seeds; shading: from the smallest to the largest seed's value."
+            )
 
     def _on_failed(self, message: str) -> None:
         self._say(f"The sweep failed: {message}", error=True)

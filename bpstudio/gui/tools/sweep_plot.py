@@ -72,15 +72,25 @@ class SweepPlot(QWidget):
             # a log axis has no place for zero, negative or non-finite values: those points are left out
             shown = [i for i, v in enumerate(series.mean) if _positive(v)]
             banded = [i for i in shown if _positive(series.low[i]) and _positive(series.high[i])]
-            low = self.item.plot([series.depths[i] for i in banded], [series.low[i] for i in banded], pen=pg.mkPen(None))
-            high = self.item.plot([series.depths[i] for i in banded], [series.high[i] for i in banded], pen=pg.mkPen(None))
+            low = self.item.plot(
+                [series.depths[i] for i in banded], [series.low[i] for i in banded], pen=pg.mkPen(None)
+            )
+            high = self.item.plot(
+                [series.depths[i] for i in banded], [series.high[i] for i in banded], pen=pg.mkPen(None)
+            )
             shade = QColor(color)
             shade.setAlpha(BAND_ALPHA)
             band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(shade))
             self.item.addItem(band)
-            curve = self.item.plot([series.depths[i] for i in shown], [series.mean[i] for i in shown],
-                                   pen=pg.mkPen(color, width=width + 1), symbol="o", symbolBrush=color,
-                                   symbolSize=max(7, round(point_size(self.font()) * 0.8)), symbolPen=None)
+            curve = self.item.plot(
+                [series.depths[i] for i in shown],
+                [series.mean[i] for i in shown],
+                pen=pg.mkPen(color, width=width + 1),
+                symbol="o",
+                symbolBrush=color,
+                symbolSize=max(7, round(point_size(self.font()) * 0.8)),
+                symbolPen=None,
+            )
             curve.setToolTip(series.label)
             self.legend.addItem(curve, series.label)
             self.curves[series.label], self.bands[series.label] = curve, band
@@ -97,7 +107,7 @@ class SweepPlot(QWidget):
         self.item.getAxis("left").setWidth(metrics.horizontalAdvance("0.0001") + int(2.2 * metrics.height()) + 8)
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self.show_result(self.result)

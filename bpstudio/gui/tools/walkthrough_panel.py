@@ -37,10 +37,10 @@ from bpstudio.gui.commands import TrainCommand
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
-TITLE_PT, BODY_PT, BUTTON_PT = 24, 19, 17   # read from the back of a lecture hall
+TITLE_PT, BODY_PT, BUTTON_PT = 24, 19, 17  # read from the back of a lecture hall
 INK, PAPER, ACCENT, WARNING = "#000000", "#ffffff", "#1f3b73", "#a00000"
 PRESET = "mazur"
-PLOTS = ("loss", "gradients")   # the docks beside it under the canvas
+PLOTS = ("loss", "gradients")  # the docks beside it under the canvas
 
 
 class WalkthroughPanel(QWidget):
@@ -57,9 +57,11 @@ class WalkthroughPanel(QWidget):
         self._driving = False
         self.setObjectName("walkthrough")
         self.setAutoFillBackground(True)
-        self.setStyleSheet(f"#walkthrough, #walkthrough QWidget {{ background: {PAPER}; color: {INK}; }}"
-                           f"QPushButton {{ border: 2px solid {INK}; border-radius: 6px; padding: 6px 22px; }}"
-                           f"#walkthrough QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}")
+        self.setStyleSheet(
+            f"#walkthrough, #walkthrough QWidget {{ background: {PAPER}; color: {INK}; }}"
+            f"QPushButton {{ border: 2px solid {INK}; border-radius: 6px; padding: 6px 22px; }}"
+            f"#walkthrough QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}"
+        )
         self.title = QLabel()
         self.title.setFont(_font(TITLE_PT, bold=True))
         self.title.setStyleSheet(f"color: {ACCENT};")
@@ -104,8 +106,10 @@ class WalkthroughPanel(QWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
-        for keys, slot in (((Qt.Key.Key_PageDown, Qt.Key.Key_Right), self.next),
-                           ((Qt.Key.Key_PageUp, Qt.Key.Key_Left), self.back)):
+        for keys, slot in (
+            ((Qt.Key.Key_PageDown, Qt.Key.Key_Right), self.next),
+            ((Qt.Key.Key_PageUp, Qt.Key.Key_Left), self.back),
+        ):
             for key in keys:
                 shortcut = QShortcut(QKeySequence(key), self)
                 shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -166,7 +170,7 @@ class WalkthroughPanel(QWidget):
                         return
                     stack.undo()  # the training step the update made
                 self._drop_step_in_progress()
-                for earlier in self.steps[1:self.index]:
+                for earlier in self.steps[1 : self.index]:
                     if earlier.action is not None:
                         doc.advance(earlier.action)
             finally:
@@ -198,7 +202,7 @@ class WalkthroughPanel(QWidget):
     # --- keeping in step with the document --------------------------------------------------------
 
     def _phases_through(self, index: int) -> int:
-        return sum(1 for step in self.steps[1:index + 1] if step.action is not None)
+        return sum(1 for step in self.steps[1 : index + 1] if step.action is not None)
 
     def _phases_done(self) -> int:
         """Phases the session has run since the walk began, or -1 if it is not where the walk left it."""
@@ -211,8 +215,9 @@ class WalkthroughPanel(QWidget):
         if self._driving or not self.in_sync or not self.steps:
             return
         if self._phases_done() != self._phases_through(self.index):
-            self._stop_with("The network was stepped, trained or changed outside the walkthrough. "
-                            "Press Restart to begin again.")
+            self._stop_with(
+                "The network was stepped, trained or changed outside the walkthrough. Press Restart to begin again."
+            )
 
     def _stop_with(self, message: str) -> None:
         self.in_sync = False
@@ -277,8 +282,11 @@ def _is_mazur(window: MainWindow) -> bool:
     if doc.spec.param_shapes() != wanted.param_shapes() or doc.spec.loss != wanted.loss:
         return False
     mine, theirs = doc.origin, wanted
-    same_weights = all(np.array_equal(np.asarray(getattr(mine.layer(lid), part)), np.asarray(getattr(
-        theirs.layer(lid), part))) for lid in wanted.order[1:] for part in ("weight", "bias"))
+    same_weights = all(
+        np.array_equal(np.asarray(getattr(mine.layer(lid), part)), np.asarray(getattr(theirs.layer(lid), part)))
+        for lid in wanted.order[1:]
+        for part in ("weight", "bias")
+    )
     return same_weights and doc.spec.data == wanted.data
 
 
@@ -290,7 +298,7 @@ class _CloseFirst(QObject):
         super().__init__(window)
         self.window_ = window
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window_ and event.type() == QEvent.Type.Close:
             _dock(self.window_).close()
             _make_room(self.window_, False)
