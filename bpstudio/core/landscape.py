@@ -179,16 +179,9 @@ def project(
 def fork_session(session: Session) -> Session:
     """A NumPy float64 copy that trains on as ``session`` would (weights, optimizer state, batch order,
     step count); the original is not touched. Call it holding whatever lock guards ``session``."""
-    copy = Session(
-        session.spec,
-        session.data,
-        params=session.params_numpy(),
-        batch_size=session.batch_size,
-        shuffle_seed=session.batches.seed,
+    return Session.from_state(
+        session.state(), session.data, batch_size=session.batch_size, shuffle_seed=session.batches.seed
     )
-    copy.load_optimizer_state(session.optimizer_state())
-    copy.set_progress(session.step_count, session.epoch_count, session.position)
-    return copy
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bpstudio.core.errors import DataError, SessionError
 from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.params import checked_params
+from bpstudio.core.run_state import RunState
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
 
@@ -143,6 +144,33 @@ class Session:
     def to_spec(self) -> NetworkSpec:
         """The network with the current weights written in (what ``--save`` writes)."""
         return self.spec.with_params(self.params_numpy())
+
+    # --- the run's state: captured and restored here only (see core/run_state.py) -----------------
+
+    def state(self) -> RunState:
+        """Everything needed to continue this run later (a step in progress is not part of it)."""
+        return RunState(self.to_spec(), self.step_count, self.epoch_count, self.position, self.optimizer_state())
+
+    @classmethod
+    def from_state(cls, state: RunState, data: Dataset, **settings: Any) -> Session:
+        """A session that continues ``state`` on ``data``: its next batches are the ones the original run
+        would have trained on. ``settings`` are the constructor's (backend, device, dtype, batch_size,
+        shuffle_seed)."""
+        session = cls(state.spec, data, **settings)
+        session.restore(state)
+        return session
+
+    def restore(self, state: RunState) -> None:
+        """Continue from ``state``, a state of a network of this one's structure: its weights, optimizer
+        state and place in the batch order. What already equals the state is left alone, so restoring the
+        state a session is in keeps its step in progress."""
+        current = self.params_numpy()
+        wanted = checked_params(self.spec.param_shapes(), initial_params(state.spec), complete=True)
+        if any(not np.array_equal(wanted[k], current[k]) for k in wanted):
+            self.set_params(wanted)
+        if (self.step_count, self.epoch_count, self.position) != state.progress:
+            self.set_progress(*state.progress)
+        self.load_optimizer_state(state.optimizer_state)
 
     # --- phases ---------------------------------------------------------------------------------
 

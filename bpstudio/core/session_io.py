@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,10 @@ import numpy as np
 from bpstudio.core import spec_io
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import BpstudioError, SessionError
+from bpstudio.core.errors import BackendError, BpstudioError, SessionError
 from bpstudio.core.fileio import write_atomic
 from bpstudio.core.history import TrainingHistory
+from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, number_array
 
@@ -33,34 +34,35 @@ TRAINING_FIELDS = {"backend", "device", "dtype", "batch_size", "step", "epoch", 
 
 @dataclass
 class SavedSession:
-    """Everything a session file holds. ``spec`` carries the weights; arrays are float64 NumPy."""
+    """Everything a session file holds: the run's state (``state.spec`` carries the weights), the engine
+    and batch size it was trained with, and the plot history."""
 
-    spec: NetworkSpec
+    state: RunState
     backend: str = "numpy"
     device: str = "cpu"
     dtype: str = "float64"
     batch_size: int | None = None
-    step: int = 0
-    epoch: int = 0
-    optimizer_state: dict[str, Any] = field(default_factory=lambda: {"steps": 0, "buffers": {}})
     history: dict[str, Any] | None = None
-    position: int = 0  # samples into the current pass over the data (where the next batch starts)
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return self.state.spec
 
 
 def to_dict(saved: SavedSession) -> dict[str, Any]:
-    state = saved.optimizer_state
+    run, state = saved.state, saved.state.optimizer_state
     return {
         "format": FORMAT,
         "version": VERSION,
-        "network": spec_io.to_dict(saved.spec),
+        "network": spec_io.to_dict(run.spec),
         "training": {
             "backend": saved.backend,
             "device": saved.device,
             "dtype": saved.dtype,
             "batch_size": saved.batch_size,
-            "step": saved.step,
-            "epoch": saved.epoch,
-            "position": saved.position,
+            "step": run.step,
+            "epoch": run.epoch,
+            "position": run.position,
         },
         "optimizer_state": {
             "steps": int(state.get("steps", 0)),
@@ -141,7 +143,7 @@ def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
 def from_dict(raw: Any) -> SavedSession:
     """A session from its JSON form, or from a network file's (then at step 0 with default settings)."""
     if isinstance(raw, Mapping) and raw.get("format") == spec_io.FORMAT:
-        return SavedSession(spec_io.from_dict(raw))
+        return SavedSession(RunState.start_of(spec_io.from_dict(raw)))
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, Mapping) else type(raw).__name__
         raise _fail(
@@ -160,7 +162,8 @@ def from_dict(raw: Any) -> SavedSession:
     history = raw.get("history")
     if history is not None and not isinstance(history, Mapping):
         raise _fail(f"'history' must be an object, got {history!r:.40}")
-    return SavedSession(spec, optimizer_state=state, history=None if history is None else dict(history), **training)
+    run = RunState(spec, training.pop("step"), training.pop("epoch"), training.pop("position"), state)
+    return SavedSession(run, history=None if history is None else dict(history), **training)
 
 
 def loads(text: str) -> SavedSession:
@@ -187,16 +190,7 @@ def capture(session: Session, history: TrainingHistory | None = None) -> SavedSe
     """Everything needed to continue ``session`` later: what :func:`save` writes."""
     b = session.backend
     return SavedSession(
-        session.to_spec(),
-        b.name,
-        b.device,
-        b.dtype,
-        session.batch_size,
-        session.step_count,
-        session.epoch_count,
-        session.optimizer_state(),
-        None if history is None else history.to_dict(),
-        session.position,
+        session.state(), b.name, b.device, b.dtype, session.batch_size, None if history is None else history.to_dict()
     )
 
 
@@ -205,17 +199,14 @@ def restore(saved: SavedSession, data: Dataset) -> tuple[Session, TrainingHistor
     on what could not come back as saved: a backend missing here (NumPy is used), an unreadable history
     (it starts empty). Anything else that does not fit raises, naming it."""
     spec, notes = saved.spec, []
+    engine = {"backend": saved.backend, "device": saved.device, "dtype": saved.dtype}
     try:
-        session = Session(
-            spec, data, backend=saved.backend, device=saved.device, dtype=saved.dtype, batch_size=saved.batch_size
-        )
-    except BpstudioError as exc:
+        session = Session.from_state(saved.state, data, **engine, batch_size=saved.batch_size)
+    except BackendError as exc:
         if (saved.backend, saved.device, saved.dtype) == ("numpy", "cpu", "float64"):
             raise
         notes.append(f"{exc}; using NumPy instead")
-        session = Session(spec, data, batch_size=saved.batch_size)
-    session.set_progress(saved.step, saved.epoch, saved.position)
-    session.load_optimizer_state(saved.optimizer_state)
+        session = Session.from_state(saved.state, data, batch_size=saved.batch_size)
     history = TrainingHistory.for_network(spec)
     if saved.history is not None:
         try:

@@ -1,9 +1,8 @@
 """Rewind and branch: the states a run passed through, to go back to any of them and train on from there.
 
-A :class:`RunState` is everything a session needs to continue from a step: the network (weights written
-in), the optimizer state and the position in the batch order. It does not hold the step's trace: the
-batch order is deterministic (:mod:`bpstudio.core.batches`), so the trace of step k is recomputed exactly
-by running step k again from the state after step k − 1.
+The timeline holds :class:`~bpstudio.core.run_state.RunState` values: everything a session needs to
+continue from a step (not the step's trace, which is recomputed exactly by running step k again from the
+state after step k − 1).
 
 The :class:`Timeline` keeps states within a memory bound the caller chooses. Over the bound, the oldest
 states in memory move to files in a spill folder (when one is allowed, up to a disk bound); beyond that,
@@ -25,27 +24,10 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core.errors import SessionError
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.run_state import RunState
 
 DEFAULT_MEMORY_BOUND = 256 * 2**20  # bytes of states kept in memory
 DEFAULT_DISK_BOUND = 2 * 2**30  # bytes of states spilled to files
-
-
-@dataclass(frozen=True)
-class RunState:
-    """A run after ``step`` steps: ``spec`` carries the weights; arrays are float64 NumPy."""
-
-    spec: NetworkSpec
-    step: int
-    epoch: int
-    position: int
-    optimizer_state: dict[str, Any]
-
-    @property
-    def nbytes(self) -> int:
-        arrays = [layer.weight for layer in self.spec.layers] + [layer.bias for layer in self.spec.layers]
-        arrays += [a for slot in self.optimizer_state.get("buffers", {}).values() for a in slot.values()]
-        return sum(int(np.asarray(a).nbytes) for a in arrays if a is not None) + 512  # (+ the small fields)
 
 
 @dataclass

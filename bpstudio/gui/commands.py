@@ -3,12 +3,11 @@ the first redo after a push does nothing, because the document has already carri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.run_state import RunState
 
 if TYPE_CHECKING:
     from bpstudio.gui.document import Document
@@ -16,24 +15,12 @@ if TYPE_CHECKING:
 TRAIN_COMMAND_ID = 1
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """The network with its weights written in, the step and epoch counts, the optimizer state and the
-    position in the current pass over the data (so the batches after an undo are the ones trained before)."""
-
-    spec: NetworkSpec
-    step: int
-    epoch: int
-    optimizer_state: dict[str, Any]
-    position: int = 0
-
-
 class SnapshotCommand(QUndoCommand):
-    """An edit of the network: undo and redo swap whole snapshots."""
+    """An edit of the network: undo and redo swap whole run states."""
 
     trained = False
 
-    def __init__(self, document: Document, text: str, before: Snapshot, after: Snapshot):
+    def __init__(self, document: Document, text: str, before: RunState, after: RunState):
         super().__init__(text)
         self.document, self.before, self.after = document, before, after
         self._pushed = False
@@ -52,7 +39,7 @@ class TrainCommand(SnapshotCommand):
 
     trained = True
 
-    def __init__(self, document: Document, before: Snapshot, after: Snapshot, steps: int):
+    def __init__(self, document: Document, before: RunState, after: RunState, steps: int):
         self.steps = steps
         super().__init__(document, self._describe(), before, after)
 

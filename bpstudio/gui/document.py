@@ -24,10 +24,11 @@ from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BpstudioError, SessionError
 from bpstudio.core.history import TrainingHistory, plotted_layers
 from bpstudio.core.init import initial_params
+from bpstudio.core.run_state import RunState, fresh_optimizer_state
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
-from bpstudio.gui.commands import SettingCommand, Snapshot, SnapshotCommand, TrainCommand
+from bpstudio.gui.commands import SettingCommand, SnapshotCommand, TrainCommand
 from bpstudio.gui.rewind import Rewinder
 from bpstudio.gui.worker import test_record, train_accuracy
 
@@ -59,7 +60,7 @@ class Document(QObject):
         self.train_data: Any = None
         self.test_data: Any = None
         self._params_cache: dict[str, np.ndarray] | None = None
-        self._train_start: Snapshot | None = None
+        self._train_start: RunState | None = None
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
         self.rewind = Rewinder(self)  # the timeline of states, to go back to (gui/rewind.py)
@@ -92,11 +93,9 @@ class Document(QObject):
         """The network with the current weights written in (what an edit starts from)."""
         return self.spec.with_params(self.params())
 
-    def snapshot(self) -> Snapshot:
-        """The state now, read from the session itself (never from the view cache)."""
-        s = self.session
-        self._params_cache = None
-        return Snapshot(self.current_spec(), s.step_count, s.epoch_count, s.optimizer_state(), s.position)
+    def snapshot(self) -> RunState:
+        """The run's state now, read from the session itself (never from the view cache)."""
+        return self.session.state()
 
     @property
     def dirty(self) -> bool:
@@ -112,7 +111,8 @@ class Document(QObject):
     # --- loading and saving -----------------------------------------------------------------------
 
     def load_preset(self, name: str) -> None:
-        self._load(session_io.SavedSession(presets.load(name)), None, str(presets.path(name).parent))
+        saved = session_io.SavedSession(RunState.start_of(presets.load(name)))
+        self._load(saved, None, str(presets.path(name).parent))
 
     def open_file(self, path: str) -> None:
         """Open a session or network file; on failure raise and keep the open document as it was."""
@@ -195,43 +195,38 @@ class Document(QObject):
         at = ", ".join(map(str, index))
         return self.edit(f"Set {key}[{at}] = {value:g} (was {old:g})", lambda s: s.with_params({key: values}))
 
-    def install(self, snap: Snapshot, trained: bool = False) -> None:
-        """Make ``snap`` the current state; raises (changing nothing) when it cannot be used. Unless the
-        snapshot comes from training, its weights become what Reset goes back to."""
-        spec = snap.spec
+    def install(self, state: RunState, trained: bool = False) -> None:
+        """Make ``state`` the current one; raises (changing nothing) when it cannot be used. Unless the
+        state comes from training, its weights become what Reset goes back to."""
+        spec = state.spec
         with self.lock:
             old = self.session
             train, test, key = self._resolve_data(spec, self.base_dir)
+            renames = renamed_layers(old.spec, spec)
+            if renames:  # a rename (or its undo): momentum and the plot curves go on under the new names
+                buffers = rename_keys(state.optimizer_state.get("buffers", {}), renames)
+                state = dataclasses.replace(state, optimizer_state={**state.optimizer_state, "buffers": buffers})
+                self.history.rename_layers(renames)
             if same_structure(spec, old.spec):
                 if train is not self.train_data:
                     old.set_data(train)
-                wanted = initial_params(spec)
-                current = self.params()
-                if any(not np.array_equal(wanted[k], current[k]) for k in wanted):
-                    old.set_params(wanted)  # (a move or rename keeps the step in progress)
                 old.set_optimizer(spec.optimizer)
                 old.spec = spec
-                session = old
+                session = old  # (restoring keeps a step in progress where nothing it used changed)
             else:
                 b = old.backend
                 session = Session(
                     spec, train, backend=b.name, device=b.device, dtype=b.dtype, batch_size=old.batch_size
                 )
-            if (session.step_count, session.epoch_count, session.position) != (snap.step, snap.epoch, snap.position):
-                session.set_progress(snap.step, snap.epoch, snap.position)  # (else a step in progress stays)
-            state, renames = snap.optimizer_state, renamed_layers(old.spec, spec)
-            if renames:  # a rename (or its undo): momentum and the plot curves go on under the new names
-                state = {**state, "buffers": rename_keys(state.get("buffers", {}), renames)}
-                self.history.rename_layers(renames)
             try:
-                session.load_optimizer_state(state)
-            except BpstudioError:
-                pass  # the parameters changed shape: the optimizer starts afresh
+                session.restore(state)
+            except BpstudioError:  # the parameters changed shape: the optimizer starts afresh
+                session.restore(dataclasses.replace(state, optimizer_state=fresh_optimizer_state()))
             reshaped = session is not old
             self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
         if not trained:
             self.origin = spec
-        self.history.truncate(snap.step - 1)  # steps undone leave the plots too
+        self.history.truncate(state.step - 1)  # steps undone leave the plots too
         self.trace = None
         self._params_cache = None
         if reshaped and self.history.layer_ids != tuple(plotted_layers(spec)):
@@ -368,7 +363,7 @@ class Document(QObject):
         if self.training:
             return
         before = self.snapshot()
-        after = Snapshot(self.origin, 0, 0, {"steps": 0, "buffers": {}})
+        after = RunState.start_of(self.origin)
         try:
             self.install(after)
         except BpstudioError as exc:

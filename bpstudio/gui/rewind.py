@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.timeline import RunState, Timeline
+from bpstudio.core.timeline import Timeline
 
 if TYPE_CHECKING:
     from bpstudio.gui.document import Document
@@ -26,14 +26,10 @@ class Rewinder:
         self.document = document
         self.timeline = Timeline(memory_bound=MEMORY_BOUND)
 
-    def state(self) -> RunState:
-        s = self.document.session
-        return RunState(self.document.current_spec(), s.step_count, s.epoch_count, s.position, s.optimizer_state())
-
     def record(self) -> None:
         """Keep the state the document is in now (call with the document's lock held or on its thread)."""
         with self.document.lock:
-            self.timeline.record(self.state())
+            self.timeline.record(self.document.session.state())
 
     def restart(self) -> None:
         """A different network was opened: the timeline starts again from its state now."""
@@ -46,14 +42,14 @@ class Rewinder:
         if doc.training:
             doc.refused.emit("pause training to go back in the timeline")
             return False
-        from bpstudio.gui.commands import Snapshot, SnapshotCommand
+        from bpstudio.gui.commands import SnapshotCommand
 
         before = doc.snapshot()
         try:
             state = self.timeline.go_to(step)
             earlier = step - 1 in self.timeline.steps()
             start = self.timeline.state(step - 1) if earlier else state
-            doc.install(Snapshot(start.spec, start.step, start.epoch, start.optimizer_state, start.position), True)
+            doc.install(start, True)
             if earlier:  # step k again, from the state before it: the canvas gets its values and gradients
                 with doc.lock:
                     doc.session.step()

@@ -28,18 +28,7 @@ def trained(name="xor", steps=5, optimizer=None):
 
 def saved_from(session, history=None):
     b = session.backend
-    return session_io.SavedSession(
-        session.to_spec(),
-        b.name,
-        b.device,
-        b.dtype,
-        session.batch_size,
-        session.step_count,
-        session.epoch_count,
-        session.optimizer_state(),
-        history,
-        session.position,
-    )
+    return session_io.SavedSession(session.state(), b.name, b.device, b.dtype, session.batch_size, history)
 
 
 def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
@@ -48,9 +37,9 @@ def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
     path = tmp_path / "run.json"
     session_io.save(saved_from(original, {"anything": [1, 2]}), path)
     back = session_io.load(path)
-    assert (back.step, back.batch_size, back.history) == (5, 16, {"anything": [1, 2]})
+    assert (back.state.step, back.batch_size, back.history) == (5, 16, {"anything": [1, 2]})
     resumed = Session(back.spec, original.data, batch_size=back.batch_size, params=None)
-    resumed.load_optimizer_state(back.optimizer_state)
+    resumed.load_optimizer_state(back.state.optimizer_state)
     for key, value in original.params_numpy().items():
         np.testing.assert_array_equal(resumed.params_numpy()[key], value)
     # the same update from the same state: Adam's moments and step count came back bit for bit
@@ -58,7 +47,7 @@ def test_a_saved_session_continues_exactly_where_it_stopped(tmp_path):
     one = Session(original.to_spec(), y.subset(np.arange(16)), params=original.params_numpy())
     one.load_optimizer_state(original.optimizer_state())
     two = Session(back.spec, y.subset(np.arange(16)))
-    two.load_optimizer_state(back.optimizer_state)
+    two.load_optimizer_state(back.state.optimizer_state)
     one.step(), two.step()
     for key, value in one.params_numpy().items():
         np.testing.assert_array_equal(two.params_numpy()[key], value)
@@ -71,10 +60,10 @@ def test_a_session_saved_mid_pass_trains_on_with_the_same_batches(tmp_path):
     path = tmp_path / "run.json"
     session_io.save(saved_from(original), path)
     back = session_io.load(path)
-    assert (back.step, back.epoch, back.position) == (7, original.epoch_count, original.position)
+    assert (back.state.step, back.state.epoch, back.state.position) == (7, original.epoch_count, original.position)
     resumed = Session(back.spec, original.data, batch_size=back.batch_size)
-    resumed.set_progress(back.step, back.epoch, back.position)
-    resumed.load_optimizer_state(back.optimizer_state)
+    resumed.set_progress(back.state.step, back.state.epoch, back.state.position)
+    resumed.load_optimizer_state(back.state.optimizer_state)
     for _ in range(2 * original.steps_per_epoch):  # on into the next passes
         a, b = original.step(), resumed.step()
         np.testing.assert_array_equal(a.batch, b.batch)
@@ -84,7 +73,7 @@ def test_a_session_saved_mid_pass_trains_on_with_the_same_batches(tmp_path):
 
 def test_a_network_file_opens_as_a_session_at_step_zero():
     saved = session_io.load(presets.path("mazur"))
-    assert saved.step == 0 and saved.optimizer_state == {"steps": 0, "buffers": {}}
+    assert saved.state.step == 0 and saved.state.optimizer_state == {"steps": 0, "buffers": {}}
     assert saved.spec.layer("h").weight[0, 0] == 0.15
 
 

@@ -7,8 +7,9 @@ import pytest
 from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
+from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
-from bpstudio.core.timeline import RunState, Timeline
+from bpstudio.core.timeline import Timeline
 
 
 def state_of(session):
