@@ -22,6 +22,7 @@ from bpstudio.core import presets, session_io
 from bpstudio.core.carry import rename_keys, renamed_layers, same_structure
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BpstudioError, SessionError
+from bpstudio.core.evaluate import held_out_record, train_accuracy
 from bpstudio.core.history import TrainingHistory, plotted_layers
 from bpstudio.core.init import initial_params
 from bpstudio.core.run_state import RunState, fresh_optimizer_state
@@ -30,7 +31,6 @@ from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.commands import SettingCommand, SnapshotCommand, TrainCommand
 from bpstudio.gui.rewind import Rewinder
-from bpstudio.gui.worker import test_record, train_accuracy
 
 DEFAULT_PRESET = "xor"
 
@@ -351,9 +351,9 @@ class Document(QObject):
             trace.step,
             float(trace.loss),
             {k: norms.get(k, math.nan) for k in self.history.layer_ids},
-            train_accuracy(self),
+            train_accuracy(self.session, self.train_data),
         )
-        tested = test_record(self)
+        tested = held_out_record(self.session, self.test_data)
         if tested is not None:
             self.history.record_test(*tested)
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QUndoView,
 
 from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.evaluate import data_surface
 from bpstudio.core.gradcheck import gradient_check
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
@@ -30,7 +31,6 @@ from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.refresh import RefreshPacer
 from bpstudio.gui.training import TrainingController
-from bpstudio.gui.worker import surface
 
 PRESENTATION_SCALE = presentation.SCALE
 DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         if shown is None:
             try:
                 with self.document.lock:
-                    shown = surface(self.document)
+                    shown = data_surface(self.document.session, self.document.train_data)
             except BpstudioError as exc:
                 self._on_refused(str(exc))
         plot = self.data_panel.plot

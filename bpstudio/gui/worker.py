@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QThread, Signal
 
-from bpstudio.core.boundary import accuracy, output_curve, output_surface
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.evaluate import data_surface, held_out_record, train_accuracy
 from bpstudio.core.history import TrainingHistory
 from bpstudio.core.trace import StepTrace
 
@@ -31,33 +31,6 @@ EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface 
 CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
 GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw
 TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
-
-
-TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
-
-
-def train_accuracy(doc: Document) -> float | None:
-    """Accuracy on the training data with the current weights (None for regression)."""
-    session = doc.session
-    return accuracy(session.predict(doc.train_data.X), doc.train_data, session.spec.loss)
-
-
-def test_record(doc: Document) -> TestRecord | None:
-    """The test loss and accuracy with the weights after the last step (None without a test set)."""
-    session, test = doc.session, doc.test_data
-    if test is None:
-        return None
-    test_acc = accuracy(session.predict(test.X), test, session.spec.loss)
-    return session.step_count - 1, float(session.evaluate(test)), test_acc
-
-
-def surface(doc: Document) -> Any:
-    """What the data plot draws under the points: the output over the input plane for 2-D inputs,
-    the output curve for 1-D inputs (a tuple xs, ys), else None."""
-    session = doc.session
-    if session.spec.widths[session.spec.input_id] == 1:
-        return output_curve(session.predict, session.spec, doc.train_data)
-    return output_surface(session.predict, session.spec, doc.train_data, resolution=60)
 
 
 @dataclass
@@ -178,11 +151,12 @@ class TrainWorker(QThread):
                 now = time.perf_counter()
                 slow = rate is not None and rate <= 30
                 if now - last_eval >= EVAL_INTERVAL or self._stop:
-                    history.record(*record, train_accuracy(doc))  # the chunk's last step, with its accuracy
-                    tested = test_record(doc)
+                    # the chunk's last step, with its accuracy
+                    history.record(*record, train_accuracy(session, doc.train_data))
+                    tested = held_out_record(session, doc.test_data)
                     if tested is not None:
                         history.record_test(*tested)
-                    progress.surface = surface(doc)
+                    progress.surface = data_surface(session, doc.train_data)
                     last_eval = now
                 else:
                     history.record(*record)
