@@ -394,7 +394,7 @@ def test_invalid_input_exits_2_with_one_line_and_leaves_no_output(capsys, tmp_pa
 
 
 def test_train_uses_the_training_part_of_a_split_data_source(capsys, tmp_path):
-    from bpstudio.cli import load_data
+    from bpstudio.cli.common import load_data
     from bpstudio.core import presets
 
     spec = presets.load("xor")

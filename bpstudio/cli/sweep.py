@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bpstudio.cli import _check_outputs, _write
+from bpstudio.cli.common import check_outputs, write_output
 from bpstudio.core import sweep
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.sweep_result import SweepResult
@@ -120,7 +120,7 @@ def summary(result: SweepResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_outputs(args.out)
+    check_outputs(args.out)
     grid = build_grid(args)
     total = len(grid)
     tty = not args.quiet and sys.stderr.isatty()
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if executor is not None:
             sweep.close_executor(executor)
-    _write(args.out, result.to_csv())
+    write_output(args.out, result.to_csv())
     if not args.quiet:
         print(summary(result))
         where = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bpstudio.cli import _check_outputs, _common, _write, load_data, load_network
+from bpstudio.cli.common import add_network_arguments, check_outputs, load_data, load_network, write_output
 from bpstudio.core.backends import DTYPES
 from bpstudio.core.compare import NEAR_ZERO, compare_backends
 from bpstudio.core.errors import BpstudioError
@@ -19,7 +19,7 @@ HELP = "one step on NumPy and PyTorch in float64 and float32: the largest differ
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _common(
+    add_network_arguments(
         parser,
         "a .csv/.npz file or a built-in set (default: the network file's own data); "
         "every sample of it is used unless --batch says otherwise",
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_outputs(args.csv)
+    check_outputs(args.csv)
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     unknown = [d for d in dtypes if d not in DTYPES]
     if not dtypes or unknown:
@@ -74,6 +74,6 @@ def run(args: argparse.Namespace) -> int:
     for backend, dtype, why in result.skipped:
         print(f"skipped {backend} {dtype}: {why}")
     if args.csv is not None:
-        _write(args.csv, result.to_csv())
+        write_output(args.csv, result.to_csv())
     print(result.verdict())
     return 0

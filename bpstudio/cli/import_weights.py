@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bpstudio.cli import _check_outputs, _write, load_network
+from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network, write_output
 from bpstudio.core import spec_io
 from bpstudio.core.export_torch import load_state_dict
 
@@ -18,7 +18,7 @@ HELP = "write the network with the weights of a PyTorch state_dict file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", metavar="NET.json", help="network file (or a preset name, see 'bpstudio presets')")
+    parser.add_argument("network", metavar="NET.json", help=NETWORK_HELP)
     parser.add_argument(
         "--state-dict", metavar="W.pt", required=True, help="a file written by torch.save(model.state_dict(), ...)"
     )
@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_outputs(args.out)
+    check_outputs(args.out)
     spec, _ = load_network(args.network)
     params = load_state_dict(spec, args.state_dict)
-    _write(args.out, spec_io.dumps(spec.with_params(params)))
+    write_output(args.out, spec_io.dumps(spec.with_params(params)))
     numbers = sum(p.size for p in params.values())
     print(f"wrote {args.out}: {len(params)} parameters ({numbers} numbers) from {args.state_dict}")
     return 0

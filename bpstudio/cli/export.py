@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bpstudio.cli import _check_outputs, load_network
+from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.export_torch import DEFAULT_STEPS, EMBED_LIMIT, write_torch_script
 from bpstudio.core.init import initial_params
@@ -19,7 +19,7 @@ HELP = "write the network as a runnable PyTorch script (module, weights, data, t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", metavar="NET.json", help="network file (or a preset name, see 'bpstudio presets')")
+    parser.add_argument("network", metavar="NET.json", help=NETWORK_HELP)
     parser.add_argument(
         "--torch",
         metavar="OUT.py",
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise BpstudioError(f"--steps must be 0 or more, got {args.steps}")
     if args.batch_size is not None and args.batch_size < 1:
         raise BpstudioError(f"--batch-size must be 1 or more, got {args.batch_size}")
-    _check_outputs(args.torch)
+    check_outputs(args.torch)
     spec, base = load_network(args.network)
     # data named here is found from the working folder; the file's own data from the file's folder
     written = write_torch_script(

@@ -1,0 +1,89 @@
+"""What the subcommands share: the argument parser, loading a network or data, checking and writing outputs.
+
+Bad input raises a :class:`~bpstudio.core.errors.BpstudioError`; :func:`bpstudio.cli.main` turns it into one
+line on stderr and exit status :data:`EXIT_USAGE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bpstudio.core import presets, spec_io
+from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
+from bpstudio.core.data import Dataset
+from bpstudio.core.errors import BpstudioError, DataError
+from bpstudio.core.fileio import write_atomic
+from bpstudio.core.spec import NetworkSpec
+
+EXIT_USAGE = 2
+NETWORK_HELP = "network file (or a preset name, see 'bpstudio presets')"
+DATA_HELP = "a .csv/.npz file or a built-in set, e.g. 'spirals:classes=3,n=300' (default: the network file's own data)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with bpstudio's usage errors: one line, exit status 2, and where to read the usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.split()[-1]
+        where = f" (bpstudio {command} --help for usage)" if command != "bpstudio" else ""
+        self.exit(EXIT_USAGE, f"bpstudio: error: {message}{where}\n")
+
+
+def add_network_arguments(parser: argparse.ArgumentParser, data_help: str = DATA_HELP) -> None:
+    """The network positional and ``--data``."""
+    parser.add_argument("network", metavar="NET.json", help=NETWORK_HELP)
+    parser.add_argument("--data", metavar="DATA", help=data_help)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--device`` and ``--dtype``."""
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="numpy")
+    parser.add_argument("--device", choices=DEVICES, default="cpu")
+    parser.add_argument("--dtype", choices=DTYPES, default="float64")
+
+
+def load_network(source: str) -> tuple[NetworkSpec, Path | None]:
+    """A network file's spec and folder; a name that is no file but is a preset loads the preset."""
+    path = Path(source)
+    if not path.exists() and source in presets.names():
+        path = presets.path(source)
+    elif not path.exists():
+        raise BpstudioError(f"network file '{source}' not found (presets: {', '.join(presets.names())})")
+    return spec_io.load(path), path.parent
+
+
+def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_it: bool = False) -> Dataset:
+    """The data named on the command line, else the network file's own ``data`` entry: its training
+    part after any ``test_fraction`` split, or every sample with ``all_of_it``."""
+    from bpstudio.core.datasets import resolve, resolve_split
+
+    if source is not None:
+        data = resolve(source) if all_of_it else resolve_split(source)[0]
+    elif spec.data is not None and all_of_it:
+        data = resolve(dict(spec.data), base_dir=base)
+    elif spec.data is not None:
+        data, _ = resolve_split(dict(spec.data), base_dir=base)
+    else:
+        raise DataError(
+            "no data: pass --data (a .csv/.npz file or a built-in set such as 'xor') "
+            'or add a "data" entry to the network file'
+        )
+    data.check_inputs(spec.widths[spec.input_id])
+    return data
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Refuse output paths in missing folders before any work is done (and before any file is written)."""
+    for path in paths:
+        if path is not None and not Path(path).parent.is_dir():
+            raise BpstudioError(f"cannot write '{path}': folder '{Path(path).parent}' does not exist")
+
+
+def write_output(path: str, content: str | bytes) -> None:
+    """Write an output file atomically; a bad path becomes a clear error, not a traceback."""
+    check_outputs(path)
+    try:
+        write_atomic(path, content)
+    except OSError as exc:
+        raise BpstudioError(f"cannot write '{path}': {exc.strerror or exc}") from None
