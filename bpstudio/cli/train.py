@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bpstudio.core.session import Session
 
-    if args.steps < 0:
-        raise BpstudioError(f"--steps must be 0 or more, got {args.steps}")
+    if args.steps < 1:
+        raise BpstudioError(f"--steps must be 1 or more, got {args.steps}")
     check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)
