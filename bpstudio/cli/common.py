@@ -7,6 +7,8 @@ line on stderr and exit status :data:`EXIT_USAGE`.
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 from bpstudio.core import presets, spec_io
@@ -74,10 +76,28 @@ def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_i
 
 
 def check_outputs(*paths: str | None) -> None:
-    """Refuse output paths in missing folders before any work is done (and before any file is written)."""
+    """Refuse output paths that could not be written, before any work is done (and before any file is
+    written): a missing folder, a folder where the file should be, a folder that takes no new files (found
+    by creating and removing an empty file there, as permissions alone do not tell it for root or on
+    read-only mounts) and a read-only file."""
     for path in paths:
-        if path is not None and not Path(path).parent.is_dir():
-            raise BpstudioError(f"cannot write '{path}': folder '{Path(path).parent}' does not exist")
+        if path is None:
+            continue
+        target, folder = Path(path), Path(path).parent
+        if target.is_dir():
+            raise BpstudioError(f"cannot write '{path}': it is a folder, not a file")
+        if not folder.is_dir():
+            raise BpstudioError(f"cannot write '{path}': folder '{folder}' does not exist")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise BpstudioError(f"cannot write '{path}': the file is read-only")
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".bpstudio-probe-", dir=folder)
+        except OSError as exc:
+            raise BpstudioError(
+                f"cannot write '{path}': cannot create files in folder '{folder}' ({exc.strerror or exc})"
+            ) from None
+        os.close(handle)
+        os.unlink(probe)
 
 
 def write_output(path: str, content: str | bytes) -> None:

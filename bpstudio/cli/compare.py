@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             raise BpstudioError(f"--batch must be between 1 and {len(data)} (the number of samples), got {args.batch}")
         batch = range(args.batch)
     result = compare_backends(spec, data, batch=batch, dtypes=dtypes, near_zero=args.near_zero)
+    if args.csv is not None:  # before anything is printed: an error is never mixed into the table
+        write_output(args.csv, result.to_csv())
     print(
         f"{spec.name or args.network} — one forward and backward pass on {result.samples} sample"
         f"{'s' if result.samples != 1 else ''}; reference {' '.join(result.reference)}"
@@ -73,7 +75,5 @@ def run(args: argparse.Namespace) -> int:
         print(result.to_table(order=args.order))
     for backend, dtype, why in result.skipped:
         print(f"skipped {backend} {dtype}: {why}")
-    if args.csv is not None:
-        write_output(args.csv, result.to_csv())
     print(result.verdict())
     return 0
