@@ -7,6 +7,8 @@ subcommands start without them.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from bpstudio.core.errors import BpstudioError
 
@@ -26,8 +28,26 @@ def run(args: argparse.Namespace) -> int:
 
 def open_app(file: str | None = None, smoke: bool = False) -> int:
     """Open the app's window (on ``file`` if given) and run it until it is closed; its exit status."""
+    problem = missing_display()
+    if problem is not None:
+        raise BpstudioError(problem)
     try:
         from bpstudio.gui.app import run
     except ImportError as exc:
         raise BpstudioError(f"the desktop app needs PySide6 and pyqtgraph ({exc})") from None
     return run(file, smoke=smoke)
+
+
+def missing_display() -> str | None:
+    """What to say when the app cannot open a window here, else None. On Linux with neither an X11 nor a
+    Wayland display and no Qt platform chosen, Qt would abort (status 134) with a message about its xcb
+    plugin that sends people looking for a missing library instead."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return None
+    return (
+        "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the app cannot open its window; "
+        "check the install with 'QT_QPA_PLATFORM=offscreen bpstudio --smoke', or use the headless commands "
+        "such as 'bpstudio train' (bpstudio --help lists them)"
+    )
