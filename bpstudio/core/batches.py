@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpstudio.core.checks import is_count
 from bpstudio.core.errors import SessionError
 
 
 def check_batch_size(batch_size: int | None) -> int | None:
     if batch_size is None:
         return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_count(batch_size, 1):
         raise SessionError(f"batch size must be a positive integer, got {batch_size!r}")
     return int(batch_size)
 
@@ -51,7 +52,7 @@ class BatchOrder:
     def restart(self, epoch: int = 0, position: int = 0) -> None:
         """Continue ``position`` samples into pass number ``epoch`` (checked)."""
         for name, value in (("epoch", epoch), ("position", position)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            if not is_count(value):
                 raise SessionError(f"{name} must be a non-negative integer, got {value!r}")
         if position >= max(self.n_samples, 1):
             raise SessionError(f"position {position} is past the end of the pass over {self.n_samples} samples")

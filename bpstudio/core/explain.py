@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bpstudio.core import activations
+from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError, SpecError
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
@@ -123,9 +124,9 @@ def explain(
     layer_id, name, index = _check_target(spec, key, index)
     symbol = f"{'w' if name == 'weight' else 'b'}_{layer_id}[{','.join(map(str, index))}]"
     batch = int(np.shape(trace.x)[0])
-    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < batch:
+    if not is_whole(sample) or not 0 <= sample < batch:
         raise SessionError(f"sample {sample!r} is not in this batch of {batch} (give 0 to {batch - 1})")
-    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+    if not is_count(max_paths, 1):
         raise SessionError(f"max_paths must be a positive integer, got {max_paths!r}")
     sample = int(sample)
     if layer_id not in spec.active_order():

@@ -14,13 +14,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import numbers
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
 from bpstudio.core.history_series import Series, bad_field, decode, encode, mean, read_field, read_int
 from bpstudio.core.spec import NetworkSpec
@@ -273,7 +273,7 @@ def _check_ids(layer_ids: Sequence[str]) -> tuple[str, ...]:
 def _integer(value: Any, what: str, minimum: int | None = None) -> int:
     if type(value) is int and minimum is None:
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (minimum is not None and value < minimum):
+    if not is_whole(value) or (minimum is not None and value < minimum):
         raise SessionError(f"{what} must be an integer{'' if minimum is None else f' ≥ {minimum}'}, got {value!r}")
     return int(value)
 
@@ -281,7 +281,7 @@ def _integer(value: Any, what: str, minimum: int | None = None) -> int:
 def _real(value: Any, what: str) -> float:
     if type(value) is float:
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise SessionError(f"{what} must be a number, got {value!r}")
     return float(value)
 

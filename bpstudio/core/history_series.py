@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
 
 
@@ -169,13 +170,13 @@ def encode(value: float) -> float | str:
 def decode(value: Any, where: str) -> float:
     if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise bad_field(where, f"expected a number, got {value!r}")
     return float(value)
 
 
 def read_int(value: Any, where: str, minimum: int | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+    if not is_whole(value) or (minimum is not None and value < minimum):
         raise bad_field(where, f"expected an integer{'' if minimum is None else f' ≥ {minimum}'}, got {value!r}")
     return value
 

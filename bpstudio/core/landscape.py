@@ -22,12 +22,12 @@ directions, relative to the centre.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from bpstudio.core.checks import is_count, is_real
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import SessionError
 from bpstudio.core.session import Session
@@ -61,7 +61,7 @@ def filter_normalized_direction(
 
 def random_directions(spec: NetworkSpec, params: Mapping[str, np.ndarray], seed: int = 0) -> tuple[Params, Params]:
     """Two filter-normalised directions drawn from ``seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if not is_count(seed):
         raise SessionError(f"landscape seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(int(seed))
     return filter_normalized_direction(spec, params, rng), filter_normalized_direction(spec, params, rng)
@@ -144,9 +144,9 @@ def loss_slice(
 
 
 def _check_grid(points: int, span: float) -> None:
-    if isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
+    if not is_count(points, 2):
         raise SessionError(f"landscape grid points must be an integer ≥ 2, got {points!r}")
-    if isinstance(span, bool) or not isinstance(span, numbers.Real) or not 0 < span < float("inf"):
+    if not is_real(span) or not 0 < span < float("inf"):
         raise SessionError(f"landscape span must be a positive number, got {span!r}")
 
 
@@ -200,7 +200,7 @@ def train_trajectory(
     """Train ``session`` (a copy: see :func:`fork_session`) ``steps`` steps, keeping its weights at the start,
     every ``every`` steps and at the end. ``progress`` as for :func:`loss_slice`, per step."""
     for value, what in ((steps, "trajectory steps"), (every, "trajectory interval")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        if not is_count(value, 1):
             raise SessionError(f"{what} must be a positive integer, got {value!r}")
     start = session.step_count
     kept_steps, kept, losses = [start], [session.params_numpy()], [float("nan")]
@@ -247,7 +247,7 @@ def explore(
     None if cancelled."""
     if plane not in PLANES:
         raise SessionError(f"landscape plane must be one of {', '.join(PLANES)}, got {plane!r}")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+    if not is_count(steps):
         raise SessionError(f"trajectory steps must be a non-negative integer, got {steps!r}")
     if plane == "pca" and steps < 2:
         raise SessionError("a PCA plane needs a training path: give at least 2 steps")

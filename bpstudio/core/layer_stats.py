@@ -34,7 +34,6 @@ Dead and saturated units (:meth:`LayerStats.fractions`):
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations
+from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError
 from bpstudio.core.history_series import Series
 from bpstudio.core.session import Session
@@ -187,9 +187,9 @@ class LayerStats:
         capacity: int = DEFAULT_CAPACITY,
         saturation: float = SATURATION,
     ):
-        if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 2 or bins & (bins - 1):
+        if not is_count(bins, 2) or bins & (bins - 1):
             raise SessionError(f"histogram bins must be a power of two ≥ 2, got {bins!r}")
-        if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity < 2:
+        if not is_count(capacity, 2):
             raise SessionError(f"histogram capacity must be an integer ≥ 2, got {capacity!r}")
         self.bins: int = int(bins)
         self.capacity: int = int(capacity)
@@ -242,7 +242,7 @@ class LayerStats:
         the trace's weights after its update, else before). A step not after the last means the run was
         rewound: records from ``step`` on are dropped first. Keeps a reference to ``trace`` (the latest
         one only), which must not be written into afterwards."""
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        if not is_whole(step):
             raise SessionError(f"step must be an integer, got {step!r}")
         step = int(step)
         with self._lock:
@@ -404,7 +404,7 @@ class LayerStats:
 def record_run(session: Session, steps: int, stats: LayerStats, progress: Progress | None = None) -> bool:
     """Train ``session`` (a copy, not the live one) for ``steps`` steps, recording each into ``stats``.
     ``progress(done, steps)`` is called after each; if it returns False the run stops. True if all ran."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+    if not is_count(steps, 1):
         raise SessionError(f"steps must be a positive integer, got {steps!r}")
     for done in range(1, int(steps) + 1):
         step = session.step_count

@@ -16,6 +16,7 @@ import numpy as np
 
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.batches import BatchOrder
+from bpstudio.core.checks import is_count
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import DataError, SessionError
 from bpstudio.core.init import DEFAULT_SEED, initial_params
@@ -267,7 +268,7 @@ class Session:
     def set_progress(self, step: int, epoch: int, position: int = 0) -> None:
         """Continue as a run that has made ``step`` steps and ``epoch`` whole passes and is ``position``
         samples into the next pass: the next batches are the ones that run would train on."""
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        if not is_count(step):
             raise SessionError(f"step must be a non-negative integer, got {step!r}")
         self.batches.restart(epoch, position)
         self.abort_step()

@@ -19,6 +19,7 @@ import numpy as np
 
 from bpstudio.core import spec_io
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
+from bpstudio.core.checks import is_count
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BackendError, BpstudioError, SessionError
 from bpstudio.core.fileio import write_atomic
@@ -90,7 +91,7 @@ def _fail(problem: str) -> SessionError:
 
 def _count(raw: Mapping[str, Any], key: str) -> int:
     value = raw.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_count(value):
         raise _fail(f"'training.{key}' must be a non-negative integer, got {value!r}")
     return value
 
@@ -112,7 +113,7 @@ def _training(raw: Any) -> dict[str, Any]:
             raise _fail(f"'training.{key}' must be one of {', '.join(allowed)}, got {value!r}")
         out[key] = value
     batch = raw.get("batch_size")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+    if batch is not None and not is_count(batch, 1):
         raise _fail(f"'training.batch_size' must be a positive integer or null, got {batch!r}")
     out["batch_size"] = batch
     return out
@@ -122,7 +123,7 @@ def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("buffers", {}), Mapping):
         raise _fail("'optimizer_state' must be an object with 'steps' and 'buffers'")
     steps = raw.get("steps", 0)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+    if not is_count(steps):
         raise _fail(f"'optimizer_state.steps' must be a non-negative integer, got {steps!r}")
     shapes = spec.param_shapes()
     buffers: dict[str, dict[str, np.ndarray]] = {}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations, losses
+from bpstudio.core.checks import is_real
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
 
@@ -40,7 +41,7 @@ INITIALISERS = {
 
 def _require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> float:
     """``value`` as a float, or a SpecError if it is not a finite number (JSON integers can be huge)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_real(value):
         raise SpecError(f"{what} must be a number, got {value!r}", layer, field_name)
     try:
         number = float(value)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bpstudio.core.checks import is_whole
 from bpstudio.core.errors import SpecError
 from bpstudio.core.fileio import write_atomic
 from bpstudio.core.spec import (
@@ -171,7 +172,7 @@ def from_dict(raw: Any) -> NetworkSpec:
     if raw.get("format") != FORMAT:
         raise SpecError(f'expected "format": "{FORMAT}", got {raw.get("format")!r}', field="format")
     version = raw.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
+    if not is_whole(version):
         raise SpecError(f"must be an integer, got {version!r}", field="version")
     if version > VERSION:
         raise SpecError(

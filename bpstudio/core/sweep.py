@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations
+from bpstudio.core.checks import is_whole
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, SpecError
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec, OptimizerSpec
@@ -96,7 +97,7 @@ def _show(value: Any) -> str:
 
 
 def _whole(value: Any, what: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+    if not is_whole(value) or value < least:
         raise BpstudioError(f"{what} must be a whole number ≥ {least}, got {value!r}")
     return value
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bpstudio.core.checks import is_count, is_real
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets.files import (
     load_csv,
@@ -182,10 +183,10 @@ def _split_options(source: Any) -> dict[str, Any]:
     else:
         return {}
     fraction = options.get("test_fraction", 0.0)
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+    if not is_real(fraction) or not 0 <= fraction < 1:
         raise DataError(f"data source: option 'test_fraction' must be a number in [0, 1), got {fraction!r}")
     seed = options.get("split_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_count(seed):
         raise DataError(f"data source: option 'split_seed' must be an integer ≥ 0, got {seed!r}")
     return {"test_fraction": float(fraction), "seed": seed}
 
