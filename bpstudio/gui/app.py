@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,35 @@ def process_age() -> float:
 _LOADED = time.perf_counter()
 
 
+# Qt messages that tell a person nothing: the offscreen and minimal platforms say this on every window shown
+QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
+
+
+def install_qt_message_filter() -> Callable[..., None] | None:
+    """Drop the messages in :data:`QT_NOISE` and pass every other Qt message on: to the handler installed
+    before, or where none was, to stderr as Qt's own handler writes it. Returns the handler before (None for
+    Qt's own), which ``qInstallMessageHandler`` puts back."""
+    from PySide6.QtCore import QMessageLogContext, QtMsgType, qFormatLogMessage, qInstallMessageHandler
+
+    previous: Callable[..., None] | None = None
+
+    def handle(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
+        if message in QT_NOISE:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(qFormatLogMessage(mode, context, message), file=sys.stderr, flush=True)
+
+    previous = qInstallMessageHandler(handle)
+    return previous
+
+
 def run(file: str | None = None, smoke: bool = False) -> int:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    previous_handler = install_qt_message_filter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("bpstudio")
     app.setOrganizationName("bpstudio")
@@ -65,6 +91,7 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     if shiboken6.isValid(window):
         shiboken6.delete(window)
     collector.uninstall()
+    qInstallMessageHandler(previous_handler)  # (no Python handler left for Qt to call during interpreter exit)
     return code
 
 
