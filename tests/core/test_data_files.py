@@ -91,6 +91,11 @@ def test_csv_whole_number_targets_stay_float(tmp_path):
         ("x1,x2,y1\n1,2,3\n4,5\n", "line 3 has 2 cells but the header has 3"),
         ("x1,label\n1,0.5\n", "line 2, column 'label': '0.5' is not a class label"),
         ("x1,label\n1,-1\n", "line 2, column 'label': '-1' is not a class label"),
+        ("x1;x2;y1\n0.5;1.5;1\n", "looks semicolon-separated; bpstudio reads comma-separated CSV"),
+        ("x1;x2;y1\n0,5;1,5;1\n", "looks semicolon-separated; bpstudio reads comma-separated CSV"),
+        ("1;2;3\n4;5;6\n", "looks semicolon-separated"),
+        ("x1\tx2\ty1\n0.5\t1.5\t1\n", "looks tab-separated; bpstudio reads comma-separated CSV"),
+        ("x1\tlabel\n0.5\t1\n", "looks tab-separated"),
     ],
 )
 def test_load_csv_refuses(tmp_path, text, message):

@@ -186,6 +186,16 @@ def _looks_numeric(cells: list[str]) -> bool:
     return True
 
 
+def _other_separator(header: list[str]) -> str | None:
+    """'semicolon' or 'tab' when the header is one cell holding those where commas belong (as spreadsheets
+    set to a language with a decimal comma, or tab-separated exports, write it), else None."""
+    if len(header) != 1:
+        return None
+    counts = {"semicolon": header[0].count(";"), "tab": header[0].count("\t")}
+    name = max(counts, key=lambda n: counts[n])
+    return name if counts[name] else None
+
+
 def load_csv(path: PathLike) -> Dataset:
     """A data set from a CSV table with a header naming x... input and y... (or label) target columns."""
     p = _require_file(path)
@@ -202,6 +212,13 @@ def load_csv(path: PathLike) -> Dataset:
     if not rows:
         raise _fail(path, "is empty; expected a header line such as 'x1,x2,y1' and then data rows")
     header_line, header = rows[0]
+    separator = _other_separator(header)
+    if separator is not None:
+        raise _fail(
+            path,
+            f"looks {separator}-separated; bpstudio reads comma-separated CSV, e.g. a header 'x1,x2,y1' and rows "
+            "such as '0.5,1.5,1' (save it with ',' between values and '.' as the decimal point)",
+        )
     if _looks_numeric(header):
         raise _fail(
             path,
