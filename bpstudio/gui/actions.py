@@ -64,7 +64,7 @@ def _action(
 
 def build_actions(w: MainWindow) -> Actions:
     doc = w.document
-    stack = doc.undo_stack
+    stack = w.undo_mirror.qt_stack  # (the document's stack, mirrored: its actions keep their texts current)
     undo = stack.createUndoAction(w, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
     redo = stack.createRedoAction(w, "&Redo")

@@ -113,6 +113,6 @@ def smoke_check(window: Any, fonts: str = "system") -> int:
     picture = os.environ.get("BPSTUDIO_SMOKE_SCREENSHOT")  # to look at what an install draws
     if picture:
         window.grab().save(picture)
-    doc.undo_stack.setClean()
+    doc.undo_stack.set_clean()
     window.close()
     return 0 if stepped and fonts != "none" else 1

@@ -14,11 +14,12 @@ from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.evaluate import data_surface
 from bpstudio.core.gradcheck import gradient_check
+from bpstudio.document import Document
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.colors import layer_colors
-from bpstudio.gui.document import Document
+from bpstudio.gui.document_signals import DocumentSignals, UndoMirror
 from bpstudio.gui.edits import EditRequests
 from bpstudio.gui.files import FileManager
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
@@ -40,7 +41,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
         self.settings = settings or QSettings()
-        self.document = Document(self)
+        self.document = Document()
+        self.signals = DocumentSignals(self.document, self)  # (widgets connect here, not to the document)
+        self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions
         self.training = TrainingController(self.document, self)
         self.files = FileManager(self, self.settings)
         self.selected_layer: str | None = None
@@ -73,7 +76,7 @@ class MainWindow(QMainWindow):
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
         self.timeline_panel = TimelinePanel()
-        self.undo_view = QUndoView(self.document.undo_stack)
+        self.undo_view = QUndoView(self.undo_mirror.qt_stack)
         self.undo_view.setEmptyLabel("<opened>")
         self.timer = QTimer(self)
         self.pacer = RefreshPacer()
@@ -98,7 +101,7 @@ class MainWindow(QMainWindow):
             self._docks_arranged = True
 
     def _connect(self) -> None:
-        doc = self.document
+        doc = self.signals  # (the document's events as Qt signals)
         doc.network_changed.connect(self._on_network_changed)
         doc.params_changed.connect(self._on_params_changed)
         doc.step_changed.connect(self._on_step_changed)
@@ -107,13 +110,13 @@ class MainWindow(QMainWindow):
         doc.file_changed.connect(self._update_title)
         doc.refused.connect(self._on_refused)
         doc.loaded.connect(self._on_document_loaded)
-        doc.undo_stack.indexChanged.connect(lambda _i: self.canvas.banner.clear_message())  # an edit went in
+        self.undo_mirror.qt_stack.indexChanged.connect(lambda _i: self.canvas.banner.clear_message())  # an edit went in
         self.training.running_changed.connect(self._on_running_changed)
         self.training.progressed.connect(lambda _p: self._schedule_canvas())
         self.training.failed.connect(self._on_refused)
         self.canvas.layer_selected.connect(self._on_layer_selected)
         self.canvas.param_picked.connect(self.explanation.set_target)
-        rewind = doc.rewind
+        rewind = self.document.rewind
         self.timeline_panel.go_requested.connect(rewind.go_to)
         self.timeline_panel.branch_requested.connect(rewind.switch)
         self.timeline_panel.discard_requested.connect(lambda branch: rewind.discard(branch) and self._show_timeline())
@@ -311,8 +314,8 @@ class MainWindow(QMainWindow):
         for action in (a.step, a.epoch, a.reset, a.gradcheck, a.undo, a.redo, a.tidy):
             action.setEnabled(not running)
         if not running:
-            a.undo.setEnabled(doc.undo_stack.canUndo())
-            a.redo.setEnabled(doc.undo_stack.canRedo())
+            a.undo.setEnabled(doc.undo_stack.can_undo())
+            a.redo.setEnabled(doc.undo_stack.can_redo())
 
     def _update_phase_label(self) -> None:
         doc = self.document

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from bpstudio.core.history import TrainingHistory
-from bpstudio.gui.document import Document
+from bpstudio.document import Document
 from bpstudio.gui.worker import Progress, TrainWorker
 
 # the speed control's choices: label -> steps per second (None: as fast as the machine goes)

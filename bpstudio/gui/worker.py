@@ -24,7 +24,7 @@ from bpstudio.core.history import TrainingHistory
 from bpstudio.core.trace import StepTrace
 
 if TYPE_CHECKING:
-    from bpstudio.gui.document import Document
+    from bpstudio.document import Document
 
 REPORT_INTERVAL = 0.1  # seconds between reports to the window (the views redraw at most 10 times a second)
 EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface evaluations

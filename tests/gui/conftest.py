@@ -82,7 +82,7 @@ def new_window(qtbot, tmp_path, dialogs):
     for w in made:
         if shiboken6.isValid(w):
             w.training.stop()
-            w.document.undo_stack.setClean()
+            w.document.undo_stack.set_clean()
             w.close()
             QApplication.setFont(w._base_font)  # (presentation mode enlarges the application's font)
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)

@@ -123,7 +123,7 @@ def test_main_window_does_not_import_torch_until_about_is_opened(tmp_path):
         d.show()
         d.check_torch()
         print("dialog checked", "torch" in sys.modules)
-        w.document.undo_stack.setClean()
+        w.document.undo_stack.set_clean()
         w.close()
     """)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")

@@ -9,7 +9,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QCoreApplication
 
-from bpstudio.gui.document import Document
+from bpstudio.document import Document
 from bpstudio.gui.training import TrainingController
 
 

@@ -66,7 +66,7 @@ def test_a_first_window_opens_at_the_default_size_or_the_screen_s_if_smaller(qtb
         ("Layer", "Edit history", "Timeline"),
         ("Training", "Data"),
     ]
-    w.document.undo_stack.setClean()
+    w.document.undo_stack.set_clean()
     w.close()
 
 

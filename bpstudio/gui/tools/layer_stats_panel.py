@@ -57,15 +57,15 @@ class LayerStatsRecorder(QObject):
     """Per-layer statistics of a document's training. :meth:`record` may be called from any thread (the
     training worker, after each step); the statistics start afresh when the network's layers change."""
 
-    def __init__(self, document: Any, parent: QObject | None = None):
+    def __init__(self, document: Any, signals: Any, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
         self.fed_by_worker = False  # True once the worker records every step itself
         self._key = _structure(document.spec)
         self.stats = LayerStats(document.spec)
-        document.network_changed.connect(self._on_network_changed)
-        document.loaded.connect(self._on_loaded)
-        document.step_changed.connect(self._on_step_changed)
+        signals.network_changed.connect(self._on_network_changed)
+        signals.loaded.connect(self._on_loaded)
+        signals.step_changed.connect(self._on_step_changed)
 
     def record(self, step: int, trace: StepTrace, params: Mapping[str, Any] | None = None) -> None:
         """Add a finished step (``trace`` and the weights after it, default the trace's own)."""
@@ -99,7 +99,7 @@ def recorder_for(window: Any) -> LayerStatsRecorder:
     """The window's recorder, made (and connected to its document and training) on first use."""
     recorder = getattr(window, "_layer_stats_recorder", None)
     if recorder is None:
-        recorder = LayerStatsRecorder(window.document, window)
+        recorder = LayerStatsRecorder(window.document, window.signals, window)
         training = getattr(window, "training", None)
         if training is not None and hasattr(training, "progressed"):
             training.progressed.connect(recorder.record_report)

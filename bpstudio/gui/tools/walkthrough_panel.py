@@ -31,8 +31,8 @@ from bpstudio.core import presets
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.init import initial_params
 from bpstudio.core.walkthrough import WalkStep, mazur_walkthrough
+from bpstudio.document.run_commands import TrainCommand
 from bpstudio.gui.canvas.scene import Hit
-from bpstudio.gui.commands import TrainCommand
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
@@ -114,9 +114,8 @@ class WalkthroughPanel(QWidget):
                 shortcut = QShortcut(QKeySequence(key), self)
                 shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 shortcut.activated.connect(slot)
-        document = window.document
-        document.step_changed.connect(self._check_sync)
-        document.loaded.connect(self._check_sync)
+        window.signals.step_changed.connect(self._check_sync)
+        window.signals.loaded.connect(self._check_sync)
 
     # --- driving ----------------------------------------------------------------------------------
 

@@ -1,34 +1,28 @@
-"""Undo commands. Each holds plain values (specs, settings) and asks the document to install them;
-the first redo after a push does nothing, because the document has already carried the edit out."""
+"""The document's commands. Each holds plain values (run states, settings) and asks the document to install
+them; the document has carried an edit out before it pushes the command."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtGui import QUndoCommand
-
 from bpstudio.core.run_state import RunState
+from bpstudio.document.command_stack import Command
 
 if TYPE_CHECKING:
-    from bpstudio.gui.document import Document
-
-TRAIN_COMMAND_ID = 1
+    from bpstudio.document.document import Document
 
 
-class SnapshotCommand(QUndoCommand):
-    """An edit of the network: undo and redo swap whole run states."""
+class SnapshotCommand(Command):
+    """An edit of the network (or a jump in the timeline): undo and redo swap whole run states."""
 
     trained = False
 
     def __init__(self, document: Document, text: str, before: RunState, after: RunState):
         super().__init__(text)
         self.document, self.before, self.after = document, before, after
-        self._pushed = False
 
     def redo(self) -> None:
-        if self._pushed:
-            self.document.install(self.after, self.trained)
-        self._pushed = True
+        self.document.install(self.after, self.trained)
 
     def undo(self) -> None:
         self.document.install(self.before, self.trained)
@@ -46,19 +40,16 @@ class TrainCommand(SnapshotCommand):
     def _describe(self) -> str:
         return f"Train {self.steps} step{'s' if self.steps != 1 else ''}"
 
-    def id(self) -> int:
-        return TRAIN_COMMAND_ID
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
+    def merge_with(self, other: Command) -> bool:
         if not isinstance(other, TrainCommand) or other.before.step != self.after.step:
             return False
         self.after = other.after
         self.steps += other.steps
-        self.setText(self._describe())
+        self.text = self._describe()
         return True
 
 
-class SettingCommand(QUndoCommand):
+class SettingCommand(Command):
     """A training setting (optimizer or loss) that may change while the worker trains."""
 
     def __init__(self, document: Document, kind: str, before: Any, after: Any):

@@ -1,4 +1,4 @@
-"""Rewind and branch in the app: the document's :class:`~bpstudio.core.timeline.Timeline`.
+"""Rewind and branch: the document's :class:`~bpstudio.core.timeline.Timeline`.
 
 The document records a state after every step it runs itself, after every edit, when training stops,
 and (through the worker) about ten times a second while training, so the memory a fast run takes stays
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.timeline import Timeline
+from bpstudio.document.run_commands import SnapshotCommand
 
 if TYPE_CHECKING:
-    from bpstudio.gui.document import Document
+    from bpstudio.document.document import Document
 
 MEMORY_BOUND = 256 * 2**20  # the app's timeline: 256 MiB of states in memory, then files (2 GiB), then thinning
 
@@ -42,8 +43,6 @@ class Rewinder:
         if doc.training:
             doc.refused.emit("pause training to go back in the timeline")
             return False
-        from bpstudio.gui.commands import SnapshotCommand
-
         before = doc.snapshot()
         try:
             state = self.timeline.go_to(step)

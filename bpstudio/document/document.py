@@ -1,4 +1,5 @@
 """The open document: one stepping session, its data, plot history, undo stack and timeline (``rewind``).
+Qt-free: it raises plain events (:mod:`bpstudio.document.events`), which the GUI turns into Qt signals.
 
 Every view reads from here and every user edit comes back here as an undoable command. The document does
 no math: edits are core functions (``bpstudio.core.edit``), stepping and training the core ``Session``'s.
@@ -15,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoStack
 
 from bpstudio.core import presets, session_io
 from bpstudio.core.carry import rename_keys, renamed_layers, same_structure
@@ -29,28 +28,32 @@ from bpstudio.core.run_state import RunState, fresh_optimizer_state
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import StepTrace
-from bpstudio.gui.commands import SettingCommand, SnapshotCommand, TrainCommand
-from bpstudio.gui.rewind import Rewinder
+from bpstudio.document.command_stack import CommandStack
+from bpstudio.document.events import Event
+from bpstudio.document.rewind import Rewinder
+from bpstudio.document.run_commands import SettingCommand, SnapshotCommand, TrainCommand
 
 DEFAULT_PRESET = "xor"
 
 
-class Document(QObject):
-    network_changed = Signal()  # topology, loss, optimizer or layout changed
-    params_changed = Signal()  # weights changed
-    step_changed = Signal()  # the current step's trace or next phase changed
-    data_changed = Signal()
-    settings_changed = Signal()  # batch size or backend
-    file_changed = Signal()  # path or unsaved-changes flag
-    training_changed = Signal(bool)
-    refused = Signal(str)  # an edit or request that was not carried out, and why
-    loaded = Signal()  # another file or example was opened
+class Document:
+    """Raises plain events (``doc.network_changed.connect(listener)``); all of them on the thread that changed
+    the document, which is the GUI thread in the app (the training worker records into the history and the
+    timeline, which are thread-safe, and raises none)."""
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self) -> None:
+        self.network_changed = Event("network_changed")  # topology, loss, optimizer or layout changed
+        self.params_changed = Event("params_changed")  # weights changed
+        self.step_changed = Event("step_changed")  # the current step's trace or next phase changed
+        self.data_changed = Event("data_changed")
+        self.settings_changed = Event("settings_changed")  # batch size or backend
+        self.file_changed = Event("file_changed")  # path or unsaved-changes flag
+        self.training_changed = Event("training_changed")  # (running: bool)
+        self.refused = Event("refused")  # (message): an edit or request not carried out, and why
+        self.loaded = Event("loaded")  # another file or example was opened
         self.lock = threading.RLock()
-        self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.undo_stack = CommandStack()
+        self.undo_stack.clean_changed.connect(self._on_clean_changed)
         self.history = TrainingHistory()
         self.path: str | None = None
         self.base_dir: str | None = None
@@ -63,7 +66,7 @@ class Document(QObject):
         self._train_start: RunState | None = None
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
-        self.rewind = Rewinder(self)  # the timeline of states, to go back to (gui/rewind.py)
+        self.rewind = Rewinder(self)  # the timeline of states, to go back to (document/rewind.py)
         self.load_preset(DEFAULT_PRESET)
 
     # --- what views read --------------------------------------------------------------------------
@@ -77,7 +80,7 @@ class Document(QObject):
         b = self.session.backend
         return b.name, b.device, b.dtype
 
-    def _on_clean_changed(self, _clean: bool) -> None:  # a method, not a lambda: Qt disconnects it with us
+    def _on_clean_changed(self, _clean: bool) -> None:
         self.file_changed.emit()
 
     def params(self) -> dict[str, np.ndarray]:
@@ -100,11 +103,11 @@ class Document(QObject):
     @property
     def dirty(self) -> bool:
         """Unsaved changes: an edit or training since the last save, or a changed batch size or backend."""
-        return not self.undo_stack.isClean() or self._settings_dirty
+        return not self.undo_stack.is_clean() or self._settings_dirty
 
     def forget_changes(self) -> None:
         """Treat the current state as saved (scripts and benchmarks that switch examples without asking)."""
-        self.undo_stack.setClean()
+        self.undo_stack.set_clean()
         self._settings_dirty = False
         self.file_changed.emit()
 
@@ -131,7 +134,7 @@ class Document(QObject):
         self.trace = None
         self._params_cache = None
         self.undo_stack.clear()
-        self.undo_stack.setClean()
+        self.undo_stack.set_clean()
         self.rewind.restart()
         self._settings_dirty = False
         self._emit_all()
@@ -145,7 +148,7 @@ class Document(QObject):
             saved = session_io.capture(self.session, self.history)
         session_io.save(saved, path)
         self.path, self.base_dir = str(Path(path).resolve()), str(Path(path).resolve().parent)
-        self.undo_stack.setClean()
+        self.undo_stack.set_clean()
         self._settings_dirty = False
         self.file_changed.emit()
 
@@ -386,6 +389,7 @@ class Document(QObject):
         with self.lock:  # (the worker waits between chunks meanwhile)
             if self.training:
                 self._end_training_entry()
+            command.redo()  # (carried out, then recorded)
             self.undo_stack.push(command)
             if self.training:
                 self._train_start = self.snapshot()  # the next entry's steps start from here

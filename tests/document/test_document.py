@@ -1,0 +1,94 @@
+"""The open document without Qt: edits, training entries that merge, undo, settings and rewind."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from bpstudio.core import edit
+from bpstudio.document import Document
+
+
+@pytest.fixture
+def doc():
+    d = Document()
+    d.load_preset("xor")
+    return d
+
+
+def events(doc, *names):
+    seen = []
+    for name in names:
+        getattr(doc, name).connect(lambda *args, name=name: seen.append(name))
+    return seen
+
+
+def test_the_document_package_imports_without_qt_pyqtgraph_or_torch():
+    code = textwrap.dedent("""
+        import sys
+        for blocked in ("PySide6", "pyqtgraph", "torch"):
+            sys.modules[blocked] = None   # any import of these now fails
+        from bpstudio.document import Document
+        d = Document()
+        d.full_step()
+        d.undo_stack.undo()
+        print(d.session.step_count, d.undo_stack.count())
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "1"]
+
+
+def test_steps_merge_into_one_entry_and_undo_takes_them_back_with_their_plot_points(doc):
+    start = doc.params()
+    seen = events(doc, "params_changed", "step_changed")
+    for _ in range(3):
+        doc.full_step()
+    stack = doc.undo_stack
+    assert (stack.count(), stack.text(0), doc.session.step_count, len(doc.history)) == (1, "Train 3 steps", 3, 3)
+    assert seen.count("params_changed") == 3 and seen.count("step_changed") == 3
+    stack.undo()
+    assert doc.session.step_count == 0 and len(doc.history) == 0
+    for key, value in start.items():
+        np.testing.assert_array_equal(doc.params()[key], value)
+    stack.redo()
+    assert doc.session.step_count == 3 and doc.dirty
+
+
+def test_a_refused_edit_changes_nothing_and_says_why(doc):
+    messages = []
+    doc.refused.connect(messages.append)
+    before = doc.spec
+    assert not doc.edit("Remove the input", lambda spec: edit.remove_layers(spec, [spec.input_id]))
+    assert doc.spec == before and doc.undo_stack.count() == 0 and len(messages) == 1 and messages[0]
+
+
+def test_a_setting_is_carried_out_then_recorded_and_undone(doc):
+    lr = doc.spec.optimizer.lr
+    doc.set_optimizer(doc.spec.optimizer.__class__(doc.spec.optimizer.name, lr=lr / 2))
+    assert doc.session.spec.optimizer.lr == lr / 2 and doc.undo_stack.text(0).startswith("Set optimizer settings")
+    doc.undo_stack.undo()
+    assert doc.session.spec.optimizer.lr == lr
+
+
+def test_going_back_in_the_timeline_is_one_undoable_entry_with_the_steps_values(doc):
+    for _ in range(4):
+        doc.full_step()
+    after_four = doc.params()
+    assert doc.rewind.go_to(2)
+    assert doc.session.step_count == 2 and doc.trace is not None and doc.trace.step == 1
+    assert doc.undo_stack.text(doc.undo_stack.index() - 1) == "Go to step 2"
+    doc.undo_stack.undo()
+    assert doc.session.step_count == 4
+    for key, value in after_four.items():
+        np.testing.assert_array_equal(doc.params()[key], value)
+
+
+def test_saving_marks_the_document_clean(doc, tmp_path):
+    changed = events(doc, "file_changed")
+    doc.full_step()
+    assert doc.dirty and changed
+    doc.save(str(tmp_path / "run.json"))
+    assert not doc.dirty and doc.path.endswith("run.json")
