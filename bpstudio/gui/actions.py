@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from bpstudio.core import presets
 from bpstudio.gui.about_dialog import AboutDialog
+from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.tools import menu as tools_menu
 from bpstudio.gui.training import DEFAULT_SPEED, SPEEDS
 
@@ -48,7 +49,11 @@ class Actions:
 
 
 def _action(
-    window: MainWindow, text: str, slot: Callable[[], object], shortcut: str | QKeySequence | None = None, tip: str = ""
+    window: MainWindow,
+    text: str,
+    slot: Callable[[], object],
+    shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+    tip: str = "",
 ) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
@@ -126,7 +131,7 @@ def _menus(w: MainWindow, a: Actions) -> None:
     file_menu.addMenu(a.recent_menu)
     examples = file_menu.addMenu("&Examples")
     for name in presets.names():
-        examples.addAction(name, lambda n=name: w.files.open_example(n))
+        examples.addAction(name, bound(w.files.open_example, name))
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.save_as])
     file_menu.addSeparator()

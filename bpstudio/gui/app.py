@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 
 def process_age() -> float:
@@ -53,7 +53,7 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     from PySide6.QtWidgets import QApplication
 
     previous_handler = install_qt_message_filter()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("bpstudio")
     app.setOrganizationName("bpstudio")
     app.setDesktopFileName("org.bpstudio.bpstudio")  # Wayland's app id: matches the .desktop file

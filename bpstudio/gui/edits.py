@@ -38,7 +38,7 @@ class EditRequests:
     def connect_views(self) -> None:
         w = self.window
         w.canvas.add_requested.connect(self.add_layer)
-        w.palette.add_clicked.connect(lambda layer_type: self.add_layer(layer_type, w.selected_layer, None))
+        w.layer_palette.add_clicked.connect(lambda layer_type: self.add_layer(layer_type, w.selected_layer, None))
         w.canvas.connect_requested.connect(self.connect)
         w.canvas.delete_requested.connect(self.delete)
         w.canvas.rename_requested.connect(self.rename)

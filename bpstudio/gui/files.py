@@ -34,7 +34,7 @@ class FileManager:
         value = self.settings.value("recent_files", [])
         if isinstance(value, str):  # QSettings gives a bare string for a one-entry list on some backends
             value = [value]
-        return [str(v) for v in value or []]
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
     def _remember(self, path: str) -> None:
         files = [path] + [p for p in self.recent() if p != path]

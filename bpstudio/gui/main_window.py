@@ -6,9 +6,20 @@ user's requests back, which the document carries out as undoable core edits.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSettings, QSize, QTimer
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QUndoView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bpstudio.core import edit
 from bpstudio.core.errors import BpstudioError
@@ -30,7 +41,9 @@ from bpstudio.gui.panels.timeline_panel import TimelinePanel
 from bpstudio.gui.panels.training_panel import TrainingPanel
 from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
+from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.refresh import RefreshPacer
+from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
 
 PRESENTATION_SCALE = presentation.SCALE
@@ -38,9 +51,14 @@ DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
 
 
 class MainWindow(QMainWindow):
+    view_menu: QMenu  # made with the menus and the toolbar (gui/actions.py)
+    stepping_toolbar: QToolBar
+
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
         self.settings = settings or QSettings()
+        self.tools = ToolRegistry()  # the tool windows, made when first opened (gui/tools/)
+        self.open_before_presentation: dict[str, bool] = {}  # the panels presentation mode hid
         self.document = Document()
         self.signals = DocumentSignals(self.document, self)  # (widgets connect here, not to the document)
         self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions
@@ -50,7 +68,7 @@ class MainWindow(QMainWindow):
         self._base_font = QApplication.font()
         self._build_views()
         self.edits = EditRequests(self)
-        self.actions = build_actions(self)
+        self.window_actions = build_actions(self)
         self._build_docks()
         self._connect()
         self.refresh_recent_menu()
@@ -61,12 +79,12 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         self.canvas = TopologyView()
-        self.palette = LayerPalette()
+        self.layer_palette = LayerPalette()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.palette)
+        layout.addWidget(self.layer_palette)
         layout.addWidget(self.canvas, 1)
         self.setCentralWidget(central)
         self.inspector = LayerInspector()
@@ -119,9 +137,17 @@ class MainWindow(QMainWindow):
         rewind = self.document.rewind
         self.timeline_panel.go_requested.connect(rewind.go_to)
         self.timeline_panel.branch_requested.connect(rewind.switch)
-        self.timeline_panel.discard_requested.connect(lambda branch: rewind.discard(branch) and self._show_timeline())
+        self.timeline_panel.discard_requested.connect(self._discard_branch)
         self.edits.connect_views()
-        self.docks["explanation"].visibilityChanged.connect(lambda shown: shown and self._show_explanation())
+        self.docks["explanation"].visibilityChanged.connect(self._on_explanation_shown)
+
+    def _discard_branch(self, branch: int) -> None:
+        if self.document.rewind.discard(branch):
+            self._show_timeline()
+
+    def _on_explanation_shown(self, shown: bool) -> None:
+        if shown:
+            self._show_explanation()
 
     # --- document → views -------------------------------------------------------------------------------
 
@@ -198,7 +224,7 @@ class MainWindow(QMainWindow):
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self._update_phase_label()
 
-    def _show_surface(self, shown: object = None) -> None:
+    def _show_surface(self, shown: Any = None) -> None:
         """Draw the network's output under the data points (computed now unless given)."""
         if shown is None:
             try:
@@ -267,7 +293,7 @@ class MainWindow(QMainWindow):
     def _on_running_changed(self, running: bool) -> None:
         self.pacer.reset()
         self.timer.setInterval(self.pacer.interval_ms)
-        with_signals = self.actions.play
+        with_signals = self.window_actions.play
         with_signals.blockSignals(True)
         with_signals.setChecked(running)
         with_signals.setText("&Pause" if running else "&Play")
@@ -305,7 +331,7 @@ class MainWindow(QMainWindow):
         self._redraw()
 
     def _update_enabled(self) -> None:
-        a, doc = self.actions, self.document
+        a, doc = self.window_actions, self.document
         running = doc.training
         kind = doc.session.next_phase.kind
         a.forward.setEnabled(not running and kind in ("forward", "loss"))
@@ -325,16 +351,16 @@ class MainWindow(QMainWindow):
         else:
             loss = "" if doc.trace is None or doc.trace.loss is None else f" · loss {doc.trace.loss:.9g}"
             text = f"step {s.step_count + 1} · next: {s.next_phase}{loss}"
-        self.actions.phase_label.setText("  " + text + "  ")
+        self.window_actions.phase_label.setText("  " + text + "  ")
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.files.display_name()}{' *' if self.document.dirty else ''} — bpstudio")
 
     def refresh_recent_menu(self) -> None:
-        menu = self.actions.recent_menu
+        menu = self.window_actions.recent_menu
         menu.clear()
         for path in self.files.recent():
-            menu.addAction(path, lambda p=path: self.files.open(p))
+            menu.addAction(path, bound(self.files.open, path))
         menu.setEnabled(bool(menu.actions()))
 
     # --- commands the actions call ----------------------------------------------------------------------
@@ -355,8 +381,8 @@ class MainWindow(QMainWindow):
         self.gradcheck_dialog.show()
 
     def toggle_presentation(self) -> None:
-        presentation.apply(self, self.actions.presentation.isChecked(), self._base_font)
-        self.settings.setValue("presentation", self.actions.presentation.isChecked())
+        presentation.apply(self, self.window_actions.presentation.isChecked(), self._base_font)
+        self.settings.setValue("presentation", self.window_actions.presentation.isChecked())
         QTimer.singleShot(0, self.canvas.fit_all)  # after the docks took their new sizes
 
     # --- settings and closing ---------------------------------------------------------------------------
@@ -369,10 +395,10 @@ class MainWindow(QMainWindow):
         if state is not None and self.restoreState(state):
             self._docks_arranged = True
         speed = self.settings.value("speed")
-        if isinstance(speed, str) and self.actions.speed.findText(speed) >= 0:
-            self.actions.speed.setCurrentText(speed)
+        if isinstance(speed, str) and self.window_actions.speed.findText(speed) >= 0:
+            self.window_actions.speed.setCurrentText(speed)
         if str(self.settings.value("presentation", False)).lower() == "true":
-            self.actions.presentation.setChecked(True)
+            self.window_actions.presentation.setChecked(True)
             self.toggle_presentation()
         self.timer.start()
 
@@ -384,6 +410,6 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
-        self.settings.setValue("speed", self.actions.speed.currentText())
+        self.settings.setValue("speed", self.window_actions.speed.currentText())
         QApplication.setFont(self._base_font)
         event.accept()

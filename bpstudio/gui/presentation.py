@@ -3,8 +3,13 @@ not need (edit history, timeline, data) hidden; switching back restores the font
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from bpstudio.gui.main_window import MainWindow
 
 SCALE = 1.5
 HIDDEN = ("history", "timeline", "data")  # docks a lecture does not need
@@ -21,18 +26,18 @@ def high_contrast(palette: QPalette) -> QPalette:
     return contrast
 
 
-def apply(window: QMainWindow, on: bool, base_font: QFont) -> None:
+def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
     """Switch ``window`` (a MainWindow, with its ``docks``) into or out of presentation mode."""
     font = QFont(base_font)
-    docks = window.docks  # type: ignore[attr-defined]
+    docks = window.docks
     if on:
         size = base_font.pointSizeF()
         font.setPointSizeF((size if size > 0 else 10) * SCALE)
-        window._open_before = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}  # type: ignore
+        window.open_before_presentation = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}
         for key in HIDDEN:
             docks[key].hide()
     else:
-        for key, was_open in getattr(window, "_open_before", {}).items():
+        for key, was_open in window.open_before_presentation.items():
             docks[key].setVisible(was_open)
         for front in ("inspector", "training"):  # the tabs in front as on a first start
             docks[front].raise_()

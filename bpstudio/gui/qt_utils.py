@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from PySide6.QtCore import QObject
 
@@ -17,6 +18,11 @@ def signals_blocked(*objects: QObject) -> Iterator[None]:
     finally:
         for obj, was in zip(objects, previous):
             obj.blockSignals(was)
+
+
+def bound(function: Callable[..., object], *args: Any) -> Callable[[], object]:
+    """``function(*args)`` as a slot that takes nothing (a menu entry's ``triggered`` passes no arguments on)."""
+    return lambda: function(*args)
 
 
 def format_number(value: float, digits: int = 9) -> str:

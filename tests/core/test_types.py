@@ -1,4 +1,4 @@
-"""The core's type hints are checked by mypy (configured in pyproject.toml)."""
+"""The type hints of core, the document model and the GUI are checked by mypy (configured in pyproject.toml)."""
 
 import shutil
 import subprocess
@@ -14,6 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
     shutil.which("mypy") is None and not (Path(sys.executable).parent / "mypy").exists(),
     reason="mypy is not installed (it is in the test extra)",
 )
-def test_core_type_checks():
+def test_core_document_and_gui_type_check():
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

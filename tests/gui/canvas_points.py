@@ -86,7 +86,7 @@ def drop_from_palette(qtbot, w, monkeypatch, layer_type, scene_point):
     """Drag a palette button onto the canvas (QDrag.exec would run its own loop: the drop is delivered here)."""
     carried = []
     monkeypatch.setattr(QDrag, "exec", lambda drag, *_: carried.append(drag.mimeData()))
-    button = w.palette.buttons[layer_type]
+    button = w.layer_palette.buttons[layer_type]
     QTest.mousePress(button, LEFT, NOMOD, QPoint(5, 5))
     QTest.mouseMove(button, QPoint(40, 30))
     QTest.mouseRelease(button, LEFT, NOMOD, QPoint(40, 30))

@@ -195,11 +195,13 @@ def test_closing_asks_about_unsaved_changes(qtbot, new_window, dialogs, tmp_path
 
 def test_recent_files_and_window_settings_are_remembered_across_windows(qtbot, new_window, dialogs, tmp_path):
     w = new_window()
-    assert not w.actions.recent_menu.isEnabled()
+    assert not w.window_actions.recent_menu.isEnabled()
     dialogs.save_path = str(tmp_path / "run.json")
     press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)
     saved = str((tmp_path / "run.json").resolve())
-    assert [a.text() for a in w.actions.recent_menu.actions()] == [saved] and w.actions.recent_menu.isEnabled()
+    assert [a.text() for a in w.window_actions.recent_menu.actions()] == [
+        saved
+    ] and w.window_actions.recent_menu.isEnabled()
     base = QApplication.font().pointSizeF()
     w.resize(1320, 810)
     menu(w, "View", "Gradients per layer").trigger()  # close a dock
@@ -213,16 +215,16 @@ def test_recent_files_and_window_settings_are_remembered_across_windows(qtbot, n
     # so only that it was applied can be checked), and so is the dock layout
     assert again.settings.value("geometry") is not None and again.height() < 950
     assert not again.docks["gradients"].isVisible() and again.docks["loss"].isVisible()
-    assert again.actions.presentation.isChecked()
+    assert again.window_actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
-    recent = again.actions.recent_menu.actions()
+    recent = again.window_actions.recent_menu.actions()
     assert [a.text() for a in recent] == [saved]
     recent[0].trigger()
     settle(qtbot)
     assert again.windowTitle() == "run.json — bpstudio" and again.document.session.step_count == 0
     press(qtbot, again, Qt.Key.Key_F5)  # off again, and remembered
     assert again.close() and QApplication.font().pointSizeF() == pytest.approx(base)
-    assert not new_window().actions.presentation.isChecked()
+    assert not new_window().window_actions.presentation.isChecked()
 
 
 # === 9. the training thread ends with the document ===========================================================
@@ -242,7 +244,7 @@ def test_loading_an_example_while_training_stops_the_worker(qtbot, window, dialo
     menu(w, "File", "Examples", "mazur").trigger()
     assert worker.isFinished() and w.training.worker is None  # stopped and waited for
     settle(qtbot)
-    assert not w.training.running and not w.actions.play.isChecked() and w.actions.forward.isEnabled()
+    assert not w.training.running and not w.window_actions.play.isChecked() and w.window_actions.forward.isEnabled()
     assert w.windowTitle().startswith("Mazur") and w.document.session.step_count == 0
     press(qtbot, w, Qt.Key.Key_S)  # the new document steps normally
     assert w.document.trace.loss == pytest.approx(0.298371109, abs=1e-9)

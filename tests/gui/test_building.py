@@ -24,12 +24,12 @@ from tests.gui.driving import CTRL, LEFT, SHIFT, history_texts, press, settle
 
 def test_mouse_gestures_build_a_network_and_undo_redo_walks_through_them(qtbot, window, monkeypatch):
     w = window
-    w.actions.new.trigger()  # New opens the XOR network
+    w.window_actions.new.trigger()  # New opens the XOR network
     settle(qtbot)
     start = {"x": (), "h": ("x",), "y": ("h",)}
     assert topology(w) == start and w.document.undo_stack.count() == 0
 
-    QTest.mouseClick(w.palette.buttons["dense"], LEFT)  # click: a dense layer after the output
+    QTest.mouseClick(w.layer_palette.buttons["dense"], LEFT)  # click: a dense layer after the output
     settle(qtbot)
     one = {**start, "h1": ("y",)}
     assert topology(w) == one and w.inspector.title.text() == "h1"
@@ -82,7 +82,7 @@ def test_invalid_connections_are_refused_with_the_reason_on_the_canvas(qtbot, wi
 
 def test_a_layer_added_from_the_palette_is_selected_on_the_canvas(qtbot, window):
     w = window
-    QTest.mouseClick(w.palette.buttons["dense"], LEFT)
+    QTest.mouseClick(w.layer_palette.buttons["dense"], LEFT)
     settle(qtbot)
     assert w.inspector.title.text() == "h1"
     assert w.canvas.selected_layers() == ["h1"]

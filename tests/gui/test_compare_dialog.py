@@ -54,7 +54,7 @@ def test_mazur_every_layer_and_float64_torch_agrees(qtbot, window):
     w = window
     open_example(qtbot, w, "mazur")
     dialog = compared(qtbot, w)
-    assert dialog.isVisible() and w._compare_dialog is dialog
+    assert dialog.isVisible() and w.tools.get(compare_dialog.CompareDialog) is dialog
     assert "its one training sample" in dialog.about.text() and "after step 0" in dialog.about.text()
     rows = table(dialog)
     assert {r["layer"] for r in rows} == {"h", "o"}
@@ -80,7 +80,7 @@ def test_deep_sigmoid_first_batch_sorting_and_heatmap(qtbot, window):
     w = window
     open_example(qtbot, w, "deep_sigmoid")
     set_batch_size(qtbot, w, 16)
-    w.actions.step.trigger()  # one step (Full step): the weights move
+    w.window_actions.step.trigger()  # one step (Full step): the weights move
     dialog = compared(qtbot, w)
     layers = [lid for lid in w.document.spec.order if lid != "x"]
     assert "the first 16 of 225 training samples" in dialog.about.text() and "after step 1" in dialog.about.text()

@@ -25,7 +25,7 @@ torch = optional_torch()
 
 def step(qtbot, window, times=1):
     for _ in range(times):
-        window.actions.step.trigger()
+        window.window_actions.step.trigger()
     settle(qtbot)
 
 
@@ -80,8 +80,8 @@ def test_imported_weights_are_one_undoable_edit(qtbot, window, dialogs, tmp_path
     assert doc.trace.layers["h"].out[0, 0] == pytest.approx(
         1 / (1 + np.exp(-np.float32(0.1) * 0.05 + np.float32(0.2) * 0.1 - 0.5))
     )
-    window.actions.undo.trigger()
-    window.actions.undo.trigger()
+    window.window_actions.undo.trigger()
+    window.window_actions.undo.trigger()
     settle(qtbot)
     for key, value in before.items():
         np.testing.assert_array_equal(doc.params()[key], value)

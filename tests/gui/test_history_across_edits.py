@@ -16,14 +16,14 @@ from tests.gui.driving import CTRL, SHIFT, click_canvas, history_texts, open_exa
 
 def test_a_learning_rate_set_while_training_goes_between_the_steps_before_and_after(qtbot, window):
     w, doc = window, window.document
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count > 20, timeout=5000)
     type_into_field(qtbot, w.training_panel.fields["lr"], "0.1")
     changed_at = next(
         c.after.step for c in map(doc.undo_stack.command, range(doc.undo_stack.count())) if hasattr(c, "steps")
     )
     qtbot.waitUntil(lambda: doc.session.step_count > changed_at + 20, timeout=5000)
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     total = doc.session.step_count
     texts = history_texts(w)
     assert texts[-3:] == [

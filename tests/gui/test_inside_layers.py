@@ -78,7 +78,7 @@ def test_steps_taken_in_the_window_are_recorded_and_undo_rewinds_them(qtbot, win
     choose(qtbot, panel.layer, "h")
     steps, shown = panel.curves["h"].getData()
     assert list(steps) == [0, 1, 2] and np.all((0 <= shown) & (shown <= 1))
-    window.actions.undo.trigger()  # Edit > Undo: back to step 2; a new step 2 replaces the old one
+    window.window_actions.undo.trigger()  # Edit > Undo: back to step 2; a new step 2 replaces the old one
     menu(window, "Step", "Full step").trigger()
     qtbot.waitUntil(lambda: list(panel.curves["h"].getData()[0]) == [0, 1, 2], timeout=2000)
     open_example(qtbot, window, "spiral")  # another network: a fresh record

@@ -36,19 +36,19 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
     w = window
     base = QApplication.font().pointSizeF()
     press(qtbot, w, Qt.Key.Key_F5)
-    assert w.actions.presentation.isChecked()
+    assert w.window_actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
     settle(qtbot)  # the canvas re-fits the whole network
     view = w.canvas
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert all(shown.contains(b.sceneBoundingRect()) for b in view.canvas.blocks.values())
-    assert w.actions.phase_label.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
+    assert w.window_actions.phase_label.font().pointSizeF() == pytest.approx(base * PRESENTATION_SCALE)
     assert not any(w.docks[key].toggleViewAction().isChecked() for key in ("history", "timeline", "data"))
     assert all(w.docks[key].isVisible() for key in ("training", "loss", "gradients", "explanation"))
     assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) == QColor("black")
     menu(w, "View", "Presentation mode").trigger()
     settle(qtbot)
-    assert not w.actions.presentation.isChecked()
+    assert not w.window_actions.presentation.isChecked()
     assert QApplication.font().pointSizeF() == pytest.approx(base)
     assert QMainWindow.palette(w).color(QPalette.ColorRole.WindowText) != QColor(
         "black"

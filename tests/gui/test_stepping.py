@@ -39,7 +39,7 @@ from tests.gui.reference import (
 
 
 def enabled(w):
-    a = w.actions
+    a = w.window_actions
     return a.forward.isEnabled(), a.backward.isEnabled(), a.update.isEnabled()
 
 
@@ -56,11 +56,11 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     w = window
     open_example(qtbot, w, "mazur")
     assert w.windowTitle().startswith("Mazur 2-2-2") and "*" not in w.windowTitle()
-    assert "step 1 · next: forward h" in w.actions.phase_label.text()
+    assert "step 1 · next: forward h" in w.window_actions.phase_label.text()
     assert enabled(w) == (True, False, False)
     assert edges(w)[("o.weight", (0, 0))].label == "0.4"  # at rest the lines carry the weights
 
-    w.actions.forward.trigger()  # forward h (the action)
+    w.window_actions.forward.trigger()  # forward h (the action)
     settle(qtbot)
     assert neuron_text(w, "h", 0) == ("0.5933", "net 0.3775") and neuron_text(w, "h", 1)[0] == "0.5969"
     assert tip_number(tooltip(w, neuron_point(w, "h", 0)), "out") == shown(OUT_H[0])
@@ -73,9 +73,12 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert tip_number(tip, "out") == shown(OUT_O[0])
     assert tip_number(tip, "net") == shown(NET_O1)
     assert enabled(w) == (True, False, False)  # the loss is the forward pass's last phase
-    QTest.mouseClick(w.stepping_toolbar.widgetForAction(w.actions.forward), LEFT)  # the loss (toolbar button)
+    QTest.mouseClick(w.stepping_toolbar.widgetForAction(w.window_actions.forward), LEFT)  # the loss (toolbar button)
     settle(qtbot)
-    assert f"loss {LOSS:.9g}" in w.actions.phase_label.text() and "next: backward o" in w.actions.phase_label.text()
+    assert (
+        f"loss {LOSS:.9g}" in w.window_actions.phase_label.text()
+        and "next: backward o" in w.window_actions.phase_label.text()
+    )
     assert blocks(w)["o"]._loss_text == "loss 0.2984"
     assert enabled(w) == (False, True, False)
 
@@ -94,11 +97,11 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert float(cell(editor, 0, 0, Qt.ItemDataRole.ToolTipRole).split("gradient dL/dweight = ")[1]) == pytest.approx(
         DW5, abs=1e-9
     )
-    w.actions.backward.trigger()  # backward h
+    w.window_actions.backward.trigger()  # backward h
     settle(qtbot)
     assert edges(w)[("h.weight", (0, 0))].label == "0.000439"
     assert tip_number(tooltip(w, edge_point(w, "h.weight", (0, 0), 0.3)), "gradient ∂E/∂w") == shown(DW1)
-    assert enabled(w) == (False, False, True) and "next: update" in w.actions.phase_label.text()
+    assert enabled(w) == (False, False, True) and "next: update" in w.window_actions.phase_label.text()
 
     # the chain rule: w1 is explained at first; a click on w5's line explains w5
     assert w.explanation.target() == ("h.weight", (0, 0))
@@ -111,7 +114,7 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     params = w.document.params()
     np.testing.assert_allclose(params["o.weight"], O_WEIGHT_AFTER, atol=1e-9)
     assert params["h.weight"][0, 0] == pytest.approx(W1_AFTER, abs=1e-9)
-    assert enabled(w) == (True, False, False) and "step 2 · next: forward h" in w.actions.phase_label.text()
+    assert enabled(w) == (True, False, False) and "step 2 · next: forward h" in w.window_actions.phase_label.text()
     assert cell(editor, 0, 0) == "0.3589"
     assert cell(editor, 0, 0, Qt.ItemDataRole.ToolTipRole).startswith("o.weight[0, 0] = 0.358916")
     assert tip_number(tooltip(w, edge_point(w, "o.weight", (0, 0), 0.5)), "weight") == shown(W5_AFTER)
@@ -120,7 +123,7 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     press(qtbot, w, Qt.Key.Key_S)  # a whole second step
     # (Mazur's post reports 0.291027924 here, from rounded intermediate values; the exact figure is 0.29102777)
     _, traces = headless("mazur", 2)
-    assert f"step 3 · next: forward h · loss {traces[1].loss:.9g}" in w.actions.phase_label.text()
+    assert f"step 3 · next: forward h · loss {traces[1].loss:.9g}" in w.window_actions.phase_label.text()
     assert traces[1].loss == pytest.approx(0.291027774, abs=1e-9)
     assert w.document.undo_stack.text(0) == "Train 2 steps"  # consecutive steps merge
 

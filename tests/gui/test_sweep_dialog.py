@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 
 from bpstudio.core import sweep
 from bpstudio.core.sweep import Config, SweepCell, run_cell
-from bpstudio.gui.tools.sweep_dialog import open_sweep
+from bpstudio.gui.tools.sweep_dialog import SweepDialog, open_sweep
 from tests.gui.driving import LEFT, NOMOD
 
 
@@ -69,7 +69,7 @@ def run_to_end(qtbot, dialog):
 
 
 def test_open_sweep_keeps_one_dialog_on_the_window(window, dialog):
-    assert window._sweep_dialog is dialog and open_sweep(window) is dialog and dialog.isVisible()
+    assert window.tools.get(SweepDialog) is dialog and open_sweep(window) is dialog and dialog.isVisible()
     assert not dialog.isModal()
 
 

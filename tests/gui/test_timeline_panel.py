@@ -60,11 +60,11 @@ def test_going_back_shows_that_step_and_stepping_on_starts_a_branch(qtbot, windo
 
 def test_the_timeline_refuses_while_training_and_records_as_it_trains(qtbot, window):
     w, doc = window, window.document
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count > 200, timeout=5000)
     assert not w.timeline_panel.slider.isEnabled()
     assert doc.rewind.go_to(0) is False  # refused while training: pause first
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     steps = doc.rewind.timeline.steps()
     assert steps[0] == 0 and steps[-1] == doc.session.step_count and len(steps) >= 2
     assert w.timeline_panel.slider.isEnabled() and doc.rewind.go_to(steps[1])

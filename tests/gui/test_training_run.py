@@ -40,15 +40,15 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     start = {k: v.copy() for k, v in doc.params().items()}
     same_params(start, initial_params(presets.load("xor")))
     press(qtbot, w, Qt.Key.Key_P)  # Play
-    assert w.training.running and w.actions.play.isChecked() and not w.actions.forward.isEnabled()
+    assert w.training.running and w.window_actions.play.isChecked() and not w.window_actions.forward.isEnabled()
     qtbot.waitUntil(
-        lambda: len(doc.history) >= 300 and "training · step" in w.actions.phase_label.text(), timeout=10000
+        lambda: len(doc.history) >= 300 and "training · step" in w.window_actions.phase_label.text(), timeout=10000
     )
     press(qtbot, w, Qt.Key.Key_P)  # Pause
-    assert not w.training.running and w.training.worker is None and not w.actions.play.isChecked()
+    assert not w.training.running and w.training.worker is None and not w.window_actions.play.isChecked()
     n = doc.session.step_count
     assert n >= 300 and len(doc.history) == n
-    assert f"step {n + 1} · next: forward h" in w.actions.phase_label.text()
+    assert f"step {n + 1} · next: forward h" in w.window_actions.phase_label.text()
 
     # the run is exactly the core's: the same weights, and the plot history of its per-step losses and
     # gradient norms (past the history's capacity, neighbouring steps merge the same way in both)
@@ -82,7 +82,7 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     assert texts[-1] == f"Train {n} steps"
     press(qtbot, w, Qt.Key.Key_Z, CTRL)
     same_params(doc.params(), start, tol=0)
-    assert doc.session.step_count == 0 and "step 1 · next: forward h" in w.actions.phase_label.text()
+    assert doc.session.step_count == 0 and "step 1 · next: forward h" in w.window_actions.phase_label.text()
     press(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
     assert doc.session.step_count == n
 
@@ -102,9 +102,9 @@ def test_redo_of_a_step_restores_the_weights_after_it(qtbot, window):
 def test_redo_of_a_training_run_restores_the_trained_weights(qtbot, window):
     w = window
     doc = w.document
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count >= 50, timeout=5000)
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     trained = {k: v.copy() for k, v in doc.session.params_numpy().items()}
     same_params(trained, headless("xor", doc.session.step_count)[0].params_numpy())
     press(qtbot, w, Qt.Key.Key_Z, CTRL)
@@ -131,7 +131,7 @@ def test_undoing_training_takes_its_points_off_the_plots(qtbot, window):
 def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
     w = window
     doc, panel = w.document, w.training_panel
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     qtbot.waitUntil(lambda: doc.session.step_count > 20, timeout=5000)
 
     type_into_field(qtbot, panel.fields["lr"], "0.1")
@@ -152,7 +152,7 @@ def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
 
     now = doc.session.step_count
     qtbot.waitUntil(lambda: doc.session.step_count > now + 20, timeout=5000)  # it goes on training
-    w.actions.play.trigger()
+    w.window_actions.play.trigger()
     assert not w.training.running and w.training.worker is None
     assert doc.session.steps_per_epoch == -(-len(doc.train_data) // 16)
 
@@ -185,7 +185,7 @@ def test_switching_backends_keeps_the_weights_and_torch_steps_like_numpy(qtbot, 
     assert doc.backend_choice[0] == "torch" and w.training_panel.backend.currentText() == "PyTorch CPU"
     press(qtbot, w, Qt.Key.Key_S)
     assert doc.trace.loss == pytest.approx(LOSS, abs=1e-9)
-    assert f"loss {LOSS:.9g}" in w.actions.phase_label.text()
+    assert f"loss {LOSS:.9g}" in w.window_actions.phase_label.text()
     session, traces = headless("mazur", 1)  # NumPy, headless
     assert doc.trace.loss == pytest.approx(traces[0].loss, abs=1e-12)
     same_params(doc.params(), session.params_numpy())

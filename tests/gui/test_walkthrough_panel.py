@@ -18,7 +18,7 @@ from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.session import Session
 from bpstudio.core.walkthrough import mazur_walkthrough, run_through
-from bpstudio.gui.tools.walkthrough_panel import open_walkthrough
+from bpstudio.gui.tools.walkthrough_panel import WalkthroughDock, open_walkthrough
 from tests.gui.driving import LEFT, settle
 
 N_STEPS = len(mazur_walkthrough())
@@ -63,7 +63,7 @@ def test_opens_mazur_at_step_zero_in_projector_type(window, walk):
         assert label.font().pointSizeF() >= 16
     assert walk.body.palette().color(QPalette.ColorRole.WindowText) == QColor("black")
     assert walk.body.palette().color(QPalette.ColorRole.Window) == QColor("white")
-    dock = window._walkthrough_dock
+    dock = window.tools.get(WalkthroughDock).dock
     assert dock.isVisible() and not window.docks["loss"].isVisible()  # it takes the plots' room
     dock.close()
     assert window.docks["loss"].isVisible() and window.docks["gradients"].isVisible()
@@ -150,7 +150,7 @@ def test_another_network_is_replaced_after_asking_about_unsaved_changes(window, 
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert open_walkthrough(window) is None
     assert dialogs.kinds() == ["question"] and doc.spec.name != presets.load("mazur").name
-    assert getattr(window, "_walkthrough_panel", None) is None
+    assert window.tools.get(WalkthroughDock) is None
     dialogs.answer = QMessageBox.StandardButton.Discard
     panel = open_walkthrough(window)
     assert panel is not None and doc.spec.name == presets.load("mazur").name

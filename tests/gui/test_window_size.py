@@ -35,7 +35,7 @@ def step_xor_and_select(qtbot, w):
     """A run with a batch of many samples (the chain rule gets its sample picker) and a layer selected."""
     menu(w, "File", "Examples", "xor").trigger()
     settle(qtbot)
-    w.actions.step.trigger()
+    w.window_actions.step.trigger()
     settle(qtbot)
     click(qtbot, w, header_point(w, "h"))  # select h as a person does: a click on its header
     assert w.explanation.sample.isVisibleTo(w.explanation)
@@ -94,7 +94,7 @@ def test_at_1024_by_768_every_dock_and_key_control_keeps_its_room(qtbot, window)
         assert_shown_with_room(plot.png_button, "Export PNG…")
         assert_shown_with_room(plot.csv_button, "Export CSV…")
     assert_shown_with_room(w.gradient_plot.ratio_label, "first/last")
-    for button in w.palette.buttons.values():
+    for button in w.layer_palette.buttons.values():
         assert_shown_with_room(button, button.text())
     expl = w.explanation
     assert_shown_with_room(expl.parameter, "h.weight")
@@ -124,7 +124,7 @@ def test_the_narrow_arrangements_are_chosen_only_when_needed(qtbot, window):
     w.docks["data"].raise_()
     settle(qtbot)
     w.grab().save("/tmp/size_1500.png")
-    assert w.palette.caption.isVisible()
+    assert w.layer_palette.caption.isVisible()
     assert w.data_panel.pairs_per_row == 2
     samples, noise = w.data_panel.samples, w.data_panel.noise
     assert samples.y() == noise.y() and noise.x() > samples.x()  # side by side
@@ -160,7 +160,7 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     w = window
     step_xor_and_select(qtbot, w)
     shrink(qtbot, w)
-    w.actions.presentation.trigger()
+    w.window_actions.presentation.trigger()
     settle(qtbot)
     assert QApplication.font().pointSizeF() > w._base_font.pointSizeF()
     hint = w.minimumSizeHint()
@@ -171,5 +171,5 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     for plot in (w.loss_plot, w.gradient_plot):
         assert_shown_with_room(plot.png_button, "Export PNG…")
     assert_shown_with_room(w.explanation.parameter, "h.weight")
-    w.actions.presentation.trigger()
+    w.window_actions.presentation.trigger()
     settle(qtbot)

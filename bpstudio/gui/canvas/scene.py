@@ -173,9 +173,9 @@ class CanvasScene(QGraphicsScene):
             r.top()
             for lid, blk in self.blocks.items()
             if lid not in (source, target)
-            for r in [blk.mapRectToScene(blk.geometry.rect)]
+            for r in [blk.mapRectToScene(blk.geometry.rect)]  # type: ignore[union-attr]
             if r.intersects(corridor)
-        ]  # type: ignore[union-attr]
+        ]
         return min(tops) - 45 if tops else None
 
     def _block_moved(self, block: LayerItem) -> None:

@@ -158,7 +158,7 @@ def build_state(
         net.grad_norms = dict(trace.grad_norms())  # core's figure (L2 norm of each weight gradient)
     drawn = [s for s in layers.values() if s.small and s.type == "dense" and layers[s.inputs[0]].small]
     net.weight_scale = _max_abs([s.weight for s in drawn if s.weight is not None and not s.showing_grad])
-    net.grad_scale = _max_abs([s.weight_grad for s in drawn if s.showing_grad])
+    net.grad_scale = _max_abs([s.weight_grad for s in drawn if s.showing_grad and s.weight_grad is not None])
     net.value_scale = _max_abs([s.out for s in layers.values() if s.small and s.out is not None])
     return net
 

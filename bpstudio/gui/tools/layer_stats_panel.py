@@ -4,7 +4,7 @@ the share of dead ReLUs and saturated sigmoid/tanh units of every layer as curve
 What is drawn comes from a :class:`~bpstudio.core.layer_stats.LayerStats` (all the counting is core's), from
 one of two sources:
 
-- *recorded training*: the window's :class:`LayerStatsRecorder` (``window._layer_stats_recorder``). Until the
+- *recorded training*: the window's :class:`LayerStatsRecorder` (in ``window.tools``). Until the
   training worker feeds it every step (set ``fed_by_worker`` then), it records the document's own traces:
   each step taken by hand and, while training, the latest step of each report the worker sends;
 - *a run on a copy*: N steps trained headless on a copy of the session (the document is not changed),
@@ -97,14 +97,15 @@ class LayerStatsRecorder(QObject):
 
 def recorder_for(window: Any) -> LayerStatsRecorder:
     """The window's recorder, made (and connected to its document and training) on first use."""
-    recorder = getattr(window, "_layer_stats_recorder", None)
-    if recorder is None:
+
+    def make() -> LayerStatsRecorder:
         recorder = LayerStatsRecorder(window.document, window.signals, window)
         training = getattr(window, "training", None)
         if training is not None and hasattr(training, "progressed"):
             training.progressed.connect(recorder.record_report)
-        window._layer_stats_recorder = recorder
-    return recorder
+        return recorder
+
+    return window.tools.get_or_make(LayerStatsRecorder, make)
 
 
 class LayerStatsPanel(CopyTaskControls, QDialog):
@@ -332,4 +333,4 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
 
 def open_layer_stats(window: Any) -> LayerStatsPanel:
     """Open (or raise) the 'Inside the layers' window for ``window``'s document."""
-    return raise_tool(window, "_layer_stats_panel", LayerStatsPanel)
+    return raise_tool(window, LayerStatsPanel, LayerStatsPanel)

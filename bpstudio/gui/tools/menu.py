@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMenuBar
 
+from bpstudio.gui.qt_utils import bound
+
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
@@ -82,7 +84,7 @@ def _fill(window: MainWindow, menu: QMenu, entries: tuple) -> None:
             menu.addSeparator()
             continue
         label, module, function, tip = entry
-        action = menu.addAction(label, lambda m=module, f=function: run_tool(window, m, f))
+        action = menu.addAction(label, bound(run_tool, window, module, function))
         action.setToolTip(tip)
         action.setStatusTip(tip)
     menu.setToolTipsVisible(True)

@@ -44,7 +44,7 @@ ExecutorFactory = Callable[[], Any]  # () -> a concurrent.futures.Executor
 HIDDEN_ACTIVATIONS = tuple(a for a in activations.NAMES if a != "softmax")
 OPEN_NETWORK_DATA = "the open network's data"
 RESIDUAL_CHOICES = {"off and on": (False, True), "off": (False,), "on": (True,)}
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "depths": "2, 4, 8, 16",
     "activations": ("sigmoid", "relu"),
     "inits": ("xavier_uniform", "he_normal"),
@@ -339,5 +339,5 @@ class SweepDialog(QDialog):
 
 
 def open_sweep(window: Any) -> SweepDialog:
-    """Open (or bring forward) the sweep dialog of ``window`` (non-modal; kept as ``window._sweep_dialog``)."""
-    return raise_tool(window, "_sweep_dialog", SweepDialog)
+    """Open (or bring forward) the sweep dialog of ``window`` (non-modal; kept in ``window.tools``)."""
+    return raise_tool(window, SweepDialog, SweepDialog)

@@ -12,6 +12,7 @@ PageDown / PageUp (what a presenter's clicker sends) and the arrow keys go forwa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -304,24 +305,37 @@ class _CloseFirst(QObject):
         return False
 
 
+@dataclass
+class WalkthroughDock:
+    """The walkthrough's place in a main window: the panel, its dock, the filter that closes it with the
+    window, and the plot docks it hid to make room (None while it is closed)."""
+
+    panel: WalkthroughPanel
+    dock: QDockWidget
+    closer: QObject
+    hid: list[str] | None = None
+
+
 def _dock(window: MainWindow) -> QDockWidget:
-    dock: QDockWidget = window._walkthrough_dock  # type: ignore[attr-defined]
-    return dock
+    placed = window.tools.get(WalkthroughDock)
+    assert placed is not None
+    return placed.dock
 
 
 def _make_room(window: MainWindow, walking: bool) -> None:
     """The walkthrough takes the width under the canvas: the plots beside it (they have nothing to show
     during the first step) are hidden while it is open and come back as they were when it is closed."""
-    hid: list[str] | None = getattr(window, "_walkthrough_hid", None)
-    if walking and hid is None:
-        hid = [key for key in PLOTS if window.docks[key].toggleViewAction().isChecked()]
-        window._walkthrough_hid = hid  # type: ignore[attr-defined]
-        for key in hid:
+    placed = window.tools.get(WalkthroughDock)
+    if placed is None:
+        return
+    if walking and placed.hid is None:
+        placed.hid = [key for key in PLOTS if window.docks[key].toggleViewAction().isChecked()]
+        for key in placed.hid:
             window.docks[key].close()
-    elif not walking and hid is not None and not _dock(window).toggleViewAction().isChecked():
-        for key in hid:
+    elif not walking and placed.hid is not None and not placed.dock.toggleViewAction().isChecked():
+        for key in placed.hid:
             window.docks[key].show()
-        window._walkthrough_hid = None  # type: ignore[attr-defined]
+        placed.hid = None
 
 
 def open_walkthrough(window: MainWindow) -> WalkthroughPanel | None:
@@ -332,19 +346,20 @@ def open_walkthrough(window: MainWindow) -> WalkthroughPanel | None:
         window.files.open_example(PRESET)
         if not _is_mazur(window):
             return None
-    panel: WalkthroughPanel | None = getattr(window, "_walkthrough_panel", None)
-    if panel is None:
+
+    def place() -> WalkthroughDock:
         panel = WalkthroughPanel(window)
         dock = QDockWidget("Walkthrough", window)
         dock.setObjectName("walkthrough_dock")
         dock.setWidget(panel)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        window._walkthrough_panel = panel  # type: ignore[attr-defined]
-        window._walkthrough_dock = dock  # type: ignore[attr-defined]
+        closer = _CloseFirst(window)
+        window.installEventFilter(closer)
         dock.visibilityChanged.connect(lambda shown: _make_room(window, shown))
-        window._walkthrough_closer = _CloseFirst(window)  # type: ignore[attr-defined]
-        window.installEventFilter(window._walkthrough_closer)  # type: ignore[attr-defined]
-    dock = window._walkthrough_dock  # type: ignore[attr-defined]
+        return WalkthroughDock(panel, dock, closer)
+
+    placed = window.tools.get_or_make(WalkthroughDock, place)
+    panel, dock = placed.panel, placed.dock
     dock.show()
     dock.raise_()
     _make_room(window, True)

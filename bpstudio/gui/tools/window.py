@@ -1,4 +1,5 @@
-"""What every tool window does when its menu entry is chosen: one window per main window, shown and raised."""
+"""What every tool window does when its menu entry is chosen: made once per main window (kept in its
+``tools`` registry, gui/tool_registry.py), shown, raised and activated."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from PySide6.QtWidgets import QWidget
 W = TypeVar("W", bound=QWidget)
 
 
-def raise_tool(window: Any, attribute: str, make: Callable[[Any], W]) -> W:
-    """The tool window kept on ``window`` as ``attribute`` (made by ``make(window)`` the first time), shown,
-    raised and activated."""
-    tool: W | None = getattr(window, attribute, None)
-    if tool is None:
-        tool = make(window)
-        setattr(window, attribute, tool)
+def raise_tool(window: Any, kind: type[W], make: Callable[[Any], W]) -> W:
+    """The tool window of type ``kind`` in ``window``'s registry (made by ``make(window)`` the first time),
+    shown, raised and activated."""
+    tool = window.tools.get_or_make(kind, lambda: make(window))
     tool.show()
     tool.raise_()
     tool.activateWindow()
