@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from bpstudio.core.history import TrainingHistory
 from bpstudio.document import Document
-from bpstudio.gui.worker import Progress, TrainWorker
+from bpstudio.gui.worker import Progress, TrainingRun, TrainingSource, TrainWorker
 
 # the speed control's choices: label -> steps per second (None: as fast as the machine goes)
 SPEEDS: dict[str, float | None] = {
@@ -64,7 +64,10 @@ class TrainingController(QObject):
             doc.session.abort_step()  # a half-done step restarts, so whole steps are trained
         self.latest_history = None
         doc.set_training(True)
-        worker = TrainWorker(doc, self.speed, max_steps)
+        source = TrainingSource(
+            doc.lock, lambda: TrainingRun(doc.session, doc.history, doc.train_data, doc.test_data), doc.rewind.record
+        )
+        worker = TrainWorker(source, self.speed, max_steps)
         worker.progressed.connect(self._on_progress)
         worker.failed.connect(self.failed)
         worker.finished.connect(self._on_finished)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +25,35 @@ from bpstudio.core.history import TrainingHistory
 from bpstudio.core.trace import StepTrace
 
 if TYPE_CHECKING:
-    from bpstudio.document import Document
+    from bpstudio.core.data import Dataset
+    from bpstudio.core.session import Session
 
 REPORT_INTERVAL = 0.1  # seconds between reports to the window (the views redraw at most 10 times a second)
 EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface evaluations
 CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
 GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw
 TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
+
+
+@dataclass(frozen=True)
+class TrainingSource:
+    """What the worker needs of the open document, and nothing more: the lock that guards the run, the run
+    itself (read at every chunk, under the lock: settings change between chunks) and a way to keep the state
+    it is in on the timeline."""
+
+    lock: threading.RLock
+    run: Callable[[], TrainingRun]
+    record_state: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The session being trained, the plot history its steps go into and its data."""
+
+    session: Session
+    history: TrainingHistory
+    train: Dataset
+    test: Dataset | None
 
 
 @dataclass
@@ -48,9 +71,9 @@ class TrainWorker(QThread):
     progressed = Signal(object)  # Progress
     failed = Signal(str)
 
-    def __init__(self, document: Document, steps_per_second: float | None = None, max_steps: int | None = None):
+    def __init__(self, source: TrainingSource, steps_per_second: float | None = None, max_steps: int | None = None):
         super().__init__()
-        self.document = document
+        self.source = source
         self.steps_per_second = steps_per_second  # None: as fast as it goes
         self.max_steps = max_steps
         self._stop = False
@@ -117,16 +140,19 @@ class TrainWorker(QThread):
             self.failed.emit(f"training stopped by an internal error: {type(exc).__name__}: {exc}")
 
     def _loop(self) -> None:
-        doc = self.document
-        small_net = sum(math.prod(shape) for shape in doc.spec.param_shapes().values()) <= TRACE_LIMIT
+        source = self.source
+        with source.lock:
+            shapes = source.run().session.spec.param_shapes().values()
+        small_net = sum(math.prod(shape) for shape in shapes) <= TRACE_LIMIT
         progress = Progress()
         last_report = last_eval = time.perf_counter()
         last_eval -= EVAL_INTERVAL  # evaluate at once, so the plots start with a point
         next_step_at = time.perf_counter()
         while not self._stop and (self.max_steps is None or self.steps_done < self.max_steps):
             rate = self.steps_per_second
-            with doc.lock:
-                session, history = doc.session, doc.history
+            with source.lock:
+                run = source.run()
+                session, history = run.session, run.history
                 layer_ids = history.layer_ids
                 chunk_end = time.perf_counter() + CHUNK_SECONDS
                 record: tuple[int, float, dict[str, float]] | None = None
@@ -152,11 +178,11 @@ class TrainWorker(QThread):
                 slow = rate is not None and rate <= 30
                 if now - last_eval >= EVAL_INTERVAL or self._stop:
                     # the chunk's last step, with its accuracy
-                    history.record(*record, train_accuracy(session, doc.train_data))
-                    tested = held_out_record(session, doc.test_data)
+                    history.record(*record, train_accuracy(session, run.train))
+                    tested = held_out_record(session, run.test)
                     if tested is not None:
                         history.record_test(*tested)
-                    progress.surface = data_surface(session, doc.train_data)
+                    progress.surface = data_surface(session, run.train)
                     last_eval = now
                 else:
                     history.record(*record)
@@ -164,7 +190,7 @@ class TrainWorker(QThread):
                     if slow or small_net:
                         progress.trace = trace.to_numpy()
                     progress.history = history.snapshot()
-                    doc.rewind.record()  # (so the timeline's memory grows with time, not with speed)
+                    source.record_state()  # (so the timeline's memory grows with time, not with speed)
                     progress.step, progress.epoch = session.step_count, session.epoch_count
             if progress.step:
                 self.progressed.emit(progress)
@@ -178,6 +204,7 @@ class TrainWorker(QThread):
                     self._sleep(pause)
                 elif pause < -1.0:  # fell far behind (a slow step): don't try to catch up
                     next_step_at = time.perf_counter()
-        with doc.lock:
-            progress.step, progress.epoch = doc.session.step_count, doc.session.epoch_count
+        with source.lock:
+            session = source.run().session
+            progress.step, progress.epoch = session.step_count, session.epoch_count
         self.progressed.emit(progress)
