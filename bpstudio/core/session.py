@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from bpstudio.core.backends import Backend, get_backend
+from bpstudio.core.backends.base import PlanStep, StepPlan
 from bpstudio.core.batches import BatchOrder
 from bpstudio.core.checks import is_count
 from bpstudio.core.data import Dataset
@@ -82,11 +83,11 @@ class Session:
             layer = spec.layer(layer_id)
             needs = [i != self._input_id for i in layer.inputs]
             kernel = self._backend.kernel(layer, [spec.widths[i] for i in layer.inputs], needs)
-            self._plan.append((layer_id, kernel, layer.inputs, needs))
+            self._plan.append(PlanStep(layer_id, kernel, tuple(layer.inputs), tuple(needs)))
         self._loss_fn = self._backend.loss(spec.loss)
         self._param_index = [(f"{lid}.{name}", lid, name) for lid in order for name in spec.layer(lid).param_names]
         # a backend may run a whole step in one go (torch: one autograd call instead of one per layer)
-        self._whole_step = getattr(self._backend, "whole_step", None)
+        self._step_plan = StepPlan(tuple(self._plan), self._input_id, spec.output, spec.loss)
         self._frozen = spec.frozen_params()
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order),
@@ -210,12 +211,13 @@ class Session:
 
     def step(self) -> StepTrace:
         """Finish the current step (or run a whole one) and return its trace."""
-        if self._cursor == 0 and self._whole_step is not None:
+        whole_step = self._backend.whole_step
+        if self._cursor == 0 and whole_step is not None:
             self._begin_step()
             trace = self.trace
             assert trace is not None
-            trace.layers, trace.loss, trace.output_grad = self._whole_step(
-                self._plan, trace.x, trace.targets, self.params, self._input_id, self.spec.output, self.spec.loss
+            trace.layers, trace.loss, trace.output_grad = whole_step(
+                self._step_plan, trace.x, trace.targets, self.params
             )
             self._update()
         elif self._cursor == 0:

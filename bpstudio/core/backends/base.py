@@ -1,14 +1,20 @@
-"""What a backend provides: array conversion, per-layer kernels and losses.
+"""What a backend provides: a small set of named hooks, looked up by name (``get_backend``).
 
-A kernel's ``forward(inputs, params)`` returns a :class:`~bpstudio.core.trace.LayerTrace` holding what
-it computed and saved; ``backward(record, grad_out)`` fills that record's gradients, using only what
-forward saved. Nothing is written into an array a caller holds.
+- array conversion: ``asarray``, ``labels``, ``to_numpy``, ``param``;
+- per-layer kernels (``kernel``): a kernel's ``forward(inputs, params)`` returns a
+  :class:`~bpstudio.core.trace.LayerTrace` holding what it computed and saved; ``backward(record, grad_out)``
+  fills that record's gradients, using only what forward saved. Nothing is written into an array a caller holds;
+- losses (``loss``) and the optimizers' arithmetic (``sqrt``, ``add_scaled``, ``add``);
+- optionally ``whole_step``: a whole step (forward, loss, backward) in one go, given the session's
+  :class:`StepPlan` (torch: one autograd call instead of one per layer, with the same numbers); None where a
+  backend has none, and the session then runs the layers one by one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -25,10 +31,39 @@ class Kernel(Protocol):
     def backward(self, record: LayerTrace, grad_out: Array) -> None: ...
 
 
+class PlanStep(NamedTuple):
+    """One layer of a step, in the order the forward pass runs them."""
+
+    layer_id: str
+    kernel: Kernel
+    inputs: tuple[str, ...]
+    needs_input_grad: tuple[bool, ...]  # per input: False for the network's input (no gradient wanted)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What a whole step runs: the layers in order, where the data comes in and goes out, and the loss."""
+
+    steps: tuple[PlanStep, ...]
+    input_id: str
+    output_id: str
+    loss: str
+
+
+class WholeStep(Protocol):
+    def __call__(
+        self, plan: StepPlan, x: Array, t: Array, params: Mapping[str, Array]
+    ) -> tuple[dict[str, LayerTrace], float, Array]:
+        """Forward, loss and backward of one batch: the layers' traces (gradients filled), the loss value and
+        dL/dy at the output."""
+        ...
+
+
 class Backend(Protocol):
     name: str
     device: str
     dtype: str
+    whole_step: WholeStep | None
 
     def asarray(self, a: np.ndarray) -> Array: ...
 

@@ -91,6 +91,7 @@ class Concat:
 class NumpyBackend:
     name = "numpy"
     device = "cpu"
+    whole_step = None  # (the session runs the hand-written layers one by one)
 
     def __init__(self, device: str = "cpu", dtype: str = "float64"):
         if device != "cpu":

@@ -9,12 +9,14 @@ stepping as the NumPy backend, on ``cpu`` or ``cuda``. Parameters are stored as 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bpstudio.core.backends.base import StepPlan
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
@@ -144,14 +146,7 @@ class TorchBackend:
         return value_and_grad
 
     def whole_step(
-        self,
-        plan: Sequence[tuple],
-        x: Tensor,
-        t: Tensor,
-        params: Mapping[str, Tensor],
-        input_id: str,
-        output_id: str,
-        loss: str,
+        self, plan: StepPlan, x: Tensor, t: Tensor, params: Mapping[str, Tensor]
     ) -> tuple[dict[str, LayerTrace], float, Tensor]:
         """Forward, loss and backward as one graph and a single ``autograd.grad`` call.
 
@@ -160,10 +155,13 @@ class TorchBackend:
         autograd reports the gradient along each edge separately from a layer's total ``grad_out``.
         """
         leaves = {k: _leaf(v) for k, v in params.items()}
+        input_id, output_id, loss = plan.input_id, plan.output_id, plan.loss
+        kernels = {step.layer_id: cast(TorchKernel, step.kernel) for step in plan.steps}  # (this backend's own)
         values = {input_id: x}
         records: dict[str, LayerTrace] = {}
         with torch.enable_grad():
-            for layer_id, kernel, sources, needs in plan:
+            for layer_id, _, sources, needs in plan.steps:
+                kernel = kernels[layer_id]
                 xs = [values[s].view_as(values[s]) if need else values[s] for s, need in zip(sources, needs)]
                 record = kernel.build(xs, [leaves[k] for k in kernel.param_keys])
                 values[layer_id] = record.out
@@ -173,11 +171,11 @@ class TorchBackend:
                 value = torch.full((), float("nan"), dtype=y.dtype, device=y.device) + 0 * y.sum()
             else:
                 value = LOSSES[loss](y, t)
-        per_layer = [kernel.gradient_targets(records[layer_id]) for layer_id, kernel, _, _ in plan]
+        per_layer = [kernels[lid].gradient_targets(records[lid]) for lid in kernels]
         grads = torch.autograd.grad(value, [g for targets in per_layer for g in targets])
         at = 0
-        for (layer_id, kernel, _, _), targets in zip(plan, per_layer):
-            kernel.fill(records[layer_id], grads[at : at + len(targets)])
+        for layer_id, targets in zip(kernels, per_layer):
+            kernels[layer_id].fill(records[layer_id], grads[at : at + len(targets)])
             at += len(targets)
         output_grad = records[output_id].grad_out
         assert output_grad is not None
