@@ -18,7 +18,6 @@ mean: the per-sample totals summed over the batch equal the recorded gradient.
 from __future__ import annotations
 
 import heapq
-import html
 import math
 import re
 from dataclasses import dataclass
@@ -174,7 +173,7 @@ def explain(
         first = (
             f"{LOSS_RULES[spec.loss]} ({spec.loss})"
             if lid == spec.output
-            else f"summed over the {_count(n_paths)} to E"
+            else f"summed over the {path_count(n_paths)} to E"
         )
         summary = (
             Factor(f"∂E/∂out_{lid}[{j}]", first, float(graph.grad_out[lid][sample, j])),
@@ -182,7 +181,7 @@ def explain(
             last,
         )
 
-    notes = [f"the {len(paths)} largest of the {_count(n_paths)} to E are listed"] if n_paths > len(paths) else []
+    notes = [f"the {len(paths)} largest of the {path_count(n_paths)} to E are listed"] if n_paths > len(paths) else []
     if batch > 1:
         notes.append(
             f"this is sample {sample} of a batch of {batch}; the recorded gradient is the sum of the "
@@ -395,14 +394,14 @@ def to_text(expl: Explanation) -> str:
         return "\n".join(lines + [f"= 0: {expl.note}"])
     lines.append("= " + " · ".join(x.symbol for x in expl.summary))
     lines.append("= " + " × ".join(f(x.value) for x in expl.summary) + f" = {f(expl.sample_value)}")
-    lines.append(f"{_count(expl.n_paths)} to E:")
+    lines.append(f"{path_count(expl.n_paths)} to E:")
     for number, path in enumerate(expl.paths, 1):
         lines.append(f"  path {number} via {' → '.join(path.via)}:")
         lines.append("    " + " · ".join(x.symbol for x in path.factors))
         lines.append("    = " + " × ".join(f(x.value) for x in path.factors) + f" = {f(path.value)}")
-        lines.append(f"    (∂E/∂out_{_root_unit(path)} along this path = {f(path.upstream)})")
+        lines.append(f"    (∂E/∂out_{root_unit(path)} along this path = {f(path.upstream)})")
     if expl.n_paths > len(expl.paths):
-        lines.append(f"  other {_count(expl.n_paths - len(expl.paths))} together = {f(expl.other_paths)}")
+        lines.append(f"  other {path_count(expl.n_paths - len(expl.paths))} together = {f(expl.other_paths)}")
     lines.append(f"sum over paths = {f(expl.sample_value)}")
     if expl.batch_size > 1:
         lines.append(f"summed over the batch's {expl.batch_size} samples = {f(expl.batch_value)}")
@@ -415,70 +414,11 @@ def to_text(expl: Explanation) -> str:
     return "\n".join(lines)
 
 
-def _count(n: int) -> str:
+def path_count(n: int) -> str:
+    """``1 path``, ``3 paths``."""
     return f"{n} path{'s' * (n != 1)}"
 
 
-def _root_unit(path: PathTerm) -> str:
+def root_unit(path: PathTerm) -> str:
     """``h[0→1]`` -> ``h[1]``: the out unit of the parameter's layer on this path."""
     return re.sub(r"\[\d+→(\d+)\]", r"[\1]", path.via[0])
-
-
-def _symbol_html(text: str) -> str:
-    """``∂net_h[0]/∂w_h[0,1]`` with the layer ids as subscripts: net<sub>h</sub>[0]."""
-    return re.sub(r"\b(w|b|out|net)_([^\[\s]+?)\[", r"\1<sub>\2</sub>[", html.escape(text))
-
-
-def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176c4") -> str:
-    """The explanation as rich text for the GUI panel: signed values in the given colours."""
-    f = format_value
-    sym = _symbol_html
-
-    def signed(v: float) -> str:
-        return f"<b style='color:{positive if v >= 0 else negative}'>{f(v)}</b>"
-
-    where = f"row {expl.index[0]}, column {expl.index[1]}" if len(expl.index) == 2 else f"unit {expl.index[0]}"
-    summed = f" · summed over a batch of {expl.batch_size}" if expl.batch_size > 1 else ""
-    out = [
-        (
-            f"<h2>∂E/∂{sym(expl.symbol)} = {signed(expl.batch_value)}</h2>"
-            f"<p style='color:#555'>{html.escape(expl.key)}, {where}{summed}</p>"
-        )
-    ]
-    if not expl.summary:
-        return "".join(out + [f"<p>= 0: {html.escape(expl.note)}</p>"])
-    out.append(
-        f"<p><b>Chain rule</b> for sample {expl.sample} of {expl.batch_size}<br>∂E/∂"
-        + sym(expl.symbol)
-        + " = "
-        + " · ".join(sym(x.symbol) for x in expl.summary)
-        + "<br>= "
-        + " × ".join(f(x.value) for x in expl.summary)
-        + f" = {signed(expl.sample_value)}</p>"
-    )
-    out.append(f"<p><b>{_count(expl.n_paths)} to E</b>, one term per path:</p><table cellspacing='0' cellpadding='3'>")
-    for number, path in enumerate(expl.paths, 1):
-        out.append(
-            f"<tr><td valign='top'>{number}.</td><td><b>via {html.escape(' → '.join(path.via))}</b>"
-            f"<br><span style='color:#555'>{' · '.join(sym(x.symbol) for x in path.factors)}</span><br>"
-            f"= {' × '.join(f(x.value) for x in path.factors)} = {signed(path.value)}<br><span style="
-            f"'color:#555'>∂E/∂{sym('out_' + _root_unit(path))} along this path = {f(path.upstream)}</span>"
-            "</td></tr>"
-        )
-    if expl.n_paths > len(expl.paths):
-        out.append(
-            f"<tr><td></td><td>other {_count(expl.n_paths - len(expl.paths))} together: "
-            f"{signed(expl.other_paths)}</td></tr>"
-        )
-    out.append(f"</table><p><b>Sum</b> over paths = {signed(expl.sample_value)}")
-    if expl.batch_size > 1:
-        out.append(f"<br>summed over the batch's {expl.batch_size} samples = {signed(expl.batch_value)}")
-    check = (
-        "<span style='color:#2a7d2a'>✓ matches</span>"
-        if expl.matches
-        else f"<span style='color:#c01010'>✗ differs by {expl.batch_value - expl.recorded:.3g}</span>"
-    )
-    out.append(f"<br><b>Recorded</b> by the backward pass = {f(expl.recorded)} {check}</p>")
-    if expl.note:
-        out.append(f"<p style='color:#555'>{html.escape(expl.note)}</p>")
-    return "".join(out)

@@ -7,9 +7,10 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 
 from bpstudio.core import datasets, presets
-from bpstudio.core.explain import format_value
+from bpstudio.core.explain import explain, format_value
 from bpstudio.core.session import Session
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
+from bpstudio.gui.inspectors.explanation_html import to_html
 from tests.gui.driving import on_screen
 
 
@@ -136,3 +137,10 @@ def test_a_batch_gets_a_sample_picker_and_each_sample_its_own_numbers(panel, qtb
     spec, session = mazur_session()
     panel.show_step(spec, session.forward_backward().to_numpy())
     assert panel.sample.isHidden()
+
+
+def test_the_panels_rich_text_writes_layer_ids_as_subscripts_and_signs_in_colour():
+    spec = presets.load("mazur")
+    trace = Session(spec, datasets.resolve_split(spec.data)[0]).forward_backward().to_numpy()
+    text = to_html(explain(spec, trace, "h.weight", (0, 0)), positive="#aa0000", negative="#0000aa")
+    assert "w<sub>h</sub>[0,0]" in text and "<b style='color:#aa0000'>0.000438568</b>" in text

@@ -16,11 +16,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
 from bpstudio.core.errors import BpstudioError, SessionError
-from bpstudio.core.explain import explain, to_html
+from bpstudio.core.explain import explain
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import NEGATIVE, POSITIVE
 from bpstudio.gui.flow_layout import GroupFlowLayout
+from bpstudio.gui.inspectors.explanation_html import to_html
 from bpstudio.gui.qt_utils import signals_blocked
 
 TEXT_POINT_SIZE = 15  # the explanation
