@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bpstudio.core.history import TrainingHistory  # noqa: E402
+from bpstudio.core.record.history import TrainingHistory  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
 
 NETS = ("xor", "deep_sigmoid", "spiral")

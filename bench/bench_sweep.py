@@ -27,7 +27,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bpstudio.core.sweep import SweepGrid, default_workers, local_executor, run_cell, run_sweep  # noqa: E402
+from bpstudio.core.tools.sweep import SweepGrid, default_workers, local_executor, run_cell, run_sweep  # noqa: E402
 
 
 def grid(steps: int, quick: bool) -> SweepGrid:

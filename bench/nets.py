@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpstudio.core import spec_io
 from bpstudio.core.data import Dataset
+from bpstudio.core.io import spec_io
 from bpstudio.core.spec import NetworkSpec
 
 BATCH = 64

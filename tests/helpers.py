@@ -9,8 +9,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from bpstudio.core import spec_io
 from bpstudio.core.data import Dataset
+from bpstudio.core.io import spec_io
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 # a test (or a parameter) that needs PyTorch skips without it; the rest of its module still runs

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bpstudio.core.gradcheck import gradient_check
+    from bpstudio.core.tools.gradcheck import gradient_check
 
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)

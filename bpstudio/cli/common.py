@@ -11,11 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from bpstudio.core import presets, spec_io
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, DataError
-from bpstudio.core.fileio import write_atomic
+from bpstudio.core.io import presets, spec_io
+from bpstudio.core.io.fileio import write_atomic
 from bpstudio.core.spec import NetworkSpec
 
 EXIT_USAGE = 2

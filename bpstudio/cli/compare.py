@@ -1,7 +1,7 @@
 """``bpstudio compare``: the same forward and backward pass on NumPy and PyTorch, in float64 and float32.
 
 Prints, per layer and quantity (z, a, the loss, dL/dz, dL/dW, dL/db) and per backend/dtype pair, the
-largest absolute and relative difference from NumPy float64 (see :mod:`bpstudio.core.compare` for how the
+largest absolute and relative difference from NumPy float64 (see :mod:`bpstudio.core.tools.compare` for how the
 relative difference treats near-zero entries), then one line naming the largest difference and where.
 """
 
@@ -11,8 +11,8 @@ import argparse
 
 from bpstudio.cli.common import add_network_arguments, check_outputs, load_data, load_network, write_output
 from bpstudio.core.backends import DTYPES
-from bpstudio.core.compare import NEAR_ZERO, compare_backends
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.tools.compare import NEAR_ZERO, compare_backends
 
 NAME = "compare"
 HELP = "one step on NumPy and PyTorch in float64 and float32: the largest differences per layer"

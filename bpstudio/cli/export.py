@@ -1,7 +1,7 @@
 """``bpstudio export NET.json --torch OUT.py``: the network as a runnable PyTorch script.
 
 The script holds an ``nn.Module`` mirroring the network with its current weights, the training data and a
-training loop with the network's optimizer (see :mod:`bpstudio.core.export_torch`). Big networks or data
+training loop with the network's optimizer (see :mod:`bpstudio.core.io.export_torch`). Big networks or data
 sets also get ``OUT.npz`` beside the script.
 """
 
@@ -11,8 +11,8 @@ import argparse
 
 from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.export_torch import DEFAULT_STEPS, EMBED_LIMIT, write_torch_script
 from bpstudio.core.init import initial_params
+from bpstudio.core.io.export_torch import DEFAULT_STEPS, EMBED_LIMIT, write_torch_script
 
 NAME = "export"
 HELP = "write the network as a runnable PyTorch script (module, weights, data, training loop)"

@@ -1,7 +1,7 @@
 """``bpstudio import NET.json --state-dict W.pt --out NET2.json``: weights from PyTorch into a network file.
 
 The ``state_dict`` may come from a script ``bpstudio export`` wrote, or from any module whose keys
-clearly name the network's parameters (see :func:`bpstudio.core.export_torch.load_state_dict`); a file
+clearly name the network's parameters (see :func:`bpstudio.core.io.export_torch.load_state_dict`); a file
 that does not fit (a missing, extra or misshapen entry) is refused and nothing is written.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 
 from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network, write_output
-from bpstudio.core import spec_io
-from bpstudio.core.export_torch import load_state_dict
+from bpstudio.core.io import spec_io
+from bpstudio.core.io.export_torch import load_state_dict
 
 NAME = "import"
 HELP = "write the network with the weights of a PyTorch state_dict file"

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 
 from bpstudio.cli.common import check_outputs, write_output
-from bpstudio.core import presets
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.io import presets
 
 NAME = "presets"
 HELP = "list the example networks, or save one as a network file"

@@ -11,9 +11,9 @@ import argparse
 import sys
 
 from bpstudio.cli.common import check_outputs, write_output
-from bpstudio.core import sweep
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.sweep_result import SweepResult
+from bpstudio.core.tools import sweep
+from bpstudio.core.tools.sweep_result import SweepResult
 
 NAME = "sweep"
 HELP = "first-layer gradient norm against depth over a grid of networks and seeds; results as CSV"

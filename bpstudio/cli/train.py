@@ -17,8 +17,8 @@ from bpstudio.cli.common import (
     load_network,
     write_output,
 )
-from bpstudio.core import spec_io
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.io import spec_io
 
 NAME = "train"
 HELP = "run N optimizer steps, write metrics and the trained network"

@@ -4,7 +4,7 @@ A :class:`NetworkSpec` is the single source of truth shared by the GUI, the CLI 
 Constructing one validates it: unknown ids, cycles, width mismatches, wrong matrix shapes, unknown
 names and non-finite numbers raise :class:`~bpstudio.core.errors.SpecError` naming the layer and field.
 Specs are immutable; edit one with :func:`dataclasses.replace` or :meth:`NetworkSpec.replace_layer`.
-Reading and writing the JSON form lives in :mod:`bpstudio.core.spec_io`.
+Reading and writing the JSON form lives in :mod:`bpstudio.core.io.spec_io`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 Qt-free: it raises plain events (:mod:`bpstudio.document.events`), which the GUI turns into Qt signals.
 
 Every view reads from here and every user edit comes back here as an undoable command. The document does
-no math: edits are core functions (``bpstudio.core.edit``), stepping and training the core ``Session``'s.
+no math: edits are core functions (``bpstudio.core.edit.topology``), stepping and training the core ``Session``'s.
 While a worker thread trains, ``lock`` guards the session; the worker holds it a short chunk at a time."""
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core import presets, session_io
-from bpstudio.core.carry import rename_keys, renamed_layers, same_structure
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.edit.carry import rename_keys, renamed_layers, same_structure
 from bpstudio.core.errors import BpstudioError, SessionError
-from bpstudio.core.evaluate import held_out_record, train_accuracy
-from bpstudio.core.history import TrainingHistory, plotted_layers
 from bpstudio.core.init import initial_params
+from bpstudio.core.io import presets, session_io
+from bpstudio.core.record.history import TrainingHistory, plotted_layers
 from bpstudio.core.run_state import RunState, fresh_optimizer_state
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.tools.evaluate import held_out_record, train_accuracy
 from bpstudio.core.trace import StepTrace
 from bpstudio.document.command_stack import CommandStack
 from bpstudio.document.events import Event

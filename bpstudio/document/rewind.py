@@ -1,4 +1,4 @@
-"""Rewind and branch: the document's :class:`~bpstudio.core.timeline.Timeline`.
+"""Rewind and branch: the document's :class:`~bpstudio.core.record.timeline.Timeline`.
 
 The document records a state after every step it runs itself, after every edit, when training stops,
 and (through the worker) about ten times a second while training, so the memory a fast run takes stays
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.timeline import Timeline
+from bpstudio.core.record.timeline import Timeline
 from bpstudio.document.run_commands import SnapshotCommand
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
-from bpstudio.core import presets
+from bpstudio.core.io import presets
 from bpstudio.gui.about_dialog import AboutDialog
 from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.tools import menu as tools_menu

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bpstudio.core import edit
+from bpstudio.core.edit import topology as edit
 from bpstudio.core.init import initial_params
 from bpstudio.core.spec import NetworkSpec
 

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bpstudio.core import edit
+from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.evaluate import data_surface
-from bpstudio.core.gradcheck import gradient_check
+from bpstudio.core.tools.evaluate import data_surface
+from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.document import Document
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document import Document
 from bpstudio.gui.worker import Progress, TrainingRun, TrainingSource, TrainWorker
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QThread, Signal
 
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.evaluate import data_surface, held_out_record, train_accuracy
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.record.history import TrainingHistory
+from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
 from bpstudio.core.trace import StepTrace
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpstudio.core import spec_io
+from bpstudio.core.io import spec_io
 from tests.cli.running import assert_one_line_error, run
 from tests.helpers import MAZUR, needs_torch, optional_torch
 
@@ -390,7 +390,7 @@ def test_invalid_input_exits_2_with_one_line_and_leaves_no_output(capsys, tmp_pa
 
 def test_train_uses_the_training_part_of_a_split_data_source(capsys, tmp_path):
     from bpstudio.cli.common import load_data
-    from bpstudio.core import presets
+    from bpstudio.core.io import presets
 
     spec = presets.load("xor")
     assert len(load_data(spec, "xor:n=100,test_fraction=0.25", None)) == 75

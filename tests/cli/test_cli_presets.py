@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bpstudio.core import presets, spec_io
+from bpstudio.core.io import presets, spec_io
 from tests.cli.running import assert_one_line_error, run
 
 

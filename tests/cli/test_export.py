@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from bpstudio.core import spec_io
 from bpstudio.core.datasets import make_toy
+from bpstudio.core.io import spec_io
 from tests.cli.running import run
 from tests.helpers import MAZUR, needs_torch, optional_torch, run_script
 

@@ -10,7 +10,7 @@ import pytest
 
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.init import initial_params
-from bpstudio.core.sweep import Config, build_spec
+from bpstudio.core.tools.sweep import Config, build_spec
 from tests.cli.running import run
 
 SMALL = [

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from bpstudio.core.gradcheck import gradient_check
 from bpstudio.core.session import Session
+from bpstudio.core.tools.gradcheck import gradient_check
 from tests.core.random_nets import nets
 from tests.helpers import needs_torch
 

@@ -5,12 +5,13 @@ import warnings
 import numpy as np
 import pytest
 
-from bpstudio.core import activations, losses, spec_io
+from bpstudio.core import activations, losses
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, DataError, SessionError, SpecError
-from bpstudio.core.gradcheck import gradient_check
 from bpstudio.core.init import initial_params
+from bpstudio.core.io import spec_io
 from bpstudio.core.session import Session
+from bpstudio.core.tools.gradcheck import gradient_check
 from tests.helpers import MAZUR, MAZUR_DATA, needs_torch, network, optional_torch
 
 torch = optional_torch()

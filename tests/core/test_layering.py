@@ -21,7 +21,7 @@ def test_core_imports_and_trains_without_qt_or_torch():
                  if m.name != "bpstudio.core.backends.torch_backend"]
         for name in names:
             importlib.import_module(name)
-        from bpstudio.core import presets
+        from bpstudio.core.io import presets
         from bpstudio.core.datasets import resolve_split
         from bpstudio.core.session import Session
         spec = presets.load("xor")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bpstudio.core import presets, spec_io
+from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Session
 from tests.helpers import MAZUR, MAZUR_DATA, with_torch
 

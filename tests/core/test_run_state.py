@@ -6,14 +6,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bpstudio.core import presets, session_io
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
-from bpstudio.core.landscape import fork_session
+from bpstudio.core.io import presets, session_io
+from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
 from bpstudio.core.spec import OptimizerSpec
-from bpstudio.core.timeline import Timeline
+from bpstudio.core.tools.landscape import fork_session
 
 
 def spiral_run(steps=7):

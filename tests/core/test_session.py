@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from bpstudio.core import presets, spec_io
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import BackendError, SessionError
+from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Phase, Session
 from bpstudio.core.spec import OptimizerSpec
 from tests.helpers import MAZUR, MAZUR_DATA, needs_torch, optional_torch

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from bpstudio.core import init, spec_io
+from bpstudio.core import init
 from bpstudio.core.errors import SpecError
+from bpstudio.core.io import spec_io
 from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec, OptimizerSpec
 from tests.core.spec_builders import DELETE, RESIDUAL, X, dense, mazur_with
 from tests.helpers import MAZUR, network

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from bpstudio.core import edit
+from bpstudio.core.edit import topology as edit
 from bpstudio.document import Document
 
 

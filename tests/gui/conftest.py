@@ -10,8 +10,8 @@ import shiboken6
 from PySide6.QtCore import QEvent, QSettings
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.gui.canvas import TopologyView
 from bpstudio.gui.gc_policy import GuiThreadCollector

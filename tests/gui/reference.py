@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 
 # Mazur's published values for his 2-2-2 example ("A Step by Step Backpropagation Example"; first sample,

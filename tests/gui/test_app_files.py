@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.core.spec import OptimizerSpec
 from bpstudio.gui.main_window import PRESENTATION_SCALE
@@ -151,7 +151,7 @@ def test_a_failed_save_keeps_the_old_file_and_says_why(qtbot, window, dialogs, t
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr("bpstudio.core.fileio.os.replace", full_disk)
+        patch.setattr("bpstudio.core.io.fileio.os.replace", full_disk)
         press(qtbot, w, Qt.Key.Key_S, CTRL)
     assert [(k, t) for k, t, _ in dialogs.shown] == [("warning", "Cannot save")]
     assert str(path) in dialogs.shown[0][2] and "No space left on device" in dialogs.shown[0][2]

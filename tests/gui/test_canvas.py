@@ -11,9 +11,9 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QToolTip
 
-from bpstudio.core import presets
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Phase, Session
 from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
 from tests.gui.canvas_view import at, edge_point, edges, network, neuron_point, shown, tooltip

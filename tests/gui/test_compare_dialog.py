@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPoint
 from PySide6.QtTest import QTest
 
-from bpstudio.core.compare import compare_backends
+from bpstudio.core.tools.compare import compare_backends
 from bpstudio.gui.tools import compare_dialog
 from bpstudio.gui.tools.compare_dialog import COLUMNS, open_compare
 from tests.gui.driving import LEFT, NOMOD, open_example, set_batch_size, settle

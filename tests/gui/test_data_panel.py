@@ -8,11 +8,11 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from bpstudio.core import presets
-from bpstudio.core.boundary import Surface, output_curve, output_surface
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import make_toy, resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
+from bpstudio.core.tools.boundary import Surface, output_curve, output_surface
 from bpstudio.gui.panels.data_panel import DataPanel
 from bpstudio.gui.plots.data_plot import DataPlot, class_colors
 from tests.gui.driving import on_screen

@@ -6,9 +6,10 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
 
-from bpstudio.core import datasets, presets
-from bpstudio.core.explain import explain, format_value
+from bpstudio.core import datasets
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
+from bpstudio.core.tools.explain import explain, format_value
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
 from bpstudio.gui.inspectors.explanation_html import to_html
 from tests.gui.driving import on_screen

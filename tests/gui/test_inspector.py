@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView
 
-from bpstudio.core import datasets, presets
+from bpstudio.core import datasets
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec
 from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.io import presets
+from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.session import Session
 from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.plots.export import export_png

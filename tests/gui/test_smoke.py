@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bpstudio import __version__
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]

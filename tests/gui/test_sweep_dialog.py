@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtTest import QTest
 
-from bpstudio.core import sweep
-from bpstudio.core.sweep import Config, SweepCell, run_cell
+from bpstudio.core.tools import sweep
+from bpstudio.core.tools.sweep import Config, SweepCell, run_cell
 from bpstudio.gui.tools.sweep_dialog import SweepDialog, open_sweep
 from tests.gui.driving import LEFT, NOMOD
 

@@ -6,7 +6,8 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
 
-from bpstudio.core import backends, presets
+from bpstudio.core import backends
+from bpstudio.core.io import presets
 from bpstudio.core.spec import OptimizerSpec
 from bpstudio.gui.panels.training_panel import TrainingPanel
 

@@ -11,9 +11,9 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from bpstudio.core import presets
-from bpstudio.core.history import TrainingHistory
 from bpstudio.core.init import initial_params
+from bpstudio.core.io import presets
+from bpstudio.core.record.history import TrainingHistory
 from tests.gui import reference
 from tests.gui.driving import (
     CTRL,

@@ -14,10 +14,10 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from bpstudio.core import presets
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
 from bpstudio.core.session import Session
-from bpstudio.core.walkthrough import mazur_walkthrough, run_through
+from bpstudio.core.tools.walkthrough import mazur_walkthrough, run_through
 from bpstudio.gui.tools.walkthrough_panel import WalkthroughDock, open_walkthrough
 from tests.gui.driving import LEFT, settle
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import DataError
-from bpstudio.core.fileio import write_atomic
+from bpstudio.core.io.fileio import write_atomic
 
 LABEL_COLUMNS = ("label", "y_label")
 SUFFIXES = (".csv", ".npz")

@@ -1,6 +1,6 @@
 """A panel that writes one parameter's gradient out as the chain rule, with this step's numbers.
 
-It shows what :func:`bpstudio.core.explain.explain` works out — the equation with symbols, each path
+It shows what :func:`bpstudio.core.tools.explain.explain` works out — the equation with symbols, each path
 to the loss with its numbers, their sum and the check against the recorded gradient — in type large
 enough for a projector. The target comes from elsewhere (:meth:`ExplanationPanel.set_target`, e.g. a
 weight clicked on the canvas) or from the panel's own pickers; a sample picker appears when the batch
@@ -16,8 +16,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
 from bpstudio.core.errors import BpstudioError, SessionError
-from bpstudio.core.explain import explain
 from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.tools.explain import explain
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import NEGATIVE, POSITIVE
 from bpstudio.gui.flow_layout import GroupFlowLayout

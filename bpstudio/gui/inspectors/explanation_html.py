@@ -1,13 +1,13 @@
 """The chain-rule explanation as rich text for the GUI panel: the equation, each path with its numbers in the
 given colours, the sum and the check against the recorded gradient. The explanation itself is core's
-(:func:`bpstudio.core.explain.explain`); this only presents it."""
+(:func:`bpstudio.core.tools.explain.explain`); this only presents it."""
 
 from __future__ import annotations
 
 import html
 import re
 
-from bpstudio.core.explain import Explanation, format_value, path_count, root_unit
+from bpstudio.core.tools.explain import Explanation, format_value, path_count, root_unit
 
 
 def _symbol_html(text: str) -> str:

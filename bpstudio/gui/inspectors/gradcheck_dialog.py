@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from bpstudio.core.gradcheck import REL_TOL, ParamCheck
+from bpstudio.core.tools.gradcheck import REL_TOL, ParamCheck
 from bpstudio.gui.qt_utils import format_number
 
 COLUMNS = (

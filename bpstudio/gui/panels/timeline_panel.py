@@ -2,7 +2,7 @@
 
 Dragging the slider and letting go asks to go to that step (``go_requested``); the branch list switches
 to another continuation (``branch_requested``) and "Discard" forgets one (``discard_requested``). The
-panel only shows a :class:`~bpstudio.core.timeline.Timeline`; the document does the going.
+panel only shows a :class:`~bpstudio.core.record.timeline.Timeline`; the document does the going.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from bpstudio.core.timeline import Timeline
+from bpstudio.core.record.timeline import Timeline
 from bpstudio.gui.qt_utils import signals_blocked
 
 

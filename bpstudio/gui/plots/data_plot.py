@@ -1,5 +1,5 @@
 """The data and the network's decision boundary: train points (filled) and test points (hollow) over a
-heatmap of the output surface that :mod:`bpstudio.core.boundary` computes.
+heatmap of the output surface that :mod:`bpstudio.core.tools.boundary` computes.
 
 Colours: class k has ``class_colors()[k]`` everywhere (class 0 blue and class 1 orange, as the
 probability scale's ends); regression points and "value" surfaces use the diverging scale of
@@ -15,8 +15,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from bpstudio.core.boundary import Surface, decode_classes, grid
 from bpstudio.core.data import Dataset
+from bpstudio.core.tools.boundary import Surface, decode_classes, grid
 from bpstudio.gui.colors import LAYER_PALETTE, NEGATIVE, NEUTRAL, POSITIVE, signed_color
 from bpstudio.gui.qt_utils import format_number
 

@@ -3,7 +3,7 @@
 PNG goes through pyqtgraph's ImageExporter (its SVG exporter fails with Qt 6.11, so none is offered) at
 the on-screen size: asked for a larger picture it enlarges the axes but not the legend, so it is not asked.
 Presentation mode's larger fonts carry over into the picture.
-Both writes are atomic (:func:`bpstudio.core.fileio.write_atomic`): a failed export leaves any earlier
+Both writes are atomic (:func:`bpstudio.core.io.fileio.write_atomic`): a failed export leaves any earlier
 file intact.
 """
 
@@ -18,7 +18,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFileDialog, QGraphicsItem, QMessageBox, QWidget
 
-from bpstudio.core.fileio import write_atomic
+from bpstudio.core.io.fileio import write_atomic
 
 PathLike = str | os.PathLike[str]
 

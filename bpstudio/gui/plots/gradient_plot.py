@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from bpstudio.core.history import TrainingHistory, gradient_health
+from bpstudio.core.record.history import TrainingHistory, gradient_health
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
 from bpstudio.gui.plots.history_plot import (
     INK,

@@ -1,5 +1,5 @@
 """What the live plots of a training run share: the look of their axes and curves, and a base widget that
-draws a :class:`~bpstudio.core.history.TrainingHistory` again only when its ``version`` moved, with PNG and
+draws a :class:`~bpstudio.core.record.history.TrainingHistory` again only when its ``version`` moved, with PNG and
 CSV export from buttons and from the right-click menu."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QColor, QFont
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.record.history import TrainingHistory
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
 
 INK = "#303030"  # axes and labels, dark on the white background

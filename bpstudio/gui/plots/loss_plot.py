@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QWidget
 
-from bpstudio.core.history import TrainingHistory
+from bpstudio.core.record.history import TrainingHistory
 from bpstudio.gui.colors import LAYER_PALETTE
 from bpstudio.gui.plots.history_plot import (
     INK,

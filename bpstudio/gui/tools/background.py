@@ -15,8 +15,8 @@ from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.landscape import fork_session
 from bpstudio.core.session import Session
+from bpstudio.core.tools.landscape import fork_session
 
 Work = Callable[[Callable[[int, int], bool]], Any]  # work(progress) -> result
 

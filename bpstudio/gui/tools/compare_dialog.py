@@ -1,4 +1,4 @@
-"""NumPy vs PyTorch side by side: the backend comparison of :mod:`bpstudio.core.compare` as a dialog.
+"""NumPy vs PyTorch side by side: the backend comparison of :mod:`bpstudio.core.tools.compare` as a dialog.
 
 The dialog copies the document's network, current weights and first batch of training data under the
 document's lock, runs the comparison in a worker thread (progress bar, Cancel) and shows the result as a
@@ -46,7 +46,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bpstudio.core.compare import (
+from bpstudio.core.errors import BpstudioError
+from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.tools.compare import (
     NEAR_ZERO,
     QUANTITIES,
     QUANTITY_LABELS,
@@ -54,8 +56,6 @@ from bpstudio.core.compare import (
     ComparisonCancelled,
     compare_backends,
 )
-from bpstudio.core.errors import BpstudioError
-from bpstudio.core.fileio import write_atomic
 from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, layer_colors
 from bpstudio.gui.tools.window import raise_tool
 

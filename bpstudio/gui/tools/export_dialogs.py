@@ -1,7 +1,7 @@
 """Export and import from the main window: the network as a PyTorch script, weights from a PyTorch
 ``state_dict``, the current step's trace as NPZ and the training metrics as CSV.
 
-Each function asks for a file (``QFileDialog``), lets core do the work (:mod:`bpstudio.core.export_torch`)
+Each function asks for a file (``QFileDialog``), lets core do the work (:mod:`bpstudio.core.io.export_torch`)
 and says what happened: a line in the status bar, or a warning box with the reason. Importing weights is
 one undoable edit of the network.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.export_torch import EMBED_LIMIT, export_metrics, export_trace, load_state_dict, write_torch_script
+from bpstudio.core.io.export_torch import EMBED_LIMIT, export_metrics, export_trace, load_state_dict, write_torch_script
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
@@ -126,7 +126,7 @@ def import_state_dict(window: MainWindow) -> bool:
 
 def export_trace_npz(window: MainWindow) -> bool:
     """File > Export step trace: every recorded layer's values and gradients of the current step, as NPZ
-    (names in :func:`bpstudio.core.export_torch.trace_arrays`). True if written."""
+    (names in :func:`bpstudio.core.io.export_torch.trace_arrays`). True if written."""
     title = "Export step trace"
     trace = window.document.trace
     if trace is None:

@@ -2,9 +2,9 @@
 lines, and the path training takes from there drawn on top.
 
 The path is the next steps of training from the current weights, trained on a copy of the session (same
-weights, optimizer state and batch order; :func:`bpstudio.core.landscape.fork_session`), so the document is
+weights, optimizer state and batch order; :func:`bpstudio.core.tools.landscape.fork_session`), so the document is
 never changed: the run's past weights are not kept anywhere to draw where it came from. All the work is
-core's (:func:`bpstudio.core.landscape.explore`) and runs in a
+core's (:func:`bpstudio.core.tools.landscape.explore`) and runs in a
 :class:`~bpstudio.gui.tools.background.BackgroundTask`, with progress and Cancel.
 """
 
@@ -19,7 +19,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QVBoxLayout
 
-from bpstudio.core.landscape import DEFAULT_POINTS, Exploration, explore
+from bpstudio.core.tools.landscape import DEFAULT_POINTS, Exploration, explore
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_axis
 from bpstudio.gui.qt_utils import format_number

@@ -1,7 +1,7 @@
 """Inside the layers: per-layer histograms over the steps as a heatmap (step × value, TensorBoard-like), and
 the share of dead ReLUs and saturated sigmoid/tanh units of every layer as curves.
 
-What is drawn comes from a :class:`~bpstudio.core.layer_stats.LayerStats` (all the counting is core's), from
+What is drawn comes from a :class:`~bpstudio.core.record.layer_stats.LayerStats` (all the counting is core's), from
 one of two sources:
 
 - *recorded training*: the window's :class:`LayerStatsRecorder` (in ``window.tools``). Until the
@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
-from bpstudio.core.layer_stats import LayerStats, record_run
+from bpstudio.core.record.layer_stats import LayerStats, record_run
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import layer_colors

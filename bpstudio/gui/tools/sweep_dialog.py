@@ -2,7 +2,7 @@
 other settings, seeds, steps, data), Run with a progress bar and Cancel, the plot of gradient norm against
 depth, and Export CSV.
 
-The sweep runs in worker processes (or on a Dask cluster) driven by :func:`bpstudio.core.sweep.run_sweep`
+The sweep runs in worker processes (or on a Dask cluster) driven by :func:`bpstudio.core.tools.sweep.run_sweep`
 on a :class:`SweepWorker` thread, so the window stays responsive; results come back as plain data.
 """
 
@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bpstudio.core import activations, sweep
+from bpstudio.core import activations
 from bpstudio.core.datasets import TOY_SETS
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.spec import INITIALISERS
-from bpstudio.core.sweep_result import SweepResult
+from bpstudio.core.tools import sweep
+from bpstudio.core.tools.sweep_result import SweepResult
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.export import export_csv_dialog
 from bpstudio.gui.tools.sweep_plot import METRICS, SweepPlot

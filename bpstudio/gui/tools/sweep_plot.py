@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
-from bpstudio.core.sweep_result import SweepResult
+from bpstudio.core.tools.sweep_result import SweepResult
 from bpstudio.gui.colors import LAYER_PALETTE
 from bpstudio.gui.plots.history_plot import INK, LogTickAxis, line_width, point_size, prepare_plot
 
@@ -32,7 +32,7 @@ def line_color(index: int) -> QColor:
 
 
 class SweepPlot(QWidget):
-    """Draws a :class:`~bpstudio.core.sweep_result.SweepResult`; ``curves`` and ``bands`` map each
+    """Draws a :class:`~bpstudio.core.tools.sweep_result.SweepResult`; ``curves`` and ``bands`` map each
     configuration's label to its line and its shaded spread."""
 
     def __init__(self, parent: QWidget | None = None):

@@ -1,6 +1,6 @@
 """The guided walk through Mazur's example, for a lecture: large black-on-white text, Back and Next.
 
-The steps and their texts come from :mod:`bpstudio.core.walkthrough`; the panel only runs each step's
+The steps and their texts come from :mod:`bpstudio.core.tools.walkthrough`; the panel only runs each step's
 phase through the document (``Document.advance``) and points at the quantity on the canvas (the halo a
 click on a neuron or weight line draws) and in the chain-rule panel. Back returns to the state before the
 step's phase: the update is undone through the undo stack (it is an undoable training step); a phase
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bpstudio.core import presets
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.init import initial_params
-from bpstudio.core.walkthrough import WalkStep, mazur_walkthrough
+from bpstudio.core.io import presets
+from bpstudio.core.tools.walkthrough import WalkStep, mazur_walkthrough
 from bpstudio.document.run_commands import TrainCommand
 from bpstudio.gui.canvas.scene import Hit
 

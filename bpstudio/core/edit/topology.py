@@ -1,0 +1,409 @@
+"""Topology edits the canvas and inspector carry out, as pure functions on :class:`NetworkSpec`.
+
+Each edit takes a spec and returns a new, validated spec (specs are immutable, so the GUI can keep
+the old one for undo), or raises :class:`~bpstudio.core.errors.SpecError` saying in a user's words
+why the edit cannot be done and which layers are involved. Weight and bias values written in the
+spec survive an edit when their shape still fits; values whose shape changed (a layer's units, a
+concat's width, a new source of another width) are dropped to ``None`` so they get initialised.
+:func:`bpstudio.core.edit.carry.carry_params` does the same for a running session's parameter mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from bpstudio.core.errors import SpecError
+from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec, number_array
+
+COLUMN_GAP = 220.0  # horizontal distance between layout columns (scene units)
+ROW_GAP = 120.0  # vertical distance between layers in one column
+DEFAULT_UNITS = 4
+RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
+EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen")
+ID_PREFIXES = {"input": "x", "dense": "h", "add": "add", "concat": "cat"}
+_ID_PATTERN = re.compile(r"[\w-]+")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _error(message: str, layer: str | None = None, field: str | None = None) -> SpecError:
+    """A SpecError whose message reads as a sentence but still names the layer for the GUI to select."""
+    exc = SpecError(message)
+    exc.layer, exc.field = layer, field
+    return exc
+
+
+def _a(layer_type: str) -> str:
+    return f"{'an' if layer_type[0] in 'aeiou' else 'a'} {layer_type}"
+
+
+def _require_layer(spec: NetworkSpec, layer_id: Any, action: str) -> LayerSpec:
+    found = next((layer for layer in spec.layers if layer.id == layer_id), None)
+    if found is not None:
+        return found
+    raise _error(f"{action}: there is no layer '{layer_id}'", None, "id")
+
+
+def _rebuild(spec: NetworkSpec, layers: Iterable[LayerSpec], action: str, output: str | None = None) -> NetworkSpec:
+    """A validated spec with ``layers``, keeping each weight/bias only where its shape still fits."""
+    layers = tuple(layers)
+    bare = tuple(
+        dataclasses.replace(l, weight=None, bias=None) if l.weight is not None or l.bias is not None else l
+        for l in layers
+    )
+    try:
+        candidate = dataclasses.replace(spec, layers=bare, output=spec.output if output is None else output)
+    except SpecError as exc:  # spec.py's reason, prefixed with the edit that caused it
+        raise _error(f"{action}: {exc}", exc.layer, exc.field) from None
+    shapes = candidate.param_shapes()
+    kept: list[LayerSpec] = []
+    for original, stripped in zip(layers, bare):
+        values = {name: getattr(original, name) for name in ("weight", "bias")}
+        fits = {
+            name: v for name, v in values.items() if v is not None and shapes.get(f"{original.id}.{name}") == v.shape
+        }
+        kept.append(dataclasses.replace(stripped, **fits) if fits else stripped)
+    return dataclasses.replace(candidate, layers=tuple(kept))
+
+
+def _path(spec: NetworkSpec, start: str, goal: str) -> list[str] | None:
+    """The shortest data-flow path ``start`` → … → ``goal`` (breadth first), or None."""
+    came_from: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            path = [node]
+            while (prev := came_from[path[-1]]) is not None:
+                path.append(prev)
+            return path[::-1]
+        for consumer in (l.id for l in spec.layers if node in l.inputs and l.id not in came_from):
+            came_from[consumer] = node
+            queue.append(consumer)
+    return None
+
+
+def _check_new_id(spec: NetworkSpec, new: Any, action: str, ignore: str | None = None) -> str:
+    if not isinstance(new, str) or not new:
+        raise _error(f"{action}: a layer id must be non-empty text", ignore, "id")
+    if not _ID_PATTERN.fullmatch(new):
+        raise _error(f"{action}: '{new}' is not a valid layer id; use letters, digits, '_' and '-' only", ignore, "id")
+    if any(layer.id == new for layer in spec.layers if layer.id != ignore):
+        raise _error(f"{action}: there is already a layer called '{new}'", new, "id")
+    return new
+
+
+def _hidden_activation(spec: NetworkSpec) -> str:
+    """The most common activation among dense layers other than the output (relu when none or tied)."""
+    counts = Counter(spec.layer(i).activation for i in spec.order if spec.layer(i).type == "dense" and i != spec.output)
+    best = max(counts.values(), default=0)
+    if not counts or counts.get("relu") == best:
+        return "relu"
+    return next(name for name, n in counts.items() if n == best)  # ties: first in topological order
+
+
+def _free_spot(spec: NetworkSpec, wanted: tuple[float, float]) -> tuple[float, float]:
+    """``wanted``, moved down a row at a time until no layer sits within half a gap of it.
+
+    Layers without a position count at their tidy-layout place, where the canvas shows them.
+    """
+    tidy = tidy_layout(spec)
+    taken = [l.position or tidy[l.id] for l in spec.layers]
+    x, y = wanted
+    while any(abs(px - x) < COLUMN_GAP / 2 and abs(py - y) < ROW_GAP / 2 for px, py in taken):
+        y += ROW_GAP
+    return (x, y)
+
+
+def _as_position(value: Any, layer_id: str, action: str) -> tuple[float, float]:
+    try:
+        x, y = number_array(list(value), layer_id, "position", 1)
+    except (TypeError, ValueError):  # SpecError is a ValueError; unpacking a wrong length is one too
+        raise _error(
+            f"{action}: a position is two finite numbers (x, y), got {value!r}", layer_id, "position"
+        ) from None
+    return (float(x), float(y))
+
+
+# --- adding, connecting, removing ---------------------------------------------------------------
+
+
+def new_layer_id(spec: NetworkSpec, layer_type: str) -> str:
+    """A fresh id for a layer of ``layer_type``: ``h1``, ``h2``, … for dense, ``add1``, ``cat1``, …"""
+    if layer_type not in ID_PREFIXES:
+        raise _error(f"unknown layer type '{layer_type}' (known: {', '.join(LAYER_TYPES)})", None, "type")
+    prefix = ID_PREFIXES[layer_type]
+    ids = {layer.id for layer in spec.layers}
+    numbers = [int(i[len(prefix) :]) for i in ids if i.startswith(prefix) and i[len(prefix) :].isdigit()]
+    n = max(numbers, default=0) + 1
+    while f"{prefix}{n}" in ids:  # e.g. "h01" counts as 1 but "h1" might also exist
+        n += 1
+    return f"{prefix}{n}"
+
+
+def add_layer(
+    spec: NetworkSpec,
+    layer_type: str,
+    *,
+    source: str | None = None,
+    units: int | None = None,
+    position: tuple[float, float] | None = None,
+    layer_id: str | None = None,
+) -> tuple[NetworkSpec, str]:
+    """A new dense/add/concat layer fed by ``source`` (default: the output layer); the output stays as is.
+
+    Dense layers get ``units`` (default 4), the network's most common hidden activation (relu when
+    there is none) and a matching initialiser (he_normal for the relu family, else xavier_uniform).
+    The default position is one column right of the source, moved down if another layer is there.
+    """
+    if layer_type == "input":
+        raise _error(
+            f"cannot add an input layer: a network has exactly one ('{spec.input_id}'); "
+            "add dense, add or concat layers",
+            None,
+            "type",
+        )
+    if layer_type not in LAYER_TYPES:
+        raise _error(f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat)", None, "type")
+    source = spec.output if source is None else source
+    _require_layer(spec, source, f"cannot add {_a(layer_type)} layer after '{source}'")
+    new_id = new_layer_id(spec, layer_type) if layer_id is None else layer_id
+    action = f"cannot add {_a(layer_type)} layer '{new_id}'"
+    _check_new_id(spec, new_id, action)
+    fields: dict[str, Any] = {"id": new_id, "type": layer_type, "inputs": (source,)}
+    if layer_type == "dense":
+        activation = _hidden_activation(spec)
+        init = "he_normal" if activation in RELU_FAMILY else "xavier_uniform"
+        fields.update(
+            units=DEFAULT_UNITS if units is None else units, activation=activation, weight_init=Initializer(init)
+        )
+    elif units is not None:
+        raise _error(
+            f"{action}: {_a(layer_type)} layer's width comes from its inputs, so it takes no units", new_id, "units"
+        )
+    if position is None:
+        anchor = spec.layer(source).position or tidy_layout(spec)[source]
+        fields["position"] = _free_spot(spec, (anchor[0] + COLUMN_GAP, anchor[1]))
+    else:
+        fields["position"] = _as_position(position, new_id, action)
+    new_spec = _rebuild(spec, spec.layers + (LayerSpec(**fields),), action)
+    return new_spec, new_id
+
+
+def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
+    """Feed ``source`` into ``target``: a dense target's single input is replaced, add/concat gain one."""
+    action = f"cannot connect '{source}' → '{target}'"
+    _require_layer(spec, source, action)
+    tgt = _require_layer(spec, target, action)
+    if tgt.type == "input":
+        raise _error(f"{action}: '{target}' is the input layer and takes no inputs", target, "inputs")
+    if source == target:
+        raise _error(f"{action}: a layer cannot take itself as input", target, "inputs")
+    if source in tgt.inputs:
+        raise _error(f"{action}: '{source}' already feeds '{target}'", target, "inputs")
+    loop = _path(spec, target, source)
+    if loop is not None:
+        cycle = " → ".join(loop + [target])
+        raise _error(f"{action}: that would make a cycle {cycle}", target, "inputs")
+    if tgt.type == "add":
+        width = spec.widths[target]
+        if spec.widths[source] != width:
+            have = ", ".join(f"'{i}'" for i in tgt.inputs)
+            raise _error(
+                f"{action}: an add layer needs inputs of equal width; '{target}' adds width {width} "
+                f"({have}) but '{source}' has width {spec.widths[source]}",
+                target,
+                "inputs",
+            )
+    inputs = (source,) if tgt.type == "dense" else tgt.inputs + (source,)
+    layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
+    return _rebuild(spec, layers, action)
+
+
+def disconnect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
+    """Remove the edge ``source`` → ``target``; refused when ``target`` would be left without input."""
+    action = f"cannot disconnect '{source}' → '{target}'"
+    _require_layer(spec, source, action)
+    tgt = _require_layer(spec, target, action)
+    if source not in tgt.inputs:
+        raise _error(f"{action}: '{source}' does not feed '{target}'", target, "inputs")
+    if len(tgt.inputs) == 1:
+        raise _error(
+            f"{action}: '{target}' would have no input left; connect another source to '{target}' first",
+            target,
+            "inputs",
+        )
+    inputs = tuple(i for i in tgt.inputs if i != source)
+    layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
+    return _rebuild(spec, layers, action)
+
+
+def remove_layers(spec: NetworkSpec, layer_ids: Iterable[str]) -> NetworkSpec:
+    """Remove layers and every edge touching them; refused when a remaining layer would lose all inputs."""
+    doomed = list(dict.fromkeys([layer_ids] if isinstance(layer_ids, str) else layer_ids))
+    names = ", ".join(f"'{i}'" for i in doomed)
+    action = f"cannot remove {names}"
+    for layer_id in doomed:
+        layer = _require_layer(spec, layer_id, action)
+        if layer.type == "input":
+            raise _error(f"{action}: '{layer_id}' is the network's input layer", layer_id)
+        if layer_id == spec.output:
+            raise _error(f"{action}: '{layer_id}' is the output layer; make another layer the output first", layer_id)
+    if not doomed:
+        return spec
+    gone = set(doomed)
+    orphans = [l.id for l in spec.layers if l.id not in gone and l.inputs and set(l.inputs) <= gone]
+    if orphans:
+        who = " and ".join(", ".join(f"'{i}'" for i in orphans).rsplit(", ", 1))
+        verb = "would lose its only input" if len(orphans) == 1 else "would lose all their inputs"
+        raise _error(
+            f"{action}: {who} {verb}; connect another source first, or remove "
+            f"{'it' if len(orphans) == 1 else 'them'} too",
+            orphans[0],
+            "inputs",
+        )
+    layers = (
+        dataclasses.replace(l, inputs=tuple(i for i in l.inputs if i not in gone)) if gone & set(l.inputs) else l
+        for l in spec.layers
+        if l.id not in gone
+    )
+    return _rebuild(spec, layers, action)
+
+
+# --- renaming and changing fields ---------------------------------------------------------------
+
+
+def rename_layer(spec: NetworkSpec, old: str, new: str) -> NetworkSpec:
+    """Rename a layer and every reference to it (other layers' inputs, the output)."""
+    action = f"cannot rename '{old}' to '{new}'"
+    _require_layer(spec, old, action)
+    if new == old:
+        return spec
+    _check_new_id(spec, new, action, ignore=old)
+
+    def renamed(i: str) -> str:
+        return new if i == old else i
+
+    layers = (dataclasses.replace(l, id=renamed(l.id), inputs=tuple(map(renamed, l.inputs))) for l in spec.layers)
+    return _rebuild(spec, layers, action, output=new if spec.output == old else spec.output)
+
+
+def set_output(spec: NetworkSpec, layer_id: str) -> NetworkSpec:
+    """Make ``layer_id`` the network's output (the loss must suit it)."""
+    action = f"cannot make '{layer_id}' the output"
+    layer = _require_layer(spec, layer_id, action)
+    if layer.type == "input":
+        raise _error(f"{action}: it is the input layer; the output must be a computed layer", layer_id, "output")
+    return _rebuild(spec, spec.layers, action, output=layer_id)
+
+
+def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpec:
+    """Change a layer's units, activation, use_bias, weight_init, bias_init or frozen set."""
+    action = f"cannot change layer '{layer_id}'"
+    layer = _require_layer(spec, layer_id, action)
+    allowed = EDITABLE_FIELDS if layer.type == "dense" else ("units",) if layer.type == "input" else ("activation",)
+    for key in changes:
+        if key not in EDITABLE_FIELDS:
+            raise _error(
+                f"{action}: '{key}' is not an editable field (editable: {', '.join(EDITABLE_FIELDS)})", layer_id, key
+            )
+        if key not in allowed:
+            why = (
+                "the input layer only has units (its width)"
+                if layer.type == "input"
+                else f"{_a(layer.type)} layer has no weights or bias and takes its width from its inputs"
+            )
+            raise _error(f"{action}: {why}, so '{key}' does not apply", layer_id, key)
+    fields = dict(changes)
+    for key in ("weight_init", "bias_init"):
+        if isinstance(fields.get(key), str):
+            try:
+                fields[key] = Initializer(fields[key])
+            except SpecError as exc:
+                raise _error(f"{action}: {exc}", layer_id, key) from None
+        elif key in fields and not isinstance(fields[key], Initializer):
+            raise _error(f"{action}: '{key}' must be an initialiser name, got {fields[key]!r}", layer_id, key)
+    if "use_bias" in fields and not isinstance(fields["use_bias"], (bool, np.bool_)):
+        raise _error(f"{action}: 'use_bias' must be true or false, got {fields['use_bias']!r}", layer_id, "use_bias")
+    if "frozen" in fields:
+        frozen = fields["frozen"]
+        try:
+            fields["frozen"] = frozenset((frozen,) if isinstance(frozen, str) else frozen)
+        except TypeError:
+            raise _error(
+                f"{action}: 'frozen' must list 'weight' and/or 'bias', got {frozen!r}", layer_id, "frozen"
+            ) from None
+    if not fields:
+        return spec
+    layers = (dataclasses.replace(l, **fields) if l.id == layer_id else l for l in spec.layers)
+    return _rebuild(spec, layers, action)
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+
+def move_layers(spec: NetworkSpec, positions: Mapping[str, tuple[float, float]]) -> NetworkSpec:
+    """Set the canvas positions of some layers."""
+    moved = {}
+    for layer_id, position in positions.items():
+        _require_layer(spec, layer_id, f"cannot move '{layer_id}'")
+        moved[layer_id] = _as_position(position, layer_id, f"cannot move '{layer_id}'")
+    if not moved:
+        return spec
+    layers = tuple(dataclasses.replace(l, position=moved[l.id]) if l.id in moved else l for l in spec.layers)
+    return dataclasses.replace(spec, layers=layers)
+
+
+def tidy_layout(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
+    """A layered left-to-right layout (Sugiyama style): id → (x, y).
+
+    A layer's column is the longest path to it from the input, so it sits right of all its inputs.
+    An edge that skips columns holds a place in each column it crosses, so a straight skip edge
+    does not run through the layers in between. Within a column places are ordered by the mean
+    height of their inputs (fewer crossings; ties keep topological order), ``ROW_GAP`` apart and
+    centred on y = 0.
+    """
+    column: dict[str, int] = {}
+    for layer_id in spec.order:
+        column[layer_id] = max((column[i] + 1 for i in spec.layer(layer_id).inputs), default=0)
+    rank = {layer_id: k for k, layer_id in enumerate(spec.order)}
+    # a place is a layer id or a waypoint (source, target, column) of an edge that skips columns
+    preds: dict[Any, list[Any]] = {layer_id: [] for layer_id in spec.order}
+    columns: list[list[Any]] = [[] for _ in range(max(column.values()) + 1)]
+    for target in spec.order:
+        columns[column[target]].append(target)
+        for source in spec.layer(target).inputs:
+            prev: Any = source
+            for c in range(column[source] + 1, column[target]):
+                preds[(source, target, c)] = [prev]
+                columns[c].append((source, target, c))
+                prev = (source, target, c)
+            preds[target].append(prev)
+    y: dict[Any, float] = {}
+
+    def sort_key(place: Any) -> tuple[float, int, int, int]:
+        ys = [y[p] for p in preds[place]]  # predecessors sit in earlier columns
+        mean = sum(ys) / len(ys) if ys else 0.0
+        if isinstance(place, str):
+            return (mean, 0, rank[place], 0)
+        return (mean, 1, rank[place[1]], rank[place[0]])
+
+    placed: dict[str, tuple[float, float]] = {}
+    for c, places in enumerate(columns):
+        for row, place in enumerate(sorted(places, key=sort_key)):
+            y[place] = (row - (len(places) - 1) / 2) * ROW_GAP
+            if isinstance(place, str):
+                placed[place] = (c * COLUMN_GAP, y[place])
+    return {layer_id: placed[layer_id] for layer_id in spec.order}
+
+
+def apply_tidy_layout(spec: NetworkSpec) -> NetworkSpec:
+    """The spec with every layer moved to its :func:`tidy_layout` position."""
+    return move_layers(spec, tidy_layout(spec))

@@ -1,0 +1,287 @@
+"""Reading and writing the network spec's versioned JSON form (documented in docs/file-format.md).
+
+``from_dict`` checks every field's type and names the layer and field of the first problem;
+``to_dict`` writes numbers with ``repr`` precision, so saving then loading is bit-exact.
+Saving is atomic: the file is written beside the target and renamed over it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bpstudio.core.checks import is_whole
+from bpstudio.core.errors import SpecError
+from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.spec import (
+    INITIALISERS,
+    LAYER_TYPES,
+    XAVIER_UNIFORM,
+    ZEROS,
+    Initializer,
+    LayerSpec,
+    NetworkSpec,
+    OptimizerSpec,
+    _require_finite,
+    number_array,
+)
+
+FORMAT = "bpstudio-network"
+VERSION = 1
+TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data"}
+LAYER_FIELDS = {
+    "input": {"id", "type", "units", "position"},
+    "dense": {
+        "id",
+        "type",
+        "inputs",
+        "units",
+        "activation",
+        "use_bias",
+        "weight",
+        "bias",
+        "init",
+        "frozen",
+        "position",
+    },
+    "add": {"id", "type", "inputs", "activation", "position"},
+    "concat": {"id", "type", "inputs", "activation", "position"},
+}
+OPTIMIZER_FIELDS = {"name", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay"}
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _initializer(value: Any, layer: str) -> Initializer:
+    if isinstance(value, str):
+        name, params = value, {}
+    elif isinstance(value, dict) and isinstance(value.get("name"), str):
+        name, params = value["name"], {k: v for k, v in value.items() if k != "name"}
+    else:
+        raise SpecError(f'an initialiser is a name or {{"name": ..., parameters}}, got {value!r}', layer, "init")
+    if name not in INITIALISERS:
+        raise SpecError(f"unknown initialiser '{name}' (known: {', '.join(INITIALISERS)})", layer, "init")
+    try:
+        return Initializer(name, params)
+    except SpecError as exc:
+        raise SpecError(str(exc), layer, "init") from None
+
+
+def _inits(value: Any, layer: str) -> tuple[Initializer, Initializer]:
+    """``"he_normal"`` sets the weights' initialiser; ``{"weight": ..., "bias": ...}`` sets either."""
+    if value is None:
+        return XAVIER_UNIFORM, ZEROS
+    if isinstance(value, dict) and "name" not in value:
+        unknown = set(value) - {"weight", "bias"}
+        if unknown:
+            raise SpecError(f"unknown keys {sorted(unknown)}; use 'weight' and 'bias'", layer, "init")
+        weight = _initializer(value["weight"], layer) if "weight" in value else XAVIER_UNIFORM
+        bias = _initializer(value["bias"], layer) if "bias" in value else ZEROS
+        return weight, bias
+    return _initializer(value, layer), ZEROS
+
+
+def _frozen(value: Any, layer: str) -> frozenset[str]:
+    if value is None or value is False:
+        return frozenset()
+    if value is True:
+        return frozenset({"weight", "bias"})
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    raise SpecError(f'must be true, false or a list such as ["bias"], got {value!r}', layer, "frozen")
+
+
+def _layer(raw: Any, index: int) -> LayerSpec:
+    if not isinstance(raw, dict):
+        raise SpecError(f"layer #{index} must be an object, got {raw!r}", field="layers")
+    layer_id = raw.get("id")
+    if not isinstance(layer_id, str) or not layer_id.strip():
+        raise SpecError(f"layer #{index} needs a non-empty string id, got {layer_id!r}", field="id")
+    kind = raw.get("type")
+    if kind not in LAYER_TYPES:
+        raise SpecError(f"unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})", layer_id, "type")
+    unknown = sorted(set(raw) - LAYER_FIELDS[kind])
+    if unknown:
+        raise SpecError(
+            f"unknown field for {'an' if kind[0] in 'aeiou' else 'a'} {kind} layer "
+            f"(allowed: {', '.join(sorted(LAYER_FIELDS[kind]))})",
+            layer_id,
+            unknown[0],
+        )
+    inputs = raw.get("inputs", [])
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise SpecError(f"must be a list of layer ids, got {inputs!r}", layer_id, "inputs")
+    use_bias = raw.get("use_bias", True)
+    if not isinstance(use_bias, bool):
+        raise SpecError(f"must be true or false, got {use_bias!r}", layer_id, "use_bias")
+    activation = raw.get("activation", "identity")
+    if not isinstance(activation, str):
+        raise SpecError(f"must be an activation name, got {activation!r}", layer_id, "activation")
+    position = raw.get("position")
+    if position is not None:
+        try:
+            if not isinstance(position, list) or len(position) != 2:
+                raise SpecError("not a pair")
+            x, y = number_array(position, layer_id, "position", 1)
+        except SpecError:
+            raise SpecError(f"must be [x, y] with finite numbers, got {position!r}", layer_id, "position") from None
+        position = (float(x), float(y))
+    weight_init, bias_init = _inits(raw.get("init"), layer_id)
+    return LayerSpec(
+        id=layer_id,
+        type=kind,
+        inputs=tuple(inputs),
+        units=raw.get("units"),
+        activation=activation,
+        use_bias=use_bias,
+        weight=number_array(raw["weight"], layer_id, "weight", 2) if raw.get("weight") is not None else None,
+        bias=number_array(raw["bias"], layer_id, "bias", 1) if raw.get("bias") is not None else None,
+        weight_init=weight_init,
+        bias_init=bias_init,
+        frozen=_frozen(raw.get("frozen"), layer_id),
+        position=position,
+    )
+
+
+def _optimizer(raw: Any) -> OptimizerSpec:
+    if raw is None:
+        return OptimizerSpec()
+    if not isinstance(raw, dict):
+        raise SpecError(f'must be an object such as {{"name": "sgd", "lr": 0.1}}, got {raw!r}', field="optimizer")
+    unknown = sorted(set(raw) - OPTIMIZER_FIELDS)
+    if unknown:
+        raise SpecError(
+            f"unknown optimizer setting '{unknown[0]}' (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
+            field="optimizer",
+        )
+    if not isinstance(raw.get("name", "sgd"), str):
+        raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
+    settings: dict[str, Any] = {
+        k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer")) for k, v in raw.items()
+    }
+    return OptimizerSpec(**settings)
+
+
+def from_dict(raw: Any) -> NetworkSpec:
+    """Build a validated :class:`NetworkSpec` from parsed JSON."""
+    if not isinstance(raw, dict):
+        raise SpecError("a network file holds one JSON object")
+    if raw.get("format") != FORMAT:
+        raise SpecError(f'expected "format": "{FORMAT}", got {raw.get("format")!r}', field="format")
+    version = raw.get("version")
+    if not is_whole(version):
+        raise SpecError(f"must be an integer, got {version!r}", field="version")
+    if version > VERSION:
+        raise SpecError(
+            f"version {version} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
+        )
+    if version < 1:
+        raise SpecError(f"unknown version {version}", field="version")
+    unknown = sorted(set(raw) - TOP_LEVEL_FIELDS)
+    if unknown:
+        raise SpecError(f"unknown top-level field (allowed: {', '.join(sorted(TOP_LEVEL_FIELDS))})", field=unknown[0])
+    layers = raw.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError(f"must be a list of layer objects, got {layers!r}", field="layers")
+    for key in ("output", "loss"):
+        if not isinstance(raw.get(key), str):
+            raise SpecError(f"must be a string, got {raw.get(key)!r}", field=key)
+    if raw.get("name") is not None and not isinstance(raw["name"], str):
+        raise SpecError(f"must be a string, got {raw['name']!r}", field="name")
+    if raw.get("data") is not None and not isinstance(raw["data"], dict):
+        raise SpecError(f"must be an object, got {raw['data']!r}", field="data")
+    return NetworkSpec(
+        layers=tuple(_layer(layer, i) for i, layer in enumerate(layers)),
+        output=raw["output"],
+        loss=raw["loss"],
+        optimizer=_optimizer(raw.get("optimizer")),
+        seed=raw.get("seed"),
+        name=raw.get("name"),
+        data=raw.get("data"),
+    )
+
+
+def loads(text: str) -> NetworkSpec:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise SpecError(f"not valid JSON: {exc}") from None
+    return from_dict(raw)
+
+
+def load(path: str | os.PathLike[str]) -> NetworkSpec:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read network file '{path}': {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"network file '{path}' is not UTF-8 text") from None
+    try:
+        return loads(text)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+
+def _init_json(init: Initializer) -> Any:
+    return {"name": init.name, **init.params} if init.params else init.name
+
+
+def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": layer.id, "type": layer.type}
+    if layer.inputs:
+        out["inputs"] = list(layer.inputs)
+    if layer.units is not None and layer.type in ("input", "dense"):
+        out["units"] = layer.units
+    if layer.type != "input":
+        out["activation"] = layer.activation
+    if layer.type == "dense":
+        out["use_bias"] = layer.use_bias
+        if layer.weight_init != XAVIER_UNIFORM or layer.bias_init != ZEROS:
+            out["init"] = {"weight": _init_json(layer.weight_init), "bias": _init_json(layer.bias_init)}
+        if layer.frozen:
+            out["frozen"] = sorted(layer.frozen)
+        if layer.weight is not None:
+            out["weight"] = layer.weight.tolist()
+        if layer.bias is not None:
+            out["bias"] = layer.bias.tolist()
+    if layer.position is not None:
+        out["position"] = list(layer.position)
+    return out
+
+
+def to_dict(spec: NetworkSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    if spec.name is not None:
+        out["name"] = spec.name
+    out["layers"] = [_layer_dict(layer) for layer in spec.layers]
+    out["output"] = spec.output
+    out["loss"] = spec.loss
+    opt = spec.optimizer
+    out["optimizer"] = {"name": opt.name, "lr": opt.lr}
+    if opt.name == "momentum":
+        out["optimizer"]["momentum"] = opt.momentum
+    if opt.name == "adam":
+        out["optimizer"].update(beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps)
+    if opt.weight_decay:
+        out["optimizer"]["weight_decay"] = opt.weight_decay
+    if spec.seed is not None:
+        out["seed"] = spec.seed
+    if spec.data is not None:
+        out["data"] = dict(spec.data)
+    return out
+
+
+def dumps(spec: NetworkSpec) -> str:
+    return json.dumps(to_dict(spec), indent=2, allow_nan=False) + "\n"
+
+
+def save(spec: NetworkSpec, path: str | os.PathLike[str]) -> None:
+    write_atomic(path, dumps(spec))

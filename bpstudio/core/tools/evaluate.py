@@ -1,0 +1,36 @@
+"""What the app shows beside training, computed from a session and its data: the accuracy on the training
+data, the test loss and accuracy, and the surface drawn under the data points. The training worker calls these
+from its thread and the document from the GUI thread; neither does the math itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpstudio.core.data import Dataset
+from bpstudio.core.session import Session
+from bpstudio.core.tools.boundary import Surface, accuracy, output_curve, output_surface
+
+TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
+
+SURFACE_RESOLUTION = 60  # grid points a side of the decision surface
+
+
+def train_accuracy(session: Session, train: Dataset) -> float | None:
+    """Accuracy on the training data with the current weights (None for regression)."""
+    return accuracy(session.predict(train.X), train, session.spec.loss)
+
+
+def held_out_record(session: Session, test: Dataset | None) -> TestRecord | None:
+    """The test loss and accuracy with the weights after the last step (None without a test set)."""
+    if test is None:
+        return None
+    test_acc = accuracy(session.predict(test.X), test, session.spec.loss)
+    return session.step_count - 1, float(session.evaluate(test)), test_acc
+
+
+def data_surface(session: Session, train: Dataset) -> Surface | tuple[np.ndarray, np.ndarray] | None:
+    """What the data plot draws under the points: the output over the input plane for 2-D inputs, the
+    output curve (a tuple xs, ys) for 1-D inputs, else None."""
+    if session.spec.widths[session.spec.input_id] == 1:
+        return output_curve(session.predict, session.spec, train)
+    return output_surface(session.predict, session.spec, train, resolution=SURFACE_RESOLUTION)

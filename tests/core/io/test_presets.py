@@ -1,0 +1,75 @@
+"""The shipped presets load, fit their data, train, and show (or cure) vanishing gradients."""
+
+import numpy as np
+import pytest
+
+from bpstudio.core.datasets import resolve_split
+from bpstudio.core.io import presets
+from bpstudio.core.session import Session
+
+EXPECTED = {"mazur", "xor", "deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual", "spiral"}
+
+
+def session(name, **options):
+    spec = presets.load(name)
+    train, test = resolve_split(dict(spec.data))
+    return Session(spec, train, **options), test
+
+
+def first_to_last_ratio(name):
+    """First hidden layer's weight-gradient norm over the output layer's, and over the last hidden's."""
+    s, _ = session(name)
+    norms = s.step().grad_norms()
+    return norms["h1"] / norms["out"], norms["h1"] / norms["h10"]
+
+
+def test_every_preset_is_shipped_and_valid():
+    assert set(presets.names()) == EXPECTED
+    for name in EXPECTED:
+        spec = presets.load(name)
+        assert spec.name and spec.data is not None
+
+
+def test_deep_nets_have_at_least_ten_layers():
+    for name in ("deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual"):
+        dense = [l for l in presets.load(name).layers if l.type == "dense"]
+        assert len(dense) >= 11
+
+
+def test_the_deep_sigmoid_net_visibly_vanishes():
+    to_out, to_last_hidden = first_to_last_ratio("deep_sigmoid")
+    assert to_out < 1e-6 and to_last_hidden < 1e-5  # measured: 2.7e-8 and 9.4e-8
+
+
+def test_relu_with_he_init_and_residual_connections_keep_gradients_flowing():
+    relu = first_to_last_ratio("deep_relu_he")
+    residual = first_to_last_ratio("deep_sigmoid_residual")
+    plain = first_to_last_ratio("deep_sigmoid")
+    assert relu[0] > 0.1 and relu[1] > 0.1  # measured: 1.6 and 1.5
+    assert residual[0] > 1e-3 and residual[1] > 1e-3  # measured: 1.6e-3 and 9.9e-3
+    assert residual[1] > 1e4 * plain[1]
+
+
+def test_gradient_reaching_each_residual_block_does_not_shrink_with_depth():
+    s, _ = session("deep_sigmoid_residual")
+    trace = s.step()
+    stream = [np.linalg.norm(trace.layers[f"r{k}"].grad_out) for k in range(2, 11)]
+    assert min(stream) / max(stream) > 0.5
+
+
+@pytest.mark.parametrize(
+    "name, steps, batch",
+    [("xor", 1500, None), ("spiral", 1000, 32), ("deep_relu_he", 500, None), ("deep_sigmoid_residual", 2000, None)],
+)
+def test_the_trainable_presets_learn_their_data(name, steps, batch):
+    s, test = session(name, batch_size=batch)
+    s.run(steps)
+    out = s.predict(test.X)
+    predicted = out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] > 0.5).astype(int)
+    assert np.mean(predicted == test.Y) >= 0.85
+
+
+def test_the_deep_sigmoid_net_stays_stuck():
+    s, test = session("deep_sigmoid")
+    s.run(500)
+    assert s.trace.loss > 0.68  # stuck near ln 2: it predicts the class mean

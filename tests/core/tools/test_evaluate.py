@@ -1,0 +1,50 @@
+"""What the app shows beside training (core/tools/evaluate.py), against references computed here."""
+
+import numpy as np
+
+from bpstudio.core.data import Dataset
+from bpstudio.core.datasets import make_toy, resolve_split
+from bpstudio.core.io import presets
+from bpstudio.core.session import Session
+from bpstudio.core.tools.boundary import Surface
+from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
+from tests.helpers import network
+
+
+def xor_run():
+    spec = presets.load("xor")
+    train, test = resolve_split(dict(spec.data))
+    session = Session(spec, train)
+    session.run(30)
+    return session, train, test
+
+
+def test_accuracy_and_the_test_record_are_what_the_outputs_say():
+    session, train, test = xor_run()
+    predicted = session.predict(train.X)[:, 0] > 0.5
+    assert train_accuracy(session, train) == np.mean(predicted == (train.Y.ravel() > 0.5))
+    assert test is not None
+    step, loss, acc = held_out_record(session, test)
+    out = session.predict(test.X)[:, 0]
+    t = test.Y.ravel()
+    bce = -np.mean(t * np.log(out) + (1 - t) * np.log(1 - out))
+    assert step == session.step_count - 1 and np.isclose(loss, bce, rtol=1e-9)
+    assert acc == np.mean((out > 0.5) == (t > 0.5))
+    assert held_out_record(session, None) is None
+
+
+def test_the_surface_follows_the_input_width():
+    session, train, _ = xor_run()
+    surface = data_surface(session, train)
+    assert isinstance(surface, Surface) and surface.values.shape == (60, 60)
+    line = network(
+        [{"id": "x", "type": "input", "units": 1}, {"id": "y", "type": "dense", "inputs": ["x"], "units": 1}], "y"
+    )
+    sine = make_toy("sine", n=20)
+    xs, ys = data_surface(Session(line, sine), sine)
+    np.testing.assert_allclose(ys, Session(line, sine).predict(xs.reshape(-1, 1))[:, 0])
+    three = Dataset(np.random.default_rng(0).normal(size=(20, 3)), np.zeros((20, 1)))
+    wide = network(
+        [{"id": "x", "type": "input", "units": 3}, {"id": "y", "type": "dense", "inputs": ["x"], "units": 1}], "y"
+    )
+    assert three.X.shape[1] == 3 and data_surface(Session(wide, three), three) is None
