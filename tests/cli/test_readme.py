@@ -54,3 +54,13 @@ def test_every_example_runs_as_written(capsys, tmp_path, monkeypatch):
 def test_the_examples_without_pytorch_run_as_written(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run_commands(capsys, example_blocks()[0])
+
+
+def test_the_python_example_runs_and_gives_mazurs_loss():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## From Python\n") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    session = namespace["session"]
+    assert session.trace.loss == pytest.approx(0.298371109, abs=1e-9) and session.step_count == 1
