@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import multiprocessing
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
@@ -282,6 +280,8 @@ def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
     either way a script that starts a sweep must do so under ``if __name__ == "__main__":``."""
     if workers is not None:
         _whole(workers, "workers", 1)
+    import multiprocessing  # (here, not at the top: the command line's parser needs this module, not a pool)
+
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return cf.ProcessPoolExecutor(workers or default_workers(), mp_context=multiprocessing.get_context("spawn"))
     context = multiprocessing.get_context("forkserver")
@@ -370,6 +370,8 @@ def run_sweep(
     except BaseException as exc:
         for future in pending:
             future.cancel()
+        from concurrent.futures.process import BrokenProcessPool
+
         if isinstance(exc, BrokenProcessPool):
             raise BpstudioError(
                 "a worker process of the sweep stopped unexpectedly (out of memory, or a script "
