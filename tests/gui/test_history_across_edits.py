@@ -65,3 +65,33 @@ def test_renaming_a_layer_keeps_its_gradient_curve_and_the_optimizer_state(qtbot
     press(qtbot, w, Qt.Key.Key_Z, CTRL)  # undoing the rename gives the old name its curve back
     assert doc.history.layer_ids == ("h", "y") and len(doc.history) == 5
     np.testing.assert_array_equal(doc.history.grad_norms("h"), curve)
+
+
+def test_clicking_an_entry_in_the_edit_history_goes_back_to_it_and_forward_again(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    w, doc = window, window.document
+    for _ in range(3):
+        w.window_actions.step.trigger()
+    type_into_field(qtbot, w.training_panel.fields["lr"], "0.2")
+    w.window_actions.step.trigger()
+    assert history_texts(w) == [
+        "<opened>",
+        "Train 3 steps",
+        "Set optimizer settings: sgd lr 0.5 → sgd lr 0.2",
+        "Train 1 step",
+    ]
+    w.docks["history"].show()
+    w.docks["history"].raise_()
+    view = w.undo_view
+
+    def click_row(row):
+        rect = view.visualRect(view.model().index(row, 0))
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+
+    click_row(1)  # back to "Train 3 steps": the setting and the last step are undone
+    assert (doc.undo_stack.index(), doc.session.step_count, doc.spec.optimizer.lr) == (1, 3, 0.5)
+    assert w.training_panel.fields["lr"].text() == "0.5" and len(doc.history) == 3
+    click_row(3)  # forward again, through the setting
+    assert (doc.undo_stack.index(), doc.session.step_count, doc.spec.optimizer.lr) == (3, 4, 0.2)
+    assert w.window_actions.undo.text().endswith("Train 1 step")
