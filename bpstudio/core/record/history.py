@@ -142,7 +142,7 @@ class TrainingHistory:
     @property
     def stride(self) -> int:
         """Training records per stored point."""
-        return self._train.stride
+        return self._train.slots.stride
 
     def steps(self) -> np.ndarray:
         return self._train.step_array()

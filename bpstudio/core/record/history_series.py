@@ -18,17 +18,16 @@ import numpy as np
 
 from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
+from bpstudio.core.record.strided import StridedSlots
 
 
 class Series:
     """Points of ``channels`` values each; full points in arrays, the partial one in Python lists."""
 
     def __init__(self, channels: int, capacity: int):
-        self.capacity = capacity
-        self.stride, self.records = 1, 0
-        self.complete = 0  # points holding exactly `stride` records
+        self.slots = StridedSlots(capacity)  # the complete points: each holds exactly `stride` records
+        self.records = 0
         self.last_step: int | None = None
-        self.steps = np.zeros(capacity, dtype=np.int64)
         self.sums = np.zeros((channels, capacity))
         self.counts = np.zeros((channels, capacity), dtype=np.int64)
         self._clear_partial()
@@ -46,7 +45,7 @@ class Series:
         self.p_step = self.last_step = step
         self.p_records += 1
         self.records += 1
-        if self.p_records == self.stride:
+        if self.p_records == self.slots.stride:
             self._flush()
 
     def truncate(self, step: int) -> bool:
@@ -55,46 +54,45 @@ class Series:
         if self.p_records and self.p_step > step:
             self._clear_partial()
         if not self.p_records:
-            self.complete = int(np.searchsorted(self.steps[: self.complete], step, side="right"))
-        self.records = self.complete * self.stride + self.p_records
+            self.slots.truncate(step)
+        self.records = self.slots.used * self.slots.stride + self.p_records
         steps = self.step_array()
         self.last_step = int(steps[-1]) if len(steps) else None
         return self.records != before
 
     def _flush(self) -> None:
-        k = self.complete
-        self.steps[k], self.sums[:, k], self.counts[:, k] = self.p_step, self.p_sums, self.p_counts
-        self.complete += 1
+        k = self.slots.fill(self.p_step)
+        self.sums[:, k], self.counts[:, k] = self.p_sums, self.p_counts
         self._clear_partial()
-        if self.complete == self.capacity:
+        if self.slots.full:
             self._compact()
 
     def _compact(self) -> None:
         """Merge neighbouring pairs and double the stride; an odd point out becomes the partial one."""
-        half, cap = self.capacity // 2, self.capacity
-        self.steps[:half] = self.steps[1 : 2 * half : 2]
+        slots = self.slots
+        cap, stride, half = slots.capacity, slots.stride, slots.capacity // 2
+        if cap % 2:
+            self.p_records, self.p_step = stride, int(slots.steps[cap - 1])
+            self.p_sums, self.p_counts = self.sums[:, cap - 1].tolist(), self.counts[:, cap - 1].tolist()
+        slots.halve(1)  # (a merged point's step is its later half's)
         self.sums[:, :half] = self.sums[:, 0 : 2 * half : 2] + self.sums[:, 1 : 2 * half : 2]
         self.counts[:, :half] = self.counts[:, 0 : 2 * half : 2] + self.counts[:, 1 : 2 * half : 2]
-        if cap % 2:
-            self.p_records, self.p_step = self.stride, int(self.steps[cap - 1])
-            self.p_sums, self.p_counts = self.sums[:, cap - 1].tolist(), self.counts[:, cap - 1].tolist()
-        self.stride *= 2
-        self.complete = half
 
     def copy(self) -> Series:
         other = Series.__new__(Series)
         other.__dict__.update(self.__dict__)
-        other.steps, other.sums, other.counts = self.steps.copy(), self.sums.copy(), self.counts.copy()
+        other.slots, other.sums, other.counts = self.slots.copy(), self.sums.copy(), self.counts.copy()
         other.p_sums, other.p_counts = list(self.p_sums), list(self.p_counts)
         return other
 
     def step_array(self) -> np.ndarray:
-        done = self.steps[: self.complete]
+        done = self.slots.used_steps()
         return np.append(done, np.int64(self.p_step)) if self.p_records else done.copy()
 
     def totals(self, rows: slice | int = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Sums and counts of the chosen channels, one column per point (the partial one last)."""
-        sums, counts = self.sums[rows, : self.complete], self.counts[rows, : self.complete]
+        used = self.slots.used
+        sums, counts = self.sums[rows, :used], self.counts[rows, :used]
         if self.p_records:
             p_sums, p_counts = np.asarray(self.p_sums)[rows], np.asarray(self.p_counts, dtype=np.int64)[rows]
             sums = np.concatenate([sums, np.expand_dims(p_sums, -1)], axis=-1)
@@ -107,7 +105,7 @@ class Series:
     def to_dict(self, names: Sequence[str]) -> dict[str, Any]:
         sums, counts = self.totals()
         return {
-            "stride": self.stride,
+            "stride": self.slots.stride,
             "partial_records": self.p_records,
             "steps": [int(s) for s in self.step_array()],
             "channels": {
@@ -144,9 +142,9 @@ class Series:
                 raise bad_field(f"{at}.count", "a count exceeds the records of its point")
             sums[i], counts[i] = sum_i, count_i
         series = cls(len(names), capacity)
-        series.stride, series.complete, series.records = stride, complete, complete * stride + partial
+        series.slots.stride, series.slots.used, series.records = stride, complete, complete * stride + partial
         series.last_step = steps[-1] if steps else None
-        series.steps[:complete], series.sums[:, :complete], series.counts[:, :complete] = (
+        series.slots.steps[:complete], series.sums[:, :complete], series.counts[:, :complete] = (
             steps[:complete],
             sums[:, :complete],
             counts[:, :complete],

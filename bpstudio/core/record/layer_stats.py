@@ -45,6 +45,7 @@ from bpstudio.core import activations
 from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError
 from bpstudio.core.record.history_series import Series
+from bpstudio.core.record.strided import StridedSlots
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
@@ -214,8 +215,8 @@ class LayerStats:
         """Forget every record."""
         with self._lock:
             n, k = self.capacity, len(self.tracks)
-            self.stride, self.records, self.kept = 1, 0, 0
-            self._steps = np.zeros(n, dtype=np.int64)
+            self.records = 0
+            self._slots = StridedSlots(n)  # a snapshot every `stride` records
             self._counts = np.zeros((n, k, self.bins), dtype=np.int64)
             self._ranges = np.full((n, k, 2), math.nan)
             self._nonfinite = np.zeros((n, k), dtype=np.int64)
@@ -229,7 +230,7 @@ class LayerStats:
         with self._lock:
             other = LayerStats.__new__(LayerStats)
             other.__dict__.update(self.__dict__)
-            other._steps, other._counts = self._steps.copy(), self._counts.copy()
+            other._slots, other._counts = self._slots.copy(), self._counts.copy()
             other._ranges, other._nonfinite = self._ranges.copy(), self._nonfinite.copy()
             other._fractions = self._fractions.copy()
             other._lock = threading.RLock()
@@ -250,12 +251,10 @@ class LayerStats:
             if last is not None and step <= last:
                 self.truncate(step - 1)
             self._fractions.add(step, self._unit_fractions(trace))
-            if self.records % self.stride == 0:
-                at = self.kept
-                self._steps[at] = step
+            if self.records % self._slots.stride == 0:
+                at = self._slots.fill(step)
                 self._ranges[at], self._counts[at], self._nonfinite[at] = self._histograms(trace, params)
-                self.kept += 1
-                if self.kept == self.capacity:
+                if self._slots.full:
                     self._thin()
             self.records += 1
             self._latest, self._latest_hist = (step, trace, params), None
@@ -264,25 +263,30 @@ class LayerStats:
     def truncate(self, step: int) -> None:
         """Forget the records after ``step`` (training undone)."""
         with self._lock:
-            self.kept = int(np.searchsorted(self._steps[: self.kept], step, side="right"))
-            self.records = self.kept * self.stride  # the next record starts a snapshot
+            kept = self._slots.truncate(step)
+            self.records = kept * self._slots.stride  # the next record starts a snapshot
             self._fractions.truncate(step)
             if self._latest is not None and self._latest[0] > step:
                 self._latest, self._latest_hist = None, None
             self.version += 1
 
+    @property
+    def stride(self) -> int:
+        """Records per kept snapshot."""
+        return self._slots.stride
+
     def _thin(self) -> None:
         """Keep the snapshots of records 0, 2·stride, 4·stride…; later ones come every 2·stride records."""
-        kept = (self.capacity + 1) // 2
-        for a in (self._steps, self._counts, self._ranges, self._nonfinite):
-            a[:kept] = a[0 : self.capacity : 2]
-        self.kept, self.stride = kept, self.stride * 2
+        taken = self._slots.halve(0)
+        kept = self._slots.used
+        for a in (self._counts, self._ranges, self._nonfinite):
+            a[:kept] = a[taken]
 
     def _last_step(self) -> int | None:
         return (
             None
-            if self._latest is None and not self.kept
-            else (self._latest[0] if self._latest is not None else int(self._steps[self.kept - 1]))
+            if self._latest is None and not self._slots.used
+            else (self._latest[0] if self._latest is not None else int(self._slots.steps[self._slots.used - 1]))
         )
 
     def _values(self, trace: StepTrace, params: Mapping[str, Any] | None, lid: str, quantity: str) -> Any:
@@ -345,10 +349,11 @@ class LayerStats:
             )
         track = self.tracks.index((layer_id, quantity))
         with self._lock:
-            steps, ranges = self._steps[: self.kept], self._ranges[: self.kept, track]
-            counts, nonfinite = self._counts[: self.kept, track], self._nonfinite[: self.kept, track]
+            kept = self._slots.used
+            steps, ranges = self._slots.used_steps(), self._ranges[:kept, track]
+            counts, nonfinite = self._counts[:kept, track], self._nonfinite[:kept, track]
             latest = self._latest
-            if latest is not None and (not self.kept or latest[0] > steps[-1]):
+            if latest is not None and (not kept or latest[0] > steps[-1]):
                 if self._latest_hist is None:
                     self._latest_hist = self._histograms(latest[1], latest[2])
                 steps = np.append(steps, latest[0])
@@ -390,11 +395,11 @@ class LayerStats:
     def memory_bytes(self) -> int:
         """Bytes held by the stored snapshots and curves (fixed by bins and capacity)."""
         arrays = (
-            self._steps,
+            self._slots.steps,
             self._counts,
             self._ranges,
             self._nonfinite,
-            self._fractions.steps,
+            self._fractions.slots.steps,
             self._fractions.sums,
             self._fractions.counts,
         )
