@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from bpstudio.core.errors import BpstudioError
-
-if TYPE_CHECKING:
-    from bpstudio.gui.main_window import MainWindow
+from bpstudio.document import Document
 
 FILE_FILTER = "bpstudio sessions and networks (*.json);;All files (*)"
 MAX_RECENT = 8
@@ -20,13 +18,25 @@ NEW_PRESET = "xor"
 
 
 class FileManager:
-    def __init__(self, window: MainWindow, settings: QSettings):
-        self.window = window
-        self.settings = settings
+    """The file commands of one window. It gets what it uses: the document, a way to stop training (the steps
+    trained so far count as unsaved changes), the widget its dialogs belong to, the settings that keep the
+    recent files, and where to say that the recent files or the status changed."""
 
-    @property
-    def document(self):
-        return self.window.document
+    def __init__(
+        self,
+        document: Document,
+        stop_training: Callable[[], None],
+        dialog_parent: QWidget,
+        settings: QSettings,
+        recent_changed: Callable[[], None],
+        show_status: Callable[[str], None],
+    ):
+        self.document = document
+        self.stop_training = stop_training
+        self.dialog_parent = dialog_parent
+        self.settings = settings
+        self.recent_changed = recent_changed
+        self.show_status = show_status
 
     # --- recent files -----------------------------------------------------------------------------------
 
@@ -39,7 +49,7 @@ class FileManager:
     def _remember(self, path: str) -> None:
         files = [path] + [p for p in self.recent() if p != path]
         self.settings.setValue("recent_files", files[:MAX_RECENT])
-        self.window.refresh_recent_menu()
+        self.recent_changed()
 
     # --- commands ---------------------------------------------------------------------------------------
 
@@ -48,7 +58,7 @@ class FileManager:
         if not self.document.dirty:
             return True
         answer = QMessageBox.question(
-            self.window,
+            self.dialog_parent,
             "Unsaved changes",
             f"Save the changes to {self.display_name()} first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
@@ -66,28 +76,28 @@ class FileManager:
         self.open_example(NEW_PRESET)
 
     def open_example(self, name: str) -> None:
-        self.window.training.stop()  # first: the steps trained so far count as unsaved changes
+        self.stop_training()  # first: the steps trained so far count as unsaved changes
         if not self.maybe_save():
             return
         self.document.load_preset(name)
 
     def choose_and_open(self) -> None:
-        self.window.training.stop()
+        self.stop_training()
         if not self.maybe_save():
             return
         start = str(Path(self.document.path).parent) if self.document.path else ""
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open session or network", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open session or network", start, FILE_FILTER)
         if path:
             self.open(path, ask=False)
 
     def open(self, path: str, ask: bool = True) -> bool:
-        self.window.training.stop()
+        self.stop_training()
         if ask and not self.maybe_save():
             return False
         try:
             self.document.open_file(path)
         except BpstudioError as exc:
-            QMessageBox.warning(self.window, "Cannot open file", str(exc))
+            QMessageBox.warning(self.dialog_parent, "Cannot open file", str(exc))
             return False
         self._remember(self.document.path or path)
         return True
@@ -112,7 +122,7 @@ class FileManager:
 
     def save_as(self) -> bool:
         suggested = self.document.path or f"{(self.document.spec.name or 'session').split(':')[0]}.json"
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", suggested, FILE_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Save session", suggested, FILE_FILTER)
         return bool(path) and self.save_to(path)
 
     def save_to(self, path: str) -> bool:
@@ -122,8 +132,8 @@ class FileManager:
         try:
             self.document.save(path)
         except (OSError, BpstudioError) as exc:
-            QMessageBox.warning(self.window, "Cannot save", f"{path}: {exc}")
+            QMessageBox.warning(self.dialog_parent, "Cannot save", f"{path}: {exc}")
             return False
         self._remember(self.document.path or path)
-        self.window.statusBar().showMessage(f"Saved {path}", 4000)
+        self.show_status(f"Saved {path}")
         return True

@@ -63,7 +63,14 @@ class MainWindow(QMainWindow):
         self.signals = DocumentSignals(self.document, self)  # (widgets connect here, not to the document)
         self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions
         self.training = TrainingController(self.document, self)
-        self.files = FileManager(self, self.settings)
+        self.files = FileManager(
+            self.document,
+            self.training.stop,
+            self,
+            self.settings,
+            recent_changed=lambda: self.refresh_recent_menu(),  # (the menu is made after the file manager)
+            show_status=lambda text: self.statusBar().showMessage(text, 4000),
+        )
         self.selected_layer: str | None = None
         self._base_font = QApplication.font()
         self._build_views()
