@@ -3,13 +3,18 @@ them; the document has carried an edit out before it pushes the command."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bpstudio.core.run_state import RunState
 from bpstudio.document.command_stack import Command
 
-if TYPE_CHECKING:
-    from bpstudio.document.document import Document
+
+class Target(Protocol):
+    """What the commands ask of the document."""
+
+    def install(self, state: RunState, trained: bool = False) -> None: ...
+
+    def apply_setting(self, kind: str, value: Any) -> None: ...
 
 
 class SnapshotCommand(Command):
@@ -17,7 +22,7 @@ class SnapshotCommand(Command):
 
     trained = False
 
-    def __init__(self, document: Document, text: str, before: RunState, after: RunState):
+    def __init__(self, document: Target, text: str, before: RunState, after: RunState):
         super().__init__(text)
         self.document, self.before, self.after = document, before, after
 
@@ -33,7 +38,7 @@ class TrainCommand(SnapshotCommand):
 
     trained = True
 
-    def __init__(self, document: Document, before: RunState, after: RunState, steps: int):
+    def __init__(self, document: Target, before: RunState, after: RunState, steps: int):
         self.steps = steps
         super().__init__(document, self._describe(), before, after)
 
@@ -52,7 +57,7 @@ class TrainCommand(SnapshotCommand):
 class SettingCommand(Command):
     """A training setting (optimizer or loss) that may change while the worker trains."""
 
-    def __init__(self, document: Document, kind: str, before: Any, after: Any):
+    def __init__(self, document: Target, kind: str, before: Any, after: Any):
         label = {"optimizer": "optimizer settings", "loss": "loss"}[kind]
         super().__init__(f"Set {label}: {self._show(before)} → {self._show(after)}")
         self.document, self.kind, self.before, self.after = document, kind, before, after
