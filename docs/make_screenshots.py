@@ -73,8 +73,7 @@ def main() -> None:
     shoot(window, out, "mazur_mid_step")
 
     doc.forget_changes()  # no "save changes?" prompt between examples
-    window.files.open_example("deep_sigmoid")
-    doc.set_batch_size(16)  # minibatches keep the last layer learning, so the gap between layers stays in view
+    window.files.open_example("deep_sigmoid")  # (with the settings its file carries: nothing set by hand)
     train(app, window, 400)
     window.docks["gradients"].raise_()
     settle(app)

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the data the script trains on: a .csv/.npz file or a built-in set such as "
         "'spirals:classes=3,n=300' (default: the network file's own data, its training part)",
     )
-    parser.add_argument("--batch-size", type=int, metavar="B", help="minibatch size (default: full batch)")
+    parser.add_argument(
+        "--batch-size", type=int, metavar="B", help="minibatch size (default: the network file's, else the full batch)"
+    )
     parser.add_argument(
         "--steps",
         type=int,
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         initial_params(spec),
         args.data,
         base_dir=None if args.data is not None else base,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size if args.batch_size is not None else spec.batch_size,
         steps=args.steps,
     )
     print(f"wrote {' and '.join(str(p) for p in written)}")

@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_engine_options(parser)
     parser.add_argument("--steps", type=int, required=True, metavar="N")
-    parser.add_argument("--batch-size", type=int, metavar="B", help="minibatch size (default: full batch)")
+    parser.add_argument(
+        "--batch-size", type=int, metavar="B", help="minibatch size (default: the network file's, else the full batch)"
+    )
     parser.add_argument("--metrics", metavar="OUT.csv", help="per-step loss and per-layer gradient norms")
     parser.add_argument("--save", metavar="OUT.json", help="write the trained network")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -43,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base)
     session = Session(
-        spec, data, backend=args.backend, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+        spec,
+        data,
+        backend=args.backend,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size if args.batch_size is not None else spec.batch_size,
     )
     dense = [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
     rows = []

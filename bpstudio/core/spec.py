@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations, losses
-from bpstudio.core.checks import is_real
+from bpstudio.core.checks import is_count, is_real
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
 
@@ -180,6 +180,7 @@ class NetworkSpec:
     seed: int | None = None
     name: str | None = None
     data: Mapping[str, Any] | None = None
+    batch_size: int | None = None  # the batch size the example is meant to train with (None: the full batch)
     order: tuple[str, ...] = field(init=False)
     widths: Mapping[str, int] = field(init=False)
 
@@ -340,6 +341,10 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
         raise SpecError(f"unknown loss '{spec.loss}' (known: {', '.join(losses.NAMES)})", field="loss")
     if spec.seed is not None and (isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0):
         raise SpecError(f"must be a non-negative integer, got {spec.seed!r}", field="seed")
+    if spec.batch_size is not None and not is_count(spec.batch_size, 1):
+        raise SpecError(
+            f"must be a positive integer or absent (the full batch), got {spec.batch_size!r}", field="batch_size"
+        )
 
     order = topological_order({layer.id: layer.inputs for layer in spec.layers})
     widths: dict[str, int] = {}

@@ -114,7 +114,8 @@ class Document:
     # --- loading and saving -----------------------------------------------------------------------
 
     def load_preset(self, name: str) -> None:
-        saved = session_io.SavedSession(RunState.start_of(presets.load(name)))
+        spec = presets.load(name)
+        saved = session_io.SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)
         self._load(saved, None, str(presets.path(name).parent))
 
     def open_file(self, path: str) -> None:

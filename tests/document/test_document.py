@@ -92,3 +92,12 @@ def test_saving_marks_the_document_clean(doc, tmp_path):
     assert doc.dirty and changed
     doc.save(str(tmp_path / "run.json"))
     assert not doc.dirty and doc.path.endswith("run.json")
+
+
+def test_an_example_opens_with_the_batch_size_its_file_gives():
+    from bpstudio.core.io import presets
+
+    d = Document()
+    for name in presets.names():
+        d.load_preset(name)
+        assert d.session.batch_size == presets.load(name).batch_size, name

@@ -12,8 +12,9 @@ from tests.gui.driving import LEFT, menu, open_example, settle, type_into_field
 
 
 def reference_run(spec, steps):
-    """The traces of ``steps`` steps of a fresh session on the example's data (what a copy trains)."""
-    session = Session(spec, resolve_split(spec.data)[0])
+    """The traces of ``steps`` steps of a fresh session on the example's data, with the example's batch size
+    (what a copy trains)."""
+    session = Session(spec, resolve_split(spec.data)[0], batch_size=spec.batch_size)
     return [session.step() for _ in range(steps)]
 
 

@@ -144,7 +144,8 @@ def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
 def from_dict(raw: Any) -> SavedSession:
     """A session from its JSON form, or from a network file's (then at step 0 with default settings)."""
     if isinstance(raw, Mapping) and raw.get("format") == spec_io.FORMAT:
-        return SavedSession(RunState.start_of(spec_io.from_dict(raw)))
+        spec = spec_io.from_dict(raw)
+        return SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)  # (the file's own batch size)
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, Mapping) else type(raw).__name__
         raise _fail(

@@ -30,7 +30,7 @@ from bpstudio.core.spec import (
 
 FORMAT = "bpstudio-network"
 VERSION = 1
-TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data"}
+TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data", "batch_size"}
 LAYER_FIELDS = {
     "input": {"id", "type", "units", "position"},
     "dense": {
@@ -201,6 +201,7 @@ def from_dict(raw: Any) -> NetworkSpec:
         seed=raw.get("seed"),
         name=raw.get("name"),
         data=raw.get("data"),
+        batch_size=raw.get("batch_size"),
     )
 
 
@@ -276,6 +277,8 @@ def to_dict(spec: NetworkSpec) -> dict[str, Any]:
         out["seed"] = spec.seed
     if spec.data is not None:
         out["data"] = dict(spec.data)
+    if spec.batch_size is not None:
+        out["batch_size"] = spec.batch_size
     return out
 
 

@@ -70,6 +70,8 @@ def test_the_trainable_presets_learn_their_data(name, steps, batch):
 
 
 def test_the_deep_sigmoid_net_stays_stuck():
-    s, test = session("deep_sigmoid")
-    s.run(500)
-    assert s.trace.loss > 0.68  # stuck near ln 2: it predicts the class mean
+    # with its own settings (Adam on batches of 32): with the full batch, Adam's per-weight step sizes rescue it
+    # part of the way (loss 0.47 after 500 steps), which hides the lesson
+    s, test = session("deep_sigmoid", batch_size=presets.load("deep_sigmoid").batch_size)
+    losses = [float(s.step().loss) for _ in range(500)]
+    assert np.mean(losses[-100:]) > 0.67  # stuck near ln 2: it predicts the class mean

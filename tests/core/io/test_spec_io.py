@@ -206,3 +206,16 @@ def test_every_json_example_in_the_format_documentation_loads():
     mazur = presets.load("mazur")
     assert any(spec_io.dumps(s) == spec_io.dumps(mazur) for s in specs)
     assert any({"add", "concat"} <= {layer.type for layer in s.layers} for s in specs)
+
+
+def test_a_network_file_may_carry_the_batch_size_it_is_meant_to_train_with(tmp_path):
+    spec = spec_io.from_dict({**MAZUR, "batch_size": 8})
+    assert spec.batch_size == 8 and spec_io.to_dict(spec)["batch_size"] == 8
+    assert "batch_size" not in spec_io.to_dict(spec_io.from_dict(MAZUR))  # absent: the full batch
+    spec_io.save(spec, tmp_path / "net.json")
+    from bpstudio.core.io import session_io
+
+    assert session_io.load(tmp_path / "net.json").batch_size == 8  # opened as a session that trains with it
+    for bad in (0, -1, True, 2.5, "8"):
+        with pytest.raises(SpecError, match="batch_size.*positive integer or absent"):
+            spec_io.from_dict({**MAZUR, "batch_size": bad})
