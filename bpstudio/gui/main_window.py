@@ -45,6 +45,7 @@ from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.refresh import RefreshPacer
 from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
+from bpstudio.gui.typing_guard import TypingGuard
 
 PRESENTATION_SCALE = presentation.SCALE
 DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
@@ -73,10 +74,12 @@ class MainWindow(QMainWindow):
         )
         self.selected_layer: str | None = None
         self._base_font = QApplication.font()
+        self.typing_guard = TypingGuard(self)  # (typed letters go to the focused table, not to the shortcuts)
         self._build_views()
         self.edits = EditRequests(self)
         self.window_actions = build_actions(self)
         self._build_docks()
+        self.typing_guard.watch(self)
         self._connect()
         self.refresh_recent_menu()
         self._restore_settings()

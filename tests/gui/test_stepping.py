@@ -143,6 +143,8 @@ def test_typing_a_weight_changes_canvas_inspector_and_document_and_undo_restores
     assert w.document.session.params_numpy()["o.weight"][0, 0] == 0.7
     assert history_texts(w)[-1] == "Set o.weight[0, 0] = 0.7 (was 0.4)"
     # the forward pass uses it: o.net[0] = 0.7 · out_h1 + 0.45 · out_h2 + 0.6
+    click(qtbot, w, header_point(w, "o"))  # back on the canvas (with the table focused, F would edit a cell)
+    assert w.canvas.hasFocus()
     for _ in range(2):
         press(qtbot, w, Qt.Key.Key_F)
     expected = 0.7 * OUT_H[0] + 0.45 * OUT_H[1] + 0.6
