@@ -24,7 +24,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "file-format.md"
 
 # --- round trips: bit-exact ---------------------------------------------------------------------------
 
-NET_FIELDS = ("order", "output", "loss", "optimizer", "seed", "name", "data")
+NET_FIELDS = ("order", "output", "loss", "optimizer", "seed", "name", "data", "batch_size")
 LAYER_FIELDS = (
     "id",
     "type",
