@@ -14,19 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from bpstudio.document import CommandStack, Document
-
-EVENT_NAMES = (
-    "network_changed",
-    "params_changed",
-    "step_changed",
-    "data_changed",
-    "settings_changed",
-    "file_changed",
-    "training_changed",
-    "refused",
-    "loaded",
-)
+from bpstudio.document import CommandStack, Document, Event
 
 
 class DocumentSignals(QObject):
@@ -45,7 +33,8 @@ class DocumentSignals(QObject):
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
-        self._forwards = [(getattr(document, name), getattr(self, name).emit) for name in EVENT_NAMES]
+        events = [(name, event) for name, event in vars(document).items() if isinstance(event, Event)]
+        self._forwards = [(event, getattr(self, name).emit) for name, event in events]  # (a signal per event)
         for event, forward in self._forwards:
             event.connect(forward)
         self.destroyed.connect(self._detach)

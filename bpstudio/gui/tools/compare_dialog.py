@@ -436,6 +436,6 @@ class CompareDialog(QDialog):
 
 def open_compare(window: MainWindow) -> CompareDialog:
     """Open (or bring forward) the NumPy vs PyTorch dialog for ``window``'s document and start comparing."""
-    dialog = raise_tool(window, CompareDialog, CompareDialog)
+    dialog = raise_tool(window, CompareDialog)
     dialog.run()
     return dialog

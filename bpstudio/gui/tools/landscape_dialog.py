@@ -191,4 +191,4 @@ class LandscapeDialog(CopyTaskControls, QDialog):
 
 def open_landscape(window: Any) -> LandscapeDialog:
     """Open (or raise) the loss-landscape window for ``window``'s document."""
-    return raise_tool(window, LandscapeDialog, LandscapeDialog)
+    return raise_tool(window, LandscapeDialog)

@@ -333,4 +333,4 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
 
 def open_layer_stats(window: Any) -> LayerStatsPanel:
     """Open (or raise) the 'Inside the layers' window for ``window``'s document."""
-    return raise_tool(window, LayerStatsPanel, LayerStatsPanel)
+    return raise_tool(window, LayerStatsPanel)

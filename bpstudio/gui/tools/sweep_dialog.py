@@ -341,4 +341,4 @@ class SweepDialog(QDialog):
 
 def open_sweep(window: Any) -> SweepDialog:
     """Open (or bring forward) the sweep dialog of ``window`` (non-modal; kept in ``window.tools``)."""
-    return raise_tool(window, SweepDialog, SweepDialog)
+    return raise_tool(window, SweepDialog)

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QWidget
 W = TypeVar("W", bound=QWidget)
 
 
-def raise_tool(window: Any, kind: type[W], make: Callable[[Any], W]) -> W:
-    """The tool window of type ``kind`` in ``window``'s registry (made by ``make(window)`` the first time),
-    shown, raised and activated."""
-    tool = window.tools.get_or_make(kind, lambda: make(window))
+def raise_tool(window: Any, kind: type[W], make: Callable[[Any], W] | None = None) -> W:
+    """The tool window of type ``kind`` in ``window``'s registry (made by ``make(window)``, default
+    ``kind(window)``, the first time), shown, raised and activated."""
+    tool = window.tools.get_or_make(kind, lambda: (make or kind)(window))
     tool.show()
     tool.raise_()
     tool.activateWindow()
