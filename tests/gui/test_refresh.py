@@ -120,7 +120,17 @@ def test_an_edge_a_hair_past_zero_stays_at_zero():
     assert steady_range((0.0, 1.0), (-500.0, 5000.0))[0] < 0.0  # real negative data is shown
 
 
-def test_an_empty_or_broken_range_is_passed_through():
-    assert steady_range((0.0, 1.0), (2.0, 2.0)) == (2.0, 2.0)
+def test_one_point_gets_room_around_it_and_a_floor_is_kept():
+    low, high = steady_range((0.0, 1.0), (2.0, 2.0))
+    assert low < 2.0 < high and high - low <= 2.0
+    low, high = steady_range((-1.0, 0.0), (-3.2, -3.2))  # (a log axis: no floor)
+    assert low < -3.2 < high
+    assert steady_range((0.0, 1.0), (0.0, 0.0), floor=0.0)[0] == 0.0  # step 0 alone: no negative steps
+    low, high = steady_range((0.0, 1.0), (0.298, 0.298), floor=0.0)
+    assert low == 0.0 and 0.298 < high <= 2.0
+    assert steady_range((0.0, 1.0), (-500.0, 5000.0), floor=0.0)[0] == 0.0
+
+
+def test_a_broken_range_is_passed_through():
     low, high = steady_range((0.0, 1.0), (math.nan, 1.0))
     assert math.isnan(low) and high == 1.0

@@ -53,9 +53,9 @@ class GradientPlot(HistoryPlot):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.ratio_label = QLabel()
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
-        self.curve_item = self.view.addPlot(
-            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=SteadyViewBox()
-        )
+        curve_view = SteadyViewBox(x_floor=0.0)  # (the y axis is log10 of the norms: no floor)
+        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
+        self.steady_views = [curve_view]
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched

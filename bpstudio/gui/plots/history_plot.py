@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
+from bpstudio.gui.plots.steady_view import SteadyViewBox
 
 INK = "#303030"  # axes and labels, dark on the white background
 # Curves are 1 px (cosmetic) lines: Qt strokes wider pens several times slower, which tripled the cost of
@@ -96,6 +97,8 @@ class HistoryPlot(QWidget):
         super().__init__(parent)
         self.history: TrainingHistory | None = None
         self._drawn_version: int | None = None
+        self._drawn_last_step = -math.inf  # the newest step drawn: a history that ends earlier is a new run
+        self.steady_views: list[SteadyViewBox] = []  # (subclasses list theirs) fitted afresh for a new run
         self.png_button = QPushButton("Export PNG…")
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.setToolTip(csv_tip)
@@ -127,6 +130,7 @@ class HistoryPlot(QWidget):
         """Draw ``history`` from now on (at once, and again on each :meth:`refresh` after it changed)."""
         self.history = history
         self._drawn_version = None
+        self._drawn_last_step = math.inf  # whatever it holds is a run of its own
         self.refresh()
 
     def refresh(self, snapshot: TrainingHistory | None = None) -> bool:
@@ -136,6 +140,12 @@ class HistoryPlot(QWidget):
             return False
         history = snapshot or self.history.snapshot()
         self._drawn_version = history.version
+        steps = history.steps()
+        last_step = float(steps[-1]) if len(steps) else -math.inf
+        if last_step < self._drawn_last_step:  # reset, another file, undo: the axes follow the new run
+            for view in self.steady_views:
+                view.follow_data()
+        self._drawn_last_step = last_step
         self._draw(history)
         return True
 

@@ -37,9 +37,11 @@ class LossPlot(HistoryPlot):
         super().__init__("Save step, train and test loss and accuracy as CSV", parent)
         self.log_check = QCheckBox("Log scale")
         self.log_check.setToolTip("Show the loss on a logarithmic axis")
+        self.loss_view = SteadyViewBox(x_floor=0.0, y_floor=0.0)  # (losses are never negative)
         self.loss_item = self.view.addPlot(
-            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=SteadyViewBox()
+            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=self.loss_view
         )
+        self.steady_views = [self.loss_view]
         self.accuracy_item = pg.PlotItem()  # joins the layout once the history holds accuracies
         self.accuracy_item.setXLink(self.loss_item)
         self.accuracy_item.setYRange(0.0, 1.0, padding=0.06)
@@ -106,4 +108,5 @@ class LossPlot(HistoryPlot):
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
 
     def _on_log_toggled(self, checked: bool) -> None:
+        self.loss_view.set_y_floor(None if checked else 0.0)  # (a log axis shows log10 of the loss)
         self.loss_item.setLogMode(y=checked)
