@@ -131,7 +131,7 @@ def _menus(w: MainWindow, a: Actions) -> None:
     file_menu.addMenu(a.recent_menu)
     examples = file_menu.addMenu("&Examples")
     for name in presets.names():
-        examples.addAction(name, bound(w.files.open_example, name))
+        examples.addAction(name, bound(_open_example, w, a.speed, name))
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.save_as])
     file_menu.addSeparator()
@@ -154,6 +154,12 @@ def _menus(w: MainWindow, a: Actions) -> None:
     about.setMenuRole(QAction.MenuRole.AboutRole)
     help_menu.addAction(about)
     tools_menu.add_menus(w, bar, file_menu, a.quit, help_menu)
+
+
+def _open_example(w: MainWindow, speed: QComboBox, name: str) -> None:
+    """Open an example at the watchable pace: its first run is one a person can follow."""
+    if w.files.open_example(name):
+        speed.setCurrentText(DEFAULT_SPEED)
 
 
 def _show_about(w: MainWindow) -> None:

@@ -75,11 +75,13 @@ class FileManager:
     def new(self) -> None:
         self.open_example(NEW_PRESET)
 
-    def open_example(self, name: str) -> None:
+    def open_example(self, name: str) -> bool:
+        """Open the shipped example ``name``; False if the person cancelled (at the unsaved-changes prompt)."""
         self.stop_training()  # first: the steps trained so far count as unsaved changes
         if not self.maybe_save():
-            return
+            return False
         self.document.load_preset(name)
+        return True
 
     def choose_and_open(self) -> None:
         self.stop_training()

@@ -28,7 +28,9 @@ SPEEDS: dict[str, float | None] = {
     "1000 steps/s": 1000,
     "max": None,
 }
-DEFAULT_SPEED = "max"
+# A pace a class can follow: the curves move visibly and a lesson (the deep sigmoid net's gap) unfolds over a
+# minute instead of being over in seconds. Every example opens at it; "max" is one click away.
+DEFAULT_SPEED = "100 steps/s"
 # While the worker runs, the GUI thread must get the GIL back quickly each time a Qt call released it;
 # at Python's default 5 ms a repaint that releases it twenty times waits 100 ms (bench/bench_gui.py).
 TRAINING_SWITCH_INTERVAL = 0.001

@@ -7,6 +7,7 @@ from tests.gui.driving import menu, open_example, settle
 
 
 def trained(qtbot, w, steps):
+    w.window_actions.speed.setCurrentText("max")  # (an example opens at a watchable pace)
     w.training.start(max_steps=steps)
     qtbot.waitUntil(lambda: not w.training.running)
     settle(qtbot)

@@ -60,3 +60,20 @@ def test_relu_with_he_init_keeps_the_layers_together(qtbot, window):
     levels = [late_level(c) for c in curves.values()]
     assert max(levels) - min(levels) < 2  # within a hundredfold (two decades) of each other
     assert "vanishing" not in readout
+
+
+def test_an_example_opens_at_a_pace_a_class_can_follow(qtbot, window):
+    """Even after someone chose "max" for another file, an example's first run goes at the watchable pace that
+    the speed control shows, and the worker keeps to it."""
+    w = window
+    speed = w.window_actions.speed
+    speed.setCurrentText("max")
+    open_example(qtbot, w, "deep_sigmoid")
+    assert speed.currentText() == "100 steps/s"
+    press(qtbot, w, Qt.Key.Key_P)
+    assert w.training.worker is not None and w.training.worker.steps_per_second == 100
+    press(qtbot, w, Qt.Key.Key_P)
+    speed.setCurrentText("1000 steps/s")  # the person's choice holds while the example stays open
+    press(qtbot, w, Qt.Key.Key_P)
+    assert w.training.worker.steps_per_second == 1000
+    press(qtbot, w, Qt.Key.Key_P)
