@@ -1,7 +1,8 @@
 """The About dialog: bpstudio's version and what it runs on, copyable as plain text for bug reports.
 
-PyTorch takes a second or two to import, so the dialog is built without it: its PyTorch and CUDA rows say
-"checking…" until the dialog has been drawn once, and are filled in on the next turn of the event loop.
+PyTorch takes seconds to import, so the dialog is built without it: its PyTorch and CUDA rows say "checking…"
+while a background task imports torch and asks it about CUDA (the window stays responsive), and Copy waits
+until they are filled in.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import platform
 
 import numpy
 import PySide6
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, qVersion
+from PySide6.QtCore import QSize, Qt, Signal, qVersion
 from PySide6.QtGui import QFont, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 import bpstudio
 from bpstudio.core import backends
+from bpstudio.gui.background_task import BackgroundTask
 from bpstudio.gui.resources import app_icon
 
 DESCRIPTION = "Step through forward and backward passes of a neural network and watch gradients vanish."
@@ -68,7 +70,7 @@ class AboutDialog(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("About bpstudio")
-        self._torch_state = "pending"  # pending -> scheduled -> done
+        self._torch_state = "pending"  # pending -> checking -> done
 
         icon = QLabel()
         icon.setPixmap(app_icon().pixmap(QSize(ICON_SIZE, ICON_SIZE), self.devicePixelRatioF()))
@@ -109,6 +111,7 @@ class AboutDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("&Copy")
         self.copy_button.setToolTip("Copy these details as plain text, e.g. into a bug report")
+        self.copy_button.setEnabled(False)  # (until the PyTorch rows are filled in)
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button.clicked.connect(lambda _checked=False: self.copy())
         buttons.rejected.connect(self.reject)
@@ -123,24 +126,31 @@ class AboutDialog(QDialog):
 
     # --- the PyTorch rows -----------------------------------------------------------------------------
 
+    @property
+    def torch_is_checked(self) -> bool:
+        return self._torch_state == "done"
+
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        if self._torch_state == "pending":  # drawn with "checking…": look PyTorch up on the next turn
-            self._torch_state = "scheduled"
-            QTimer.singleShot(0, self, self.check_torch)
+        if self._torch_state == "pending":  # drawn with "checking…": look PyTorch up now
+            self.check_torch()
 
     def check_torch(self) -> None:
-        """Fill in the PyTorch and CUDA rows (imports torch if it is installed; a busy cursor meanwhile)."""
-        if self._torch_state == "done":
+        """Start filling in the PyTorch and CUDA rows: :func:`torch_rows` runs off the GUI thread (it imports
+        torch if it is installed); ``torch_checked`` is emitted once they show the answer."""
+        if self._torch_state != "pending":
             return
+        self._torch_state = "checking"
+        task = BackgroundTask(lambda _progress: torch_rows())
+        task.succeeded.connect(self._show_torch_rows)
+        task.failed.connect(lambda message: self._show_torch_rows((f"could not be checked: {message}", "unknown")))
+        task.start_work()
+
+    def _show_torch_rows(self, texts: tuple[str, str]) -> None:
         self._torch_state = "done"
-        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        try:
-            torch_text, cuda_text = torch_rows()
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.rows["PyTorch"].setText(torch_text)
-        self.rows["CUDA"].setText(cuda_text)
+        self.rows["PyTorch"].setText(texts[0])
+        self.rows["CUDA"].setText(texts[1])
+        self.copy_button.setEnabled(True)
         self.torch_checked.emit()
 
     # --- copying ---------------------------------------------------------------------------------------
@@ -152,6 +162,5 @@ class AboutDialog(QDialog):
         return "\n".join(lines) + "\n"
 
     def copy(self) -> None:
-        """Put :meth:`text` on the clipboard (finishing the PyTorch check first, so nothing says "checking…")."""
-        self.check_torch()
+        """Put :meth:`text` on the clipboard (the Copy button is enabled once nothing says "checking…")."""
         QApplication.clipboard().setText(self.text())

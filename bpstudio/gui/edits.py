@@ -52,7 +52,7 @@ class EditRequests:
         w.training_panel.loss_requested.connect(self.document.set_loss)
         w.training_panel.optimizer_requested.connect(self.document.set_optimizer)
         w.training_panel.batch_size_requested.connect(self.document.set_batch_size)
-        w.training_panel.backend_requested.connect(self.document.set_backend)
+        w.training_panel.backend_requested.connect(w.backend_loader.request)
         w.data_panel.source_requested.connect(self.set_data)
 
     def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:

@@ -28,6 +28,7 @@ from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.document import Document
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
+from bpstudio.gui.backend_loader import BackendLoader
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.document_signals import DocumentSignals, UndoMirror
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.signals = DocumentSignals(self.document, self)  # (widgets connect here, not to the document)
         self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions
         self.training = TrainingController(self.document, self)
+        self.backend_loader = BackendLoader(self.document.set_backend, self)  # (PyTorch loads off this thread)
         self.files = FileManager(
             self.document,
             self.training.stop,
@@ -142,6 +144,8 @@ class MainWindow(QMainWindow):
         self.training.running_changed.connect(self._on_running_changed)
         self.training.progressed.connect(lambda _p: self._schedule_canvas())
         self.training.failed.connect(self._on_refused)
+        self.backend_loader.loading_changed.connect(self.training_panel.show_loading)
+        self.backend_loader.failed.connect(self._on_refused)
         self.canvas.layer_selected.connect(self._on_layer_selected)
         self.canvas.param_picked.connect(self.explanation.set_target)
         rewind = self.document.rewind

@@ -85,6 +85,30 @@ def test_without_torch_the_dialog_says_not_installed(qtbot, monkeypatch):
     assert dialog.rows["CUDA"].text() == "not available: PyTorch is not installed (pip install 'bpstudio[torch]')"
 
 
+def test_the_check_runs_off_the_gui_thread_and_copy_waits_for_it(qtbot, monkeypatch):
+    import threading
+
+    from bpstudio.gui import about_dialog
+
+    release, threads = threading.Event(), []
+
+    def slow_rows():
+        threads.append(threading.current_thread())
+        assert release.wait(30)
+        return "9.9", "not available: testing"
+
+    monkeypatch.setattr(about_dialog, "torch_rows", slow_rows)
+    dialog = AboutDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: bool(threads), timeout=5000)  # the dialog is up while the check still runs
+    assert threads[0] is not threading.main_thread()
+    assert dialog.rows["PyTorch"].text() == CHECKING and not dialog.copy_button.isEnabled()
+    with qtbot.waitSignal(dialog.torch_checked, timeout=10000):
+        release.set()
+    assert dialog.rows["PyTorch"].text() == "9.9" and dialog.copy_button.isEnabled()
+
+
 def test_copy_puts_everything_on_the_clipboard(qtbot):
     dialog = shown_dialog(qtbot)
     QApplication.clipboard().setText("something else")
@@ -120,8 +144,13 @@ def test_main_window_does_not_import_torch_until_about_is_opened(tmp_path):
         from bpstudio.gui.about_dialog import AboutDialog
         d = AboutDialog(w)
         print("dialog built", "torch" in sys.modules)
+        from PySide6.QtCore import QEventLoop
+        loop = QEventLoop()
+        d.torch_checked.connect(loop.quit)
         d.show()
         d.check_torch()
+        if not d.torch_is_checked:
+            loop.exec()
         print("dialog checked", "torch" in sys.modules)
         w.document.undo_stack.set_clean()
         w.close()

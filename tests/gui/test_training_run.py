@@ -161,8 +161,10 @@ def test_learning_rate_and_batch_size_change_while_training(qtbot, window):
 
 
 def choose_backend(qtbot, w, text):
+    """Pick ``text`` in the backend list and wait until it is in use (PyTorch loads in the background)."""
     combo = w.training_panel.backend
     combo.setCurrentIndex(combo.findText(text))
+    qtbot.waitUntil(lambda: w.backend_loader.pending is None, timeout=60000)
     settle(qtbot)
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 from bpstudio.core import backends, losses
 from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import OPTIMIZERS, NetworkSpec, OptimizerSpec
+from bpstudio.gui.backend_loader import loading_text
 from bpstudio.gui.inspectors.matrix_editor import ERROR_STYLE, parse_entry
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
@@ -62,6 +64,7 @@ class TrainingPanel(QWidget):
         self._pending: OptimizerSpec | None = None  # asked for, not yet shown back
         self._batch_size: int | None = None
         self._backend = ("numpy", "cpu", "float64")
+        self._loading: tuple[str, str, str] | None = None  # a backend asked for and still loading
         self._build()
 
     # --- construction ---------------------------------------------------------------------------------
@@ -115,6 +118,15 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", batch_row)
         form.addRow("Backend", self.backend)
         form.addRow("Precision", self.dtype)
+        self.loading_bar = QProgressBar()  # busy (no end known) while a backend loads
+        self.loading_bar.setRange(0, 0)
+        self.loading_bar.setMaximumHeight(8)
+        self.loading_bar.setTextVisible(False)
+        self.loading_label = QLabel()
+        self.loading_label.setWordWrap(True)
+        form.addRow(self.loading_label)
+        form.addRow(self.loading_bar)
+        self.show_loading(None)
         self.refresh_backends()
 
         self.error = QLabel()
@@ -152,7 +164,19 @@ class TrainingPanel(QWidget):
                 item.setEnabled(reason is None)
                 item.setToolTip(reason or f"{text} is available")
                 model.appendRow(item)
-            self._select_backend(*self._backend[:2])
+            self._select_backend(*(self._loading or self._backend)[:2])
+
+    def show_loading(self, choice: tuple[str, str, str] | None) -> None:
+        """While ``choice`` (a backend asked for) loads, say so with a busy bar and keep it chosen in the
+        fields; None: nothing loads any more."""
+        self._loading = choice
+        self.loading_label.setText("" if choice is None else loading_text(choice[0], choice[1]))
+        self.loading_label.setVisible(choice is not None)
+        self.loading_bar.setVisible(choice is not None)
+        if choice is not None:
+            with signals_blocked(self.backend, self.dtype):
+                self._select_backend(choice[0], choice[1])
+                self.dtype.setCurrentText(choice[2])
 
     # --- showing --------------------------------------------------------------------------------------
 
@@ -172,8 +196,9 @@ class TrainingPanel(QWidget):
             if batch_size is not None:
                 self.batch.setValue(batch_size)
             self.batch.setEnabled(batch_size is not None)
-            self._select_backend(backend, device)
-            self.dtype.setCurrentText(dtype)
+            shown = self._loading or self._backend
+            self._select_backend(shown[0], shown[1])
+            self.dtype.setCurrentText(shown[2])
         self._show_optimizer_rows(spec.optimizer.name)
         self._clear_error()
 
@@ -251,5 +276,5 @@ class TrainingPanel(QWidget):
         if item is None:
             return
         requested = (item[0], item[1], self.dtype.currentText())
-        if requested != self._backend:
+        if requested != (self._loading or self._backend):
             self.backend_requested.emit(*requested)

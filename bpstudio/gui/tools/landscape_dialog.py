@@ -5,7 +5,7 @@ The path is the next steps of training from the current weights, trained on a co
 weights, optimizer state and batch order; :func:`bpstudio.core.tools.landscape.fork_session`), so the document is
 never changed: the run's past weights are not kept anywhere to draw where it came from. All the work is
 core's (:func:`bpstudio.core.tools.landscape.explore`) and runs in a
-:class:`~bpstudio.gui.tools.background.BackgroundTask`, with progress and Cancel.
+:class:`~bpstudio.gui.background_task.BackgroundTask`, with progress and Cancel.
 """
 
 from __future__ import annotations
