@@ -4,7 +4,8 @@
     xvfb-run -a python docs/make_screenshots.py [OUT_DIR] # under a virtual X display
 
 States: the default window; the Mazur example mid-step (after the backward pass, explaining w1);
-the deep sigmoid network's per-layer gradients after training (vanishing gradients); the spiral
+the deep sigmoid network's per-layer gradients after training (vanishing gradients); the three lesson examples'
+gradients on one plot (two kept runs behind the live one); the spiral
 example's decision boundary after training. Each is saved as a whole-window PNG.
 """
 
@@ -31,6 +32,7 @@ def settle(app: QApplication, ms: int = 300) -> None:
 
 
 def train(app: QApplication, window, steps: int) -> None:
+    window.training.set_speed(None)  # (as fast as it goes: the pace a class watches is not needed here)
     window.training.start(max_steps=steps)
     while window.training.running:
         settle(app, 100)
@@ -79,6 +81,17 @@ def main() -> None:
     settle(app)
     shoot(window, out, "deep_sigmoid_gradients")
     window.gradient_plot.grab().save(str(out / "deep_sigmoid_gradient_plot.png"))
+
+    window.keep_run()  # the three lesson examples on one plot: sigmoid kept, ReLU + He kept, residual live
+    for name in ("deep_relu_he", "deep_sigmoid_residual"):
+        doc.forget_changes()
+        window.files.open_example(name)
+        train(app, window, 400)
+        if name == "deep_relu_he":
+            window.keep_run()
+    settle(app)
+    window.gradient_plot.grab().save(str(out / "comparing_runs_gradient_plot.png"))
+    window.kept_runs.clear()
 
     doc.forget_changes()
     window.files.open_example("spiral")

@@ -26,6 +26,7 @@ from bpstudio.core.errors import BpstudioError
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.document import Document
+from bpstudio.document.kept_runs import KeptRuns, run_label
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.backend_loader import BackendLoader
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions
         self.training = TrainingController(self.document, self)
         self.backend_loader = BackendLoader(self.document.set_backend, self)  # (PyTorch loads off this thread)
+        self.kept_runs = KeptRuns()  # finished runs the plots keep drawing, faintly, for comparison
         self.files = FileManager(
             self.document,
             self.training.stop,
@@ -146,6 +148,10 @@ class MainWindow(QMainWindow):
         self.training.failed.connect(self._on_refused)
         self.backend_loader.loading_changed.connect(self.training_panel.show_loading)
         self.backend_loader.failed.connect(self._on_refused)
+        self.kept_runs.changed.connect(self._show_kept)
+        for plot in (self.loss_plot, self.gradient_plot):
+            plot.keep_requested.connect(self.keep_run)
+            plot.clear_kept_requested.connect(self.kept_runs.clear)
         self.canvas.layer_selected.connect(self._on_layer_selected)
         self.canvas.param_picked.connect(self.explanation.set_target)
         rewind = self.document.rewind
@@ -183,6 +189,17 @@ class MainWindow(QMainWindow):
     def _show_history(self) -> None:
         self.loss_plot.set_history(self.document.history)
         self.gradient_plot.set_history(self.document.history)
+
+    def keep_run(self) -> None:
+        """Keep the run on the plots as a faint, labelled curve (the next run, or example, is drawn over it)."""
+        doc = self.document
+        with doc.lock:
+            label = run_label(doc.spec.name or self.files.display_name(), doc.session.step_count)
+            self.kept_runs.keep(label, doc.history)
+
+    def _show_kept(self) -> None:
+        for plot in (self.loss_plot, self.gradient_plot):
+            plot.show_kept(self.kept_runs.runs)
 
     def colors(self) -> dict:
         spec = self.document.spec

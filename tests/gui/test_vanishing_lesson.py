@@ -10,6 +10,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
 
+from bpstudio.core.record.smoothing import smoothed_norms, window_for
 from tests.gui.driving import open_example, press
 
 STEPS = 150
@@ -28,8 +29,10 @@ def played(qtbot, w, name):
         timeout=10000,
     )
     curves = {lid: tuple(np.asarray(a) for a in c.getData()) for lid, c in w.gradient_plot.curves.items()}
-    for lid, (_, drawn) in curves.items():  # (what is drawn is the run's own record)
-        np.testing.assert_allclose(drawn, np.log10(w.document.history.grad_norms(lid)), rtol=1e-12)
+    assert w.gradient_plot.smooth_check.isChecked()  # (smoothed by default: the batches' noise averaged out)
+    for lid, (_, drawn) in curves.items():  # what is drawn is the run's own record, smoothed
+        recorded = w.document.history.grad_norms(lid)
+        np.testing.assert_allclose(drawn, np.log10(smoothed_norms(recorded, window_for(len(recorded)))), rtol=1e-12)
     return curves, w.gradient_plot.ratio_label.text()
 
 

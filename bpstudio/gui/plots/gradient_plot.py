@@ -11,14 +11,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QWidget
 
 from bpstudio.core.record.history import TrainingHistory, gradient_health
+from bpstudio.core.record.smoothing import smoothed_norms, window_for
+from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
 from bpstudio.gui.plots.history_plot import (
     INK,
     HistoryPlot,
     LogTickAxis,
+    kept_pen,
     line_width,
     mark_points,
     point_size,
@@ -51,7 +54,14 @@ class GradientPlot(HistoryPlot):
         super().__init__("Save each layer's gradient norm per step as CSV", parent)
         self._colors: dict[str, QColor] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.kept_curves: list[dict[str, pg.PlotDataItem]] = []  # per kept run, its layers' curves (faint)
         self.ratio_label = QLabel()
+        self.smooth_check = QCheckBox("Smooth")
+        self.smooth_check.setChecked(True)
+        self.smooth_check.setToolTip(
+            "Show each curve's moving (geometric) mean, so the trend and the gap between layers read through the "
+            "noise of minibatches; the exported CSV keeps every value"
+        )
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
         curve_view = SteadyViewBox(x_floor=0.0)  # (the y axis is log10 of the norms: no floor)
         self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
@@ -72,8 +82,14 @@ class GradientPlot(HistoryPlot):
         self.view.addItem(self.color_bar, row=1, col=1)
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
+        self.kept_legend = pg.LegendItem(  # the kept runs, inside the plot (the layers' legend is beside it)
+            offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
+        )
+        self.kept_legend.setParentItem(self.curve_item.getViewBox())
+        self.kept_legend.hide()
         self._apply_fonts()
-        self._lay_out(self.ratio_label, fill=True)
+        self._lay_out(self.ratio_label, True, self.smooth_check)
+        self.smooth_check.toggled.connect(self._on_smooth_toggled)
         self._show_ratio(None)
 
     # --- the model ----------------------------------------------------------------------------------
@@ -83,6 +99,7 @@ class GradientPlot(HistoryPlot):
         self._colors = {lid: QColor(c) for lid, c in colors.items()}
         for lid, curve in self.curves.items():
             curve.setPen(pg.mkPen(self.color(lid), width=line_width(self.font())))
+        self._pen_kept(self.font())
         self.legend.update()
 
     def color(self, layer_id: str) -> QColor:
@@ -95,7 +112,7 @@ class GradientPlot(HistoryPlot):
             self._rebuild_curves(history.layer_ids)
         steps = history.steps()
         for lid, curve in self.curves.items():
-            norms = history.grad_norms(lid)
+            norms = self.shown_norms(history, lid)
             mark_points(curve, norms, self.color(lid))
             curve.setData(steps, norms, connect="finite")
         self._draw_heatmap(*history.grad_matrix(HEATMAP_COLUMNS))
@@ -107,14 +124,56 @@ class GradientPlot(HistoryPlot):
     def _rebuild_curves(self, layer_ids: tuple[str, ...]) -> None:
         for curve in self.curves.values():
             self.curve_item.removeItem(curve)
-        self.legend.clear()
         self.curves = {lid: self.curve_item.plot() for lid in layer_ids}
         for lid, curve in self.curves.items():
             curve.setPen(pg.mkPen(self.color(lid), width=line_width(self.font())))
-            self.legend.addItem(curve, lid)
-        self.legend.setColumnCount(2 if len(layer_ids) > 8 else 1)
+        self._fill_legend()
         self._label_rows(layer_ids)
         self._align_left_axes()
+
+    def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
+        """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
+        norms = history.grad_norms(layer_id)
+        return smoothed_norms(norms, window_for(len(norms))) if self.smooth_check.isChecked() else norms
+
+    def _on_smooth_toggled(self) -> None:
+        self._drawn_version = None
+        self.refresh()
+        self._draw_kept(self.kept)
+
+    def _fill_legend(self) -> None:
+        """The live run's layers beside the plot; inside it, one entry per kept run (its first layer's curve)."""
+        self.legend.clear()
+        for lid, curve in self.curves.items():
+            self.legend.addItem(curve, lid)
+        self.legend.setColumnCount(2 if len(self.curves) > 8 else 1)
+        self.kept_legend.clear()
+        for run, curves in zip(self.kept, self.kept_curves, strict=True):
+            if curves:
+                self.kept_legend.addItem(next(iter(curves.values())), run.label)
+        self.kept_legend.setVisible(bool(self.kept))
+
+    def _draw_kept(self, runs: list[KeptRun]) -> None:
+        """Each kept run's layers in their colours, faint and in the run's dash pattern, behind the live run."""
+        for curves in self.kept_curves:
+            for curve in curves.values():
+                self.curve_item.removeItem(curve)
+        self.kept_curves = []
+        for run in runs:
+            history, curves = run.history, {}
+            for lid in history.layer_ids:
+                curve = pg.PlotDataItem(history.steps(), self.shown_norms(history, lid), connect="finite")
+                curve.setZValue(-1)
+                self.curve_item.addItem(curve)
+                curves[lid] = curve
+            self.kept_curves.append(curves)
+        self._pen_kept(self.font())
+        self._fill_legend()
+
+    def _pen_kept(self, font: QFont) -> None:
+        for index, curves in enumerate(self.kept_curves):
+            for lid, curve in curves.items():
+                curve.setPen(kept_pen(self.color(lid), index, font))
 
     def _label_rows(self, layer_ids: tuple[str, ...]) -> None:
         """Every row named where there is room; when rows are too thin for their labels, pyqtgraph drops
@@ -178,8 +237,10 @@ class GradientPlot(HistoryPlot):
             style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)
         self.color_bar.getAxis("right").setWidth(QFontMetrics(font).horizontalAdvance("−10") + 14)
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
+        self.kept_legend.setLabelTextSize(f"{point_size(font):g}pt")
         for lid, curve in self.curves.items():
             curve.setPen(pg.mkPen(self.color(lid), width=line_width(font)))
+        self._pen_kept(font)
         bold = QFont(font)
         bold.setBold(True)
         bold.setPointSizeF(point_size(font) * 1.15)

@@ -8,11 +8,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QPen
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
+from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 
@@ -23,6 +24,7 @@ LINE_WIDTH = 1
 BOLD_LINE_WIDTH = 2
 BOLD_FROM_POINTS = 12.0  # fonts this large or larger (presentation mode) get bold lines
 LABEL_SCALE = 1.2  # axis titles a little larger than the tick numbers
+KEPT_ALPHA = 80  # kept runs are drawn faintly (of 255), behind the live run
 
 
 class LogTickAxis(pg.AxisItem):
@@ -87,14 +89,42 @@ def mark_points(curve: pg.PlotDataItem, values: np.ndarray, color: QColor) -> No
             curve.setSymbolPen(None)
 
 
+# each kept run has its own dash pattern (the first kept, the second, …), so two kept runs are told apart
+KEPT_STYLES = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine)
+
+
+def kept_pen(color: QColor, index: int, font: QFont) -> QPen:
+    """The pen of the ``index``-th kept run's curve in ``color``: faint and dashed, behind the live run."""
+    faint = QColor(color)
+    faint.setAlpha(KEPT_ALPHA)
+    pen = pg.mkPen(faint, width=line_width(font))
+    pen.setStyle(KEPT_STYLES[index % len(KEPT_STYLES)])
+    return pen
+
+
 class HistoryPlot(QWidget):
     """A plot of a training history: subclasses build their plot items in :attr:`view` and define
-    ``_draw(history)`` (draw a snapshot) and ``_apply_fonts()`` (style for the widget's font)."""
+    ``_draw(history)`` (draw a snapshot), ``_draw_kept(runs)`` (draw the kept runs, faint and labelled) and
+    ``_apply_fonts()`` (style for the widget's font). Its Keep run and Clear kept buttons ask for those
+    changes (the window keeps the runs, for every plot)."""
 
     name = "plot"  # the export files' names and the CSV kind of TrainingHistory.to_csv
+    keep_requested = Signal()
+    clear_kept_requested = Signal()
 
     def __init__(self, csv_tip: str, parent: QWidget | None = None):
         super().__init__(parent)
+        self.kept: list[KeptRun] = []
+        self.keep_button = QPushButton("Keep run")
+        self.keep_button.setToolTip(
+            "Keep this run as a faint, labelled curve on the plots, to compare the next run with it "
+            "(e.g. another example)"
+        )
+        self.clear_kept_button = QPushButton("Clear kept")
+        self.clear_kept_button.setToolTip("Take the kept runs off the plots")
+        self.clear_kept_button.setEnabled(False)
+        self.keep_button.clicked.connect(self.keep_requested)
+        self.clear_kept_button.clicked.connect(self.clear_kept_requested)
         self.history: TrainingHistory | None = None
         self._drawn_version: int | None = None
         self._drawn_last_step = -math.inf  # the newest step drawn: a history that ends earlier is a new run
@@ -113,12 +143,17 @@ class HistoryPlot(QWidget):
         self.view.scene().contextMenu = actions
         self._set_exportable(False)
 
-    def _lay_out(self, leading: QWidget, fill: bool) -> None:
-        """A bar above the plot: ``leading`` (given the room left if ``fill``), then the export buttons."""
+    def _lay_out(self, leading: QWidget, fill: bool, *options: QWidget) -> None:
+        """A bar above the plot: ``leading`` (given the room left if ``fill``), the plot's ``options``, then the
+        keep and export buttons."""
         bar = QHBoxLayout()
         bar.addWidget(leading, 1 if fill else 0)
         if not fill:
             bar.addStretch(1)
+        for option in options:
+            bar.addWidget(option)
+        bar.addWidget(self.keep_button)
+        bar.addWidget(self.clear_kept_button)
         bar.addWidget(self.png_button)
         bar.addWidget(self.csv_button)
         layout = QVBoxLayout(self)
@@ -149,8 +184,17 @@ class HistoryPlot(QWidget):
         self._draw(history)
         return True
 
+    def show_kept(self, runs: list[KeptRun]) -> None:
+        """Draw ``runs`` (oldest first) behind the live run, replacing those drawn before."""
+        self.kept = list(runs)
+        self.clear_kept_button.setEnabled(bool(runs))
+        self._draw_kept(self.kept)
+
     def _draw(self, history: TrainingHistory) -> None:
         raise NotImplementedError(f"{type(self).__name__} must say how it draws a history")
+
+    def _draw_kept(self, runs: list[KeptRun]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must say how it draws kept runs")
 
     def _apply_fonts(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must say how it styles its plots")
@@ -163,6 +207,7 @@ class HistoryPlot(QWidget):
     def _set_exportable(self, enabled: bool) -> None:
         self.png_button.setEnabled(enabled)
         self.csv_button.setEnabled(enabled)
+        self.keep_button.setEnabled(enabled)
 
     def _on_export_png(self) -> None:
         export_png_dialog(self, self.view, f"{self.name}.png")

@@ -12,11 +12,13 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
+from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import LAYER_PALETTE
 from bpstudio.gui.plots.history_plot import (
     INK,
     HistoryPlot,
     LogTickAxis,
+    kept_pen,
     line_width,
     mark_points,
     point_size,
@@ -57,6 +59,8 @@ class LossPlot(HistoryPlot):
             offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
         )
         self.legend.setParentItem(self.loss_item.getViewBox())
+        self.kept_curves: list[pg.PlotDataItem] = []  # each kept run's training loss, faint
+        self._with_test = False  # the legend names the test points once there are some
         self._apply_fonts()
         self._lay_out(self.log_check, fill=False)
         self.log_check.toggled.connect(self._on_log_toggled)
@@ -71,7 +75,8 @@ class LossPlot(HistoryPlot):
         if self.accuracy_shown:
             self.train_accuracy_curve.setData(history.steps(), history.accuracies(), connect="finite")
             self.test_accuracy_curve.setData(history.test_steps(), history.test_accuracies(), connect="finite")
-        self._update_legend(bool(len(history.test_steps())))
+        self._with_test = bool(len(history.test_steps()))
+        self._update_legend()
         self._set_exportable(len(history) > 0 or len(history.test_steps()) > 0)
 
     # --- drawing ------------------------------------------------------------------------------------
@@ -85,8 +90,21 @@ class LossPlot(HistoryPlot):
             self.view.removeItem(self.accuracy_item)
         self.accuracy_shown = shown
 
-    def _update_legend(self, with_test: bool) -> None:
-        entries = [("train", self.train_curve)] + ([("test", self.test_curve)] if with_test else [])
+    def _draw_kept(self, runs: list[KeptRun]) -> None:
+        for curve in self.kept_curves:
+            self.loss_item.removeItem(curve)
+        self.kept_curves = []
+        for index, run in enumerate(runs):
+            curve = pg.PlotDataItem(run.history.steps(), run.history.losses(), connect="finite")
+            curve.setPen(kept_pen(TRAIN_COLOR, index, self.font()))
+            curve.setZValue(-1)  # behind the live run
+            self.loss_item.addItem(curve)
+            self.kept_curves.append(curve)
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        entries = [("train", self.train_curve)] + ([("test", self.test_curve)] if self._with_test else [])
+        entries += [(run.label, curve) for run, curve in zip(self.kept, self.kept_curves, strict=True)]
         if [label.text for _, label in self.legend.items] == [name for name, _ in entries]:
             return
         self.legend.clear()
@@ -105,6 +123,8 @@ class LossPlot(HistoryPlot):
             (self.test_accuracy_curve, TEST_COLOR),
         ):
             curve.setPen(pg.mkPen(color, width=width))
+        for index, curve in enumerate(self.kept_curves):
+            curve.setPen(kept_pen(TRAIN_COLOR, index, font))
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
 
     def _on_log_toggled(self, checked: bool) -> None:
