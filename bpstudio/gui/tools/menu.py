@@ -1,4 +1,4 @@
-"""The menu entries of the tools: File ▸ Export / Import, a Tools menu and Help ▸ walkthrough.
+"""The menu entries of the tools: File ▸ Export / Import, a Tools menu and Help ▸ the walkthroughs.
 
 Each tool's module is imported when its entry is first used, so they add nothing to the start-up time
 (and none of them imports PyTorch before it is asked for)."""
@@ -72,6 +72,12 @@ WALKTHROUGH = (
     "open_walkthrough",
     "Backpropagation step by step on Mazur's 2-2-2 example, each number explained",
 )
+LESSON = (
+    "The &vanishing-gradients walkthrough",
+    "lesson_panel",
+    "open_lesson",
+    "Why deep sigmoid nets stop learning, and three fixes compared, with the numbers of the runs",
+)
 
 
 def run_tool(window: MainWindow, module: str, function: str) -> None:
@@ -99,5 +105,5 @@ def add_menus(window: MainWindow, bar: QMenuBar, file_menu: QMenu, before: QActi
     tools = QMenu("&Tools", bar)
     _fill(window, tools, TOOLS)
     bar.insertMenu(help_menu.menuAction(), tools)
-    _fill(window, help_menu, (WALKTHROUGH, None))
-    help_menu.insertActions(help_menu.actions()[0], help_menu.actions()[-2:])  # (walkthrough first)
+    _fill(window, help_menu, (WALKTHROUGH, LESSON, None))
+    help_menu.insertActions(help_menu.actions()[0], help_menu.actions()[-3:])  # (the walkthroughs first)

@@ -64,20 +64,20 @@ class WalkthroughPanel(QWidget):
             f"#walkthrough QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}"
         )
         self.title = QLabel()
-        self.title.setFont(_font(TITLE_PT, bold=True))
+        self.title.setFont(lecture_font(TITLE_PT, bold=True))
         self.title.setStyleSheet(f"color: {ACCENT};")
         self.title.setWordWrap(True)
         self.counter = QLabel()
-        self.counter.setFont(_font(BUTTON_PT))
+        self.counter.setFont(lecture_font(BUTTON_PT))
         self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.body = QLabel()
-        self.body.setFont(_font(BODY_PT))
+        self.body.setFont(lecture_font(BODY_PT))
         self.body.setTextFormat(Qt.TextFormat.PlainText)
         self.body.setWordWrap(True)
         self.body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note = QLabel()
-        self.note.setFont(_font(BUTTON_PT))
+        self.note.setFont(lecture_font(BUTTON_PT))
         self.note.setStyleSheet(f"color: {WARNING};")
         self.note.setWordWrap(True)
         self.note.hide()
@@ -89,7 +89,7 @@ class WalkthroughPanel(QWidget):
         self.next_button = QPushButton("Next  ▶")
         self.restart_button = QPushButton("Restart")
         for button in (self.back_button, self.next_button, self.restart_button):
-            button.setFont(_font(BUTTON_PT, bold=button is self.next_button))
+            button.setFont(lecture_font(BUTTON_PT, bold=button is self.next_button))
         self.back_button.clicked.connect(self.back)
         self.next_button.clicked.connect(self.next)
         self.restart_button.clicked.connect(self.start)
@@ -268,7 +268,7 @@ class WalkthroughPanel(QWidget):
         return self.body.text()
 
 
-def _font(points: int, bold: bool = False) -> QFont:
+def lecture_font(points: int, bold: bool = False) -> QFont:
     font = QFont()
     font.setPointSize(points)
     font.setBold(bold)
