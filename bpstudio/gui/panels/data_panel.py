@@ -6,7 +6,9 @@ The controls edit a data source in the network file's ``"data"`` format (see
 A change is applied at once: choosing a set, a spin box's arrows, or Enter / leaving a spin box that was
 typed into (never per keystroke), Regenerate (seed + 1) and Import. The panel first checks the source
 resolves; if not it shows why in red and emits nothing, else it emits ``source_requested(dict)``.
-The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``.
+The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``; if it refuses
+the data (it does not fit the network), it shows the data still in use and calls ``show_refusal(message)``
+meanwhile, and the panel shows why in red.
 The form shows two label/field pairs a row, or one a row when the dock is too narrow for two.
 """
 
@@ -103,6 +105,8 @@ class DataPanel(FitsWidth, QWidget):
         super().__init__(parent)
         self.source: dict[str, Any] | None = None  # what the controls were last filled from or applied
         self.base_dir: str | None = None  # relative file paths resolve against it (the network file's folder)
+        self._requesting = False  # while a request is out (the owner may refuse it meanwhile)
+        self._refusal: str | None = None
         self.plot = DataPlot()
         self.data_set = QComboBox()
         self.data_set.setPlaceholderText("choose data…")
@@ -295,16 +299,33 @@ class DataPanel(FitsWidth, QWidget):
         return self._request(source)
 
     def _request(self, source: dict[str, Any]) -> bool:
+        """Emit ``source`` if it resolves; True when the owner took it (it did not call ``show_refusal``)."""
         try:
             resolve_split(source, self.base_dir)
         except BpstudioError as exc:
-            self.error.setText(str(exc))
-            self.error.setVisible(True)
+            self._show_error(str(exc))
             return False
         self.error.setVisible(False)
         self.source = source
-        self.source_requested.emit(source)
+        self._requesting, self._refusal = True, None
+        try:
+            self.source_requested.emit(source)
+        finally:
+            self._requesting = False
+        if self._refusal is not None:  # (the owner has shown the data still in use meanwhile)
+            in_use = self.data_set.currentText() or "the data before"
+            self._show_error(f"{self._refusal} (still using {in_use})")
+            return False
         return True
+
+    def show_refusal(self, message: str) -> None:
+        """The owner refused the data just requested, for ``message``; shown once the request returns."""
+        if self._requesting:
+            self._refusal = message
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(True)
 
     def _on_set_chosen(self) -> None:
         key = self.data_set.currentData()
