@@ -28,7 +28,8 @@ from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
 from bpstudio.core.tools.evaluate import held_out_record, train_accuracy
 from bpstudio.core.trace import StepTrace
-from bpstudio.document.command_stack import CommandStack
+from bpstudio.document.command_stack import Command, CommandStack
+from bpstudio.document.data_points import DataPoints
 from bpstudio.document.events import Event
 from bpstudio.document.rewind import Rewinder
 from bpstudio.document.run_commands import SettingCommand, SnapshotCommand, TrainCommand
@@ -67,6 +68,7 @@ class Document:
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
         self.rewind = Rewinder(self)  # the timeline of states, to go back to (document/rewind.py)
+        self.points = DataPoints(self)  # points added and removed by hand (document/data_points.py)
         self.load_preset(DEFAULT_PRESET)
 
     # --- what views read --------------------------------------------------------------------------
@@ -240,7 +242,7 @@ class Document:
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         before = self.spec.optimizer
         if optimizer != before:
-            self._push_setting(SettingCommand(self, "optimizer", before, optimizer))
+            self.push_live(SettingCommand(self, "optimizer", before, optimizer))
 
     def set_loss(self, loss: str) -> None:
         if loss == self.spec.loss:
@@ -253,7 +255,7 @@ class Document:
             self.refused.emit(str(exc))
             self.network_changed.emit()  # views show the loss that stayed
             return
-        self._push_setting(SettingCommand(self, "loss", self.spec.loss, loss))
+        self.push_live(SettingCommand(self, "loss", self.spec.loss, loss))
 
     def apply_setting(self, kind: str, value: Any) -> None:
         """Carried out by SettingCommand; safe while the worker trains."""
@@ -264,6 +266,21 @@ class Document:
                 self.session.set_loss(value)
             self.trace = None
         self.network_changed.emit()
+        self.step_changed.emit()
+
+    def use_data(self, source: dict[str, Any]) -> None:
+        """Train on the data ``source`` names from the next step on; weights, optimizer state and the step
+        count stay. Carried out by DataCommand; safe while the worker trains (it reads the data at every
+        chunk). Raises, changing nothing, when the data does not fit the network."""
+        with self.lock:
+            spec = dataclasses.replace(self.spec, data=source)
+            train, test, key = self._resolve_data(spec, self.base_dir)
+            self.session.set_data(train)  # (checks first: data that does not fit changes nothing)
+            self.session.spec = spec
+            self.train_data, self.test_data, self._data_key = train, test, key
+            self.trace = None
+        self.network_changed.emit()
+        self.data_changed.emit()
         self.step_changed.emit()
 
     # --- settings that are not part of the network (not undoable) ----------------------------------
@@ -367,7 +384,7 @@ class Document:
         if self.training:
             return
         before = self.snapshot()
-        after = RunState.start_of(self.origin)
+        after = RunState.start_of(dataclasses.replace(self.origin, data=self.spec.data))  # (points added stay)
         try:
             self.install(after)
         except BpstudioError as exc:
@@ -384,12 +401,14 @@ class Document:
         if before is not None and self.session.step_count != before.step:
             self.undo_stack.push(TrainCommand(self, before, self.snapshot(), self.session.step_count - before.step))
 
-    def _push_setting(self, command: SettingCommand) -> None:
-        """A setting change goes into the undo history in the order it happened: while training, after
-        the steps trained so far and before those trained with the new setting."""
+    def push_live(self, command: Command) -> None:
+        """Carry out and record an edit that may go in while training (a setting, the data): it goes into the
+        undo history in the order it happened, after the steps trained so far and before those trained
+        with it. Raises (recording nothing) when the command cannot be carried out."""
         with self.lock:  # (the worker waits between chunks meanwhile)
             if self.training:
                 self._end_training_entry()
+                self._train_start = self.snapshot()  # (so a command that fails leaves no gap)
             command.redo()  # (carried out, then recorded)
             self.undo_stack.push(command)
             if self.training:

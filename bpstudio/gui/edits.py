@@ -54,6 +54,10 @@ class EditRequests:
         w.training_panel.batch_size_requested.connect(self.document.set_batch_size)
         w.training_panel.backend_requested.connect(w.backend_loader.request)
         w.data_panel.source_requested.connect(self.set_data)
+        w.data_panel.plot.point_requested.connect(lambda x, y, choice: self.document.points.add((x, y), choice))
+        w.data_panel.plot.removal_requested.connect(
+            lambda x, y, width, height, with_test: self.document.points.remove_near((x, y), (width, height), with_test)
+        )
 
     def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
         added: list[str] = []

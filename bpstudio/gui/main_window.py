@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
         """Show why, and show again what is in effect, so no control keeps displaying a refused value."""
         self.statusBar().showMessage(message, 8000)
         self._refusal = message
+        self.data_panel.show_refusal(message)  # (if it asked for data just now, it says why it is not used)
         self._on_network_changed()
         self._on_settings_changed()
         self._canvas_pending = True

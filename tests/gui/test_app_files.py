@@ -312,6 +312,27 @@ def test_a_bad_csv_import_shows_the_reason_and_changes_nothing(qtbot, window, di
     assert panel.data_set.currentText() == "xor"
 
 
+def test_a_refused_import_names_what_is_wrong_and_the_panel_keeps_showing_the_data_in_use(
+    qtbot, window, dialogs, tmp_path
+):
+    w, doc = window, window.document
+    w.docks["data"].raise_()
+    panel = w.data_panel
+    five = tmp_path / "five.csv"  # readable, but five inputs for a network with two
+    five.write_text("x1,x2,x3,x4,x5,label\n" + "".join(f"{i},1,2,3,4,{i % 2}\n" for i in range(8)))
+    before, train = doc.spec.data, doc.train_data
+    dialogs.open_path = str(five)
+    QTest.mouseClick(panel.import_button, LEFT)
+    settle(qtbot)
+    assert panel.data_set.currentText() == "xor"  # the data in use, by name
+    np.testing.assert_array_equal(np.column_stack(panel.plot.train_scatter.getData()), train.X)  # and its points
+    assert doc.spec.data == before and doc.train_data is train and doc.undo_stack.count() == 0
+    assert panel.error.isVisible()
+    assert "five.csv" in panel.error.text() and "5 input columns" in panel.error.text()
+    assert "input layer has 2 units" in panel.error.text() and "still using xor" in panel.error.text()
+    assert panel.test_fraction.value() == 0.25 and panel.samples.isEnabled()
+
+
 def test_a_refused_data_set_leaves_the_panel_showing_the_data_in_use(qtbot, window):
     w = window
     w.docks["data"].raise_()
@@ -322,3 +343,4 @@ def test_a_refused_data_set_leaves_the_panel_showing_the_data_in_use(qtbot, wind
     assert "3 classes" in w.canvas.banner.text()
     assert doc.spec.data == presets.load("xor").data and doc.undo_stack.count() == 0
     assert panel.data_set.currentText() == "xor"
+    assert panel.error.isVisible() and "3 classes" in panel.error.text() and "still using xor" in panel.error.text()

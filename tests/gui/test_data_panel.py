@@ -141,6 +141,22 @@ def test_a_good_file_is_offered_in_the_combo_and_emitted(qtbot, panel, tmp_path)
     assert widget.data_set.findText("file: points.csv") >= 0
 
 
+def test_points_edited_on_the_plot_keep_their_test_points_until_the_split_changes(qtbot, panel):
+    widget, emitted = panel
+    edited = {"X": [[0, 0], [1, 1], [2, 2]], "Y": [0, 1, 0], "test": {"X": [[3, 3]], "Y": [1]}}
+    widget.show_source(edited)
+    assert widget.data_set.currentText() == "inline data" and widget.test_fraction.value() == 0.25  # 1 of 4
+    widget.data_set.activated.emit(widget.data_set.currentIndex())  # chosen again: the same points, as they were
+    assert emitted == [edited]
+    type_into(qtbot, widget.test_fraction, "0.5")  # a new split: all four points, shuffled afresh
+    assert emitted[-1] == {
+        "X": [[0, 0], [1, 1], [2, 2], [3, 3]],
+        "Y": [0, 1, 0, 1],
+        "test_fraction": 0.5,
+        "split_seed": 0,
+    }
+
+
 # --- the plot -----------------------------------------------------------------------------------------
 
 

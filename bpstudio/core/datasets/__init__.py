@@ -8,7 +8,9 @@
   ``{"builtin": "spirals", "classes": 3}``, ``{"file": "points.csv"}`` or ``{"X": [[...]], "Y": [...]}``.
 
 The dict form and the built-in string form may also carry ``test_fraction`` and ``split_seed``;
-:func:`resolve` leaves them alone and :func:`resolve_split` uses them to hold out a test set.
+:func:`resolve` leaves them alone and :func:`resolve_split` uses them to hold out a test set. Inline data may
+instead write its test set out, ``"test": {"X": [[...]], "Y": [...]}`` (points edited by hand keep their
+split that way, see :mod:`bpstudio.core.datasets.points`).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ def _from_dict(source: Mapping[str, Any], base_dir: str | os.PathLike[str] | Non
         if not isinstance(name, str):
             raise DataError(f"data source: 'builtin' must be a name ({', '.join(sorted(TOY_SETS))}), got {name!r}")
         return make_toy(name, **rest)
-    allowed = {"file"} if kind == "file" else {"X", "Y"}
+    allowed = {"file"} if kind == "file" else {"X", "Y", "test"}
     extra = [key for key in rest if key not in allowed]
     if extra:
         known = ", ".join(sorted(allowed) + list(SPLIT_OPTIONS))
@@ -215,10 +217,31 @@ def resolve(source: Any, base_dir: str | os.PathLike[str] | None = None) -> Data
     raise DataError(f"data source {source!r:.60} is not usable; give {_accepted_forms()}")
 
 
+def _written_test(source: Mapping[str, Any], train: Dataset) -> Dataset:
+    """Inline data's written-out test set (``"test": {"X", "Y"}``), checked against the training data."""
+    test = source["test"]
+    if not isinstance(test, Mapping) or set(test) != {"X", "Y"}:
+        raise DataError("inline data: 'test' must be an object with exactly 'X' and 'Y' (the test points)")
+    if source.get("test_fraction", 0) != 0:
+        raise DataError("inline data: give either the test points ('test') or a 'test_fraction', not both")
+    data = Dataset(_inline_array(test["X"], "test X"), _inline_array(test["Y"], "test Y"), "inline (test)")
+    if data.n_inputs != train.n_inputs:
+        raise DataError(f"inline data: the test points have {data.n_inputs} inputs, the others {train.n_inputs}")
+    if data.is_classification != train.is_classification or data.Y.shape[1:] != train.Y.shape[1:]:
+        raise DataError(
+            "inline data: the test points' targets must be of the same kind as the others' "
+            "(class labels, or rows of as many target values)"
+        )
+    return data
+
+
 def resolve_split(source: Any, base_dir: str | os.PathLike[str] | None = None) -> tuple[Dataset, Dataset | None]:
-    """The source's data split into (train, test) by its ``test_fraction`` (default 0: no test set)."""
+    """The source's data split into (train, test) by its ``test_fraction`` (default 0: no test set), or
+    inline data and its written-out test points."""
     options = _split_options(source)
     dataset = resolve(source, base_dir)
+    if isinstance(source, Mapping) and "test" in source and "X" in source:
+        return dataset, _written_test(source, dataset)
     if not options or options["test_fraction"] == 0:
         return dataset, None
     return dataset.split(options["test_fraction"], options["seed"])

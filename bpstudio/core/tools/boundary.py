@@ -108,6 +108,21 @@ def decode_classes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return classes.astype(np.int64), values - classes
 
 
+def hard_regions(surface: Surface) -> Surface | None:
+    """The surface as hard class regions: every cell its predicted class at full confidence, with no shading
+    for how sure the net is. A probability is thresholded at :data:`THRESHOLD` (class 1 where P ≥ 0.5), a
+    class surface keeps its argmax class; a "value" surface has no classes (None)."""
+    if surface.kind == "probability":
+        classes = (surface.values >= THRESHOLD).astype(np.float64)
+        label = "predicted class (class 1 where P(class 1) ≥ 0.5)"
+    elif surface.kind == "class":
+        classes = decode_classes(surface.values)[0].astype(np.float64)
+        label = "predicted class"
+    else:
+        return None
+    return Surface(surface.xs, surface.ys, classes + CONFIDENCE_CAP, "class", surface.classes, label)
+
+
 def output_surface(predict: Predict, spec: NetworkSpec, data: Dataset, resolution: int = 80) -> Surface | None:
     """The network's output over the data's input plane, or None when the input is not 2-D.
 

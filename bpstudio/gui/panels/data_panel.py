@@ -6,7 +6,10 @@ The controls edit a data source in the network file's ``"data"`` format (see
 A change is applied at once: choosing a set, a spin box's arrows, or Enter / leaving a spin box that was
 typed into (never per keystroke), Regenerate (seed + 1) and Import. The panel first checks the source
 resolves; if not it shows why in red and emits nothing, else it emits ``source_requested(dict)``.
-The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``.
+The owner carries the request out, then calls ``show_source`` and ``plot.show_data(...)``; if it refuses
+the data (it does not fit the network), it shows the data still in use and calls ``show_refusal(message)``
+meanwhile, and the panel shows why in red. Inline data with its test points written out (points edited on
+the plot) shows their share as the test fraction; changing it or the split seed splits all points afresh.
 The form shows two label/field pairs a row, or one a row when the dock is too narrow for two.
 """
 
@@ -34,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from bpstudio.core.datasets import TOY_SETS, resolve_split, toy_options
+from bpstudio.core.datasets.points import held_out_share, merged
 from bpstudio.core.errors import BpstudioError
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.flow_layout import FitsWidth, minimum_width
@@ -103,6 +107,9 @@ class DataPanel(FitsWidth, QWidget):
         super().__init__(parent)
         self.source: dict[str, Any] | None = None  # what the controls were last filled from or applied
         self.base_dir: str | None = None  # relative file paths resolve against it (the network file's folder)
+        self._shown_split: tuple[float, int] = (0.0, 0)  # the split controls as show_source filled them
+        self._requesting = False  # while a request is out (the owner may refuse it meanwhile)
+        self._refusal: str | None = None
         self.plot = DataPlot()
         self.data_set = QComboBox()
         self.data_set.setPlaceholderText("choose data…")
@@ -212,8 +219,9 @@ class DataPanel(FitsWidth, QWidget):
                 self._select(self._other_item("inline", None))
             else:
                 self.data_set.setCurrentIndex(-1)
-            self.test_fraction.setValue(_number(src.get("test_fraction"), 0.0))
+            self.test_fraction.setValue(held_out_share(src))
             self.split_seed.setValue(int(_number(src.get("split_seed"), 0)))
+        self._shown_split = (self.test_fraction.value(), self.split_seed.value())
         self._update_enabled()
 
     def _fill_toy(self, name: str, options: Mapping[str, Any]) -> None:
@@ -281,7 +289,10 @@ class DataPanel(FitsWidth, QWidget):
         elif kind == "file":
             source = {"file": name}
         else:
-            source = {"X": previous.get("X"), "Y": previous.get("Y")}
+            split = (self.test_fraction.value(), self.split_seed.value())
+            if "test" in previous and split == self._shown_split:
+                return dict(previous)  # (its own test points, as they are)
+            source = {key: value for key, value in merged(previous).items() if key in ("X", "Y")}
         source["test_fraction"] = self.test_fraction.value()
         source["split_seed"] = self.split_seed.value()
         return source
@@ -295,16 +306,33 @@ class DataPanel(FitsWidth, QWidget):
         return self._request(source)
 
     def _request(self, source: dict[str, Any]) -> bool:
+        """Emit ``source`` if it resolves; True when the owner took it (it did not call ``show_refusal``)."""
         try:
             resolve_split(source, self.base_dir)
         except BpstudioError as exc:
-            self.error.setText(str(exc))
-            self.error.setVisible(True)
+            self._show_error(str(exc))
             return False
         self.error.setVisible(False)
         self.source = source
-        self.source_requested.emit(source)
+        self._requesting, self._refusal = True, None
+        try:
+            self.source_requested.emit(source)
+        finally:
+            self._requesting = False
+        if self._refusal is not None:  # (the owner has shown the data still in use meanwhile)
+            in_use = self.data_set.currentText() or "the data before"
+            self._show_error(f"{self._refusal} (still using {in_use})")
+            return False
         return True
+
+    def show_refusal(self, message: str) -> None:
+        """The owner refused the data just requested, for ``message``; shown once the request returns."""
+        if self._requesting:
+            self._refusal = message
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(True)
 
     def _on_set_chosen(self) -> None:
         key = self.data_set.currentData()

@@ -5,19 +5,32 @@ Colours: class k has ``class_colors()[k]`` everywhere (class 0 blue and class 1 
 probability scale's ends); regression points and "value" surfaces use the diverging scale of
 :mod:`bpstudio.gui.colors`, saturating at the data's largest |target|. The heatmap is a paler tint of the
 same colours so the points stay readable on top of it; a class surface is paler where the net is unsure.
+"Discretize" draws hard class regions instead (core's ``hard_regions``); "Test points" hides or shows the
+held-out points.
+
+A click on the plot asks for a point there (``point_requested(x, y, choice)``: the class or target value
+picked below the plot, see :mod:`bpstudio.gui.plots.point_picker`); a right-click asks to remove the point
+nearest to it (``removal_requested(x, y, pixel width, pixel height, with test points)``). The owner carries
+the requests out as undoable edits and shows the data again.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from bpstudio.core.data import Dataset
-from bpstudio.core.tools.boundary import Surface, decode_classes, grid
+from bpstudio.core.datasets.points import click_kind, plane
+from bpstudio.core.errors import DataError
+from bpstudio.core.tools.boundary import Surface, decode_classes, grid, hard_regions
 from bpstudio.gui.colors import LAYER_PALETTE, NEGATIVE, NEUTRAL, POSITIVE, signed_color
+from bpstudio.gui.flow_layout import GroupFlowLayout
+from bpstudio.gui.plots.point_picker import PointPicker
 from bpstudio.gui.qt_utils import format_number
 
 WHITE = QColor(255, 255, 255)
@@ -53,11 +66,14 @@ class DataPlot(QWidget):
     (1-D inputs) as the network trains. ``show_data`` clears the surface and curve: they belong to the
     previous data until the owner sends new ones."""
 
+    point_requested = Signal(float, float, object)  # x, y, the class or target value picked (or None)
+    removal_requested = Signal(float, float, float, float, bool)  # x, y, a pixel's width and height, test too
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.train: Dataset | None = None
         self.test: Dataset | None = None
-        self.surface: Surface | None = None
+        self.surface: Surface | None = None  # as the network computed it (drawn as hard regions when asked)
         self._value_scale = 1.0
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -91,12 +107,34 @@ class DataPlot(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.legend.setStyleSheet("font-size: 11pt; padding: 2px 6px;")
+        self._build_controls()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
         layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.controls)
         layout.addWidget(self.legend)
+        self.plot_widget.scene().sigMouseClicked.connect(self._on_clicked)
         self.show_data(None, None)
+
+    def _build_controls(self) -> None:
+        """Below the plot: what a click adds, the two display toggles, and what the mouse does here."""
+        self.picker = PointPicker()
+        self.show_test = QCheckBox("Test points")
+        self.show_test.setChecked(True)
+        self.discretize = QCheckBox("Discretize")
+        self.discretize.setToolTip("show the predicted class as hard regions instead of shading by probability")
+        self.show_test.toggled.connect(lambda _on: self._show_test_points())
+        self.discretize.toggled.connect(lambda _on: self._draw_surface())
+        self.controls = QWidget()
+        rows = QVBoxLayout(self.controls)
+        rows.setContentsMargins(6, 2, 6, 0)
+        rows.setSpacing(2)
+        flow = GroupFlowLayout()
+        flow.add_group(self.picker)
+        flow.add_group(self.show_test, self.discretize, right=True)
+        rows.addLayout(flow)
+        rows.addWidget(self.picker.hint)
 
     # --- public -------------------------------------------------------------------------------------
 
@@ -105,6 +143,7 @@ class DataPlot(QWidget):
         self.train, self.test = train, test
         self.show_surface(None)
         self.show_curve(None, None)
+        self._show_click_kind()
         if train is None:
             self._show_message("no data", alone=True)
             self._clear_points()
@@ -113,12 +152,15 @@ class DataPlot(QWidget):
         dims = train.n_inputs
         if dims > 2:
             self._show_message(f"decision boundary needs 2-D inputs; this data has {dims}", alone=True)
+            self.message.setToolTip(self.picker.hint.text())
             self._clear_points()
             self.legend.setText("")
             return
         self._value_scale = self._target_scale()
         self.plot_widget.setVisible(True)
+        self.controls.setVisible(True)
         self.legend.setVisible(True)
+        self.message.setToolTip("")
         if dims == 2:
             self.message.setVisible(False)
             self.plot.setAspectLocked(True)
@@ -129,18 +171,38 @@ class DataPlot(QWidget):
             self.plot.setLabels(bottom="x", left="target" if not train.is_classification else "class")
         self._scatter(self.train_scatter, train, hollow=False)
         self._scatter(self.test_scatter, test, hollow=True)
+        self._show_test_points()
         self._frame()
         self._update_legend()
 
     def show_surface(self, surface: Surface | None) -> None:
         """The output surface as a heatmap behind the points; None (or non-2-D data) clears it."""
-        if surface is None or self.train is None or self.train.n_inputs != 2:
-            self.surface = None
+        self.surface = None if self.train is None or self.train.n_inputs != 2 else surface
+        if self.surface is not None and self.picker.kind == "class":
+            self._show_click_kind()  # (the network may have more classes than the data uses)
+        self._draw_surface()
+
+    def shown_surface(self) -> Surface | None:
+        """The surface as drawn: hard class regions when "Discretize" is on and the surface has classes."""
+        if self.surface is None or not self.discretize.isChecked():
+            return self.surface
+        return hard_regions(self.surface) or self.surface
+
+    def _draw_surface(self) -> None:
+        if self.surface is None:
+            why = "there is no decision surface: it is drawn for data with 2 inputs"
+        elif self.surface.kind == "value":
+            why = "this output is a value, not a class: there are no class regions to show"
+        else:
+            why = ""
+        self.discretize.setEnabled(not why)
+        self.discretize.setToolTip(why or "show the predicted class as hard regions instead of shading by probability")
+        surface = self.shown_surface()
+        if surface is None:
             self.image.clear()
             self.image.setVisible(False)
             self._update_legend()
             return
-        self.surface = surface
         self.image.setImage(self._surface_rgba(surface), autoLevels=False, levels=(0, 255))
         xs, ys = surface.xs, surface.ys
         dx = (xs[-1] - xs[0]) / (len(xs) - 1) if len(xs) > 1 else 1.0
@@ -157,6 +219,50 @@ class DataPlot(QWidget):
             return
         self.curve.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
 
+    # --- clicks -------------------------------------------------------------------------------------
+
+    def _show_click_kind(self) -> None:
+        """Set the picker up for what a click adds to the data shown (or why it adds nothing)."""
+        if self.train is None:
+            self.picker.show_kind(None, [], "no data")
+            return
+        try:
+            kind = click_kind(self.train)
+        except DataError as exc:
+            self.picker.show_kind(None, [], str(exc))
+            return
+        self.picker.show_kind(kind, class_colors(self._class_count()) if kind == "class" else [])
+
+    def _on_clicked(self, event: Any) -> None:  # (pyqtgraph's MouseClickEvent)
+        """A click in the plot's area: left adds a point (Shift: the next class), right removes one."""
+        view = self.plot.getViewBox()
+        where = event.scenePos()
+        if self.train is None or event.double() or not view.sceneBoundingRect().contains(where):
+            return
+        at = view.mapSceneToView(where)
+        button = event.button()
+        if button == Qt.MouseButton.LeftButton:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            choice = self.picker.other_choice() if shift else self.picker.choice()
+            event.accept()
+            self.point_requested.emit(at.x(), at.y(), choice)
+        elif button == Qt.MouseButton.RightButton:
+            width, height = view.viewPixelSize()
+            with_test = self.test is not None and self.show_test.isChecked()
+            event.accept()
+            self.removal_requested.emit(at.x(), at.y(), float(width), float(height), with_test)
+
+    def _show_test_points(self) -> None:
+        has_test = self.test is not None
+        self.show_test.setEnabled(has_test)
+        self.show_test.setToolTip(
+            "show the held-out test points (hollow)"
+            if has_test
+            else "this data has no test points: set a test fraction in the data panel to hold some out"
+        )
+        self.test_scatter.setVisible(has_test and self.show_test.isChecked())
+        self._update_legend()
+
     # --- drawing ------------------------------------------------------------------------------------
 
     def _show_message(self, text: str, alone: bool = False) -> None:
@@ -164,6 +270,7 @@ class DataPlot(QWidget):
         self.message.setText(text)
         self.message.setVisible(True)
         self.plot_widget.setVisible(not alone)
+        self.controls.setVisible(not alone)
         self.legend.setVisible(not alone)
         vertical = QSizePolicy.Policy.Expanding if alone else QSizePolicy.Policy.Maximum
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, vertical)
@@ -194,8 +301,7 @@ class DataPlot(QWidget):
         if data is None:
             item.setData([], [])
             return
-        x = data.X[:, 0]
-        y = data.X[:, 1] if data.n_inputs == 2 else (data.Y if data.is_classification else data.Y[:, 0])
+        x, y = plane(data).T
         colors = self._point_colors(data)
         if hollow:
             pens = [pg.mkPen(c.darker(130), width=2.5) for c in colors]
@@ -236,7 +342,8 @@ class DataPlot(QWidget):
             self.legend.setText("")
             return
         grey = QColor(NEUTRAL).darker(160)
-        parts = [f"{_swatch(grey)} train", f"{_swatch(grey, '○')} test"] if self.test is not None else []
+        shown = self.test is not None and self.show_test.isChecked()
+        parts = [f"{_swatch(grey)} train", f"{_swatch(grey, '○')} test"] if shown else []
         if data.is_classification:
             parts += [f"{_swatch(c, '■')} class {k}" for k, c in enumerate(class_colors(self._class_count()))]
         else:
@@ -245,6 +352,7 @@ class DataPlot(QWidget):
                 f"{_swatch(POSITIVE, '■')} {format_number(self._value_scale, 3)}"
             )
         text = "&nbsp;&nbsp; ".join(parts)
-        if self.surface is not None:
-            text += f"<br>background: {self.surface.label}"
+        surface = self.shown_surface()
+        if surface is not None:
+            text += f"<br>background: {surface.label}"
         self.legend.setText(text)

@@ -10,10 +10,12 @@ from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.core.tools.boundary import (
     CONFIDENCE_CAP,
+    Surface,
     accuracy,
     decode_classes,
     encode_classes,
     grid,
+    hard_regions,
     output_curve,
     output_surface,
 )
@@ -135,6 +137,20 @@ def test_one_hot_mse_net_shades_by_clipped_share_and_regression_gives_values():
     surface = output_surface(lambda X: X[:, :1] - X[:, 1:], two_in(1, "identity", "mse"), plane, 5)
     assert surface.kind == "value" and surface.classes == 0
     assert np.allclose(surface.values, surface.xs[None, :] - surface.ys[:, None])
+
+
+def test_hard_regions_threshold_probabilities_and_keep_the_argmax_class():
+    xs, ys = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0])
+    probability = Surface(xs, ys, np.array([[0.1, 0.5, 0.49], [0.51, 0.99, 0.0]]), "probability", 2, "P(class 1)")
+    hard = hard_regions(probability)
+    assert hard.kind == "class" and hard.classes == 2
+    classes, confidence = decode_classes(hard.values)
+    assert classes.tolist() == [[0, 1, 0], [1, 1, 0]]  # class 1 where P >= 0.5
+    assert np.all(confidence == pytest.approx(CONFIDENCE_CAP))  # no shading: every cell sure
+    soft = Surface(xs, ys, np.array([[0.2, 1.9, 2.0], [0.0, 2.999, 1.5]]), "class", 3, "predicted class")
+    classes, confidence = decode_classes(hard_regions(soft).values)
+    assert classes.tolist() == [[0, 1, 2], [0, 2, 1]] and np.all(confidence == pytest.approx(CONFIDENCE_CAP))
+    assert hard_regions(Surface(xs, ys, np.zeros((2, 3)), "value", 0, "output")) is None
 
 
 def test_accuracy_against_a_hand_count():
