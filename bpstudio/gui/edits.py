@@ -43,6 +43,7 @@ class EditRequests:
         w.canvas.delete_requested.connect(self.delete)
         w.canvas.rename_requested.connect(self.rename)
         w.canvas.move_requested.connect(self.move)
+        w.canvas.value_requested.connect(self.document.set_param_entry)  # (the same command as the inspector's)
         w.canvas.tidy_requested.connect(w.tidy_layout)
         w.inspector.fields_requested.connect(self.update_layer)
         w.inspector.param_requested.connect(self.document.set_param_entry)

@@ -6,8 +6,9 @@ undoable commands before calling ``show_network`` again. The canvas never change
 
 Gestures: click/rubber-band to select blocks, drag blocks to move them (``move_requested`` once, on
 release), drag from a block's right-hand port onto another block to connect, double-click a title to
-rename, Delete to delete, click a weight line or a neuron to pick its parameter, wheel to zoom around the
-cursor, middle-drag or Space+drag to pan, F to fit, right-click for a menu, drop a palette button to add.
+rename, Delete to delete, click a weight line or a neuron to pick its parameter (the chain rule follows it),
+double-click it or press Enter to edit that weight or bias in place, wheel to zoom around the cursor,
+middle-drag or Space+drag to pan, Ctrl+0 to fit, right-click for a menu, drop a palette button to add.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bpstudio.gui.canvas.menus import build_context_menu
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
 from bpstudio.gui.canvas.scene import CanvasScene, Hit, auto_positions
+from bpstudio.gui.canvas.value_editing import ValueEditing
 from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.qt_utils import signals_blocked
 
@@ -57,6 +59,7 @@ class _Press:
 class TopologyView(QGraphicsView):
     layer_selected = Signal(object)  # layer id or None
     param_picked = Signal(str, tuple)  # ("o.weight", (row, col)) or ("h.bias", (unit,))
+    value_requested = Signal(str, tuple, float)  # a weight or bias typed in place: key, index, new value
     add_requested = Signal(str, object, object)  # layer type, source layer id or None, (x, y)
     connect_requested = Signal(str, str)  # source, target
     delete_requested = Signal(list)  # layer ids
@@ -82,6 +85,8 @@ class TopologyView(QGraphicsView):
         self.legend = Legend(self)
         self.rename_editor = RenameEditor(self.viewport())
         self.rename_editor.committed.connect(self.rename_requested)
+        self.values = ValueEditing(self)  # a weight or bias edited in place
+        self.value_editor = self.values.editor
         self.canvas.selectionChanged.connect(self._on_selection_changed)
         self.fit_action = QAction("Fit to window", self)
         self.fit_action.setShortcut("Ctrl+0")
@@ -116,6 +121,7 @@ class TopologyView(QGraphicsView):
         with signals_blocked(self):
             self.canvas.sync(spec, params or {}, trace, phase, colors or layer_colors(spec.order))
         self.spec = spec
+        self.values.forget_gone(spec)
         self._grow_scene_rect()
         if not before or before.isdisjoint(spec.order):  # a different network: show all of it
             self.fit_all()
@@ -281,7 +287,7 @@ class TopologyView(QGraphicsView):
             self.move_requested.emit(moved)
             return
         if (event.position() - press.at).manhattanLength() < QApplication.startDragDistance():
-            self._pick(press.hit)
+            self.pick(press.hit)
 
     def _finish_link(self, scene_pos: QPointF) -> None:
         assert self._link is not None
@@ -300,16 +306,22 @@ class TopologyView(QGraphicsView):
             return None
         return hit.layer
 
-    def _pick(self, hit: Hit | None) -> None:
+    def pick(self, hit: Hit | None) -> None:
+        """Pick the weight or bias at ``hit`` (drawn with a halo; the chain-rule panel follows it)."""
         key = self.canvas.param_key(hit)
         if hit is not None and key is not None:
             self.canvas.set_picked(hit)
             self.param_picked.emit(key, hit.index)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        hit = self.hit_at(self.mapToScene(event.position().toPoint()))
+        scene_pos = self.mapToScene(event.position().toPoint())
+        hit = self.hit_at(scene_pos)
         if hit is not None and hit.kind == "title":
             self.start_rename(hit.layer)
+            event.accept()
+            return
+        if hit is not None and hit.kind in ("edge", "neuron"):
+            self.values.start(hit, scene_pos)
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
@@ -324,6 +336,10 @@ class TopologyView(QGraphicsView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.values.start(self.canvas.picked_hit())  # the weight or bias clicked last
+            event.accept()
+            return
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             chosen = self.selected_layers()
             if chosen:
