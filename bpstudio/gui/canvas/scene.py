@@ -360,22 +360,6 @@ class CanvasScene(QGraphicsScene):
                         edges.picked = int(match[0])
                         edges.update()
 
-    def free_spot_after(self, source: str | None, size: tuple[float, float] = (150.0, 260.0)) -> tuple[float, float]:
-        """A place right of ``source``'s block (or of everything) where a new block of about ``size``
-        overlaps no block, moving down until it is free."""
-        blocks = self.blocks
-        rects = [b.sceneBoundingRect() for b in blocks.values()]
-        if source in blocks:
-            r = blocks[source].sceneBoundingRect()
-            x, y = r.right() + style.COLUMN_GAP + size[0] / 2, r.center().y()
-        else:
-            right = max((r.right() for r in rects), default=0.0)
-            x, y = right + style.COLUMN_GAP + size[0] / 2, 0.0
-        w, h = size
-        while any(QRectF(x - w / 2, y - h / 2, w, h).adjusted(-20, -20, 20, 20).intersects(r) for r in rects):
-            y += style.ROW_GAP + h / 2
-        return (round(x), round(y))
-
 
 def _near(a: QPointF, b: QPointF, reach: float) -> bool:
     return (a.x() - b.x()) ** 2 + (a.y() - b.y()) ** 2 <= reach * reach
