@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -154,5 +153,4 @@ class EditRequests:
         self.document.edit(f"Make '{layer_id}' the output", lambda s: edit.set_output(s, layer_id))
 
     def set_data(self, source: dict) -> None:
-        label = source.get("builtin") or source.get("file") or "data"
-        self.document.edit(f"Use data: {label}", lambda s: dataclasses.replace(s, data=dict(source)))
+        self.document.use_data(source, source.get("builtin") or source.get("file") or "data")
