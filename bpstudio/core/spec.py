@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations, losses
-from bpstudio.core.checks import is_count, is_real
+from bpstudio.core.checks import is_count, is_real, is_whole
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
 
@@ -126,6 +126,7 @@ class LayerSpec:
     bias_init: Initializer = ZEROS
     frozen: frozenset[str] = frozenset()
     position: tuple[float, float] | None = None
+    color: int | None = None  # the app's palette slot this layer keeps for its life (None: the next free one)
 
     def __post_init__(self) -> None:
         for name, ndim in (("weight", 2), ("bias", 1)):
@@ -136,6 +137,8 @@ class LayerSpec:
                 object.__setattr__(self, name, array)
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "frozen", frozenset(self.frozen))
+        if is_whole(self.color):  # (a NumPy integer becomes a plain one, which JSON can hold)
+            object.__setattr__(self, "color", int(self.color))
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -309,6 +312,9 @@ def _check_layer_fields(layer: LayerSpec) -> None:
         raise SpecError(f"an {layer.type} layer has no parameters", layer.id, "weight")
     if not layer.use_bias and layer.bias is not None:
         raise SpecError("bias values given but use_bias is false", layer.id, "bias")
+    if layer.color is not None and (layer.type == "input" or not is_count(layer.color, 0)):
+        why = "the input layer takes no colour" if layer.type == "input" else f"got {layer.color!r}"
+        raise SpecError(f"a colour is a palette slot, a whole number from 0 up; {why}", layer.id, "color")
     unknown = set(layer.frozen) - set(PARAM_NAMES)
     if unknown:
         raise SpecError(f"can only freeze 'weight' and 'bias', not {sorted(unknown)}", layer.id, "frozen")

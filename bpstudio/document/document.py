@@ -19,6 +19,7 @@ import numpy as np
 
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.edit.carry import rename_keys, renamed_layers, same_structure
+from bpstudio.core.edit.topology import update_layer
 from bpstudio.core.errors import BpstudioError, SessionError
 from bpstudio.core.init import initial_params
 from bpstudio.core.io import presets, session_io
@@ -120,6 +121,12 @@ class Document:
         saved = session_io.SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)
         self._load(saved, None, str(presets.path(name).parent))
 
+    def new_network(self) -> None:
+        """Start from File ▸ New's network: an input and an output layer, on the XOR data."""
+        spec = presets.new_network()
+        saved = session_io.SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)
+        self._load(saved, None, str(presets.path(DEFAULT_PRESET).parent))
+
     def open_file(self, path: str) -> None:
         """Open a session or network file; on failure raise and keep the open document as it was."""
         saved = session_io.load(path)
@@ -192,6 +199,19 @@ class Document:
         self.undo_stack.push(SnapshotCommand(self, text, before, after))
         self.rewind.record()
         return True
+
+    def use_data(self, source: dict[str, Any], label: str) -> bool:
+        """Train on another data set (one undoable edit). The input layer takes the data's number of features,
+        so a network built from scratch follows the data it is given."""
+
+        def make(spec: NetworkSpec) -> NetworkSpec:
+            new = dataclasses.replace(spec, data=dict(source))
+            features = resolve_split(new.data, self.base_dir)[0].X.shape[1]
+            if new.widths[new.input_id] != features:
+                new = update_layer(new, new.input_id, units=features)
+            return new
+
+        return self.edit(f"Use data: {label}", make)
 
     def set_param_entry(self, key: str, index: tuple[int, ...], value: float) -> bool:
         layer_id, name = key.rsplit(".", 1)

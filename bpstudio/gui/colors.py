@@ -1,5 +1,8 @@
 """The app's colours: one colour per layer (shared by the canvas and the plots) and a diverging
-scale for signed values (weights, gradients): orange positive, blue negative, as in TF Playground."""
+scale for signed values (weights, gradients): orange positive, blue negative, as in TF Playground.
+
+A layer's colour is its palette slot, which the layer keeps for its life (``bpstudio.core.edit.colors``): adding
+or deleting other layers, undo and redo, saving and opening never recolour it."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import math
 from collections.abc import Sequence
 
 from PySide6.QtGui import QColor
+
+from bpstudio.core.edit.colors import color_slots
+from bpstudio.core.spec import NetworkSpec
 
 POSITIVE = QColor(245, 130, 32)  # orange
 NEGATIVE = QColor(33, 118, 196)  # blue
@@ -39,9 +45,16 @@ LAYER_PALETTE = (
 INPUT_COLOR = QColor("#7f7f7f")
 
 
+def network_colors(spec: NetworkSpec) -> dict[str, QColor]:
+    """Every layer's colour: its palette slot's; the input layer grey."""
+    colors = {spec.input_id: QColor(INPUT_COLOR)}
+    colors.update({lid: QColor(LAYER_PALETTE[slot % len(LAYER_PALETTE)]) for lid, slot in color_slots(spec).items()})
+    return colors
+
+
 def layer_colors(layer_ids: Sequence[str], input_id: str | None = None) -> dict[str, QColor]:
-    """A colour per layer, in the order given (the spec's topological order keeps them stable). The
-    input layer, when named, is grey and takes no palette slot, so computed layers stay distinct."""
+    """A colour per layer in the order given, for layers without a network (a plot shown on its own); with a
+    network, :func:`network_colors`. The input layer, when named, is grey and takes no palette slot."""
     colors = {} if input_id is None else {input_id: QColor(INPUT_COLOR)}
     computed = [lid for lid in layer_ids if lid != input_id]
     colors.update({lid: QColor(LAYER_PALETTE[i % len(LAYER_PALETTE)]) for i, lid in enumerate(computed)})

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF
 
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.init import initial_params
 from bpstudio.core.spec import NetworkSpec
+from bpstudio.gui.canvas import placement
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
-
-DEFAULT_UNITS = 4
 
 
 def _describe(changes: Mapping[str, Any]) -> str:
@@ -38,11 +38,12 @@ class EditRequests:
     def connect_views(self) -> None:
         w = self.window
         w.canvas.add_requested.connect(self.add_layer)
-        w.layer_palette.add_clicked.connect(lambda layer_type: self.add_layer(layer_type, w.selected_layer, None))
+        w.layer_palette.add_clicked.connect(self.add_from_palette)
         w.canvas.connect_requested.connect(self.connect)
         w.canvas.delete_requested.connect(self.delete)
         w.canvas.rename_requested.connect(self.rename)
         w.canvas.move_requested.connect(self.move)
+        w.canvas.value_requested.connect(self.document.set_param_entry)  # (the same command as the inspector's)
         w.canvas.tidy_requested.connect(w.tidy_layout)
         w.inspector.fields_requested.connect(self.update_layer)
         w.inspector.param_requested.connect(self.document.set_param_entry)
@@ -59,21 +60,50 @@ class EditRequests:
             lambda x, y, width, height, with_test: self.document.points.remove_near((x, y), (width, height), with_test)
         )
 
-    def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
-        added: list[str] = []
+    def add_from_palette(self, layer_type: str) -> None:
+        """A palette button clicked: the new layer goes after the selected layer, in front of what it fed (or
+        with nothing selected before the output), where the person is looking (gui/canvas/placement.py)."""
+        spec, canvas = self.document.spec, self.window.canvas
+        source, before = edit.palette_attachment(spec, self.window.selected_layer)
+        units = spec.widths[source] if layer_type != "dense" else edit.DEFAULT_UNITS
+        if before is None:
+            self._add(layer_type, source, None, placement.beside(canvas, layer_type, units, source))
+        else:
+            self._add(layer_type, source, before, *placement.between(canvas, spec, layer_type, units, source, before))
 
-        where = (
-            tuple(position)
-            if position is not None
-            else self.window.canvas.canvas.free_spot_after(source if source is not None else self.document.spec.output)
-        )
+    def add_layer(self, layer_type: str, source: str | None, position: Any) -> None:
+        """A palette button dropped on the canvas (or Add from its menu). Onto a block: fed by it, beside it;
+        elsewhere: fed by the nearest block to the left (else the input), where it was dropped (or beside, if a
+        block is there)."""
+        spec, canvas = self.document.spec, self.window.canvas
+        if source is None:
+            left = placement.source_left_of(canvas.canvas, QPointF(*position)) if position is not None else None
+            source = left if left is not None else spec.input_id
+        units = spec.widths[source] if layer_type != "dense" else edit.DEFAULT_UNITS
+        if position is None:
+            where = placement.beside(canvas, layer_type, units, source)
+        else:
+            where = placement.dropped_at(canvas, layer_type, units, tuple(position))
+        self._add(layer_type, source, None, where)
+
+    def _add(
+        self,
+        layer_type: str,
+        source: str,
+        before: str | None,
+        where: tuple[float, float],
+        moved: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        added: list[str] = []
+        positions = {**self.window.canvas.unplaced_positions(), **(moved or {})}  # (the others stay where they are)
 
         def make(spec: NetworkSpec) -> NetworkSpec:
-            new, layer_id = edit.add_layer(spec, layer_type, source=source, position=where)
+            placed = edit.move_layers(spec, positions)
+            new, layer_id = edit.add_layer(placed, layer_type, source=source, before=before, position=where)
             added.append(layer_id)
             return new
 
-        text = f"Add {layer_type} layer" + (f" after '{source}'" if source else "")
+        text = f"Add {layer_type} layer " + (f"between '{source}' and '{before}'" if before else f"after '{source}'")
         if self.document.edit(text, make):
             self.window.select_after_redraw(added[0])
 
@@ -127,5 +157,4 @@ class EditRequests:
         self.document.edit(f"Make '{layer_id}' the output", lambda s: edit.set_output(s, layer_id))
 
     def set_data(self, source: dict) -> None:
-        label = source.get("builtin") or source.get("file") or "data"
-        self.document.edit(f"Use data: {label}", lambda s: dataclasses.replace(s, data=dict(source)))
+        self.document.use_data(source, source.get("builtin") or source.get("file") or "data")

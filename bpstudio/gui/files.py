@@ -14,7 +14,6 @@ from bpstudio.document import Document
 
 FILE_FILTER = "bpstudio sessions and networks (*.json);;All files (*)"
 MAX_RECENT = 8
-NEW_PRESET = "xor"
 
 
 class FileManager:
@@ -73,7 +72,11 @@ class FileManager:
         return Path(path).name if path else (self.document.spec.name or "untitled")
 
     def new(self) -> None:
-        self.open_example(NEW_PRESET)
+        """An input and an output layer to build on (File ▸ Examples opens a finished network)."""
+        self.stop_training()  # first: the steps trained so far count as unsaved changes
+        if not self.maybe_save():
+            return
+        self.document.new_network()
 
     def open_example(self, name: str) -> bool:
         """Open the shipped example ``name``; False if the person cancelled (at the unsaved-changes prompt)."""

@@ -31,7 +31,7 @@ from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.backend_loader import BackendLoader
 from bpstudio.gui.canvas import LayerPalette, TopologyView
-from bpstudio.gui.colors import layer_colors
+from bpstudio.gui.colors import network_colors
 from bpstudio.gui.document_signals import DocumentSignals, UndoMirror
 from bpstudio.gui.edits import EditRequests
 from bpstudio.gui.files import FileManager
@@ -202,8 +202,7 @@ class MainWindow(QMainWindow):
             plot.show_kept(self.kept_runs.runs)
 
     def colors(self) -> dict:
-        spec = self.document.spec
-        return layer_colors(spec.order, spec.input_id)
+        return network_colors(self.document.spec)
 
     def _on_network_changed(self) -> None:
         doc = self.document
@@ -287,6 +286,7 @@ class MainWindow(QMainWindow):
         if self._select_after_redraw is not None:
             layer_id, self._select_after_redraw = self._select_after_redraw, None
             self.canvas.select_layer(layer_id)
+            self.canvas.keep_in_view(layer_id)
             self.selected_layer = layer_id
         self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads())
         self._update_phase_label()

@@ -6,7 +6,9 @@ into the weight matrix once ran an Epoch ("e"). Qt asks the focused widget first
 this filter answers "mine" for printable keys without Ctrl/Alt/Meta whenever the focus is on something that
 takes text. A key typed on a table's header goes to the table's current cell, which starts editing it.
 
-Line edits (and the line edit inside a spin box) already claim their keys; tables and their headers do not,
+Line edits (and the line edit inside a spin box) already claim their keys, the canvas's in-place editors among
+them (a layer's name, a weight or bias): they are plain line edits on the canvas's viewport, not widgets inside
+the graphics scene, whose keys the view would receive and not claim. Tables and their headers do not claim them,
 so the guard watches those, each one installed on (:meth:`TypingGuard.watch`): an application-wide filter
 would run Python for every event of the GUI thread, which competes with the training thread for the
 interpreter lock.

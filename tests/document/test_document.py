@@ -101,3 +101,28 @@ def test_an_example_opens_with_the_batch_size_its_file_gives():
     for name in presets.names():
         d.load_preset(name)
         assert d.session.batch_size == presets.load(name).batch_size, name
+
+
+def test_a_new_network_is_an_input_and_an_output_layer_on_the_xor_data(doc):
+    doc.edit("add", lambda s: edit.add_layer(s, "dense")[0])
+    doc.new_network()
+    spec = doc.spec
+    assert [(layer.id, layer.type, spec.widths[layer.id]) for layer in spec.layers] == [
+        ("x", "input", 2),
+        ("y", "dense", 1),
+    ]
+    assert spec.layer("y").inputs == ("x",) and spec.output == "y" and spec.loss == "bce"
+    assert doc.train_data.X.shape[1] == 2 and doc.undo_stack.count() == 0 and not doc.dirty and doc.path is None
+
+
+def test_the_input_layer_takes_the_width_of_the_data_chosen_and_undo_gives_both_back(doc):
+    refused = []
+    doc.refused.connect(refused.append)
+    assert not doc.use_data({"builtin": "sine", "n": 50}, "sine")  # bce on regression targets: said why
+    assert "use the mse loss" in refused[-1] and doc.spec.data["builtin"] == "xor"
+    doc.set_loss("mse")
+    assert doc.use_data({"builtin": "sine", "n": 50}, "sine")
+    assert doc.spec.widths["x"] == 1 and doc.train_data.X.shape == (50, 1)
+    assert doc.params()["h.weight"].shape == (4, 1)  # (h's weights drawn again for one input)
+    doc.undo_stack.undo()
+    assert doc.spec.data["builtin"] == "xor" and doc.spec.widths["x"] == 2 and doc.params()["h.weight"].shape == (4, 2)

@@ -17,37 +17,41 @@ from tests.gui.canvas_points import (
     port_point,
     topology,
 )
-from tests.gui.driving import CTRL, LEFT, SHIFT, history_texts, press, settle
+from tests.gui.driving import CTRL, LEFT, SHIFT, history_texts, open_example, press, settle
 
 # === 2. building a topology with the mouse ===================================================================
 
 
 def test_mouse_gestures_build_a_network_and_undo_redo_walks_through_them(qtbot, window, monkeypatch):
     w = window
-    w.window_actions.new.trigger()  # New opens the XOR network
-    settle(qtbot)
+    open_example(qtbot, w, "xor")
     start = {"x": (), "h": ("x",), "y": ("h",)}
     assert topology(w) == start and w.document.undo_stack.count() == 0
 
-    QTest.mouseClick(w.layer_palette.buttons["dense"], LEFT)  # click: a dense layer after the output
+    QTest.mouseClick(w.layer_palette.buttons["dense"], LEFT)  # click, nothing selected: a layer before the output
     settle(qtbot)
-    one = {**start, "h1": ("y",)}
+    one = {**start, "h1": ("h",), "y": ("h1",)}
     assert topology(w) == one and w.inspector.title.text() == "h1"
     assert "h1" in blocks(w)
 
-    below = blocks(w)["y"].pos() + QPointF(0, 260)
     press(qtbot, w, Qt.Key.Key_0, CTRL)  # fit the view first
-    drop_from_palette(qtbot, w, monkeypatch, "concat", below)  # drag Concat onto an empty spot
-    two = {**one, "cat1": ("y",)}
+    right = blocks(w)["y"].pos() + QPointF(260, 0)
+    drop_from_palette(qtbot, w, monkeypatch, "concat", right)  # drag Concat onto an empty spot right of y
+    two = {**one, "cat1": ("y",)}  # (fed by the nearest block to its left)
     assert topology(w) == two
-    assert w.document.spec.layer("cat1").position == pytest.approx((below.x(), below.y()), abs=2)
+    assert w.document.spec.layer("cat1").position == pytest.approx((right.x(), right.y()), abs=2)
 
     press(qtbot, w, Qt.Key.Key_0, CTRL)
     drag(qtbot, w, port_point(w, "h", "out_port"), port_point(w, "cat1", "in_port"))  # connect h → cat1
     three = {**two, "cat1": ("y", "h")}
     assert topology(w) == three
     assert ("h", "cat1") in w.canvas.canvas.arrows or ("h", "cat1") in w.canvas.canvas.unit_edges
-    assert history_texts(w) == ["<opened>", "Add dense layer", "Add concat layer", "Connect h → cat1"]
+    assert history_texts(w) == [
+        "<opened>",
+        "Add dense layer between 'h' and 'y'",
+        "Add concat layer after 'y'",
+        "Connect h → cat1",
+    ]
     assert w.windowTitle().startswith("XOR 2-4-1 *")
 
     for expected in (two, one, start):

@@ -138,11 +138,13 @@ def test_palette_click_and_drop_request_a_new_layer(view, at_rest, qtbot, monkey
     QTest.mouseMove(button, QPoint(40, 30))
     QTest.mouseRelease(button, LEFT, NOMOD, QPoint(40, 30))
     assert len(dragged) == 1 and clicked == [("dense",)]
-    for where, source in ((QPointF(300, 400), None), (header_point(view, "h"), "h")):
-        assert drop(view, at(view, where), dragged[0])
-        layer_type, got_source, (x, y) = adds[-1]
-        assert (layer_type, got_source) == ("concat", source)
-        assert (x, y) == pytest.approx((where.x(), where.y()), abs=2)
+    where = QPointF(300, 400)
+    assert drop(view, at(view, where), dragged[0])  # on an empty spot: there
+    layer_type, got_source, (x, y) = adds[-1]
+    assert (layer_type, got_source) == ("concat", None)
+    assert (x, y) == pytest.approx((where.x(), where.y()), abs=2)
+    assert drop(view, at(view, header_point(view, "h")), dragged[0])  # onto a block: after it (placed beside it)
+    assert adds[-1] == ("concat", "h", None)
     (other := QMimeData()).setText("dense")  # plain text is not a palette button
     assert not drop(view, QPoint(10, 10), other) and len(adds) == 2
 

@@ -6,6 +6,8 @@ why the edit cannot be done and which layers are involved. Weight and bias value
 spec survive an edit when their shape still fits; values whose shape changed (a layer's units, a
 concat's width, a new source of another width) are dropped to ``None`` so they get initialised.
 :func:`bpstudio.core.edit.carry.carry_params` does the same for a running session's parameter mapping.
+Where new layers go when nobody placed them is :mod:`bpstudio.core.edit.layout`'s; every edit that adds, removes
+or reconnects layers writes down the colours they are shown with first (:mod:`bpstudio.core.edit.colors`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from bpstudio.core.edit.colors import free_slot, pin_colors
+from bpstudio.core.edit.layout import COLUMN_GAP, free_spot, tidy_layout
 from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec, number_array
 
-COLUMN_GAP = 220.0  # horizontal distance between layout columns (scene units)
-ROW_GAP = 120.0  # vertical distance between layers in one column
 DEFAULT_UNITS = 4
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen")
@@ -109,19 +111,6 @@ def _hidden_activation(spec: NetworkSpec) -> str:
     return next(name for name, n in counts.items() if n == best)  # ties: first in topological order
 
 
-def _free_spot(spec: NetworkSpec, wanted: tuple[float, float]) -> tuple[float, float]:
-    """``wanted``, moved down a row at a time until no layer sits within half a gap of it.
-
-    Layers without a position count at their tidy-layout place, where the canvas shows them.
-    """
-    tidy = tidy_layout(spec)
-    taken = [l.position or tidy[l.id] for l in spec.layers]
-    x, y = wanted
-    while any(abs(px - x) < COLUMN_GAP / 2 and abs(py - y) < ROW_GAP / 2 for px, py in taken):
-        y += ROW_GAP
-    return (x, y)
-
-
 def _as_position(value: Any, layer_id: str, action: str) -> tuple[float, float]:
     try:
         x, y = number_array(list(value), layer_id, "position", 1)
@@ -153,20 +142,23 @@ def add_layer(
     layer_type: str,
     *,
     source: str | None = None,
+    before: str | None = None,
     units: int | None = None,
     position: tuple[float, float] | None = None,
     layer_id: str | None = None,
 ) -> tuple[NetworkSpec, str]:
     """A new dense/add/concat layer fed by ``source`` (default: the output layer); the output stays as is.
 
-    Dense layers get ``units`` (default 4), the network's most common hidden activation (relu when
-    there is none) and a matching initialiser (he_normal for the relu family, else xavier_uniform).
-    The default position is one column right of the source, moved down if another layer is there.
+    With ``before`` (a layer ``source`` feeds), the new layer goes in between: ``before`` takes it as input in
+    place of ``source``. Dense layers get ``units`` (default 4; before an add layer, ``source``'s width, which
+    the add needs), the network's most common hidden activation (relu when there is none) and a matching
+    initialiser (he_normal for the relu family, else xavier_uniform). The default position is one column right
+    of the source, moved down if another layer is there. The new layer takes the lowest free colour.
     """
     if layer_type == "input":
         raise _error(
-            f"cannot add an input layer: a network has exactly one ('{spec.input_id}'); "
-            "add dense, add or concat layers",
+            f"cannot add an input layer: a network has exactly one ('{spec.input_id}'); set its width (the "
+            "number of features) in its inspector, and add dense, add or concat layers after it",
             None,
             "type",
         )
@@ -177,28 +169,61 @@ def add_layer(
     new_id = new_layer_id(spec, layer_type) if layer_id is None else layer_id
     action = f"cannot add {_a(layer_type)} layer '{new_id}'"
     _check_new_id(spec, new_id, action)
-    fields: dict[str, Any] = {"id": new_id, "type": layer_type, "inputs": (source,)}
+    if before is not None and source not in _require_layer(spec, before, action).inputs:
+        raise _error(f"{action} between '{source}' and '{before}': '{source}' does not feed '{before}'", before)
+    spec = pin_colors(spec)
+    fields: dict[str, Any] = {"id": new_id, "type": layer_type, "inputs": (source,), "color": free_slot(spec)}
     if layer_type == "dense":
         activation = _hidden_activation(spec)
         init = "he_normal" if activation in RELU_FAMILY else "xavier_uniform"
-        fields.update(
-            units=DEFAULT_UNITS if units is None else units, activation=activation, weight_init=Initializer(init)
-        )
+        if units is None:
+            units = spec.widths[source] if before is not None and spec.layer(before).type == "add" else DEFAULT_UNITS
+        fields.update(units=units, activation=activation, weight_init=Initializer(init))
     elif units is not None:
         raise _error(
             f"{action}: {_a(layer_type)} layer's width comes from its inputs, so it takes no units", new_id, "units"
         )
     if position is None:
         anchor = spec.layer(source).position or tidy_layout(spec)[source]
-        fields["position"] = _free_spot(spec, (anchor[0] + COLUMN_GAP, anchor[1]))
+        fields["position"] = free_spot(spec, (anchor[0] + COLUMN_GAP, anchor[1]))
     else:
         fields["position"] = _as_position(position, new_id, action)
-    new_spec = _rebuild(spec, spec.layers + (LayerSpec(**fields),), action)
+    layers = tuple(
+        dataclasses.replace(l, inputs=tuple(new_id if i == source else i for i in l.inputs)) if l.id == before else l
+        for l in spec.layers
+    )
+    new_spec = _rebuild(spec, layers + (LayerSpec(**fields),), action)
     return new_spec, new_id
+
+
+def downstream(spec: NetworkSpec, layer_id: str) -> tuple[str, ...]:
+    """``layer_id`` and every layer it feeds, directly or through others, in topological order."""
+    reached = {layer_id}
+    for other in spec.order:
+        if reached & set(spec.layer(other).inputs):
+            reached.add(other)
+    return tuple(i for i in spec.order if i in reached)
+
+
+def palette_attachment(spec: NetworkSpec, selected: str | None) -> tuple[str, str | None]:
+    """Where a layer added from the palette goes, as ``(source, before)`` for :func:`add_layer`.
+
+    After the selected layer, and in between it and the layer it feeds when it feeds exactly one. With nothing
+    selected (or the output), before the output: after the last hidden layer, so the network goes on computing
+    its output, now through the new layer.
+    """
+    if selected is not None and selected in spec.widths and selected != spec.output:
+        consumers = [layer.id for layer in spec.layers if selected in layer.inputs]
+        return selected, consumers[0] if len(consumers) == 1 else None
+    output = spec.layer(spec.output)
+    if len(output.inputs) == 1:
+        return output.inputs[0], spec.output
+    return next(i for i in reversed(spec.order) if i != spec.output), None  # (several inputs join at the output)
 
 
 def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
     """Feed ``source`` into ``target``: a dense target's single input is replaced, add/concat gain one."""
+    spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)
     action = f"cannot connect '{source}' → '{target}'"
     _require_layer(spec, source, action)
     tgt = _require_layer(spec, target, action)
@@ -229,6 +254,7 @@ def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
 
 def disconnect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
     """Remove the edge ``source`` → ``target``; refused when ``target`` would be left without input."""
+    spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)
     action = f"cannot disconnect '{source}' → '{target}'"
     _require_layer(spec, source, action)
     tgt = _require_layer(spec, target, action)
@@ -258,6 +284,7 @@ def remove_layers(spec: NetworkSpec, layer_ids: Iterable[str]) -> NetworkSpec:
             raise _error(f"{action}: '{layer_id}' is the output layer; make another layer the output first", layer_id)
     if not doomed:
         return spec
+    spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)
     gone = set(doomed)
     orphans = [l.id for l in spec.layers if l.id not in gone and l.inputs and set(l.inputs) <= gone]
     if orphans:
@@ -359,49 +386,6 @@ def move_layers(spec: NetworkSpec, positions: Mapping[str, tuple[float, float]])
         return spec
     layers = tuple(dataclasses.replace(l, position=moved[l.id]) if l.id in moved else l for l in spec.layers)
     return dataclasses.replace(spec, layers=layers)
-
-
-def tidy_layout(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
-    """A layered left-to-right layout (Sugiyama style): id → (x, y).
-
-    A layer's column is the longest path to it from the input, so it sits right of all its inputs.
-    An edge that skips columns holds a place in each column it crosses, so a straight skip edge
-    does not run through the layers in between. Within a column places are ordered by the mean
-    height of their inputs (fewer crossings; ties keep topological order), ``ROW_GAP`` apart and
-    centred on y = 0.
-    """
-    column: dict[str, int] = {}
-    for layer_id in spec.order:
-        column[layer_id] = max((column[i] + 1 for i in spec.layer(layer_id).inputs), default=0)
-    rank = {layer_id: k for k, layer_id in enumerate(spec.order)}
-    # a place is a layer id or a waypoint (source, target, column) of an edge that skips columns
-    preds: dict[Any, list[Any]] = {layer_id: [] for layer_id in spec.order}
-    columns: list[list[Any]] = [[] for _ in range(max(column.values()) + 1)]
-    for target in spec.order:
-        columns[column[target]].append(target)
-        for source in spec.layer(target).inputs:
-            prev: Any = source
-            for c in range(column[source] + 1, column[target]):
-                preds[(source, target, c)] = [prev]
-                columns[c].append((source, target, c))
-                prev = (source, target, c)
-            preds[target].append(prev)
-    y: dict[Any, float] = {}
-
-    def sort_key(place: Any) -> tuple[float, int, int, int]:
-        ys = [y[p] for p in preds[place]]  # predecessors sit in earlier columns
-        mean = sum(ys) / len(ys) if ys else 0.0
-        if isinstance(place, str):
-            return (mean, 0, rank[place], 0)
-        return (mean, 1, rank[place[1]], rank[place[0]])
-
-    placed: dict[str, tuple[float, float]] = {}
-    for c, places in enumerate(columns):
-        for row, place in enumerate(sorted(places, key=sort_key)):
-            y[place] = (row - (len(places) - 1) / 2) * ROW_GAP
-            if isinstance(place, str):
-                placed[place] = (c * COLUMN_GAP, y[place])
-    return {layer_id: placed[layer_id] for layer_id in spec.order}
 
 
 def apply_tidy_layout(spec: NetworkSpec) -> NetworkSpec:

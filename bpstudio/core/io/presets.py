@@ -1,4 +1,5 @@
-"""The shipped example networks (``bpstudio/presets/*.json``), found by name."""
+"""The shipped example networks (``bpstudio/presets/*.json``), found by name, and the network File ▸ New
+starts from."""
 
 from __future__ import annotations
 
@@ -10,6 +11,22 @@ from bpstudio.core.io import spec_io
 from bpstudio.core.spec import NetworkSpec
 
 PACKAGE = "bpstudio.presets"
+
+# File ▸ New: the smallest network that trains on the XOR data (the input its two features, one sigmoid output
+# for its two classes), to build on. The data is noise-free, so a small hidden layer can get every point right.
+NEW_NETWORK = {
+    "format": "bpstudio-network",
+    "version": 1,
+    "layers": [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "y", "type": "dense", "inputs": ["x"], "units": 1, "activation": "sigmoid"},
+    ],
+    "output": "y",
+    "loss": "bce",
+    "optimizer": {"name": "adam", "lr": 0.05},
+    "seed": 0,
+    "data": {"builtin": "xor", "n": 200, "noise": 0.0, "seed": 0, "test_fraction": 0.25},
+}
 
 
 def names() -> list[str]:
@@ -25,3 +42,8 @@ def path(name: str) -> Path:
 
 def load(name: str) -> NetworkSpec:
     return spec_io.load(path(name))
+
+
+def new_network() -> NetworkSpec:
+    """The network File ▸ New starts from (:data:`NEW_NETWORK`): an input layer and an output layer."""
+    return spec_io.from_dict(NEW_NETWORK)

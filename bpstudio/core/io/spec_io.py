@@ -45,9 +45,10 @@ LAYER_FIELDS = {
         "init",
         "frozen",
         "position",
+        "color",
     },
-    "add": {"id", "type", "inputs", "activation", "position"},
-    "concat": {"id", "type", "inputs", "activation", "position"},
+    "add": {"id", "type", "inputs", "activation", "position", "color"},
+    "concat": {"id", "type", "inputs", "activation", "position", "color"},
 }
 OPTIMIZER_FIELDS = {"name", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay"}
 
@@ -143,6 +144,7 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         bias_init=bias_init,
         frozen=_frozen(raw.get("frozen"), layer_id),
         position=position,
+        color=raw.get("color"),
     )
 
 
@@ -255,6 +257,8 @@ def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
             out["bias"] = layer.bias.tolist()
     if layer.position is not None:
         out["position"] = list(layer.position)
+    if layer.color is not None:
+        out["color"] = layer.color
     return out
 
 

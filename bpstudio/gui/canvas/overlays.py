@@ -1,10 +1,11 @@
-"""Widgets floating over the canvas: the refusal banner and the inline rename editor."""
+"""Widgets floating over the canvas: the refusal banner, the inline rename editor and the in-place editor of
+a weight or bias."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEasingCurve, QPropertyAnimation, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QGraphicsOpacityEffect, QLabel, QLineEdit, QWidget
+from PySide6.QtCore import QEasingCurve, QPoint, QPropertyAnimation, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtWidgets import QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from bpstudio.gui.colors import NEGATIVE, POSITIVE
 
@@ -111,6 +112,104 @@ class RenameEditor(QLineEdit):
         self.hide()
         if old is not None and new and new != old:
             self.committed.emit(old, new)
+
+
+class ValueField(QLineEdit):
+    """The line edit of :class:`ValueEditor`: Enter hands the text over, Escape cancels (both keys end here:
+    passed on, Enter would reach the canvas and open the editor again); losing the focus ends it too."""
+
+    returned = Signal()
+    cancelled = Signal()
+    left = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
+            event.accept()
+            (self.cancelled if key == Qt.Key.Key_Escape else self.returned).emit()
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        if event.reason() != Qt.FocusReason.PopupFocusReason:  # (its own right-click menu keeps it open)
+            self.left.emit()
+
+
+class ValueEditor(QFrame):
+    """Edits one weight or bias in place, over its line or neuron: its name, then its exact value to type over.
+
+    Enter hands the text to ``entered``; the view checks it and either asks for the edit and calls
+    :meth:`finish`, or refuses it and keeps the editor open. Clicking away hands it over too, as the last word
+    (the view finishes either way). Escape finishes at once: nothing changes."""
+
+    entered = Signal(str, bool)  # the typed text, and whether the person left the editor (clicked away)
+    finished = Signal()  # the editor closed (committed or cancelled)
+
+    def __init__(self, parent: QWidget, home: QWidget):
+        super().__init__(parent)
+        self.home = home  # where the keyboard focus goes back to when the editor closes (the canvas)
+        self.setObjectName("value_editor")
+        self.setStyleSheet(
+            "QFrame#value_editor { background: white; border: 2px solid #4e79a7; border-radius: 6px; }"
+            " QLabel { color: #495057; font-weight: bold; }"
+            " QLineEdit { border: 1px solid #ced4da; border-radius: 3px; padding: 1px 4px; }"
+        )
+        self.caption = QLabel()
+        self.field = ValueField()
+        self.field.setMinimumWidth(self.field.fontMetrics().horizontalAdvance("-0.123456789012345678") + 12)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.field)
+        self.field.returned.connect(lambda: self._enter(False))
+        self.field.left.connect(lambda: self._enter(True))
+        self.field.cancelled.connect(lambda: self.finish())
+        self.target: object = None  # what is being edited (the view's; None when closed)
+        self.hide()
+
+    @property
+    def editing(self) -> bool:
+        return self.target is not None
+
+    def start(self, target: object, caption: str, text: str, at: QPoint) -> None:
+        """Edit ``target``, showing ``caption`` and ``text`` (selected), centred on ``at`` (viewport pixels)."""
+        self.target = target
+        self.caption.setText(caption)
+        self.field.setText(text)
+        self.adjustSize()
+        parent = self.parentWidget()
+        room = parent.rect() if parent is not None else QRect()
+        box = QRect(QPoint(0, 0), self.size())
+        box.moveCenter(at)
+        if not room.isEmpty():  # inside the canvas, whole
+            box.moveLeft(max(room.left() + 4, min(box.left(), room.right() - box.width() - 4)))
+            box.moveTop(max(room.top() + 4, min(box.top(), room.bottom() - box.height() - 4)))
+        self.move(box.topLeft())
+        self.show()
+        self.raise_()
+        self.field.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.field.selectAll()
+
+    def refused(self) -> None:
+        """The text was not taken: keep editing it."""
+        self.field.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.field.selectAll()
+
+    def finish(self, give_focus_back: bool = True) -> None:
+        """Close; the keyboard focus goes back to the canvas unless the person clicked elsewhere."""
+        if self.target is None:
+            return
+        self.target = None  # (first: moving the focus away must not hand the text over again)
+        if give_focus_back:
+            self.home.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.hide()
+        self.finished.emit()
+
+    def _enter(self, leaving: bool) -> None:
+        if self.target is not None:
+            self.entered.emit(self.field.text(), leaving)
 
 
 class Legend(QLabel):

@@ -1,5 +1,6 @@
-"""The layer palette: one button per layer type. Click to add after the selected layer, or drag a button
-onto the canvas to add the layer where it is dropped (the canvas turns the drop into ``add_requested``).
+"""The layer palette: one button per layer type. Click to add after the selected layer (with nothing selected,
+before the output), or drag a button onto the canvas to add the layer where it is dropped (the canvas turns the
+drop into ``add_requested``).
 
 On a narrow window (a 1024-px projector, presentation-sized fonts) the bar first drops its "Add layer:"
 caption, then the buttons' colour glyphs, so the button names always stay whole."""
@@ -47,7 +48,10 @@ class PaletteButton(QToolButton):
         self.setText(text)
         self.setIcon(_glyph(layer_type))
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setToolTip(f"<b>{text}</b>: {hint}<br>Click to add after the selected layer, or drag onto the canvas.")
+        self.setToolTip(
+            f"<b>{text}</b>: {hint}<br>Click to add after the selected layer (with nothing selected: before the "
+            "output), or drag onto the canvas."
+        )
         self.setObjectName(f"palette_{layer_type}")
         self._press: QPoint | None = None
 

@@ -38,6 +38,28 @@ class Hit:
     edge: int = -1
 
 
+@dataclass(frozen=True)
+class ValueTarget:
+    """A weight or bias to edit in place: ``key[index]`` holding ``value``, the editor anchored at ``at``."""
+
+    key: str  # "o.weight" or "h.bias"
+    index: tuple[int, ...]
+    value: float
+    at: QPointF  # scene point the editor opens over
+
+    @property
+    def kind(self) -> str:
+        return self.key.rsplit(".", 1)[1]
+
+    @property
+    def name(self) -> str:
+        return f"{self.key}[{', '.join(map(str, self.index))}]"
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 def auto_positions(spec: NetworkSpec, geometries: Mapping[str, LayerGeometry]) -> dict[str, QPointF]:
     """Left to right by topological depth; the blocks of one depth stacked and centred on y = 0."""
     depth: dict[str, int] = {}
@@ -232,6 +254,58 @@ class CanvasScene(QGraphicsScene):
             return f"{hit.layer}.bias"
         return None
 
+    def value_target(self, hit: Hit | None, at: QPointF | None = None) -> ValueTarget | str | None:
+        """The weight or bias a double-click on ``hit`` edits in place (anchored at ``at``, else at the line's
+        middle or the neuron), or why there is none to edit there (None: not a line or a neuron)."""
+        if hit is None or self.net is None or hit.kind not in ("edge", "neuron"):
+            return None
+        state = self.net.layers.get(hit.layer)
+        if state is None:
+            return None
+        if hit.kind == "edge":
+            edges = hit.edges
+            assert edges is not None
+            if edges.kind != "weight":
+                rule = "adds" if edges.kind == "add" else "copies"
+                return (
+                    f"this line {rule} {edges.source}[{hit.index[1]}] into '{edges.target}' unchanged: "
+                    f"{_a(edges.kind)} layer has no weights to edit"
+                )
+            if state.weight is None:
+                return f"the weights of '{hit.layer}' are not known yet"
+            anchor = at if at is not None else edges.lines[hit.edge].center()
+            return ValueTarget(f"{hit.layer}.weight", hit.index, float(state.weight[hit.index]), anchor)
+        unit = hit.index[0]
+        if state.type == "input":
+            return (
+                f"'{hit.layer}' is the input layer: its neurons hold the data's features and have no bias to "
+                "edit (double-click a line out of it to edit a weight)"
+            )
+        if state.type != "dense":
+            what = "sums" if state.type == "add" else "joins"
+            return f"'{hit.layer}' is {_a(state.type)} layer: it {what} its inputs and has no bias to edit"
+        if state.bias is None:
+            return f"'{hit.layer}' has no bias: tick 'Bias' in its inspector to give it one"
+        if at is None:
+            block = self.blocks[hit.layer]
+            assert block.geometry is not None
+            at = block.pos() + (block.geometry.neuron_center(unit) if state.small else QPointF())
+        return ValueTarget(f"{hit.layer}.bias", (unit,), float(state.bias[unit]), at)
+
+    def picked_hit(self) -> Hit | None:
+        """The picked line or neuron (clicked last), as a hit on it; None when nothing is picked."""
+        if self._picked is None:
+            return None
+        kind, layer, index = self._picked
+        if kind == "neuron" and layer in self.blocks:
+            return Hit("neuron", layer, index)
+        for edges in self.unit_edges.values():
+            if kind == "edge" and edges.target == layer and edges.kind == "weight":
+                match = np.flatnonzero((edges.rows == index[0]) & (edges.cols == index[1]))
+                if match.size:
+                    return Hit("edge", layer, index, edges, int(match[0]))
+        return None
+
     def selected_ids(self) -> list[str]:
         """Selected layer ids in the network's order."""
         chosen = {b.layer_id for b in self.blocks.values() if b.isSelected()}
@@ -285,22 +359,6 @@ class CanvasScene(QGraphicsScene):
                     if match.size:
                         edges.picked = int(match[0])
                         edges.update()
-
-    def free_spot_after(self, source: str | None, size: tuple[float, float] = (150.0, 260.0)) -> tuple[float, float]:
-        """A place right of ``source``'s block (or of everything) where a new block of about ``size``
-        overlaps no block, moving down until it is free."""
-        blocks = self.blocks
-        rects = [b.sceneBoundingRect() for b in blocks.values()]
-        if source in blocks:
-            r = blocks[source].sceneBoundingRect()
-            x, y = r.right() + style.COLUMN_GAP + size[0] / 2, r.center().y()
-        else:
-            right = max((r.right() for r in rects), default=0.0)
-            x, y = right + style.COLUMN_GAP + size[0] / 2, 0.0
-        w, h = size
-        while any(QRectF(x - w / 2, y - h / 2, w, h).adjusted(-20, -20, 20, 20).intersects(r) for r in rects):
-            y += style.ROW_GAP + h / 2
-        return (round(x), round(y))
 
 
 def _near(a: QPointF, b: QPointF, reach: float) -> bool:

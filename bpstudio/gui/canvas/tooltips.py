@@ -51,7 +51,9 @@ def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
         rows.append(_row("target", str(state.targets[unit]).removeprefix("target ")))
     if not rows:
         rows.append(_row("value", "—", "not computed yet in this step"))
-    hint = "<p style='color:#6c757d'>click: inspect this bias</p>" if state.bias is not None else ""
+    hint = (
+        "<p style='color:#6c757d'>click: pick this bias · double-click: edit it</p>" if state.bias is not None else ""
+    )
     return (
         f"<b>{html.escape(layer_id)}[{unit}]</b> · {html.escape(what)}<table>{''.join(rows)}</table>"
         f"{_sample_note(net)}{hint}"
@@ -80,7 +82,7 @@ def edge_tooltip(net: NetworkState, hit: Hit) -> str:
         rows.append(_row(f"δ of {edges.target}[{row}]", format_number(float(dst.delta[row]))))
     return (
         f"{head} · <code>{html.escape(edges.target)}.weight[{row}, {col}]</code><table>{''.join(rows)}</table>"
-        f"{_sample_note(net)}<p style='color:#6c757d'>click: inspect this weight</p>"
+        f"{_sample_note(net)}<p style='color:#6c757d'>click: pick this weight · double-click: edit it</p>"
     )
 
 

@@ -6,8 +6,9 @@ undoable commands before calling ``show_network`` again. The canvas never change
 
 Gestures: click/rubber-band to select blocks, drag blocks to move them (``move_requested`` once, on
 release), drag from a block's right-hand port onto another block to connect, double-click a title to
-rename, Delete to delete, click a weight line or a neuron to pick its parameter, wheel to zoom around the
-cursor, middle-drag or Space+drag to pan, F to fit, right-click for a menu, drop a palette button to add.
+rename, Delete to delete, click a weight line or a neuron to pick its parameter (the chain rule follows it),
+double-click it or press Enter to edit that weight or bias in place, wheel to zoom around the cursor,
+middle-drag or Space+drag to pan, Ctrl+0 to fit, right-click for a menu, drop a palette button to add.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QAction,
     QColor,
     QContextMenuEvent,
     QDragEnterEvent,
@@ -29,22 +29,21 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QWheelEvent,
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWidget
 
 from bpstudio.core.spec import NetworkSpec
-from bpstudio.gui.canvas import style, tooltips
+from bpstudio.gui.canvas import tooltips
 from bpstudio.gui.canvas.edge_item import PendingLinkItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.menus import build_context_menu
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
 from bpstudio.gui.canvas.scene import CanvasScene, Hit, auto_positions
-from bpstudio.gui.colors import layer_colors
+from bpstudio.gui.canvas.value_editing import ValueEditing
+from bpstudio.gui.canvas.zooming import ZoomingView
+from bpstudio.gui.colors import network_colors
 from bpstudio.gui.qt_utils import signals_blocked
-
-MIN_SCALE, MAX_SCALE, MAX_FIT_SCALE = 0.05, 6.0, 1.8
 
 
 @dataclass
@@ -54,9 +53,10 @@ class _Press:
     positions: dict[str, QPointF]  # every block's position when the button went down
 
 
-class TopologyView(QGraphicsView):
+class TopologyView(ZoomingView):
     layer_selected = Signal(object)  # layer id or None
     param_picked = Signal(str, tuple)  # ("o.weight", (row, col)) or ("h.bias", (unit,))
+    value_requested = Signal(str, tuple, float)  # a weight or bias typed in place: key, index, new value
     add_requested = Signal(str, object, object)  # layer type, source layer id or None, (x, y)
     connect_requested = Signal(str, str)  # source, target
     delete_requested = Signal(list)  # layer ids
@@ -70,10 +70,6 @@ class TopologyView(QGraphicsView):
         self.setScene(self.canvas)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
@@ -82,19 +78,15 @@ class TopologyView(QGraphicsView):
         self.legend = Legend(self)
         self.rename_editor = RenameEditor(self.viewport())
         self.rename_editor.committed.connect(self.rename_requested)
+        self.values = ValueEditing(self)  # a weight or bias edited in place
+        self.value_editor = self.values.editor
         self.canvas.selectionChanged.connect(self._on_selection_changed)
-        self.fit_action = QAction("Fit to window", self)
-        self.fit_action.setShortcut("Ctrl+0")
-        self.fit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.fit_action.triggered.connect(self.fit_all)
-        self.addAction(self.fit_action)
         self.spec: NetworkSpec | None = None
         self._press: _Press | None = None
         self._link: PendingLinkItem | None = None
         self._link_source: str | None = None
         self._pan_from: QPointF | None = None
         self._space = False
-        self._auto_fit = True  # keep fitting the network to the window until the person zooms or pans
 
     # --- the model side ----------------------------------------------------------------------------
 
@@ -114,8 +106,9 @@ class TopologyView(QGraphicsView):
         """
         before = set(self.canvas.blocks)
         with signals_blocked(self):
-            self.canvas.sync(spec, params or {}, trace, phase, colors or layer_colors(spec.order))
+            self.canvas.sync(spec, params or {}, trace, phase, colors or network_colors(spec))
         self.spec = spec
+        self.values.forget_gone(spec)
         self._grow_scene_rect()
         if not before or before.isdisjoint(spec.order):  # a different network: show all of it
             self.fit_all()
@@ -132,6 +125,23 @@ class TopologyView(QGraphicsView):
         geometries = {lid: LayerGeometry(net.layers[lid]) for lid in net.order}
         return {lid: (round(p.x()), round(p.y())) for lid, p in auto_positions(self.spec, geometries).items()}
 
+    def unplaced_positions(self) -> dict[str, tuple[float, float]]:
+        """Where the blocks the network gives no position are drawn (at their automatic places)."""
+        if self.spec is None:
+            return {}
+        unplaced = [lid for lid in self.spec.order if self.spec.layer(lid).position is None]
+        blocks = self.canvas.blocks
+        return {lid: (round(blocks[lid].pos().x()), round(blocks[lid].pos().y())) for lid in unplaced if lid in blocks}
+
+    def content_rect(self) -> QRectF:
+        return self.canvas.network_rect()
+
+    def keep_in_view(self, layer_id: str) -> None:
+        """After an add: show the new block without scrolling away from what is on screen (see ``reveal``)."""
+        block = self.canvas.blocks.get(layer_id)
+        if block is not None:
+            self.reveal(block.sceneBoundingRect())
+
     def show_refusal(self, message: str) -> None:
         self.banner.show_message(message)
 
@@ -140,8 +150,7 @@ class TopologyView(QGraphicsView):
             self.canvas.clearSelection()
             block = self.canvas.blocks.get(layer_id) if layer_id is not None else None
             if block is not None:
-                block.setSelected(True)
-                self.ensureVisible(block, 40, 40)
+                block.setSelected(True)  # (where it is: the view does not move to it)
 
     def selected_layers(self) -> list[str]:
         """Selected layer ids in the network's order."""
@@ -154,47 +163,6 @@ class TopologyView(QGraphicsView):
             self.layer_selected.emit(hit.layer)
         else:
             self.layer_selected.emit(chosen[0] if chosen else None)
-
-    # --- zoom and pan ------------------------------------------------------------------------------
-
-    def _grow_scene_rect(self) -> None:
-        """Room to pan around the network. Only ever grows, so the view does not jump while stepping."""
-        wanted = self.canvas.network_rect().adjusted(-2000, -2000, 2000, 2000)
-        if not self.sceneRect().contains(wanted):
-            centre = self.mapToScene(self.viewport().rect().center())
-            self.setSceneRect(self.sceneRect().united(wanted))
-            self.centerOn(centre)
-
-    def zoom_by(self, factor: float) -> None:
-        self._auto_fit = False
-        self._scale_by(factor)
-
-    def _scale_by(self, factor: float) -> None:
-        current = self.transform().m11()
-        wanted = min(MAX_SCALE, max(MIN_SCALE, current * factor))
-        self.scale(wanted / current, wanted / current)
-
-    def fit_all(self) -> None:
-        """Show the whole network (not bigger than 1.8×); it stays fitted as the window resizes until a zoom."""
-        self._auto_fit = True
-        rect = self.canvas.network_rect()
-        if rect.isEmpty():
-            return
-        rect.adjust(-30, -60, 30, 40)  # room for the banner above and the legend below
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > MAX_FIT_SCALE:
-            self._scale_by(MAX_FIT_SCALE / self.transform().m11())
-        self.centerOn(rect.center())
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(1.2**steps)
-        event.accept()
-
-    def _scroll_by(self, delta: QPointF) -> None:
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
 
     # --- mouse -------------------------------------------------------------------------------------
 
@@ -281,7 +249,7 @@ class TopologyView(QGraphicsView):
             self.move_requested.emit(moved)
             return
         if (event.position() - press.at).manhattanLength() < QApplication.startDragDistance():
-            self._pick(press.hit)
+            self.pick(press.hit)
 
     def _finish_link(self, scene_pos: QPointF) -> None:
         assert self._link is not None
@@ -300,16 +268,22 @@ class TopologyView(QGraphicsView):
             return None
         return hit.layer
 
-    def _pick(self, hit: Hit | None) -> None:
+    def pick(self, hit: Hit | None) -> None:
+        """Pick the weight or bias at ``hit`` (drawn with a halo; the chain-rule panel follows it)."""
         key = self.canvas.param_key(hit)
         if hit is not None and key is not None:
             self.canvas.set_picked(hit)
             self.param_picked.emit(key, hit.index)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        hit = self.hit_at(self.mapToScene(event.position().toPoint()))
+        scene_pos = self.mapToScene(event.position().toPoint())
+        hit = self.hit_at(scene_pos)
         if hit is not None and hit.kind == "title":
             self.start_rename(hit.layer)
+            event.accept()
+            return
+        if hit is not None and hit.kind in ("edge", "neuron"):
+            self.values.start(hit, scene_pos)
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
@@ -324,6 +298,10 @@ class TopologyView(QGraphicsView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.values.start(self.canvas.picked_hit())  # the weight or bias clicked last
+            event.accept()
+            return
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             chosen = self.selected_layers()
             if chosen:
@@ -375,9 +353,11 @@ class TopologyView(QGraphicsView):
         layer_type = bytes(event.mimeData().data(MIME_TYPE).data()).decode()
         pos = self.mapToScene(event.position().toPoint())
         hit = self.hit_at(pos)
-        source = hit.layer if hit is not None and hit.kind != "edge" else None
         event.acceptProposedAction()
-        self.add_requested.emit(layer_type, source, (pos.x(), pos.y()))
+        if hit is not None and hit.kind != "edge":  # onto a block: after it, on a free spot beside it
+            self.add_requested.emit(layer_type, hit.layer, None)
+        else:
+            self.add_requested.emit(layer_type, None, (pos.x(), pos.y()))
 
     def tooltip_at(self, scene_pos: QPointF) -> str:
         """The tooltip a person hovering ``scene_pos`` sees (empty: none)."""
@@ -397,11 +377,6 @@ class TopologyView(QGraphicsView):
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
-        if self._auto_fit:
-            self.fit_all()
         if self.banner.isVisible():
             self.banner.place()
         self.legend.place()
-
-    def drawBackground(self, painter: QPainter, exposed: QRectF | QRect) -> None:
-        style.draw_grid(painter, QRectF(exposed), self.transform().m11())

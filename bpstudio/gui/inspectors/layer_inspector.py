@@ -252,6 +252,9 @@ class LayerInspector(QWidget):
         self.kind.setText(f"{TYPE_NAMES[layer.type]}{' · output' if is_output else ''}{extra}")
 
         self._set_row(self.units, layer.type in ("input", "dense"))
+        self.units.setToolTip(
+            "the number of features in the data (choosing a data set sets it)" if layer.type == "input" else ""
+        )
         if layer.units is not None:
             self.units.setValue(layer.units)
         combined = layer.type in ("add", "concat")

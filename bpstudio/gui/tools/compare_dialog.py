@@ -56,7 +56,7 @@ from bpstudio.core.tools.compare import (
     ComparisonCancelled,
     compare_backends,
 )
-from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, layer_colors
+from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, network_colors
 from bpstudio.gui.tools.window import raise_tool
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ class CompareDialog(QDialog):
             f"Relative difference: |a − b| / max(|a|, |b|, {NEAR_ZERO:g}·max|a|) per entry, the largest over "
             "the entries (near-zero entries are measured against a fraction of the array's largest value)."
         )
-        self._colors = layer_colors(spec.order, spec.input_id)
+        self._colors = network_colors(spec)
         self.result_ = None
         self._show_result()
         self.status.setText("Comparing…")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QSpinBox,
 from bpstudio.core.record.layer_stats import LayerStats, record_run
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
-from bpstudio.gui.colors import layer_colors
+from bpstudio.gui.colors import network_colors
 from bpstudio.gui.plots.history_plot import INK, line_width, prepare_plot, style_axis
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 from bpstudio.gui.tools.background import CopyTaskControls
@@ -306,7 +306,7 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
                 self.fraction_plot.removeItem(curve)
             self.legend.clear()
             spec = self.window_.document.spec
-            colors = layer_colors(spec.order, spec.input_id)
+            colors = network_colors(spec)
             width = line_width(self.font())
             self.curves = {}
             for lid, kind in kinds.items():

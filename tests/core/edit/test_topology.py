@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bpstudio.core.datasets import make_toy
+from bpstudio.core.edit import layout as places
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.edit.carry import carry_params
 from bpstudio.core.errors import SpecError
@@ -122,14 +123,14 @@ def test_add_layer_places_new_layer_right_of_source_on_a_free_spot():
     spec = edit.move_layers(base(), {"x": (0, 0), "h1": (100, 50), "h2": (320, 50), "y": (540, 50)})
     new, new_id = edit.add_layer(spec, "dense", source="h1")
     # right of h1 is taken by h2, so one row further down
-    assert new.layer(new_id).position == (100 + edit.COLUMN_GAP, 50 + edit.ROW_GAP)
+    assert new.layer(new_id).position == (100 + places.COLUMN_GAP, 50 + places.ROW_GAP)
     new, new_id = edit.add_layer(spec, "concat", source="y")
-    assert new.layer(new_id).position == (540 + edit.COLUMN_GAP, 50)
+    assert new.layer(new_id).position == (540 + places.COLUMN_GAP, 50)
     new, new_id = edit.add_layer(spec, "add", source="x", position=(7, -8), layer_id="sum")
     assert new_id == "sum" and new.layer("sum").position == (7.0, -8.0) and new.widths["sum"] == 2
     # without stored positions the tidy layout is the reference
     new, new_id = edit.add_layer(base(), "dense", source="y")
-    assert new.layer(new_id).position == (4 * edit.COLUMN_GAP, 0.0)
+    assert new.layer(new_id).position == (4 * places.COLUMN_GAP, 0.0)
 
 
 def test_add_layer_refusals_name_the_problem():
@@ -341,16 +342,16 @@ def check_layout(spec, layout):
     edges = [(layout[i][0], layout[t][0]) for t in spec.order for i in spec.layer(t).inputs]
     for x, ys in columns.items():  # ROW_GAP apart, centred on 0 counting a row per edge that skips past
         ys.sort()
-        assert all(b - a >= edit.ROW_GAP - 1e-9 for a, b in itertools.pairwise(ys))
+        assert all(b - a >= places.ROW_GAP - 1e-9 for a, b in itertools.pairwise(ys))
         skipping = sum(a < x < b for a, b in edges)
-        assert abs(ys[0] + ys[-1]) <= skipping * edit.ROW_GAP + 1e-9
+        assert abs(ys[0] + ys[-1]) <= skipping * places.ROW_GAP + 1e-9
 
 
 def test_tidy_layout_columns_and_skip_edges():
     spec = branched()
-    layout = edit.tidy_layout(spec)
+    layout = places.tidy_layout(spec)
     check_layout(spec, layout)
-    gap = edit.COLUMN_GAP
+    gap = places.COLUMN_GAP
     assert layout["x"] == (0.0, 0.0)
     assert {i: layout[i][0] for i in spec.order} == {
         "x": 0,
@@ -362,15 +363,15 @@ def test_tidy_layout_columns_and_skip_edges():
         "y": 3 * gap,
         "side": 3 * gap,
     }
-    assert edit.tidy_layout(spec) == layout  # deterministic
+    assert places.tidy_layout(spec) == layout  # deterministic
     # residual: h1 → h2 → r ← h1; the skip edge holds its own row, so h2 is off the straight line h1–r
     res = network(
         [X, dense("h1", ["x"], 2), dense("h2", ["h1"], 2), {"id": "r", "type": "add", "inputs": ["h1", "h2"]}], "r"
     )
-    layout = edit.tidy_layout(res)
-    assert layout["h1"][1] == layout["r"][1] and abs(layout["h2"][1] - layout["r"][1]) == edit.ROW_GAP / 2
+    layout = places.tidy_layout(res)
+    assert layout["h1"][1] == layout["r"][1] and abs(layout["h2"][1] - layout["r"][1]) == places.ROW_GAP / 2
     tidy = edit.apply_tidy_layout(spec)
-    assert {i: tidy.layer(i).position for i in spec.order} == edit.tidy_layout(spec)
+    assert {i: tidy.layer(i).position for i in spec.order} == places.tidy_layout(spec)
 
 
 def test_tidy_layout_orders_by_inputs_to_avoid_crossings():
@@ -387,7 +388,7 @@ def test_tidy_layout_orders_by_inputs_to_avoid_crossings():
         "y",
     )
     assert spec.order.index("p") < spec.order.index("q")
-    layout = edit.tidy_layout(spec)
+    layout = places.tidy_layout(spec)
     assert layout["a"][1] < layout["b"][1] and layout["q"][1] < layout["p"][1]
 
 
@@ -395,7 +396,7 @@ def test_tidy_layout_orders_by_inputs_to_avoid_crossings():
 @given(nets(max_layers=6))
 def test_tidy_layout_on_random_networks(net):
     spec, _ = net
-    check_layout(spec, edit.tidy_layout(spec))
+    check_layout(spec, places.tidy_layout(spec))
 
 
 # --- parameters and a whole editing session ------------------------------------------------------

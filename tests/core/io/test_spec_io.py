@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bpstudio.core import init
+from bpstudio.core.edit.colors import pin_colors
 from bpstudio.core.errors import SpecError
 from bpstudio.core.io import presets, spec_io
 from bpstudio.core.spec import LayerSpec
@@ -36,6 +37,7 @@ LAYER_FIELDS = (
     "bias_init",
     "frozen",
     "position",
+    "color",
 )
 
 
@@ -55,7 +57,7 @@ def assert_same_network(a, b):
 def test_every_preset_round_trips_bit_exactly_with_and_without_weights(name):
     spec = presets.load(name)
     params = init.initial_params(spec)
-    for candidate in (spec, spec.with_params(params)):
+    for candidate in (spec, pin_colors(spec), spec.with_params(params)):
         text = spec_io.dumps(candidate)
         back = spec_io.loads(text)
         assert_same_network(candidate, back)
