@@ -13,23 +13,30 @@ from functools import lru_cache
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from bpstudio.core.tools.neuron_maps import LayerMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, LayerGeometry
+from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
 from bpstudio.gui.canvas.style import PORT_R, fonts
+from bpstudio.gui.canvas.value_text import baseline, fit_values, text_rect
 from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
 from bpstudio.gui.qt_utils import format_number
 
 PICK_PEN = style.pen(QColor(HIGHLIGHT.red(), HIGHLIGHT.green(), HIGHLIGHT.blue(), 90), 11.0)
 LABEL_BOX = QBrush(QColor(255, 255, 255, 225))
 LABEL_SPOTS = (0.28, 0.72, 0.4, 0.6, 0.5, 0.2, 0.8, 0.34, 0.66)  # fractions along a line to try for its label
+PILL = QBrush(QColor(255, 255, 255, 215))  # under a value drawn over a neuron's picture
 
 
 class LayerOverlayItem(QGraphicsItem):
-    """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block."""
+    """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block.
+
+    With neuron maps (2-D inputs, see :meth:`set_maps`), each neuron's circle holds its picture: its output
+    over the input plane; the value sits on a small white pill in the middle."""
 
     def __init__(self, layer_id: str):
         super().__init__()
@@ -39,6 +46,26 @@ class LayerOverlayItem(QGraphicsItem):
         self.texts: list[tuple[str, str]] = []  # (value inside the circle, line under it) per neuron
         self.picked: int | None = None
         self._bounds = QRectF()
+        self.maps: LayerMaps | None = None  # this layer's maps over the input plane, if it has them
+        self.pictures: list[QImage] = []  # one per unit: a pixel per grid point (rebuilt only when maps arrive)
+        self._discs: list[QImage] = []  # the pictures scaled into the circles
+        self._discs_for: tuple[int, float] | None = None  # (id of the pictures' list, radius) they were made for
+        self.value_px = 0  # the font size the values are drawn at (fitted to the circles)
+
+    def set_maps(self, maps: LayerMaps | None) -> None:
+        """New maps for this layer (None: no pictures); the pictures are built here, once."""
+        self.maps = maps
+        self.pictures = pictures(maps) if maps is not None else []
+        self._discs_for = None
+        if hasattr(self, "state"):
+            self._fit_pictures()
+            self._fit_texts()
+        self.update()
+
+    @property
+    def has_pictures(self) -> bool:
+        """Whether the circles show pictures now (maps that fit the layer as drawn)."""
+        return bool(self._discs)
 
     def set_state(self, state: LayerState, geo: LayerGeometry, net: NetworkState) -> None:
         self.prepareGeometryChange()
@@ -53,8 +80,10 @@ class LayerOverlayItem(QGraphicsItem):
         self._port_pen = QPen(state.color, 2.5)
         self._ring = QPen(state.color, 2.2)
         self.texts, self._circles, self._fills = [], [], []
+        self._values: list[float | None] = []
         self._targets: list[tuple[QRectF, str]] = []
         if not state.small:
+            self._fit_pictures()
             self.update()
             return
         m = geo.metrics
@@ -62,25 +91,58 @@ class LayerOverlayItem(QGraphicsItem):
         for k in range(state.units):
             c = geo.neuron_center(k)
             self._circles.append(QRectF(c.x() - m.radius, c.y() - m.radius, 2 * m.radius, 2 * m.radius))
-            main = sub = ""
+            value = sub = None
             fill = style.BLOCK_FILL
             if state.out is not None:
-                main = format_number(float(state.out[k]), m.digits)
-                fill = signed_color(float(state.out[k]), scale)
+                value = float(state.out[k])
+                fill = signed_color(value, scale)
                 if state.pre is not None and state.activation != "identity":
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
                 sub = f"b {format_number(float(state.bias[k]), m.digits)}"
-            self.texts.append((main, sub if m.show_net else ""))
+            self._values.append(value)
+            self.texts.append(("", sub if sub and m.show_net else ""))
             self._fills.append(QBrush(fill))
             target = state.targets[k] if state.targets is not None and k < len(state.targets) else None
             if target:
                 self._targets.append((QRectF(geo.rect.right() + PORT_R + 8, c.y() - 9, 140, 18), target))
-        self._value_font = fonts().value[m.value_px]
         self._sub_rects = [QRectF(r.center().x() - 50, r.bottom() + 1, 100, 14) for r in self._circles]
-        self._text_rects = [r.adjusted(-6, 0, 6, 0) for r in self._circles]
         self._halo_rects = [r.adjusted(-4, -4, 4, 4) for r in self._circles]
+        self._fit_pictures()
+        self._fit_texts()
         self.update()
+
+    def _fit_pictures(self) -> None:
+        """Scale the pictures into the circles, if they fit the layer as drawn (else draw none)."""
+        state = self.state
+        if not state.small or len(self.pictures) != state.units:
+            self._discs, self._discs_for = [], None
+            return
+        radius = self.geo.metrics.radius
+        if self._discs_for != (id(self.pictures), radius):
+            self._discs = [disc(image, 2 * radius) for image in self.pictures]
+            self._discs_for = (id(self.pictures), radius)
+
+    def _fit_texts(self) -> None:
+        """The values as they fit inside the circles (on a pill when over a picture)."""
+        if not self._circles:
+            return
+        m, pill = self.geo.metrics, self.has_pictures
+        texts, self.value_px = fit_values(self._values, m.digits, m.radius, m.value_px, pill)
+        self.texts = [(main, sub) for main, (_, sub) in zip(texts, self.texts)]
+        self._value_font = style.value_font(self.value_px)
+        self._text_rects = [
+            text_rect(circle.center(), main, self.value_px, pill)
+            for circle, (main, _) in zip(self._circles, self.texts)
+        ]
+        self._baselines = [baseline(c.center(), main, self.value_px) for c, (main, _) in zip(self._circles, self.texts)]
+
+    def value_rect(self, k: int) -> QRectF:
+        """The box neuron ``k``'s value covers, its pill over a picture (item coordinates; empty without a value)."""
+        return self._text_rects[k] if self.texts[k][0] else QRectF()
+
+    def circle(self, k: int) -> QRectF:
+        return self._circles[k]
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -95,19 +157,28 @@ class LayerOverlayItem(QGraphicsItem):
             painter.drawEllipse(self._in_port)
         painter.setBrush(self.state.color)
         painter.drawEllipse(self._out_port)
+        discs = self._discs
         for k, rect in enumerate(self._circles):
             if k == self.picked:
                 painter.setPen(PICK_PEN)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawEllipse(self._halo_rects[k])
+            if discs:
+                painter.drawImage(rect, discs[k])
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            else:
+                painter.setBrush(self._fills[k])
             painter.setPen(self._ring)
-            painter.setBrush(self._fills[k])
             painter.drawEllipse(rect)
             main, sub = self.texts[k]
             if main:
+                if discs:
+                    painter.setPen(style.NO_PEN)
+                    painter.setBrush(PILL)
+                    painter.drawRoundedRect(self._text_rects[k], 4, 4)
                 painter.setPen(style.INK)
                 painter.setFont(self._value_font)
-                painter.drawText(self._text_rects[k], ALIGN_CENTER, main)
+                painter.drawText(self._baselines[k], main)
             if sub:
                 painter.setPen(style.MUTED)
                 painter.setFont(f.net)

@@ -34,10 +34,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWidget
 
 from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.tools.neuron_maps import NeuronMaps
 from bpstudio.gui.canvas import style, tooltips
 from bpstudio.gui.canvas.edge_item import PendingLinkItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.menus import build_context_menu
+from bpstudio.gui.canvas.neuron_preview import NeuronPreview
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
 from bpstudio.gui.canvas.scene import CanvasScene, Hit, auto_positions
@@ -81,6 +83,7 @@ class TopologyView(QGraphicsView):
         self.banner = RefusalBanner(self)
         self.legend = Legend(self)
         self.rename_editor = RenameEditor(self.viewport())
+        self.preview = NeuronPreview(self, self.canvas)  # the hovered neuron's picture, enlarged
         self.rename_editor.committed.connect(self.rename_requested)
         self.canvas.selectionChanged.connect(self._on_selection_changed)
         self.fit_action = QAction("Fit to window", self)
@@ -123,6 +126,13 @@ class TopologyView(QGraphicsView):
         self.legend.set_content(weights=False in kinds, gradients=True in kinds)
         if refused:
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
+        self.preview.refresh()
+
+    def show_neuron_maps(self, maps: NeuronMaps | None) -> None:
+        """Each small layer's units over the input plane (core's maps), drawn inside their circles; None
+        (inputs that are not 2-D) draws none."""
+        self.canvas.set_neuron_maps(maps)
+        self.preview.refresh()
 
     def tidy_positions(self) -> dict[str, tuple[float, float]]:
         """Where the automatic left-to-right layout puts every block, sized as drawn now."""
@@ -190,6 +200,7 @@ class TopologyView(QGraphicsView):
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom_by(1.2**steps)
+            self.preview.hover(self.hit_at(self.mapToScene(event.position().toPoint())))
         event.accept()
 
     def _scroll_by(self, delta: QPointF) -> None:
@@ -244,8 +255,16 @@ class TopologyView(QGraphicsView):
             self.canvas.mark_drop_target(self._link_target(scene_pos))
             return
         if event.buttons() == Qt.MouseButton.NoButton:
-            self._update_cursor(self.hit_at(self.mapToScene(pos.toPoint())))
+            hit = self.hit_at(self.mapToScene(pos.toPoint()))
+            self._update_cursor(hit)
+            self.preview.hover(hit)
+        else:
+            self.preview.hide_preview()
         super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.preview.hide_preview()
+        super().leaveEvent(event)
 
     def _update_cursor(self, hit: Hit | None) -> None:
         if self._space:
