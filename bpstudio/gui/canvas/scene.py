@@ -254,6 +254,12 @@ class CanvasScene(QGraphicsScene):
         for lid, block in self.blocks.items():
             block.set_drop_target(lid == layer_id)
 
+    def hover(self, hit: Hit | None) -> None:
+        """Mark the weight line under the mouse (where lines are many, it then shows its label)."""
+        line = hit.edges if hit is not None and hit.kind == "edge" else None
+        for edges in self.unit_edges.values():
+            edges.set_hovered(hit.edge if hit is not None and edges is line else None)
+
     def neuron_circle(self, layer_id: str, unit: int) -> QRectF:
         """Neuron ``unit`` of a small layer: its circle in scene coordinates."""
         overlay = self.overlays[layer_id]

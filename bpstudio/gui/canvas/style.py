@@ -26,10 +26,13 @@ HEAT_COLS = 16  # heat strip cells per row for big layers
 HEAT_CELL = 11.0
 HEAT_MAX_UNITS = 1024  # a heat strip shows at most this many units
 LABEL_DIGITS = 4  # significant digits on the canvas (tooltips give 9)
+LABEL_DIGITS_EDGE = 3  # significant digits of a weight line's label ...
+CHANGE_DIGITS = 6  # ... and at most this many, as many as it takes to show how the last update changed it
 DENSE_PAIR = 64  # above this many edges per layer pair, weight lines get translucent
 EDGE_MAX_W = 5.0
 EDGE_MIN_W = 0.5
-LABELLED_PAIR = 16  # at most this many edges per pair: each edge carries its value
+LABELLED_PAIR = 16  # at most this many edges per pair: drawn in full colour
+ALL_LABELS_PAIR = 8  # at most this many: every edge carries its value (more: the hovered and the picked one)
 
 BACKGROUND = QColor(248, 249, 251)
 GRID = QColor(232, 235, 240)

@@ -122,8 +122,10 @@ class TopologyView(QGraphicsView):
         self._grow_scene_rect()
         if not before or before.isdisjoint(spec.order):  # a different network: show all of it
             self.fit_all()
-        kinds = {e.showing_grad for e in self.canvas.unit_edges.values() if e.kind == "weight"}
-        self.legend.set_content(weights=False in kinds, gradients=True in kinds)
+        weight_lines = [e for e in self.canvas.unit_edges.values() if e.kind == "weight"]
+        kinds = {e.showing_grad for e in weight_lines}
+        unlabelled = any(len(e.rows) > style.ALL_LABELS_PAIR for e in weight_lines)
+        self.legend.set_content(weights=False in kinds, gradients=True in kinds, unlabelled=unlabelled)
         if refused:
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
         self.preview.refresh()
@@ -258,12 +260,14 @@ class TopologyView(QGraphicsView):
             hit = self.hit_at(self.mapToScene(pos.toPoint()))
             self._update_cursor(hit)
             self.preview.hover(hit)
+            self.canvas.hover(hit)
         else:
             self.preview.hide_preview()
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event: QEvent) -> None:
         self.preview.hide_preview()
+        self.canvas.hover(None)
         super().leaveEvent(event)
 
     def _update_cursor(self, hit: Hit | None) -> None:
