@@ -22,10 +22,11 @@ SIDE = 176  # the picture's side in screen pixels
 PAD = 10
 BAR_H = 10
 GAP = 14  # between the neuron and the preview
-TITLE_H, AXIS_H, SCALE_H, NOTE_H = 22, 16, 16, 46
+TITLE_H, AXIS_H, SCALE_H = 22, 16, 16
 LEFT = PAD + AXIS_H  # the picture's left edge: the x2 axis's words stand in the strip before it
 WIDTH = LEFT + SIDE + PAD
 MARKER = QColor(20, 20, 20)
+NOTE_FLAGS = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +76,9 @@ class NeuronPreview(QWidget):
         self._bar = QImage()
         self.picture_rect = QRect(LEFT, PAD + TITLE_H, SIDE, SIDE)
         self._bar_rect = QRect(LEFT, self.picture_rect.bottom() + 1 + AXIS_H + 4, SIDE, BAR_H)
-        self.resize(WIDTH, self._bar_rect.bottom() + 1 + SCALE_H + NOTE_H + PAD)
+        self._note_top = self._bar_rect.bottom() + 1 + SCALE_H + 2
+        self._note = QRectF()
+        self.resize(WIDTH, self._note_top + PAD)
         self.hide()
 
     @property
@@ -110,6 +113,7 @@ class NeuronPreview(QWidget):
             ramp = LayerMaps(np.linspace(m.low, m.high, SIDE)[None, None, :], m.low, m.high, m.scale)
             self._bar = pictures(ramp)[0]
             self.setToolTip(html.escape(m.scale))
+        self._fit_note()
         self._place(anchor)
         self.show()
         self.raise_()
@@ -176,15 +180,22 @@ class NeuronPreview(QWidget):
         p.drawText(labels, Qt.AlignmentFlag.AlignCenter, middle)
         p.drawText(labels, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, high)
         p.setPen(style.MUTED)
-        note = QRectF(PAD, labels.bottom() + 2, WIDTH - 2 * PAD, NOTE_H)
-        p.drawText(note, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, self.note())
+        p.drawText(self._note, NOTE_FLAGS, self.note())
         p.end()
+
+    def _fit_note(self) -> None:
+        """Grow or shrink to the note's lines."""
+        room = QRectF(PAD, self._note_top, WIDTH - 2 * PAD, 1000)
+        self._note = style.fonts().caption_metrics.boundingRect(room, NOTE_FLAGS, self.note())
+        self.resize(WIDTH, round(self._note.bottom()) + PAD)
 
     def note(self) -> str:
         """The words under the colour bar: how the scale was chosen, and the sample's marker."""
         assert self.content is not None
-        text = f"its output over the input plane; colours: {self.content.maps.scale}"
-        return text + (". ○ sample 1 (its value is in the circle)" if self.content.sample is not None else "")
+        lines = ["its output over the input plane", f"colours: {self.content.maps.scale}"]
+        if self.content.sample is not None:
+            lines.append("○ sample 1 (the circle shows its value from this step's forward pass)")
+        return "\n".join(lines)
 
     def _draw_sample(self, p: QPainter, content: PreviewContent) -> None:
         """A ring where the first sample lies (its value is the one written in the neuron)."""
