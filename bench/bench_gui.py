@@ -8,8 +8,9 @@ For each network, rounds alternate between
   window:   the main window open with live plots and canvas, training at full speed in its worker thread,
 and print steps per second and the ratio window/headless (target ≥ 0.8). While the window trains, a
 5 ms timer on the GUI thread measures how late the event loop serves it: p99 lateness is the latency
-target (≤ 30 ms). Then the time one canvas redraw of the deep sigmoid net takes (no target; the pacer
-budgets it). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
+target (≤ 30 ms). Then the time one canvas redraw of the deep sigmoid net takes, and the time its neuron
+pictures take to compute (worker) and to build and paint (GUI thread) when new maps arrive (no targets; the
+pacer budgets them). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
 ≤ 1.0 s, and torch must not be loaded by then). A measurement, not a test: nothing passes or fails here.
 """
 
@@ -104,6 +105,26 @@ def canvas_redraw_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) 
     return 1000 * statistics.median(times)
 
 
+def neuron_pictures_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) -> tuple[float, float]:
+    """Median time to compute the neuron maps of ``name`` (the worker's share, every evaluation) and to turn
+    them into the canvas's pictures and paint them (the GUI thread's share, once per new maps)."""
+    from bpstudio.core.tools.neuron_maps import neuron_maps
+
+    window.files.open_example(name)
+    app.processEvents()
+    doc = window.document
+    compute, draw = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        maps = neuron_maps(doc.session, doc.train_data)
+        compute.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        window.canvas.show_neuron_maps(maps)
+        window.canvas.viewport().repaint()
+        draw.append(time.perf_counter() - start)
+    return 1000 * statistics.median(compute), 1000 * statistics.median(draw)
+
+
 def startup_seconds() -> tuple[float, str]:
     out = subprocess.run(
         [sys.executable, "-m", "bpstudio", "gui", "--smoke"],
@@ -163,6 +184,12 @@ def main() -> None:
     window.document.forget_changes()
     redraw = canvas_redraw_ms(app, window)
     print(f"\ncanvas redraw, deep_sigmoid mid-backward (values and gradients shown): {redraw:.1f} ms")
+    window.document.forget_changes()
+    maps_ms, pictures_ms = neuron_pictures_ms(app, window)
+    print(
+        f"neuron pictures, deep_sigmoid (83 neurons): maps {maps_ms:.1f} ms, "
+        f"pictures built and painted {pictures_ms:.1f} ms"
+    )
     window.document.forget_changes()
     window.close()
     seconds, line = startup_seconds()

@@ -352,7 +352,19 @@ class Session:
         y = self._output(data.X, params)
         return self._loss_fn(y, b.labels(targets) if targets.ndim == 1 else b.asarray(targets))[0]
 
+    def layer_outputs(self, X: np.ndarray, layers: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Every active layer's output (and the input's) for inputs ``X`` in one forward pass with the current
+        weights, as float64 NumPy arrays (samples × units); ``layers`` picks which ones come back (default:
+        all of them). Layers the output does not depend on are not computed; no trace, no gradients."""
+        values = self._forward_values(X, None)
+        wanted = tuple(values) if layers is None else tuple(lid for lid in layers if lid in values)
+        return {lid: np.array(self._backend.to_numpy(values[lid]), dtype=np.float64) for lid in wanted}
+
     def _output(self, X: np.ndarray, params: dict[str, Any] | None) -> Any:
+        return self._forward_values(X, params)[self.spec.output]
+
+    def _forward_values(self, X: np.ndarray, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Every active layer's output (backend arrays) for inputs ``X``, keyed by layer id."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.spec.widths[self._input_id]:
             raise DataError(
@@ -364,7 +376,7 @@ class Session:
         values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
         for layer_id, kernel, sources, _ in self._plan:
             values[layer_id] = kernel.forward([values[s] for s in sources], use).out
-        return values[self.spec.output]
+        return values
 
     # --- changing settings ----------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ NEAR_PIXELS = 12.0  # a right-click removes the nearest point drawn within this 
 
 
 class DataTarget(Protocol):
-    def use_data(self, source: dict[str, Any]) -> None: ...
+    def apply_data(self, source: dict[str, Any]) -> None: ...
 
 
 class DataCommand(Command):
@@ -41,10 +41,10 @@ class DataCommand(Command):
         self.document, self.before, self.after = document, before, after
 
     def redo(self) -> None:
-        self.document.use_data(self.after)
+        self.document.apply_data(self.after)
 
     def undo(self) -> None:
-        self.document.use_data(self.before)
+        self.document.apply_data(self.before)
 
 
 def _number(value: float) -> str:

@@ -288,7 +288,7 @@ class Document:
         self.network_changed.emit()
         self.step_changed.emit()
 
-    def use_data(self, source: dict[str, Any]) -> None:
+    def apply_data(self, source: dict[str, Any]) -> None:
         """Train on the data ``source`` names from the next step on; weights, optimizer state and the step
         count stay. Carried out by DataCommand; safe while the worker trains (it reads the data at every
         chunk). Raises, changing nothing, when the data does not fit the network."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from PySide6.QtGui import QColor
 
 from bpstudio.core.edit.colors import color_slots
@@ -72,3 +73,18 @@ def signed_color(value: float, scale: float) -> QColor:
         round(NEUTRAL.green() + (end.green() - NEUTRAL.green()) * t),
         round(NEUTRAL.blue() + (end.blue() - NEUTRAL.blue()) * t),
     )
+
+
+def diverging_rgb(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` on the same diverging scale as :func:`signed_color`, as bytes (..., 3): ``low`` is the
+    negative colour, ``high`` the positive one and their midpoint neutral, linear in between and clipped
+    beyond; values that are not finite are neutral. (Display scaling only: the ends come from core.)"""
+    v = np.asarray(values, dtype=np.float64)
+    middle, half = (low + high) / 2, (high - low) / 2
+    t = np.clip((v - middle) / half, -1.0, 1.0) if half > 0 else np.zeros_like(v)
+    t = np.where(np.isfinite(v), t, 0.0)[..., None]
+    neutral, positive, negative = (
+        np.array([c.red(), c.green(), c.blue()], dtype=np.float64) for c in (NEUTRAL, POSITIVE, NEGATIVE)
+    )
+    rgb = neutral + np.where(t >= 0, (positive - neutral) * t, (negative - neutral) * -t)
+    return np.round(rgb).astype(np.uint8)

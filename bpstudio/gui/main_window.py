@@ -25,6 +25,7 @@ from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
+from bpstudio.core.tools.neuron_maps import neuron_maps
 from bpstudio.document import Document
 from bpstudio.document.kept_runs import KeptRuns, run_label
 from bpstudio.gui import docks, presentation
@@ -223,7 +224,7 @@ class MainWindow(QMainWindow):
     def _on_params_changed(self) -> None:
         self._schedule_canvas()
         if not self.document.training:
-            self._show_surface()
+            self._show_outputs()
 
     def _on_step_changed(self) -> None:
         self._show_explanation()
@@ -247,21 +248,28 @@ class MainWindow(QMainWindow):
     def _on_data_changed(self) -> None:
         doc = self.document
         self.data_panel.plot.show_data(doc.train_data, doc.test_data)
-        self._show_surface()
+        self._show_outputs()
 
     def _on_settings_changed(self) -> None:
         doc = self.document
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self._update_phase_label()
 
-    def _show_surface(self, shown: Any = None) -> None:
-        """Draw the network's output under the data points (computed now unless given)."""
-        if shown is None:
-            try:
-                with self.document.lock:
-                    shown = data_surface(self.document.session, self.document.train_data)
-            except BpstudioError as exc:
-                self._on_refused(str(exc))
+    def _show_outputs(self) -> None:
+        """Compute and draw what the network does over the input: its output under the data points and, on
+        the canvas, each neuron's picture (while training the worker computes them instead)."""
+        doc, surface, maps = self.document, None, None
+        try:
+            with doc.lock:
+                surface = data_surface(doc.session, doc.train_data)
+                maps = neuron_maps(doc.session, doc.train_data)
+        except BpstudioError as exc:
+            self._on_refused(str(exc))
+        self._show_surface(surface)
+        self.canvas.show_neuron_maps(maps)
+
+    def _show_surface(self, shown: Any) -> None:
+        """Draw the network's output under the data points (None clears it)."""
         plot = self.data_panel.plot
         if isinstance(shown, tuple):
             plot.show_curve(*shown)
@@ -317,6 +325,8 @@ class MainWindow(QMainWindow):
         latest, self.training.latest = self.training.latest, None
         if latest.surface is not None:
             self._show_surface(latest.surface)
+        if latest.neuron_maps is not None:
+            self.canvas.show_neuron_maps(latest.neuron_maps)
         self._redraw()
         self._show_timeline()
         return [self.canvas.viewport(), self.data_panel.plot.plot_widget.viewport()]
@@ -334,7 +344,7 @@ class MainWindow(QMainWindow):
         self._show_timeline()
         if not running:  # the final state at once, not in turn over the next ticks
             self._redraw()
-            self._show_surface()
+            self._show_outputs()
             self.loss_plot.refresh()
             self.gradient_plot.refresh()
 

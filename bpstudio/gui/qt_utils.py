@@ -28,3 +28,13 @@ def bound(function: Callable[..., object], *args: Any) -> Callable[[], object]:
 def format_number(value: float, digits: int = 9) -> str:
     """A number as people read it: up to ``digits`` significant digits, no trailing noise."""
     return f"{value:.{digits}g}"
+
+
+def format_change(value: float, before: float | None, digits: int, most: int) -> str:
+    """``value`` with at least ``digits`` significant digits and as many more (up to ``most``) as it takes to
+    read differently from ``before``, the value it had before the last change (None: no change to show)."""
+    for d in range(digits, most + 1):
+        text = format_number(value, d)
+        if before is None or value == before or text != format_number(before, d):
+            return text
+    return format_number(value, most)

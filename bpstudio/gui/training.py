@@ -112,6 +112,12 @@ class TrainingController(QObject):
             self.latest_history = progress.history
         if progress.trace is not None:
             self.document.trace = progress.trace
+        waiting = self.latest  # a report the window has not drawn yet: keep what this one does not replace
+        if waiting is not None:
+            if progress.surface is None:
+                progress.surface = waiting.surface
+            if progress.neuron_maps is None:
+                progress.neuron_maps = waiting.neuron_maps
         self.latest = progress
         self.progressed.emit(progress)
 

@@ -5,7 +5,7 @@ runs, so edits of the learning rate or loss from the window go in between chunks
 the document's plot history as it is trained; at most every
 ``REPORT_INTERVAL`` seconds the worker reports on ``progressed`` what else the window draws: the last
 trace as NumPy copies, a snapshot of the history for the plots (so the GUI thread never waits on the
-history while the worker writes it) and the decision surface.
+history while the worker writes it), the decision surface and the pictures inside the neurons.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from PySide6.QtCore import QThread, Signal
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
+from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
 from bpstudio.core.trace import StepTrace
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from bpstudio.core.session import Session
 
 REPORT_INTERVAL = 0.1  # seconds between reports to the window (the views redraw at most 10 times a second)
-EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface evaluations
+EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface / neuron-map evaluations
 CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
 GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw
 TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
@@ -63,6 +64,7 @@ class Progress:
     trace: StepTrace | None = None
     history: TrainingHistory | None = None  # a snapshot of the document's, for the plots
     surface: Any = None
+    neuron_maps: NeuronMaps | None = None  # each small layer's units over the input plane (2-D inputs)
     step: int = 0
     epoch: int = 0
 
@@ -183,6 +185,7 @@ class TrainWorker(QThread):
                     if tested is not None:
                         history.record_test(*tested)
                     progress.surface = data_surface(session, run.train)
+                    progress.neuron_maps = neuron_maps(session, run.train)
                     last_eval = now
                 else:
                     history.record(*record)

@@ -318,8 +318,8 @@ def test_a_refused_import_names_what_is_wrong_and_the_panel_keeps_showing_the_da
     w, doc = window, window.document
     w.docks["data"].raise_()
     panel = w.data_panel
-    five = tmp_path / "five.csv"  # readable, but five inputs for a network with two
-    five.write_text("x1,x2,x3,x4,x5,label\n" + "".join(f"{i},1,2,3,4,{i % 2}\n" for i in range(8)))
+    five = tmp_path / "five.csv"  # readable, but five classes for a network with one sigmoid output
+    five.write_text("x1,x2,label\n" + "".join(f"{i},1,{i % 5}\n" for i in range(10)))
     before, train = doc.spec.data, doc.train_data
     dialogs.open_path = str(five)
     QTest.mouseClick(panel.import_button, LEFT)
@@ -328,8 +328,8 @@ def test_a_refused_import_names_what_is_wrong_and_the_panel_keeps_showing_the_da
     np.testing.assert_array_equal(np.column_stack(panel.plot.train_scatter.getData()), train.X)  # and its points
     assert doc.spec.data == before and doc.train_data is train and doc.undo_stack.count() == 0
     assert panel.error.isVisible()
-    assert "five.csv" in panel.error.text() and "5 input columns" in panel.error.text()
-    assert "input layer has 2 units" in panel.error.text() and "still using xor" in panel.error.text()
+    assert "five.csv" in panel.error.text() and "5 classes" in panel.error.text()
+    assert "still using xor" in panel.error.text()
     assert panel.test_fraction.value() == 0.25 and panel.samples.isEnabled()
 
 

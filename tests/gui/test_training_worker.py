@@ -3,6 +3,7 @@ steps; at slow speeds it sleeps and a turn needs no waiting; stopping ends a wai
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
@@ -11,6 +12,7 @@ from PySide6.QtCore import QCoreApplication
 
 from bpstudio.document import Document
 from bpstudio.gui.training import TrainingController
+from bpstudio.gui.worker import Progress
 
 
 @pytest.fixture
@@ -79,3 +81,29 @@ def test_a_turn_without_a_worker_just_runs(controller):
     with controller.gui_turn():
         ran.append(True)
     assert ran == [True]
+
+
+def test_a_report_carries_the_neuron_maps_of_the_weights_it_trained_to(qtbot, controller):
+    doc = controller.document
+    reports = []
+    controller.progressed.connect(reports.append)
+    controller.set_speed(None)  # (as fast as it goes)
+    controller.start(max_steps=5)  # one chunk: it is evaluated after its last step, then the worker ends
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=10000)
+    maps = next(r.neuron_maps for r in reports if r.neuron_maps is not None)
+    assert doc.session.step_count == 5
+    gx, gy = np.meshgrid(maps.xs, maps.ys)
+    p = doc.params()
+    h = np.tanh(np.stack([gx, gy], axis=-1) @ p["h.weight"].T + p["h.bias"])  # the weights after the 5 steps
+    assert isinstance(maps.layers["h"].values, np.ndarray)
+    assert np.allclose(maps.layers["h"].values, np.moveaxis(h, -1, 0), rtol=1e-12, atol=1e-12)
+
+
+def test_a_report_the_window_has_not_drawn_keeps_its_maps_when_a_newer_one_has_none(controller):
+    maps, surface = object(), object()
+    controller._on_progress(Progress(surface=surface, neuron_maps=maps, step=3))  # (as the worker's signal does)
+    controller._on_progress(Progress(step=4))  # between evaluations: no new maps or surface
+    assert (controller.latest.step, controller.latest.neuron_maps, controller.latest.surface) == (4, maps, surface)
+    controller.latest = None  # the window drew it
+    controller._on_progress(Progress(step=5))
+    assert controller.latest.neuron_maps is None

@@ -13,23 +13,29 @@ from functools import lru_cache
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from bpstudio.core.tools.neuron_maps import LayerMaps
 from bpstudio.gui.canvas import style
+from bpstudio.gui.canvas.edge_labels import EdgeLabels
 from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, LayerGeometry
+from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
 from bpstudio.gui.canvas.style import PORT_R, fonts
+from bpstudio.gui.canvas.value_text import baseline, fit_values, text_rect
 from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
 from bpstudio.gui.qt_utils import format_number
 
 PICK_PEN = style.pen(QColor(HIGHLIGHT.red(), HIGHLIGHT.green(), HIGHLIGHT.blue(), 90), 11.0)
-LABEL_BOX = QBrush(QColor(255, 255, 255, 225))
-LABEL_SPOTS = (0.28, 0.72, 0.4, 0.6, 0.5, 0.2, 0.8, 0.34, 0.66)  # fractions along a line to try for its label
+PILL = QBrush(QColor(255, 255, 255, 215))  # under a value drawn over a neuron's picture
 
 
 class LayerOverlayItem(QGraphicsItem):
-    """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block."""
+    """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block.
+
+    With neuron maps (2-D inputs, see :meth:`set_maps`), each neuron's circle holds its picture: its output
+    over the input plane; the value sits on a small white pill in the middle."""
 
     def __init__(self, layer_id: str):
         super().__init__()
@@ -39,6 +45,26 @@ class LayerOverlayItem(QGraphicsItem):
         self.texts: list[tuple[str, str]] = []  # (value inside the circle, line under it) per neuron
         self.picked: int | None = None
         self._bounds = QRectF()
+        self.maps: LayerMaps | None = None  # this layer's maps over the input plane, if it has them
+        self.pictures: list[QImage] = []  # one per unit: a pixel per grid point (rebuilt only when maps arrive)
+        self._discs: list[QImage] = []  # the pictures scaled into the circles
+        self._discs_for: tuple[int, float] | None = None  # (id of the pictures' list, radius) they were made for
+        self.value_px = 0  # the font size the values are drawn at (fitted to the circles)
+
+    def set_maps(self, maps: LayerMaps | None) -> None:
+        """New maps for this layer (None: no pictures); the pictures are built here, once."""
+        self.maps = maps
+        self.pictures = pictures(maps) if maps is not None else []
+        self._discs_for = None
+        if hasattr(self, "state"):
+            self._fit_pictures()
+            self._fit_texts()
+        self.update()
+
+    @property
+    def has_pictures(self) -> bool:
+        """Whether the circles show pictures now (maps that fit the layer as drawn)."""
+        return bool(self._discs)
 
     def set_state(self, state: LayerState, geo: LayerGeometry, net: NetworkState) -> None:
         self.prepareGeometryChange()
@@ -53,8 +79,10 @@ class LayerOverlayItem(QGraphicsItem):
         self._port_pen = QPen(state.color, 2.5)
         self._ring = QPen(state.color, 2.2)
         self.texts, self._circles, self._fills = [], [], []
+        self._values: list[float | None] = []
         self._targets: list[tuple[QRectF, str]] = []
         if not state.small:
+            self._fit_pictures()
             self.update()
             return
         m = geo.metrics
@@ -62,25 +90,58 @@ class LayerOverlayItem(QGraphicsItem):
         for k in range(state.units):
             c = geo.neuron_center(k)
             self._circles.append(QRectF(c.x() - m.radius, c.y() - m.radius, 2 * m.radius, 2 * m.radius))
-            main = sub = ""
+            value = sub = None
             fill = style.BLOCK_FILL
             if state.out is not None:
-                main = format_number(float(state.out[k]), m.digits)
-                fill = signed_color(float(state.out[k]), scale)
+                value = float(state.out[k])
+                fill = signed_color(value, scale)
                 if state.pre is not None and state.activation != "identity":
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
                 sub = f"b {format_number(float(state.bias[k]), m.digits)}"
-            self.texts.append((main, sub if m.show_net else ""))
+            self._values.append(value)
+            self.texts.append(("", sub if sub and m.show_net else ""))
             self._fills.append(QBrush(fill))
             target = state.targets[k] if state.targets is not None and k < len(state.targets) else None
             if target:
                 self._targets.append((QRectF(geo.rect.right() + PORT_R + 8, c.y() - 9, 140, 18), target))
-        self._value_font = fonts().value[m.value_px]
         self._sub_rects = [QRectF(r.center().x() - 50, r.bottom() + 1, 100, 14) for r in self._circles]
-        self._text_rects = [r.adjusted(-6, 0, 6, 0) for r in self._circles]
         self._halo_rects = [r.adjusted(-4, -4, 4, 4) for r in self._circles]
+        self._fit_pictures()
+        self._fit_texts()
         self.update()
+
+    def _fit_pictures(self) -> None:
+        """Scale the pictures into the circles, if they fit the layer as drawn (else draw none)."""
+        state = self.state
+        if not state.small or len(self.pictures) != state.units:
+            self._discs, self._discs_for = [], None
+            return
+        radius = self.geo.metrics.radius
+        if self._discs_for != (id(self.pictures), radius):
+            self._discs = [disc(image, 2 * radius) for image in self.pictures]
+            self._discs_for = (id(self.pictures), radius)
+
+    def _fit_texts(self) -> None:
+        """The values as they fit inside the circles (on a pill when over a picture)."""
+        if not self._circles:
+            return
+        m, pill = self.geo.metrics, self.has_pictures
+        texts, self.value_px = fit_values(self._values, m.digits, m.radius, m.value_px, pill)
+        self.texts = [(main, sub) for main, (_, sub) in zip(texts, self.texts)]
+        self._value_font = style.value_font(self.value_px)
+        self._text_rects = [
+            text_rect(circle.center(), main, self.value_px, pill)
+            for circle, (main, _) in zip(self._circles, self.texts)
+        ]
+        self._baselines = [baseline(c.center(), main, self.value_px) for c, (main, _) in zip(self._circles, self.texts)]
+
+    def value_rect(self, k: int) -> QRectF:
+        """The box neuron ``k``'s value covers, its pill over a picture (item coordinates; empty without a value)."""
+        return self._text_rects[k] if self.texts[k][0] else QRectF()
+
+    def circle(self, k: int) -> QRectF:
+        return self._circles[k]
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -95,19 +156,28 @@ class LayerOverlayItem(QGraphicsItem):
             painter.drawEllipse(self._in_port)
         painter.setBrush(self.state.color)
         painter.drawEllipse(self._out_port)
+        discs = self._discs
         for k, rect in enumerate(self._circles):
             if k == self.picked:
                 painter.setPen(PICK_PEN)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawEllipse(self._halo_rects[k])
+            if discs:
+                painter.drawImage(rect, discs[k])
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            else:
+                painter.setBrush(self._fills[k])
             painter.setPen(self._ring)
-            painter.setBrush(self._fills[k])
             painter.drawEllipse(rect)
             main, sub = self.texts[k]
             if main:
+                if discs:
+                    painter.setPen(style.NO_PEN)
+                    painter.setBrush(PILL)
+                    painter.drawRoundedRect(self._text_rects[k], 4, 4)
                 painter.setPen(style.INK)
                 painter.setFont(self._value_font)
-                painter.drawText(self._text_rects[k], ALIGN_CENTER, main)
+                painter.drawText(self._baselines[k], main)
             if sub:
                 painter.setPen(style.MUTED)
                 painter.setFont(f.net)
@@ -156,7 +226,38 @@ class UnitEdgesItem(QGraphicsItem):
         self.setZValue(2)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._bounds = QRectF()
-        self.picked: int | None = None
+        self._picked: int | None = None
+        self.hovered: int | None = None  # the line under the mouse
+        self.label_set = EdgeLabels()
+
+    @property
+    def picked(self) -> int | None:
+        """The picked line (drawn with a halo; it carries its label even where the others do not)."""
+        return self._picked
+
+    @picked.setter
+    def picked(self, line: int | None) -> None:
+        if line != self._picked:
+            self._picked = line
+            self._relabel()
+
+    def set_hovered(self, line: int | None) -> None:
+        if line != self.hovered:
+            self.hovered = line
+            self._relabel()
+
+    def _relabel(self) -> None:
+        """Only the picked and the hovered line carry labels (many lines): choose and place them again."""
+        if self.label_set.every or not hasattr(self, "_obstacles"):
+            return
+        self.label_set.choose(self._picked, self.hovered)
+        self.label_set.place((self.x1, self.y1, self.x2, self.y2), self._t, self._obstacles)
+        self.update()
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels shown now, in the order of their lines."""
+        return self.label_set.texts
 
     def set_state(self, src: LayerState, dst: LayerState, offset: int, net: NetworkState) -> None:
         """Which lines exist and how they look; call :meth:`place` afterwards for where they are."""
@@ -173,7 +274,6 @@ class UnitEdgesItem(QGraphicsItem):
         self.showing_grad = grad is not None
         matrix, scale = (grad, net.grad_scale) if grad is not None else (dst.weight, net.weight_scale)
         n = len(rows)
-        labels: list[str] = []
         if self.kind == "weight" and matrix is not None:
             alpha = 255 if n <= style.LABELLED_PAIR else (190 if n <= style.DENSE_PAIR else 130)
             self.values = matrix[rows, cols]
@@ -189,19 +289,17 @@ class UnitEdgesItem(QGraphicsItem):
             codes = quarters * 2 + ~(self.values < 0)  # one pen per (width, sign)
             unique, self._pen_of = np.unique(codes, return_inverse=True)
             self._pens = [_edge_pen(bool(c % 2), int(c // 2), alpha) for c in unique.tolist()]
-            if n <= style.LABELLED_PAIR:
-                labels = [format_number(float(v), 3) for v in self.values]
-            signature: tuple = (self.kind, alpha, codes.tobytes(), tuple(labels))
+            before = dst.weight_before[rows, cols] if grad is None and dst.weight_before is not None else None
+            self.label_set.set_values(self.values, before, self.showing_grad)
+            self.label_set.choose(self._picked, self.hovered)
+            signature: tuple = (self.kind, alpha, codes.tobytes(), self.showing_grad, tuple(self.label_set.texts))
         else:
             self._pen_of, self._pens = np.zeros(n, dtype=int), [style.LINK_PEN]
+            self.label_set.set_values(None, None, False)
+            self.label_set.choose(None, None)
             signature = (self.kind, n, offset)
         self._restyled = signature != getattr(self, "_signature", None)
         self._signature = signature
-        self.labels = labels
-        self._label_font = fonts().edge_grad if self.showing_grad else fonts().edge
-        shown: list[float] = self.values.tolist() if labels and self.values is not None else []
-        self._label_inks = [_sign_ink(v) if self.showing_grad else style.INK for v in shown]
-        self._label_frames = [_frame_pen(v) if self.showing_grad else style.NO_PEN for v in shown]
         fan = max(src.units, 1)
         # where along its line each label sits: staggered by source unit so neighbours do not collide
         # (lines fan out of few sources into many targets: labels nearer the targets, and the reverse)
@@ -230,7 +328,14 @@ class UnitEdgesItem(QGraphicsItem):
         self._groups = [
             (pen_, [lines[i] for i in order[a:b].tolist()]) for pen_, a, b in zip(self._pens, bounds[:-1], bounds[1:])
         ]
-        self._label_rects = self._place_labels(src_pos, src_geo, dst_pos, dst_geo) if self.labels else []
+        self._obstacles = [  # the neurons at both ends: no label covers one
+            QRectF(
+                pos.x() - g.metrics.radius - 2, pos.y() + y - g.metrics.radius - 2, *(2 * [2 * g.metrics.radius + 4])
+            )
+            for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo))
+            for y in g.neuron_ys().tolist()
+        ]
+        self.label_set.place((self.x1, self.y1, self.x2, self.y2), self._t, self._obstacles)
         if len(lines):
             xs, ys_ = np.concatenate([self.x1, self.x2]), np.concatenate([self.y1, self.y2])
             self._bounds = QRectF(QPointF(xs.min(), ys_.min()), QPointF(xs.max(), ys_.max())).adjusted(-40, -20, 40, 20)
@@ -238,44 +343,15 @@ class UnitEdgesItem(QGraphicsItem):
             self._bounds = QRectF()
         self.update()
 
-    def _place_labels(
-        self, src_pos: QPointF, src_geo: LayerGeometry, dst_pos: QPointF, dst_geo: LayerGeometry
-    ) -> list[QRectF]:
-        """A spot on each line for its value label that overlaps no other label and no neuron (if there is one)."""
-        taken = [
-            QRectF(
-                pos.x() - g.metrics.radius - 2,
-                pos.y() + y - g.metrics.radius - 2,
-                2 * g.metrics.radius + 4,
-                2 * g.metrics.radius + 4,
-            )
-            for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo))
-            for y in g.neuron_ys().tolist()
-        ]
-        metrics = fonts().edge_metrics
-        rects = []
-        for i, text in enumerate(self.labels):
-            w = metrics.horizontalAdvance(text) + 10
-            first = None
-            for t in (float(self._t[i]),) + LABEL_SPOTS:
-                x = self.x1[i] + (self.x2[i] - self.x1[i]) * t
-                y = self.y1[i] + (self.y2[i] - self.y1[i]) * t
-                rect = QRectF(x - w / 2, y - 9, w, 18)
-                first = first or rect
-                room = rect.adjusted(-4, -2, 4, 2)
-                if not any(room.intersects(other) for other in taken):
-                    break
-            else:
-                rect = first if first is not None else rect
-            taken.append(rect)
-            rects.append(rect)
-        return rects
+    def label_rect(self, i: int) -> QRectF:
+        """Where line ``i``'s value label is drawn (scene coordinates; empty when lines carry no labels)."""
+        return self.label_set.rect_of(i)
 
     def edge_at(self, pos: QPointF, tolerance: float) -> int | None:
         """The index of the line nearest ``pos`` (scene coordinates) within ``tolerance``, if any."""
         if not len(self.lines) or not self._bounds.contains(pos):
             return None
-        for i, rect in enumerate(self._label_rects):
+        for i, rect in zip(self.label_set.lines, self.label_set.rects):
             if rect.contains(pos):
                 return i
         dx, dy = self.x2 - self.x1, self.y2 - self.y1
@@ -294,7 +370,7 @@ class UnitEdgesItem(QGraphicsItem):
             self.lines[i].p2(),
             pen.color(),
             pen.widthF(),
-            self.labels[i] if self.labels else "",
+            self.label_set.text_of(i),
         )
 
     def boundingRect(self) -> QRectF:
@@ -307,23 +383,4 @@ class UnitEdgesItem(QGraphicsItem):
         for p, lines in self._groups:
             painter.setPen(p)
             painter.drawLines(lines)
-        if self.labels:
-            painter.setFont(self._label_font)
-            for rect, text, ink, frame in zip(self._label_rects, self.labels, self._label_inks, self._label_frames):
-                painter.setPen(frame)
-                painter.setBrush(LABEL_BOX)
-                painter.drawRoundedRect(rect, 5, 5)
-                painter.setPen(ink)
-                painter.drawText(rect, ALIGN_CENTER, text)
-
-
-def _sign_ink(value: float) -> QColor:
-    return style.NEGATIVE_INK if value < 0 else style.POSITIVE_INK
-
-
-GRAD_FRAMES = (QPen(style.POSITIVE_INK, 1.2), QPen(style.NEGATIVE_INK, 1.2))
-
-
-def _frame_pen(value: float) -> QPen:
-    """Gradient labels get a frame in the sign's colour, weight labels none."""
-    return GRAD_FRAMES[1] if value < 0 else GRAD_FRAMES[0]
+        self.label_set.paint(painter)

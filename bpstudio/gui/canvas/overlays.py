@@ -225,7 +225,8 @@ class Legend(QLabel):
         )
         self.hide()
 
-    def set_content(self, weights: bool, gradients: bool) -> None:
+    def set_content(self, weights: bool, gradients: bool, unlabelled: bool = False) -> None:
+        """Say what the lines show; ``unlabelled``: some lines carry no value label (too many of them)."""
         if not weights and not gradients:
             self.hide()
             return
@@ -236,6 +237,8 @@ class Legend(QLabel):
         parts = [f"<b>lines</b>: {'weights' if weights else 'gradients ∂E/∂w'} — {swatch}"]
         if weights and gradients:
             parts.append("once a layer's backward has run, its lines show the gradients ∂E/∂w (framed labels)")
+        if unlabelled:
+            parts.append("where lines are many, point at one (or click it) to read its value")
         self.setText("<br>".join(parts))
         self.adjustSize()
         self.place()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene
 
 from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.tools.neuron_maps import LayerMaps, NeuronMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.edge_item import ArrowItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry, LayerItem
@@ -97,6 +98,7 @@ class CanvasScene(QGraphicsScene):
         self._attached: dict[str, list[Connection]] = {}
         self._syncing = False
         self._picked: tuple[str, str, tuple[int, ...]] | None = None
+        self.neuron_maps: NeuronMaps | None = None
 
     # --- building ------------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class CanvasScene(QGraphicsScene):
                 if block is None:
                     block = self.blocks[lid] = LayerItem(lid, self._block_moved)
                     self.overlays[lid] = LayerOverlayItem(lid)
+                    self.overlays[lid].set_maps(self._maps_of(lid))
                     self.addItem(block)
                     self.addItem(self.overlays[lid])
                 stored = spec.layer(lid).position
@@ -131,6 +134,15 @@ class CanvasScene(QGraphicsScene):
         for key in list(self.unit_edges) + list(self.arrows):
             self._place(key)
         self._restore_pick()
+
+    def set_neuron_maps(self, maps: NeuronMaps | None) -> None:
+        """New maps over the input plane: each overlay builds its pictures from its layer's (once, here)."""
+        self.neuron_maps = maps
+        for lid, overlay in self.overlays.items():
+            overlay.set_maps(self._maps_of(lid))
+
+    def _maps_of(self, layer_id: str) -> LayerMaps | None:
+        return self.neuron_maps.layers.get(layer_id) if self.neuron_maps is not None else None
 
     def _sync_connections(self, spec: NetworkSpec, net: NetworkState) -> None:
         wanted_units: set[Connection] = set()
@@ -315,6 +327,17 @@ class CanvasScene(QGraphicsScene):
         """Light up the block a connection being dragged would end at (None: none)."""
         for lid, block in self.blocks.items():
             block.set_drop_target(lid == layer_id)
+
+    def hover(self, hit: Hit | None) -> None:
+        """Mark the weight line under the mouse (where lines are many, it then shows its label)."""
+        line = hit.edges if hit is not None and hit.kind == "edge" else None
+        for edges in self.unit_edges.values():
+            edges.set_hovered(hit.edge if hit is not None and edges is line else None)
+
+    def neuron_circle(self, layer_id: str, unit: int) -> QRectF:
+        """Neuron ``unit`` of a small layer: its circle in scene coordinates."""
+        overlay = self.overlays[layer_id]
+        return overlay.mapRectToScene(overlay.circle(unit))
 
     def neuron_count(self) -> int:
         return sum(len(o.texts) for o in self.overlays.values())

@@ -26,10 +26,13 @@ HEAT_COLS = 16  # heat strip cells per row for big layers
 HEAT_CELL = 11.0
 HEAT_MAX_UNITS = 1024  # a heat strip shows at most this many units
 LABEL_DIGITS = 4  # significant digits on the canvas (tooltips give 9)
+LABEL_DIGITS_EDGE = 3  # significant digits of a weight line's label ...
+CHANGE_DIGITS = 6  # ... and at most this many, as many as it takes to show how the last update changed it
 DENSE_PAIR = 64  # above this many edges per layer pair, weight lines get translucent
 EDGE_MAX_W = 5.0
 EDGE_MIN_W = 0.5
-LABELLED_PAIR = 16  # at most this many edges per pair: each edge carries its value
+LABELLED_PAIR = 16  # at most this many edges per pair: drawn in full colour
+ALL_LABELS_PAIR = 8  # at most this many: every edge carries its value (more: the hovered and the picked one)
 
 BACKGROUND = QColor(248, 249, 251)
 GRID = QColor(232, 235, 240)
@@ -46,7 +49,7 @@ NEGATIVE_INK = QColor(20, 90, 160)
 class NeuronMetrics:
     radius: float
     spacing: float
-    value_px: int  # font size of the value inside the circle (0: no text)
+    value_px: int  # usual font size of the value inside the circle (smaller where a value needs it to fit)
     digits: int  # significant digits of that value
     show_net: bool  # the pre-activation under the circle
 
@@ -57,7 +60,7 @@ def neuron_metrics(units: int) -> NeuronMetrics:
         return NeuronMetrics(27.0, 84.0, 12, 4, True)
     if units <= 8:
         return NeuronMetrics(19.0, 58.0, 10, 3, True)
-    return NeuronMetrics(13.0, 34.0, 8, 2, False)
+    return NeuronMetrics(15.0, 36.0, 8, 2, False)  # (room for a short value on a pill over its picture)
 
 
 def _font(px: int, bold: bool = False, italic: bool = False) -> QFont:
@@ -80,7 +83,6 @@ class Fonts:
     edge_grad: QFont
     caption: QFont
     activation: QFont
-    value: dict[int, QFont]
     title_metrics: QFontMetricsF
     subtitle_metrics: QFontMetricsF
     edge_metrics: QFontMetricsF
@@ -100,13 +102,18 @@ def fonts() -> Fonts:
         edge=edge,
         edge_grad=_font(11, bold=True),
         caption=caption,
-        value={px: _font(px, bold=True) for px in (8, 10, 12)},
         activation=_font(12, italic=True),
         title_metrics=QFontMetricsF(title),
         subtitle_metrics=QFontMetricsF(subtitle),
         edge_metrics=QFontMetricsF(edge),
         caption_metrics=QFontMetricsF(caption),
     )
+
+
+@lru_cache(maxsize=32)
+def value_font(px: int) -> QFont:
+    """The bold font of the values inside neurons, at ``px`` pixels (sizes vary: the text is fitted to the circle)."""
+    return _font(px, bold=True)
 
 
 def pen(color: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:

@@ -29,14 +29,17 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWidget
 
 from bpstudio.core.spec import NetworkSpec
-from bpstudio.gui.canvas import tooltips
+from bpstudio.core.tools.neuron_maps import NeuronMaps
+from bpstudio.gui.canvas import style, tooltips
 from bpstudio.gui.canvas.edge_item import PendingLinkItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.menus import build_context_menu
+from bpstudio.gui.canvas.neuron_preview import NeuronPreview
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
 from bpstudio.gui.canvas.scene import CanvasScene, Hit, auto_positions
@@ -77,6 +80,7 @@ class TopologyView(ZoomingView):
         self.banner = RefusalBanner(self)
         self.legend = Legend(self)
         self.rename_editor = RenameEditor(self.viewport())
+        self.preview = NeuronPreview(self, self.canvas)  # the hovered neuron's picture, enlarged
         self.rename_editor.committed.connect(self.rename_requested)
         self.values = ValueEditing(self)  # a weight or bias edited in place
         self.value_editor = self.values.editor
@@ -112,10 +116,19 @@ class TopologyView(ZoomingView):
         self._grow_scene_rect()
         if not before or before.isdisjoint(spec.order):  # a different network: show all of it
             self.fit_all()
-        kinds = {e.showing_grad for e in self.canvas.unit_edges.values() if e.kind == "weight"}
-        self.legend.set_content(weights=False in kinds, gradients=True in kinds)
+        weight_lines = [e for e in self.canvas.unit_edges.values() if e.kind == "weight"]
+        kinds = {e.showing_grad for e in weight_lines}
+        unlabelled = any(len(e.rows) > style.ALL_LABELS_PAIR for e in weight_lines)
+        self.legend.set_content(weights=False in kinds, gradients=True in kinds, unlabelled=unlabelled)
         if refused:
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
+        self.preview.refresh()
+
+    def show_neuron_maps(self, maps: NeuronMaps | None) -> None:
+        """Each small layer's units over the input plane (core's maps), drawn inside their circles; None
+        (inputs that are not 2-D) draws none."""
+        self.canvas.set_neuron_maps(maps)
+        self.preview.refresh()
 
     def tidy_positions(self) -> dict[str, tuple[float, float]]:
         """Where the automatic left-to-right layout puts every block, sized as drawn now."""
@@ -212,8 +225,22 @@ class TopologyView(ZoomingView):
             self.canvas.mark_drop_target(self._link_target(scene_pos))
             return
         if event.buttons() == Qt.MouseButton.NoButton:
-            self._update_cursor(self.hit_at(self.mapToScene(pos.toPoint())))
+            hit = self.hit_at(self.mapToScene(pos.toPoint()))
+            self._update_cursor(hit)
+            self.preview.hover(hit)
+            self.canvas.hover(hit)
+        else:
+            self.preview.hide_preview()
         super().mouseMoveEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        super().wheelEvent(event)  # (zooms)
+        self.preview.hover(self.hit_at(self.mapToScene(event.position().toPoint())))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.preview.hide_preview()
+        self.canvas.hover(None)
+        super().leaveEvent(event)
 
     def _update_cursor(self, hit: Hit | None) -> None:
         if self._space:

@@ -10,10 +10,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QPen
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
+from bpstudio.gui.flow_layout import GroupFlowLayout
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 
@@ -145,17 +146,16 @@ class HistoryPlot(QWidget):
 
     def _lay_out(self, leading: QWidget, fill: bool, *options: QWidget) -> None:
         """A bar above the plot: ``leading`` (given the room left if ``fill``), the plot's ``options``, then the
-        keep and export buttons."""
-        bar = QHBoxLayout()
-        bar.addWidget(leading, 1 if fill else 0)
-        if not fill:
-            bar.addStretch(1)
-        for option in options:
-            bar.addWidget(option)
-        bar.addWidget(self.keep_button)
-        bar.addWidget(self.clear_kept_button)
-        bar.addWidget(self.png_button)
-        bar.addWidget(self.csv_button)
+        keep and export buttons at the right; on a narrow dock (or in presentation type) the bar wraps onto
+        more lines instead of widening the window."""
+        bar = GroupFlowLayout()
+        bar.add_group(leading)
+        if options:
+            bar.add_group(*options)
+        bar.add_group(self.keep_button, self.clear_kept_button, right=True)
+        bar.add_group(self.png_button, self.csv_button, right=True)
+        if fill:
+            leading.setSizePolicy(QSizePolicy.Policy.Expanding, leading.sizePolicy().verticalPolicy())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
