@@ -1,9 +1,10 @@
 """The app while it trains: throughput against the same training headless, main-thread latency, start time.
 
-    python bench/bench_gui.py [--seconds 3] [--rounds 3]
+    python bench/bench_gui.py [--seconds 3] [--rounds 3] [--nets xor 2-1000-1000-1 ...]
     xvfb-run -a python bench/bench_gui.py        # with a real X display instead of Qt's offscreen one
 
-For each network, rounds alternate between
+For each network (three examples, and two wide nets from bench/nets.py: 2-1000-1000-1 on the circles and
+64-256-256-10 on 64-feature blobs), rounds alternate between
   headless: the same session stepped in a plain loop, recording the same history points, no Qt at all;
   window:   the main window open with live plots and canvas, training at full speed in its worker thread,
 and print steps per second and the ratio window/headless (target ≥ 0.8). While the window trains, a
@@ -24,6 +25,7 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -33,14 +35,17 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from nets import window_nets  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bpstudio.core.record.history import TrainingHistory  # noqa: E402
 from bpstudio.core.session import Session  # noqa: E402
 
-NETS = ("xor", "deep_sigmoid", "spiral")
+WIDE_NETS = window_nets()
+NETS = ("xor", "deep_sigmoid", "spiral", *WIDE_NETS)
 TICK_MS = 5
 
 
@@ -60,8 +65,19 @@ def headless_rate(window, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def window_rate(app, window, seconds: float) -> tuple[float, list[float]]:
-    """Steps per second trained by the window's worker, and the GUI thread's timer lateness in ms."""
+def open_net(window, name: str, folder: Path) -> None:
+    """Open an example, or one of the wide nets written to a network file in ``folder``."""
+    if name not in WIDE_NETS:
+        window.files.open_example(name)
+        return
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(WIDE_NETS[name]))
+    window.files.open(str(path), ask=False)
+
+
+def window_rate(app, window, seconds: float) -> tuple[float, list[float], float]:
+    """Steps per second trained by the window's worker, the GUI thread's timer lateness in ms and how long
+    Pause took (ms: from the call until the worker has ended)."""
     doc = window.document
     lateness: list[float] = []
     clock = QElapsedTimer()
@@ -81,10 +97,12 @@ def window_rate(app, window, seconds: float) -> tuple[float, list[float]]:
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
     tick.stop()
+    paused = time.perf_counter()
     window.training.stop()
+    stop_ms = 1000 * (time.perf_counter() - paused)
     elapsed = time.perf_counter() - start
     app.processEvents()
-    return (doc.session.step_count - first) / elapsed, lateness[1:]
+    return (doc.session.step_count - first) / elapsed, lateness[1:], stop_ms
 
 
 def canvas_redraw_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) -> float:
@@ -143,14 +161,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--nets", nargs="+", choices=NETS, default=NETS, help="which networks to measure")
+    parser.add_argument("--quick", action="store_true", help="only the throughput and latency table")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     from bpstudio.gui.main_window import MainWindow
 
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
+    folder = Path(tempfile.mkdtemp())
+    settings = QSettings(str(folder / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
     window.resize(1500, 950)
     window.show()
+    window.window_actions.speed.setCurrentText("max")  # (examples open at a watchable pace)
     platform = app.platformName()
     print(
         f"bpstudio GUI benchmark — Qt platform '{platform}', {args.rounds} rounds of {args.seconds:g} s, "
@@ -158,20 +180,21 @@ def main() -> None:
     )
     header = (
         f"{'net':<14} {'headless steps/s':>17} {'window steps/s':>15} {'ratio':>6}   "
-        f"{'latency p50':>11} {'p99':>6} {'max':>6} (ms)"
+        f"{'latency p50':>11} {'p99':>6} {'max':>6} {'pause':>6} (ms)   ratio by round"
     )
     print(header)
     print("-" * len(header))
-    for name in NETS:
+    for name in args.nets:
         window.document.forget_changes()  # trained steps are not worth a "save changes?" prompt here
-        window.files.open_example(name)
+        open_net(window, name, folder)
         app.processEvents()
-        head, gui, late = [], [], []
+        head, gui, late, pauses = [], [], [], []
         for _ in range(args.rounds):
             head.append(headless_rate(window, args.seconds))
-            rate, lateness = window_rate(app, window, args.seconds)
+            rate, lateness, stop_ms = window_rate(app, window, args.seconds)
             gui.append(rate)
             late.extend(lateness)
+            pauses.append(stop_ms)
             window.document.reset_training()
             app.processEvents()
         h, g = statistics.median(head), statistics.median(gui)
@@ -179,9 +202,14 @@ def main() -> None:
         p50 = late[len(late) // 2] if late else math.nan
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
         print(
-            f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f}"
+            f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f} "
+            f"{max(pauses):6.0f}   " + " ".join(f"{b / a:.2f}" for a, b in zip(head, gui)),
+            flush=True,
         )
     window.document.forget_changes()
+    if args.quick:
+        window.close()
+        return
     redraw = canvas_redraw_ms(app, window)
     print(f"\ncanvas redraw, deep_sigmoid mid-backward (values and gradients shown): {redraw:.1f} ms")
     window.document.forget_changes()

@@ -1,4 +1,5 @@
-"""The benchmark networks as bpstudio specs plus random data: tiny 2-8-8-1, mid 784-256-256-10, deep 20×32."""
+"""The benchmark networks as bpstudio specs plus random data: tiny 2-8-8-1, mid 784-256-256-10, deep 20×32;
+and the wide networks the window is measured on beside the examples (as network files naming their data)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,27 @@ def benchmark_nets() -> dict[str, tuple[NetworkSpec, Dataset]]:
     deep = _dense_chain([32] * 21, "sigmoid", "identity", "mse", 3)
     deep_data = Dataset(rng.normal(size=(BATCH, 32)), rng.normal(size=(BATCH, 32)), "deep")
     return {"tiny 2-8-8-1": (tiny, tiny_data), "mid 784-256-256-10": (mid, mid_data), "deep 20x32": (deep, deep_data)}
+
+
+def window_nets() -> dict[str, dict]:
+    """Networks a teacher builds by widening the examples, as network-file dicts with their data: a
+    2-1000-1000-1 net on the circles (2-D: surface and neuron maps drawn) and 64-256-256-10 on 64-feature
+    blobs of 10 classes (no plane to draw). Adam, batches of 32, like the lesson examples."""
+
+    def net(widths: list[int], hidden: str, head: str, loss: str, data: dict) -> dict:
+        spec = spec_io.to_dict(_dense_chain(widths, hidden, head, loss, 4))
+        spec["optimizer"] = {"name": "adam", "lr": 0.001}
+        spec["batch_size"] = 32
+        spec["data"] = data
+        return spec
+
+    return {
+        "2-1000-1000-1": net([2, 1000, 1000, 1], "tanh", "sigmoid", "bce", {"builtin": "circles", "n": 400}),
+        "64-256-256-10": net(
+            [64, 256, 256, 10],
+            "relu",
+            "identity",
+            "cross_entropy",
+            {"builtin": "blobs", "classes": 10, "features": 64, "n": 1000},
+        ),
+    }

@@ -12,6 +12,7 @@ from bpstudio.core.datasets import (
     make_toy,
     moons,
     plane,
+    resolve,
     sine,
     spirals,
     xor,
@@ -93,6 +94,26 @@ def test_blobs_spread_is_noise():
     data = blobs(n=3000, noise=0.2, classes=3)
     spread = np.concatenate([data.X[data.Y == k] - data.X[data.Y == k].mean(axis=0) for k in range(3)])
     assert 0.19 < spread.std() < 0.21
+
+
+def test_wide_blobs_keep_the_circle_and_spread_in_the_other_features():
+    plane, wide = blobs(n=60, noise=0.0, classes=5), blobs(n=60, noise=0.0, classes=5, features=64)
+    assert wide.X.shape == (60, 64)
+    for k in range(5):
+        rows = wide.X[wide.Y == k]
+        centre = [2 * np.cos(2 * np.pi * k / 5), 2 * np.sin(2 * np.pi * k / 5)]
+        np.testing.assert_allclose(rows[:, :2], np.tile(centre, (12, 1)), atol=1e-12)
+        np.testing.assert_allclose(rows, np.tile(rows[0], (12, 1)), atol=0)  # one centre per class
+    centres = np.array([wide.X[wide.Y == k][0, 2:] for k in range(5)])
+    assert np.all(np.linalg.norm(centres[:, None] - centres[None], axis=2)[~np.eye(5, dtype=bool)] > 1)
+    np.testing.assert_array_equal(plane.X, blobs(n=60, noise=0.0, classes=5, features=2).X)
+
+
+def test_blobs_features_is_a_data_source_option():
+    data = resolve("blobs:classes=10,features=64,n=100")
+    assert data.X.shape == (100, 64) and set(data.Y) == set(range(10))
+    with raises("blobs: option 'features' must be an integer ≥ 2, got 1"):
+        resolve({"builtin": "blobs", "features": 1})
 
 
 def test_spiral_arms_are_rotated_copies():

@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 SPLIT_OPTIONS = ("test_fraction", "split_seed")
-INT_OPTIONS = {"n", "seed", "classes", "split_seed"}
+INT_OPTIONS = {"n", "seed", "classes", "features", "split_seed"}
 FLOAT_OPTIONS = {"noise", "factor", "test_fraction"}
 DATA_SUFFIXES = (".csv", ".npz")
 

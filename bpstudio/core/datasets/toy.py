@@ -90,15 +90,21 @@ def circles(n: int = 200, noise: float = 0.05, seed: int = 0, factor: float = 0.
     return _labelled("circles", points, noise, rng)
 
 
-def blobs(n: int = 200, noise: float = 0.5, seed: int = 0, classes: int = 3) -> Dataset:
-    """``classes`` round Gaussian blobs of std ``noise``, centred evenly on a circle of radius 2."""
+def blobs(n: int = 200, noise: float = 0.5, seed: int = 0, classes: int = 3, features: int = 2) -> Dataset:
+    """``classes`` round Gaussian blobs of std ``noise``, centred evenly on a circle of radius 2 in the plane of
+    the first two features. With more ``features`` (a wide input, e.g. 64 for a 64-256-256-10 net), each centre
+    also gets standard normal coordinates in the other features, drawn from ``seed``."""
     _check_classes("blobs", classes)
     _check_common("blobs", n, noise, seed, min_n=classes)
+    if not _is_int(features) or features < 2:
+        raise DataError(f"blobs: option 'features' must be an integer ≥ 2, got {features!r}")
     rng = np.random.default_rng(seed)
+    extra = rng.standard_normal((classes, features - 2)) if features > 2 else np.zeros((classes, 0))
     points = []
     for k, size in enumerate(_class_sizes(n, classes)):
         angle = 2 * np.pi * k / classes
-        points.append(np.tile([2 * np.cos(angle), 2 * np.sin(angle)], (size, 1)))
+        centre = np.concatenate([[2 * np.cos(angle), 2 * np.sin(angle)], extra[k]])
+        points.append(np.tile(centre, (size, 1)))
     return _labelled("blobs", points, noise, rng)
 
 
