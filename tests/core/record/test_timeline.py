@@ -1,12 +1,14 @@
 """Rewind and branch: the timeline keeps a run's states within its bounds, gives back any kept step exactly,
 and going back then training on starts a branch while the old continuation stays."""
 
+import json
+
 import numpy as np
 import pytest
 
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
-from bpstudio.core.io import presets
+from bpstudio.core.io import presets, spec_io
 from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
@@ -96,6 +98,28 @@ def test_over_the_memory_bound_old_states_go_to_disk_and_come_back_the_same(tmp_
     same(session, again)
     timeline.clear()
     assert timeline.disk_used == 0 and not list(tmp_path.iterdir())
+
+
+def test_a_spilled_state_keeps_its_values_as_arrays_and_comes_back_whole(tmp_path):
+    spec = presets.load("spiral")  # (Adam: optimizer buffers too)
+    session = Session(spec, resolve_split(spec.data)[0], batch_size=16)
+    timeline, recorded = Timeline(memory_bound=1, spill_dir=tmp_path), []  # only the latest stays in memory
+    for _ in range(4):
+        session.step()
+        recorded.append(state_of(session))
+        timeline.record(recorded[-1])
+    slot = timeline.branches[timeline.current].slots[2]
+    assert slot.state is None and slot.file is not None  # on disk
+    with np.load(slot.file) as saved:
+        meta = json.loads(str(saved["meta"]))
+        assert all("weight" not in layer for layer in meta["layers"])  # the values are arrays, not JSON text
+        assert saved["param|h1.weight"].shape == (32, 2)
+    back, original = timeline.state(2), recorded[1]
+    assert spec_io.to_dict(back.spec) == spec_io.to_dict(original.spec)  # (weights, layout, data, optimizer)
+    assert back.progress == original.progress and back.optimizer_state["steps"] == original.optimizer_state["steps"]
+    for key, slot_buffers in original.optimizer_state["buffers"].items():
+        for name, value in slot_buffers.items():
+            np.testing.assert_array_equal(back.optimizer_state["buffers"][key][name], value)
 
 
 def test_without_disk_the_timeline_thins_and_keeps_its_span():
