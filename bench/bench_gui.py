@@ -9,10 +9,14 @@ For each network (three examples, and two wide nets from bench/nets.py: 2-1000-1
   window:   the main window open with live plots and canvas, training at full speed in its worker thread,
 and print steps per second and the ratio window/headless (target ≥ 0.8). While the window trains, a
 5 ms timer on the GUI thread measures how late the event loop serves it: p99 lateness is the latency
-target (≤ 30 ms). Then the time one canvas redraw of the deep sigmoid net takes, and the time its neuron
-pictures take to compute (worker) and to build and paint (GUI thread) when new maps arrive (no targets; the
-pacer budgets them). Last, the time from process start to the window shown (`bpstudio gui --smoke`, target
-≤ 1.0 s, and torch must not be loaded by then). A measurement, not a test: nothing passes or fails here.
+target (≤ 30 ms). "pause" is the longest Pause took (until the window shows the final state). On a busy
+machine the rates swing with the other processes; two CPU figures hold up better: "cpu ratio" is the CPU
+time of a headless step over that of a step on the worker's thread (1.00: the window's worker does nothing
+beyond training) and "GUI cpu" the GUI thread's share of one core. Then (unless --quick) the time one
+canvas redraw of the deep sigmoid net takes, and the time its neuron pictures take to compute (worker) and
+to build and paint (GUI thread) when new maps arrive (no targets; the pacer budgets them). Last, the time
+from process start to the window shown (`bpstudio gui --smoke`, target ≤ 1.0 s, and torch must not be
+loaded by then). A measurement, not a test: nothing passes or fails here.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -49,20 +54,33 @@ NETS = ("xor", "deep_sigmoid", "spiral", *WIDE_NETS)
 TICK_MS = 5
 
 
-def headless_rate(window, seconds: float) -> float:
-    """Steps per second of the document's network trained in a plain loop on a copy of its session."""
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds each thread of this process has used so far (Linux's /proc; elsewhere empty)."""
+    ticks, used = os.sysconf("SC_CLK_TCK"), {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def headless_rate(window, seconds: float) -> tuple[float, float]:
+    """Steps per second of the document's network trained in a plain loop on a copy of its session, and the
+    CPU seconds a step took."""
     doc = window.document
     s = doc.session
     session = Session(s.spec, doc.train_data, batch_size=s.batch_size, params=s.params_numpy())
     history = TrainingHistory(doc.history.layer_ids)
     ids = history.layer_ids
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - start < seconds:
         trace = session.step()
         norms = trace.grad_norms()
         history.record(trace.step, float(trace.loss), {k: norms.get(k, math.nan) for k in ids})
         steps += 1
-    return steps / (time.perf_counter() - start)
+    return steps / (time.perf_counter() - start), (time.thread_time() - cpu) / steps
 
 
 def open_net(window, name: str, folder: Path) -> None:
@@ -75,9 +93,12 @@ def open_net(window, name: str, folder: Path) -> None:
     window.files.open(str(path), ask=False)
 
 
-def window_rate(app, window, seconds: float) -> tuple[float, list[float], float]:
-    """Steps per second trained by the window's worker, the GUI thread's timer lateness in ms and how long
-    Pause took (ms: from the call until the worker has ended)."""
+def window_rate(app, window, seconds: float) -> dict:
+    """What the window did while its worker trained for ``seconds``: steps per second (``rate``), the GUI
+    thread's timer lateness in ms (``lateness``), how long Pause took in ms (``pause``: from the call until the
+    window has taken the final state in), the CPU seconds a step took on the worker's thread (``step_cpu``)
+    and the GUI thread's share of a core (``gui_cpu``). The CPU figures hold up on a busy machine, the rates
+    do not."""
     doc = window.document
     lateness: list[float] = []
     clock = QElapsedTimer()
@@ -89,6 +110,8 @@ def window_rate(app, window, seconds: float) -> tuple[float, list[float], float]
 
     tick.timeout.connect(on_tick)
     first = doc.session.step_count
+    main = threading.get_native_id()
+    before = thread_cpu()
     start = time.perf_counter()
     window.training.start()
     clock.start()
@@ -98,11 +121,20 @@ def window_rate(app, window, seconds: float) -> tuple[float, list[float], float]
     loop.exec()
     tick.stop()
     paused = time.perf_counter()
+    trained = doc.session.step_count - first  # (read without the lock: Pause's own time is not training time)
+    after = thread_cpu()
     window.training.stop()
     stop_ms = 1000 * (time.perf_counter() - paused)
-    elapsed = time.perf_counter() - start
     app.processEvents()
-    return (doc.session.step_count - first) / elapsed, lateness[1:], stop_ms
+    worker = sum(cpu for tid, cpu in after.items() if tid not in before)  # (the thread training started)
+    gui = after.get(main, math.nan) - before.get(main, math.nan)
+    return {
+        "rate": trained / (paused - start),
+        "lateness": lateness[1:],
+        "pause": stop_ms,
+        "step_cpu": worker / max(trained, 1),
+        "gui_cpu": gui / (paused - start),
+    }
 
 
 def canvas_redraw_ms(app, window, name: str = "deep_sigmoid", repeats: int = 7) -> float:
@@ -180,7 +212,8 @@ def main() -> None:
     )
     header = (
         f"{'net':<14} {'headless steps/s':>17} {'window steps/s':>15} {'ratio':>6}   "
-        f"{'latency p50':>11} {'p99':>6} {'max':>6} {'pause':>6} (ms)   ratio by round"
+        f"{'latency p50':>11} {'p99':>6} {'max':>6} {'pause':>6} (ms)   {'cpu ratio':>9} {'GUI cpu':>7}   "
+        "ratio by round"
     )
     print(header)
     print("-" * len(header))
@@ -188,22 +221,25 @@ def main() -> None:
         window.document.forget_changes()  # trained steps are not worth a "save changes?" prompt here
         open_net(window, name, folder)
         app.processEvents()
-        head, gui, late, pauses = [], [], [], []
+        head, head_cpu, runs = [], [], []
         for _ in range(args.rounds):
-            head.append(headless_rate(window, args.seconds))
-            rate, lateness, stop_ms = window_rate(app, window, args.seconds)
-            gui.append(rate)
-            late.extend(lateness)
-            pauses.append(stop_ms)
+            rate, cpu = headless_rate(window, args.seconds)
+            head.append(rate)
+            head_cpu.append(cpu)
+            runs.append(window_rate(app, window, args.seconds))
             window.document.reset_training()
             app.processEvents()
+        gui = [r["rate"] for r in runs]
         h, g = statistics.median(head), statistics.median(gui)
-        late.sort()
+        late = sorted(x for r in runs for x in r["lateness"])
         p50 = late[len(late) // 2] if late else math.nan
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else math.nan
+        cpu_ratio = statistics.median(head_cpu) / statistics.median(r["step_cpu"] for r in runs)
+        gui_cpu = statistics.median(r["gui_cpu"] for r in runs)
         print(
             f"{name:<14} {h:17.0f} {g:15.0f} {g / h:6.2f}   {p50:11.1f} {p99:6.1f} {max(late, default=math.nan):6.1f} "
-            f"{max(pauses):6.0f}   " + " ".join(f"{b / a:.2f}" for a, b in zip(head, gui)),
+            f"{max(r['pause'] for r in runs):6.0f}   {cpu_ratio:9.2f} {gui_cpu:7.0%}   "
+            + " ".join(f"{b / a:.2f}" for a, b in zip(head, gui)),
             flush=True,
         )
     window.document.forget_changes()
