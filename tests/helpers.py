@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -65,6 +67,30 @@ def network(layers, output, loss="mse", **extra):
     return spec_io.from_dict(
         {"format": "bpstudio-network", "version": 1, "layers": layers, "output": output, "loss": loss, **extra}
     )
+
+
+def wide_net_file(folder, hidden=(300, 300)):
+    """A network file in ``folder``: 2-D circles through tanh layers of ``hidden`` units to a sigmoid unit,
+    Adam, batches of 32 (a net whose weight matrices are big; its path)."""
+    layers = [{"id": "x", "type": "input", "units": 2}]
+    for k, units in enumerate(hidden, start=1):
+        layers.append({"id": f"h{k}", "type": "dense", "inputs": [layers[-1]["id"]], "units": units})
+        layers[-1]["activation"] = "tanh"
+    layers.append({"id": "y", "type": "dense", "inputs": [layers[-1]["id"]], "units": 1, "activation": "sigmoid"})
+    raw = {
+        "format": "bpstudio-network",
+        "version": 1,
+        "layers": layers,
+        "output": "y",
+        "loss": "bce",
+        "optimizer": {"name": "adam", "lr": 0.001},
+        "seed": 1,
+        "batch_size": 32,
+        "data": {"builtin": "circles", "n": 200},
+    }
+    path = Path(folder) / "wide.json"
+    path.write_text(json.dumps(raw))
+    return str(path)
 
 
 def run_script(path, *argv):

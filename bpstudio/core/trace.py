@@ -3,7 +3,9 @@
 Recording is cheap: a trace keeps references to the arrays the backend created anyway (no layer or
 optimizer ever writes into an array after returning it). Derived figures — gradient norms,
 update/weight ratios — are computed only when asked for. :meth:`StepTrace.to_numpy` gives a copy
-made of plain NumPy arrays, safe to hand to another thread.
+made of plain NumPy arrays, safe to hand to another thread; ``to_numpy(param_limit=n)`` leaves out the
+parameters (and their gradients) with more than n entries, so a copy of a 1000×1000 layer's step costs what
+its activations cost, not 8 MB per matrix, and keeps their gradient norms.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class StepTrace:
     loss: float | None = None
     output_grad: Array | None = None
     params_after: Mapping[str, Array] | None = None
+    left_out_norms: dict[str, float] = field(default_factory=dict)  # a light copy's: weight gradients left out
 
     # --- derived, computed on demand ----------------------------------------------------------
 
@@ -68,11 +71,15 @@ class StepTrace:
         """L2 norm of the layer's weight gradient (NaN until its backward has run)."""
         rec = self.layers.get(layer_id)
         if rec is None or "weight" not in rec.grads:
-            return math.nan
+            return self.left_out_norms.get(layer_id, math.nan)
         return _norm(self.numpy(rec.grads["weight"]))
 
     def grad_norms(self) -> dict[str, float]:
-        return {lid: self.grad_norm(lid) for lid, rec in self.layers.items() if "weight" in rec.grads}
+        return {
+            lid: self.grad_norm(lid)
+            for lid, rec in self.layers.items()
+            if "weight" in rec.grads or lid in self.left_out_norms
+        }
 
     def update_ratio(self, key: str) -> float:
         """‖Δp‖ / ‖p‖ for the parameter ``key`` over this step's update (NaN before the update)."""
@@ -86,19 +93,30 @@ class StepTrace:
     def update_ratios(self) -> dict[str, float]:
         return {key: self.update_ratio(key) for key in self.params_before}
 
-    def to_numpy(self) -> StepTrace:
-        """A deep copy made of NumPy arrays only: plain data to send across threads or save."""
+    def to_numpy(self, param_limit: int | None = None) -> StepTrace:
+        """A deep copy made of NumPy arrays only: plain data to send across threads or save. With
+        ``param_limit``, parameters with more entries than that are left out, before and after the update
+        and as gradients (what the layers computed per sample stays); the weight gradients' norms stay
+        readable through :meth:`grad_norm`."""
         conv = lambda a: None if a is None else np.array(self.numpy(a), copy=True)  # noqa: E731
+
+        def kept(a: Array) -> bool:
+            return param_limit is None or math.prod(np.shape(a)) <= param_limit
+
+        def params(values: Mapping[str, Array]) -> dict[str, Array]:
+            return {k: conv(v) for k, v in values.items() if kept(v)}
+
         copy = StepTrace(
             step=self.step,
             batch=None if self.batch is None else self.batch.copy(),
             x=conv(self.x),
             targets=conv(self.targets),
-            params_before={k: conv(v) for k, v in self.params_before.items()},
+            params_before=params(self.params_before),
             to_numpy_fn=np.asarray,
             loss=self.loss,
             output_grad=conv(self.output_grad),
-            params_after=None if self.params_after is None else {k: conv(v) for k, v in self.params_after.items()},
+            params_after=None if self.params_after is None else params(self.params_after),
+            left_out_norms=dict(self.left_out_norms),
         )
         for lid, rec in self.layers.items():
             copy.layers[lid] = LayerTrace(
@@ -109,8 +127,10 @@ class StepTrace:
                 grad_out=conv(rec.grad_out),
                 grad_pre=conv(rec.grad_pre),
                 grad_inputs=None if rec.grad_inputs is None else [conv(a) for a in rec.grad_inputs],
-                grads={k: conv(v) for k, v in rec.grads.items()},
+                grads=params(rec.grads),
             )
+            if "weight" in rec.grads and not kept(rec.grads["weight"]):
+                copy.left_out_norms[lid] = self.grad_norm(lid)
         return copy
 
 

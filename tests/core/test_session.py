@@ -82,6 +82,25 @@ def test_trace_records_every_quantity_with_consistent_shapes():
     assert copy.layers["h"].out is not h.out and np.array_equal(copy.layers["h"].out, h.out)
 
 
+def test_a_light_copy_leaves_out_big_parameters_and_keeps_their_gradient_norms():
+    spec = presets.load("spiral")  # h1 32×2, h2 32×32, logits 3×32
+    session = Session(spec, resolve_split(spec.data)[0], batch_size=16)
+    trace = session.step()
+    light = trace.to_numpy(param_limit=100)
+    small = {"h1.weight", "h1.bias", "h2.bias", "logits.weight", "logits.bias"}
+    assert set(light.params_before) == set(light.params_after) == set(light.grads) == small
+    for key in small:
+        np.testing.assert_array_equal(light.params_after[key], trace.params_after[key])
+        np.testing.assert_array_equal(light.grads[key], trace.grads[key])
+    norms = {lid: float(np.linalg.norm(trace.layers[lid].grads["weight"])) for lid in ("h1", "h2", "logits")}
+    assert light.grad_norms() == pytest.approx(norms, rel=1e-12)  # h2's too, though its gradient was left out
+    assert math.isnan(light.update_ratio("h2.weight"))
+    for lid in ("h1", "h2", "logits"):  # what the layers computed per sample is all there
+        np.testing.assert_array_equal(light.layers[lid].out, trace.layers[lid].out)
+        np.testing.assert_array_equal(light.layers[lid].grad_pre, trace.layers[lid].grad_pre)
+    assert light.to_numpy().grad_norms() == light.grad_norms()  # (a copy of the copy keeps them too)
+
+
 def test_traces_of_earlier_steps_stay_intact():
     s = xor_session()
     first = s.step()
