@@ -415,11 +415,13 @@ class Document:
 
     # --- the worker reports here ------------------------------------------------------------------------
 
-    def _end_training_entry(self) -> None:
-        """The steps trained since the run (or its last setting change) began become one undo entry."""
+    def _end_training_entry(self, now: RunState | None = None) -> None:
+        """The steps trained since the run (or its last setting change) began become one undo entry
+        (``now``: the state now, when the caller has captured it already)."""
         before = self._train_start
         if before is not None and self.session.step_count != before.step:
-            self.undo_stack.push(TrainCommand(self, before, self.snapshot(), self.session.step_count - before.step))
+            after = now if now is not None else self.snapshot()
+            self.undo_stack.push(TrainCommand(self, before, after, self.session.step_count - before.step))
 
     def push_live(self, command: Command) -> None:
         """Carry out and record an edit that may go in while training (a setting, the data): it goes into the
@@ -439,8 +441,9 @@ class Document:
             self._train_start = self.snapshot()
         self.training = running
         if not running and self._train_start is not None:
-            self._end_training_entry()
-            self.rewind.record()
+            now = self.snapshot()  # (captured once: a big network's state is tens of megabytes)
+            self._end_training_entry(now)
+            self.rewind.record(now)
             self._train_start = None
             self._params_cache = None
             self.params_changed.emit()

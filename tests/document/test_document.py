@@ -1,5 +1,6 @@
 """The open document without Qt: edits, training entries that merge, undo, settings and rewind."""
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,8 @@ import pytest
 
 from bpstudio.core.edit import topology as edit
 from bpstudio.document import Document
+from bpstudio.document.rewind import TRAINING_BYTES_PER_REPORT
+from tests.helpers import wide_net_file
 
 
 @pytest.fixture
@@ -126,3 +129,24 @@ def test_the_input_layer_takes_the_width_of_the_data_chosen_and_undo_gives_both_
     assert doc.params()["h.weight"].shape == (4, 1)  # (h's weights drawn again for one input)
     doc.undo_stack.undo()
     assert doc.spec.data["builtin"] == "xor" and doc.spec.widths["x"] == 2 and doc.params()["h.weight"].shape == (4, 2)
+
+
+def count_states(doc):
+    """Count the run states the document's session captures (each copies every weight and buffer)."""
+    taken, real = [], doc.session.state
+    doc.session.state = lambda: taken.append(1) or real()
+    return taken
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_while_training_the_timeline_keeps_states_at_a_rate_its_size_allows(doc, tmp_path, wide):
+    if wide:  # 2-300-300-1 with Adam: 2.2 MB a state, once the optimizer has its buffers
+        doc.open_file(wide_net_file(tmp_path))
+    doc.full_step()
+    size = doc.snapshot().nbytes
+    every = math.ceil(size / TRAINING_BYTES_PER_REPORT)  # reports that earn one state
+    assert every == (3 if wide else 1)
+    taken = count_states(doc)
+    kept = [doc.rewind.record_while_training() for _ in range(30)]  # thirty reports
+    assert len(taken) == kept.count(True) == 30 // every
+    assert kept[every - 1] and not any(kept[: every - 1])  # the first once its size was earned
