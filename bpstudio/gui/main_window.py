@@ -340,11 +340,11 @@ class MainWindow(QMainWindow):
         with_signals.setText("&Pause" if running else "&Play")
         with_signals.blockSignals(False)
         self._update_enabled()
-        self._show_explanation()
+        if running:  # (stopped, the document's step_changed has written the chain rule out already)
+            self._show_explanation()
         self._show_timeline()
-        if not running:  # the final state at once, not in turn over the next ticks
-            self._redraw()
-            self._show_outputs()
+        if not running:  # the final state at once, not in turn over the next ticks (the document's
+            self._redraw()  # params_changed, raised when training stopped, drew the surface and neuron maps)
             self.loss_plot.refresh()
             self.gradient_plot.refresh()
 

@@ -67,7 +67,9 @@ class TrainingController(QObject):
         self.latest_history = None
         doc.set_training(True)
         source = TrainingSource(
-            doc.lock, lambda: TrainingRun(doc.session, doc.history, doc.train_data, doc.test_data), doc.rewind.record
+            doc.lock,
+            lambda: TrainingRun(doc.session, doc.history, doc.train_data, doc.test_data),
+            doc.rewind.record_while_training,
         )
         worker = TrainWorker(source, self.speed, max_steps)
         worker.progressed.connect(self._on_progress)

@@ -6,6 +6,12 @@ the document's plot history as it is trained; at most every
 ``REPORT_INTERVAL`` seconds the worker reports on ``progressed`` what else the window draws: the last
 trace as NumPy copies, a snapshot of the history for the plots (so the GUI thread never waits on the
 history while the worker writes it), the decision surface and the pictures inside the neurons.
+
+What a report costs must not grow with the network faster than a step does: a big network's reports carry
+no copies of its weight matrices (a light trace, and only at a watchable pace), its evaluations (surface,
+neuron maps, accuracy) are spaced so they take at most ``EVAL_SHARE`` of the time, and the timeline keeps
+its states less often (``Rewinder.record_while_training``). Stopping ends the loop after the step in progress:
+the last report then carries that step's whole trace and the window computes the surface itself.
 """
 
 from __future__ import annotations
@@ -30,10 +36,13 @@ if TYPE_CHECKING:
     from bpstudio.core.session import Session
 
 REPORT_INTERVAL = 0.1  # seconds between reports to the window (the views redraw at most 10 times a second)
-EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface / neuron-map evaluations
+EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface / neuron-map evaluations ...
+EVAL_SHARE = 0.05  # ... or more, so that they take at most this share of the time (a 1000-wide net's surface)
 CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
-GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw
+GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw ...
+LONG_STEP = 0.005  # ... unless its steps take longer than this (seconds) or it evaluates: then it does not wait
 TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
+PARAM_COPY_LIMIT = 65536  # at a watchable pace, a bigger net's reports leave out parameters with more entries
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class TrainingSource:
 
     lock: threading.RLock
     run: Callable[[], TrainingRun]
-    record_state: Callable[[], None]
+    record_state: Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,17 @@ class Progress:
     epoch: int = 0
 
 
+def evaluation_gap(cost: float) -> float:
+    """Seconds from the start of one evaluation to the next, after one that took ``cost`` seconds:
+    ``EVAL_INTERVAL``, or longer for an expensive one, so that evaluating takes at most ``EVAL_SHARE`` of the
+    time (a 2-1000-1000-1 net's 60×60 surface is 7 GFLOP: about one evaluation every two seconds)."""
+    return max(EVAL_INTERVAL, cost / EVAL_SHARE)
+
+
 class TrainWorker(QThread):
     progressed = Signal(object)  # Progress
     failed = Signal(str)
+    clock = staticmethod(time.perf_counter)  # seconds (tests give it a clock of their own)
 
     def __init__(self, source: TrainingSource, steps_per_second: float | None = None, max_steps: int | None = None):
         super().__init__()
@@ -82,6 +99,8 @@ class TrainWorker(QThread):
         self.steps_done = 0
         self._turn = threading.Condition()  # the GUI thread's turns (see begin_gui_turn)
         self._turn_wanted = self._parked = False
+        self.step_seconds = 0.0  # how long the last step took
+        self._evaluating = False
 
     def stop(self) -> None:
         self._stop = True
@@ -93,11 +112,17 @@ class TrainWorker(QThread):
     # and each Qt call the GUI thread makes releases it, so a redraw of 5 ms took 30-40 ms and twice the
     # CPU time. Instead the GUI thread asks for a turn: the worker finishes its step, leaves the document's
     # lock and waits until the turn ends; the redraw runs at full speed and the worker loses only that time.
+    # A big network's step is different: it spends its time in NumPy's matrix kernels, which let go of the
+    # interpreter, so the redraw runs beside it at full speed, and waiting for the step to end (tens of
+    # milliseconds, an evaluation hundreds) would only make the window late. Then there is no turn.
 
     def begin_gui_turn(self, timeout: float = GUI_TURN_WAIT) -> bool:
         """Called on the GUI thread: wait (at most ``timeout`` s) until the worker is parked between steps.
-        True if it is; False if it was busy longer (a slow step), then the redraw shares the interpreter.
-        Either way, call :meth:`end_gui_turn` afterwards."""
+        True if it is; False if it was busy longer, then the redraw shares the interpreter. While the worker
+        evaluates or its steps are long (``LONG_STEP``) it does not wait at all. Either way, call
+        :meth:`end_gui_turn` afterwards."""
+        if self._evaluating or self.step_seconds > LONG_STEP:
+            timeout = 0.0  # (a sleeping worker between slow steps is parked: its turn is granted still)
         with self._turn:
             self._turn_wanted = True
             parked = self._turn.wait_for(lambda: self._parked or self._stop or self.isFinished(), timeout)
@@ -141,73 +166,97 @@ class TrainWorker(QThread):
         except Exception as exc:
             self.failed.emit(f"training stopped by an internal error: {type(exc).__name__}: {exc}")
 
+    def _ending(self) -> bool:
+        return self._stop or (self.max_steps is not None and self.steps_done >= self.max_steps)
+
     def _loop(self) -> None:
         source = self.source
         with source.lock:
             shapes = source.run().session.spec.param_shapes().values()
         small_net = sum(math.prod(shape) for shape in shapes) <= TRACE_LIMIT
         progress = Progress()
-        last_report = last_eval = time.perf_counter()
-        last_eval -= EVAL_INTERVAL  # evaluate at once, so the plots start with a point
-        next_step_at = time.perf_counter()
-        while not self._stop and (self.max_steps is None or self.steps_done < self.max_steps):
+        last_report = next_eval = next_step_at = self.clock()  # (evaluate at once: the plots get a point)
+        while not self._ending():
             rate = self.steps_per_second
+            slow = rate is not None and rate <= 30
             with source.lock:
                 run = source.run()
-                session, history = run.session, run.history
-                layer_ids = history.layer_ids
-                chunk_end = time.perf_counter() + CHUNK_SECONDS
-                record: tuple[int, float, dict[str, float]] | None = None
-                while True:
-                    trace = session.step()
-                    self.steps_done += 1
-                    if record is not None:
-                        history.record(*record)
-                    norms = trace.grad_norms()
-                    loss = float(trace.loss)  # type: ignore[arg-type]
-                    record = (trace.step, loss, {k: norms.get(k, math.nan) for k in layer_ids})
-                    if not math.isfinite(loss):
-                        self._stop = True
-                        self.failed.emit(
-                            f"the loss became {loss} at step {trace.step + 1}: lower the learning rate, then Reset"
-                        )
-                        break
-                    if rate is not None or self._stop or self._turn_wanted or time.perf_counter() >= chunk_end:
-                        break
-                    if self.max_steps is not None and self.steps_done >= self.max_steps:
-                        break
-                now = time.perf_counter()
-                slow = rate is not None and rate <= 30
-                if now - last_eval >= EVAL_INTERVAL or self._stop:
-                    # the chunk's last step, with its accuracy
-                    history.record(*record, train_accuracy(session, run.train))
-                    tested = held_out_record(session, run.test)
-                    if tested is not None:
-                        history.record_test(*tested)
-                    progress.surface = data_surface(session, run.train)
-                    progress.neuron_maps = neuron_maps(session, run.train)
-                    last_eval = now
+                trace, record = self._chunk(run, rate)
+                now = self.clock()
+                if self._ending() or now >= next_eval:
+                    self._evaluate(run, record, progress, pictures=not self._ending())
+                    next_eval = now + evaluation_gap(self.clock() - now)
                 else:
-                    history.record(*record)
-                if slow or now - last_report >= REPORT_INTERVAL or self._stop:
-                    if slow or small_net:
+                    run.history.record(*record)
+                if not self._ending() and (slow or now - last_report >= REPORT_INTERVAL):
+                    if small_net:
                         progress.trace = trace.to_numpy()
-                    progress.history = history.snapshot()
-                    source.record_state()  # (so the timeline's memory grows with time, not with speed)
-                    progress.step, progress.epoch = session.step_count, session.epoch_count
+                    elif slow:  # what the canvas shows at a watchable pace, without the big weight matrices
+                        progress.trace = trace.to_numpy(param_limit=PARAM_COPY_LIMIT)
+                    progress.history = run.history.snapshot()
+                    source.record_state()  # (the timeline's memory grows with time, not with speed)
+                    progress.step, progress.epoch = run.session.step_count, run.session.epoch_count
             if progress.step:
                 self.progressed.emit(progress)
                 progress = Progress()
-                last_report = time.perf_counter()
+                last_report = self.clock()
             self._wait_out_gui_turn()
             if rate is not None:
                 next_step_at += 1.0 / rate
-                pause = next_step_at - time.perf_counter()
+                pause = next_step_at - self.clock()
                 if pause > 0:
                     self._sleep(pause)
                 elif pause < -1.0:  # fell far behind (a slow step): don't try to catch up
-                    next_step_at = time.perf_counter()
-        with source.lock:
-            session = source.run().session
-            progress.step, progress.epoch = session.step_count, session.epoch_count
+                    next_step_at = self.clock()
+        with source.lock:  # the last report: the state training stopped in, with the last step's whole trace
+            run = source.run()
+            if run.session.trace is not None and not run.session.mid_step:
+                progress.trace = run.session.trace.to_numpy()
+            progress.history = run.history.snapshot()
+            progress.step, progress.epoch = run.session.step_count, run.session.epoch_count
         self.progressed.emit(progress)
+
+    def _chunk(self, run: TrainingRun, rate: float | None) -> tuple[StepTrace, tuple[int, float, dict[str, float]]]:
+        """Train steps for ``CHUNK_SECONDS`` (one step at a set pace; stopping, a turn wanted or a loss that is
+        not finite end it after the step in progress). Each goes into the history but the last, which is
+        returned with its record for the caller to add (with its accuracy when it evaluates)."""
+        session, history = run.session, run.history
+        chunk_end = self.clock() + CHUNK_SECONDS
+        record: tuple[int, float, dict[str, float]] | None = None
+        while True:
+            began = self.clock()
+            trace = session.step()
+            self.step_seconds = self.clock() - began
+            self.steps_done += 1
+            if record is not None:
+                history.record(*record)
+            norms = trace.grad_norms()
+            loss = float(trace.loss)  # type: ignore[arg-type]
+            record = (trace.step, loss, {k: norms.get(k, math.nan) for k in history.layer_ids})
+            if not math.isfinite(loss):
+                self._stop = True
+                self.failed.emit(
+                    f"the loss became {loss} at step {trace.step + 1}: lower the learning rate, then Reset"
+                )
+            if rate is not None or self._ending() or self._turn_wanted or self.clock() >= chunk_end:
+                return trace, record
+
+    def _evaluate(
+        self, run: TrainingRun, record: tuple[int, float, dict[str, float]], progress: Progress, pictures: bool
+    ) -> None:
+        """Record the chunk's last step with its accuracy (and the test set's figures); with ``pictures`` the
+        report also gets the decision surface and the neuron maps (not once stopping: the window computes
+        them for the weights training stopped at, and Pause need not wait for them)."""
+        session = run.session
+        self._evaluating = True
+        try:
+            run.history.record(*record, train_accuracy(session, run.train))
+            tested = held_out_record(session, run.test)
+            if tested is not None:
+                run.history.record_test(*tested)
+            if pictures and not self._stop:
+                progress.surface = data_surface(session, run.train)
+            if pictures and not self._stop:
+                progress.neuron_maps = neuron_maps(session, run.train)
+        finally:
+            self._evaluating = False

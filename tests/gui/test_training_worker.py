@@ -3,6 +3,9 @@ steps; at slow speeds it sleeps and a turn needs no waiting; stopping ends a wai
 
 from __future__ import annotations
 
+import itertools
+import threading
+
 import numpy as np
 import pytest
 
@@ -11,8 +14,10 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QCoreApplication
 
 from bpstudio.document import Document
+from bpstudio.gui import worker as worker_module
 from bpstudio.gui.training import TrainingController
-from bpstudio.gui.worker import Progress
+from bpstudio.gui.worker import EVAL_INTERVAL, EVAL_SHARE, PARAM_COPY_LIMIT, Progress, TrainWorker, evaluation_gap
+from tests.helpers import wide_net_file
 
 
 @pytest.fixture
@@ -84,17 +89,15 @@ def test_a_turn_without_a_worker_just_runs(controller):
 
 
 def test_a_report_carries_the_neuron_maps_of_the_weights_it_trained_to(qtbot, controller):
-    doc = controller.document
     reports = []
     controller.progressed.connect(reports.append)
-    controller.set_speed(None)  # (as fast as it goes)
-    controller.start(max_steps=5)  # one chunk: it is evaluated after its last step, then the worker ends
+    controller.set_speed(30)  # (a watchable pace: one step a chunk, each reported with its trace)
+    controller.start(max_steps=3)  # the first chunk is evaluated at once
     qtbot.waitUntil(lambda: controller.worker is None, timeout=10000)
-    maps = next(r.neuron_maps for r in reports if r.neuron_maps is not None)
-    assert doc.session.step_count == 5
+    report = next(r for r in reports if r.neuron_maps is not None)
+    maps, p = report.neuron_maps, report.trace.params_after  # the weights after the report's step
     gx, gy = np.meshgrid(maps.xs, maps.ys)
-    p = doc.params()
-    h = np.tanh(np.stack([gx, gy], axis=-1) @ p["h.weight"].T + p["h.bias"])  # the weights after the 5 steps
+    h = np.tanh(np.stack([gx, gy], axis=-1) @ p["h.weight"].T + p["h.bias"])
     assert isinstance(maps.layers["h"].values, np.ndarray)
     assert np.allclose(maps.layers["h"].values, np.moveaxis(h, -1, 0), rtol=1e-12, atol=1e-12)
 
@@ -107,3 +110,103 @@ def test_a_report_the_window_has_not_drawn_keeps_its_maps_when_a_newer_one_has_n
     controller.latest = None  # the window drew it
     controller._on_progress(Progress(step=5))
     assert controller.latest.neuron_maps is None
+
+
+def test_an_expensive_evaluation_is_spaced_to_a_small_share_of_the_time():
+    assert evaluation_gap(0.001) == EVAL_INTERVAL  # a small net's: four times a second
+    assert evaluation_gap(0.2) == pytest.approx(0.2 / EVAL_SHARE)  # a 1000-wide net's surface: seconds apart
+    assert 0.2 / evaluation_gap(0.2) <= EVAL_SHARE
+
+
+@pytest.fixture
+def wide(qtbot, tmp_path):
+    """A controller on a 2-300-300-1 net (its 300×300 matrix is bigger than reports copy)."""
+    doc = Document()
+    doc.open_file(wide_net_file(tmp_path))
+    controller = TrainingController(doc)
+    yield controller
+    controller.stop()
+
+
+class SteppedBlocks:
+    """Wraps a session's step: the ``at``-th step, once done, waits until ``release`` is set (``entered`` says
+    it got there), so a test acts while the worker is inside a step."""
+
+    def __init__(self, session, at):
+        self.entered, self.release, self.at, self.steps = threading.Event(), threading.Event(), at, 0
+        self.real = session.step
+        session.step = self
+
+    def __call__(self):
+        trace = self.real()
+        self.steps += 1
+        if self.steps == self.at:
+            self.entered.set()
+            self.release.wait(timeout=60)
+        return trace
+
+
+def big_params(trace):
+    sizes = {k: np.size(v) for k, v in {**trace.params_before, **(trace.params_after or {}), **trace.grads}.items()}
+    return {k for k, size in sizes.items() if size > PARAM_COPY_LIMIT}
+
+
+def seconds_per_call(monkeypatch):
+    """The worker's clock moves a second each time it is read: every chunk is one step and is reported."""
+    ticks = itertools.count()
+    monkeypatch.setattr(TrainWorker, "clock", staticmethod(lambda: float(next(ticks))))
+
+
+@pytest.mark.parametrize("speed", [30, None])
+def test_a_wide_nets_reports_carry_no_copies_of_its_big_weight_matrices(qtbot, wide, speed, monkeypatch):
+    seconds_per_call(monkeypatch)
+    reports = []
+    wide.progressed.connect(reports.append)
+    wide.set_speed(speed)  # a watchable pace (a trace every step) and as fast as it goes
+    wide.start(max_steps=4)
+    qtbot.waitUntil(lambda: wide.worker is None, timeout=20000)
+    *during, last = reports
+    assert during and all(r.trace is None or not big_params(r.trace) for r in during)
+    if speed is not None:  # what the canvas shows: each layer's values, the gradient norms of all three
+        assert all(r.trace is not None and set(r.trace.grad_norms()) == {"h1", "h2", "y"} for r in during)
+    # the last report, for the window paused, has the last step whole
+    assert big_params(last.trace) == {"h2.weight"} and last.step == 4
+    np.testing.assert_array_equal(last.trace.params_after["h2.weight"], wide.document.params()["h2.weight"])
+
+
+def test_stopping_while_a_step_runs_ends_after_that_step(qtbot, wide, monkeypatch):
+    computed = []
+    for name in ("data_surface", "neuron_maps"):
+        real = getattr(worker_module, name)
+        monkeypatch.setattr(worker_module, name, lambda *a, real=real, name=name: computed.append(name) or real(*a))
+    reports = []
+    wide.progressed.connect(reports.append)
+    wide.set_speed(None)
+    steps = SteppedBlocks(wide.document.session, at=3)
+    wide.start()
+    qtbot.waitUntil(steps.entered.is_set, timeout=20000)
+    pictures_before = len(computed)
+    wide.worker.stop()  # Pause, while the third step runs
+    steps.release.set()
+    qtbot.waitUntil(lambda: wide.worker is None, timeout=20000)
+    assert steps.steps == 3 and wide.document.session.step_count == 3  # no step after the one running
+    assert len(computed) == pictures_before  # nor a surface or neuron maps: the window draws them, paused
+    assert reports[-1].step == 3 and reports[-1].trace.step == 2  # (steps count from 0)
+
+
+def test_a_turn_does_not_wait_for_a_long_step(qtbot, wide, monkeypatch):
+    seconds_per_call(monkeypatch)  # (each step "takes" a second)
+    wide.set_speed(None)
+    steps = SteppedBlocks(wide.document.session, at=3)
+    wide.start()
+    qtbot.waitUntil(steps.entered.is_set, timeout=20000)
+    worker = wide.worker
+    watchdog = threading.Timer(10, steps.release.set)  # (were the turn waited for, it would come after this)
+    watchdog.start()
+    try:
+        assert not worker.begin_gui_turn(timeout=60)  # no turn: the redraw runs beside the step
+        assert not steps.release.is_set()  # and it did not wait for the step to end
+    finally:
+        worker.end_gui_turn()
+        steps.release.set()
+        watchdog.cancel()
