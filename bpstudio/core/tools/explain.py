@@ -284,17 +284,34 @@ class _Graph:
                 self.grad_out[lid] = sum(
                     (self.grad_net[c] @ a for c, a, _, _ in self.edges[lid]), np.zeros_like(self.out[lid])
                 )
-            self.grad_net[lid] = np.einsum("bn,bnm->bm", self.grad_out[lid], self.jac[lid])
+            jac = self.jac[lid]
+            grad_out = self.grad_out[lid]
+            self.grad_net[lid] = np.einsum("bn,bnm->bm", grad_out, jac) if jac.ndim == 3 else grad_out * jac
 
     def _jacobian(self, lid: str) -> np.ndarray:
-        """J[b, n, m] = ∂out[n]/∂net[m], from the activation's backward (a vector-Jacobian product)."""
+        """J[b, n, m] = ∂out[n]/∂net[m], from the activation's backward (a vector-Jacobian product); for an
+        activation applied unit by unit only its diagonal, J[b, n] (a 1000-unit layer's whole Jacobian for a
+        batch of 32 is 256 MB, nearly all zeros)."""
         name, pre, out = self.spec.layer(lid).activation, self.pre[lid], self.out[lid]
         backward, units = activations.FUNCTIONS[name][1], pre.shape[1]
         if name in COUPLED:  # the VJP with the unit vector e_n is row n of the Jacobian
             rows = [backward(pre, out, np.broadcast_to(e, pre.shape).copy()) for e in np.eye(units)]
             return np.stack(rows, axis=1)
-        slope = np.asarray(backward(pre, out, np.ones_like(pre)), dtype=np.float64)
-        return slope[:, :, None] * np.eye(units)
+        return np.asarray(backward(pre, out, np.ones_like(pre)), dtype=np.float64)
+
+    def _slope(self, lid: str, sample: int, n: int, m: int) -> float:
+        """∂out[n]/∂net[m] for one sample."""
+        jac = self.jac[lid]
+        if jac.ndim == 3:
+            return float(jac[sample, n, m])
+        return float(jac[sample, n]) if n == m else 0.0
+
+    def _units(self, lid: str, j: int) -> set[int] | range:
+        """The units of ``lid`` whose paths the root's unit ``j`` needs: all of them downstream, and in the
+        root layer those whose out depends on net[j] (only j, unless a softmax couples them)."""
+        if lid != self.root:
+            return range(self.spec.widths[lid])
+        return {n for n, m in self._activation_pairs(lid) if m == j}
 
     def _activation_pairs(self, lid: str) -> list[tuple[int, int]]:
         units = self.spec.widths[lid]
@@ -308,7 +325,7 @@ class _Graph:
             meaning = f"softmax: s_{n}·(1 − s_{n})" if n == m else f"softmax: −s_{n}·s_{m}"
         else:
             meaning = f"{name}'(net) = {ACTIVATION_RULES[name]}"
-        return Factor(f"∂out_{lid}[{n}]/∂net_{lid}[{m}]", meaning, float(self.jac[lid][sample, n, m]))
+        return Factor(f"∂out_{lid}[{n}]/∂net_{lid}[{m}]", meaning, self._slope(lid, sample, n, m))
 
     def count_paths(self, j: int) -> int:
         counts: dict[str, list[int]] = {}
@@ -318,8 +335,11 @@ class _Graph:
             if lid == self.spec.output:
                 counts[lid] = [1] * units
             else:
+                needed = self._units(lid, j)
                 counts[lid] = [
                     sum(net_counts[c][m] for c, _, mask, _ in self.edges[lid] for m in np.flatnonzero(mask[:, n]))
+                    if n in needed
+                    else 0
                     for n in range(units)
                 ]
             net_counts[lid] = [0] * units
@@ -343,7 +363,11 @@ class _Graph:
                 ]
             else:
                 out_tails[lid] = []
+                needed = self._units(lid, j)
                 for n in range(units):
+                    if n not in needed:
+                        out_tails[lid].append([])
+                        continue
                     options = [
                         (abs(a[m, n] * t.value), c, m, kind, float(a[m, n]), t)
                         for c, a, mask, kind in self.edges[lid]
@@ -365,7 +389,7 @@ class _Graph:
             net_tails[lid] = [[] for _ in range(units)]
             options_by_m: dict[int, list[tuple[float, int, _Tail]]] = {m: [] for m in range(units)}
             for n, m in self._activation_pairs(lid):
-                d = float(self.jac[lid][s, n, m])
+                d = self._slope(lid, s, n, m)
                 options_by_m[m].extend((abs(d * t.value), n, t) for t in out_tails[lid][n])
             for m, candidates in options_by_m.items():
                 for _, n, t in heapq.nlargest(k, candidates, key=lambda o: o[0]):

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from bpstudio.core import datasets
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import SessionError, SpecError
-from bpstudio.core.io import presets
+from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value, to_text
 from tests.core.random_nets import nets
-from tests.helpers import needs_torch, network
+from tests.helpers import needs_torch, network, wide_net_file
 
 
 def mazur_trace():
@@ -265,3 +265,24 @@ def test_a_trace_from_before_the_network_was_edited_is_refused_in_words():
     wider = spec.replace_layer("o", weight=None).replace_layer("h", units=3, weight=None, bias=None)
     with pytest.raises(SessionError, match="does not fit the network"):
         explain(wider, trace, "o.weight", (0, 0))
+
+
+def test_a_wide_layer_is_explained_path_by_path_from_its_one_unit(tmp_path):
+    """2-300-300-1: the 300 paths from w_h1[4,1] run through each unit of h2; the largest are listed (the
+    explanation follows only the paths the parameter's unit starts, not the whole 300×300 layer's)."""
+    spec = spec_io.load(wide_net_file(tmp_path))
+    trace = Session(spec, datasets.resolve_split(spec.data)[0], batch_size=8).forward_backward().to_numpy()
+    s, p, layers = 2, trace.params_before, trace.layers
+    slope = {lid: 1 - layers[lid].out[s] ** 2 for lid in ("h1", "h2")}  # tanh'
+    out = layers["y"].out[s, 0]
+    upstream = trace.output_grad[s, 0] * out * (1 - out) * p["y.weight"][0]  # ∂E/∂out_h2[m], path by path
+    paths = upstream * slope["h2"] * p["h2.weight"][:, 4] * slope["h1"][4] * layers["h1"].inputs[0][s, 1]
+    e = explain(spec, trace, "h1.weight", (4, 1), sample=s, max_paths=5)
+    assert e.n_paths == 300 and e.sample_value == pytest.approx(math.fsum(paths), rel=1e-9)
+    biggest = sorted(paths, key=abs, reverse=True)[:5]
+    assert [q.value for q in e.paths] == pytest.approx(biggest, rel=1e-12)
+    assert [int(q.via[1].split("[")[1].rstrip("]")) for q in e.paths] == [
+        int(m) for m in np.argsort(-np.abs(paths), kind="stable")[:5]
+    ]
+    total = sum(explain(spec, trace, "h1.weight", (4, 1), b).sample_value for b in range(8))
+    assert total == pytest.approx(trace.layers["h1"].grads["weight"][4, 1], rel=1e-9, abs=1e-15)
