@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.states import LayerState
 from bpstudio.gui.canvas.style import BODY_PAD, HEADER_H, HEAT_CELL, HEAT_COLS, HEAT_MAX_UNITS, fonts
-from bpstudio.gui.colors import HIGHLIGHT, signed_color
+from bpstudio.gui.colors import HIGHLIGHT, diverging_rgb
 from bpstudio.gui.qt_utils import format_number
 
 ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -157,19 +157,20 @@ class LayerItem(QGraphicsItem):
         if state.small:
             return
         values, what = (state.out, "out, sample 1") if state.out is not None else (state.bias, "bias")
-        image = QImage(geometry.cols, geometry.rows, QImage.Format.Format_RGB32)
-        image.fill(style.BACKGROUND)
+        # one pixel a unit, row by row; the colours of the whole strip at once (a 1000-unit layer, every redraw)
+        pixels = np.full(geometry.cols * geometry.rows, QColor(style.BACKGROUND).rgb(), dtype=np.uint32)
         if values is None:
             self.heat_caption = "no values yet"
         else:
-            shown = values[:HEAT_MAX_UNITS]
+            shown = np.asarray(values[:HEAT_MAX_UNITS], dtype=np.float64)
             finite = np.abs(shown[np.isfinite(shown)])
             scale = float(finite.max()) if finite.size else 0.0
-            for unit, v in enumerate(shown):
-                image.setPixelColor(unit % geometry.cols, unit // geometry.cols, signed_color(float(v), scale))
+            rgb = diverging_rgb(shown, -scale, scale).astype(np.uint32)
+            pixels[: len(shown)] = (0xFF << 24) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
             more = f", first {HEAT_MAX_UNITS}" if state.units > HEAT_MAX_UNITS else ""
             self.heat_caption = f"{what}{more} · ±{format_number(scale, 3)}"
-        self._heat = image
+        cols, rows = geometry.cols, geometry.rows
+        self._heat = QImage(pixels.tobytes(), cols, rows, 4 * cols, QImage.Format.Format_RGB32).copy()
         r = geometry.heat_rect
         self._heat_grid = [
             QLineF(r.left() + c * HEAT_CELL, r.top(), r.left() + c * HEAT_CELL, r.bottom())

@@ -22,6 +22,8 @@ from bpstudio.gui.qt_utils import format_number
 
 CELL_DIGITS = 4  # significant digits in a cell; the tooltip gives the exact value
 MAX_VISIBLE_ROWS = 12  # taller matrices scroll inside the table
+FITTED_CELLS = 4096  # up to this many cells each column fits its numbers; bigger matrices get one width
+WIDTH_SAMPLE = 512  # ... from the texts of about this many of their values (and their extremes)
 ERROR_STYLE = "color: #c62828;"
 
 Index = QModelIndex | QPersistentModelIndex
@@ -215,25 +217,42 @@ class MatrixEditor(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        """Columns just wide enough for their numbers; the table as tall as its rows (up to a cap)."""
-        view = self.view
-        view.resizeColumnsToContents()
+        """Columns just wide enough for their numbers; the table as tall as its rows (up to a cap). A big
+        matrix's columns share one width: fitting each column asks the model for every cell (a 1000×1000
+        layer's took a minute), while the table is lazy and only asks for the cells in sight."""
+        view, model = self.view, self.model
         metrics = view.fontMetrics()
-        for col in range(self.model.columnCount()):
-            view.setColumnWidth(col, max(view.columnWidth(col), metrics.horizontalAdvance("-0.0000") + 12))
+        least = metrics.horizontalAdvance("-0.0000") + 12
+        if model.rowCount() * model.columnCount() <= FITTED_CELLS:
+            view.resizeColumnsToContents()
+            for col in range(model.columnCount()):
+                view.setColumnWidth(col, max(view.columnWidth(col), least))
+        else:
+            width = max(least, self._shared_width(metrics))
+            view.horizontalHeader().setDefaultSectionSize(width)
+            for col in range(model.columnCount()):  # (sections keep sizes set for an earlier matrix)
+                view.setColumnWidth(col, width)
         view.verticalHeader().setDefaultSectionSize(metrics.height() + 8)
-        rows = min(self.model.rowCount(), MAX_VISIBLE_ROWS)
+        rows = min(model.rowCount(), MAX_VISIBLE_ROWS)
         frame = 2 * view.frameWidth()
         height = view.horizontalHeader().sizeHint().height() + rows * view.verticalHeader().defaultSectionSize()
-        content = view.verticalHeader().sizeHint().width() + sum(
-            view.columnWidth(c) for c in range(self.model.columnCount())
-        )
+        content = view.verticalHeader().sizeHint().width() + view.horizontalHeader().length()
         if self.model.rowCount() > MAX_VISIBLE_ROWS:
             content += view.verticalScrollBar().sizeHint().width()
         view.setMaximumWidth(content + frame)  # no grey strip right of a small matrix
         clipped = content + frame > self.width() > 0
         scrollbar = view.horizontalScrollBar().sizeHint().height() if clipped else 0
         view.setFixedHeight(height + frame + scrollbar)
+
+    def _shared_width(self, metrics: Any) -> int:
+        """A width for every column of a big matrix: its widest header and the widest text among a sample of
+        its values and its extremes (a rarer, longer number shows elided; its tooltip has it whole)."""
+        values = self.model.values.ravel()
+        sample = values[:: max(1, values.size // WIDTH_SAMPLE)]
+        finite = values[np.isfinite(values)]
+        extremes = [finite.min(), finite.max(), finite[np.argmin(np.abs(finite))]] if finite.size else []
+        texts = {format_number(float(v), CELL_DIGITS) for v in (*sample, *extremes)} | set(self.model.col_labels)
+        return max((metrics.horizontalAdvance(text) for text in texts), default=0) + 12
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
