@@ -4,15 +4,20 @@ from its thread and the document from the GUI thread; neither does the math itse
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bpstudio.core.data import Dataset
 from bpstudio.core.session import Session
+from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.tools.boundary import Surface, accuracy, output_curve, output_surface
 
 TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
 
-SURFACE_RESOLUTION = 60  # grid points a side of the decision surface
+SURFACE_RESOLUTION = 60  # grid points a side of the decision surface ...
+SURFACE_WORK = 10**9  # ... or fewer, so that computing it takes at most about this many multiply-adds
+LEAST_RESOLUTION = 32  # (but never fewer than this)
 
 
 def train_accuracy(session: Session, train: Dataset) -> float | None:
@@ -33,4 +38,13 @@ def data_surface(session: Session, train: Dataset) -> Surface | tuple[np.ndarray
     output curve (a tuple xs, ys) for 1-D inputs, else None."""
     if session.spec.widths[session.spec.input_id] == 1:
         return output_curve(session.predict, session.spec, train)
-    return output_surface(session.predict, session.spec, train, resolution=SURFACE_RESOLUTION)
+    return output_surface(session.predict, session.spec, train, resolution=surface_resolution(session.spec))
+
+
+def surface_resolution(spec: NetworkSpec) -> int:
+    """Grid points a side of ``spec``'s decision surface: ``SURFACE_RESOLUTION``, or fewer for a network whose
+    forward pass over that grid would take more than ``SURFACE_WORK`` multiply-adds (a 2-1000-1000-1 net's
+    60×60 grid took 3.6·10⁹, seconds on the GUI thread at every Pause and Step: it gets 32×32)."""
+    per_point = sum(math.prod(shape) for key, shape in spec.param_shapes().items() if key.endswith(".weight"))
+    fitting = math.isqrt(SURFACE_WORK // max(per_point, 1))
+    return max(LEAST_RESOLUTION, min(SURFACE_RESOLUTION, fitting))

@@ -4,11 +4,18 @@ import numpy as np
 
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import make_toy, resolve_split
-from bpstudio.core.io import presets
+from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Session
 from bpstudio.core.tools.boundary import Surface
-from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
-from tests.helpers import network
+from bpstudio.core.tools.evaluate import (
+    SURFACE_RESOLUTION,
+    SURFACE_WORK,
+    data_surface,
+    held_out_record,
+    surface_resolution,
+    train_accuracy,
+)
+from tests.helpers import network, wide_net_file
 
 
 def xor_run():
@@ -48,3 +55,16 @@ def test_the_surface_follows_the_input_width():
         [{"id": "x", "type": "input", "units": 3}, {"id": "y", "type": "dense", "inputs": ["x"], "units": 1}], "y"
     )
     assert three.X.shape[1] == 3 and data_surface(Session(wide, three), three) is None
+
+
+def test_a_big_networks_surface_takes_a_coarser_grid_with_the_same_values(tmp_path):
+    spec = spec_io.load(wide_net_file(tmp_path, hidden=(1000, 1000)))
+    train = resolve_split(spec.data)[0]
+    session = Session(spec, train)
+    work = 2 * 1000 + 1000 * 1000 + 1000  # multiply-adds a grid point costs: 60×60 points are 3.6·10⁹
+    surface = data_surface(session, train)
+    assert surface.values.shape == (32, 32) and 32 * 32 * work <= 1.05 * SURFACE_WORK
+    gx, gy = np.meshgrid(surface.xs, surface.ys)
+    expected = session.predict(np.column_stack([gx.ravel(), gy.ravel()]))[:, 0].reshape(gx.shape)
+    np.testing.assert_allclose(surface.values, expected, rtol=1e-12)
+    assert surface_resolution(presets.load("spiral")) == SURFACE_RESOLUTION  # small nets keep the fine grid
