@@ -104,6 +104,17 @@ def test_the_accuracy_plot_appears_only_once_there_are_accuracies(qtbot):
     assert data(plot.train_accuracy_curve)[1][-1] == 0.8
 
 
+def test_accuracies_evaluated_now_and_then_are_joined_by_a_line(qtbot):
+    h = TrainingHistory(LAYERS)
+    for step in range(200):  # training evaluates the accuracy every 25th step
+        h.record(step, 0.3, {}, accuracy=0.5 + step / 1000 if step % 25 == 0 else None)
+    plot = shown(qtbot, LossPlot())
+    plot.set_history(h)
+    x, y = data(plot.train_accuracy_curve)
+    np.testing.assert_array_equal(x, [0, 25, 50, 75, 100, 125, 150, 175])
+    np.testing.assert_allclose(y, 0.5 + x / 1000)  # (a line through them: every point has a neighbour)
+
+
 def test_log_checkbox_switches_the_loss_axis(qtbot):
     h = decaying_history()
     plot = shown(qtbot, LossPlot())

@@ -66,14 +66,16 @@ class LossPlot(HistoryPlot):
         self.log_check.toggled.connect(self._on_log_toggled)
 
     def _draw(self, history: TrainingHistory) -> None:
+        # the accuracy is evaluated now and then while training (a big network's seconds apart): its curve
+        # joins the steps that have one, where a line only between neighbouring steps would show nothing
+        accuracies, evaluated = history.accuracies(), np.isfinite(history.accuracies())
         mark_points(self.train_curve, history.losses(), TRAIN_COLOR)
-        mark_points(self.train_accuracy_curve, history.accuracies(), TRAIN_COLOR)
+        mark_points(self.train_accuracy_curve, accuracies[evaluated], TRAIN_COLOR)
         self.train_curve.setData(history.steps(), history.losses(), connect="finite")
         self.test_curve.setData(history.test_steps(), history.test_losses(), connect="finite")
-        accuracies = (history.accuracies(), history.test_accuracies())
-        self._show_accuracy(any(bool(np.isfinite(a).any()) for a in accuracies))
+        self._show_accuracy(bool(evaluated.any()) or bool(np.isfinite(history.test_accuracies()).any()))
         if self.accuracy_shown:
-            self.train_accuracy_curve.setData(history.steps(), history.accuracies(), connect="finite")
+            self.train_accuracy_curve.setData(history.steps()[evaluated], accuracies[evaluated])
             self.test_accuracy_curve.setData(history.test_steps(), history.test_accuracies(), connect="finite")
         self._with_test = bool(len(history.test_steps()))
         self._update_legend()
