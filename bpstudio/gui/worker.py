@@ -40,7 +40,8 @@ EVAL_INTERVAL = 0.25  # seconds between test-loss / accuracy / decision-surface 
 EVAL_SHARE = 0.05  # ... or more, so that they take at most this share of the time (a 1000-wide net's surface)
 CHUNK_SECONDS = 0.008  # how long the worker holds the lock in one go
 GUI_TURN_WAIT = 0.05  # the longest the GUI thread waits for the worker to pause for its redraw ...
-LONG_STEP = 0.005  # ... unless its steps take longer than this (seconds) or it evaluates: then it does not wait
+LONG_STEP = 0.005  # ... unless its steps take longer than this (seconds) or it is in an evaluation that takes
+# longer than the wait: then it does not wait
 TRACE_LIMIT = 4096  # send the full trace for the canvas only for nets up to this many parameters
 PARAM_COPY_LIMIT = 65536  # at a watchable pace, a bigger net's reports leave out parameters with more entries
 
@@ -100,6 +101,7 @@ class TrainWorker(QThread):
         self._turn = threading.Condition()  # the GUI thread's turns (see begin_gui_turn)
         self._turn_wanted = self._parked = False
         self.step_seconds = 0.0  # how long the last step took
+        self.evaluation_seconds = 0.0  # how long the last evaluation took
         self._evaluating = False
 
     def stop(self) -> None:
@@ -118,10 +120,10 @@ class TrainWorker(QThread):
 
     def begin_gui_turn(self, timeout: float = GUI_TURN_WAIT) -> bool:
         """Called on the GUI thread: wait (at most ``timeout`` s) until the worker is parked between steps.
-        True if it is; False if it was busy longer, then the redraw shares the interpreter. While the worker
-        evaluates or its steps are long (``LONG_STEP``) it does not wait at all. Either way, call
-        :meth:`end_gui_turn` afterwards."""
-        if self._evaluating or self.step_seconds > LONG_STEP:
+        True if it is; False if it was busy longer, then the redraw shares the interpreter. While the worker's
+        steps are long (``LONG_STEP``), or it is in an evaluation that took longer than ``timeout`` the last
+        time, it does not wait at all. Either way, call :meth:`end_gui_turn` afterwards."""
+        if self.step_seconds > LONG_STEP or (self._evaluating and self.evaluation_seconds > timeout):
             timeout = 0.0  # (a sleeping worker between slow steps is parked: its turn is granted still)
         with self._turn:
             self._turn_wanted = True
@@ -185,7 +187,8 @@ class TrainWorker(QThread):
                 now = self.clock()
                 if self._ending() or now >= next_eval:
                     self._evaluate(run, record, progress, pictures=not self._ending())
-                    next_eval = now + evaluation_gap(self.clock() - now)
+                    self.evaluation_seconds = self.clock() - now
+                    next_eval = now + evaluation_gap(self.evaluation_seconds)
                 else:
                     run.history.record(*record)
                 if not self._ending() and (slow or now - last_report >= REPORT_INTERVAL):
