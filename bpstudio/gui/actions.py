@@ -176,7 +176,10 @@ def _toolbar(w: MainWindow, a: Actions) -> None:
     bar.addActions([a.step, a.epoch, a.play])
     bar.addWidget(a.speed)
     bar.addAction(a.reset)
-    bar.addSeparator()
-    bar.addWidget(a.phase_label)
     w.addToolBar(bar)
     w.stepping_toolbar = bar
+    phase = QToolBar("Phase", w)  # (its own bar: never pushed into the stepping bar's overflow menu)
+    phase.setObjectName("phase_toolbar")
+    phase.addWidget(a.phase_label)
+    w.addToolBar(phase)
+    w.phase_toolbar = phase

@@ -57,6 +57,7 @@ DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
 class MainWindow(QMainWindow):
     view_menu: QMenu  # made with the menus and the toolbar (gui/actions.py)
     stepping_toolbar: QToolBar
+    phase_toolbar: QToolBar
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.explanation = ExplanationPanel()
         self.training_panel = TrainingPanel()
         self.data_panel = DataPanel()
+        self.data_plot = self.data_panel.plot  # (in a dock of its own, beside the canvas)
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
         self.timeline_panel = TimelinePanel()

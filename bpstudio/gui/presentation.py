@@ -1,5 +1,9 @@
-"""Presentation mode, for a projector: larger type (x1.5), black text on white, and the panels a lecture does
-not need (edit history, timeline, data) hidden; switching back restores the fonts, colours and panels."""
+"""Presentation mode, for a projector: larger type (x1.5), black text on white, and only what a class looks at:
+the canvas, the data with its decision surface, the loss and the per-layer gradients. The panels for editing
+(training settings, data set, layer inspector, chain rule, edit history, timeline) and the plots' export buttons are
+hidden (the View menu brings a panel back), and the phase indicator gets a toolbar row of its own, so the
+larger type never pushes it into the toolbar's overflow menu. Switching back restores fonts, colours and
+panels."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
 SCALE = 1.5
-HIDDEN = ("history", "timeline", "data")  # docks a lecture does not need
+HIDDEN = ("training", "dataset", "inspector", "explanation", "history", "timeline")  # docks a lecture does not need
 
 
 def high_contrast(palette: QPalette) -> QPalette:
@@ -36,10 +40,15 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
         window.open_before_presentation = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}
         for key in HIDDEN:
             docks[key].hide()
+        docks["data"].raise_()
+        window.insertToolBarBreak(window.phase_toolbar)
     else:
         for key, was_open in window.open_before_presentation.items():
             docks[key].setVisible(was_open)
-        for front in ("inspector", "training"):  # the tabs in front as on a first start
+        for front in ("inspector", "data"):  # the tabs in front as on a first start
             docks[front].raise_()
+        window.removeToolBarBreak(window.phase_toolbar)
+    for plot in (window.loss_plot, window.gradient_plot):
+        plot.show_export_buttons(not on)
     QApplication.setFont(font)
     window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())

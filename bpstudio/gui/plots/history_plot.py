@@ -204,6 +204,11 @@ class HistoryPlot(QWidget):
         if event.type() == QEvent.Type.FontChange:
             self._apply_fonts()
 
+    def show_export_buttons(self, shown: bool) -> None:
+        """Presentation mode hides them (the right-click menu still exports)."""
+        self.png_button.setVisible(shown)
+        self.csv_button.setVisible(shown)
+
     def _set_exportable(self, enabled: bool) -> None:
         self.png_button.setEnabled(enabled)
         self.csv_button.setEnabled(enabled)
