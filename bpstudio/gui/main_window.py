@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
             self.settings,
             recent_changed=lambda: self.refresh_recent_menu(),  # (the menu is made after the file manager)
             show_status=lambda text: self.statusBar().showMessage(text, 4000),
+            engines=self.backend_loader,
         )
         self.selected_layer: str | None = None
         self._base_font = QApplication.font()
