@@ -176,12 +176,13 @@ class GradientPlot(HistoryPlot):
                 curve.setPen(kept_pen(self.color(lid), index, font))
 
     def _label_rows(self, layer_ids: tuple[str, ...]) -> None:
-        """Every row named where there is room; when rows are too thin for their labels, pyqtgraph drops
-        the finer tick levels: first the odd rows, then all but every fourth, keeping first and last."""
+        """Every row named where there is room. The first layer's row is always named; when rows are too thin
+        for their labels pyqtgraph drops the finer tick levels: first the odd rows, then all but every fourth,
+        then the last layer's (so on a short heatmap "h1" and "out" never print over each other)."""
         last = len(layer_ids) - 1
         levels: list[list[tuple[float, str]]] = [[], [], [], []]
         for row, lid in enumerate(layer_ids):
-            level = 0 if row in (0, last) else 1 if row % 4 == 0 else 2 if row % 2 == 0 else 3
+            level = 0 if row == 0 else 1 if row == last or row % 4 == 0 else 2 if row % 2 == 0 else 3
             levels[level].append((row + 0.5, lid))
         self.heat_item.getAxis("left").setTicks(levels)
 
