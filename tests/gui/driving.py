@@ -6,6 +6,8 @@ from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
 
+from bpstudio.core.io import presets
+
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 
@@ -27,7 +29,7 @@ def activate(qtbot, w):
 
 
 def menu(window, *path):
-    """The action at ``path`` in the window's menu bar, e.g. ("File", "Examples", "mazur")."""
+    """The action at ``path`` in the window's menu bar, e.g. ("File", "Examples", "Mazur 2-2-2")."""
     actions = window.menuBar().actions()
     for name in path:
         action = next(a for a in actions if a.text().replace("&", "") == name)
@@ -46,7 +48,8 @@ def press(qtbot, w, key, modifiers=NOMOD):
 
 
 def open_example(qtbot, w, name):
-    menu(w, "File", "Examples", name).trigger()
+    """File ▸ Examples ▸ the example ``name`` (its id, e.g. "mazur"; the menu shows its title)."""
+    menu(w, "File", "Examples", presets.title(name)).trigger()
     settle(qtbot)
 
 

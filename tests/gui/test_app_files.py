@@ -241,7 +241,7 @@ def start_training(qtbot, w, steps=20):
 def test_loading_an_example_while_training_stops_the_worker(qtbot, window, dialogs):
     w = window
     worker = start_training(qtbot, w)
-    menu(w, "File", "Examples", "mazur").trigger()
+    menu(w, "File", "Examples", "Mazur 2-2-2").trigger()
     assert worker.isFinished() and w.training.worker is None  # stopped and waited for
     settle(qtbot)
     assert not w.training.running and not w.window_actions.play.isChecked() and w.window_actions.forward.isEnabled()
@@ -254,7 +254,7 @@ def test_loading_an_example_while_training_asks_about_the_trained_steps(qtbot, w
     w = window
     start_training(qtbot, w)
     dialogs.answer = Button.Cancel
-    menu(w, "File", "Examples", "mazur").trigger()
+    menu(w, "File", "Examples", "Mazur 2-2-2").trigger()
     assert dialogs.kinds() == ["question"]
     assert w.windowTitle().startswith("XOR")
 

@@ -33,7 +33,7 @@ def shrink(qtbot, w, size=PROJECTOR):
 
 def step_xor_and_select(qtbot, w):
     """A run with a batch of many samples (the chain rule gets its sample picker) and a layer selected."""
-    menu(w, "File", "Examples", "xor").trigger()
+    menu(w, "File", "Examples", "XOR 2-4-1").trigger()
     settle(qtbot)
     w.window_actions.step.trigger()
     settle(qtbot)
@@ -190,7 +190,7 @@ def test_one_screen_shows_the_canvas_surface_loss_gradients_and_run_controls(qtb
     tab — the canvas, the data with the decision surface beside it, the loss, the per-layer gradients, and the
     run controls — each with room to read."""
     w = window
-    menu(w, "File", "Examples", "spiral").trigger()
+    menu(w, "File", "Examples", "Spiral classifier (3 classes, softmax cross-entropy)").trigger()
     settle(qtbot)
     w.window_actions.step.trigger()
     shrink(qtbot, w, size)
