@@ -378,12 +378,12 @@ class Document:
             return
         start_step = self.session.step_count
         before = self.snapshot()
+        refusal = None
         try:
             with self.lock:
                 action(self.session)
-        except BpstudioError as exc:
-            self.refused.emit(str(exc))
-            return
+        except BpstudioError as exc:  # (the steps done before it are kept; the canvas shows how far it got)
+            refusal = str(exc)
         s = self.session
         self.trace = None if s.trace is None else s.trace.to_numpy()
         if s.step_count != start_step:
@@ -395,6 +395,8 @@ class Document:
             self._params_cache = None
             self.params_changed.emit()
         self.step_changed.emit()
+        if refusal is not None:
+            self.refused.emit(refusal)
 
     def record_step(self, trace: StepTrace | None) -> None:
         """Add a finished step to the plot history (the training worker records its own steps)."""

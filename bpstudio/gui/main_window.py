@@ -46,6 +46,7 @@ from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.refresh import RefreshPacer
+from bpstudio.gui.step_alarm import StepAlarm
 from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
 from bpstudio.gui.typing_guard import TypingGuard
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.data_plot = self.data_panel.plot  # (in a dock of its own, beside the canvas)
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
+        self.step_alarm = StepAlarm(self.gradient_plot, self.canvas, self.statusBar())  # saturated, not finite…
         self.timeline_panel = TimelinePanel()
         self.undo_view = QUndoView(self.undo_mirror.qt_stack)
         self.undo_view.setEmptyLabel("<opened>")
@@ -294,6 +296,7 @@ class MainWindow(QMainWindow):
         params = doc.params()
         refusal, self._refusal = self._refusal, None
         self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
+        self.step_alarm.show(doc.spec, doc.trace)
         if self._select_after_redraw is not None:
             layer_id, self._select_after_redraw = self._select_after_redraw, None
             self.canvas.select_layer(layer_id)

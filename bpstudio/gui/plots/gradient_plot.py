@@ -53,6 +53,8 @@ class GradientPlot(HistoryPlot):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Save each layer's gradient norm per step as CSV", parent)
         self._colors: dict[str, QColor] = {}
+        self._alarm: tuple[str, str] | None = None  # what went wrong in the step shown: (short, full)
+        self._ratio: float | None = None  # the first/last ratio drawn last
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.kept_curves: list[dict[str, pg.PlotDataItem]] = []  # per kept run, its layers' curves (faint)
         self.ratio_label = QLabel()
@@ -116,7 +118,8 @@ class GradientPlot(HistoryPlot):
             mark_points(curve, norms, self.color(lid))
             curve.setData(steps, norms, connect="finite")
         self._draw_heatmap(*history.grad_matrix(HEATMAP_COLUMNS))
-        self._show_ratio(history.first_last_ratio())
+        self._ratio = history.first_last_ratio()
+        self._show_ratio(self._ratio)
         self._set_exportable(len(history) > 0)
 
     # --- drawing ------------------------------------------------------------------------------------
@@ -210,8 +213,21 @@ class GradientPlot(HistoryPlot):
         width = float(steps[-1] - steps[0]) / (columns - 1) if columns > 1 else 1.0
         self.heatmap.setRect(QRectF(float(steps[0]) - width / 2, 0.0, width * columns, float(len(layer_ids))))
 
+    def show_alarm(self, short: str | None, full: str | None = None) -> None:
+        """Say in the readout what went wrong in the step shown (core's words: saturated or dead layers,
+        gradients that are 0, values that are not numbers) instead of the ratio; None goes back to the ratio."""
+        alarm = None if short is None else (short, full or short)
+        if alarm != self._alarm:
+            self._alarm = alarm
+            self._show_ratio(self._ratio)
+
     def _show_ratio(self, ratio: float | None) -> None:
         ids = self.history.layer_ids if self.history is not None else ()
+        if self._alarm is not None:
+            self.ratio_label.setText(self._alarm[0])
+            self.ratio_label.setStyleSheet(f"color: {HIGHLIGHT.name()};")
+            self.ratio_label.setToolTip(self._alarm[1])
+            return
         if ratio is None:
             self.ratio_label.setText(f"{RATIO_PREFIX}: —")
             self.ratio_label.setStyleSheet(f"color: {INK};")
