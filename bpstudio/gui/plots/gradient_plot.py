@@ -21,11 +21,14 @@ from bpstudio.gui.plots.history_plot import (
     INK,
     HistoryPlot,
     LogTickAxis,
+    fit_legend,
     kept_pen,
+    legend_row,
     line_width,
     mark_points,
     point_size,
     prepare_plot,
+    show_ticks,
     style_axis,
 )
 from bpstudio.gui.plots.steady_view import SteadyViewBox
@@ -51,7 +54,11 @@ class GradientPlot(HistoryPlot):
     name = "gradients"
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Save each layer's gradient norm per step as CSV", parent)
+        super().__init__(
+            "Save each layer's gradient norm per step as CSV",
+            parent,
+            empty_hint="Each layer's gradient ‖∂E/∂W‖ appears here after the first step",
+        )
         self._colors: dict[str, QColor] = {}
         self._alarm: tuple[str, str] | None = None  # what went wrong in the step shown: (short, full)
         self._ratio: float | None = None  # the first/last ratio drawn last
@@ -66,14 +73,16 @@ class GradientPlot(HistoryPlot):
         )
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
         curve_view = SteadyViewBox(x_floor=0.0)  # (the y axis is log10 of the norms: no floor)
-        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
+        # row 0: the kept runs' legend, once there are some (legend_row); the curves and the heatmap below it
+        self.curve_item = self.view.addPlot(row=1, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
         self.steady_views = [curve_view]
+        self._hint_over(curve_view)
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
-        self.view.addItem(self.legend, row=0, col=1)
+        self.view.addItem(self.legend, row=1, col=1)
         self.view.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.heat_item = self.view.addPlot(row=1, col=0)
+        self.heat_item = self.view.addPlot(row=2, col=0)
         self.heat_item.setXLink(self.curve_item)
         self.heat_item.setMouseEnabled(x=True, y=False)
         self.heat_item.getViewBox().invertY(True)  # first layer on top, as the rows are read
@@ -81,14 +90,13 @@ class GradientPlot(HistoryPlot):
         self.heat_item.addItem(self.heatmap)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.heatmap)
-        self.view.addItem(self.color_bar, row=1, col=1)
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 2)
-        self.kept_legend = pg.LegendItem(  # the kept runs, inside the plot (the layers' legend is beside it)
-            offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
-        )
-        self.kept_legend.setParentItem(self.curve_item.getViewBox())
+        self.view.addItem(self.color_bar, row=2, col=1)
+        self.view.ci.layout.setRowStretchFactor(1, 3)
+        self.view.ci.layout.setRowStretchFactor(2, 2)
+        self.kept_legend = legend_row(self.view, row=0)  # the kept runs (the layers' legend is beside the curves)
+        self.view.removeItem(self.kept_legend)  # (in the layout only while there are kept runs)
         self.kept_legend.hide()
+        self.kept_legend_shown = False
         self._apply_fonts()
         self._lay_out(self.ratio_label, True, self.smooth_check)
         self.smooth_check.toggled.connect(self._on_smooth_toggled)
@@ -154,7 +162,22 @@ class GradientPlot(HistoryPlot):
         for run, curves in zip(self.kept, self.kept_curves, strict=True):
             if curves:
                 self.kept_legend.addItem(next(iter(curves.values())), run.label)
-        self.kept_legend.setVisible(bool(self.kept))
+        shown = bool(self.kept_legend.items)
+        if shown != self.kept_legend_shown:
+            if shown:
+                self.view.addItem(self.kept_legend, row=0, col=0)
+                self.view.ci.layout.setAlignment(self.kept_legend, Qt.AlignmentFlag.AlignRight)
+            else:
+                self.view.removeItem(self.kept_legend)
+            self.kept_legend.setVisible(shown)
+            self.kept_legend_shown = shown
+        self._fit_kept_legend()
+
+    def _fit_kept_legend(self) -> None:
+        fit_legend(self.kept_legend, self.view.width() - self.legend.width() - 20)
+
+    def _view_resized(self) -> None:
+        self._fit_kept_legend()
 
     def _draw_kept(self, runs: list[KeptRun]) -> None:
         """Each kept run's layers in their colours, faint and in the run's dash pattern, behind the live run."""
@@ -244,6 +267,16 @@ class GradientPlot(HistoryPlot):
             f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}' at "
             f"the latest step: far below 1 the first layers barely learn"
         )
+
+    def _show_ticks(self) -> None:
+        for axis in (
+            self.curve_item.getAxis("left"),
+            self.curve_item.getAxis("bottom"),
+            self.heat_item.getAxis("left"),
+            self.heat_item.getAxis("bottom"),
+            self.color_bar.getAxis("right"),
+        ):
+            show_ticks(axis, not self.empty)
 
     def _apply_fonts(self) -> None:
         font = self.font()
