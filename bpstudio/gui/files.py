@@ -56,14 +56,15 @@ class FileManager:
 
     # --- commands ---------------------------------------------------------------------------------------
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes; False means the user cancelled what they were doing."""
+    def maybe_save(self, why: str = "") -> bool:
+        """Ask about unsaved changes (``why`` says what is about to replace them); False means the user
+        cancelled what they were doing."""
         if not self.document.dirty:
             return True
         answer = QMessageBox.question(
             self.dialog_parent,
             "Unsaved changes",
-            f"Save the changes to {self.display_name()} first?",
+            f"{why + ' ' if why else ''}Save the changes to {self.display_name()} first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
