@@ -109,6 +109,15 @@ class LayerInspector(QWidget):
         self.weight_init = QComboBox()
         self.weight_init.addItems(list(INITIALISERS))
         self.weight_init.currentTextChanged.connect(self._on_init_chosen)
+        self.init_note = QLabel()  # when the network gives the weights, the initialiser did not draw them
+        self.init_note.setWordWrap(True)
+        self.init_note.setStyleSheet("color: #555555;")
+        self.init_row = QWidget()
+        stacked = QVBoxLayout(self.init_row)
+        stacked.setContentsMargins(0, 0, 0, 0)
+        stacked.setSpacing(2)
+        stacked.addWidget(self.weight_init)
+        stacked.addWidget(self.init_note)
         self.frozen_weight = QCheckBox("weight")
         self.frozen_bias = QCheckBox("bias")
         for box in (self.frozen_weight, self.frozen_bias):
@@ -140,7 +149,7 @@ class LayerInspector(QWidget):
         self.form.addRow("Inputs", self.inputs_label)
         self.form.addRow("Activation", self.activation)
         self.form.addRow("Bias", self.use_bias)
-        self.form.addRow("Weight init", self.weight_init)
+        self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
         self.form.addRow("Output", self.output_row)
 
@@ -264,11 +273,19 @@ class LayerInspector(QWidget):
         self.inputs_label.setText(", ".join(f"{i} ({spec.widths[i]})" for i in layer.inputs))
         self._set_row(self.activation, layer.type != "input")
         self.activation.setCurrentText(layer.activation)
-        for widget in (self.use_bias, self.weight_init, self.frozen_row):
+        for widget in (self.use_bias, self.init_row, self.frozen_row):
             self._set_row(widget, dense)
         self.use_bias.setChecked(layer.use_bias)
         self.weight_init.setCurrentText(layer.weight_init.name)
         self.weight_init.setToolTip(describe_init(layer.weight_init))
+        given = layer.weight is not None  # (the file's values, or those kept through an edit)
+        self.init_note.setVisible(given)
+        self.init_note.setText(
+            f"The weights are given (by the file, or kept through an edit), not drawn: {layer.weight_init.name} "
+            "draws new ones only if you pick an initialiser or press Randomize."
+            if given
+            else ""
+        )
         self.frozen_weight.setChecked("weight" in layer.frozen)
         self.frozen_bias.setChecked("bias" in layer.frozen)
         self.frozen_bias.setEnabled(layer.use_bias)
