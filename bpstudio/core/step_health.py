@@ -35,11 +35,13 @@ Kind = Literal["not finite", "saturated", "dead", "zero gradients"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong, at ``layer`` (None: the loss), in words a person reads (:attr:`text`)."""
+    """One thing wrong, at ``layer`` (None: the loss), in words a person reads (:attr:`text`), and in a few
+    (:attr:`short`, for a one-line readout)."""
 
     kind: Kind
     layer: str | None
     text: str
+    short: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ class StepHealth:
             text += f" (and {len(self.problems) - len(shown)} more)"
         return text if all(p.kind == "zero gradients" for p in self.problems) else f"{text} — {ADVICE}"
 
+    def headline(self) -> str | None:
+        """The first problem in a few words (and how many more there are), for a one-line readout."""
+        if not self.problems:
+            return None
+        more = len(self.problems) - 1
+        return self.problems[0].short + (f" (+{more} more)" if more else "")
+
 
 def step_health(spec: NetworkSpec, trace: StepTrace | None) -> StepHealth:
     """What went wrong in ``trace`` (a step of ``spec``, done or in progress): see the module docstring."""
@@ -85,7 +94,8 @@ def step_health(spec: NetworkSpec, trace: StepTrace | None) -> StepHealth:
         largest = max(_largest(trace, lid) for lid in silent)
         size = "exactly 0" if largest == 0 else f"0 or nearly (at most {largest:.1e})"
         too = " too (their gradient comes through the layers above)" if flagged else ""
-        flagged.append(Problem("zero gradients", None, f"the gradients of {_layers(silent)} are {size}{too}"))
+        text, short = f"the gradients of {_layers(silent)} are {size}{too}", f"gradients of {_layers(silent)} are 0"
+        flagged.append(Problem("zero gradients", None, text, short))
     return StepHealth(tuple(flagged))
 
 
@@ -97,23 +107,30 @@ def _first_not_finite(trace: StepTrace, order: list[str]) -> Problem | None:
     for lid in order:
         bad = _bad_params(trace, trace.params_before, lid)
         if bad:
-            return Problem("not finite", lid, f"layer {lid}: its {bad[0]} hold {bad[1]}")
+            name, plain = bad
+            text = f"layer {lid}: its {name} hold {_spelled(plain)}"
+            return Problem("not finite", lid, text, f"layer {lid}: {name} hold {plain}")
         rec = trace.layers[lid]
         for value, what in ((rec.pre, "weighted sums"), (rec.out, "outputs")):
-            bad_values = _non_finite([trace.numpy(value)]) if value is not None else ""
-            if bad_values:
-                return Problem("not finite", lid, f"layer {lid}: its {what} became {bad_values} in the forward pass")
+            plain = _non_finite([trace.numpy(value)]) if value is not None else ""
+            if plain:
+                text = f"layer {lid}: its {what} became {_spelled(plain)} in the forward pass"
+                return Problem("not finite", lid, text, f"layer {lid}: {what} became {plain}")
     if trace.loss is not None and not np.isfinite(trace.loss):
-        return Problem("not finite", None, f"the loss became {_non_finite([np.array(trace.loss)])}")
+        plain = _non_finite([np.array(trace.loss)])
+        return Problem("not finite", None, f"the loss became {_spelled(plain)}", f"the loss became {plain}")
     for lid in reversed(order):
         rec = trace.layers[lid]
-        bad_values = _non_finite(trace.numpy(g) for g in (rec.grad_out, *rec.grads.values()) if g is not None)
-        if bad_values:
-            return Problem("not finite", lid, f"layer {lid}: its gradients became {bad_values} in the backward pass")
+        plain = _non_finite(trace.numpy(g) for g in (rec.grad_out, *rec.grads.values()) if g is not None)
+        if plain:
+            text = f"layer {lid}: its gradients became {_spelled(plain)} in the backward pass"
+            return Problem("not finite", lid, text, f"layer {lid}: gradients became {plain}")
     for lid in order if trace.params_after is not None else ():
         bad = _bad_params(trace, trace.params_after or {}, lid)
         if bad:
-            return Problem("not finite", lid, f"layer {lid}: the update would make its {bad[0]} {bad[1]}")
+            name, plain = bad
+            text = f"layer {lid}: the update would make its {name} {_spelled(plain)}"
+            return Problem("not finite", lid, text, f"layer {lid}: update would make {name} {plain}")
     return None
 
 
@@ -128,7 +145,7 @@ def _bad_params(trace: StepTrace, params: Mapping[str, Any], lid: str) -> tuple[
 
 
 def _non_finite(arrays: Iterable[np.ndarray]) -> str:
-    """ "nan", "inf" or "nan and inf" for what the arrays hold that is not a finite number; "" if nothing."""
+    """ "nan", "inf" or "nan and inf": what the arrays hold that is not a finite number; "" if nothing."""
     nan = inf = False
     for a in arrays:
         a = np.asarray(a)
@@ -136,8 +153,12 @@ def _non_finite(arrays: Iterable[np.ndarray]) -> str:
             continue
         nan = nan or bool(np.isnan(a).any())
         inf = inf or bool(np.isinf(a).any())
-    words = [w for w, seen in (("nan (not a number)", nan), ("inf (too large for a float)", inf)) if seen]
-    return " and ".join(words)
+    return " and ".join(word for word, seen in (("nan", nan), ("inf", inf)) if seen)
+
+
+def _spelled(plain: str) -> str:
+    """ "nan and inf" said for people: "nan (not a number) and inf (too large for a float)"."""
+    return plain.replace("nan", "nan (not a number)").replace("inf", "inf (too large for a float)")
 
 
 # --- saturated and dead layers ----------------------------------------------------------------------
@@ -173,7 +194,9 @@ def _saturation(spec: NetworkSpec, trace: StepTrace, lid: str) -> Problem | None
         who = f"all {units} {activation} units are"
     else:
         who = f"{count} of its {units} {activation} units are"
-    return Problem(kind, lid, f"layer {lid}: {who} {where}{_gradient_clause(trace, lid)}")
+    clause = _gradient_clause(trace, lid)
+    short = f"layer {lid} {kind}" + (": gradients 0" if "exactly 0" in clause else ": gradients ≈ 0" if clause else "")
+    return Problem(kind, lid, f"layer {lid}: {who} {where}{clause}", short)
 
 
 def _bound_words(activation: str, low: bool, high: bool) -> str:

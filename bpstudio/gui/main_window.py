@@ -349,6 +349,7 @@ class MainWindow(QMainWindow):
         self._show_explanation()
         self._show_timeline()
         if not running:  # the final state at once, not in turn over the next ticks
+            self.step_alarm.say_again()
             self._redraw()
             self._show_outputs()
             self.loss_plot.refresh()

@@ -15,24 +15,32 @@ from bpstudio.gui.plots.gradient_plot import GradientPlot
 
 
 class StepAlarm:
-    """Shows the health of each step the window draws; the banner and the status bar speak when the problem
-    first appears or changes (the readout keeps saying it while it lasts)."""
+    """Shows the health of each step the window draws: the readout names the problem in a few words (all of it
+    on hover) while it lasts; the banner and the status bar say all of it, with what to do, for each new step
+    that has it (the banner fades a while after the last one, and an edit clears it)."""
 
     def __init__(self, plot: GradientPlot, canvas: TopologyView, status: QStatusBar):
         self.plot = plot
         self.canvas = canvas
         self.status = status
-        self.said: str | None = None
+        self.said: tuple[str, int] | None = None  # the message shown last, and for which step
+
+    def say_again(self) -> None:
+        """The next :meth:`show` says its message even for the step said last (a run just stopped: the
+        banner was cleared when its steps went into the undo history)."""
+        self.said = None
 
     def show(self, spec: NetworkSpec, trace: Any) -> None:
         health = step_health(spec, trace)
         message = health.message()
-        self.plot.show_alarm(health.message(1), message)
-        if message == self.said:
+        self.plot.show_alarm(health.headline(), message)
+        if message is None:
+            if self.said is not None and self.status.currentMessage() == self.said[0]:
+                self.status.clearMessage()
+            self.said = None
             return
-        if message is not None:
+        said = (message, trace.step)
+        if said != self.said:
             self.canvas.show_refusal(message)
             self.status.showMessage(message)
-        elif self.status.currentMessage() == self.said:
-            self.status.clearMessage()
-        self.said = message
+            self.said = said

@@ -180,3 +180,9 @@ def test_a_short_message_keeps_the_first_problem_and_counts_the_rest():
     short = step_health(spec, trace).message(1)
     assert short.startswith("layer h: all 4 tanh units are saturated at ±1")
     assert "layer y" not in short and "(and 1 more)" in short and short.endswith(ADVICE)
+
+
+def test_the_headline_says_it_in_a_few_words():
+    spec, trace = xor_at(1e6)
+    assert step_health(spec, trace).headline() == "layer h saturated: gradients 0 (+1 more)"
+    assert step_health(spec, None).headline() is None

@@ -28,8 +28,9 @@ def test_a_huge_learning_rate_is_explained_not_left_blank(qtbot, window):
     settle(qtbot)
     h = doc.trace.layers["h"]
     assert (1 - np.abs(h.out) <= 1e-6).all() and not np.any(h.grads["weight"])  # what the window must say
-    assert readout.text().startswith(SATURATED_H) and readout.text().endswith(ADVICE)
-    assert "layer y: its only sigmoid unit is saturated" in readout.toolTip()  # the whole story on hover
+    assert readout.text() == "layer h saturated: gradients 0 (+1 more)"  # in a few words, where "—" was
+    assert readout.toolTip().startswith(SATURATED_H) and readout.toolTip().endswith(ADVICE)  # all of it on hover
+    assert "layer y: its only sigmoid unit is saturated" in readout.toolTip()
     assert w.canvas.banner.isVisible() and SATURATED_H in w.canvas.banner.text()
     assert SATURATED_H in w.statusBar().currentMessage()
 
@@ -38,7 +39,8 @@ def test_a_huge_learning_rate_is_explained_not_left_blank(qtbot, window):
     qtbot.waitUntil(lambda: doc.session.step_count >= start + 5, timeout=10000)
     press(qtbot, w, Qt.Key.Key_P)
     settle(qtbot)
-    assert not w.training.running and readout.text().startswith(SATURATED_H)
+    assert not w.training.running and readout.text().startswith("layer h saturated")
+    assert w.canvas.banner.isVisible() and SATURATED_H in w.canvas.banner.text()  # (again, for the last step)
 
     type_into_field(qtbot, w.training_panel.fields["lr"], "0.5")
     click_canvas(qtbot, w)
