@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.data_plot = self.data_panel.plot  # (in a dock of its own, beside the canvas)
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
-        self.step_alarm = StepAlarm(self.gradient_plot, self.canvas, self.statusBar())  # saturated, not finite…
+        self.step_alarm = StepAlarm(self.gradient_plot, self.canvas, self.statusBar)  # saturated, not finite…
         self.timeline_panel = TimelinePanel()
         self.undo_view = QUndoView(self.undo_mirror.qt_stack)
         self.undo_view.setEmptyLabel("<opened>")

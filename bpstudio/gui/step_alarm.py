@@ -4,6 +4,7 @@ readout (which would otherwise read "—" over a blank plot), the canvas banner 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtWidgets import QStatusBar
@@ -19,10 +20,10 @@ class StepAlarm:
     on hover) while it lasts; the banner and the status bar say all of it, with what to do, for each new step
     that has it (the banner fades a while after the last one, and an edit clears it)."""
 
-    def __init__(self, plot: GradientPlot, canvas: TopologyView, status: QStatusBar):
+    def __init__(self, plot: GradientPlot, canvas: TopologyView, status: Callable[[], QStatusBar]):
         self.plot = plot
         self.canvas = canvas
-        self.status = status
+        self.status = status  # (asked for when there is something to say: a window's status bar appears then)
         self.said: tuple[str, int] | None = None  # the message shown last, and for which step
 
     def say_again(self) -> None:
@@ -35,12 +36,12 @@ class StepAlarm:
         message = health.message()
         self.plot.show_alarm(health.headline(), message)
         if message is None:
-            if self.said is not None and self.status.currentMessage() == self.said[0]:
-                self.status.clearMessage()
+            if self.said is not None and self.status().currentMessage() == self.said[0]:
+                self.status().clearMessage()
             self.said = None
             return
         said = (message, trace.step)
         if said != self.said:
             self.canvas.show_refusal(message)
-            self.status.showMessage(message)
+            self.status().showMessage(message)
             self.said = said
