@@ -190,3 +190,14 @@ def test_a_narrow_chain_rule_wraps_between_factors_never_inside_one(qtbot, wide)
     for factor in mazur_reference("h.weight", (0, 0)).paths[0].factors:  # every fraction whole on one line
         drawn = factor.symbol.replace("_h", "h").replace("_o", "o")
         assert any(drawn in text.replace("\u2060", "") for text, _ in laid_out_lines(browser.document())), drawn
+
+
+def test_after_opening_another_example_a_click_on_a_layer_of_the_same_name_shows_it(qtbot, wide):
+    """xor and Mazur's network both have an 'h': the new one starts unselected on the canvas as in the
+    inspector, so the first click on it shows it."""
+    w = wide
+    stepped(qtbot, w, "xor", "h")
+    open_example(qtbot, w, "mazur")
+    assert w.inspector.layer_id is None and w.canvas.selected_layers() == []
+    click(qtbot, w, header_point(w, "h"))
+    assert w.inspector.layer_id == "h" and w.inspector.weight_editor.model.values.shape == (2, 2)
