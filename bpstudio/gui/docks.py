@@ -29,7 +29,10 @@ PANELS = {
 
 
 def build(window: QMainWindow, view_menu: QMenu) -> dict[str, QDockWidget]:
-    """A dock for each panel, in its area, with its show/hide entry in the View menu."""
+    """A dock for each panel, in its area, with its show/hide entry in the View menu. The right column takes
+    the window's full height (the plots under the canvas stop at it): the layer inspector and the chain rule
+    need height more than the plots need width."""
+    window.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
     made = {}
     for key, (title, attribute, area) in PANELS.items():
         dock = QDockWidget(title, window)
@@ -55,6 +58,6 @@ def arrange_default(window: QMainWindow, d: dict[str, QDockWidget], default_size
     window.resizeDocks([d["training"], d["inspector"]], [int(380 * fx), int(400 * fx)], Qt.Orientation.Horizontal)
     window.resizeDocks(
         [d["loss"], d["inspector"], d["explanation"]],
-        [int(280 * fy), int(420 * fy), int(300 * fy)],
+        [int(280 * fy), int(400 * fy), int(340 * fy)],
         Qt.Orientation.Vertical,
     )

@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
 
     def _on_document_loaded(self) -> None:
         self.selected_layer = None
+        self.canvas.select_layer(None)  # (a layer of the same name in the new network starts unselected too)
         self._show_history()
         self._canvas_pending = True
         self._redraw()

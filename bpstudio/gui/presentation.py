@@ -1,14 +1,15 @@
 """Presentation mode, for a projector: larger type (x1.5), black text on white, and only what a class looks at:
-the canvas, the data with its decision surface, the loss and the per-layer gradients. The panels for editing
-(training settings, data set, layer inspector, chain rule, edit history, timeline) and the plots' export buttons are
-hidden (the View menu brings a panel back), and the phase indicator gets a toolbar row of its own, so the
-larger type never pushes it into the toolbar's overflow menu. Switching back restores fonts, colours and
-panels."""
+the canvas (with the larger share of the height), the data with its decision surface, the loss and the per-layer
+gradients. Hidden: the panels for editing (training settings, data set, layer inspector, chain rule, edit history,
+timeline; the View menu brings one back), the layer palette, the plots' export buttons, the accuracy plot and the
+gradient heatmap. The phase indicator gets a toolbar row of its own, so the larger type never pushes it into the
+toolbar's overflow menu. Switching back restores fonts, colours and panels."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -42,6 +43,8 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
             docks[key].hide()
         docks["data"].raise_()
         window.insertToolBarBreak(window.phase_toolbar)
+        height = window.height()  # the canvas gets the larger share: its numbers are what the back row reads
+        window.resizeDocks([docks["loss"], docks["gradients"]], [height * 7 // 20] * 2, Qt.Orientation.Vertical)
     else:
         for key, was_open in window.open_before_presentation.items():
             docks[key].setVisible(was_open)
@@ -49,6 +52,7 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
             docks[front].raise_()
         window.removeToolBarBreak(window.phase_toolbar)
     for plot in (window.loss_plot, window.gradient_plot):
-        plot.show_export_buttons(not on)
+        plot.set_presenting(on)
+    window.layer_palette.setVisible(not on)  # (building the network is not what a lecture shows)
     QApplication.setFont(font)
     window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())

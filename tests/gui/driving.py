@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
 
@@ -119,3 +120,17 @@ def on_screen(qtbot, widget, size):
     widget.show()
     qtbot.waitExposed(widget)
     return widget
+
+
+def click_link(qtbot, browser, text):
+    """Click the link that reads ``text`` in a text browser, where it is drawn (scrolled into view first)."""
+    found = browser.document().find(text)
+    assert not found.isNull(), f"no {text!r} in {browser.toPlainText()!r}"
+    middle = QTextCursor(browser.document())
+    middle.setPosition((found.selectionStart() + found.selectionEnd()) // 2)
+    bar = browser.verticalScrollBar()
+    bar.setValue(bar.value() + browser.cursorRect(middle).center().y() - browser.viewport().height() // 2)
+    point = browser.cursorRect(middle).center()
+    assert browser.viewport().rect().contains(point)
+    QTest.mouseClick(browser.viewport(), LEFT, NOMOD, point)
+    settle(qtbot)

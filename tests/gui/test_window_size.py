@@ -163,6 +163,8 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     w = window
     step_xor_and_select(qtbot, w)
     shrink(qtbot, w)
+    w.canvas.fit_all()
+    scale_before = w.canvas.transform().m11()
     w.window_actions.presentation.trigger()
     settle(qtbot)
     assert QApplication.font().pointSizeF() > w._base_font.pointSizeF()
@@ -170,18 +172,23 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     assert fits(hint), hint
     assert (w.width(), w.height()) == PROJECTOR
     w.grab().save("/tmp/size_1024_presentation.png")
-    assert w.canvas.width() >= 400 and w.canvas.height() >= 250, w.canvas.size()
+    assert w.canvas.width() >= 500 and w.canvas.height() >= 330, w.canvas.size()
+    # the network drawn larger than beside the editing panels (fitted again once the docks took their sizes)
+    qtbot.waitUntil(lambda: w.canvas.transform().m11() >= 1.3 * scale_before, timeout=3000)
     plot = w.data_plot.plot_widget
     assert plot.isVisible() and plot.width() >= 200 and plot.height() >= 150, plot.size()
     for chart in (w.loss_plot, w.gradient_plot):
         assert chart.view.isVisible() and chart.view.width() >= 300 and chart.view.height() >= 120, chart.view.size()
         assert not chart.png_button.isVisible() and not chart.csv_button.isVisible()
+    assert not w.loss_plot.accuracy_shown and not w.gradient_plot.heat_item.isVisible()  # one plot each, tall
+    assert not w.layer_palette.isVisible()
     phase = w.window_actions.phase_label
     assert phase.isVisible() and phase.width() >= chars(phase, phase.text().strip())
     assert not any(w.docks[key].isVisible() for key in ("training", "dataset", "inspector", "explanation"))
     w.window_actions.presentation.trigger()
     settle(qtbot)
     assert w.training_panel.isVisibleTo(w) and w.loss_plot.png_button.isVisible()
+    assert w.gradient_plot.heat_item.isVisible() and w.layer_palette.isVisible()
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])

@@ -142,6 +142,15 @@ class GradientPlot(HistoryPlot):
         self._label_rows(layer_ids)
         self._align_left_axes()
 
+    def set_presenting(self, on: bool) -> None:
+        """On a projector the curves take the whole height: the heatmap (the same numbers) goes."""
+        if on != self.presenting:
+            for item in (self.heat_item, self.color_bar):
+                item.setVisible(not on)
+            self.view.ci.layout.setRowStretchFactor(1, 0 if on else 2)
+            self.view.ci.layout.setRowMaximumHeight(1, 0 if on else 1e6)
+        super().set_presenting(on)
+
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
         """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
         norms = history.grad_norms(layer_id)

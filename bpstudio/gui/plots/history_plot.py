@@ -148,6 +148,7 @@ class HistoryPlot(QWidget):
     def __init__(self, csv_tip: str, parent: QWidget | None = None, empty_hint: str = ""):
         super().__init__(parent)
         self.kept: list[KeptRun] = []
+        self.presenting = False  # see set_presenting
         self.keep_button = QPushButton("Keep run")
         self.keep_button.setToolTip(
             "Keep this run as a faint, labelled curve on the plots, to compare the next run with it "
@@ -280,10 +281,14 @@ class HistoryPlot(QWidget):
         if event.type() == QEvent.Type.FontChange:
             self._apply_fonts()
 
-    def show_export_buttons(self, shown: bool) -> None:
-        """Presentation mode hides them (the right-click menu still exports)."""
-        self.png_button.setVisible(shown)
-        self.csv_button.setVisible(shown)
+    def set_presenting(self, on: bool) -> None:
+        """Presentation mode: the export buttons go (the right-click menu still exports) and subclasses drop
+        what a projector cannot show legibly beside the canvas, so the main plot keeps its height."""
+        self.presenting = on
+        self.png_button.setVisible(not on)
+        self.csv_button.setVisible(not on)
+        self._drawn_version = None
+        self.refresh()
 
     def _set_exportable(self, enabled: bool) -> None:
         self.png_button.setEnabled(enabled)

@@ -78,7 +78,8 @@ class LossPlot(HistoryPlot):
         self.train_curve.setData(history.steps(), history.losses(), connect="finite")
         self.test_curve.setData(history.test_steps(), history.test_losses(), connect="finite")
         accuracies = (history.accuracies(), history.test_accuracies())
-        self._show_accuracy(any(bool(np.isfinite(a).any()) for a in accuracies))
+        has_accuracy = any(bool(np.isfinite(a).any()) for a in accuracies)
+        self._show_accuracy(has_accuracy and not self.presenting)  # (on a projector the loss takes the height)
         if self.accuracy_shown:
             self.train_accuracy_curve.setData(history.steps(), history.accuracies(), connect="finite")
             self.test_accuracy_curve.setData(history.test_steps(), history.test_accuracies(), connect="finite")
