@@ -38,6 +38,7 @@ GRAD_LABEL = "‖∂E/∂W‖"
 HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
 COLOR_MAP = "viridis"  # dark = small gradient, bright = large
 RATIO_PREFIX = "first/last layer gradient"
+CURVE_ROW, HEAT_ROW = 1, 2  # the view's rows (row 0 holds the kept runs' legend, while there are kept runs)
 # how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
 VERDICT_COLORS = {
     "vanishing": HIGHLIGHT,
@@ -74,15 +75,17 @@ class GradientPlot(HistoryPlot):
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
         curve_view = SteadyViewBox(x_floor=0.0)  # (the y axis is log10 of the norms: no floor)
         # row 0: the kept runs' legend, once there are some (legend_row); the curves and the heatmap below it
-        self.curve_item = self.view.addPlot(row=1, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
+        self.curve_item = self.view.addPlot(
+            row=CURVE_ROW, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view
+        )
         self.steady_views = [curve_view]
         self._hint_over(curve_view)
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
-        self.view.addItem(self.legend, row=1, col=1)
+        self.view.addItem(self.legend, row=CURVE_ROW, col=1)
         self.view.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.heat_item = self.view.addPlot(row=2, col=0)
+        self.heat_item = self.view.addPlot(row=HEAT_ROW, col=0)
         self.heat_item.setXLink(self.curve_item)
         self.heat_item.setMouseEnabled(x=True, y=False)
         self.heat_item.getViewBox().invertY(True)  # first layer on top, as the rows are read
@@ -90,9 +93,9 @@ class GradientPlot(HistoryPlot):
         self.heat_item.addItem(self.heatmap)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.heatmap)
-        self.view.addItem(self.color_bar, row=2, col=1)
-        self.view.ci.layout.setRowStretchFactor(1, 3)
-        self.view.ci.layout.setRowStretchFactor(2, 2)
+        self.view.addItem(self.color_bar, row=HEAT_ROW, col=1)
+        self.view.ci.layout.setRowStretchFactor(CURVE_ROW, 3)
+        self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 2)
         self.kept_legend = legend_row(self.view, row=0)  # the kept runs (the layers' legend is beside the curves)
         self.view.removeItem(self.kept_legend)  # (in the layout only while there are kept runs)
         self.kept_legend.hide()
@@ -147,8 +150,8 @@ class GradientPlot(HistoryPlot):
         if on != self.presenting:
             for item in (self.heat_item, self.color_bar):
                 item.setVisible(not on)
-            self.view.ci.layout.setRowStretchFactor(1, 0 if on else 2)
-            self.view.ci.layout.setRowMaximumHeight(1, 0 if on else 1e6)
+            self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 0 if on else 2)
+            self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
         super().set_presenting(on)
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
