@@ -127,3 +127,21 @@ def test_before_the_first_step_the_plots_say_what_will_appear_and_show_no_stray_
     w.window_actions.reset.trigger()  # back to no steps: empty again
     drawn_up_to_date(qtbot, w)
     assert gradients.empty_hint.isVisible() and drawn(gradients.curve_item.getAxis("left")) == ([], [])
+
+
+def test_the_step_axis_is_written_once_under_the_plots_that_share_it(qtbot, window):
+    w = window
+    w.window_actions.step.trigger()
+    drawn_up_to_date(qtbot, w)
+    gradients, loss = w.gradient_plot, w.loss_plot
+    assert loss.accuracy_shown
+    for upper, lower in ((gradients.curve_item, gradients.heat_item), (loss.loss_item, loss.accuracy_item)):
+        marks, texts = drawn(upper.getAxis("bottom"))
+        assert marks and not texts and not upper.getAxis("bottom").label.isVisible()  # ticks line up, no numbers
+        assert drawn(lower.getAxis("bottom"))[1] and lower.getAxis("bottom").label.isVisible()
+    w.window_actions.presentation.trigger()  # the heatmap and the accuracy plot go: the upper plots say it
+    drawn_up_to_date(qtbot, w)
+    for upper in (gradients.curve_item, loss.loss_item):
+        assert drawn(upper.getAxis("bottom"))[1] and upper.getAxis("bottom").label.isVisible()
+    w.window_actions.presentation.trigger()
+    settle(qtbot)

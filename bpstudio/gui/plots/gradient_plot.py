@@ -153,6 +153,7 @@ class GradientPlot(HistoryPlot):
             self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 0 if on else 2)
             self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
         super().set_presenting(on)
+        self._show_ticks()
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
         """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
@@ -281,19 +282,23 @@ class GradientPlot(HistoryPlot):
         )
 
     def _show_ticks(self) -> None:
+        """No numbers while empty; the step axis written once, under the heatmap (which shares it), or under
+        the curves when presentation mode leaves the heatmap out."""
         for axis in (
             self.curve_item.getAxis("left"),
-            self.curve_item.getAxis("bottom"),
             self.heat_item.getAxis("left"),
             self.heat_item.getAxis("bottom"),
             self.color_bar.getAxis("right"),
         ):
             show_ticks(axis, not self.empty)
+        show_ticks(self.curve_item.getAxis("bottom"), not self.empty, values=self.presenting)
+        self.curve_item.getAxis("bottom").showLabel(self.presenting)
 
     def _apply_fonts(self) -> None:
         font = self.font()
         prepare_plot(self.curve_item, font, GRAD_LABEL)
         prepare_plot(self.heat_item, font, "layer")
+        self._show_ticks()  # (the step axis is labelled once)
         self.heat_item.getAxis("left").setStyle(textFillLimits=[(0, 0.95)])  # labels while they fit
         for side in ("left", "right", "top", "bottom"):  # the bar's frame, its scale (right), its label (left)
             style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)
