@@ -29,10 +29,8 @@ PANELS = {
 
 
 def build(window: QMainWindow, view_menu: QMenu) -> dict[str, QDockWidget]:
-    """A dock for each panel, in its area, with its show/hide entry in the View menu. The right column takes
-    the window's full height (the plots under the canvas stop at it): the layer inspector and the chain rule
-    need height more than the plots need width."""
-    window.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
+    """A dock for each panel, in its area, with its show/hide entry in the View menu (see :func:`fit_corner`
+    for the bottom-right corner)."""
     made = {}
     for key, (title, attribute, area) in PANELS.items():
         dock = QDockWidget(title, window)
@@ -46,6 +44,18 @@ def build(window: QMainWindow, view_menu: QMenu) -> dict[str, QDockWidget]:
     window.tabifyDockWidget(made["data"], made["training"])
     window.tabifyDockWidget(made["data"], made["dataset"])
     return made
+
+
+TALL = 900  # a window this tall or taller gives the right column its whole height
+
+
+def fit_corner(window: QMainWindow) -> None:
+    """Who gets the bottom-right corner. On a tall window the right column takes the full height (the layer
+    inspector and the chain rule need height more than the plots need width); on a short one (1366×768) the
+    plots under the canvas run the full width, or the gradient plot has no room left for its curves."""
+    area = RIGHT if window.height() >= TALL else BOTTOM
+    if window.corner(Qt.Corner.BottomRightCorner) != area:
+        window.setCorner(Qt.Corner.BottomRightCorner, area)
 
 
 def arrange_default(window: QMainWindow, d: dict[str, QDockWidget], default_size: tuple[int, int]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSize, QTimer
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -131,6 +131,10 @@ class MainWindow(QMainWindow):
         room = screen.availableGeometry().size() if screen is not None else QSize(*DEFAULT_SIZE)
         self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
         self._docks_arranged = False  # (restoring saved settings arranges them; else the first show does)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        docks.fit_corner(self)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

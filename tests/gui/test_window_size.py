@@ -215,6 +215,8 @@ def test_one_screen_shows_the_canvas_surface_loss_gradients_and_run_controls(qtb
     qtbot.waitUntil(lambda: w.data_plot.surface is not None and w.data_plot.image.image is not None)
     in_view(w.loss_plot.view.viewport(), 300, 120)
     in_view(w.gradient_plot.view.viewport(), 300, 120)
+    curves = w.gradient_plot.curve_item.getViewBox()
+    assert curves.height() >= 70 and curves.width() >= 400, (curves.width(), curves.height())  # room for the fan
     bar = w.stepping_toolbar
     for action in (w.window_actions.step, w.window_actions.play, w.window_actions.reset):
         button = bar.widgetForAction(action)
