@@ -133,16 +133,19 @@ def test_export_buttons_wait_for_data_then_write_png_and_csv(qtbot, tmp_path, mo
     plot = shown(qtbot, LossPlot())
     h = TrainingHistory(LAYERS)
     plot.set_history(h)
-    assert not plot.png_button.isEnabled() and not plot.csv_button.isEnabled()
+    assert not plot.export_button.isEnabled() and not plot.csv_action.isEnabled()
     for step in range(30):
         h.record(step, 1.0 / (step + 1), {})
     plot.refresh()
-    assert plot.png_button.isEnabled() and plot.csv_button.isEnabled()
+    assert plot.export_button.isEnabled()
+    menu = plot.export_button.menu()
+    assert [a.text() for a in menu.actions()] == ["Export PNG…", "Export CSV…"]
+    assert all(a.isEnabled() for a in menu.actions())
     pick_file(monkeypatch, tmp_path / "run")  # no suffix typed: ".csv" is added
-    qtbot.mouseClick(plot.csv_button, Qt.MouseButton.LeftButton)
+    plot.csv_action.trigger()  # (what choosing it in the Export menu does)
     assert (tmp_path / "run.csv").read_text() == h.to_csv("loss")
     pick_file(monkeypatch, tmp_path / "loss.png")
-    qtbot.mouseClick(plot.png_button, Qt.MouseButton.LeftButton)
+    plot.png_action.trigger()
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
     image = QImage(str(tmp_path / "loss.png"))
     assert image.width() == pytest.approx(plot.view.width(), abs=2)
@@ -155,7 +158,7 @@ def test_a_failed_export_says_why_and_leaves_nothing(qtbot, tmp_path, monkeypatc
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
     pick_file(monkeypatch, tmp_path / "missing" / "loss.csv")
-    qtbot.mouseClick(plot.csv_button, Qt.MouseButton.LeftButton)
+    plot.csv_action.trigger()
     assert len(warnings) == 1 and "Could not write" in warnings[0] and "loss.csv" in warnings[0]
     assert not (tmp_path / "missing").exists()
 

@@ -94,8 +94,7 @@ def test_at_1024_by_768_every_dock_and_key_control_keeps_its_room(qtbot, window)
     assert_shown_with_room(panel.loss, "bce")
     assert_shown_with_room(panel.optimizer, "sgd")
     for plot in (w.loss_plot, w.gradient_plot):
-        assert_shown_with_room(plot.png_button, "Export PNG…")
-        assert_shown_with_room(plot.csv_button, "Export CSV…")
+        assert_shown_with_room(plot.export_button, "Export")
     assert_shown_with_room(w.gradient_plot.ratio_label, "first/last")
     for button in w.layer_palette.buttons.values():
         assert_shown_with_room(button, button.text())
@@ -179,7 +178,7 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     assert plot.isVisible() and plot.width() >= 200 and plot.height() >= 150, plot.size()
     for chart in (w.loss_plot, w.gradient_plot):
         assert chart.view.isVisible() and chart.view.width() >= 300 and chart.view.height() >= 120, chart.view.size()
-        assert not chart.png_button.isVisible() and not chart.csv_button.isVisible()
+        assert not chart.export_button.isVisible()
     assert not w.loss_plot.accuracy_shown and not w.gradient_plot.heat_item.isVisible()  # one plot each, tall
     assert not w.layer_palette.isVisible()
     phase = w.window_actions.phase_label
@@ -187,7 +186,7 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
     assert not any(w.docks[key].isVisible() for key in ("training", "dataset", "inspector", "explanation"))
     w.window_actions.presentation.trigger()
     settle(qtbot)
-    assert w.training_panel.isVisibleTo(w) and w.loss_plot.png_button.isVisible()
+    assert w.training_panel.isVisibleTo(w) and w.loss_plot.export_button.isVisible()
     assert w.gradient_plot.heat_item.isVisible() and w.layer_palette.isVisible()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QPen
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
@@ -163,18 +163,25 @@ class HistoryPlot(QWidget):
         self._drawn_version: int | None = None
         self._drawn_last_step = -math.inf  # the newest step drawn: a history that ends earlier is a new run
         self.steady_views: list[SteadyViewBox] = []  # (subclasses list theirs) fitted afresh for a new run
-        self.png_button = QPushButton("Export PNG…")
-        self.csv_button = QPushButton("Export CSV…")
-        self.csv_button.setToolTip(csv_tip)
-        self.png_button.clicked.connect(self._on_export_png)
-        self.csv_button.clicked.connect(self._on_export_csv)
+        # one Export button with a menu (two buttons took a row of their own on a laptop's narrow dock)
+        self.png_action = QAction("Export PNG…", self)
+        self.csv_action = QAction("Export CSV…", self)
+        self.png_action.setToolTip("Save the plot as a PNG image")
+        self.csv_action.setToolTip(csv_tip)
+        self.png_action.triggered.connect(self._on_export_png)
+        self.csv_action.triggered.connect(self._on_export_csv)
+        exports = QMenu(self)
+        exports.setToolTipsVisible(True)
+        exports.addActions([self.png_action, self.csv_action])
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Save the plot as PNG, or its numbers as CSV")
+        self.export_button.setMenu(exports)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        # our exports in the right-click menu, in place of pyqtgraph's (whose SVG export fails with Qt 6.11)
-        actions = [QAction("Export PNG…", self), QAction("Export CSV…", self)]
-        actions[0].triggered.connect(self._on_export_png)
-        actions[1].triggered.connect(self._on_export_csv)
-        self.view.scene().contextMenu = actions
+        # the same exports in the right-click menu, in place of pyqtgraph's (whose SVG export fails with Qt 6.11)
+        self.view.scene().contextMenu = [self.png_action, self.csv_action]
         self._set_exportable(False)
         # before the first step: no tick numbers about nothing, a word on what will appear instead
         self.empty = False  # (until a history with no steps is drawn)
@@ -196,8 +203,7 @@ class HistoryPlot(QWidget):
         bar.add_group(leading)
         if options:
             bar.add_group(*options)
-        bar.add_group(self.keep_button, self.clear_kept_button, right=True)
-        bar.add_group(self.png_button, self.csv_button, right=True)
+        bar.add_group(self.keep_button, self.clear_kept_button, self.export_button, right=True)
         if fill:
             leading.setSizePolicy(QSizePolicy.Policy.Expanding, leading.sizePolicy().verticalPolicy())
         layout = QVBoxLayout(self)
@@ -282,17 +288,17 @@ class HistoryPlot(QWidget):
             self._apply_fonts()
 
     def set_presenting(self, on: bool) -> None:
-        """Presentation mode: the export buttons go (the right-click menu still exports) and subclasses drop
+        """Presentation mode: the export button goes (the right-click menu still exports) and subclasses drop
         what a projector cannot show legibly beside the canvas, so the main plot keeps its height."""
         self.presenting = on
-        self.png_button.setVisible(not on)
-        self.csv_button.setVisible(not on)
+        self.export_button.setVisible(not on)
         self._drawn_version = None
         self.refresh()
 
     def _set_exportable(self, enabled: bool) -> None:
-        self.png_button.setEnabled(enabled)
-        self.csv_button.setEnabled(enabled)
+        self.export_button.setEnabled(enabled)
+        self.png_action.setEnabled(enabled)
+        self.csv_action.setEnabled(enabled)
         self.keep_button.setEnabled(enabled)
 
     def _on_export_png(self) -> None:
