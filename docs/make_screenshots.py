@@ -6,7 +6,9 @@
 States: the default window; the Mazur example mid-step (after the backward pass, explaining w1);
 the deep sigmoid network's per-layer gradients after training (vanishing gradients); the three lesson examples'
 gradients on one plot (two kept runs behind the live one); the spiral
-example's decision boundary after training. Each is saved as a whole-window PNG.
+example's decision boundary after training, also as the first screen at 1920×1080 and 1366×768; XOR in
+presentation mode on a 1024×768 projector; the vanishing-gradients walkthrough at its last stop. Each is
+saved as a whole-window PNG.
 """
 
 from __future__ import annotations
@@ -99,7 +101,34 @@ def main() -> None:
     window.docks["data"].raise_()
     settle(app)
     shoot(window, out, "spiral_decision_boundary")
-    window.data_panel.grab().save(str(out / "spiral_data_panel.png"))
+    window.data_plot.grab().save(str(out / "spiral_data_panel.png"))
+    for size in ((1920, 1080), (1366, 768)):  # the first screen: canvas, surface, loss, gradients, controls
+        window.resize(*size)
+        settle(app, 500)
+        shoot(window, out, f"first_screen_{size[0]}x{size[1]}")
+
+    doc.forget_changes()
+    window.files.open_example("xor")
+    train(app, window, 400)
+    window.resize(1024, 768)
+    window.window_actions.presentation.trigger()  # a projector
+    settle(app, 500)
+    shoot(window, out, "presentation_1024x768")
+    window.window_actions.presentation.trigger()
+    settle(app)
+
+    from bpstudio.gui.tools.lesson_panel import open_lesson
+
+    doc.forget_changes()
+    window.resize(1600, 1000)
+    lesson = open_lesson(window)
+    window.window_actions.speed.setCurrentText("max")
+    while lesson.next_button.isEnabled():
+        lesson.next()
+        while lesson.training_for is not None:
+            settle(app, 100)
+    settle(app, 500)
+    shoot(window, out, "vanishing_walkthrough")
     doc.forget_changes()
     window.close()
 

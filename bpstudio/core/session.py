@@ -9,6 +9,7 @@ record. The same session runs on any backend; switching backends keeps weights a
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -25,6 +26,7 @@ from bpstudio.core.optim import Optimizer
 from bpstudio.core.params import checked_params
 from bpstudio.core.run_state import RunState
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.step_health import step_health
 from bpstudio.core.trace import StepTrace
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
@@ -331,7 +333,15 @@ class Session:
         assert trace is not None
         layers = trace.layers
         grads = {key: layers[lid].grads[name] for key, lid, name in self._param_index}
-        new = self.optimizer.update(self.params, grads, self._frozen)
+        optimizer = self.optimizer
+        kept = optimizer.steps, {key: dict(slot) for key, slot in optimizer.buffers.items()}  # (its arrays are new)
+        new = optimizer.update(self.params, grads, self._frozen)
+        if not _all_finite(new[key] for key in grads):
+            # parameters are always numbers: refuse the update, say where the first inf or nan appeared
+            optimizer.steps, optimizer.buffers = kept
+            with np.errstate(all="ignore"):
+                said = step_health(self.spec, dataclasses.replace(trace, params_after=new)).message()
+            raise SessionError(f"update not applied: {said or 'it would make a parameter inf or nan'}")
         trace.params_after = new
         self.params = new
         self.step_count += 1
@@ -462,3 +472,19 @@ class Session:
         self.step_count = 0
         self.batches.restart()
         self.trace = None
+
+
+def _all_finite(arrays: Any) -> bool:
+    """Whether every entry is a finite number (checked on every update, so it is cheap). NumPy arrays: a·a is
+    finite when every entry is (one fast dot product; only when it overflows are the entries looked at). Other
+    arrays (torch tensors): a − a is 0 where an entry is finite and nan where it is inf or nan, so one sum read
+    back tells, without copying the arrays off their device."""
+    others = []
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            flat = a.ravel()
+            if not math.isfinite(float(flat.dot(flat))) and not np.isfinite(a).all():
+                return False
+        else:
+            others.append(a)
+    return not others or math.isfinite(float(sum((a - a).sum() for a in others)))

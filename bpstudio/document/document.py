@@ -127,10 +127,21 @@ class Document:
         saved = session_io.SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)
         self._load(saved, None, str(presets.path(DEFAULT_PRESET).parent))
 
-    def open_file(self, path: str) -> None:
-        """Open a session or network file; on failure raise and keep the open document as it was."""
+    def open_file(
+        self, path: str, engine_ready: Callable[[str, str], bool] | None = None
+    ) -> tuple[str, str, str] | None:
+        """Open a session or network file; on failure raise and keep the open document as it was.
+
+        A file saved on an engine that ``engine_ready(backend, device)`` says is not loaded yet (PyTorch takes
+        seconds to import) opens on NumPy; the engine it was saved with is returned, for the caller to switch
+        to once it is loaded (with :meth:`set_backend` ``as_saved``). None: it opened on its own engine."""
         saved = session_io.load(path)
+        deferred = None
+        if engine_ready is not None and not engine_ready(saved.backend, saved.device):
+            deferred = (saved.backend, saved.device, saved.dtype)
+            saved = dataclasses.replace(saved, backend="numpy", device="cpu")
         self._load(saved, str(Path(path).resolve()), str(Path(path).resolve().parent))
+        return deferred
 
     def _load(self, saved: session_io.SavedSession, path: str | None, base_dir: str) -> None:
         spec = saved.spec
@@ -318,13 +329,14 @@ class Document:
         self.settings_changed.emit()
         self.step_changed.emit()
 
-    def set_backend(self, name: str, device: str, dtype: str) -> None:
-        """Switch the engine; weights and optimizer state carry over. Refusals keep the current one."""
+    def set_backend(self, name: str, device: str, dtype: str, as_saved: bool = False) -> None:
+        """Switch the engine; weights and optimizer state carry over. Refusals keep the current one.
+        ``as_saved``: the engine the file was saved with, switched to once it loaded (no unsaved change)."""
         try:
             with self.lock:
                 changed = (name, device, dtype) != self.backend_choice
                 self.session.set_backend(name, device, dtype)
-            self._settings_dirty |= changed
+            self._settings_dirty |= changed and not as_saved
         except BpstudioError as exc:
             self.refused.emit(str(exc))
         self.trace = None
@@ -366,12 +378,12 @@ class Document:
             return
         start_step = self.session.step_count
         before = self.snapshot()
+        refusal = None
         try:
             with self.lock:
                 action(self.session)
-        except BpstudioError as exc:
-            self.refused.emit(str(exc))
-            return
+        except BpstudioError as exc:  # (the steps done before it are kept; the canvas shows how far it got)
+            refusal = str(exc)
         s = self.session
         self.trace = None if s.trace is None else s.trace.to_numpy()
         if s.step_count != start_step:
@@ -383,6 +395,8 @@ class Document:
             self._params_cache = None
             self.params_changed.emit()
         self.step_changed.emit()
+        if refusal is not None:
+            self.refused.emit(refusal)
 
     def record_step(self, trace: StepTrace | None) -> None:
         """Add a finished step to the plot history (the training worker records its own steps)."""

@@ -130,8 +130,12 @@ def _menus(w: MainWindow, a: Actions) -> None:
     file_menu.addActions([a.new, a.open])
     file_menu.addMenu(a.recent_menu)
     examples = file_menu.addMenu("&Examples")
-    for name in presets.names():
-        examples.addAction(name, bound(_open_example, w, a.speed, name))
+    for name in presets.names():  # (titles for people; the id stays the key)
+        action = examples.addAction(presets.title(name).replace("&", "&&"), bound(_open_example, w, a.speed, name))
+        action.setData(name)
+        action.setStatusTip(presets.description(name))
+        action.setToolTip(presets.description(name))
+    examples.setToolTipsVisible(True)
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.save_as])
     file_menu.addSeparator()
@@ -176,7 +180,10 @@ def _toolbar(w: MainWindow, a: Actions) -> None:
     bar.addActions([a.step, a.epoch, a.play])
     bar.addWidget(a.speed)
     bar.addAction(a.reset)
-    bar.addSeparator()
-    bar.addWidget(a.phase_label)
     w.addToolBar(bar)
     w.stepping_toolbar = bar
+    phase = QToolBar("Phase", w)  # (its own bar: never pushed into the stepping bar's overflow menu)
+    phase.setObjectName("phase_toolbar")
+    phase.addWidget(a.phase_label)
+    w.addToolBar(phase)
+    w.phase_toolbar = phase

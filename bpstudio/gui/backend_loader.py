@@ -41,22 +41,26 @@ class BackendLoader(QObject):
     loading_changed = Signal(object)  # the request waiting for its backend (a Choice), or None
     failed = Signal(str)  # a requested backend could not be made ready: why
 
-    def __init__(self, apply: Callable[[str, str, str], None], parent: QObject | None = None):
+    def __init__(self, apply: Callable[..., None], parent: QObject | None = None):
         super().__init__(parent)
-        self.apply = apply
+        self.apply = apply  # apply(name, device, dtype, as_saved=...): the document's set_backend
         self.pending: Choice | None = None  # the request waiting for its backend
+        self._as_saved = False  # the pending request restores the engine a file was saved with
         self._tasks: dict[tuple[str, str], BackgroundTask] = {}  # (backend, device) being made ready
 
     @staticmethod
     def is_ready(name: str, device: str) -> bool:
         return (name, device) in _READY
 
-    def request(self, name: str, device: str, dtype: str) -> None:
+    def request(self, name: str, device: str, dtype: str, as_saved: bool = False) -> None:
+        """Switch to the backend now if it is ready, else once it is. ``as_saved``: the engine a file just
+        opened was saved with (the switch is no unsaved change)."""
         choice = (name, device, dtype)
         if self.is_ready(name, device):
             self._set_pending(None)
-            self.apply(*choice)
+            self.apply(*choice, as_saved=as_saved)
             return
+        self._as_saved = as_saved
         self._set_pending(choice)
         if (name, device) not in self._tasks:
             task = BackgroundTask(_make_ready(choice))
@@ -75,7 +79,7 @@ class BackendLoader(QObject):
         choice = self.pending
         if choice is not None and choice[:2] == (name, device):
             self._set_pending(None)
-            self.apply(*choice)
+            self.apply(*choice, as_saved=self._as_saved)
 
     def _on_failed(self, name: str, device: str, message: str) -> None:
         self._tasks.pop((name, device), None)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.document import Document
+from bpstudio.gui.backend_loader import BackendLoader
 
 FILE_FILTER = "bpstudio sessions and networks (*.json);;All files (*)"
 MAX_RECENT = 8
@@ -19,7 +20,8 @@ MAX_RECENT = 8
 class FileManager:
     """The file commands of one window. It gets what it uses: the document, a way to stop training (the steps
     trained so far count as unsaved changes), the widget its dialogs belong to, the settings that keep the
-    recent files, and where to say that the recent files or the status changed."""
+    recent files, where to say that the recent files or the status changed, and the backend loader (a file
+    saved on PyTorch opens on NumPy at once and switches once PyTorch has loaded in the background)."""
 
     def __init__(
         self,
@@ -29,6 +31,7 @@ class FileManager:
         settings: QSettings,
         recent_changed: Callable[[], None],
         show_status: Callable[[str], None],
+        engines: BackendLoader,
     ):
         self.document = document
         self.stop_training = stop_training
@@ -36,6 +39,7 @@ class FileManager:
         self.settings = settings
         self.recent_changed = recent_changed
         self.show_status = show_status
+        self.engines = engines
 
     # --- recent files -----------------------------------------------------------------------------------
 
@@ -52,14 +56,15 @@ class FileManager:
 
     # --- commands ---------------------------------------------------------------------------------------
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes; False means the user cancelled what they were doing."""
+    def maybe_save(self, why: str = "") -> bool:
+        """Ask about unsaved changes (``why`` says what is about to replace them); False means the user
+        cancelled what they were doing."""
         if not self.document.dirty:
             return True
         answer = QMessageBox.question(
             self.dialog_parent,
             "Unsaved changes",
-            f"Save the changes to {self.display_name()} first?",
+            f"{why + ' ' if why else ''}Save the changes to {self.display_name()} first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
@@ -100,18 +105,23 @@ class FileManager:
         if ask and not self.maybe_save():
             return False
         try:
-            self.document.open_file(path)
+            self._open_file(path)
         except BpstudioError as exc:
             QMessageBox.warning(self.dialog_parent, "Cannot open file", str(exc))
             return False
         self._remember(self.document.path or path)
         return True
 
+    def _open_file(self, path: str) -> None:
+        deferred = self.document.open_file(path, self.engines.is_ready)
+        if deferred is not None:  # saved on an engine still to load: NumPy meanwhile
+            self.engines.request(*deferred, as_saved=True)
+
     def open_at_start(self, path: str) -> bool:
         """Open the file named on the command line; a failure is said on the canvas and on stderr, not in
         a dialog (the window is not up yet, and a --smoke check must not wait for a click)."""
         try:
-            self.document.open_file(path)
+            self._open_file(path)
         except BpstudioError as exc:
             message = f"cannot open {path}: {exc}"
             print(f"bpstudio: {message}", file=sys.stderr)

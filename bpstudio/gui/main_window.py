@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSize, QTimer
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -46,6 +46,7 @@ from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.refresh import RefreshPacer
+from bpstudio.gui.step_alarm import StepAlarm
 from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
 from bpstudio.gui.typing_guard import TypingGuard
@@ -57,6 +58,7 @@ DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
 class MainWindow(QMainWindow):
     view_menu: QMenu  # made with the menus and the toolbar (gui/actions.py)
     stepping_toolbar: QToolBar
+    phase_toolbar: QToolBar
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
             self.settings,
             recent_changed=lambda: self.refresh_recent_menu(),  # (the menu is made after the file manager)
             show_status=lambda text: self.statusBar().showMessage(text, 4000),
+            engines=self.backend_loader,
         )
         self.selected_layer: str | None = None
         self._base_font = QApplication.font()
@@ -106,8 +109,10 @@ class MainWindow(QMainWindow):
         self.explanation = ExplanationPanel()
         self.training_panel = TrainingPanel()
         self.data_panel = DataPanel()
+        self.data_plot = self.data_panel.plot  # (in a dock of its own, beside the canvas)
         self.loss_plot = LossPlot()
         self.gradient_plot = GradientPlot()
+        self.step_alarm = StepAlarm(self.gradient_plot, self.canvas, self.statusBar)  # saturated, not finite…
         self.timeline_panel = TimelinePanel()
         self.undo_view = QUndoView(self.undo_mirror.qt_stack)
         self.undo_view.setEmptyLabel("<opened>")
@@ -126,6 +131,10 @@ class MainWindow(QMainWindow):
         room = screen.availableGeometry().size() if screen is not None else QSize(*DEFAULT_SIZE)
         self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
         self._docks_arranged = False  # (restoring saved settings arranges them; else the first show does)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        docks.fit_corner(self)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -182,6 +191,7 @@ class MainWindow(QMainWindow):
 
     def _on_document_loaded(self) -> None:
         self.selected_layer = None
+        self.canvas.select_layer(None)  # (a layer of the same name in the new network starts unselected too)
         self._show_history()
         self._canvas_pending = True
         self._redraw()
@@ -291,6 +301,7 @@ class MainWindow(QMainWindow):
         params = doc.params()
         refusal, self._refusal = self._refusal, None
         self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
+        self.step_alarm.show(doc.spec, doc.trace)
         if self._select_after_redraw is not None:
             layer_id, self._select_after_redraw = self._select_after_redraw, None
             self.canvas.select_layer(layer_id)
@@ -343,8 +354,9 @@ class MainWindow(QMainWindow):
         if running:  # (stopped, the document's step_changed has written the chain rule out already)
             self._show_explanation()
         self._show_timeline()
-        if not running:  # the final state at once, not in turn over the next ticks (the document's
-            self._redraw()  # params_changed, raised when training stopped, drew the surface and neuron maps)
+        if not running:  # the final state at once, not in turn over the next ticks (the surface and the
+            self.step_alarm.say_again()  # neuron maps: the document's params_changed drew them when it stopped)
+            self._redraw()
             self.loss_plot.refresh()
             self.gradient_plot.refresh()
 

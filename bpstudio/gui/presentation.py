@@ -1,10 +1,15 @@
-"""Presentation mode, for a projector: larger type (x1.5), black text on white, and the panels a lecture does
-not need (edit history, timeline, data) hidden; switching back restores the fonts, colours and panels."""
+"""Presentation mode, for a projector: larger type (x1.5), black text on white, and only what a class looks at:
+the canvas (with the larger share of the height), the data with its decision surface, the loss and the per-layer
+gradients. Hidden: the panels for editing (training settings, data set, layer inspector, chain rule, edit history,
+timeline; the View menu brings one back), the layer palette, the plots' export buttons, the accuracy plot and the
+gradient heatmap. The phase indicator gets a toolbar row of its own, so the larger type never pushes it into the
+toolbar's overflow menu. Switching back restores fonts, colours and panels."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -12,7 +17,7 @@ if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
 SCALE = 1.5
-HIDDEN = ("history", "timeline", "data")  # docks a lecture does not need
+HIDDEN = ("training", "dataset", "inspector", "explanation", "history", "timeline")  # docks a lecture does not need
 
 
 def high_contrast(palette: QPalette) -> QPalette:
@@ -36,10 +41,18 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
         window.open_before_presentation = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}
         for key in HIDDEN:
             docks[key].hide()
+        docks["data"].raise_()
+        window.insertToolBarBreak(window.phase_toolbar)
+        height = window.height()  # the canvas gets the larger share: its numbers are what the back row reads
+        window.resizeDocks([docks["loss"], docks["gradients"]], [height * 7 // 20] * 2, Qt.Orientation.Vertical)
     else:
         for key, was_open in window.open_before_presentation.items():
             docks[key].setVisible(was_open)
-        for front in ("inspector", "training"):  # the tabs in front as on a first start
+        for front in ("inspector", "data"):  # the tabs in front as on a first start
             docks[front].raise_()
+        window.removeToolBarBreak(window.phase_toolbar)
+    for plot in (window.loss_plot, window.gradient_plot):
+        plot.set_presenting(on)
+    window.layer_palette.setVisible(not on)  # (building the network is not what a lecture shows)
     QApplication.setFont(font)
     window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())

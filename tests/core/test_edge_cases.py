@@ -54,10 +54,15 @@ def test_a_diverged_bce_run_reports_nan_on_both_backends_instead_of_crashing():
     data = Dataset(np.ones((1, 2)), np.array([1]))
     numpy_session = Session(spec, data)
     numpy_session.params["o.weight"] = np.full((1, 2), np.nan)
-    assert np.isnan(numpy_session.step().loss)
+    refusal = "update not applied: layer o: its weights hold nan"  # (parameters stay numbers: no update)
+    with pytest.raises(SessionError, match=refusal):
+        numpy_session.step()
+    assert np.isnan(numpy_session.trace.loss) and numpy_session.step_count == 0
     s = Session(spec, data, backend="torch")
     s.params["o.weight"] = torch.full((1, 2), float("nan"), dtype=torch.float64)
-    assert np.isnan(s.step().loss)
+    with pytest.raises(SessionError, match=refusal):
+        s.step()
+    assert np.isnan(s.trace.loss) and s.step_count == 0
     s.params["o.weight"] = torch.full((1, 2), float("nan"), dtype=torch.float64)
     s.forward_layer()
     s.compute_loss()

@@ -63,15 +63,16 @@ def dialogs(monkeypatch):
 
 @pytest.fixture
 def new_window(qtbot, tmp_path, dialogs):
-    """Opens windows (each with the given settings file), shown, exposed, active and settled; at the end
-    stops their training, marks their undo stacks clean (no unsaved-changes question) and closes them."""
+    """Opens windows (each with the given settings file, a first one at ``size``), shown, exposed, active and
+    settled; at the end stops their training, marks their undo stacks clean (no unsaved-changes question) and
+    closes them."""
     made = []
 
-    def make(settings="s.ini"):
+    def make(settings="s.ini", size=DEFAULT_SIZE):
         w = MainWindow(QSettings(str(tmp_path / settings), QSettings.Format.IniFormat))
         qtbot.addWidget(w)
         if w.settings.value("geometry") is None:  # (a first window fits the screen: offscreen's is 800 × 800)
-            w.resize(*DEFAULT_SIZE)
+            w.resize(*size)
         w.show()
         qtbot.waitExposed(w)
         activate(qtbot, w)

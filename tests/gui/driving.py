@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
+
+from bpstudio.core.io import presets
 
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -27,7 +30,7 @@ def activate(qtbot, w):
 
 
 def menu(window, *path):
-    """The action at ``path`` in the window's menu bar, e.g. ("File", "Examples", "mazur")."""
+    """The action at ``path`` in the window's menu bar, e.g. ("File", "Examples", "Mazur 2-2-2")."""
     actions = window.menuBar().actions()
     for name in path:
         action = next(a for a in actions if a.text().replace("&", "") == name)
@@ -46,7 +49,8 @@ def press(qtbot, w, key, modifiers=NOMOD):
 
 
 def open_example(qtbot, w, name):
-    menu(w, "File", "Examples", name).trigger()
+    """File ▸ Examples ▸ the example ``name`` (its id, e.g. "mazur"; the menu shows its title)."""
+    menu(w, "File", "Examples", presets.title(name)).trigger()
     settle(qtbot)
 
 
@@ -116,3 +120,17 @@ def on_screen(qtbot, widget, size):
     widget.show()
     qtbot.waitExposed(widget)
     return widget
+
+
+def click_link(qtbot, browser, text):
+    """Click the link that reads ``text`` in a text browser, where it is drawn (scrolled into view first)."""
+    found = browser.document().find(text)
+    assert not found.isNull(), f"no {text!r} in {browser.toPlainText()!r}"
+    middle = QTextCursor(browser.document())
+    middle.setPosition((found.selectionStart() + found.selectionEnd()) // 2)
+    bar = browser.verticalScrollBar()
+    bar.setValue(bar.value() + browser.cursorRect(middle).center().y() - browser.viewport().height() // 2)
+    point = browser.cursorRect(middle).center()
+    assert browser.viewport().rect().contains(point)
+    QTest.mouseClick(browser.viewport(), LEFT, NOMOD, point)
+    settle(qtbot)

@@ -241,7 +241,7 @@ def start_training(qtbot, w, steps=20):
 def test_loading_an_example_while_training_stops_the_worker(qtbot, window, dialogs):
     w = window
     worker = start_training(qtbot, w)
-    menu(w, "File", "Examples", "mazur").trigger()
+    menu(w, "File", "Examples", "Mazur 2-2-2").trigger()
     assert worker.isFinished() and w.training.worker is None  # stopped and waited for
     settle(qtbot)
     assert not w.training.running and not w.window_actions.play.isChecked() and w.window_actions.forward.isEnabled()
@@ -254,7 +254,7 @@ def test_loading_an_example_while_training_asks_about_the_trained_steps(qtbot, w
     w = window
     start_training(qtbot, w)
     dialogs.answer = Button.Cancel
-    menu(w, "File", "Examples", "mazur").trigger()
+    menu(w, "File", "Examples", "Mazur 2-2-2").trigger()
     assert dialogs.kinds() == ["question"]
     assert w.windowTitle().startswith("XOR")
 
@@ -273,7 +273,7 @@ def test_closing_while_training_stops_the_worker_and_asks_about_the_steps(qtbot,
 
 def test_choosing_a_data_set_in_the_panel_is_an_undoable_edit(qtbot, window):
     w = window
-    w.docks["data"].raise_()
+    w.docks["dataset"].raise_()
     panel, doc = w.data_panel, w.document
     xor = presets.load("xor").data
     panel.data_set.setFocus()
@@ -296,7 +296,7 @@ def test_choosing_a_data_set_in_the_panel_is_an_undoable_edit(qtbot, window):
 
 def test_a_bad_csv_import_shows_the_reason_and_changes_nothing(qtbot, window, dialogs, tmp_path, monkeypatch):
     w = window
-    w.docks["data"].raise_()
+    w.docks["dataset"].raise_()
     panel, doc = w.data_panel, w.document
     bad = tmp_path / "bad.csv"
     bad.write_text("x1,x2,label\n0.1,abc,1\n0.2,0.3,0\n")
@@ -316,7 +316,7 @@ def test_a_refused_import_names_what_is_wrong_and_the_panel_keeps_showing_the_da
     qtbot, window, dialogs, tmp_path
 ):
     w, doc = window, window.document
-    w.docks["data"].raise_()
+    w.docks["dataset"].raise_()
     panel = w.data_panel
     five = tmp_path / "five.csv"  # readable, but five classes for a network with one sigmoid output
     five.write_text("x1,x2,label\n" + "".join(f"{i},1,{i % 5}\n" for i in range(10)))
@@ -335,7 +335,7 @@ def test_a_refused_import_names_what_is_wrong_and_the_panel_keeps_showing_the_da
 
 def test_a_refused_data_set_leaves_the_panel_showing_the_data_in_use(qtbot, window):
     w = window
-    w.docks["data"].raise_()
+    w.docks["dataset"].raise_()
     panel, doc = w.data_panel, w.document
     panel.data_set.setFocus()
     qtbot.keyClicks(panel.data_set, "b")  # blobs: 3 classes for a 1-unit output

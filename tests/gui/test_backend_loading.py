@@ -58,7 +58,8 @@ def test_pytorch_loads_in_the_background_while_training_goes_on(qtbot, window, s
     qtbot.waitUntil(lambda: doc.session.step_count > 5, timeout=10000)
 
     choose(qtbot, w, "PyTorch CPU")  # returns at once: the load waits on another thread
-    assert load.threads and load.threads[0] is not threading.main_thread()
+    qtbot.waitUntil(lambda: bool(load.threads), timeout=10000)
+    assert load.threads[0] is not threading.main_thread()
     assert panel.loading_bar.isVisible() and "Loading PyTorch" in panel.loading_label.text()
     assert panel.backend.currentText() == "PyTorch CPU"  # the choice stays shown while it loads
     assert doc.backend_choice[0] == "numpy"
@@ -97,3 +98,37 @@ def test_choosing_numpy_while_pytorch_loads_wins(qtbot, window, slow_load):
     qtbot.waitUntil(lambda: not w.backend_loader._tasks, timeout=10000)  # the load ended, unasked for now
     settle(qtbot)
     assert doc.backend_choice == ("numpy", "cpu", "float64") and panel.backend.currentText() == "NumPy"
+
+
+def saved_on_pytorch(tmp_path):
+    """A session file of the xor example saved on PyTorch (written without PyTorch)."""
+    import dataclasses
+
+    from bpstudio.core.io import presets, session_io
+    from bpstudio.core.run_state import RunState
+
+    spec = presets.load("xor")
+    path = tmp_path / "on_torch.json"
+    saved = session_io.SavedSession(RunState.start_of(spec), backend="torch", device="cpu", dtype="float64")
+    session_io.save(dataclasses.replace(saved), path)
+    return path
+
+
+def test_a_file_saved_on_pytorch_opens_at_once_and_switches_when_pytorch_is_ready(qtbot, window, slow_load, tmp_path):
+    from bpstudio.core import backends
+
+    load = slow_load(real=backends.get_backend)
+    w, doc, panel = window, window.document, window.training_panel
+    assert w.files.open(str(saved_on_pytorch(tmp_path)))  # returns at once, on NumPy meanwhile
+    qtbot.waitUntil(lambda: bool(load.threads), timeout=10000)
+    assert load.threads[0] is not threading.main_thread()
+    assert doc.backend_choice[0] == "numpy" and panel.loading_bar.isVisible()
+    assert panel.backend.currentText() == "PyTorch CPU" and not doc.dirty
+    load.release.set()
+    qtbot.waitUntil(lambda: w.backend_loader.pending is None, timeout=60000)
+    settle(qtbot)
+    if backend_loader.BackendLoader.is_ready("torch", "cpu"):
+        assert doc.backend_choice == ("torch", "cpu", "float64")
+    else:  # (no PyTorch here: said why, NumPy stays)
+        assert doc.backend_choice[0] == "numpy" and "PyTorch" in w.statusBar().currentMessage()
+    assert not doc.dirty and "*" not in w.windowTitle()  # the saved engine is no unsaved change

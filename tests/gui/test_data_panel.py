@@ -188,6 +188,9 @@ def test_scatter_shows_the_points_coloured_by_class_and_the_surface_fills_the_im
     assert "P(class 1)" in plot.legend.text()
     plot.show_surface(None)
     assert plot.image.image is None
+    # on a narrow dock the legend wraps between entries, never between a swatch and its words
+    for words in ("train", "test", "class&nbsp;0", "class&nbsp;1"):
+        assert f"&nbsp;{words}" in plot.legend.text()
 
 
 def test_class_surface_colours_each_cell_by_its_class(plot):

@@ -12,7 +12,9 @@ from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
 from bpstudio.gui.inspectors.explanation_html import to_html
-from tests.gui.driving import on_screen
+from tests.gui.driving import click_link, on_screen
+
+MORE, LESS = "Each path's factors", "Fewer details"
 
 
 def mazur_session():
@@ -54,6 +56,14 @@ def test_picking_w1_in_the_panel_shows_its_two_paths(mazur_panel, qtbot):
     with qtbot.waitSignal(mazur_panel.target_changed) as signal:
         qtbot.keyClicks(mazur_panel.parameter, "h.w")
     assert signal.args == ["h.weight", (0, 0)] and mazur_panel.parameter.currentText() == "h.weight"
+    # compact: the chain with its numbers, then a line per path with its term
+    text = mazur_panel.text()
+    assert "= 0.036350306 × 0.241300709 × 0.05 = 0.000438568" in text
+    terms = [line for line in text.splitlines() if line.startswith("via ")]
+    assert terms == ["via h[0] → o[0] = 0.000668396", "via h[0] → o[1] = -0.000229828"]
+    assert "Sum over paths = 0.000438568" in text and "along this path" not in text
+
+    click_link(qtbot, mazur_panel.browser, MORE)  # each path's factors written out
     lines = mazur_panel.text().splitlines()
     assert [line for line in lines if line.startswith("via ")] == ["via h[0] → o[0]", "via h[0] → o[1]"]
     text = mazur_panel.text()
@@ -68,6 +78,9 @@ def test_picking_w1_in_the_panel_shows_its_two_paths(mazur_panel, qtbot):
         type_into(qtbot, mazur_panel.column, "1")
     assert signal.args == ["h.weight", (0, 1)]
     assert "= 0.036350306 × 0.241300709 × 0.1 = 0.000877135" in mazur_panel.text()
+    assert "along this path" in mazur_panel.text()  # the detail stays chosen for the next weight
+    click_link(qtbot, mazur_panel.browser, LESS)
+    assert "along this path" not in mazur_panel.text() and MORE in mazur_panel.text()
 
 
 def test_a_bias_has_a_unit_and_no_column(mazur_panel, qtbot):
@@ -75,9 +88,12 @@ def test_a_bias_has_a_unit_and_no_column(mazur_panel, qtbot):
     assert mazur_panel.column.isHidden() and mazur_panel.row_label.text() == "unit"
     assert mazur_panel.parameter.currentText() == "h.bias" and mazur_panel.row.value() == 1
     text = mazur_panel.text()
-    assert "∂E/∂bh[1]" in text and "h.bias is frozen" in text
+    assert "∂E/∂bh[1]" in text and "h.bias, unit 1 · frozen: the update leaves it unchanged" in text
+    click_link(qtbot, mazur_panel.browser, MORE)  # core's note in full
+    assert "h.bias is frozen: its gradient is computed, but the update leaves it unchanged" in mazur_panel.text()
     mazur_panel.set_target("o.weight", (1, 0))
     assert not mazur_panel.column.isHidden() and mazur_panel.row_label.text() == "row"
+    assert "frozen" not in mazur_panel.text()
 
 
 def test_mid_forward_it_says_what_has_to_run_first(panel):
@@ -145,3 +161,17 @@ def test_the_panels_rich_text_writes_layer_ids_as_subscripts_and_signs_in_colour
     trace = Session(spec, datasets.resolve_split(spec.data)[0]).forward_backward().to_numpy()
     text = to_html(explain(spec, trace, "h.weight", (0, 0)), positive="#aa0000", negative="#0000aa")
     assert "w<sub>h</sub>[0,0]" in text and "<b style='color:#aa0000'>0.000438568</b>" in text
+
+
+def test_millions_of_paths_show_the_largest_few_and_the_rest_as_one_sum(panel, qtbot):
+    spec = presets.load("deep_sigmoid")
+    trace = Session(spec, datasets.resolve_split(spec.data)[0]).forward_backward().to_numpy()
+    panel.show_step(spec, trace)
+    panel.set_target("h1.weight", (0, 0))
+    total = 8**9  # h1[0] reaches each of h2's 8 units, each of those each of h3's, and so on through h10
+    rows = [line for line in panel.text().splitlines() if line.startswith("via h1[0] → h2[")]
+    assert len(rows) == 4 and f"other {total - 4} paths together" in panel.text()
+    click_link(qtbot, panel.browser, MORE)
+    rows = [line for line in panel.text().splitlines() if line.startswith("via h1[0] → h2[")]
+    assert len(rows) == 32 and f"other {total - 32} paths together" in panel.text()
+    assert f"the 32 largest of the {total} paths to E are listed" in panel.text()

@@ -16,7 +16,8 @@ from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec
 from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE
 from bpstudio.gui.inspectors.layer_inspector import LayerInspector
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
-from tests.gui.driving import type_into_cell
+from tests.gui.canvas_points import click, header_point
+from tests.gui.driving import click_canvas, open_example, type_into_cell
 
 ALL_SIGNALS = ("fields_requested", "param_requested", "randomize_requested", "reset_requested", "output_requested")
 
@@ -286,3 +287,21 @@ def test_a_16_by_16_layer_fits_a_narrow_dock(qtbot):
     assert cell(widget.weight_editor, 15, 15) == f"{params['h3.weight'][15, 15]:.4g}"
     qtbot.waitUntil(lambda: widget.weight_editor.height() >= widget.weight_editor.view.height() > 200)
     assert widget.minimumSizeHint().width() <= 320
+
+
+def test_weights_the_file_gives_are_not_said_to_come_from_the_initialiser(qtbot, window):
+    """Mazur's file fixes every weight: selecting its layer says so beside the initialiser, which only a
+    choice of initialiser or Randomize would use; XOR's file gives none, so its layer shows no such note."""
+    open_example(qtbot, window, "mazur")
+    assert presets.load("mazur").layer("h").weight is not None  # what the file holds
+    click(qtbot, window, header_point(window, "h"))
+    inspector = window.inspector
+    assert inspector.layer_id == "h" and inspector.weight_init.currentText() == "xavier_uniform"
+    assert inspector.init_note.isVisibleTo(inspector)
+    note = inspector.init_note.text()
+    assert note.startswith("The weights are given (by the file") and "xavier_uniform draws new ones only" in note
+    open_example(qtbot, window, "xor")
+    assert presets.load("xor").layer("h").weight is None
+    click_canvas(qtbot, window)  # (a click elsewhere first, so the next is no double-click)
+    click(qtbot, window, header_point(window, "h"))
+    assert inspector.layer_id == "h" and not inspector.init_note.isVisibleTo(inspector)

@@ -64,7 +64,7 @@ def test_input_and_output_layers_can_be_changed_or_say_why_not(qtbot, window, di
 
     w.training_panel.loss.setCurrentText("mse")  # (regression data needs a regression loss: bce says so)
     settle(qtbot)
-    w.docks["data"].raise_()
+    w.docks["dataset"].raise_()
     choose(qtbot, w.data_panel.data_set, "sine")  # one feature
     assert doc.spec.data["builtin"] == "sine" and doc.spec.widths["x"] == 1  # the input follows the data
     assert doc.train_data.X.shape[1] == 1 and history_texts(w)[-1] == "Use data: sine"

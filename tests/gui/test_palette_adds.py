@@ -53,6 +53,8 @@ def test_a_clicked_layer_lands_between_its_neighbours_on_screen_and_the_view_nev
     assert all(seen(w).contains(b.sceneBoundingRect()) for b in blocks(w).values())  # fitted again: all of it
 
     click_canvas(qtbot, w)
+    viewport = w.canvas.viewport()  # (the mouse rests over the middle of the canvas, where a zoom centres)
+    QTest.mouseMove(viewport, viewport.rect().center())
     for _ in range(2):
         press(qtbot, w, Qt.Key.Key_Minus)  # the person zooms out: the view stays where they put it
     click(qtbot, w, header_point(w, "h"))

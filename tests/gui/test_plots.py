@@ -23,7 +23,7 @@ from bpstudio.gui.colors import layer_colors
 from bpstudio.gui.plots.export import export_png
 from bpstudio.gui.plots.gradient_plot import HEATMAP_COLUMNS, GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
-from tests.gui.driving import on_screen
+from tests.gui.driving import on_screen, settle
 
 LAYERS = ("h1", "h2", "h3", "h4", "out")
 
@@ -144,16 +144,19 @@ def test_export_buttons_wait_for_data_then_write_png_and_csv(qtbot, tmp_path, mo
     plot = shown(qtbot, LossPlot())
     h = TrainingHistory(LAYERS)
     plot.set_history(h)
-    assert not plot.png_button.isEnabled() and not plot.csv_button.isEnabled()
+    assert not plot.export_button.isEnabled() and not plot.csv_action.isEnabled()
     for step in range(30):
         h.record(step, 1.0 / (step + 1), {})
     plot.refresh()
-    assert plot.png_button.isEnabled() and plot.csv_button.isEnabled()
+    assert plot.export_button.isEnabled()
+    menu = plot.export_button.menu()
+    assert [a.text() for a in menu.actions()] == ["Export PNG…", "Export CSV…"]
+    assert all(a.isEnabled() for a in menu.actions())
     pick_file(monkeypatch, tmp_path / "run")  # no suffix typed: ".csv" is added
-    qtbot.mouseClick(plot.csv_button, Qt.MouseButton.LeftButton)
+    plot.csv_action.trigger()  # (what choosing it in the Export menu does)
     assert (tmp_path / "run.csv").read_text() == h.to_csv("loss")
     pick_file(monkeypatch, tmp_path / "loss.png")
-    qtbot.mouseClick(plot.png_button, Qt.MouseButton.LeftButton)
+    plot.png_action.trigger()
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
     image = QImage(str(tmp_path / "loss.png"))
     assert image.width() == pytest.approx(plot.view.width(), abs=2)
@@ -166,7 +169,7 @@ def test_a_failed_export_says_why_and_leaves_nothing(qtbot, tmp_path, monkeypatc
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
     pick_file(monkeypatch, tmp_path / "missing" / "loss.csv")
-    qtbot.mouseClick(plot.csv_button, Qt.MouseButton.LeftButton)
+    plot.csv_action.trigger()
     assert len(warnings) == 1 and "Could not write" in warnings[0] and "loss.csv" in warnings[0]
     assert not (tmp_path / "missing").exists()
 
@@ -254,6 +257,42 @@ def test_heatmap_rows_are_layers_first_to_last_and_columns_are_pooled_steps(qtbo
     pooled = long.grad_matrix(HEATMAP_COLUMNS)[2]
     assert plot.heatmap.image.shape == pooled.shape == (len(LAYERS), 334)  # 1000 steps, 3 to a column
     np.testing.assert_array_equal(plot.heatmap.image, pooled)
+
+
+def drawn_row_labels(plot):
+    """The heatmap's row labels as pyqtgraph draws them now: (text, rect on the axis)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    axis = plot.heat_item.getAxis("left")
+    image = QImage(200, 400, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(text, rect) for rect, _, text in specs[2]] if specs else []
+
+
+DEEP = tuple(f"h{i}" for i in range(1, 11)) + ("out",)
+
+
+@pytest.mark.parametrize(("ids", "height"), [(("h1", "h2", "logits"), 200), (DEEP, 220), (DEEP, 900)])
+def test_heatmap_row_labels_never_print_over_each_other(qtbot, ids, height):
+    """On a short heatmap (a small window) the first layer keeps its name and no two labels overlap; on a
+    tall one the last layer is named too."""
+    h = TrainingHistory(ids)
+    for step in range(30):
+        h.record(step, 0.5, {lid: 10.0 ** -(11 - i) for i, lid in enumerate(ids)})
+    plot = on_screen(qtbot, GradientPlot(), (760, height))
+    plot.set_history(h)
+    settle(qtbot)
+    labels = drawn_row_labels(plot)
+    texts = [t for t, _ in labels]
+    assert ids[0] in texts
+    rects = [r for _, r in labels]
+    assert all(not a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :]), labels
+    if height == 900:
+        assert ids[-1] in texts
 
 
 def test_new_layers_rebuild_the_curves_and_the_legend(qtbot):

@@ -1,6 +1,7 @@
 """The Mazur walkthrough in the real window: Next runs each phase and points at the quantity the text
 introduces, the texts and the canvas show the same numbers, Back returns to the state before a step."""
 
+import dataclasses
 import math
 import re
 
@@ -19,7 +20,7 @@ from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.core.tools.walkthrough import mazur_walkthrough, run_through
 from bpstudio.gui.tools.walkthrough_panel import WalkthroughDock, open_walkthrough
-from tests.gui.driving import LEFT, settle
+from tests.gui.driving import LEFT, menu, settle
 
 N_STEPS = len(mazur_walkthrough())
 
@@ -157,19 +158,63 @@ def test_another_network_is_replaced_after_asking_about_unsaved_changes(window, 
     assert dialogs.kinds() == ["question", "question"]
 
 
-def test_a_trained_mazur_goes_back_to_its_first_weights(window, dialogs, qtbot):
+def open_from_the_help_menu(qtbot, window):
+    menu(window, "Help", "The Mazur walkthrough").trigger()
+    settle(qtbot)
+    placed = window.tools.get(WalkthroughDock)
+    return None if placed is None or not placed.dock.isVisible() else placed.panel
+
+
+def test_a_trained_mazur_asks_before_going_back_to_its_first_weights(window, dialogs, qtbot):
     doc = window.document
     window.files.open_example("mazur")
     doc.full_step()
     doc.full_step()
     doc.advance("forward")  # and a step in progress
-    panel = open_walkthrough(window)
-    settle(qtbot)
-    assert dialogs.kinds() == []  # the same network: nothing is thrown away unasked (Reset is undoable)
+    trained = {k: v.copy() for k, v in doc.params().items()}
+    entries = doc.undo_stack.count()
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert open_from_the_help_menu(qtbot, window) is None
+    assert dialogs.kinds() == ["question"]
+    assert "starts Mazur's example from its first step" in dialogs.shown[0][2] and "Save" in dialogs.shown[0][2]
+    # Cancel: everything as it was
+    assert doc.session.step_count == 2 and doc.session.mid_step and str(doc.session.next_phase) == "forward o"
+    for key, value in trained.items():
+        np.testing.assert_array_equal(doc.params()[key], value)
+    assert window.tools.get(WalkthroughDock) is None and doc.undo_stack.count() == entries
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    panel = open_from_the_help_menu(qtbot, window)
+    assert panel is not None and dialogs.kinds() == ["question", "question"]
     assert doc.session.step_count == 0 and not doc.session.mid_step
     np.testing.assert_array_equal(doc.params()["h.weight"], [[0.15, 0.2], [0.25, 0.3]])
     click(qtbot, panel.next_button)
     assert "0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775" in panel.current_text()
+
+
+def test_a_step_in_progress_with_nothing_to_save_is_not_dropped_unasked(window, dialogs, qtbot):
+    doc = window.document
+    window.files.open_example("mazur")
+    doc.advance("forward")  # a phase is no undoable change: nothing unsaved, but a run under way
+    assert not doc.dirty
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert open_from_the_help_menu(qtbot, window) is None
+    assert dialogs.shown == [
+        (
+            "question",
+            "Start the walkthrough",
+            "The walkthrough starts Mazur's example from its first step. Discard the current run (a step in progress)?",
+        )
+    ]
+    assert doc.session.mid_step and doc.trace is not None
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    assert open_from_the_help_menu(qtbot, window) is not None and not doc.session.mid_step
+
+
+def test_mazur_at_its_first_step_opens_without_a_question(window, dialogs, qtbot):
+    window.files.open_example("mazur")
+    window.document.set_optimizer(dataclasses.replace(window.document.spec.optimizer, lr=0.25))  # unsaved, kept
+    assert open_from_the_help_menu(qtbot, window) is not None
+    assert dialogs.kinds() == [] and window.document.spec.optimizer.lr == 0.25
 
 
 def test_stepping_outside_the_walk_stops_it_until_restart(window, walk, qtbot):

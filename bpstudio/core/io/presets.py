@@ -3,6 +3,7 @@ starts from."""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -32,6 +33,24 @@ NEW_NETWORK = {
 def names() -> list[str]:
     """Preset names, e.g. ``["deep_relu_he", "deep_sigmoid", ..., "xor"]``."""
     return sorted(p.name[:-5] for p in resources.files(PACKAGE).iterdir() if p.name.endswith(".json"))
+
+
+def title(name: str) -> str:
+    """The example's title as people read it: its network's name up to the colon ("Mazur 2-2-2" for
+    ``mazur``); the id stays the key that finds it. An example with no name is shown by its id."""
+    return _full_name(name).split(":")[0].strip() or name
+
+
+def description(name: str) -> str:
+    """What the example's name says after the colon ("the step-by-step backpropagation example"), or ""."""
+    return _full_name(name).partition(":")[2].strip()
+
+
+def _full_name(name: str) -> str:
+    with path(name).open(encoding="utf-8") as f:
+        raw = json.load(f)
+    full = raw.get("name") if isinstance(raw, dict) else None
+    return full if isinstance(full, str) else ""
 
 
 def path(name: str) -> Path:

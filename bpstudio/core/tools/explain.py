@@ -76,7 +76,8 @@ class PathTerm:
 class Explanation:
     """The chain rule for ``key[index]`` at one sample. ``sample_value`` = Σ paths + ``other_paths``;
     ``batch_value`` sums the per-sample totals, ``recorded`` is the backward pass's gradient.
-    ``summary`` is Mazur's collapsed form (∂E/∂out_L[j] · ∂out_L[j]/∂net_L[j] · ∂net_L[j]/∂w)."""
+    ``summary`` is Mazur's collapsed form (∂E/∂out_L[j] · ∂out_L[j]/∂net_L[j] · ∂net_L[j]/∂w); ``frozen``: the
+    update leaves the parameter unchanged (``note`` says so too, among the other remarks)."""
 
     key: str
     index: tuple[int, ...]
@@ -92,6 +93,7 @@ class Explanation:
     symbol: str = ""
     summary: tuple[Factor, ...] = ()
     matches: bool = True
+    frozen: bool = False
 
 
 class _Tail(NamedTuple):
@@ -187,7 +189,8 @@ def explain(
             f"this is sample {sample} of a batch of {batch}; the recorded gradient is the sum of the "
             f"samples' totals (∂E/∂out already divides by the batch size)"
         )
-    if name in spec.layer(layer_id).frozen:
+    frozen = name in spec.layer(layer_id).frozen
+    if frozen:
         notes.append(f"{key} is frozen: its gradient is computed, but the update leaves it unchanged")
     dtype = np.asarray(record.grads[name]).dtype
     tolerance = (1e-9 if dtype == np.float64 else 1e-4) * max(1.0, abs(recorded))
@@ -206,6 +209,7 @@ def explain(
         symbol,
         summary,
         abs(batch_value - recorded) <= tolerance,
+        frozen,
     )
 
 

@@ -34,6 +34,7 @@ Highlight = tuple[Any, ...]  # ("neuron", layer, unit) | ("edge", "o.weight", (r
 TextFor = Callable[[StepTrace | None, Params, Params | None], str]
 
 f = format_value
+MAZUR_PRINTED_AFTER = "0.291027924"  # the error after the first update, as Mazur's post prints it
 
 
 @dataclass(frozen=True)
@@ -377,4 +378,30 @@ class _Mazur:
             f"E_total = {f(loss)}  (it was {f(float(t.loss))}{change})\n"
             "(the canvas still shows the step just done; the next forward pass shows these)\n"
             "Mazur repeats this step 10,000 times: press Play to watch the error keep falling."
+            + self._printed_figure(t, before, new_params, loss)
+        )
+
+    def _printed_figure(self, t: StepTrace, before: Params, after: dict[str, np.ndarray], loss: float) -> str:
+        """Why Mazur's post prints another error after the update (0.291027924, not 0.291027774), worked out with
+        the engine's numbers: rounding the new weights does not change it, but sending the output deltas back
+        through the already updated w5⁺…w8⁺ (not the w5…w8 of the forward pass) gives his figure. Said only where
+        that reproduces it: on his example, with his learning rate."""
+        h, o = t.layers[self.h], t.layers[self.o]
+        delta_o = np.asarray(o.grad_pre, dtype=np.float64)  # ∂E/∂net_o of this step
+        out_h, x = np.asarray(h.out, dtype=np.float64), np.asarray(h.inputs[0], dtype=np.float64)
+        delta_h = (delta_o @ after[f"{self.o}.weight"]) * out_h * (1.0 - out_h)  # through the *new* w5⁺…w8⁺
+        other = dict(after)
+        other[f"{self.h}.weight"] = np.asarray(before[f"{self.h}.weight"]) - self.lr * (delta_h.T @ x)
+        if f"{self.h}.bias" not in self.spec.frozen_params():
+            other[f"{self.h}.bias"] = np.asarray(before[f"{self.h}.bias"]) - self.lr * delta_h.sum(axis=0)
+        session = Session(self.spec, self.data)
+        other_loss = session.evaluate(self.data, other)
+        if f(other_loss) != MAZUR_PRINTED_AFTER or f(loss) == MAZUR_PRINTED_AFTER:
+            return ""
+        rounded = session.evaluate(self.data, {k: np.round(v, 9) for k, v in after.items()})
+        return (
+            f"\n\nMazur's post prints E_total = {MAZUR_PRINTED_AFTER} here, {other_loss - loss:.8f} more. Rounding "
+            f"does not explain it (the new weights rounded to 9 decimals give {f(rounded)}): his figure is what you "
+            "get when w1…w4's gradients go through the new w5⁺…w8⁺ instead of the old w5…w8. The engine uses the "
+            f"old ones, as his text does, in float64: {f(loss)} is exact to the digits shown."
         )

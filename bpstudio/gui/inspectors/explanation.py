@@ -1,18 +1,21 @@
 """A panel that writes one parameter's gradient out as the chain rule, with this step's numbers.
 
 It shows what :func:`bpstudio.core.tools.explain.explain` works out — the equation with symbols, each path
-to the loss with its numbers, their sum and the check against the recorded gradient — in type large
-enough for a projector. The target comes from elsewhere (:meth:`ExplanationPanel.set_target`, e.g. a
-weight clicked on the canvas) or from the panel's own pickers; a sample picker appears when the batch
-holds more than one sample. When nothing can be shown yet the panel says why, in words. On a narrow
-dock the pickers wrap onto a second line (each label stays with its box) rather than widen the window.
+to the loss with its term, their sum and the check against the recorded gradient — in the window's own type
+(presentation mode enlarges it with everything else). It starts compact, so one weight's story reads without
+scrolling in a short dock: the paths a line each, the few largest only when there are many; a link under it
+shows each path's factors and numbers, and another goes back. The target comes from elsewhere
+(:meth:`ExplanationPanel.set_target`, e.g. a weight clicked on the canvas) or from the panel's own pickers; a
+sample picker appears when the batch holds more than one sample. When nothing can be shown yet the panel says
+why, in words. On a narrow dock the pickers wrap onto a second line (each label stays with its box) rather
+than widen the window.
 """
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
 from bpstudio.core.errors import BpstudioError, SessionError
@@ -21,11 +24,11 @@ from bpstudio.core.tools.explain import explain
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import NEGATIVE, POSITIVE
 from bpstudio.gui.flow_layout import GroupFlowLayout
-from bpstudio.gui.inspectors.explanation_html import to_html
+from bpstudio.gui.inspectors.explanation_html import GLUE, SHOW_ALL, SHOW_LESS, to_html
 from bpstudio.gui.qt_utils import signals_blocked
 
-TEXT_POINT_SIZE = 15  # the explanation
-PICKER_POINT_SIZE = 12  # the pickers above it
+COMPACT_PATHS = 4  # the paths listed in the compact form (the others as one sum)
+DETAILED_PATHS = 32  # and in the detailed one
 PICKER_CHARACTERS = 10  # the parameter picker's narrowest width, in characters ("out.weight")
 NO_NETWORK = "Open a network to see how its gradients are computed."
 NO_TARGET = "Pick a weight on the canvas or in the inspector to see its gradient written out as the chain rule."
@@ -45,9 +48,7 @@ class ExplanationPanel(QWidget):
         self._trace: StepTrace | None = None
         self._key: str | None = None
         self._index: tuple[int, ...] = ()
-        font = self.font()
-        font.setPointSize(PICKER_POINT_SIZE)
-        self.setFont(font)
+        self.detailed = False  # each path's factors written out (the link under the explanation switches)
 
         self.parameter = QComboBox()
         self.parameter.setMinimumContentsLength(PICKER_CHARACTERS)
@@ -61,9 +62,7 @@ class ExplanationPanel(QWidget):
         self.sample.setToolTip("which sample of the batch to write out")
         self.browser = QTextBrowser()
         self.browser.setOpenLinks(False)
-        font = self.browser.font()
-        font.setPointSize(TEXT_POINT_SIZE)
-        self.browser.setFont(font)
+        self.browser.anchorClicked.connect(self._on_link)
 
         pickers = GroupFlowLayout()
         pickers.add_group(QLabel("∂E/∂"), self.parameter)
@@ -120,7 +119,17 @@ class ExplanationPanel(QWidget):
 
     def text(self) -> str:
         """What the panel shows, as plain text."""
-        return self.browser.toPlainText()
+        return self.browser.toPlainText().replace(GLUE, "")
+
+    def set_detailed(self, detailed: bool) -> None:
+        """Write each path's factors out (True) or keep the compact form (False)."""
+        if detailed != self.detailed:
+            self.detailed = detailed
+            self._refresh()
+
+    def _on_link(self, url: QUrl) -> None:
+        if url.toString() in (SHOW_ALL, SHOW_LESS):
+            self.set_detailed(url.toString() == SHOW_ALL)
 
     # --- the pickers ----------------------------------------------------------------------------
 
@@ -179,12 +188,13 @@ class ExplanationPanel(QWidget):
         if self._trace is None:
             return _message(NO_STEP)
         try:
-            expl = explain(self._spec, self._trace, self._key, self._index, self.sample.value())
+            most = DETAILED_PATHS if self.detailed else COMPACT_PATHS
+            expl = explain(self._spec, self._trace, self._key, self._index, self.sample.value(), max_paths=most)
         except SessionError as exc:
             return _message(f"Not yet: {exc}.")
         except BpstudioError as exc:
             return _message(f"Cannot explain {self._key}{list(self._index)}: {exc}")
-        return to_html(expl, POSITIVE.name(), NEGATIVE.name())
+        return to_html(expl, POSITIVE.name(), NEGATIVE.name(), detailed=self.detailed)
 
 
 def _message(text: str) -> str:

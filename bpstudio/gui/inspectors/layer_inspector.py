@@ -3,7 +3,8 @@
 A view: :meth:`LayerInspector.show_layer` fills the widgets (with their signals blocked, so showing never
 emits), and a person's edits come out as ``*_requested`` signals. The main window carries them out as
 undoable commands and calls ``show_layer`` again with the result. On a narrow dock a field that does not
-fit beside its label goes under it, and Reset moves under Randomize.
+fit beside its label goes under it, and Reset moves under Randomize. When a weight editor refuses typed text,
+the inspector scrolls so its reason, under the table, shows with the cell it was typed into.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +36,7 @@ from bpstudio.gui.qt_utils import format_number, signals_blocked
 
 MAX_UNITS = 4096
 MAX_SEED = 99_999  # five digits keep the row narrow; any seed gives a fresh draw
+LAYOUT_ROUNDS = 3  # settling a layout may ask its parent's to settle: a few rounds reach the scrolled body
 TYPE_NAMES = {
     "input": "input layer",
     "dense": "dense layer",
@@ -109,6 +111,15 @@ class LayerInspector(QWidget):
         self.weight_init = QComboBox()
         self.weight_init.addItems(list(INITIALISERS))
         self.weight_init.currentTextChanged.connect(self._on_init_chosen)
+        self.init_note = QLabel()  # when the network gives the weights, the initialiser did not draw them
+        self.init_note.setWordWrap(True)
+        self.init_note.setStyleSheet("color: #555555;")
+        self.init_row = QWidget()
+        stacked = QVBoxLayout(self.init_row)
+        stacked.setContentsMargins(0, 0, 0, 0)
+        stacked.setSpacing(2)
+        stacked.addWidget(self.weight_init)
+        stacked.addWidget(self.init_note)
         self.frozen_weight = QCheckBox("weight")
         self.frozen_bias = QCheckBox("bias")
         for box in (self.frozen_weight, self.frozen_bias):
@@ -140,16 +151,18 @@ class LayerInspector(QWidget):
         self.form.addRow("Inputs", self.inputs_label)
         self.form.addRow("Activation", self.activation)
         self.form.addRow("Bias", self.use_bias)
-        self.form.addRow("Weight init", self.weight_init)
+        self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
         self.form.addRow("Output", self.output_row)
 
         self.weight_caption = _heading("")
         self.weight_editor = MatrixEditor()
         self.weight_editor.value_edited.connect(lambda r, c, v: self._request_param("weight", (r, c), v))
+        self.weight_editor.refused.connect(lambda _why: self._reveal_refusal(self.weight_editor))
         self.bias_caption = _heading("")
         self.bias_editor = MatrixEditor()
         self.bias_editor.value_edited.connect(lambda r, c, v: self._request_param("bias", (r,), v))
+        self.bias_editor.refused.connect(lambda _why: self._reveal_refusal(self.bias_editor))
         self.grad_note = QLabel("Hover a cell for its exact value and gradient; double-click to edit.")
         self.grad_note.setWordWrap(True)
 
@@ -191,21 +204,21 @@ class LayerInspector(QWidget):
         details.addLayout(self.form)
         details.addWidget(self.params_box)
 
-        body = QWidget()
-        layout = QVBoxLayout(body)
+        self.body = QWidget()
+        layout = QVBoxLayout(self.body)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.title)
         layout.addWidget(self.empty)
         layout.addWidget(self.details)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # only if squeezed very narrow
-        scroll.setWidget(body)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # only if squeezed narrow
+        self.scroll_area.setWidget(self.body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(self.scroll_area)
 
         self._inputs = (
             self.units,
@@ -264,11 +277,19 @@ class LayerInspector(QWidget):
         self.inputs_label.setText(", ".join(f"{i} ({spec.widths[i]})" for i in layer.inputs))
         self._set_row(self.activation, layer.type != "input")
         self.activation.setCurrentText(layer.activation)
-        for widget in (self.use_bias, self.weight_init, self.frozen_row):
+        for widget in (self.use_bias, self.init_row, self.frozen_row):
             self._set_row(widget, dense)
         self.use_bias.setChecked(layer.use_bias)
         self.weight_init.setCurrentText(layer.weight_init.name)
         self.weight_init.setToolTip(describe_init(layer.weight_init))
+        given = layer.weight is not None  # (the file's values, or those kept through an edit)
+        self.init_note.setVisible(given)
+        self.init_note.setText(
+            f"The weights are given (by the file, or kept through an edit), not drawn: {layer.weight_init.name} "
+            "draws new ones only if you pick an initialiser or press Randomize."
+            if given
+            else ""
+        )
         self.frozen_weight.setChecked("weight" in layer.frozen)
         self.frozen_bias.setChecked("bias" in layer.frozen)
         self.frozen_bias.setEnabled(layer.use_bias)
@@ -311,6 +332,18 @@ class LayerInspector(QWidget):
         self.grad_note.setText(
             "Hover a cell for its exact value" + (" and gradient" if grads else "") + "; double-click to edit."
         )
+
+    def _reveal_refusal(self, editor: MatrixEditor) -> None:
+        """Scroll the reason ``editor`` just showed into view, then its current cell (the cell wins if both
+        do not fit). The layouts are settled first, so the reason has its place and the body its height."""
+        for _ in range(LAYOUT_ROUNDS):
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest.value)
+        self.scroll_area.ensureWidgetVisible(editor.error, 0, 8)
+        view = editor.view
+        cell = view.visualRect(view.currentIndex())
+        if cell.isValid():
+            center = view.viewport().mapTo(self.body, cell.center())
+            self.scroll_area.ensureVisible(center.x(), center.y(), cell.width() // 2, cell.height() // 2 + 4)
 
     def _set_row(self, field: QWidget, visible: bool) -> None:
         self.form.setRowVisible(field, visible)

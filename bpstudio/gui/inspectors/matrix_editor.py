@@ -3,7 +3,8 @@
 Rows are the layer's neurons and columns its inputs (``units × fan_in``, like ``torch.nn.Linear``); a bias
 is one column. The editor is a view: a valid entry is *requested* through :attr:`MatrixEditor.value_edited`
 and the table keeps showing the old value until :meth:`MatrixEditor.set_matrix` is called again with the
-applied result. Text that is not a finite number is refused at the cell with the reason shown underneath.
+applied result. Text that is not a finite number is refused at the cell: the reason shows right under the
+table and :attr:`MatrixEditor.refused` tells the holder, which brings it into view.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QTableView, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bpstudio.gui.colors import signed_color
 from bpstudio.gui.qt_utils import format_number
@@ -25,6 +35,7 @@ MAX_VISIBLE_ROWS = 12  # taller matrices scroll inside the table
 FITTED_CELLS = 4096  # up to this many cells each column fits its numbers; bigger matrices get one width
 WIDTH_SAMPLE = 512  # ... from the texts of about this many of their values (and their extremes)
 ERROR_STYLE = "color: #c62828;"
+REFUSAL_TEXT, REFUSAL_BACKGROUND = "#b71c1c", "#fdecea"  # the reason under the table: dark red on pale red
 
 Index = QModelIndex | QPersistentModelIndex
 NO_INDEX = QModelIndex()  # the invalid index: "no parent" in the model interface
@@ -48,6 +59,22 @@ def parse_entry(text: str) -> tuple[float | None, str]:
     if not math.isfinite(value):
         return None, f"'{stripped}' is not a finite number"
     return value, ""
+
+
+def refusal_label() -> QLabel:
+    """A boxed, pale red note, hidden until there is something to say. Coloured through its palette rather
+    than a style sheet, so it follows the window's font (presentation mode enlarges it)."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setFrameShape(QFrame.Shape.Box)
+    label.setMargin(3)
+    label.setAutoFillBackground(True)
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(REFUSAL_TEXT))
+    palette.setColor(QPalette.ColorRole.Window, QColor(REFUSAL_BACKGROUND))
+    label.setPalette(palette)
+    label.hide()
+    return label
 
 
 class MatrixModel(QAbstractTableModel):
@@ -148,6 +175,7 @@ class MatrixEditor(QWidget):
     """A coloured table over a 2-D weight or 1-D bias; edits come out as ``value_edited(row, col, value)``."""
 
     value_edited = Signal(int, int, float)
+    refused = Signal(str)  # the reason typed text was not taken, as shown under the table
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,10 +195,7 @@ class MatrixEditor(QWidget):
             header.setHighlightSections(False)
         self.view.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.error = QLabel()
-        self.error.setStyleSheet(ERROR_STYLE)
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = refusal_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -268,6 +293,7 @@ class MatrixEditor(QWidget):
             name = self.model.entry_name(row, col)
             self.error.setText(f"{why}: the {self.model.kind} {name} keeps {format_number(old)}")
             self.error.show()
+            self.refused.emit(self.error.text())
             return False
         self.error.hide()
         self.error.clear()

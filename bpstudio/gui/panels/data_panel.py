@@ -155,10 +155,10 @@ class DataPanel(FitsWidth, QWidget):
         buttons.addWidget(self.import_button)
         buttons.addStretch(1)
         self._outer = layout = QVBoxLayout(self)
-        layout.addWidget(self.plot, 1)
         layout.addLayout(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.error)
+        layout.addStretch(1)
         self.pairs_per_row = 0
         self._min_widths: dict[int, int] = {}  # pairs per row -> the panel's minimum width
         self._measure()

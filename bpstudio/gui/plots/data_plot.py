@@ -343,9 +343,10 @@ class DataPlot(QWidget):
             return
         grey = QColor(NEUTRAL).darker(160)
         shown = self.test is not None and self.show_test.isChecked()
-        parts = [f"{_swatch(grey)} train", f"{_swatch(grey, '○')} test"] if shown else []
+        # (a swatch and its words never part at a line break: &nbsp; inside an entry, a space between entries)
+        parts = [f"{_swatch(grey)}&nbsp;train", f"{_swatch(grey, '○')}&nbsp;test"] if shown else []
         if data.is_classification:
-            parts += [f"{_swatch(c, '■')} class {k}" for k, c in enumerate(class_colors(self._class_count()))]
+            parts += [f"{_swatch(c, '■')}&nbsp;class&nbsp;{k}" for k, c in enumerate(class_colors(self._class_count()))]
         else:
             parts.append(
                 f"target {_swatch(NEGATIVE, '■')} {format_number(-self._value_scale, 3)} … "

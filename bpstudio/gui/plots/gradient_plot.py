@@ -21,11 +21,14 @@ from bpstudio.gui.plots.history_plot import (
     INK,
     HistoryPlot,
     LogTickAxis,
+    fit_legend,
     kept_pen,
+    legend_row,
     line_width,
     mark_points,
     point_size,
     prepare_plot,
+    show_ticks,
     style_axis,
 )
 from bpstudio.gui.plots.steady_view import SteadyViewBox
@@ -35,6 +38,7 @@ GRAD_LABEL = "‖∂E/∂W‖"
 HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
 COLOR_MAP = "viridis"  # dark = small gradient, bright = large
 RATIO_PREFIX = "first/last layer gradient"
+CURVE_ROW, HEAT_ROW = 1, 2  # the view's rows (row 0 holds the kept runs' legend, while there are kept runs)
 # how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
 VERDICT_COLORS = {
     "vanishing": HIGHLIGHT,
@@ -51,8 +55,14 @@ class GradientPlot(HistoryPlot):
     name = "gradients"
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Save each layer's gradient norm per step as CSV", parent)
+        super().__init__(
+            "Save each layer's gradient norm per step as CSV",
+            parent,
+            empty_hint="Each layer's gradient ‖∂E/∂W‖ appears here after the first step",
+        )
         self._colors: dict[str, QColor] = {}
+        self._alarm: tuple[str, str] | None = None  # what went wrong in the step shown: (short, full)
+        self._ratio: float | None = None  # the first/last ratio drawn last
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.kept_curves: list[dict[str, pg.PlotDataItem]] = []  # per kept run, its layers' curves (faint)
         self.ratio_label = QLabel()
@@ -64,14 +74,18 @@ class GradientPlot(HistoryPlot):
         )
         self.ratio_label.setWordWrap(True)  # on a narrow dock the readout takes two lines, not the window's width
         curve_view = SteadyViewBox(x_floor=0.0)  # (the y axis is log10 of the norms: no floor)
-        self.curve_item = self.view.addPlot(row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view)
+        # row 0: the kept runs' legend, once there are some (legend_row); the curves and the heatmap below it
+        self.curve_item = self.view.addPlot(
+            row=CURVE_ROW, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=curve_view
+        )
         self.steady_views = [curve_view]
+        self._hint_over(curve_view)
         self.curve_item.setLogMode(y=True)
         self.legend = pg.LegendItem(labelTextColor=INK)
         self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # compact, not stretched
-        self.view.addItem(self.legend, row=0, col=1)
+        self.view.addItem(self.legend, row=CURVE_ROW, col=1)
         self.view.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.heat_item = self.view.addPlot(row=1, col=0)
+        self.heat_item = self.view.addPlot(row=HEAT_ROW, col=0)
         self.heat_item.setXLink(self.curve_item)
         self.heat_item.setMouseEnabled(x=True, y=False)
         self.heat_item.getViewBox().invertY(True)  # first layer on top, as the rows are read
@@ -79,14 +93,13 @@ class GradientPlot(HistoryPlot):
         self.heat_item.addItem(self.heatmap)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.heatmap)
-        self.view.addItem(self.color_bar, row=1, col=1)
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 2)
-        self.kept_legend = pg.LegendItem(  # the kept runs, inside the plot (the layers' legend is beside it)
-            offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
-        )
-        self.kept_legend.setParentItem(self.curve_item.getViewBox())
+        self.view.addItem(self.color_bar, row=HEAT_ROW, col=1)
+        self.view.ci.layout.setRowStretchFactor(CURVE_ROW, 3)
+        self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 2)
+        self.kept_legend = legend_row(self.view, row=0)  # the kept runs (the layers' legend is beside the curves)
+        self.view.removeItem(self.kept_legend)  # (in the layout only while there are kept runs)
         self.kept_legend.hide()
+        self.kept_legend_shown = False
         self._apply_fonts()
         self._lay_out(self.ratio_label, True, self.smooth_check)
         self.smooth_check.toggled.connect(self._on_smooth_toggled)
@@ -116,7 +129,8 @@ class GradientPlot(HistoryPlot):
             mark_points(curve, norms, self.color(lid))
             curve.setData(steps, norms, connect="finite")
         self._draw_heatmap(*history.grad_matrix(HEATMAP_COLUMNS))
-        self._show_ratio(history.first_last_ratio())
+        self._ratio = history.first_last_ratio()
+        self._show_ratio(self._ratio)
         self._set_exportable(len(history) > 0)
 
     # --- drawing ------------------------------------------------------------------------------------
@@ -130,6 +144,16 @@ class GradientPlot(HistoryPlot):
         self._fill_legend()
         self._label_rows(layer_ids)
         self._align_left_axes()
+
+    def set_presenting(self, on: bool) -> None:
+        """On a projector the curves take the whole height: the heatmap (the same numbers) goes."""
+        if on != self.presenting:
+            for item in (self.heat_item, self.color_bar):
+                item.setVisible(not on)
+            self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 0 if on else 2)
+            self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
+        super().set_presenting(on)
+        self._show_ticks()
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
         """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
@@ -151,7 +175,22 @@ class GradientPlot(HistoryPlot):
         for run, curves in zip(self.kept, self.kept_curves, strict=True):
             if curves:
                 self.kept_legend.addItem(next(iter(curves.values())), run.label)
-        self.kept_legend.setVisible(bool(self.kept))
+        shown = bool(self.kept_legend.items)
+        if shown != self.kept_legend_shown:
+            if shown:
+                self.view.addItem(self.kept_legend, row=0, col=0)
+                self.view.ci.layout.setAlignment(self.kept_legend, Qt.AlignmentFlag.AlignRight)
+            else:
+                self.view.removeItem(self.kept_legend)
+            self.kept_legend.setVisible(shown)
+            self.kept_legend_shown = shown
+        self._fit_kept_legend()
+
+    def _fit_kept_legend(self) -> None:
+        fit_legend(self.kept_legend, self.view.width() - self.legend.width() - 20)
+
+    def _view_resized(self) -> None:
+        self._fit_kept_legend()
 
     def _draw_kept(self, runs: list[KeptRun]) -> None:
         """Each kept run's layers in their colours, faint and in the run's dash pattern, behind the live run."""
@@ -176,12 +215,13 @@ class GradientPlot(HistoryPlot):
                 curve.setPen(kept_pen(self.color(lid), index, font))
 
     def _label_rows(self, layer_ids: tuple[str, ...]) -> None:
-        """Every row named where there is room; when rows are too thin for their labels, pyqtgraph drops
-        the finer tick levels: first the odd rows, then all but every fourth, keeping first and last."""
+        """Every row named where there is room. The first layer's row is always named; when rows are too thin
+        for their labels pyqtgraph drops the finer tick levels: first the odd rows, then all but every fourth,
+        then the last layer's (so on a short heatmap "h1" and "out" never print over each other)."""
         last = len(layer_ids) - 1
         levels: list[list[tuple[float, str]]] = [[], [], [], []]
         for row, lid in enumerate(layer_ids):
-            level = 0 if row in (0, last) else 1 if row % 4 == 0 else 2 if row % 2 == 0 else 3
+            level = 0 if row == 0 else 1 if row == last or row % 4 == 0 else 2 if row % 2 == 0 else 3
             levels[level].append((row + 0.5, lid))
         self.heat_item.getAxis("left").setTicks(levels)
 
@@ -209,8 +249,21 @@ class GradientPlot(HistoryPlot):
         width = float(steps[-1] - steps[0]) / (columns - 1) if columns > 1 else 1.0
         self.heatmap.setRect(QRectF(float(steps[0]) - width / 2, 0.0, width * columns, float(len(layer_ids))))
 
+    def show_alarm(self, short: str | None, full: str | None = None) -> None:
+        """Say in the readout what went wrong in the step shown (core's words: saturated or dead layers,
+        gradients that are 0, values that are not numbers) instead of the ratio; None goes back to the ratio."""
+        alarm = None if short is None else (short, full or short)
+        if alarm != self._alarm:
+            self._alarm = alarm
+            self._show_ratio(self._ratio)
+
     def _show_ratio(self, ratio: float | None) -> None:
         ids = self.history.layer_ids if self.history is not None else ()
+        if self._alarm is not None:
+            self.ratio_label.setText(self._alarm[0])
+            self.ratio_label.setStyleSheet(f"color: {HIGHLIGHT.name()};")
+            self.ratio_label.setToolTip(self._alarm[1])
+            return
         if ratio is None:
             self.ratio_label.setText(f"{RATIO_PREFIX}: —")
             self.ratio_label.setStyleSheet(f"color: {INK};")
@@ -228,10 +281,24 @@ class GradientPlot(HistoryPlot):
             f"the latest step: far below 1 the first layers barely learn"
         )
 
+    def _show_ticks(self) -> None:
+        """No numbers while empty; the step axis written once, under the heatmap (which shares it), or under
+        the curves when presentation mode leaves the heatmap out."""
+        for axis in (
+            self.curve_item.getAxis("left"),
+            self.heat_item.getAxis("left"),
+            self.heat_item.getAxis("bottom"),
+            self.color_bar.getAxis("right"),
+        ):
+            show_ticks(axis, not self.empty)
+        show_ticks(self.curve_item.getAxis("bottom"), not self.empty, values=self.presenting)
+        self.curve_item.getAxis("bottom").showLabel(self.presenting)
+
     def _apply_fonts(self) -> None:
         font = self.font()
         prepare_plot(self.curve_item, font, GRAD_LABEL)
         prepare_plot(self.heat_item, font, "layer")
+        self._show_ticks()  # (the step axis is labelled once)
         self.heat_item.getAxis("left").setStyle(textFillLimits=[(0, 0.95)])  # labels while they fit
         for side in ("left", "right", "top", "bottom"):  # the bar's frame, its scale (right), its label (left)
             style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QPen
-from PySide6.QtWidgets import QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
@@ -62,6 +62,15 @@ def style_axis(axis: pg.AxisItem, font: QFont, label: str | None = None) -> None
         axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
 
 
+TICK_LENGTH = -5  # pyqtgraph's own (inward ticks would be positive)
+
+
+def show_ticks(axis: pg.AxisItem, ticks: bool, values: bool = True) -> None:
+    """An axis with its tick marks (and, if ``values``, their numbers), or bare: a plot with no data yet shows
+    no numbers about nothing."""
+    axis.setStyle(showValues=ticks and values, tickLength=TICK_LENGTH if ticks else 0)
+
+
 def line_width(font: QFont) -> int:
     return BOLD_LINE_WIDTH if point_size(font) >= BOLD_FROM_POINTS else LINE_WIDTH
 
@@ -90,6 +99,29 @@ def mark_points(curve: pg.PlotDataItem, values: np.ndarray, color: QColor) -> No
             curve.setSymbolPen(None)
 
 
+def legend_row(view: pg.GraphicsLayoutWidget, row: int, col: int = 0) -> pg.LegendItem:
+    """A legend in a row of its own above a plot (at ``row``, ``col`` of ``view``), its entries side by side at
+    the right. Inside the plot, as pyqtgraph places legends, it covered the curves, and on a short plot (a dock
+    at 1366×768) the view box cut off every entry after the first; beside the curves it stole their width."""
+    legend = pg.LegendItem(labelTextColor=INK, frame=False, horSpacing=12)
+    legend.layout.setContentsMargins(0, 0, 0, 0)  # (a framed legend's padding: here it only took height)
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    view.addItem(legend, row=row, col=col)
+    view.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return legend
+
+
+def fit_legend(legend: pg.LegendItem, width: float) -> None:
+    """Lay the legend's entries out in as few rows as fit in ``width`` pixels (one row when they all fit)."""
+    count = len(legend.items)
+    for columns in range(max(count, 1), 0, -1):
+        legend.setColumnCount(columns)
+        legend.updateSize()
+        if legend.width() <= width:
+            break
+    legend.updateGeometry()
+
+
 # each kept run has its own dash pattern (the first kept, the second, …), so two kept runs are told apart
 KEPT_STYLES = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine)
 
@@ -113,9 +145,10 @@ class HistoryPlot(QWidget):
     keep_requested = Signal()
     clear_kept_requested = Signal()
 
-    def __init__(self, csv_tip: str, parent: QWidget | None = None):
+    def __init__(self, csv_tip: str, parent: QWidget | None = None, empty_hint: str = ""):
         super().__init__(parent)
         self.kept: list[KeptRun] = []
+        self.presenting = False  # see set_presenting
         self.keep_button = QPushButton("Keep run")
         self.keep_button.setToolTip(
             "Keep this run as a faint, labelled curve on the plots, to compare the next run with it "
@@ -130,19 +163,37 @@ class HistoryPlot(QWidget):
         self._drawn_version: int | None = None
         self._drawn_last_step = -math.inf  # the newest step drawn: a history that ends earlier is a new run
         self.steady_views: list[SteadyViewBox] = []  # (subclasses list theirs) fitted afresh for a new run
-        self.png_button = QPushButton("Export PNG…")
-        self.csv_button = QPushButton("Export CSV…")
-        self.csv_button.setToolTip(csv_tip)
-        self.png_button.clicked.connect(self._on_export_png)
-        self.csv_button.clicked.connect(self._on_export_csv)
+        # one Export button with a menu (two buttons took a row of their own on a laptop's narrow dock)
+        self.png_action = QAction("Export PNG…", self)
+        self.csv_action = QAction("Export CSV…", self)
+        self.png_action.setToolTip("Save the plot as a PNG image")
+        self.csv_action.setToolTip(csv_tip)
+        self.png_action.triggered.connect(self._on_export_png)
+        self.csv_action.triggered.connect(self._on_export_csv)
+        exports = QMenu(self)
+        exports.setToolTipsVisible(True)
+        exports.addActions([self.png_action, self.csv_action])
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Save the plot as PNG, or its numbers as CSV")
+        self.export_button.setMenu(exports)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        # our exports in the right-click menu, in place of pyqtgraph's (whose SVG export fails with Qt 6.11)
-        actions = [QAction("Export PNG…", self), QAction("Export CSV…", self)]
-        actions[0].triggered.connect(self._on_export_png)
-        actions[1].triggered.connect(self._on_export_csv)
-        self.view.scene().contextMenu = actions
+        # the same exports in the right-click menu, in place of pyqtgraph's (whose SVG export fails with Qt 6.11)
+        self.view.scene().contextMenu = [self.png_action, self.csv_action]
         self._set_exportable(False)
+        # before the first step: no tick numbers about nothing, a word on what will appear instead
+        self.empty = False  # (until a history with no steps is drawn)
+        self._history_empty = False
+        self.empty_hint = QLabel(empty_hint, self.view)
+        self.empty_hint.setObjectName("empty_hint")
+        self.empty_hint.setStyleSheet("QLabel#empty_hint { color: #707070; background: transparent; }")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_hint.hide()
+        self._hint_box: pg.ViewBox | None = None  # (subclasses name their main plot's: _hint_over)
 
     def _lay_out(self, leading: QWidget, fill: bool, *options: QWidget) -> None:
         """A bar above the plot: ``leading`` (given the room left if ``fill``), the plot's ``options``, then the
@@ -152,14 +203,14 @@ class HistoryPlot(QWidget):
         bar.add_group(leading)
         if options:
             bar.add_group(*options)
-        bar.add_group(self.keep_button, self.clear_kept_button, right=True)
-        bar.add_group(self.png_button, self.csv_button, right=True)
+        bar.add_group(self.keep_button, self.clear_kept_button, self.export_button, right=True)
         if fill:
             leading.setSizePolicy(QSizePolicy.Policy.Expanding, leading.sizePolicy().verticalPolicy())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
+        self.view.installEventFilter(self)  # (now that the subclass has made what its resizing fits)
 
     def set_history(self, history: TrainingHistory | None) -> None:
         """Draw ``history`` from now on (at once, and again on each :meth:`refresh` after it changed)."""
@@ -182,13 +233,45 @@ class HistoryPlot(QWidget):
                 view.follow_data()
         self._drawn_last_step = last_step
         self._draw(history)
+        self._history_empty = len(history) == 0 and len(history.test_steps()) == 0
+        self._update_empty()
         return True
+
+    def _update_empty(self) -> None:
+        empty = self._history_empty and not self.kept
+        if empty != self.empty:
+            self.empty = empty
+            self.empty_hint.setVisible(empty)
+            self._show_ticks()
+
+    def _show_ticks(self) -> None:
+        """Show the axes' ticks and numbers, or (while :attr:`empty`) none: subclasses name their axes."""
+
+    def _hint_over(self, box: pg.ViewBox) -> None:
+        """Put the empty plot's hint in the middle of ``box`` (the main plot's area), following it."""
+        self._hint_box = box
+        box.sigResized.connect(self._place_empty_hint)
+
+    def _place_empty_hint(self) -> None:
+        box = self._hint_box
+        area = self.view.rect() if box is None else self.view.mapFromScene(box.sceneBoundingRect()).boundingRect()
+        self.empty_hint.setGeometry(area.adjusted(8, 4, -8, -4))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and event.type() == QEvent.Type.Resize:
+            self._place_empty_hint()
+            self._view_resized()
+        return False
+
+    def _view_resized(self) -> None:
+        """The plot area took a new size (subclasses fit their legends to it)."""
 
     def show_kept(self, runs: list[KeptRun]) -> None:
         """Draw ``runs`` (oldest first) behind the live run, replacing those drawn before."""
         self.kept = list(runs)
         self.clear_kept_button.setEnabled(bool(runs))
         self._draw_kept(self.kept)
+        self._update_empty()
 
     def _draw(self, history: TrainingHistory) -> None:
         raise NotImplementedError(f"{type(self).__name__} must say how it draws a history")
@@ -204,9 +287,18 @@ class HistoryPlot(QWidget):
         if event.type() == QEvent.Type.FontChange:
             self._apply_fonts()
 
+    def set_presenting(self, on: bool) -> None:
+        """Presentation mode: the export button goes (the right-click menu still exports) and subclasses drop
+        what a projector cannot show legibly beside the canvas, so the main plot keeps its height."""
+        self.presenting = on
+        self.export_button.setVisible(not on)
+        self._drawn_version = None
+        self.refresh()
+
     def _set_exportable(self, enabled: bool) -> None:
-        self.png_button.setEnabled(enabled)
-        self.csv_button.setEnabled(enabled)
+        self.export_button.setEnabled(enabled)
+        self.png_action.setEnabled(enabled)
+        self.csv_action.setEnabled(enabled)
         self.keep_button.setEnabled(enabled)
 
     def _on_export_png(self) -> None:

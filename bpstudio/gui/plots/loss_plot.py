@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import LAYER_PALETTE
 from bpstudio.gui.plots.history_plot import (
-    INK,
+    LABEL_SCALE,
     HistoryPlot,
     LogTickAxis,
+    fit_legend,
     kept_pen,
+    legend_row,
     line_width,
     mark_points,
     point_size,
     prepare_plot,
+    show_ticks,
+    style_axis,
 )
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 
 TRAIN_COLOR = QColor(LAYER_PALETTE[0])  # blue
 TEST_COLOR = QColor(LAYER_PALETTE[1])  # orange
+LEGEND_MARGIN = 10  # pixels kept free beside the legend row
 
 
 class LossPlot(HistoryPlot):
@@ -36,14 +41,20 @@ class LossPlot(HistoryPlot):
     name = "loss"
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Save step, train and test loss and accuracy as CSV", parent)
+        super().__init__(
+            "Save step, train and test loss and accuracy as CSV",
+            parent,
+            empty_hint="The loss appears here after the first step",
+        )
         self.log_check = QCheckBox("Log scale")
         self.log_check.setToolTip("Show the loss on a logarithmic axis")
+        self.legend = legend_row(self.view, row=0)  # train, test and the kept runs, above the plots
         self.loss_view = SteadyViewBox(x_floor=0.0, y_floor=0.0)  # (losses are never negative)
         self.loss_item = self.view.addPlot(
-            row=0, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=self.loss_view
+            row=1, col=0, axisItems={"left": LogTickAxis("left")}, viewBox=self.loss_view
         )
         self.steady_views = [self.loss_view]
+        self._hint_over(self.loss_view)
         self.accuracy_item = pg.PlotItem()  # joins the layout once the history holds accuracies
         self.accuracy_item.setXLink(self.loss_item)
         self.accuracy_item.setYRange(0.0, 1.0, padding=0.06)
@@ -55,10 +66,6 @@ class LossPlot(HistoryPlot):
         self.test_accuracy_curve = self.accuracy_item.plot(
             symbol="o", symbolSize=7, symbolBrush=TEST_COLOR, symbolPen=None
         )
-        self.legend = pg.LegendItem(
-            offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"), labelTextColor=INK
-        )
-        self.legend.setParentItem(self.loss_item.getViewBox())
         self.kept_curves: list[pg.PlotDataItem] = []  # each kept run's training loss, faint
         self._with_test = False  # the legend names the test points once there are some
         self._apply_fonts()
@@ -73,7 +80,8 @@ class LossPlot(HistoryPlot):
         mark_points(self.train_accuracy_curve, accuracies[evaluated], TRAIN_COLOR)
         self.train_curve.setData(history.steps(), history.losses(), connect="finite")
         self.test_curve.setData(history.test_steps(), history.test_losses(), connect="finite")
-        self._show_accuracy(bool(evaluated.any()) or bool(np.isfinite(history.test_accuracies()).any()))
+        has_accuracy = bool(evaluated.any()) or bool(np.isfinite(history.test_accuracies()).any())
+        self._show_accuracy(has_accuracy and not self.presenting)  # (on a projector the loss takes the height)
         if self.accuracy_shown:
             self.train_accuracy_curve.setData(history.steps()[evaluated], accuracies[evaluated])
             self.test_accuracy_curve.setData(history.test_steps(), history.test_accuracies(), connect="finite")
@@ -87,10 +95,22 @@ class LossPlot(HistoryPlot):
         if shown == self.accuracy_shown:
             return
         if shown:
-            self.view.addItem(self.accuracy_item, row=1, col=0)
+            self.view.addItem(self.accuracy_item, row=2, col=0)
         else:
             self.view.removeItem(self.accuracy_item)
         self.accuracy_shown = shown
+        self._share_step_axis()
+        self._fit_accuracy_label()
+
+    def _share_step_axis(self) -> None:
+        """With the accuracy plot underneath, the step axis is written once, under it: the loss plot's own
+        step numbers and label would only take the little height a dock has (at 1366×768, most of it)."""
+        self.loss_item.getAxis("bottom").showLabel(not self.accuracy_shown)
+        self._show_ticks()
+
+    def _show_ticks(self) -> None:
+        show_ticks(self.loss_item.getAxis("left"), not self.empty)
+        show_ticks(self.loss_item.getAxis("bottom"), not self.empty, values=not self.accuracy_shown)
 
     def _draw_kept(self, runs: list[KeptRun]) -> None:
         for curve in self.kept_curves:
@@ -112,11 +132,33 @@ class LossPlot(HistoryPlot):
         self.legend.clear()
         for name, curve in entries:
             self.legend.addItem(curve, name)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        fit_legend(self.legend, self.view.width() - 2 * LEGEND_MARGIN)
+
+    def _view_resized(self) -> None:
+        self._fit_legend()
+        self._fit_accuracy_label()
+
+    def _fit_accuracy_label(self) -> None:
+        """ "accuracy" along the accuracy plot's axis, or "acc." when the plot is too short for the word (it
+        would run into the loss plot's label above)."""
+        font = QFont(self.font())
+        font.setPointSizeF(LABEL_SCALE * point_size(font))
+        metrics = QFontMetrics(font)
+        plots_height = self.view.height() - self.legend.height() - 3 * metrics.height()  # less the step axis
+        share = plots_height / 2 if self.accuracy_shown else plots_height
+        label = "accuracy" if metrics.horizontalAdvance("accuracy") <= share else "acc."
+        if self.accuracy_item.getAxis("left").labelText != label:
+            style_axis(self.accuracy_item.getAxis("left"), self.font(), label)
 
     def _apply_fonts(self) -> None:
         font = self.font()
         prepare_plot(self.loss_item, font, "loss")
         prepare_plot(self.accuracy_item, font, "accuracy")
+        self._share_step_axis()
+        self._fit_accuracy_label()
         width = line_width(font)
         for curve, color in (
             (self.train_curve, TRAIN_COLOR),
@@ -128,6 +170,8 @@ class LossPlot(HistoryPlot):
         for index, curve in enumerate(self.kept_curves):
             curve.setPen(kept_pen(TRAIN_COLOR, index, font))
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
+        self.legend.clear()  # (the labels take the new size when they are made again)
+        self._update_legend()
 
     def _on_log_toggled(self, checked: bool) -> None:
         self.loss_view.set_y_floor(None if checked else 0.0)  # (a log axis shows log10 of the loss)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -290,6 +291,34 @@ def _is_mazur(window: MainWindow) -> bool:
     return same_weights and doc.spec.data == wanted.data
 
 
+START_OVER = "The walkthrough starts Mazur's example from its first step."
+
+
+def _may_start_over(window: MainWindow) -> bool:
+    """Mazur's example is open: going back to its first step throws away the run made since (steps, a step in
+    progress, weights edited), so ask first, as opening another file would; True to go ahead."""
+    doc = window.document
+    origin = initial_params(doc.origin)
+    current = doc.params()
+    at_start = doc.session.step_count == 0 and not doc.session.mid_step
+    if at_start and all(np.array_equal(current[k], origin[k]) for k in origin):
+        return True
+    if doc.dirty:
+        return window.files.maybe_save(START_OVER)
+    steps = doc.session.step_count
+    done = [f"{steps} step{'s' if steps != 1 else ''} trained" if steps else ""]
+    done.append("a step in progress" if doc.session.mid_step else "")
+    detail = ", ".join(part for part in done if part) or "weights changed"
+    answer = QMessageBox.question(
+        window,
+        "Start the walkthrough",
+        f"{START_OVER} Discard the current run ({detail})?",
+        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Discard
+
+
 class _CloseFirst(QObject):
     """Closes the walkthrough before the window saves its layout on closing, so the plots it made room
     for are saved as shown and the next start does not open without them."""
@@ -339,13 +368,16 @@ def _make_room(window: MainWindow, walking: bool) -> None:
 
 
 def open_walkthrough(window: MainWindow) -> WalkthroughPanel | None:
-    """Open Mazur's example (asking about unsaved changes if another network is open), go back to its
-    first step and show the walkthrough docked under the canvas. None if the person cancelled."""
+    """Open Mazur's example (asking about unsaved changes if another network is open, or before going back to
+    the first step of a run of it), go back to its first step and show the walkthrough docked under the canvas.
+    None if the person cancelled (then everything stays as it was)."""
     window.training.stop()
     if not _is_mazur(window):
         window.files.open_example(PRESET)
         if not _is_mazur(window):
             return None
+    elif not _may_start_over(window):
+        return None
 
     def place() -> WalkthroughDock:
         panel = WalkthroughPanel(window)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bpstudio.core.datasets import resolve_split
+from bpstudio.core.errors import SpecError
 from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 
@@ -75,3 +76,12 @@ def test_the_deep_sigmoid_net_stays_stuck():
     s, test = session("deep_sigmoid", batch_size=presets.load("deep_sigmoid").batch_size)
     losses = [float(s.step().loss) for _ in range(500)]
     assert np.mean(losses[-100:]) > 0.67  # stuck near ln 2: it predicts the class mean
+
+
+def test_titles_are_the_names_up_to_the_colon_and_the_ids_stay_keys():
+    assert presets.title("mazur") == "Mazur 2-2-2"
+    assert presets.description("mazur") == "the step-by-step backpropagation example"
+    assert presets.title("deep_relu_he") == "Deep ReLU net with He initialisation"
+    assert presets.title("xor") == "XOR 2-4-1" and presets.description("xor") == ""
+    with pytest.raises(SpecError, match="no preset named 'Mazur 2-2-2'"):
+        presets.title("Mazur 2-2-2")

@@ -76,7 +76,8 @@ def test_a_bias_ends_its_paths_with_one_and_says_it_is_frozen():
     e = explain(spec, trace, "o.bias", (1,))
     assert e.paths[0].factors[-1].value == 1.0 and e.symbol == "b_o[1]"
     assert e.sample_value == pytest.approx(trace.layers["o"].grads["bias"][1], abs=1e-15)
-    assert "frozen" in e.note
+    assert "frozen" in e.note and e.frozen
+    assert not explain(spec, trace, "o.weight", (1, 0)).frozen  # (Mazur's file freezes the biases only)
 
 
 def test_text_shows_the_equation_the_numbers_and_the_check():

@@ -172,3 +172,43 @@ def test_refusals():
     two = Dataset(np.array([[0.05, 0.1], [0.2, 0.3]]), np.array([[0.01, 0.99], [0.5, 0.5]]), "two")
     with pytest.raises(SpecError, match="one training sample"):
         mazur_walkthrough(spec_io.from_dict(MAZUR), two)
+
+
+def mazur_by_hand(through_new_output_weights=False, decimals=None):
+    """E_total after one step of Mazur's example, worked out with scalars: the hidden weights' gradients go
+    through the old w5…w8 (his text), or through the new w5⁺…w8⁺; the new weights rounded to ``decimals``."""
+    i1, i2, t1, t2, b1, b2, lr = 0.05, 0.1, 0.01, 0.99, 0.35, 0.6, 0.5
+    w = [0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+
+    def forward(w):
+        h1, h2 = sig(w[0] * i1 + w[1] * i2 + b1), sig(w[2] * i1 + w[3] * i2 + b1)
+        o1, o2 = sig(w[4] * h1 + w[5] * h2 + b2), sig(w[6] * h1 + w[7] * h2 + b2)
+        return h1, h2, o1, o2, 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+
+    h1, h2, o1, o2, _ = forward(w)
+    d1, d2 = (o1 - t1) * o1 * (1 - o1), (o2 - t2) * o2 * (1 - o2)
+    out = [w[4] - lr * d1 * h1, w[5] - lr * d1 * h2, w[6] - lr * d2 * h1, w[7] - lr * d2 * h2]
+    w5, w6, w7, w8 = out if through_new_output_weights else w[4:]
+    e1, e2 = (d1 * w5 + d2 * w7) * h1 * (1 - h1), (d1 * w6 + d2 * w8) * h2 * (1 - h2)
+    new = [w[0] - lr * e1 * i1, w[1] - lr * e1 * i2, w[2] - lr * e2 * i1, w[3] - lr * e2 * i2, *out]
+    return forward([round(v, decimals) for v in new] if decimals else new)[4]
+
+
+def test_the_closing_step_says_why_mazurs_printed_error_differs_and_that_its_own_is_exact():
+    _, _, texts = walk(presets.load("mazur"), None)
+    closing = texts[-1]
+    exact, his, rounded = mazur_by_hand(), mazur_by_hand(through_new_output_weights=True), mazur_by_hand(decimals=9)
+    assert f"{exact:.9f}" == "0.291027774" and f"{his:.9f}" == "0.291027924"  # his printed figure, reproduced
+    assert f"{rounded:.9f}" == f"{exact:.9f}"  # rounding the new weights does not explain it
+    assert f"E_total = {exact:.9f}  (it was 0.298371109" in closing
+    assert f"prints E_total = 0.291027924 here, {his - exact:.8f} more" in closing
+    assert f"rounded to 9 decimals give {rounded:.9f}" in closing
+    assert "through the new w5⁺…w8⁺ instead of the old w5…w8" in closing
+    assert f"in float64: {exact:.9f} is exact to the digits shown" in closing
+
+
+def test_another_learning_rate_leaves_mazurs_printed_figure_out():
+    spec = presets.load("mazur")
+    spec = dataclasses.replace(spec, optimizer=dataclasses.replace(spec.optimizer, lr=0.1))
+    _, _, texts = walk(spec, None)
+    assert "0.291027924" not in texts[-1] and "E_total = " in texts[-1]
