@@ -17,8 +17,10 @@ the last report then carries that step's whole trace and the window computes the
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -100,7 +102,8 @@ class TrainWorker(QThread):
         self.steps_done = 0
         self._turn = threading.Condition()  # the GUI thread's turns (see begin_gui_turn)
         self._turn_wanted = self._parked = False
-        self.step_seconds = 0.0  # how long the last step took
+        self.step_seconds = 0.0  # how long a step takes: the median of the last few (one step slowed by another
+        self._step_times: deque[float] = deque(maxlen=5)  # program taking the core makes no small net's long)
         self.evaluation_seconds = 0.0  # how long the last evaluation took
         self._evaluating = False
 
@@ -229,7 +232,8 @@ class TrainWorker(QThread):
         while True:
             began = self.clock()
             trace = session.step()
-            self.step_seconds = self.clock() - began
+            self._step_times.append(self.clock() - began)
+            self.step_seconds = statistics.median(self._step_times)
             self.steps_done += 1
             if record is not None:
                 history.record(*record)
