@@ -15,25 +15,35 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QWidget
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import presets
 from bpstudio.core.tools.vanishing_lesson import LessonStop, RunSummary, lesson, summarize
-from bpstudio.gui.tools.walkthrough_panel import ACCENT, BUTTON_PT, INK, PAPER, WARNING, lecture_font
+from bpstudio.gui.tools.lecture_page import LectureLook, LecturePage
 from bpstudio.gui.training import DEFAULT_SPEED
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
-TITLE_PT, BODY_PT = 20, 15  # beside the canvas: a little smaller than the Mazur walkthrough's full width
+# beside the canvas: a little smaller than the Mazur walkthrough's full width
+LOOK = LectureLook(
+    title_pt=20,
+    body_pt=15,
+    button_pt=15,
+    counter_pt=13,
+    note_pt=13,
+    padding="5px 16px",
+    margins=(12, 8, 12, 8),
+    counter_beside_title=False,
+)
 
 
-class LessonPanel(QWidget):
+class LessonPanel(LecturePage):
     """Shows stop ``index`` of the lesson; ``start`` begins again at the first stop."""
 
     def __init__(self, window: MainWindow, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__("lesson", LOOK, parent)
         self.window_ = window
         self.stops: list[LessonStop] = lesson()
         self.texts: list[str] = []  # the text of each stop reached so far
@@ -42,54 +52,6 @@ class LessonPanel(QWidget):
         self.example: str | None = None  # the example the lesson has open
         self.training_for: int | None = None  # the stop whose run is training
         self._ran_to: tuple[int, int] | None = None  # (undo index, step) where the lesson's last run ended
-        self.setObjectName("lesson")
-        self.setAutoFillBackground(True)
-        self.setStyleSheet(
-            f"#lesson, #lesson QWidget {{ background: {PAPER}; color: {INK}; }}"
-            f"QPushButton {{ border: 2px solid {INK}; border-radius: 6px; padding: 5px 16px; }}"
-            f"#lesson QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}"
-        )
-        self.title = QLabel()
-        self.title.setFont(lecture_font(TITLE_PT, bold=True))
-        self.title.setStyleSheet(f"color: {ACCENT};")
-        self.title.setWordWrap(True)
-        self.counter = QLabel()
-        self.counter.setFont(lecture_font(BUTTON_PT - 4))
-        self.body = QLabel()
-        self.body.setFont(lecture_font(BODY_PT))
-        self.body.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.setWordWrap(True)
-        self.body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.note = QLabel()
-        self.note.setFont(lecture_font(BODY_PT - 2))
-        self.note.setStyleSheet(f"color: {WARNING};")
-        self.note.setWordWrap(True)
-        self.note.hide()
-        scroll = QScrollArea()
-        scroll.setWidget(self.body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.restart_button = QPushButton("Restart")
-        self.back_button = QPushButton("◀ Back")
-        self.next_button = QPushButton("Next ▶")
-        for button in (self.restart_button, self.back_button, self.next_button):
-            button.setFont(lecture_font(BUTTON_PT - 2, bold=button is self.next_button))
-        self.restart_button.clicked.connect(self.start)
-        self.back_button.clicked.connect(self.back)
-        self.next_button.clicked.connect(self.next)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.restart_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.back_button)
-        buttons.addWidget(self.next_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.addWidget(self.title)
-        layout.addWidget(self.counter)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(self.note)
-        layout.addLayout(buttons)
         window.training.running_changed.connect(self._on_running_changed)
 
     # --- driving ----------------------------------------------------------------------------------------
@@ -199,9 +161,6 @@ class LessonPanel(QWidget):
         idle = self.training_for is None
         self.back_button.setEnabled(idle and self.index > 0)
         self.next_button.setEnabled(idle and self.index + 1 < len(self.stops))
-
-    def current_text(self) -> str:
-        return self.body.text()
 
 
 @dataclass

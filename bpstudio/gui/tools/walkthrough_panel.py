@@ -17,15 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,21 +30,33 @@ from bpstudio.core.io import presets
 from bpstudio.core.tools.walkthrough import WalkStep, mazur_walkthrough
 from bpstudio.document.run_commands import TrainCommand
 from bpstudio.gui.canvas.scene import Hit
+from bpstudio.gui.tools.lecture_page import LectureLook, LecturePage
 
 if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
-TITLE_PT, BODY_PT, BUTTON_PT = 24, 19, 17  # read from the back of a lecture hall
-INK, PAPER, ACCENT, WARNING = "#000000", "#ffffff", "#1f3b73", "#a00000"
+# read from the back of a lecture hall, at the full width under the canvas
+LOOK = LectureLook(
+    title_pt=24,
+    body_pt=19,
+    button_pt=17,
+    counter_pt=17,
+    note_pt=17,
+    padding="6px 22px",
+    margins=(16, 10, 16, 10),
+    counter_beside_title=True,
+    back_text="◀  Back",
+    next_text="Next  ▶",
+)
 PRESET = "mazur"
 PLOTS = ("loss", "gradients")  # the docks beside it under the canvas
 
 
-class WalkthroughPanel(QWidget):
+class WalkthroughPanel(LecturePage):
     """Shows step ``index`` of ``steps``; ``start`` (re)begins at step 0 on the window's document."""
 
     def __init__(self, window: MainWindow, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__("walkthrough", LOOK, parent)
         self.window_ = window
         self.steps: list[WalkStep] = []
         self.index = 0
@@ -57,57 +64,6 @@ class WalkthroughPanel(QWidget):
         self._start_step = 0
         self._params_before: dict[str, np.ndarray] = {}
         self._driving = False
-        self.setObjectName("walkthrough")
-        self.setAutoFillBackground(True)
-        self.setStyleSheet(
-            f"#walkthrough, #walkthrough QWidget {{ background: {PAPER}; color: {INK}; }}"
-            f"QPushButton {{ border: 2px solid {INK}; border-radius: 6px; padding: 6px 22px; }}"
-            f"#walkthrough QPushButton:disabled {{ color: #8a8a8a; border-color: #b0b0b0; }}"
-        )
-        self.title = QLabel()
-        self.title.setFont(lecture_font(TITLE_PT, bold=True))
-        self.title.setStyleSheet(f"color: {ACCENT};")
-        self.title.setWordWrap(True)
-        self.counter = QLabel()
-        self.counter.setFont(lecture_font(BUTTON_PT))
-        self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.body = QLabel()
-        self.body.setFont(lecture_font(BODY_PT))
-        self.body.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.setWordWrap(True)
-        self.body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.note = QLabel()
-        self.note.setFont(lecture_font(BUTTON_PT))
-        self.note.setStyleSheet(f"color: {WARNING};")
-        self.note.setWordWrap(True)
-        self.note.hide()
-        scroll = QScrollArea()
-        scroll.setWidget(self.body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.back_button = QPushButton("◀  Back")
-        self.next_button = QPushButton("Next  ▶")
-        self.restart_button = QPushButton("Restart")
-        for button in (self.back_button, self.next_button, self.restart_button):
-            button.setFont(lecture_font(BUTTON_PT, bold=button is self.next_button))
-        self.back_button.clicked.connect(self.back)
-        self.next_button.clicked.connect(self.next)
-        self.restart_button.clicked.connect(self.start)
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.counter)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.restart_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.back_button)
-        buttons.addWidget(self.next_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 10, 16, 10)
-        layout.addLayout(top)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(self.note)
-        layout.addLayout(buttons)
         for keys, slot in (
             ((Qt.Key.Key_PageDown, Qt.Key.Key_Right), self.next),
             ((Qt.Key.Key_PageUp, Qt.Key.Key_Left), self.back),
@@ -264,16 +220,6 @@ class WalkthroughPanel(QWidget):
         else:  # a layer, or the loss: the canvas writes the loss under the output block, so that is selected
             scene.set_picked(None)
             w.canvas.select_layer(step.highlight[1] if kind == "layer" else w.document.spec.output)
-
-    def current_text(self) -> str:
-        return self.body.text()
-
-
-def lecture_font(points: int, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPointSize(points)
-    font.setBold(bold)
-    return font
 
 
 def _is_mazur(window: MainWindow) -> bool:
