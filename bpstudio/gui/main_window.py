@@ -25,13 +25,14 @@ from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
-from bpstudio.core.tools.neuron_maps import neuron_maps
+from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
 from bpstudio.document import Document
 from bpstudio.document.kept_runs import KeptRuns, run_label
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.backend_loader import BackendLoader
 from bpstudio.gui.canvas import LayerPalette, TopologyView
+from bpstudio.gui.canvas.neuron_items import BuiltPictures
 from bpstudio.gui.colors import network_colors
 from bpstudio.gui.document_signals import DocumentSignals, UndoMirror
 from bpstudio.gui.edits import EditRequests
@@ -52,6 +53,7 @@ from bpstudio.gui.training import TrainingController
 from bpstudio.gui.typing_guard import TypingGuard
 
 PRESENTATION_SCALE = presentation.SCALE
+TURNS = 4  # the views the timer's ticks update in turn (see _update_view)
 DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
 
 
@@ -122,6 +124,7 @@ class MainWindow(QMainWindow):
         self.timer.timeout.connect(self._on_timer)
         self._canvas_pending = False
         self._turn = 0
+        self._built_pictures: tuple[NeuronMaps, dict[str, BuiltPictures]] | None = None  # (turn 2 for turn 3)
         self._refusal: str | None = None
         self._select_after_redraw: str | None = None
 
@@ -316,7 +319,7 @@ class MainWindow(QMainWindow):
         waits while the view updates and paints at once (painted later, it would share the interpreter
         with the worker and take several times as long), and the pacer keeps the turns to a small share
         of the time (bench/bench_gui.py measures both)."""
-        self._turn = (self._turn + 1) % 3
+        self._turn = (self._turn + 1) % TURNS
         training = self.document.training
         if training:
             self.timer.setInterval(self.pacer.next_interval())
@@ -326,24 +329,43 @@ class MainWindow(QMainWindow):
                     viewport.repaint()
 
     def _update_view(self, turn: int, training: bool) -> list[QWidget]:
-        """Bring one view up to date (0: loss plot, 1: gradient plot, 2: canvas, data and inspector while
-        training); the viewports that changed."""
+        """Bring one view up to date (0: loss plot, 1: gradient plot; while training 2: the decision surface
+        and the neuron pictures, built but not yet drawn, 3: the canvas and inspector); the viewports that
+        changed. A turn stays short (the window answers within it): new pictures and the canvas's values
+        each took half of a deep net's turn, so they have one each (turn 2 with nothing new does turn 3)."""
         if turn < 2:
             plot = self.loss_plot if turn == 0 else self.gradient_plot
             return [plot.view.viewport()] if plot.refresh(self.training.latest_history if training else None) else []
-        if not training or self.training.latest is None:
+        latest = self.training.latest
+        if not training or latest is None:
             return []
-        latest, self.training.latest = self.training.latest, None
+        data_view = self.data_panel.plot.plot_widget.viewport()
+        if turn == 2 and (latest.surface is not None or latest.neuron_maps is not None):
+            if latest.neuron_maps is not None:
+                self._built_pictures = (latest.neuron_maps, self.canvas.build_pictures(latest.neuron_maps))
+                latest.neuron_maps = None
+            if latest.surface is None:
+                return []
+            self._show_surface(latest.surface)
+            latest.surface = None
+            return [data_view]
+        self.training.latest = None
+        changed = [self.canvas.viewport()]
         if latest.surface is not None:
             self._show_surface(latest.surface)
+            changed.append(data_view)
         if latest.neuron_maps is not None:
             self.canvas.show_neuron_maps(latest.neuron_maps)
+        elif self._built_pictures is not None:
+            self.canvas.show_neuron_maps(*self._built_pictures)
+        self._built_pictures = None
         self._redraw()
         self._show_timeline()
-        return [self.canvas.viewport(), self.data_panel.plot.plot_widget.viewport()]
+        return changed
 
     def _on_running_changed(self, running: bool) -> None:
         self.pacer.reset()
+        self._built_pictures = None  # (stopped, the document's params_changed drew the final pictures)
         self.timer.setInterval(self.pacer.interval_ms)
         with_signals = self.window_actions.play
         with_signals.blockSignals(True)

@@ -11,7 +11,9 @@ from PySide6.QtCore import QPoint
 from PySide6.QtTest import QTest
 
 from bpstudio.core.tools.boundary import grid
+from bpstudio.core.tools.neuron_maps import neuron_maps
 from bpstudio.gui.colors import NEGATIVE, NEUTRAL, POSITIVE
+from bpstudio.gui.worker import Progress
 from tests.gui.canvas_points import neuron_point
 from tests.gui.driving import open_example, settle
 
@@ -138,6 +140,37 @@ def test_the_pictures_follow_a_step_and_training(qtbot, window):
     h_maps = xor_maps(w)[0]  # stopped: the pictures show the weights it stopped at
     for k in range(4):
         assert_picture_shows(h.pictures[k], h_maps[k], -1.0, 1.0)
+
+
+def test_while_training_new_pictures_are_built_in_one_turn_and_shown_in_the_next(qtbot, window):
+    """A deep net's new pictures and its canvas redraw each take a turn of the GUI thread's own (one turn
+    doing both kept the window from answering for too long): the first builds them, drawing nothing yet;
+    the next shows them, built from the maps that arrived, with the values of the step that arrived."""
+    w = window
+    open_example(qtbot, w, "xor")
+    h = w.canvas.canvas.overlays["h"]
+    shown = [image.copy() for image in h.pictures]
+    w.window_actions.step.trigger()  # new weights: their maps differ from the pictures on the canvas
+    settle(qtbot)
+    maps = neuron_maps(w.document.session, w.document.train_data)
+    w.canvas.show_neuron_maps(None)
+    settle(qtbot)
+    assert not h.has_pictures
+    doc = w.document
+    doc.set_training(True)
+    try:
+        w.training.latest = Progress(trace=doc.trace, neuron_maps=maps, step=doc.session.step_count)
+        w._update_view(2, True)
+        assert not h.has_pictures  # built, not drawn
+        w._update_view(3, True)
+        assert h.has_pictures and h.maps is maps.layers["h"]
+        assert w.training.latest is None
+    finally:
+        doc.set_training(False)
+    h_maps = xor_maps(w)[0]
+    for k in range(4):
+        assert_picture_shows(h.pictures[k], h_maps[k], -1.0, 1.0)
+        assert h.pictures[k] != shown[k]
 
 
 def test_big_layers_get_no_pictures_and_small_ones_after_them_do(qtbot, window):

@@ -8,7 +8,7 @@ a redraw is a handful of ``drawLines`` calls, and answers which line is under a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -31,6 +31,17 @@ PICK_PEN = style.pen(QColor(HIGHLIGHT.red(), HIGHLIGHT.green(), HIGHLIGHT.blue()
 PILL = QBrush(QColor(255, 255, 255, 215))  # under a value drawn over a neuron's picture
 
 
+@dataclass(frozen=True, eq=False)
+class BuiltPictures:
+    """A layer's neuron pictures built ahead of drawing them: one per unit, and scaled into circles of
+    ``radius`` (none when the layer draws no circles)."""
+
+    maps: LayerMaps
+    pictures: list[QImage]
+    discs: list[QImage] = field(default_factory=list)
+    radius: float = 0.0
+
+
 class LayerOverlayItem(QGraphicsItem):
     """Ports and neurons of one layer, drawn above the lines. Mouse events pass through to the block.
 
@@ -51,11 +62,26 @@ class LayerOverlayItem(QGraphicsItem):
         self._discs_for: tuple[int, float] | None = None  # (id of the pictures' list, radius) they were made for
         self.value_px = 0  # the font size the values are drawn at (fitted to the circles)
 
-    def set_maps(self, maps: LayerMaps | None) -> None:
-        """New maps for this layer (None: no pictures); the pictures are built here, once."""
+    def build_pictures(self, maps: LayerMaps) -> BuiltPictures:
+        """The pictures for ``maps`` and their discs at the circles' present size, built without drawing them
+        (the slow part of new maps; :meth:`set_maps` takes them as they are)."""
+        built = pictures(maps)
+        state = getattr(self, "state", None)
+        if state is None or not state.small or len(built) != state.units:
+            return BuiltPictures(maps, built)
+        radius = self.geo.metrics.radius
+        return BuiltPictures(maps, built, [disc(image, 2 * radius) for image in built], radius)
+
+    def set_maps(self, maps: LayerMaps | None, built: BuiltPictures | None = None) -> None:
+        """New maps for this layer (None: no pictures); the pictures are built here, once, unless ``built``
+        (from :meth:`build_pictures` for these maps) has them already."""
         self.maps = maps
-        self.pictures = pictures(maps) if maps is not None else []
-        self._discs_for = None
+        if built is not None and built.maps is maps:
+            self.pictures = built.pictures
+            self._discs, self._discs_for = built.discs, (id(built.pictures), built.radius)
+        else:
+            self.pictures = pictures(maps) if maps is not None else []
+            self._discs_for = None
         if hasattr(self, "state"):
             self._fit_pictures()
             self._fit_texts()

@@ -21,7 +21,7 @@ from bpstudio.core.tools.neuron_maps import LayerMaps, NeuronMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.edge_item import ArrowItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry, LayerItem
-from bpstudio.gui.canvas.neuron_items import EdgeView, LayerOverlayItem, UnitEdgesItem
+from bpstudio.gui.canvas.neuron_items import BuiltPictures, EdgeView, LayerOverlayItem, UnitEdgesItem
 from bpstudio.gui.canvas.states import NetworkState, build_state
 from bpstudio.gui.qt_utils import format_number
 
@@ -135,11 +135,20 @@ class CanvasScene(QGraphicsScene):
             self._place(key)
         self._restore_pick()
 
-    def set_neuron_maps(self, maps: NeuronMaps | None) -> None:
-        """New maps over the input plane: each overlay builds its pictures from its layer's (once, here)."""
+    def build_pictures(self, maps: NeuronMaps) -> dict[str, BuiltPictures]:
+        """Each layer's pictures for ``maps``, built ahead of :meth:`set_neuron_maps` (nothing drawn yet)."""
+        return {
+            lid: overlay.build_pictures(layer)
+            for lid, overlay in self.overlays.items()
+            if (layer := maps.layers.get(lid)) is not None
+        }
+
+    def set_neuron_maps(self, maps: NeuronMaps | None, built: Mapping[str, BuiltPictures] | None = None) -> None:
+        """New maps over the input plane: each overlay builds its pictures from its layer's (once, here, or
+        ahead of time: ``built`` from :meth:`build_pictures`)."""
         self.neuron_maps = maps
         for lid, overlay in self.overlays.items():
-            overlay.set_maps(self._maps_of(lid))
+            overlay.set_maps(self._maps_of(lid), (built or {}).get(lid))
 
     def _maps_of(self, layer_id: str) -> LayerMaps | None:
         return self.neuron_maps.layers.get(layer_id) if self.neuron_maps is not None else None

@@ -39,6 +39,7 @@ from bpstudio.gui.canvas import style, tooltips
 from bpstudio.gui.canvas.edge_item import PendingLinkItem
 from bpstudio.gui.canvas.layer_item import LayerGeometry
 from bpstudio.gui.canvas.menus import build_context_menu
+from bpstudio.gui.canvas.neuron_items import BuiltPictures
 from bpstudio.gui.canvas.neuron_preview import NeuronPreview
 from bpstudio.gui.canvas.overlays import Legend, RefusalBanner, RenameEditor
 from bpstudio.gui.canvas.palette import MIME_TYPE
@@ -124,10 +125,15 @@ class TopologyView(ZoomingView):
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
         self.preview.refresh()
 
-    def show_neuron_maps(self, maps: NeuronMaps | None) -> None:
+    def build_pictures(self, maps: NeuronMaps) -> dict[str, BuiltPictures]:
+        """The neuron pictures for ``maps``, built but not drawn: the slow part of new maps, which the window
+        does in a turn of its own while training, passing the result to :meth:`show_neuron_maps`."""
+        return self.canvas.build_pictures(maps)
+
+    def show_neuron_maps(self, maps: NeuronMaps | None, built: Mapping[str, BuiltPictures] | None = None) -> None:
         """Each small layer's units over the input plane (core's maps), drawn inside their circles; None
-        (inputs that are not 2-D) draws none."""
-        self.canvas.set_neuron_maps(maps)
+        (inputs that are not 2-D) draws none. ``built``: their pictures from :meth:`build_pictures`."""
+        self.canvas.set_neuron_maps(maps, built)
         self.preview.refresh()
 
     def tidy_positions(self) -> dict[str, tuple[float, float]]:
