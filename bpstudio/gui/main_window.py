@@ -46,7 +46,7 @@ from bpstudio.gui.panels.training_panel import TrainingPanel
 from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.qt_utils import bound
-from bpstudio.gui.refresh import RefreshPacer
+from bpstudio.gui.refresh import RefreshPacer, paint_now
 from bpstudio.gui.step_alarm import StepAlarm
 from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         with self.training.gui_turn():
             for viewport in self._update_view(self._turn, training):
                 if training:
-                    viewport.repaint()
+                    paint_now(viewport)
 
     def _update_view(self, turn: int, training: bool) -> list[QWidget]:
         """Bring one view up to date (0: loss plot, 1: gradient plot; while training 2: the decision surface

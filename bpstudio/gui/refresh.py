@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
 MIN_INTERVAL_MS = 100  # the fastest tick (one view redraws per tick, in turn)
 MAX_INTERVAL_MS = 400  # the slowest: each of the three views still redraws every 1.2 s
 CPU_BUDGET = 0.08  # the share of one core the GUI thread aims to use while training
@@ -42,3 +45,21 @@ class RefreshPacer:
         interval = (1 - SMOOTHING) * self.interval_ms + SMOOTHING * wanted
         self.interval_ms = round(min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, interval)))
         return self.interval_ms
+
+
+def paint_now(viewport: QWidget) -> None:
+    """Paint ``viewport`` at once with all that changed in it. A graphics view's scene does part of its work
+    after the event that changed it — Qt's queued processing of changed items and layouts, pyqtgraph's
+    auto-range just before a paint — and each part asks for another paint: done first, here, the view
+    paints once, inside the GUI thread's turn, instead of a second time after it while the worker runs
+    (then sharing the interpreter with it)."""
+    view = viewport.parentWidget()
+    scene = view.scene() if isinstance(view, QGraphicsView) else None
+    prepare = getattr(scene, "prepareForPaint", None)  # (pyqtgraph's scenes)
+    if prepare is not None:
+        prepare()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    for queued in (scene, view):  # (only theirs: other queued calls, such as the worker's, wait their turn)
+        if queued is not None:
+            QCoreApplication.sendPostedEvents(queued, QEvent.Type.MetaCall)
+    viewport.repaint()
