@@ -267,6 +267,8 @@ class SweepDialog(QDialog):
         except BpstudioError as exc:
             self._say(str(exc), error=True)
             return
+        self.sweep_result = None  # the last run's lines would read as this run's until it ends
+        self.plot.show_result(None)
         self.worker = SweepWorker(grid, self._make_executor())
         self.worker.progressed.connect(self._on_progressed)
         self.worker.completed.connect(self._on_completed)
