@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QFormLayout, Q
 
 from bpstudio.core.tools.landscape import DEFAULT_POINTS, Exploration, explore
 from bpstudio.gui.colors import HIGHLIGHT
-from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_axis
+from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_color_bar
 from bpstudio.gui.qt_utils import format_number
 from bpstudio.gui.screen_fit import fit_to_screen
 from bpstudio.gui.tools.background import CopyTaskControls, close_buttons
@@ -76,7 +76,7 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         self.plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.image)
-        style_axis(self.color_bar.axis, self.font(), "log₁₀ loss")
+        style_color_bar(self.color_bar, self.font(), "log₁₀ loss", "−0.00")
         self.view.addItem(self.color_bar, row=0, col=1)
         self.contours: list[pg.IsocurveItem] = []
         self.path = self.plot.plot(
