@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 from PySide6.QtTest import QTest
 
 from bpstudio.core.datasets import resolve_split
@@ -150,3 +152,32 @@ def test_a_landscape_computation_can_be_cancelled_and_bad_settings_are_explained
     qtbot.waitUntil(lambda: dialog.task is None, timeout=10_000)
     settle(qtbot)
     assert "a PCA plane needs a training path: give at least 2 steps" in dialog.status.text()
+
+
+def assert_label_clear_of_numbers(axis):
+    """The axis title does not cover any of its tick numbers (as pyqtgraph lays them out to draw)."""
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    assert texts, "no numbers on the colour bar"
+    label = axis.label.mapRectToParent(axis.label.boundingRect())
+    ink = QFontMetricsF(axis.label.font()).height()  # (the label's box has blank padding; its line of text)
+    title = QRectF(label.center().x() - ink / 2, label.top(), ink, label.height())
+    for rect, _, text in texts:
+        assert not rect.intersects(title), (text, rect, title)
+
+
+@pytest.mark.parametrize("presenting", [False, True])  # presentation mode's type is 1.5 times larger
+def test_the_colour_bar_title_leaves_its_numbers_readable(qtbot, window, presenting):
+    open_example(qtbot, window, "xor")
+    if presenting:
+        window.window_actions.presentation.trigger()
+        settle(qtbot)
+    panel = open_layer_stats(window)
+    run_on_copy(qtbot, panel, 40)
+    choose(qtbot, panel.quantity, "pre-activation z")
+    assert panel.color_bar.axis.labelText == "share of values"
+    assert_label_clear_of_numbers(panel.color_bar.axis)

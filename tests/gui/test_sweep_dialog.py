@@ -187,3 +187,27 @@ def test_by_default_the_runs_go_to_worker_processes(qtbot, dialog):
     (only,) = dialog.sweep_result.results
     data = sweep.SweepGrid(data="xor").dataset()
     assert only.grad_first_mean == run_cell(SweepCell(only.config, 0, 2, data)).grad_first_mean
+
+
+def test_a_new_run_clears_the_last_runs_plot_until_its_own_lines_come(qtbot, dialog, monkeypatch):
+    fill(qtbot, dialog, activations=("sigmoid",))
+    run_to_end(qtbot, dialog)
+    assert list(dialog.plot.curves) == ["sigmoid, xavier_uniform, plain", "sigmoid, xavier_uniform, residual"]
+    started, gate = threading.Event(), threading.Event()
+
+    def held(cell):
+        started.set()
+        assert gate.wait(10)
+        return run_cell(cell)
+
+    monkeypatch.setattr(sweep, "run_cell", held)
+    fill(qtbot, dialog, activations=("tanh",), residual="off")
+    QTest.mouseClick(dialog.run_button, LEFT)
+    qtbot.waitUntil(started.is_set)
+    assert dialog.running
+    drawn = [item for item in dialog.plot.item.listDataItems() if item.getData()[0] is not None]
+    assert dialog.plot.curves == {} and drawn == []  # no sigmoid lines under a tanh run
+    assert not dialog.export_button.isEnabled()
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.running and dialog.run_button.isEnabled(), timeout=10_000)
+    assert list(dialog.plot.curves) == ["tanh, xavier_uniform, plain"]

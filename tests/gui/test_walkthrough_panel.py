@@ -226,3 +226,28 @@ def test_stepping_outside_the_walk_stops_it_until_restart(window, walk, qtbot):
     click(qtbot, walk.restart_button)
     assert walk.index == 0 and walk.next_button.isEnabled() and not walk.note.isVisible()
     assert window.document.session.step_count == 0
+
+
+@pytest.mark.parametrize("presenting", [False, True])
+def test_on_a_1024_by_768_projector_every_step_keeps_the_window_and_its_buttons_on_screen(window, qtbot, presenting):
+    w = window
+    w.resize(1024, 768)
+    settle(qtbot)
+    if presenting:
+        w.window_actions.presentation.trigger()
+        settle(qtbot)
+    walk = open_walkthrough(w)
+    settle(qtbot)
+    screen = w.rect()
+    for _ in range(N_STEPS):
+        assert (w.width(), w.height()) == (1024, 768)
+        hint = w.minimumSizeHint()
+        assert hint.width() <= 1024 and hint.height() <= 768, (walk.counter.text(), hint)
+        for widget in (walk.next_button, walk.back_button, walk.counter, walk.title):
+            box = widget.rect().translated(widget.mapTo(w, widget.rect().topLeft()))
+            assert widget.isVisible() and screen.contains(box), (walk.counter.text(), widget, box)
+        click(qtbot, walk.next_button)
+    if presenting:  # and after leaving presentation mode
+        w.window_actions.presentation.trigger()
+        settle(qtbot)
+        assert (w.width(), w.height()) == (1024, 768) and w.minimumSizeHint().width() <= 1024

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTableWidget, Q
 
 from bpstudio.core.tools.gradcheck import REL_TOL, ParamCheck
 from bpstudio.gui.qt_utils import format_number
+from bpstudio.gui.screen_fit import fit_to_screen
 
 COLUMNS = (
     "parameter",
@@ -28,7 +29,7 @@ class GradientCheckDialog(QDialog):
     def __init__(self, checks: Sequence[ParamCheck], samples: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Gradient check")
-        self.resize(900, 360)
+        fit_to_screen(self, 900, 360)
         failed = [c.key for c in checks if not c.passed]
         verdict = (
             "Every gradient matches its finite difference."

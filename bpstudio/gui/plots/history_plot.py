@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from bpstudio.core.record.history import TrainingHistory
@@ -60,6 +60,20 @@ def style_axis(axis: pg.AxisItem, font: QFont, label: str | None = None) -> None
     axis.enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than plain numbers
     if label is not None:
         axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
+
+
+def style_color_bar(bar: pg.ColorBarItem, font: QFont, label: str, widest: str = "0.000") -> None:
+    """A colour bar's axis styled as :func:`style_axis`, as wide as its numbers (up to ``widest``) and its title
+    beside them take: pyqtgraph gives it a fixed 45 pixels, and a longer number ran under the title."""
+    axis = bar.axis
+    style_axis(axis, font, label)
+    numbers = QFontMetrics(font).horizontalAdvance(widest)
+    axis.setWidth(
+        axis.style["tickTextOffset"][0]
+        + max(0, axis.style["tickLength"])
+        + numbers
+        + axis.label.boundingRect().height()
+    )
 
 
 TICK_LENGTH = -5  # pyqtgraph's own (inward ticks would be positive)

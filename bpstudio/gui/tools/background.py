@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.session import Session
 from bpstudio.core.tools.landscape import fork_session
 from bpstudio.gui.background_task import BackgroundTask, Work
+
+
+def close_buttons(dialog: QDialog) -> QDialogButtonBox:
+    """A Close button for the bottom of a tool dialog (closing cancels its task, see :class:`CopyTaskControls`)."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
 
 
 class CopyTaskControls:

@@ -57,6 +57,7 @@ from bpstudio.core.tools.compare import (
     compare_backends,
 )
 from bpstudio.gui.colors import HIGHLIGHT, NEUTRAL, POSITIVE, network_colors
+from bpstudio.gui.screen_fit import fit_to_screen
 from bpstudio.gui.tools.window import raise_tool
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class CompareDialog(QDialog):
         super().__init__(window)
         self.window_ = window
         self.setWindowTitle("NumPy vs PyTorch")
-        self.resize(1180, 660)
+        fit_to_screen(self, 1000, 660)
         self.result_: BackendComparison | None = None
         self.worker: CompareWorker | None = None
         self._colors: dict[str, QColor] = {}

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QFormLayout, Q
 
 from bpstudio.core.tools.landscape import DEFAULT_POINTS, Exploration, explore
 from bpstudio.gui.colors import HIGHLIGHT
-from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_axis
+from bpstudio.gui.plots.history_plot import INK, prepare_plot, style_color_bar
 from bpstudio.gui.qt_utils import format_number
-from bpstudio.gui.tools.background import CopyTaskControls
+from bpstudio.gui.screen_fit import fit_to_screen
+from bpstudio.gui.tools.background import CopyTaskControls, close_buttons
 from bpstudio.gui.tools.window import raise_tool
 
 PLANE_CHOICES = (("random", "random, filter-normalised (Li et al.)"), ("pca", "the path's own plane (PCA)"))
@@ -41,7 +42,7 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         super().__init__(window)
         self.window_ = window
         self.setWindowTitle("Loss landscape")
-        self.resize(820, 760)
+        fit_to_screen(self, 820, 700)
         self.exploration: Exploration | None = None
         self.plane = QComboBox()
         for key, text in PLANE_CHOICES:
@@ -75,7 +76,7 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         self.plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.image)
-        style_axis(self.color_bar.axis, self.font(), "log₁₀ loss")
+        style_color_bar(self.color_bar, self.font(), "log₁₀ loss", "−0.00")
         self.view.addItem(self.color_bar, row=0, col=1)
         self.contours: list[pg.IsocurveItem] = []
         self.path = self.plot.plot(
@@ -96,6 +97,7 @@ class LandscapeDialog(CopyTaskControls, QDialog):
         layout.addLayout(top)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
+        layout.addWidget(close_buttons(self))
         self._on_plane_changed()
 
     def _spin(self, low: int, high: int, value: int, tip: str) -> QSpinBox:

@@ -27,9 +27,10 @@ from bpstudio.core.record.layer_stats import LayerStats, record_run
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 from bpstudio.gui.colors import network_colors
-from bpstudio.gui.plots.history_plot import INK, line_width, prepare_plot, style_axis
+from bpstudio.gui.plots.history_plot import INK, line_width, prepare_plot, style_color_bar
 from bpstudio.gui.qt_utils import format_number, signals_blocked
-from bpstudio.gui.tools.background import CopyTaskControls
+from bpstudio.gui.screen_fit import fit_to_screen
+from bpstudio.gui.tools.background import CopyTaskControls, close_buttons
 from bpstudio.gui.tools.window import raise_tool
 
 QUANTITY_NAMES = {
@@ -118,7 +119,7 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         self.copy_stats: LayerStats | None = None
         self._drawn: tuple[int, int] | None = None
         self.setWindowTitle("Inside the layers")
-        self.resize(900, 820)
+        fit_to_screen(self, 900, 700)
         self.source, self.layer, self.quantity = QComboBox(), QComboBox(), QComboBox()
         for key, text in SOURCES:
             self.source.addItem(text, key)
@@ -138,7 +139,7 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         self.heat_plot.addItem(self.mesh)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.mesh)
-        style_axis(self.color_bar.axis, self.font(), "share of values")
+        style_color_bar(self.color_bar, self.font(), "share of values")
         self.view.addItem(self.color_bar, row=0, col=1)
         self.fraction_plot = self.view.addPlot(row=1, col=0)
         prepare_plot(self.fraction_plot, self.font(), "share of units")
@@ -168,6 +169,7 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(close_buttons(self))
         self.source.currentIndexChanged.connect(self._on_source_changed)
         self.layer.currentIndexChanged.connect(self._on_layer_changed)
         self.quantity.currentIndexChanged.connect(self._redraw)

@@ -38,6 +38,7 @@ from bpstudio.core.tools import sweep
 from bpstudio.core.tools.sweep_result import SweepResult
 from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.export import export_csv_dialog
+from bpstudio.gui.screen_fit import fit_to_screen
 from bpstudio.gui.tools.sweep_plot import METRICS, SweepPlot
 from bpstudio.gui.tools.window import raise_tool
 
@@ -115,7 +116,7 @@ class SweepDialog(QDialog):
         self.sweep_result: SweepResult | None = None
         self._build_form()
         self._build_controls()
-        self.resize(1250, 720)
+        fit_to_screen(self, 1000, 700)
         self._set_running(False)
         app = QApplication.instance()
         if app is not None:
@@ -267,6 +268,8 @@ class SweepDialog(QDialog):
         except BpstudioError as exc:
             self._say(str(exc), error=True)
             return
+        self.sweep_result = None  # the last run's lines would read as this run's until it ends
+        self.plot.show_result(None)
         self.worker = SweepWorker(grid, self._make_executor())
         self.worker.progressed.connect(self._on_progressed)
         self.worker.completed.connect(self._on_completed)
