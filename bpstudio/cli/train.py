@@ -1,13 +1,18 @@
 """``bpstudio train NET.json --steps N``: N optimizer steps; the loss now and then, per-step metrics as CSV
-(``--metrics``) and the trained network (``--save``)."""
+(``--metrics``) and the trained network (``--save``).
+
+A run whose values stop being numbers (inf or nan) stops at that step with exit status :data:`EXIT_DIVERGED` and
+one line naming the step, the first layer where it happened and what became inf or nan; the step is not applied,
+so ``--save`` writes the last state whose values are all numbers, and the line says so. A run that ends with
+layers saturated or dead (gradients 0: it has stopped learning) says that on stderr too."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
-import math
 import sys
+from typing import Any
 
 from bpstudio.cli.common import (
     add_engine_options,
@@ -17,11 +22,12 @@ from bpstudio.cli.common import (
     load_network,
     write_output,
 )
-from bpstudio.core.errors import BpstudioError
+from bpstudio.core.errors import BpstudioError, DivergedError
 from bpstudio.core.io import spec_io
 
 NAME = "train"
 HELP = "run N optimizer steps, write metrics and the trained network"
+EXIT_DIVERGED = 3  # the run's values stopped being numbers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from bpstudio.core.session import Session
 
     if args.steps < 1:
@@ -55,19 +63,19 @@ def run(args: argparse.Namespace) -> int:
     dense = [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
     rows = []
     report_every = max(1, args.steps // 10)
-    for step in range(1, args.steps + 1):
-        trace = session.step()
-        assert trace.loss is not None
-        if args.metrics is not None:
-            rows.append([step, trace.loss, *(trace.grad_norm(lid) for lid in dense)])
-        if not args.quiet and (step % report_every == 0 or step == args.steps):
-            print(f"step {step}: loss {trace.loss:.9g}")
-        if not math.isfinite(trace.loss):
-            print(
-                f"bpstudio: warning: the loss became {trace.loss} at step {step}; try a smaller learning rate",
-                file=sys.stderr,
-            )
-            break
+    diverged: DivergedError | None = None
+    with np.errstate(all="ignore"):  # (a run that overflows says so in one line below, not in NumPy's warnings)
+        for step in range(1, args.steps + 1):
+            try:
+                trace = session.step()
+            except DivergedError as exc:
+                diverged = exc
+                break
+            assert trace.loss is not None
+            if args.metrics is not None:
+                rows.append([step, trace.loss, *(trace.grad_norm(lid) for lid in dense)])
+            if not args.quiet and (step % report_every == 0 or step == args.steps):
+                print(f"step {step}: loss {trace.loss:.9g}")
     if args.metrics is not None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
@@ -75,5 +83,35 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows([[row[0], *(repr(float(v)) for v in row[1:])] for row in rows])
         write_output(args.metrics, text.getvalue())
     if args.save is not None:
-        write_output(args.save, spec_io.dumps(session.to_spec()))
+        write_output(args.save, spec_io.dumps(session.to_spec()))  # (a refused step left the weights before it)
+    if diverged is not None:
+        print(_stopped(diverged, args.save), file=sys.stderr)
+        return EXIT_DIVERGED
+    stuck = _stuck(session)
+    if stuck:
+        print(f"bpstudio: warning: {stuck}", file=sys.stderr)
     return 0
+
+
+def _stopped(diverged: DivergedError, saved: str | None) -> str:
+    """The one line a diverged run ends with: the step, where and what, and what --save wrote."""
+    line = f"bpstudio: stopped at step {diverged.step}: {diverged.problem}; lower the learning rate"
+    if saved is not None:
+        before = diverged.step - 1
+        state = f"after step {before}" if before else "as it started (step 0)"
+        line += f"; {saved} holds the network {state}, the last one whose values are all numbers"
+    return line
+
+
+def _stuck(session: Any) -> str | None:
+    """What keeps the trained network from learning (layers saturated or dead, gradients 0), in a line; None if
+    nothing does. Judged on the whole data (one minibatch can be a batch the stuck network happens to get right)."""
+    from bpstudio.core.session import Session
+    from bpstudio.core.step_health import step_health
+
+    whole = Session(session.to_spec(), session.data)
+    health = step_health(whole.spec, whole.forward_backward())
+    if not health:
+        return None
+    said = "; ".join(p.text for p in health.problems)
+    return f"after step {session.step_count}, {said}: it has stopped learning; a smaller learning rate may help"

@@ -31,3 +31,18 @@ class SessionError(BpstudioError):
 
 class BackendError(BpstudioError):
     """A backend or device that is not available here."""
+
+
+class DivergedError(SessionError):
+    """A step whose values stopped being numbers (inf or nan): its update was not applied, so the weights and the
+    optimizer state are still those after the step before. ``step`` is the step's number counting from 1 (the
+    ``step_count`` it would have made), ``layer`` the first layer where a value went wrong in the order the step
+    computes them (None: the loss), ``quantity`` what went wrong there ("weighted sums", "loss", "weight
+    gradients", …) and ``problem`` all of that in one clause, without the advice :func:`str` adds."""
+
+    def __init__(self, message: str, step: int, layer: str | None, quantity: str, problem: str):
+        super().__init__(message)
+        self.step = step
+        self.layer = layer
+        self.quantity = quantity
+        self.problem = problem

@@ -20,13 +20,13 @@ from bpstudio.core.backends.base import PlanStep, StepPlan
 from bpstudio.core.batches import BatchOrder
 from bpstudio.core.checks import is_count
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import DataError, SessionError
+from bpstudio.core.errors import DataError, DivergedError, SessionError
 from bpstudio.core.init import DEFAULT_SEED, initial_params
 from bpstudio.core.optim import Optimizer
 from bpstudio.core.params import checked_params
 from bpstudio.core.run_state import RunState
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
-from bpstudio.core.step_health import step_health
+from bpstudio.core.step_health import ADVICE, step_health
 from bpstudio.core.trace import StepTrace
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
@@ -336,17 +336,29 @@ class Session:
         optimizer = self.optimizer
         kept = optimizer.steps, {key: dict(slot) for key, slot in optimizer.buffers.items()}  # (its arrays are new)
         new = optimizer.update(self.params, grads, self._frozen)
-        if not _all_finite(new[key] for key in grads):
-            # parameters are always numbers: refuse the update, say where the first inf or nan appeared
+        if not (trace.loss is not None and math.isfinite(trace.loss) and _all_finite(new[key] for key in grads)):
+            # a run that stops being numbers stops there: the update is refused (parameters are always numbers),
+            # naming where the first inf or nan appeared
             optimizer.steps, optimizer.buffers = kept
-            with np.errstate(all="ignore"):
-                said = step_health(self.spec, dataclasses.replace(trace, params_after=new)).message()
-            raise SessionError(f"update not applied: {said or 'it would make a parameter inf or nan'}")
+            self._refuse(dataclasses.replace(trace, params_after=new))
         trace.params_after = new
         self.params = new
         self.step_count += 1
         self._values = {}
         self.batches.consume(trace.batch)
+
+    def _refuse(self, trace: StepTrace) -> None:
+        """Raise the :class:`DivergedError` that says where ``trace`` (its update included) stopped being numbers."""
+        with np.errstate(all="ignore"):
+            health = step_health(self.spec, trace)
+        first = next((p for p in health.problems if p.kind == "not finite"), None)
+        step = trace.step + 1
+        if first is None:  # (step_health looks at the layers it draws; a value elsewhere is still not a number)
+            problem, layer, quantity = "the update would make a parameter inf or nan", None, "updated parameters"
+        else:
+            problem, layer, quantity = first.text, first.layer, first.quantity
+        said = health.message() if first is not None else f"{problem} — {ADVICE}"
+        raise DivergedError(f"step {step}: update not applied: {said}", step, layer, quantity, problem)
 
     # --- evaluation without touching the step ---------------------------------------------------
 

@@ -42,6 +42,7 @@ class Problem:
     layer: str | None
     text: str
     short: str
+    quantity: str = ""  # what is wrong there, for a value that is not finite: "weighted sums", "loss", …
 
 
 @dataclass(frozen=True)
@@ -109,28 +110,33 @@ def _first_not_finite(trace: StepTrace, order: list[str]) -> Problem | None:
         if bad:
             name, plain = bad
             text = f"layer {lid}: its {name} hold {_spelled(plain)}"
-            return Problem("not finite", lid, text, f"layer {lid}: {name} hold {plain}")
+            return Problem("not finite", lid, text, f"layer {lid}: {name} hold {plain}", name)
         rec = trace.layers[lid]
         for value, what in ((rec.pre, "weighted sums"), (rec.out, "outputs")):
             plain = _non_finite([trace.numpy(value)]) if value is not None else ""
             if plain:
                 text = f"layer {lid}: its {what} became {_spelled(plain)} in the forward pass"
-                return Problem("not finite", lid, text, f"layer {lid}: {what} became {plain}")
+                return Problem("not finite", lid, text, f"layer {lid}: {what} became {plain}", what)
     if trace.loss is not None and not np.isfinite(trace.loss):
         plain = _non_finite([np.array(trace.loss)])
-        return Problem("not finite", None, f"the loss became {_spelled(plain)}", f"the loss became {plain}")
+        return Problem("not finite", None, f"the loss became {_spelled(plain)}", f"the loss became {plain}", "loss")
     for lid in reversed(order):
         rec = trace.layers[lid]
-        plain = _non_finite(trace.numpy(g) for g in (rec.grad_out, *rec.grads.values()) if g is not None)
-        if plain:
-            text = f"layer {lid}: its gradients became {_spelled(plain)} in the backward pass"
-            return Problem("not finite", lid, text, f"layer {lid}: gradients became {plain}")
+        for value, what in (
+            (rec.grad_out, "output gradients"),
+            (rec.grads.get("weight"), "weight gradients"),
+            (rec.grads.get("bias"), "bias gradients"),
+        ):
+            plain = _non_finite([trace.numpy(value)]) if value is not None else ""
+            if plain:
+                text = f"layer {lid}: its {what} became {_spelled(plain)} in the backward pass"
+                return Problem("not finite", lid, text, f"layer {lid}: {what} became {plain}", what)
     for lid in order if trace.params_after is not None else ():
         bad = _bad_params(trace, trace.params_after or {}, lid)
         if bad:
             name, plain = bad
             text = f"layer {lid}: the update would make its {name} {_spelled(plain)}"
-            return Problem("not finite", lid, text, f"layer {lid}: update would make {name} {plain}")
+            return Problem("not finite", lid, text, f"layer {lid}: update would make {name} {plain}", f"updated {name}")
     return None
 
 

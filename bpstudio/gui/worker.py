@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from bpstudio.core.errors import BpstudioError
+from bpstudio.core.errors import BpstudioError, DivergedError
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
 from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
@@ -165,7 +166,11 @@ class TrainWorker(QThread):
 
     def run(self) -> None:
         try:
-            self._loop()
+            with np.errstate(all="ignore"):  # (a step that overflows is said in words, not in NumPy's warnings)
+                self._loop()
+        except DivergedError as exc:  # the step that stopped being numbers was not applied: show it, say where
+            self._report_stop()
+            self.failed.emit(str(exc))
         except BpstudioError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:
@@ -214,24 +219,37 @@ class TrainWorker(QThread):
                     self._sleep(pause)
                 elif pause < -1.0:  # fell far behind (a slow step): don't try to catch up
                     next_step_at = self.clock()
-        with source.lock:  # the last report: the state training stopped in, with the last step's whole trace
-            run = source.run()
-            if run.session.trace is not None and not run.session.mid_step:
+        self._report_stop(progress)
+
+    def _report_stop(self, progress: Progress | None = None) -> None:
+        """The last report: the state training stopped in, with the last step's whole trace (after a step that was
+        refused, that step's: where its values stopped being numbers)."""
+        progress = progress or Progress()
+        with self.source.lock:
+            run = self.source.run()
+            if run.session.trace is not None:
                 progress.trace = run.session.trace.to_numpy()
             progress.history = run.history.snapshot()
             progress.step, progress.epoch = run.session.step_count, run.session.epoch_count
         self.progressed.emit(progress)
 
     def _chunk(self, run: TrainingRun, rate: float | None) -> tuple[StepTrace, tuple[int, float, dict[str, float]]]:
-        """Train steps for ``CHUNK_SECONDS`` (one step at a set pace; stopping, a turn wanted or a loss that is
-        not finite end it after the step in progress). Each goes into the history but the last, which is
-        returned with its record for the caller to add (with its accuracy when it evaluates)."""
+        """Train steps for ``CHUNK_SECONDS`` (one step at a set pace; stopping or a turn wanted end it after the
+        step in progress). Each goes into the history but the last, which is
+        returned with its record for the caller to add (with its accuracy when it evaluates). A step that stops
+        being numbers raises :class:`DivergedError` (the session refused its update; the steps before it are
+        recorded)."""
         session, history = run.session, run.history
         chunk_end = self.clock() + CHUNK_SECONDS
         record: tuple[int, float, dict[str, float]] | None = None
         while True:
             began = self.clock()
-            trace = session.step()
+            try:
+                trace = session.step()
+            except DivergedError:
+                if record is not None:  # (the step before it is kept, so its point is plotted)
+                    history.record(*record)
+                raise
             took = self.clock() - began
             self.steps_done += 1
             if record is not None:
@@ -239,11 +257,6 @@ class TrainWorker(QThread):
             norms = trace.grad_norms()
             loss = float(trace.loss)  # type: ignore[arg-type]
             record = (trace.step, loss, {k: norms.get(k, math.nan) for k in history.layer_ids})
-            if not math.isfinite(loss):
-                self._stop = True
-                self.failed.emit(
-                    f"the loss became {loss} at step {trace.step + 1}: lower the learning rate, then Reset"
-                )
             if rate is not None or self._ending() or self._turn_wanted or self.clock() >= chunk_end:
                 self._step_times.append(took)  # (the chunk's last step: a median per step cost 4% of a small net's)
                 self.step_seconds = statistics.median(self._step_times)

@@ -255,22 +255,40 @@ def test_train_quiet_prints_nothing(capsys, tmp_path, mazur_files):
 # --- check and presets --------------------------------------------------------------------------------
 
 
+def table(out):
+    """The rows of ``bpstudio check``'s table by parameter (after the criterion and the header, before the verdict)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("parameter")) + 1
+    return {line.split()[0]: line for line in lines[start:-1]}
+
+
 def test_check_prints_a_table_for_every_parameter(capsys):
     code, out, err = run(capsys, "check", "xor", "--max-entries", 5)
     assert (code, err) == (0, "")
-    rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    assert "Pass: |backprop − complex step| ≤ 1e-05 × the larger of the two" in " ".join(out.split())  # (wrapped)
+    rows = table(out)
     assert set(rows) == {"h.weight", "h.bias", "y.weight", "y.bias"}
     assert rows["h.weight"].split()[1] == "5/8" and rows["y.bias"].split()[1] == "1/1"
     assert all(line.endswith("ok") for line in rows.values())
-    assert "all gradients match" in out.splitlines()[-1]
+    assert out.splitlines()[-1] == "Every gradient matches the complex step."
 
 
 def test_check_on_a_network_file(capsys, mazur_files):
     net, data = mazur_files
     code, out, _ = run(capsys, "check", net, "--data", data)
     assert code == 0
-    assert {line.split()[0] for line in out.splitlines()[1:-1]} == MAZUR_KEYS - {"loss"}
-    assert "all gradients match" in out
+    assert set(table(out)) == MAZUR_KEYS - {"loss"}
+    assert "Every gradient matches" in out
+
+
+def test_check_says_what_finite_differences_cannot_resolve(capsys):
+    """deep_sigmoid's first layer: its gradients (~1e-10) pass against the complex step, and the table says how
+    few of them a finite difference resolves instead of calling them checked by it."""
+    code, out, _ = run(capsys, "check", "deep_sigmoid", "--eps", "1e-6")
+    assert code == 0
+    h1 = table(out)["h1.weight"].split()
+    assert h1[-1] == "ok" and h1[-4:-1] == ["0", "of", "16"]
+    assert "Finite differences cannot resolve" in out.splitlines()[-1]
 
 
 def test_presets_lists_all_six(capsys):

@@ -8,7 +8,7 @@ import pytest
 
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets import resolve_split
-from bpstudio.core.errors import SessionError
+from bpstudio.core.errors import DivergedError, SessionError
 from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 from bpstudio.core.step_health import ADVICE, step_health
@@ -170,9 +170,43 @@ def test_a_refused_update_names_the_first_value_that_went_wrong():
         [X, dense("a", ["x"], 2, weight=[[2.0, 0.0], [0.0, 2.0]]), dense("b", ["a"], 1, weight=[[1e308, 1e308]])],
         "b",
     )
-    with np.errstate(all="ignore"), pytest.raises(SessionError) as refused:
-        Session(spec, DATA).step()
-    assert str(refused.value).startswith("update not applied: layer b: its weighted sums became inf")
+    session = Session(spec, DATA)
+    with np.errstate(all="ignore"), pytest.raises(DivergedError) as refused:
+        session.step()
+    assert str(refused.value).startswith("step 1: update not applied: layer b: its weighted sums became inf")
+    assert (refused.value.step, refused.value.layer, refused.value.quantity) == (1, "b", "weighted sums")
+    assert session.step_count == 0
+
+
+@pytest.mark.parametrize("backend", with_torch("numpy", "torch"))
+def test_a_loss_that_overflows_stops_the_run_at_that_step(backend):
+    """tanh keeps the hidden layer bounded, so at lr 1e3 the output weights grow until the squared error
+    overflows while every weight and gradient is still a number: the session must not go on (it used to, with
+    a loss of inf for every later step)."""
+    spec = network(
+        [X, dense("h", ["x"], 8, activation="tanh"), dense("y", ["h"], 1)],
+        "y",
+        loss="mse",
+        optimizer={"name": "sgd", "lr": 1e3},
+        seed=1,
+    )
+    data = Dataset(DATA.X, np.array([[0.5], [-0.5], [0.25]]), "targets")
+    session = Session(spec, data, backend=backend)
+    losses = []
+    with np.errstate(all="ignore"), pytest.raises(DivergedError) as stopped:
+        for _ in range(200):
+            losses.append(float(session.step().loss))
+    said = stopped.value
+    assert said.step == len(losses) + 1 == session.step_count + 1 and np.isfinite(losses).all()
+    assert (said.layer, said.quantity) == (None, "loss") and said.problem.startswith("the loss became inf")
+    weights = session.params_numpy()
+    assert all(np.isfinite(v).all() for v in weights.values())  # the last finite state, kept
+    with np.errstate(all="ignore"):
+        y = np.tanh(data.X @ weights["h.weight"].T + weights["h.bias"]) @ weights["y.weight"].T + weights["y.bias"]
+        assert not np.isfinite(np.mean((y - data.Y) ** 2))  # (the loss of those weights: the reason it stopped)
+        with pytest.raises(DivergedError):  # and it keeps saying so, never a silent nan
+            session.step()
+    assert session.step_count == said.step - 1
 
 
 def test_a_short_message_keeps_the_first_problem_and_counts_the_rest():

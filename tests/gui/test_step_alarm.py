@@ -73,3 +73,48 @@ def test_weights_that_would_stop_being_numbers_are_refused_naming_the_layer(qtbo
     press(qtbot, w, Qt.Key.Key_S)
     settle(qtbot)
     assert doc.session.step_count == 1 and all(np.isfinite(v).all() for v in doc.params().values())
+
+
+def test_training_that_stops_being_numbers_leaves_a_usable_window_naming_the_layer(qtbot, window, dialogs, tmp_path):
+    """Spiral, lr 1e200, Play: the worker stops at the step whose values overflow. The window is usable at once
+    (Play unchecked, Step, Reset and Undo enabled, Save works), the weights are the last finite ones, and the
+    readout, banner and status bar name the layer and what became inf — for the step shown, the refused one."""
+    w = window
+    doc, a = w.document, w.window_actions
+    open_example(qtbot, w, "spiral")
+    click_canvas(qtbot, w)
+    press(qtbot, w, Qt.Key.Key_S)  # one ordinary step, so there is a step to undo
+    type_into_field(qtbot, w.training_panel.fields["lr"], "1e200")
+    click_canvas(qtbot, w)
+    press(qtbot, w, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: not w.training.running, timeout=20000)
+    settle(qtbot)
+
+    refused = doc.trace  # the step shown is the refused one: the first after the last one applied
+    assert refused.step == doc.session.step_count and refused.params_after is None
+    with np.errstate(all="ignore"):  # what the window must say, from the refused step's own arrays
+        h2 = np.maximum(refused.layers["h1"].pre, 0) @ doc.params()["h2.weight"].T + doc.params()["h2.bias"]
+    assert np.isfinite(refused.layers["h1"].pre).all() and np.isinf(h2).any()
+    said = "layer h2: its weighted sums became inf (too large for a float) in the forward pass"
+    assert not a.play.isChecked() and a.play.text() == "&Play"
+    assert all(action.isEnabled() for action in (a.step, a.reset, a.undo, a.save))
+    assert w.canvas.banner.isVisible() and said in w.canvas.banner.text()
+    assert said in w.statusBar().currentMessage()
+    assert w.gradient_plot.ratio_label.text().startswith("layer h2: weighted sums became inf")
+    assert all(np.isfinite(v).all() for v in doc.params().values())  # the last finite weights
+
+    dialogs.save_path = str(tmp_path / "after.json")
+    a.save.trigger()
+    settle(qtbot)
+    assert dialogs.shown == [] and "NaN" not in (tmp_path / "after.json").read_text()
+    step = doc.session.step_count
+    a.undo.trigger()
+    settle(qtbot)
+    assert doc.session.step_count < step
+    a.reset.trigger()
+    settle(qtbot)
+    assert doc.session.step_count == 0 and dialogs.shown == []
+    type_into_field(qtbot, w.training_panel.fields["lr"], "0.01")
+    click_canvas(qtbot, w)
+    press(qtbot, w, Qt.Key.Key_S)
+    assert doc.session.step_count == 1 and "became inf" not in w.gradient_plot.ratio_label.text()

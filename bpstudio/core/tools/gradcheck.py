@@ -1,28 +1,63 @@
-"""Numerical gradient check: central differences against backprop for every parameter.
+"""Gradient check: backprop's gradient of every parameter entry against two numerical derivatives of the loss.
 
-For each checked entry θᵢ: numeric = (L(θᵢ + ε) − L(θᵢ − ε)) / 2ε, compared with the analytic dL/dθᵢ from
-one full-batch backward pass (float64). The relative error |a − n| / max(|a|, |n|) is the usual figure;
-where both are tiny it says little, so an entry also passes when |a − n| is below ``abs_tol``.
+The loss is a function of one entry θᵢ with the others fixed; backprop's dL/dθᵢ (one full-batch backward pass,
+float64) is compared with
+
+- the **complex step** Im L(θᵢ + ih) / h (h = 1e-30): the engine's own forward pass run on complex numbers. No
+  two nearby losses are subtracted, so it is exact to rounding however small the gradient is — the deep sigmoid
+  net's first layers (gradients ~1e-10) are checked as well as its last. Every layer type, activation and loss
+  computes on complex arrays except gelu without scipy's erf; there the finite difference decides.
+- the **central difference** (L(θᵢ + h) − L(θᵢ − h)) / 2h, with the step h chosen per parameter (see
+  :func:`choose_step`). Its own error has two parts: the loss's rounding (about u·|L| for u = 2⁻⁵² in each
+  evaluation, so u·|L|/h after dividing by 2h) and truncation (the curvature over ±h, estimated by how far the
+  difference moves when h doubles). That sum is its **resolution**: a gradient entry of 1e-10 against a loss of
+  0.75 is below what any step can resolve to 1e-5, and saying "pass" there would be saying nothing.
+
+The criterion, as :func:`criterion` states it: an entry matches when |backprop − reference| ≤ ``REL_TOL`` ×
+max(|backprop|, |reference|), the reference being the complex step where the network allows it, else the
+central difference. A finite difference whose resolution exceeds ``REL_TOL`` of the gradient can neither
+confirm nor refute backprop: such an entry is *below the resolution of finite differences*, never a pass; it is a
+mismatch only when backprop is off by more than that resolution.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
+from bpstudio.core import activations, losses
+from bpstudio.core.backends.numpy_backend import NumpyBackend
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec
 
 REL_TOL = 1e-5
-ABS_TOL = 1e-8
+COMPLEX_STEP = 1e-30
+STEPS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)  # the finite-difference steps a parameter's step is chosen from
+STEP_SAMPLES = 3  # entries of a parameter its step is chosen on
+ROUNDING = 2.0**-52  # the relative rounding error u of a float64 operation
+UNDERFLOW = 1e-300  # differences below this are a float's last bits, not a gradient
+
+Verdict = Literal["pass", "mismatch", "unresolved"]
+VERDICT_WORDS: dict[Verdict, str] = {
+    "pass": "pass",
+    "mismatch": "MISMATCH",
+    "unresolved": "below the resolution of finite differences",
+}
 
 
 @dataclass(frozen=True)
 class ParamCheck:
+    """One parameter's check. ``worst_index`` is the entry with the largest relative error against the
+    reference; ``analytic``, ``reference``, ``numeric`` and ``resolution`` are that entry's backprop, reference
+    (the complex step, or the central difference where there is none), central difference and that difference's
+    resolution. ``unresolved`` counts the entries the central difference cannot resolve (at step ``step``)."""
+
     key: str
     checked: int
     total: int
@@ -30,20 +65,117 @@ class ParamCheck:
     max_rel_error: float
     worst_index: tuple[int, ...]
     analytic: float
+    reference: float
     numeric: float
-    passed: bool
+    resolution: float
+    step: float
+    unresolved: int
+    mismatched: int
+    complex_step: bool
+
+    @property
+    def verdict(self) -> Verdict:
+        """ "mismatch" if any entry disagrees; "unresolved" if, without a complex step, the finite difference
+        could not resolve some entry; else "pass"."""
+        if self.mismatched:
+            return "mismatch"
+        return "unresolved" if self.unresolved and not self.complex_step else "pass"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @property
+    def fd_note(self) -> str:
+        """How many entries the central difference resolves, e.g. "0 of 16 resolved"."""
+        return f"{self.checked - self.unresolved} of {self.checked} resolved"
+
+
+class _Loss:
+    """The loss over the whole data as a function of the parameters, computed by the NumPy backend's own layer
+    forwards and loss in float64 or (for the complex step) complex128. Only the layers from the one whose
+    parameter changed onward are computed again; those before keep their outputs at ``base``."""
+
+    def __init__(self, spec: NetworkSpec, data: Dataset, dtype: str, base: Mapping[str, np.ndarray]):
+        backend = NumpyBackend(dtype=dtype)
+        self.output = spec.output
+        self.plan = []
+        for lid in spec.active_order():
+            if lid != spec.input_id:
+                layer = spec.layer(lid)
+                needs = [i != spec.input_id for i in layer.inputs]
+                self.plan.append(
+                    (lid, backend.kernel(layer, [spec.widths[i] for i in layer.inputs], needs), layer.inputs)
+                )
+        self.position = {lid: i for i, (lid, _, _) in enumerate(self.plan)}
+        targets = data.targets_for(spec.loss, spec.widths[spec.output])
+        self.t = targets.astype(np.int64) if targets.ndim == 1 else np.asarray(targets, dtype=np.float64)
+        self.value = losses.VALUES[spec.loss]
+        self.base = {k: backend.param(v) for k, v in base.items()}
+        self.values = self._forward({spec.input_id: backend.asarray(data.X)}, self.base, 0)
+        self.loss = self.value(self.values[self.output], self.t)
+
+    def _forward(self, values: dict[str, Any], params: Mapping[str, Any], start: int) -> dict[str, Any]:
+        for lid, kernel, sources in self.plan[start:]:
+            values[lid] = kernel.forward([values[s] for s in sources], params).out
+        return values
+
+    def at(self, key: str, flat: int, shift: complex) -> Any:
+        """The loss with entry ``flat`` of parameter ``key`` moved by ``shift`` (imaginary for the complex step)."""
+        start = self.position.get(key.rsplit(".", 1)[0])
+        if start is None:  # a layer the output does not depend on
+            return self.loss
+        changed = self.base[key].copy()
+        changed.flat[flat] += shift
+        params = {**self.base, key: changed}
+        return self.value(self._forward(dict(self.values), params, start)[self.output], self.t)
+
+
+def complex_step_possible(spec: NetworkSpec) -> bool:
+    """Whether every active layer's activation computes on complex numbers (all but gelu without scipy)."""
+    return all(
+        activations.takes_complex(spec.layer(lid).activation)
+        for lid in spec.active_order()
+        if spec.layer(lid).type != "input"
+    )
+
+
+def _central(loss: _Loss, key: str, flat: int, h: float) -> float:
+    """(L(θᵢ + h) − L(θᵢ − h)) / 2h for entry ``flat`` of ``key``."""
+    return (float(loss.at(key, flat, h)) - float(loss.at(key, flat, -h))) / (2 * h)
+
+
+def _with_resolution(loss: _Loss, key: str, flat: int, h: float, scale: float) -> tuple[float, float]:
+    """The central difference at ``h`` and its resolution: the loss's rounding over 2h plus the change when the
+    step doubles (which bounds the truncation error, about a third of it, from above)."""
+    at_h = _central(loss, key, flat, h)
+    at_2h = _central(loss, key, flat, 2 * h)
+    return at_h, 2 * ROUNDING * scale / h + abs(at_2h - at_h)
+
+
+def choose_step(loss: _Loss, key: str, scale: float, rng: np.random.Generator) -> float:
+    """The step of :data:`STEPS` with the smallest resolution on a few of the parameter's entries (the largest
+    among them): small steps drown in the loss's rounding, large ones in its curvature, and where between the
+    two lies differs by orders of magnitude from the output layer to a deep net's first."""
+    size = loss.base[key].size
+    picked = rng.choice(size, size=min(STEP_SAMPLES, size), replace=False)
+    with np.errstate(all="ignore"):
+        worst = [max(_with_resolution(loss, key, int(f), h, scale)[1] for f in picked) for h in STEPS]
+    finite = [(r, h) for r, h in zip(worst, STEPS) if math.isfinite(r)]
+    return min(finite)[1] if finite else 1e-6
 
 
 def gradient_check(
     spec: NetworkSpec,
     data: Dataset,
     params: dict[str, np.ndarray] | None = None,
-    eps: float = 1e-6,
+    eps: float | None = None,
     max_entries: int | None = None,
     seed: int = 0,
 ) -> list[ParamCheck]:
-    """Check every parameter (at most ``max_entries`` entries each, sampled, when given)."""
-    if not (math.isfinite(eps) and eps > 0):
+    """Check every parameter (at most ``max_entries`` entries each, sampled, when given). ``eps`` fixes the
+    finite-difference step; by default it is chosen per parameter (:func:`choose_step`)."""
+    if eps is not None and not (math.isfinite(eps) and eps > 0):
         raise BpstudioError(f"the finite-difference step must be a positive number, got {eps}")
     if max_entries is not None and max_entries < 1:
         raise BpstudioError(f"entries to check per parameter must be at least 1, got {max_entries}")
@@ -51,50 +183,115 @@ def gradient_check(
     session.forward_backward()
     analytic = session.gradients()
     base = session.params_numpy()
+    real = _Loss(spec, data, "float64", base)
+    scale = max(abs(float(real.loss)), UNDERFLOW)
+    complex_loss = _Loss(spec, data, "complex128", base) if complex_step_possible(spec) else None
     rng = np.random.default_rng(seed)
     results = []
     for key, value in base.items():
-        flat_count = value.size
-        indices = np.arange(flat_count)
-        if max_entries is not None and flat_count > max_entries:
-            indices = np.sort(rng.choice(flat_count, size=max_entries, replace=False))
-        worst = (0.0, 0.0, 0, 0.0, 0.0)  # rel, abs, index, analytic, numeric
-        max_abs = 0.0
-        passed = True
-        for flat in indices:
-            idx = np.unravel_index(flat, value.shape)
-            probe = dict(base)
-            shifted = value.copy()
-            shifted[idx] = value[idx] + eps
-            probe[key] = shifted
-            up = session.evaluate(data, probe)
-            shifted = value.copy()
-            shifted[idx] = value[idx] - eps
-            probe[key] = shifted
-            down = session.evaluate(data, probe)
-            numeric = (up - down) / (2 * eps)
-            a = float(analytic[key][idx])
-            abs_err = abs(a - numeric)
-            scale = max(abs(a), abs(numeric))
-            rel_err = abs_err / scale if scale > 0 else (0.0 if abs_err == 0 else math.inf)
+        indices = np.arange(value.size)
+        if max_entries is not None and value.size > max_entries:
+            indices = np.sort(rng.choice(value.size, size=max_entries, replace=False))
+        h = eps if eps is not None else choose_step(real, key, scale, rng)
+        worst: tuple[float, float, int, float, float, float, float] | None = None  # rel, abs, index, a, ref, fd, res
+        unresolved = mismatched = 0
+        for flat in (int(i) for i in indices):
+            a = float(analytic[key].flat[flat])
+            with np.errstate(all="ignore"):
+                numeric, resolution = _with_resolution(real, key, flat, h, scale)
+                exact = None
+                if complex_loss is not None:
+                    exact = float(np.imag(complex_loss.at(key, flat, 1j * COMPLEX_STEP))) / COMPLEX_STEP
+            fd_verdict = _verdict(a, numeric, resolution)
+            unresolved += fd_verdict == "unresolved"
+            reference = exact if exact is not None else numeric
+            entry = fd_verdict if exact is None else _verdict(a, exact, 0.0)
+            mismatched += entry == "mismatch"
+            abs_err = abs(a - reference)
+            rel_err = abs_err / max(abs(a), abs(reference)) if abs_err > 0 else 0.0
             if math.isnan(abs_err):  # a NaN must show, not vanish in max()
                 abs_err = rel_err = math.nan
-            max_abs = abs_err if math.isnan(abs_err) else max(max_abs, abs_err)
-            if not (rel_err < REL_TOL or abs_err < ABS_TOL):
-                passed = False
-            if math.isnan(rel_err) or (rel_err, abs_err) > worst[:2]:
-                worst = (rel_err, abs_err, int(flat), a, numeric)
+            if worst is None or math.isnan(rel_err) or (rel_err, abs_err) > worst[:2] and not math.isnan(worst[0]):
+                worst = (rel_err, abs_err, flat, a, reference, numeric, resolution)
+        assert worst is not None
         results.append(
             ParamCheck(
                 key=key,
                 checked=len(indices),
-                total=flat_count,
-                max_abs_error=max_abs,
+                total=value.size,
+                max_abs_error=worst[1],
                 max_rel_error=worst[0],
                 worst_index=tuple(int(i) for i in np.unravel_index(worst[2], value.shape)),
                 analytic=worst[3],
-                numeric=worst[4],
-                passed=passed,
+                reference=worst[4],
+                numeric=worst[5],
+                resolution=worst[6],
+                step=h,
+                unresolved=unresolved,
+                mismatched=mismatched,
+                complex_step=complex_loss is not None,
             )
         )
     return results
+
+
+def _verdict(a: float, reference: float, resolution: float) -> Verdict:
+    """An entry's verdict against a reference known to within ``resolution`` (0 for the complex step)."""
+    difference = abs(a - reference)
+    allowed = REL_TOL * max(abs(a), abs(reference))
+    if not math.isfinite(difference):
+        return "mismatch"
+    if difference <= UNDERFLOW or difference <= allowed and resolution <= allowed:
+        return "pass"
+    return "mismatch" if difference > allowed + resolution else "unresolved"
+
+
+# --- what it says -------------------------------------------------------------------------------------------
+
+
+def criterion(checks: list[ParamCheck], samples: int) -> str:
+    """The criterion the check used, in words, for the dialog and ``bpstudio check``."""
+    steps = sorted({c.step for c in checks})
+    step = f"h = {steps[0]:g}" if len(steps) == 1 else f"h chosen per parameter, {steps[0]:g} to {steps[-1]:g}"
+    fd = f"the central difference (L(θ+h) − L(θ−h))/2h ({step})"
+    of_what = f"the loss over all {samples} training samples"
+    if checks and all(c.complex_step for c in checks):
+        return (
+            f"Backprop's gradient of {of_what}, entry by entry, against the complex step Im L(θ + ih)/h, exact to "
+            f"rounding, and {fd}. Pass: |backprop − complex step| ≤ {REL_TOL:g} × the larger of the two. "
+            f"A finite difference is below its resolution where its own error (the loss's rounding over 2h and the "
+            f"change when h doubles) exceeds {REL_TOL:g} of the gradient."
+        )
+    return (
+        f"Backprop's gradient of {of_what}, entry by entry, against {fd}. Pass: |backprop − finite difference| ≤ "
+        f"{REL_TOL:g} × the larger of the two, where the finite difference's own error (the loss's rounding over "
+        f"2h and the change when h doubles) is below that; where it is not, the entry is below the resolution of "
+        f"finite differences: neither a pass nor a mismatch. (No complex step: gelu needs scipy for it.)"
+    )
+
+
+def verdict(checks: list[ParamCheck]) -> str:
+    """One line: what the check found."""
+    wrong = [c.key for c in checks if c.verdict == "mismatch"]
+    if wrong:
+        return f"Mismatch in {', '.join(wrong)}: backprop and the numerical derivative disagree there."
+    unresolved = [c.key for c in checks if c.unresolved]
+    entries = sum(c.unresolved for c in checks)
+    if checks and all(c.complex_step for c in checks):
+        text = "Every gradient matches the complex step."
+        if unresolved:
+            text += (
+                f" Finite differences cannot resolve {entries} of {sum(c.checked for c in checks)} entries "
+                f"({_listed(unresolved)}): below their resolution, not checked by them."
+            )
+        return text
+    if unresolved:
+        return (
+            f"No gradient disagrees, but {entries} entries ({_listed(unresolved)}) are below the resolution of "
+            "finite differences: they are not confirmed."
+        )
+    return "Every gradient matches its finite difference."
+
+
+def _listed(keys: list[str]) -> str:
+    return ", ".join(keys) if len(keys) <= 4 else f"{', '.join(keys[:3])} and {len(keys) - 3} more"

@@ -34,7 +34,7 @@ import numpy as np
 from bpstudio.core import activations
 from bpstudio.core.checks import is_whole
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import BpstudioError, SpecError
+from bpstudio.core.errors import BpstudioError, DivergedError, SpecError
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec, OptimizerSpec
 from bpstudio.core.tools.sweep_result import AXES, METRICS, Aggregate, CellResult, Config, Series, SweepResult
 from bpstudio.core.tools.sweep_settings import (
@@ -238,7 +238,10 @@ def run_cell(cell: SweepCell) -> CellResult:
     loss_start = math.nan
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging run is recorded, not warned
         for _ in range(cell.steps):
-            trace = session.step()
+            try:
+                trace = session.step()
+            except DivergedError:  # (its update was refused: the run ends at the step before)
+                break
             loss = math.nan if trace.loss is None else float(trace.loss)
             if not firsts:
                 loss_start = loss
