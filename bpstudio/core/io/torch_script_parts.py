@@ -124,6 +124,9 @@ ACTIVATION_CODE = {
     "gelu": 'F.gelu({}, approximate="none")',  # the exact erf form
     "softplus": f"F.softplus({{}}, beta=1.0, threshold={activations.SOFTPLUS_THRESHOLD!r})",
     "softmax": "torch.softmax({}, dim=1)",
+    "silu": "F.silu({})",
+    "mish": "F.mish({})",
+    "sin": "torch.sin({})",
 }
 assert tuple(ACTIVATION_CODE) == activations.NAMES
 
