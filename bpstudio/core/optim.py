@@ -154,3 +154,27 @@ COUNTERS = ("schedule_step", "clip_steps", "clipped")
 def fresh_counters() -> dict[str, int]:
     """An optimizer's counters before its first step: the schedule's position and the clipping tallies."""
     return dict.fromkeys(COUNTERS, 0)
+
+
+def describe_rate(spec: OptimizerSpec, counters: Mapping[str, int]) -> str:
+    """What the learning rate is now, for the Training panel: ``"0.05"`` or, with a schedule, where in it."""
+    t = int(counters.get("schedule_step", 0))
+    now = spec.lr_at(t)
+    if spec.schedule is None:
+        return f"{now:.4g} (constant)"
+    return f"{now:.4g} after {t} scheduled step{'s' * (t != 1)} ({spec.schedule.name}, from {spec.lr:.4g})"
+
+
+def describe_clipping(spec: OptimizerSpec, counters: Mapping[str, int], last: UpdateFigures | None) -> str:
+    """How often and how much clipping scaled the gradients, for the Training panel."""
+    if spec.clip_norm is None:
+        return "off"
+    seen, clipped = int(counters.get("clip_steps", 0)), int(counters.get("clipped", 0))
+    if not seen:
+        return f"at ‖g‖ {spec.clip_norm:.4g}; no step yet"
+    text = f"{clipped} of {seen} step{'s' * (seen != 1)} clipped ({100.0 * clipped / seen:.0f}%)"
+    if last is not None:
+        after = last.grad_norm * last.clip_scale
+        scale = f" (×{last.clip_scale:.3g})" if last.clipped else ", not clipped"
+        text += f"; last step ‖g‖ {last.grad_norm:.4g} → {after:.4g}{scale}"
+    return text
