@@ -37,7 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, metavar="B", help="minibatch size (default: the network file's, else the full batch)"
     )
-    parser.add_argument("--metrics", metavar="OUT.csv", help="per-step loss and per-layer gradient norms")
+    parser.add_argument(
+        "--metrics",
+        metavar="OUT.csv",
+        help="per-step loss, per-layer gradient norms, the learning rate used and the total gradient norm",
+    )
     parser.add_argument("--save", metavar="OUT.json", help="write the trained network")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -73,13 +77,16 @@ def run(args: argparse.Namespace) -> int:
                 break
             assert trace.loss is not None
             if args.metrics is not None:
-                rows.append([step, trace.loss, *(trace.grad_norm(lid) for lid in dense)])
+                assert trace.update is not None
+                figures = trace.update
+                norms = (trace.grad_norm(lid) for lid in dense)
+                rows.append([step, trace.loss, *norms, figures.lr, figures.grad_norm])
             if not args.quiet and (step % report_every == 0 or step == args.steps):
                 print(f"step {step}: loss {trace.loss:.9g}")
     if args.metrics is not None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["step", "loss", *(f"grad_norm/{lid}" for lid in dense)])
+        writer.writerow(["step", "loss", *(f"grad_norm/{lid}" for lid in dense), "lr", "grad_norm/total"])
         writer.writerows([[row[0], *(repr(float(v)) for v in row[1:])] for row in rows])
         write_output(args.metrics, text.getvalue())
     if args.save is not None:

@@ -2,7 +2,8 @@
 
 Semantics follow PyTorch's defaults so the NumPy and torch backends agree to rounding:
 leaky_relu slope 0.01, elu alpha 1, gelu in its exact erf form, softplus with beta 1 and
-threshold 20, softmax over the feature axis (axis 1).
+threshold 20, softmax over the feature axis (axis 1), silu z·σ(z), mish z·tanh(softplus(z)) (softplus with
+threshold 20, as torch.nn.functional.mish), sin.
 
 ``backward(z, y, g)`` receives the pre-activation ``z``, the activation ``y`` and the
 gradient ``g = dL/dy`` and returns a *new* array ``dL/dz``; it never writes into ``g``.
@@ -19,7 +20,20 @@ Array = np.ndarray
 Forward = Callable[[Array], Array]
 Backward = Callable[[Array, Array, Array], Array]
 
-NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus", "softmax")
+NAMES = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "softmax",
+    "silu",
+    "mish",
+    "sin",
+)
 
 LEAKY_SLOPE = 0.01
 SOFTPLUS_THRESHOLD = 20.0
@@ -139,6 +153,36 @@ def softmax_backward(z: Array, y: Array, g: Array) -> Array:
     return y * (g - (g * y).sum(axis=1, keepdims=True))
 
 
+def silu(z: Array) -> Array:
+    # z·σ(z)
+    return z * sigmoid(z)
+
+
+def silu_backward(z: Array, y: Array, g: Array) -> Array:
+    # d/dz z·σ(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)(1 + z(1 − σ(z)))
+    s = sigmoid(z)
+    return g * (s * (1.0 + z * (1.0 - s)))
+
+
+def mish(z: Array) -> Array:
+    # z·tanh(softplus(z))
+    return z * np.tanh(softplus(z))
+
+
+def mish_backward(z: Array, y: Array, g: Array) -> Array:
+    # d/dz z·tanh(sp(z)) = tanh(sp(z)) + z·(1 − tanh²(sp(z)))·σ(z), since sp'(z) = σ(z)
+    t = np.tanh(softplus(z))
+    return g * (t + z * (1.0 - t * t) * sigmoid(z))
+
+
+def sin(z: Array) -> Array:
+    return np.sin(z)
+
+
+def sin_backward(z: Array, y: Array, g: Array) -> Array:
+    return g * np.cos(z)
+
+
 FUNCTIONS: dict[str, tuple[Forward, Backward]] = {
     "identity": (identity, identity_backward),
     "sigmoid": (sigmoid, sigmoid_backward),
@@ -149,5 +193,8 @@ FUNCTIONS: dict[str, tuple[Forward, Backward]] = {
     "gelu": (gelu, gelu_backward),
     "softplus": (softplus, softplus_backward),
     "softmax": (softmax, softmax_backward),
+    "silu": (silu, silu_backward),
+    "mish": (mish, mish_backward),
+    "sin": (sin, sin_backward),
 }
 assert tuple(FUNCTIONS) == NAMES

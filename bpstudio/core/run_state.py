@@ -21,7 +21,7 @@ from bpstudio.core.spec import NetworkSpec
 
 
 def fresh_optimizer_state() -> dict[str, Any]:
-    """The state of an optimizer that has made no step."""
+    """The state of an optimizer that has made no step (its ``counters``, absent here, are all 0)."""
     return {"steps": 0, "buffers": {}}
 
 

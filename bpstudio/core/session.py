@@ -91,6 +91,7 @@ class Session:
         # a backend may run a whole step in one go (torch: one autograd call instead of one per layer)
         self._step_plan = StepPlan(tuple(self._plan), self._input_id, spec.output, spec.loss)
         self._frozen = spec.frozen_params()
+        self._l1_keys = frozenset(f"{lid}.weight" for lid in order if spec.layer(lid).type == "dense")
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order),
             Phase("loss"),
@@ -105,7 +106,8 @@ class Session:
         self._t_all = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
 
     def _new_optimizer(self, spec: OptimizerSpec) -> Optimizer:
-        return Optimizer(spec, self._backend.sqrt, self._backend.add_scaled)
+        b = self._backend
+        return Optimizer(spec, b.sqrt, b.add_scaled, b.sign)
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -334,14 +336,16 @@ class Session:
         layers = trace.layers
         grads = {key: layers[lid].grads[name] for key, lid, name in self._param_index}
         optimizer = self.optimizer
-        kept = optimizer.steps, {key: dict(slot) for key, slot in optimizer.buffers.items()}  # (its arrays are new)
-        new = optimizer.update(self.params, grads, self._frozen)
+        kept = optimizer.state()  # (a copy of its counters and slots; the arrays in them are never written into)
+        kept["buffers"] = {key: dict(slot) for key, slot in optimizer.buffers.items()}
+        new = optimizer.update(self.params, grads, self._frozen, self._l1_keys)
         if not (trace.loss is not None and math.isfinite(trace.loss) and _all_finite(new[key] for key in grads)):
             # a run that stops being numbers stops there: the update is refused (parameters are always numbers),
             # naming where the first inf or nan appeared
-            optimizer.steps, optimizer.buffers = kept
+            optimizer.load_state(kept)
             self._refuse(dataclasses.replace(trace, params_after=new))
         trace.params_after = new
+        trace.update = optimizer.last
         self.params = new
         self.step_count += 1
         self._values = {}
@@ -418,13 +422,18 @@ class Session:
         self.trace = None
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
-        """Change the update rule or its settings; state is kept when the rule's name is unchanged."""
-        keep = optimizer.name == self.optimizer.spec.name
-        state = self.optimizer.state()
+        """Change the update rule or its settings; its buffers are kept when the rule's name is unchanged, the
+        clipping tallies always, and the schedule's position while the kind of schedule stays the same."""
+        old = self.optimizer
+        state = old.state()
         self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
         self.optimizer = self._new_optimizer(optimizer)
-        if keep:
+        if optimizer.name == old.spec.name:
             self.optimizer.load_state(state)
+        self.optimizer.counters = dict(old.counters)
+        before, after = old.spec.schedule, optimizer.schedule
+        if before is None or after is None or before.name != after.name:
+            self.optimizer.counters["schedule_step"] = 0
 
     def set_loss(self, loss: str) -> None:
         """Train against another loss; weights and optimizer state stay. A partly done step is dropped."""
@@ -461,7 +470,7 @@ class Session:
         self._load_data()
 
     def optimizer_state(self) -> dict[str, Any]:
-        """The optimizer's step count and buffers as float64 NumPy arrays (for saving a session)."""
+        """The optimizer's step count, counters and buffers (float64 NumPy arrays), for saving a session."""
         to_np = self._backend.to_numpy
         return self.optimizer.state(lambda a: np.array(to_np(a), dtype=np.float64))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +18,18 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core import activations, losses
-from bpstudio.core.checks import is_count, is_real, is_whole
+from bpstudio.core.checks import is_count, is_whole, require_finite
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
+from bpstudio.core.optimizer_spec import OPTIMIZERS as OPTIMIZERS  # (re-exported: the spec holds an optimizer)
+from bpstudio.core.optimizer_spec import SCHEDULES as SCHEDULES
+from bpstudio.core.optimizer_spec import OptimizerSpec as OptimizerSpec
+from bpstudio.core.optimizer_spec import Schedule as Schedule
+
+_require_finite = require_finite  # (the name the readers in io/ use)
 
 LAYER_TYPES = ("input", "dense", "add", "concat")
 PARAM_NAMES = ("weight", "bias")
-OPTIMIZERS = ("sgd", "momentum", "adam")
 INITIALISERS = {
     # name -> the parameters it takes, with their defaults (PyTorch's nn.init defaults)
     "zeros": {},
@@ -37,19 +41,6 @@ INITIALISERS = {
     "he_uniform": {},
     "he_normal": {},
 }
-
-
-def _require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> float:
-    """``value`` as a float, or a SpecError if it is not a finite number (JSON integers can be huge)."""
-    if not is_real(value):
-        raise SpecError(f"{what} must be a number, got {value!r}", layer, field_name)
-    try:
-        number = float(value)
-    except OverflowError:
-        raise SpecError(f"{what} is too large for a float64 ({str(value)[:20]}…)", layer, field_name) from None
-    if not math.isfinite(number):
-        raise SpecError(f"{what} must be a finite number, got {value}", layer, field_name)
-    return number
 
 
 def number_array(value: Any, layer: str, name: str, ndim: int) -> np.ndarray:
@@ -145,31 +136,6 @@ class LayerSpec:
         if self.type != "dense":
             return ()
         return ("weight", "bias") if self.use_bias else ("weight",)
-
-
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """The update rule. Formulas follow ``torch.optim`` (SGD, SGD with momentum, Adam; L2 weight decay)."""
-
-    name: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise SpecError(f"unknown optimizer '{self.name}' (known: {', '.join(OPTIMIZERS)})", field="optimizer")
-        for key in ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay"):
-            value = getattr(self, key)
-            _require_finite(value, f"'{key}'", field_name="optimizer")
-            if value < 0:
-                raise SpecError(f"'{key}' must not be negative, got {value}", field="optimizer")
-        for key in ("beta1", "beta2"):
-            if getattr(self, key) >= 1:
-                raise SpecError(f"'{key}' must be below 1, got {getattr(self, key)}", field="optimizer")
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,6 +20,20 @@ import numpy as np
 Array = Any
 
 
+@dataclass(frozen=True)
+class UpdateFigures:
+    """What one update used: the learning rate, the L2 norm over the trainable parameters' gradients (after
+    the L1 term, before clipping) and the factor clipping scaled them by (1.0: not clipped)."""
+
+    lr: float
+    grad_norm: float
+    clip_scale: float = 1.0
+
+    @property
+    def clipped(self) -> bool:
+        return self.clip_scale < 1.0
+
+
 @dataclass(slots=True, eq=False)
 class LayerTrace:
     """One layer in one step. Forward fills the first four fields; backward fills the rest.
@@ -56,6 +70,7 @@ class StepTrace:
     output_grad: Array | None = None
     params_after: Mapping[str, Array] | None = None
     left_out_norms: dict[str, float] = field(default_factory=dict)  # a light copy's: weight gradients left out
+    update: UpdateFigures | None = None  # what the update used: learning rate, total gradient norm, clipping
 
     # --- derived, computed on demand ----------------------------------------------------------
 
@@ -117,6 +132,7 @@ class StepTrace:
             output_grad=conv(self.output_grad),
             params_after=None if self.params_after is None else params(self.params_after),
             left_out_norms=dict(self.left_out_norms),
+            update=self.update,
         )
         for lid, rec in self.layers.items():
             copy.layers[lid] = LayerTrace(

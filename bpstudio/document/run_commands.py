@@ -69,6 +69,12 @@ class SettingCommand(Command):
         text = f"{value.name} lr {value.lr:g}"
         if value.weight_decay:
             text += f" wd {value.weight_decay:g}"
+        if value.l1:
+            text += f" L1 {value.l1:g}"
+        if value.clip_norm is not None:
+            text += f" clip {value.clip_norm:g}"
+        if value.schedule is not None:
+            text += f" {value.schedule.name} schedule"
         return text
 
     def redo(self) -> None:

@@ -305,6 +305,8 @@ class MainWindow(QMainWindow):
         refusal, self._refusal = self._refusal, None
         self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
         self.step_alarm.show(doc.spec, doc.trace)
+        last = None if doc.trace is None else doc.trace.update
+        self.training_panel.show_progress(dict(doc.session.optimizer.counters), last)
         if self._select_after_redraw is not None:
             layer_id, self._select_after_redraw = self._select_after_redraw, None
             self.canvas.select_layer(layer_id)

@@ -182,7 +182,7 @@ def test_train_writes_metrics_that_match_an_independent_derivation(capsys, tmp_p
     code, out, err = run(capsys, "train", net, "--data", data, "--steps", 3, "--metrics", metrics, "--save", saved)
     assert (code, err) == (0, "")
     assert "step 3" in out
-    assert metrics.read_text(encoding="utf-8").splitlines()[0] == "step,loss,grad_norm/h,grad_norm/o"
+    assert metrics.read_text(encoding="utf-8").splitlines()[0] == "step,loss,grad_norm/h,grad_norm/o,lr,grad_norm/total"
     with open(metrics, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [1, 2, 3]
@@ -238,7 +238,7 @@ def test_train_with_minibatches_on_a_builtin_set_lowers_the_loss(capsys, tmp_pat
     assert code == 0
     with open(metrics, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["step", "loss", "grad_norm/h", "grad_norm/y"]
+    assert list(rows[0]) == ["step", "loss", "grad_norm/h", "grad_norm/y", "lr", "grad_norm/total"]
     assert [int(r["step"]) for r in rows] == list(range(1, 301))
     losses = np.array([float(r["loss"]) for r in rows])
     assert np.all(np.isfinite(losses))

@@ -4,7 +4,7 @@
 - per-layer kernels (``kernel``): a kernel's ``forward(inputs, params)`` returns a
   :class:`~bpstudio.core.trace.LayerTrace` holding what it computed and saved; ``backward(record, grad_out)``
   fills that record's gradients, using only what forward saved. Nothing is written into an array a caller holds;
-- losses (``loss``) and the optimizers' arithmetic (``sqrt``, ``add_scaled``, ``add``);
+- losses (``loss``) and the optimizers' arithmetic (``sqrt``, ``sign``, ``add_scaled``, ``add``);
 - optionally ``whole_step``: a whole step (forward, loss, backward) in one go, given the session's
   :class:`StepPlan` (torch: one autograd call instead of one per layer, with the same numbers); None where a
   backend has none, and the session then runs the layers one by one.
@@ -80,6 +80,10 @@ class Backend(Protocol):
         ...
 
     def sqrt(self, a: Array) -> Array: ...
+
+    def sign(self, a: Array) -> Array:
+        """−1, 0 or 1 per entry (the L1 term's gradient)."""
+        ...
 
     def add_scaled(self, a: Array, b: Array, alpha: float) -> Array:
         """a + alpha·b as a new array."""

@@ -129,6 +129,9 @@ class NumpyBackend:
     def sqrt(self, a: Array) -> Array:
         return np.sqrt(a)
 
+    def sign(self, a: Array) -> Array:
+        return np.sign(a)
+
     def add_scaled(self, a: Array, b: Array, alpha: float) -> Array:
         out = b * alpha  # a fresh array, so adding into it touches nothing shared
         out += a

@@ -31,6 +31,9 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,  # exact (erf) form
     "softplus": F.softplus,  # beta 1, threshold 20
     "softmax": lambda z: torch.softmax(z, dim=1),
+    "silu": F.silu,
+    "mish": F.mish,
+    "sin": torch.sin,
 }
 
 
@@ -183,6 +186,9 @@ class TorchBackend:
 
     def sqrt(self, a: Tensor) -> Tensor:
         return torch.sqrt(a)
+
+    def sign(self, a: Tensor) -> Tensor:
+        return torch.sign(a)
 
     def add_scaled(self, a: Tensor, b: Tensor, alpha: float) -> Tensor:
         return torch.add(a, b, alpha=alpha)

@@ -26,7 +26,7 @@ from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec, number_array
 
 DEFAULT_UNITS = 4
-RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
+RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish")
 EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen")
 ID_PREFIXES = {"input": "x", "dense": "h", "add": "add", "concat": "cat"}
 _ID_PATTERN = re.compile(r"[\w-]+")

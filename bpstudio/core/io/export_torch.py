@@ -31,6 +31,7 @@ import numpy as np
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, DataError
 from bpstudio.core.init import DEFAULT_SEED
+from bpstudio.core.io.torch_script_optim import optimizer_code
 from bpstudio.core.io.torch_script_parts import (
     data_description,
     header,
@@ -38,7 +39,6 @@ from bpstudio.core.io.torch_script_parts import (
     loss_code,
     main_code,
     module_code,
-    optimizer_code,
     side_weights_code,
     targets_literal,
     weights_code,
@@ -147,6 +147,11 @@ def torch_export(
         else:
             data_text = f"{note}\nX = {literal(train.X)}\nT = {targets_literal(targets)}\n"
     frozen = [keys[k] for k in spec.param_shapes() if k in spec.frozen_params()]
+    l1_keys = [  # the dense layers' weight matrices
+        keys[k]
+        for k in spec.param_shapes()
+        if k.endswith(".weight") and spec.layer(k.rsplit(".", 1)[0]).type == "dense" and k not in spec.frozen_params()
+    ]
     parts = [
         header(spec, steps, script_name, side_file if side else None),
         module_code(spec, python_names(spec)),
@@ -161,7 +166,7 @@ def torch_export(
         f"BATCH_SIZE = {batch_size!r}  # samples per step (None: all of them, in order)",
         f"SHUFFLE_SEED = {spec.seed or DEFAULT_SEED}  # bpstudio draws each pass's sample order from this",
         f"FROZEN = {frozen!r}  # parameters bpstudio keeps fixed: the optimizer leaves them alone\n",
-        optimizer_code(spec.optimizer),
+        optimizer_code(spec.optimizer, l1_keys),
         main_code(),
     ]
     script = "\n".join(parts)

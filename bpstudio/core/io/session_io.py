@@ -23,6 +23,7 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BackendError, BpstudioError, SessionError
 from bpstudio.core.io import spec_io
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.optim import COUNTERS, fresh_counters
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
@@ -71,6 +72,7 @@ def to_dict(saved: SavedSession) -> dict[str, Any]:
                 key: {name: np.asarray(a, dtype=np.float64).tolist() for name, a in slot.items()}
                 for key, slot in state.get("buffers", {}).items()
             },
+            **_counters_entry(state),
         },
         "history": saved.history,
     }
@@ -119,6 +121,24 @@ def _training(raw: Any) -> dict[str, Any]:
     return out
 
 
+def _counters_entry(state: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"counters": ...}`` when any is not 0 (a file without them reads as all 0)."""
+    counters = {k: int(v) for k, v in state.get("counters", {}).items() if v}
+    return {"counters": counters} if counters else {}
+
+
+def _read_counters(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, Mapping):
+        raise _fail(f"'optimizer_state.counters' must be an object, got {raw!r:.40}")
+    unknown = set(raw) - set(COUNTERS)
+    if unknown:
+        raise _fail(f"unknown optimizer counter(s): {', '.join(sorted(map(str, unknown)))}")
+    for key, value in raw.items():
+        if not is_count(value):
+            raise _fail(f"'optimizer_state.counters.{key}' must be a non-negative integer, got {value!r}")
+    return {**fresh_counters(), **raw}
+
+
 def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("buffers", {}), Mapping):
         raise _fail("'optimizer_state' must be an object with 'steps' and 'buffers'")
@@ -138,7 +158,8 @@ def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
             if array.shape != shapes[key]:
                 raise _fail(f"optimizer state '{key}.{name}' has shape {array.shape}, expected {shapes[key]}")
             buffers.setdefault(key, {})[name] = array
-    return {"steps": steps, "buffers": buffers}
+    counters = {"counters": _read_counters(raw["counters"])} if "counters" in raw else {}
+    return {"steps": steps, "buffers": buffers, **counters}
 
 
 def from_dict(raw: Any) -> SavedSession:

@@ -24,12 +24,14 @@ from bpstudio.core.spec import (
     LayerSpec,
     NetworkSpec,
     OptimizerSpec,
+    Schedule,
     _require_finite,
     number_array,
 )
 
 FORMAT = "bpstudio-network"
-VERSION = 1
+VERSION = 2  # the newest version read; a network is written as the oldest version that holds it
+NEW_IN_2 = {"activations": ("silu", "mish", "sin"), "optimizers": ("adamw", "rmsprop")}
 TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data", "batch_size"}
 LAYER_FIELDS = {
     "input": {"id", "type", "units", "position"},
@@ -50,7 +52,20 @@ LAYER_FIELDS = {
     "add": {"id", "type", "inputs", "activation", "position", "color"},
     "concat": {"id", "type", "inputs", "activation", "position", "color"},
 }
-OPTIMIZER_FIELDS = {"name", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay"}
+OPTIMIZER_FIELDS = {
+    "name",
+    "lr",
+    "momentum",
+    "beta1",
+    "beta2",
+    "eps",
+    "weight_decay",
+    "alpha",
+    "l1",
+    "clip_norm",
+    "schedule",
+}
+SCHEDULE_FIELDS = {"name", "step_size", "gamma", "t_max", "eta_min"}
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -162,9 +177,40 @@ def _optimizer(raw: Any) -> OptimizerSpec:
     if not isinstance(raw.get("name", "sgd"), str):
         raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
     settings: dict[str, Any] = {
-        k: (v if k == "name" else _require_finite(v, f"'{k}'", field_name="optimizer")) for k, v in raw.items()
+        k: (v if k in ("name", "schedule") else _require_finite(v, f"'{k}'", field_name="optimizer"))
+        for k, v in raw.items()
+        if not (k in ("clip_norm", "schedule") and v is None)  # (null: none, as when absent)
     }
+    if "schedule" in settings:
+        settings["schedule"] = _schedule(settings["schedule"])
     return OptimizerSpec(**settings)
+
+
+def _schedule(raw: Any) -> Schedule:
+    where = "optimizer.schedule"
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise SpecError(f'must be an object such as {{"name": "exponential", "gamma": 0.99}}, got {raw!r}', field=where)
+    unknown = sorted(set(raw) - SCHEDULE_FIELDS)
+    if unknown:
+        raise SpecError(
+            f"unknown schedule setting '{unknown[0]}' (allowed: {', '.join(sorted(SCHEDULE_FIELDS))})", field=where
+        )
+    return Schedule(**raw)
+
+
+def format_version(spec: NetworkSpec) -> int:
+    """The oldest version of the format that holds ``spec``: 2 when it uses anything version 1 did not have
+    (:data:`NEW_IN_2`'s activations and optimizers, ``l1``, ``clip_norm``, a ``schedule``), else 1, which older
+    bpstudio releases read."""
+    opt = spec.optimizer
+    newer = (
+        any(layer.activation in NEW_IN_2["activations"] for layer in spec.layers)
+        or opt.name in NEW_IN_2["optimizers"]
+        or bool(opt.l1)
+        or opt.clip_norm is not None
+        or opt.schedule is not None
+    )
+    return 2 if newer else 1
 
 
 def from_dict(raw: Any) -> NetworkSpec:
@@ -263,7 +309,7 @@ def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
 
 
 def to_dict(spec: NetworkSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    out: dict[str, Any] = {"format": FORMAT, "version": format_version(spec)}
     if spec.name is not None:
         out["name"] = spec.name
     out["layers"] = [_layer_dict(layer) for layer in spec.layers]
@@ -273,10 +319,18 @@ def to_dict(spec: NetworkSpec) -> dict[str, Any]:
     out["optimizer"] = {"name": opt.name, "lr": opt.lr}
     if opt.name == "momentum":
         out["optimizer"]["momentum"] = opt.momentum
-    if opt.name == "adam":
+    if opt.name in ("adam", "adamw"):
         out["optimizer"].update(beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps)
+    if opt.name == "rmsprop":
+        out["optimizer"].update(alpha=opt.alpha, eps=opt.eps)
     if opt.weight_decay:
         out["optimizer"]["weight_decay"] = opt.weight_decay
+    if opt.l1:
+        out["optimizer"]["l1"] = opt.l1
+    if opt.clip_norm is not None:
+        out["optimizer"]["clip_norm"] = opt.clip_norm
+    if opt.schedule is not None:
+        out["optimizer"]["schedule"] = {"name": opt.schedule.name, **opt.schedule.settings()}
     if spec.seed is not None:
         out["seed"] = spec.seed
     if spec.data is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from bpstudio import __version__
 from bpstudio.core import activations
 from bpstudio.core.data import Dataset
-from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.spec import NetworkSpec
 
 LINE = 110  # longest line a literal list is wrapped to
 
@@ -78,41 +78,6 @@ def data_description(source: Any, train: Dataset, held_out: int, labels: bool) -
     return "\n".join(textwrap.wrap(text, LINE, initial_indent="# ", subsequent_indent="# "))
 
 
-def optimizer_code(opt: OptimizerSpec) -> str:
-    """``make_optimizer(model)``: the torch.optim optimizer doing bpstudio's update."""
-    decay = f"weight_decay={opt.weight_decay!r}"
-    g = "g = grad + weight_decay·p (L2 decay added to the gradient)"
-    if opt.name == "sgd":
-        doc = f"sgd: p ← p − lr·g, {g}."
-        make = f"torch.optim.SGD(trainable, lr={opt.lr!r}, {decay})"
-    elif opt.name == "momentum":
-        doc = (
-            f"momentum: b ← momentum·b + g (the first b = g), p ← p − lr·b, {g}.\n"
-            "    torch.optim.SGD with dampening 0 and no Nesterov term computes exactly this."
-        )
-        make = f"torch.optim.SGD(trainable, lr={opt.lr!r}, momentum={opt.momentum!r}, dampening=0.0, {decay})"
-    else:
-        doc = (
-            f"adam: m ← m + (1 − β₁)(g − m), v ← β₂·v + (1 − β₂)·g²,\n"
-            f"    p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps), {g}, not AdamW.\n"
-            "    torch.optim.Adam uses these formulas; it differs in two details: it counts t per parameter,\n"
-            "    bpstudio per optimizer (the same here: every trainable parameter is updated on every step);\n"
-            "    and it forms m with lerp, which for beta1 < 0.5 rounds differently in the last bit."
-        )
-        make = (
-            f"torch.optim.Adam(trainable, lr={opt.lr!r}, betas=({opt.beta1!r}, {opt.beta2!r}), "
-            f"eps={opt.eps!r}, {decay})"
-        )
-    return f'''
-def make_optimizer(model):
-    """bpstudio's optimizer, {doc}"""
-    trainable = [p for key, p in model.named_parameters() if key not in FROZEN]
-    if not trainable:
-        return None  # everything is frozen
-    return {make}
-'''
-
-
 # each activation as the script writes it, with the engine's settings spelled out
 ACTIVATION_CODE = {
     "identity": "{}",
@@ -124,6 +89,9 @@ ACTIVATION_CODE = {
     "gelu": 'F.gelu({}, approximate="none")',  # the exact erf form
     "softplus": f"F.softplus({{}}, beta=1.0, threshold={activations.SOFTPLUS_THRESHOLD!r})",
     "softmax": "torch.softmax({}, dim=1)",
+    "silu": "F.silu({})",
+    "mish": "F.mish({})",
+    "sin": "torch.sin({})",
 }
 assert tuple(ACTIVATION_CODE) == activations.NAMES
 
@@ -323,6 +291,7 @@ def check(model, x, t, path):
 def train(model, x, t, steps):
     """``steps`` optimizer steps; prints the loss (of each step's batch, before its update) now and then."""
     optimizer = make_optimizer(model)
+    scheduler = None if optimizer is None else make_scheduler(optimizer)
     picks = batches(len(x))
     every = max(1, steps // 10)
     for step in range(1, steps + 1):
@@ -331,7 +300,10 @@ def train(model, x, t, steps):
         loss = loss_fn(model(x[batch]), t[batch])
         loss.backward()
         if optimizer is not None:
+            adjust_gradients(model)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         if step % every == 0 or step == steps:
             print(f"step {step}: loss {loss.item():.9g}")
 

@@ -14,6 +14,7 @@ starts a new branch from k, and the old continuation stays until discarded.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import tempfile
 import threading
@@ -259,6 +260,7 @@ def _save(state: RunState, path: Path) -> None:
         path,
         meta=meta,
         counters=np.array([state.step, state.epoch, state.position, int(state.optimizer_state.get("steps", 0))]),
+        optimizer_counters=np.array(json.dumps(state.optimizer_state.get("counters", {}))),
         **arrays,
     )
 
@@ -278,4 +280,5 @@ def _read(slot: _Slot) -> RunState:
             elif name.startswith("param|"):
                 params[name.split("|", 1)[1]] = saved[name]
         spec = spec_io.loads(str(saved["meta"])).with_params(params)
-    return RunState(spec, step, epoch, position, {"steps": opt_steps, "buffers": buffers})
+        counters = json.loads(str(saved["optimizer_counters"])) if "optimizer_counters" in saved.files else {}
+    return RunState(spec, step, epoch, position, {"steps": opt_steps, "buffers": buffers, "counters": counters})

@@ -41,6 +41,9 @@ ACTIVATION_RULES = {
     "elu": "1 if net > 0, else e^net",
     "gelu": "Φ(net) + net·φ(net)",
     "softplus": "sigmoid(net)",
+    "silu": "σ(net)·(1 + net·(1 − σ(net)))",
+    "mish": "tanh(sp) + net·(1 − tanh²(sp))·σ(net), sp = softplus(net)",
+    "sin": "cos(net)",
 }
 LOSS_RULES = {
     "sse_half": "(out − target) / N",

@@ -12,7 +12,7 @@ from bpstudio.core.spec import INITIALISERS, OPTIMIZERS
 
 DEFAULT_UNITS = 8
 DEFAULT_LR = 0.1
-FLOAT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")
+FLOAT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "alpha", "l1", "clip_norm")
 SETTINGS: dict[str, str] = {
     # name -> what it sets (the extra axes a grid may name)
     "units": "units of every hidden layer (default 8)",
@@ -21,8 +21,11 @@ SETTINGS: dict[str, str] = {
     "momentum": "momentum of the momentum optimizer (default 0.9)",
     "beta1": "Adam's beta1 (default 0.9)",
     "beta2": "Adam's beta2 (default 0.999)",
-    "eps": "Adam's epsilon (default 1e-8)",
-    "weight_decay": "L2 weight decay (default 0)",
+    "eps": "Adam's and RMSprop's epsilon (default 1e-8)",
+    "weight_decay": "L2 weight decay, decoupled for adamw (default 0)",
+    "alpha": "RMSprop's smoothing constant (default 0.99)",
+    "l1": "L1 penalty λ on dense weights (default 0)",
+    "clip_norm": "clip the gradients' total norm to this (default: no clipping)",
     "batch_size": "samples per step (default: the whole data set)",
     "use_bias": "whether layers have biases: true or false (default true)",
     "bias_init": "initialiser of the biases (default zeros)",
@@ -44,6 +47,11 @@ def setting_value(name: str, value: Any) -> Any:
             raise BpstudioError(f"sweep setting '{name}' takes numbers, got {text!r}") from None
         if not math.isfinite(number) or number < 0:
             raise BpstudioError(f"sweep setting '{name}' takes finite numbers ≥ 0, got {text!r}")
+        if name == "clip_norm" and number == 0:
+            raise BpstudioError(f"sweep setting 'clip_norm' takes numbers above 0, got {text!r}")
+        if name in ("beta1", "beta2") and number >= 1 or name == "alpha" and number > 1:
+            bound = "at most 1" if name == "alpha" else "below 1"
+            raise BpstudioError(f"sweep setting '{name}' takes numbers {bound}, got {text!r}")
         return number
     if name == "use_bias":
         if text.lower() not in ("true", "false", "on", "off", "1", "0", "yes", "no"):

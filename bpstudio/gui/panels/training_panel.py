@@ -1,4 +1,5 @@
-"""Training settings that can change while paused or training: loss, optimizer, batch size, backend.
+"""Training settings that can change while paused or training: loss, optimizer (with its L1 term, clipping and
+schedule: :mod:`bpstudio.gui.panels.update_extras`), batch size, backend.
 
 A view: :meth:`TrainingPanel.show_settings` fills the widgets without emitting, and a person's changes
 come out as ``*_requested`` signals for the main window to carry out (and then show again). Values that
@@ -10,6 +11,7 @@ On a narrow dock a field that does not fit beside its label goes under it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -18,11 +20,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -31,8 +35,10 @@ from PySide6.QtWidgets import (
 from bpstudio.core import backends, losses
 from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import OPTIMIZERS, NetworkSpec, OptimizerSpec
+from bpstudio.core.trace import UpdateFigures
 from bpstudio.gui.backend_loader import loading_text
 from bpstudio.gui.inspectors.matrix_editor import ERROR_STYLE, parse_entry
+from bpstudio.gui.panels.update_extras import UpdateExtras
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
 BACKEND_CHOICES = (("NumPy", "numpy", "cpu"), ("PyTorch CPU", "torch", "cpu"), ("PyTorch CUDA", "torch", "cuda"))
@@ -41,9 +47,10 @@ MAX_BATCH = 1_000_000
 OPTIMIZER_FIELDS = {
     "lr": ("Learning rate", OPTIMIZERS),
     "momentum": ("Momentum", ("momentum",)),
-    "beta1": ("Beta 1", ("adam",)),
-    "beta2": ("Beta 2", ("adam",)),
-    "eps": ("Epsilon", ("adam",)),
+    "alpha": ("Alpha", ("rmsprop",)),
+    "beta1": ("Beta 1", ("adam", "adamw")),
+    "beta2": ("Beta 2", ("adam", "adamw")),
+    "eps": ("Epsilon", ("adam", "adamw", "rmsprop")),
     "weight_decay": ("Weight decay", OPTIMIZERS),
 }
 ROLE_BACKEND = Qt.ItemDataRole.UserRole + 1
@@ -85,9 +92,12 @@ class TrainingPanel(QWidget):
         for key, (label, _) in OPTIMIZER_FIELDS.items():
             edit = QLineEdit()
             edit.setToolTip(f"{label}: any non-negative number, e.g. 0.5 or 1e-4")
+            if key == "weight_decay":
+                edit.setToolTip("L2 weight decay: added to the gradient, decoupled for adamw (0: none)")
             edit.editingFinished.connect(self._commit_optimizer)
             self.fields[key] = edit
             self.optimizer_form.addRow(label, edit)
+        self.extras = UpdateExtras(self._commit_optimizer)
 
         self.batch = QSpinBox()
         self.batch.setRange(1, MAX_BATCH)
@@ -133,9 +143,19 @@ class TrainingPanel(QWidget):
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
         self.error.hide()
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)  # the settings scroll when the dock is shorter than they are
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.settings_area = QScrollArea()
+        self.settings_area.setWidgetResizable(True)
+        self.settings_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(self.settings_area)
+        content = QWidget()
+        self.settings_area.setWidget(content)
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(learning)
+        layout.addWidget(self.extras)
         layout.addWidget(compute)
         layout.addWidget(self.error)
         layout.addStretch(1)
@@ -147,6 +167,7 @@ class TrainingPanel(QWidget):
             self.backend,
             self.dtype,
             *self.fields.values(),
+            *self.extras.inputs,
         )
         self._show_optimizer_rows(self._optimizer.name)
 
@@ -199,8 +220,13 @@ class TrainingPanel(QWidget):
             shown = self._loading or self._backend
             self._select_backend(shown[0], shown[1])
             self.dtype.setCurrentText(shown[2])
+        self.extras.show_settings(spec.optimizer)
         self._show_optimizer_rows(spec.optimizer.name)
         self._clear_error()
+
+    def show_progress(self, counters: Mapping[str, int], last: UpdateFigures | None) -> None:
+        """The rate in use and what clipping did, from the optimizer's counters and the last update."""
+        self.extras.show_progress(self._optimizer, counters, last)
 
     def _select_backend(self, name: str, device: str) -> None:
         model = self.backend.model()
@@ -255,7 +281,11 @@ class TrainingPanel(QWidget):
                 return
             numbers[key] = value
         try:
-            requested = OptimizerSpec(name=name, **numbers)
+            extras, why = self.extras.read()
+            if extras is None:
+                self._show_error(f"Not changed — {why}")
+                return
+            requested = OptimizerSpec(name=name, **numbers, **extras)
         except SpecError as exc:
             self._show_error(f"Not changed — {exc}")
             return

@@ -154,8 +154,18 @@ def test_every_activation_and_loss_matches_the_engine(tmp_path, act, loss, head,
         {"name": "sgd", "lr": 0.3, "weight_decay": 0.01},
         {"name": "momentum", "lr": 0.1, "momentum": 0.8},
         {"name": "adam", "lr": 0.05, "beta1": 0.8, "weight_decay": 0.001},
+        {"name": "rmsprop", "lr": 0.02, "alpha": 0.9, "weight_decay": 0.01, "l1": 0.01},
+        {
+            "name": "adamw",
+            "lr": 0.05,
+            "weight_decay": 0.1,
+            "clip_norm": 0.2,
+            "schedule": {"name": "cosine", "t_max": 4},
+        },
+        {"name": "sgd", "lr": 0.5, "l1": 0.02, "clip_norm": 0.3, "schedule": {"name": "step", "step_size": 2}},
+        {"name": "momentum", "lr": 0.1, "schedule": {"name": "exponential", "gamma": 0.7}},
     ],
-    ids=lambda o: o["name"],
+    ids=lambda o: "-".join([o["name"], *(k for k in o if k in ("l1", "clip_norm", "schedule"))]),
 )
 def test_training_in_the_script_follows_the_engine_step_for_step(tmp_path, optimizer):
     """Minibatches of 3 from 8 samples over several passes, a frozen bias: same batches, same updates."""
@@ -180,6 +190,7 @@ def test_training_in_the_script_follows_the_engine_step_for_step(tmp_path, optim
     for key, value in session.params_numpy().items():
         np.testing.assert_allclose(trained[key], value, **TOL, err_msg=key)
     np.testing.assert_array_equal(trained["h.bias"], params["h.bias"])  # frozen
+    assert (session.optimizer.counters["clipped"] > 0) == ("clip_norm" in optimizer)  # (clipping did something)
 
 
 @needs_torch

@@ -278,7 +278,7 @@ def test_settings_parse_from_text():
     for bad, message in (
         ("lr", "name=value"),
         ("lr=", "empty"),
-        ("optimizer=rmsprop", "sgd, momentum, adam"),
+        ("optimizer=adagrad", "sgd, momentum, adam, adamw, rmsprop"),
         ("lr=-1", "≥ 0"),
         ("batch_size=2.5", "whole numbers"),
     ):
@@ -315,3 +315,21 @@ def test_an_unreachable_scheduler_is_one_clear_error():
     pytest.importorskip("distributed")
     with pytest.raises(BpstudioError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         sweep.dask_executor("tcp://127.0.0.1:9", timeout=1)
+
+
+def test_a_grid_may_vary_the_new_optimizers_and_their_settings():
+    """rmsprop and adamw with an L1 term and clipping, on a silu net: the run is the engine's run of that spec."""
+    from bpstudio.core.session import Session
+    from bpstudio.core.spec import OptimizerSpec
+
+    data = xor(n=24, seed=1)
+    for name in ("rmsprop", "adamw"):
+        config = Config(2, "silu", "xavier_uniform", False, (("optimizer", name), ("l1", 0.01), ("clip_norm", 0.5)))
+        spec = build_spec(config, data, 3)
+        assert spec.optimizer == OptimizerSpec(name, lr=0.1, l1=0.01, clip_norm=0.5)
+        result = run_cell(SweepCell(config, 3, 5, data))
+        session = Session(spec, data)
+        session.run(5)
+        assert result.final_loss == pytest.approx(session.evaluate(data), rel=1e-10)
+    with pytest.raises(BpstudioError, match="'clip_norm' takes numbers above 0"):
+        parse_setting("clip_norm=0")
