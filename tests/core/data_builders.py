@@ -13,6 +13,7 @@ from bpstudio.core.errors import DataError
 
 CLASSIFIERS = ["xor", "circles", "blobs", "spirals", "moons"]
 REGRESSIONS = ["plane", "sine"]
+REAL_SETS = ["digits"]  # shipped with the package
 
 
 def raises(text: str) -> Any:

@@ -17,13 +17,13 @@ from bpstudio.core.datasets import (
     spirals,
     xor,
 )
-from tests.core.data_builders import CLASSIFIERS, REGRESSIONS, raises, same_bits
+from tests.core.data_builders import CLASSIFIERS, REAL_SETS, REGRESSIONS, raises, same_bits
 
 # --- toy sets: shapes, determinism, balance --------------------------------------------------------------
 
 
 def test_registry_holds_every_set():
-    assert sorted(TOY_SETS) == sorted(CLASSIFIERS + REGRESSIONS)
+    assert sorted(TOY_SETS) == sorted(CLASSIFIERS + REGRESSIONS + REAL_SETS)
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -182,5 +182,5 @@ def test_make_toy_refuses_bad_options(name, options, message):
 
 
 def test_make_toy_refuses_unknown_name():
-    with raises("unknown built-in data set 'spiral' (built-in: blobs, circles, moons, plane, sine, spirals, xor)"):
+    with raises("unknown built-in data set 'spiral' (built-in: blobs, circles, digits, moons, plane, sine, spirals, xor)"):
         make_toy("spiral")

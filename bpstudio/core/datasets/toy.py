@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio.core.data import Dataset
+from bpstudio.core.datasets.digits import digits
 from bpstudio.core.errors import DataError
 
 # --- checking options ---------------------------------------------------------------------------------
@@ -172,6 +173,7 @@ TOY_SETS: dict[str, Callable[..., Dataset]] = {
     "moons": moons,
     "plane": plane,
     "sine": sine,
+    "digits": digits,
 }
 
 

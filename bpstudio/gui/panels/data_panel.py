@@ -227,7 +227,8 @@ class DataPanel(FitsWidth, QWidget):
     def _fill_toy(self, name: str, options: Mapping[str, Any]) -> None:
         defaults = toy_defaults(name)
         self.samples.setValue(int(_number(options.get("n"), defaults["n"])))
-        self.noise.setValue(_number(options.get("noise"), defaults["noise"]))
+        if "noise" in defaults:  # (the digits are real data: no noise to add)
+            self.noise.setValue(_number(options.get("noise"), defaults["noise"]))
         self.seed.setValue(int(_number(options.get("seed"), defaults["seed"])))
         if "classes" in defaults:
             self.classes.setValue(int(_number(options.get("classes"), defaults["classes"])))
@@ -340,7 +341,8 @@ class DataPanel(FitsWidth, QWidget):
             # a new set starts from its own noise (blobs' 0.5 is its spread) and classes
             defaults = toy_defaults(key[1])
             with signals_blocked(self.noise, self.classes):
-                self.noise.setValue(defaults["noise"])
+                if "noise" in defaults:
+                    self.noise.setValue(defaults["noise"])
                 if "classes" in defaults and not self.classes.isEnabled():
                     self.classes.setValue(defaults["classes"])
         self.apply()

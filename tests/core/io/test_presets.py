@@ -8,7 +8,7 @@ from bpstudio.core.errors import SpecError
 from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 
-EXPECTED = {"mazur", "xor", "deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual", "spiral"}
+EXPECTED = {"mazur", "xor", "deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual", "spiral", "digits"}
 
 
 def session(name, **options):
