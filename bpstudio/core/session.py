@@ -298,7 +298,7 @@ class Session:
             x = b.asarray(self.data.X[batch])
             targets = self._data_targets[batch]
             t = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
-        self.trace = StepTrace(self.step_count, batch, x, t, self.params, self._backend.to_numpy)
+        self.trace = StepTrace(self.step_count + 1, batch, x, t, self.params, self._backend.to_numpy)
         self._values = {self._input_id: x}
         self._grad_parts = {}
 

@@ -263,7 +263,7 @@ class Document:
             self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
         if not trained:
             self.origin = spec
-        self.history.truncate(state.step - 1)  # steps undone leave the plots too
+        self.history.truncate(state.step)  # steps undone leave the plots too
         self.trace = None
         self._params_cache = None
         if reshaped and self.history.layer_ids != tuple(plotted_layers(spec)):

@@ -242,9 +242,7 @@ class TrainWorker(QThread):
             record = (trace.step, loss, {k: norms.get(k, math.nan) for k in history.layer_ids})
             if not math.isfinite(loss):
                 self._stop = True
-                self.failed.emit(
-                    f"the loss became {loss} at step {trace.step + 1}: lower the learning rate, then Reset"
-                )
+                self.failed.emit(f"the loss became {loss} at step {trace.step}: lower the learning rate, then Reset")
             if rate is not None or self._ending() or self._turn_wanted or self.clock() >= chunk_end:
                 return trace, record
 
