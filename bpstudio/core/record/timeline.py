@@ -157,6 +157,12 @@ class Timeline:
                 raise SessionError(f"no branch {branch} (branches: {', '.join(map(str, self.branches))})")
             self.current, self.cursor = branch, None
 
+    def discardable(self) -> list[int]:
+        """The branches :meth:`discard` takes: all but the current one and those it grew from."""
+        with self._lock:
+            line = self._ancestry(self.current)
+            return [b for b in self.branches if b not in line]
+
     def discard(self, branch: int) -> None:
         """Forget a branch and the branches grown from it (not the current one nor its ancestors)."""
         with self._lock:
