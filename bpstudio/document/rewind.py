@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.record.history import TrainingHistory
-from bpstudio.core.record.replay import replay, replay_start
+from bpstudio.core.record.replay import replay, replay_limit, replay_start
 from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.run_state import RunState
 from bpstudio.core.trace import StepTrace
@@ -118,12 +118,20 @@ class Rewinder:
 
     def _replayed(self, step: int, branch: int) -> StepTrace | None:
         """Step ``step``'s trace, recomputed from the kept state before it on the document's session (which is
-        left after that step); None when none is kept near enough."""
-        start = replay_start(self.timeline, step, branch)
+        left after that step); None when none is kept near enough (and the document says so)."""
+        doc = self.document
+        limit = replay_limit(doc.spec)
+        start = replay_start(self.timeline, step, branch, limit)
         if start is None:
+            earlier = [s for s in self.timeline.steps(branch) if s < step]
+            if earlier:
+                doc.refused.emit(
+                    f"step {step}'s weights are shown without its values: the nearest kept step before it is "
+                    f"{earlier[-1]}, {step - earlier[-1]} steps back (at most {limit} are run again)"
+                )
             return None
-        with self.document.lock:
-            return replay(self.document.session, start, step)
+        with doc.lock:
+            return replay(doc.session, start, step)
 
     def discard(self, branch: int) -> bool:
         """Forget a branch (and those grown from it); not the current one."""

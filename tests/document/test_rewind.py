@@ -130,3 +130,16 @@ def test_a_branch_is_discarded_without_switching_to_it_and_its_plots_go_with_it(
     assert doc.session.step_count == 200
     with pytest.raises(SessionError):
         timeline.steps(2)
+
+
+def test_a_step_too_far_from_the_kept_one_before_it_shows_its_weights_and_says_why(doc, monkeypatch):
+    monkeypatch.setattr("bpstudio.document.rewind.replay_limit", lambda spec: 20)  # (a big network's limit)
+    said = []
+    doc.refused.connect(said.append)
+    train(doc, 200)
+    assert doc.rewind.go_to(150) and doc.session.step_count == 150 and doc.trace is None
+    np.testing.assert_array_equal(doc.params()["y.weight"], reference_traces(150)[-1].params_after["y.weight"])
+    assert said == [
+        "step 150's weights are shown without its values: the nearest kept step before it is 100, 50 steps back "
+        "(at most 20 are run again)"
+    ]

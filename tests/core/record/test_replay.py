@@ -5,10 +5,11 @@ import pytest
 
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.errors import SessionError
-from bpstudio.core.io import presets
-from bpstudio.core.record.replay import replay, replay_start
+from bpstudio.core.io import presets, spec_io
+from bpstudio.core.record.replay import MAX_REPLAY_STEPS, REPLAY_BUDGET, replay, replay_limit, replay_start
 from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.session import Session
+from tests.helpers import wide_net_file
 
 
 def session_of(name="spiral", batch_size=16):
@@ -50,3 +51,9 @@ def test_no_replay_for_step_0_beyond_the_limit_or_from_a_later_state():
     assert replay_start(timeline, 30).step == 0
     with pytest.raises(SessionError, match="cannot recompute step 3"):
         replay(session_of(), timeline.state(30), 3)
+
+
+def test_a_big_network_runs_fewer_steps_again(tmp_path):
+    big = spec_io.load(wide_net_file(tmp_path))  # 2-300-300-1: 900 + 90,300 + 301 parameters
+    assert replay_limit(presets.load("xor")) == MAX_REPLAY_STEPS
+    assert replay_limit(big) == REPLAY_BUDGET // 91_501 < MAX_REPLAY_STEPS
