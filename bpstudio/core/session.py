@@ -300,7 +300,7 @@ class Session:
             x = b.asarray(self.data.X[batch])
             targets = self._data_targets[batch]
             t = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
-        self.trace = StepTrace(self.step_count, batch, x, t, self.params, self._backend.to_numpy)
+        self.trace = StepTrace(self.step_count + 1, batch, x, t, self.params, self._backend.to_numpy)
         self._values = {self._input_id: x}
         self._grad_parts = {}
 
@@ -356,7 +356,7 @@ class Session:
         with np.errstate(all="ignore"):
             health = step_health(self.spec, trace)
         first = next((p for p in health.problems if p.kind == "not finite"), None)
-        step = trace.step + 1
+        step = trace.step
         if first is None:  # (step_health looks at the layers it draws; a value elsewhere is still not a number)
             problem, layer, quantity = "the update would make a parameter inf or nan", None, "updated parameters"
         else:

@@ -57,7 +57,10 @@ class LayerTrace:
 
 @dataclass(slots=True, eq=False)
 class StepTrace:
-    """One optimizer step: the batch, every layer's record, the loss, and the parameters around the update."""
+    """One optimizer step: the batch, every layer's record, the loss, and the parameters around the update.
+
+    ``step`` is the step's number, counted from 1: the trace of step k is the k-th update, and the run's state
+    after it has ``step_count == k`` (the numbering the timeline, the plots, the metrics CSV and exports share)."""
 
     step: int
     batch: np.ndarray | None

@@ -33,9 +33,10 @@ from bpstudio.document.command_stack import Command, CommandStack
 from bpstudio.document.data_points import DataPoints
 from bpstudio.document.events import Event
 from bpstudio.document.rewind import Rewinder
-from bpstudio.document.run_commands import SettingCommand, SnapshotCommand, TrainCommand
+from bpstudio.document.run_commands import Mark, SettingCommand, SnapshotCommand, TrainCommand
 
 DEFAULT_PRESET = "xor"
+MARK_TRACE_LIMIT = 65536  # undo entries keep the trace the canvas showed for networks up to this many parameters
 
 
 class Document:
@@ -66,6 +67,8 @@ class Document:
         self.test_data: Any = None
         self._params_cache: dict[str, np.ndarray] | None = None
         self._train_start: RunState | None = None
+        self._train_start_mark: Mark | None = None
+        self._frozen: tuple[TrainingHistory, int, TrainingHistory] | None = None  # (history, version, its snapshot)
         self._settings_dirty = False
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
         self.rewind = Rewinder(self)  # the timeline of states, to go back to (document/rewind.py)
@@ -102,6 +105,17 @@ class Document:
     def snapshot(self) -> RunState:
         """The run's state now, read from the session itself (never from the view cache)."""
         return self.session.state()
+
+    def mark(self) -> Mark:
+        """What goes with the state now in an undo entry: the plot history (a snapshot, shared by entries
+        while the history does not change), the timeline branch and, for a small network, the trace shown."""
+        h = self.history
+        if self._frozen is None or self._frozen[0] is not h or self._frozen[1] != h.version:
+            snap = h.snapshot()
+            self._frozen = (h, snap.version, snap)
+        small = sum(math.prod(shape) for shape in self.spec.param_shapes().values()) <= MARK_TRACE_LIMIT
+        trace = self.trace if small else None
+        return Mark(self._frozen[2], self.rewind.timeline.current, trace)
 
     @property
     def dirty(self) -> bool:
@@ -200,15 +214,15 @@ class Document:
                 "pause training to change the network (lr, optimizer, loss and batch size can change while it runs)"
             )
             return False
-        before = self.snapshot()
+        before, before_mark = self.snapshot(), self.mark()
         try:
             after = dataclasses.replace(before, spec=make(before.spec))
             self.install(after)
         except BpstudioError as exc:
             self.refused.emit(str(exc))
             return False
-        self.undo_stack.push(SnapshotCommand(self, text, before, after))
         self.rewind.record()
+        self.undo_stack.push(SnapshotCommand(self, text, before, after, before_mark, self.mark()))
         return True
 
     def use_data(self, source: dict[str, Any], label: str) -> bool:
@@ -232,10 +246,13 @@ class Document:
         at = ", ".join(map(str, index))
         return self.edit(f"Set {key}[{at}] = {value:g} (was {old:g})", lambda s: s.with_params({key: values}))
 
-    def install(self, state: RunState, trained: bool = False) -> None:
+    def install(self, state: RunState, trained: bool = False, mark: Mark | None = None) -> None:
         """Make ``state`` the current one; raises (changing nothing) when it cannot be used. Unless the
-        state comes from training, its weights become what Reset goes back to."""
+        state comes from training, its weights become what Reset goes back to. ``mark``: the plot history,
+        timeline branch and trace that go with it (an undo entry's); without one the plots drop the steps
+        after the state's."""
         spec = state.spec
+        self.rewind.leaving()  # (the branch's plots are kept if the run leaves its last step)
         with self.lock:
             old = self.session
             train, test, key = self._resolve_data(spec, self.base_dir)
@@ -263,12 +280,23 @@ class Document:
             self.session, self.train_data, self.test_data, self._data_key = session, train, test, key
         if not trained:
             self.origin = spec
-        self.history.truncate(state.step - 1)  # steps undone leave the plots too
-        self.trace = None
+        if mark is not None:
+            self._restore_history(mark.history)
+        else:
+            self.history.truncate(state.step)  # steps undone leave the plots too
+            if reshaped and self.history.layer_ids != tuple(plotted_layers(spec)):
+                self.history.clear(plotted_layers(spec))
+        self.rewind.timeline.set_position(state.step, None if mark is None else mark.branch)
+        self.trace = None if mark is None else mark.trace
         self._params_cache = None
-        if reshaped and self.history.layer_ids != tuple(plotted_layers(spec)):
-            self.history.clear(plotted_layers(spec))
         self._emit_all()
+
+    def _restore_history(self, kept: TrainingHistory) -> None:
+        """Plot ``kept`` (a snapshot: it is copied, so recording on does not change it)."""
+        restored = kept.snapshot()
+        restored.version = max(self.history.version, kept.version) + 1  # (plots redraw when it moves)
+        self.history = restored
+        self._frozen = (restored, restored.version, kept)
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         before = self.spec.optimizer
@@ -377,7 +405,7 @@ class Document:
         if self.training:
             return
         start_step = self.session.step_count
-        before = self.snapshot()
+        before, before_mark = self.snapshot(), self.mark()
         refusal = None
         try:
             with self.lock:
@@ -390,8 +418,10 @@ class Document:
             assert s.trace is not None
             if not recorded:
                 self.record_step(s.trace)
-            self.undo_stack.push(TrainCommand(self, before, self.snapshot(), s.step_count - start_step))
-            self.rewind.record()
+            after = self.snapshot()
+            self.rewind.record(after)
+            steps = s.step_count - start_step
+            self.undo_stack.push(TrainCommand(self, before, after, steps, before_mark, self.mark()))
             self._params_cache = None
             self.params_changed.emit()
         self.step_changed.emit()
@@ -417,7 +447,7 @@ class Document:
         seed), step 0, a fresh optimizer and empty plots."""
         if self.training:
             return
-        before = self.snapshot()
+        before, before_mark = self.snapshot(), self.mark()
         after = RunState.start_of(dataclasses.replace(self.origin, data=self.spec.data))  # (points added stay)
         try:
             self.install(after)
@@ -425,7 +455,7 @@ class Document:
             self.refused.emit(str(exc))
             return
         self.history.clear(plotted_layers(self.spec))
-        self.undo_stack.push(SnapshotCommand(self, "Reset training", before, after))
+        self.undo_stack.push(SnapshotCommand(self, "Reset training", before, after, before_mark, self.mark()))
 
     # --- the worker reports here ------------------------------------------------------------------------
 
@@ -435,7 +465,8 @@ class Document:
         before = self._train_start
         if before is not None and self.session.step_count != before.step:
             after = now if now is not None else self.snapshot()
-            self.undo_stack.push(TrainCommand(self, before, after, self.session.step_count - before.step))
+            steps = self.session.step_count - before.step
+            self.undo_stack.push(TrainCommand(self, before, after, steps, self._train_start_mark, self.mark()))
 
     def push_live(self, command: Command) -> None:
         """Carry out and record an edit that may go in while training (a setting, the data): it goes into the
@@ -444,21 +475,21 @@ class Document:
         with self.lock:  # (the worker waits between chunks meanwhile)
             if self.training:
                 self._end_training_entry()
-                self._train_start = self.snapshot()  # (so a command that fails leaves no gap)
+                self._train_start, self._train_start_mark = self.snapshot(), self.mark()  # (a failure leaves no gap)
             command.redo()  # (carried out, then recorded)
             self.undo_stack.push(command)
             if self.training:
-                self._train_start = self.snapshot()  # the next entry's steps start from here
+                self._train_start, self._train_start_mark = self.snapshot(), self.mark()  # the next entry's start
 
     def set_training(self, running: bool) -> None:
         if running and not self.training:
-            self._train_start = self.snapshot()
+            self._train_start, self._train_start_mark = self.snapshot(), self.mark()
         self.training = running
         if not running and self._train_start is not None:
             now = self.snapshot()  # (captured once: a big network's state is tens of megabytes)
-            self._end_training_entry(now)
             self.rewind.record(now)
-            self._train_start = None
+            self._end_training_entry(now)
+            self._train_start = self._train_start_mark = None
             self._params_cache = None
             self.params_changed.emit()
             self.step_changed.emit()

@@ -6,19 +6,23 @@ less often for a big one, so that keeping states costs about ``TRAINING_BYTES_PE
 whatever the network's size (a 2-1000-1000-1 net's state with Adam's buffers is 24 MB: one every few
 seconds). The memory a fast run takes stays bounded by the timeline's bound, not by its speed.
 
-Going to a recorded step installs it as an undoable "Go to step k" and runs step k once more from the state
-before it, when that one is kept too, so the canvas shows the step's values and gradients, not only its
-weights. Training or editing from there starts a branch; the old continuation stays in the branch list
-until discarded."""
+Going to a recorded step installs it as an undoable "Go to step k" and runs step k once more from the kept
+state before it (:mod:`bpstudio.core.record.replay`), so the canvas and the chain-rule panel show the step's
+values and gradients, not only its weights. Training or editing from there starts a branch from step k; the old
+continuation stays in the branch list until discarded. Each branch keeps the plot history it had at its last
+step, so going to one of its steps or switching to it shows its own curves."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.record.history import TrainingHistory
+from bpstudio.core.record.replay import replay, replay_limit, replay_start
 from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.run_state import RunState
-from bpstudio.document.run_commands import SnapshotCommand
+from bpstudio.core.trace import StepTrace
+from bpstudio.document.run_commands import Mark, SnapshotCommand
 
 if TYPE_CHECKING:
     from bpstudio.document.document import Document
@@ -33,6 +37,7 @@ class Rewinder:
         self.timeline = Timeline(memory_bound=MEMORY_BOUND)
         self._last_bytes = 0  # the size of the state kept last
         self._earned = 0  # bytes the training reports since then have earned
+        self._heads: dict[int, TrainingHistory] = {}  # each branch's plot history at its last step, once left
 
     def record(self, state: RunState | None = None) -> None:
         """Keep the state the document is in now (call with the document's lock held or on its thread);
@@ -56,7 +61,14 @@ class Rewinder:
     def restart(self) -> None:
         """A different network was opened: the timeline starts again from its state now."""
         self.timeline.clear()
+        self._heads.clear()
         self.record()
+
+    def leaving(self) -> None:
+        """The document is about to install another state: if it is at its branch's last step, keep the plot
+        history it has there, for going back to the branch later."""
+        if self.timeline.at_head():
+            self._heads[self.timeline.current] = self.document.mark().history
 
     def go_to(self, step: int) -> bool:
         """Make a recorded step of the current branch the document's state, as one undoable edit."""
@@ -64,39 +76,69 @@ class Rewinder:
         if doc.training:
             doc.refused.emit("pause training to go back in the timeline")
             return False
-        before = doc.snapshot()
+        return self._go(self.timeline.current, step, f"Go to step {step}")
+
+    def switch(self, branch: int) -> bool:
+        """Continue on another branch: go to its last step (one undoable edit)."""
+        doc = self.document
+        if doc.training:
+            doc.refused.emit("pause training to switch branches")
+            return False
         try:
-            state = self.timeline.go_to(step)
-            earlier = step - 1 in self.timeline.steps()
-            start = self.timeline.state(step - 1) if earlier else state
-            doc.install(start, True)
-            if earlier:  # step k again, from the state before it: the canvas gets its values and gradients
-                with doc.lock:
-                    doc.session.step()
-                doc.trace = doc.session.trace.to_numpy() if doc.session.trace is not None else None
-                doc.record_step(doc.session.trace)
+            steps = self.timeline.steps(branch)
         except BpstudioError as exc:
             doc.refused.emit(str(exc))
             return False
-        doc.undo_stack.push(SnapshotCommand(doc, f"Go to step {step}", before, doc.snapshot()))
+        return self._go(branch, steps[-1], f"Switch to branch {branch}") if steps else False
+
+    def _go(self, branch: int, step: int, text: str) -> bool:
+        """Install kept step ``step`` of ``branch`` with that branch's plots up to it and, recomputed, the
+        step's values; one undo entry named ``text``."""
+        doc = self.document
+        before, before_mark = doc.snapshot(), doc.mark()
+        self.leaving()
+        try:
+            state = self.timeline.state(step, branch)
+            trace = self._replayed(step, branch)
+            history = self._heads.get(branch, doc.history).snapshot()  # (the branch's own curves)
+            history.truncate(step)
+            doc.install(state, True, Mark(history, branch))
+            if trace is not None:
+                doc.record_step(trace)  # (the same values as before, unless thinned out of the plot)
+                doc.trace = trace.to_numpy()
+        except BpstudioError as exc:
+            with doc.lock:
+                doc.session.restore(before)  # (a replay may have moved it)
+            doc.refused.emit(str(exc))
+            return False
+        doc.undo_stack.push(SnapshotCommand(doc, text, before, doc.snapshot(), before_mark, doc.mark()))
         doc.params_changed.emit()
         doc.step_changed.emit()
         return True
 
-    def switch(self, branch: int) -> bool:
-        """Continue on another branch: go to its last step."""
-        try:
-            self.timeline.switch(branch)
-            steps = self.timeline.steps()
-        except BpstudioError as exc:
-            self.document.refused.emit(str(exc))
-            return False
-        return self.go_to(steps[-1]) if steps else True
+    def _replayed(self, step: int, branch: int) -> StepTrace | None:
+        """Step ``step``'s trace, recomputed from the kept state before it on the document's session (which is
+        left after that step); None when none is kept near enough (and the document says so)."""
+        doc = self.document
+        limit = replay_limit(doc.spec)
+        start = replay_start(self.timeline, step, branch, limit)
+        if start is None:
+            earlier = [s for s in self.timeline.steps(branch) if s < step]
+            if earlier:
+                doc.refused.emit(
+                    f"step {step}'s weights are shown without its values: the nearest kept step before it is "
+                    f"{earlier[-1]}, {step - earlier[-1]} steps back (at most {limit} are run again)"
+                )
+            return None
+        with doc.lock:
+            return replay(doc.session, start, step)
 
     def discard(self, branch: int) -> bool:
+        """Forget a branch (and those grown from it); not the current one."""
         try:
             self.timeline.discard(branch)
         except BpstudioError as exc:
             self.document.refused.emit(str(exc))
             return False
+        self._heads = {b: h for b, h in self._heads.items() if b in self.timeline.branches}
         return True

@@ -3,34 +3,58 @@ them; the document has carried an edit out before it pushes the command."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.run_state import RunState
+from bpstudio.core.trace import StepTrace
 from bpstudio.document.command_stack import Command
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What goes with a run state besides its values: the plot history as it was (a snapshot nobody records
+    into), the timeline branch the run was on, and the trace the canvas showed (None: none kept)."""
+
+    history: TrainingHistory
+    branch: int
+    trace: StepTrace | None = None
 
 
 class Target(Protocol):
     """What the commands ask of the document."""
 
-    def install(self, state: RunState, trained: bool = False) -> None: ...
+    def install(self, state: RunState, trained: bool = False, mark: Mark | None = None) -> None: ...
 
     def apply_setting(self, kind: str, value: Any) -> None: ...
 
 
 class SnapshotCommand(Command):
-    """An edit of the network (or a jump in the timeline): undo and redo swap whole run states."""
+    """An edit of the network (or a jump in the timeline): undo and redo swap whole run states, with the plot
+    history and the timeline branch each had (``before_mark``, ``after_mark``), so redo brings back exactly
+    what undo took away."""
 
     trained = False
 
-    def __init__(self, document: Target, text: str, before: RunState, after: RunState):
+    def __init__(
+        self,
+        document: Target,
+        text: str,
+        before: RunState,
+        after: RunState,
+        before_mark: Mark | None = None,
+        after_mark: Mark | None = None,
+    ):
         super().__init__(text)
         self.document, self.before, self.after = document, before, after
+        self.before_mark, self.after_mark = before_mark, after_mark
 
     def redo(self) -> None:
-        self.document.install(self.after, self.trained)
+        self.document.install(self.after, self.trained, self.after_mark)
 
     def undo(self) -> None:
-        self.document.install(self.before, self.trained)
+        self.document.install(self.before, self.trained, self.before_mark)
 
 
 class TrainCommand(SnapshotCommand):
@@ -38,9 +62,17 @@ class TrainCommand(SnapshotCommand):
 
     trained = True
 
-    def __init__(self, document: Target, before: RunState, after: RunState, steps: int):
+    def __init__(
+        self,
+        document: Target,
+        before: RunState,
+        after: RunState,
+        steps: int,
+        before_mark: Mark | None = None,
+        after_mark: Mark | None = None,
+    ):
         self.steps = steps
-        super().__init__(document, self._describe(), before, after)
+        super().__init__(document, self._describe(), before, after, before_mark, after_mark)
 
     def _describe(self) -> str:
         return f"Train {self.steps} step{'s' if self.steps != 1 else ''}"
@@ -48,7 +80,7 @@ class TrainCommand(SnapshotCommand):
     def merge_with(self, other: Command) -> bool:
         if not isinstance(other, TrainCommand) or other.before.step != self.after.step:
             return False
-        self.after = other.after
+        self.after, self.after_mark = other.after, other.after_mark
         self.steps += other.steps
         self.text = self._describe()
         return True

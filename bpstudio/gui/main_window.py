@@ -425,10 +425,11 @@ class MainWindow(QMainWindow):
         doc = self.document
         s = doc.session
         if doc.training:
-            text = f"training · step {s.step_count} · epoch {s.epoch_count}"
-        else:
+            text = f"training · after step {s.step_count} · epoch {s.epoch_count}"
+        else:  # (step k is the k-th update: "after step k" is where the timeline's "step k" is)
+            where = f"in step {s.step_count + 1}" if s.mid_step else f"after step {s.step_count}"
             loss = "" if doc.trace is None or doc.trace.loss is None else f" · loss {doc.trace.loss:.9g}"
-            text = f"step {s.step_count + 1} · next: {s.next_phase}{loss}"
+            text = f"{where}{loss} · next: {s.next_phase}"
         self.window_actions.phase_label.setText("  " + text + "  ")
 
     def _update_title(self) -> None:

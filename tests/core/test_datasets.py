@@ -182,5 +182,7 @@ def test_make_toy_refuses_bad_options(name, options, message):
 
 
 def test_make_toy_refuses_unknown_name():
-    with raises("unknown built-in data set 'spiral' (built-in: blobs, circles, digits, moons, plane, sine, spirals, xor)"):
+    with raises(
+        "unknown built-in data set 'spiral' (built-in: blobs, circles, digits, moons, plane, sine, spirals, xor)"
+    ):
         make_toy("spiral")

@@ -43,7 +43,11 @@ def test_fewer_samples_are_a_seeded_choice():
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"n": 0}, "'n' must be a whole number from 1 to 1797"), ({"n": 5000}, "from 1 to 1797"), ({"seed": -1}, "'seed'")],
+    [
+        ({"n": 0}, "'n' must be a whole number from 1 to 1797"),
+        ({"n": 5000}, "from 1 to 1797"),
+        ({"seed": -1}, "'seed'"),
+    ],
 )
 def test_bad_options_are_refused(options, message):
     with pytest.raises(DataError, match=message):

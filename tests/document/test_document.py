@@ -81,7 +81,7 @@ def test_going_back_in_the_timeline_is_one_undoable_entry_with_the_steps_values(
         doc.full_step()
     after_four = doc.params()
     assert doc.rewind.go_to(2)
-    assert doc.session.step_count == 2 and doc.trace is not None and doc.trace.step == 1
+    assert doc.session.step_count == 2 and doc.trace is not None and doc.trace.step == 2
     assert doc.undo_stack.text(doc.undo_stack.index() - 1) == "Go to step 2"
     doc.undo_stack.undo()
     assert doc.session.step_count == 4

@@ -118,13 +118,13 @@ def test_the_step_trace_and_the_metrics_go_to_files(qtbot, window, dialogs, tmp_
     dialogs.save_path = str(tmp_path / "trace.npz")
     assert export_trace_npz(window)
     with np.load(tmp_path / "trace.npz") as saved:
-        assert int(saved["step"]) == 2 and float(saved["loss"]) == doc.trace.loss
+        assert int(saved["step"]) == 3 and float(saved["loss"]) == doc.trace.loss
         np.testing.assert_array_equal(saved["h/grad/weight"], doc.trace.layers["h"].grads["weight"])
         np.testing.assert_array_equal(saved["y/out"], doc.trace.layers["y"].out)
     dialogs.save_path = str(tmp_path / "metrics.csv")
     assert export_metrics_csv(window)
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv", encoding="utf-8")))
-    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]  # (the numbers the timeline and status bar give)
     np.testing.assert_array_equal([float(r["train_loss"]) for r in rows], doc.history.losses())
     np.testing.assert_array_equal([float(r["grad_norm/h"]) for r in rows], doc.history.grad_norms("h"))
     assert "Exported 3 steps of metrics to metrics.csv" in window.statusBar().currentMessage()

@@ -46,7 +46,7 @@ def test_a_run_on_a_copy_shows_histograms_and_dead_relus_and_leaves_the_document
     for lid in ("h2", "h8", "h10"):  # dead: a unit whose output is 0 on every sample
         expected = [np.mean([not t.layers[lid].out[:, j].any() for j in range(8)]) for t in traces]
         steps, shown = panel.curves[lid].getData()
-        assert list(steps) == list(range(30)) and np.allclose(shown, expected)
+        assert list(steps) == list(range(1, 31)) and np.allclose(shown, expected)
     h8 = round(100 * np.mean([not traces[-1].layers["h8"].out[:, j].any() for j in range(8)]))
     assert f"h8 {h8} %" in panel.summary.text() and "Saturated sigmoid/tanh (latest): out" in panel.summary.text()
     choose(qtbot, panel.layer, "h3")
@@ -80,10 +80,10 @@ def test_steps_taken_in_the_window_are_recorded_and_undo_rewinds_them(qtbot, win
     qtbot.waitUntil(lambda: panel.status.text().startswith("3 steps recorded"), timeout=2000)
     choose(qtbot, panel.layer, "h")
     steps, shown = panel.curves["h"].getData()
-    assert list(steps) == [0, 1, 2] and np.all((0 <= shown) & (shown <= 1))
-    window.window_actions.undo.trigger()  # Edit > Undo: back to step 2; a new step 2 replaces the old one
+    assert list(steps) == [1, 2, 3] and np.all((0 <= shown) & (shown <= 1))
+    window.window_actions.undo.trigger()  # Edit > Undo: back to step 2; a new step 3 replaces the old one
     menu(window, "Step", "Full step").trigger()
-    qtbot.waitUntil(lambda: list(panel.curves["h"].getData()[0]) == [0, 1, 2], timeout=2000)
+    qtbot.waitUntil(lambda: list(panel.curves["h"].getData()[0]) == [1, 2, 3], timeout=2000)
     open_example(qtbot, window, "spiral")  # another network: a fresh record
     qtbot.waitUntil(lambda: "Nothing recorded yet" in panel.status.text(), timeout=2000)
     assert [panel.layer.itemText(i) for i in range(panel.layer.count())] == ["h1", "h2", "logits"]

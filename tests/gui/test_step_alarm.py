@@ -91,7 +91,7 @@ def test_training_that_stops_being_numbers_leaves_a_usable_window_naming_the_lay
     settle(qtbot)
 
     refused = doc.trace  # the step shown is the refused one: the first after the last one applied
-    assert refused.step == doc.session.step_count and refused.params_after is None
+    assert refused.step == doc.session.step_count + 1 and refused.params_after is None
     with np.errstate(all="ignore"):  # what the window must say, from the refused step's own arrays
         h2 = np.maximum(refused.layers["h1"].pre, 0) @ doc.params()["h2.weight"].T + doc.params()["h2.bias"]
     assert np.isfinite(refused.layers["h1"].pre).all() and np.isinf(h2).any()

@@ -43,13 +43,14 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     press(qtbot, w, Qt.Key.Key_P)  # Play
     assert w.training.running and w.window_actions.play.isChecked() and not w.window_actions.forward.isEnabled()
     qtbot.waitUntil(
-        lambda: len(doc.history) >= 300 and "training · step" in w.window_actions.phase_label.text(), timeout=10000
+        lambda: len(doc.history) >= 300 and "training · after step" in w.window_actions.phase_label.text(),
+        timeout=10000,
     )
     press(qtbot, w, Qt.Key.Key_P)  # Pause
     assert not w.training.running and w.training.worker is None and not w.window_actions.play.isChecked()
     n = doc.session.step_count
     assert n >= 300 and len(doc.history) == n
-    assert f"step {n + 1} · next: forward h" in w.window_actions.phase_label.text()
+    assert f"after step {n} · loss" in w.window_actions.phase_label.text()
 
     # the run is exactly the core's: the same weights, and the plot history of its per-step losses and
     # gradient norms (past the history's capacity, neighbouring steps merge the same way in both)
@@ -84,7 +85,7 @@ def test_play_trains_the_plots_follow_and_undo_takes_the_run_back(qtbot, window)
     assert texts[-1] == f"Train {n} steps"
     press(qtbot, w, Qt.Key.Key_Z, CTRL)
     same_params(doc.params(), start, tol=0)
-    assert doc.session.step_count == 0 and "step 1 · next: forward h" in w.window_actions.phase_label.text()
+    assert doc.session.step_count == 0 and "after step 0 · next: forward h" in w.window_actions.phase_label.text()
     press(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
     assert doc.session.step_count == n
 

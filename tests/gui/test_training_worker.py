@@ -191,7 +191,7 @@ def test_stopping_while_a_step_runs_ends_after_that_step(qtbot, wide, monkeypatc
     qtbot.waitUntil(lambda: wide.worker is None, timeout=20000)
     assert steps.steps == 3 and wide.document.session.step_count == 3  # no step after the one running
     assert len(computed) == pictures_before  # nor a surface or neuron maps: the window draws them, paused
-    assert reports[-1].step == 3 and reports[-1].trace.step == 2  # (steps count from 0)
+    assert reports[-1].step == 3 and reports[-1].trace.step == 3  # (the third step: steps count from 1)
 
 
 def test_a_turn_does_not_wait_for_a_long_step(qtbot, wide, monkeypatch):

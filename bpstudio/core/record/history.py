@@ -26,7 +26,7 @@ from bpstudio.core.record.history_series import Series, bad_field, decode, encod
 from bpstudio.core.spec import NetworkSpec
 
 FORMAT = "bpstudio-history"
-VERSION = 1
+VERSION = 2  # 1: steps were counted from 0 (the step after k steps was k); now from 1, as everywhere
 DEFAULT_CAPACITY = 4096
 VANISHING = 1e-3  # first/last gradient ratios outside [VANISHING, EXPLODING] are a problem
 EXPLODING = 1e3
@@ -216,8 +216,9 @@ class TrainingHistory:
         d = read_field(d, dict, "history")
         if d.get("format") != FORMAT:
             raise bad_field("format", f"expected '{FORMAT}', got {d.get('format')!r}")
-        if d.get("version") != VERSION:
-            raise bad_field("version", f"version {d.get('version')!r} is not supported")
+        version = d.get("version")
+        if version not in (1, VERSION) or not is_whole(version):
+            raise bad_field("version", f"version {version!r} is not supported")
         capacity = read_int(d.get("capacity"), "capacity", 1)
         ids = read_field(d.get("layer_ids"), list, "layer_ids")
         try:
@@ -230,6 +231,9 @@ class TrainingHistory:
         if latest and set(latest) != set(history.layer_ids):
             raise bad_field("latest_grad_norms", "needs one value per layer in 'layer_ids'")
         history._latest = {lid: decode(v, f"latest_grad_norms.{lid}") for lid, v in latest.items()}
+        if version == 1:  # its steps counted from 0: step k was then k - 1
+            history._train.shift(1)
+            history._test.shift(1)
         return history
 
     def _train_channels(self) -> list[str]:

@@ -78,6 +78,14 @@ class Series:
         self.sums[:, :half] = self.sums[:, 0 : 2 * half : 2] + self.sums[:, 1 : 2 * half : 2]
         self.counts[:, :half] = self.counts[:, 0 : 2 * half : 2] + self.counts[:, 1 : 2 * half : 2]
 
+    def shift(self, offset: int) -> None:
+        """Renumber every point's step by ``offset`` (reading a file that counted steps differently)."""
+        self.slots.steps[: self.slots.used] += offset
+        if self.p_records:
+            self.p_step += offset
+        if self.last_step is not None:
+            self.last_step += offset
+
     def copy(self) -> Series:
         other = Series.__new__(Series)
         other.__dict__.update(self.__dict__)

@@ -412,8 +412,8 @@ def record_run(session: Session, steps: int, stats: LayerStats, progress: Progre
     if not is_count(steps, 1):
         raise SessionError(f"steps must be a positive integer, got {steps!r}")
     for done in range(1, int(steps) + 1):
-        step = session.step_count
-        stats.record(step, session.step())
+        trace = session.step()
+        stats.record(trace.step, trace)
         if progress is not None and not progress(done, int(steps)):
             return False
     return True

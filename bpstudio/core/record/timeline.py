@@ -109,14 +109,18 @@ class Timeline:
 
     def record(self, state: RunState) -> None:
         """Add a state. One for a step the branch already has a state for or passed (the run went back, by
-        :meth:`go_to` or otherwise) starts a new branch from the step before; the old continuation stays.
-        A state for the branch's last step itself, not gone back to, (an edit there) replaces it."""
+        :meth:`go_to`, an undo or a reset: :meth:`set_position`) starts a new branch from the step the run went
+        back to (else from the step before); the old continuation stays. A state for the branch's last step
+        itself, while the run is there (an edit there), replaces it."""
         with self._lock:
             branch = self.branches[self.current]
             visible = self._visible(self.current)
-            at_head = self.cursor is None and state.step == max(visible, default=-1)
-            if any(step >= state.step for step in visible) and not at_head:  # it would overwrite the future
-                branch = self._new_branch(self.current, state.step - 1)
+            last = max(visible, default=-1)
+            there = self.cursor is None or self.cursor >= last  # the run is at the branch's last kept step
+            if not there or (state.step <= last and not (state.step == last and there)):  # not what follows it
+                cursor = self.cursor
+                fork = cursor if cursor is not None and cursor <= state.step else state.step - 1
+                branch = self._new_branch(self.current, fork)
                 self.current = branch.id
             old = branch.slots.get(state.step)
             if old is not None:
@@ -134,11 +138,31 @@ class Timeline:
             self.cursor = step
             return state
 
+    def set_position(self, step: int, branch: int | None = None) -> None:
+        """The run is now at ``step`` (kept or not: an undo or a reset put it there) on ``branch`` (default: the
+        current one; a branch discarded since leaves the current one as it is). What it records next
+        branches off there if the branch has gone further."""
+        with self._lock:
+            if branch is not None and branch in self.branches:
+                self.current = branch
+            self.cursor = step
+
+    def at_head(self) -> bool:
+        """Whether the run is at the last kept step of its branch (not gone back)."""
+        with self._lock:
+            return self.cursor is None or self.cursor >= max(self._visible(self.current), default=-1)
+
     def switch(self, branch: int) -> None:
         with self._lock:
             if branch not in self.branches:
                 raise SessionError(f"no branch {branch} (branches: {', '.join(map(str, self.branches))})")
             self.current, self.cursor = branch, None
+
+    def discardable(self) -> list[int]:
+        """The branches :meth:`discard` takes: all but the current one and those it grew from."""
+        with self._lock:
+            line = self._ancestry(self.current)
+            return [b for b in self.branches if b not in line]
 
     def discard(self, branch: int) -> None:
         """Forget a branch and the branches grown from it (not the current one nor its ancestors)."""

@@ -30,7 +30,7 @@ def held_out_record(session: Session, test: Dataset | None) -> TestRecord | None
     if test is None:
         return None
     test_acc = accuracy(session.predict(test.X), test, session.spec.loss)
-    return session.step_count - 1, float(session.evaluate(test)), test_acc
+    return session.step_count, float(session.evaluate(test)), test_acc
 
 
 def data_surface(session: Session, train: Dataset) -> Surface | tuple[np.ndarray, np.ndarray] | None:

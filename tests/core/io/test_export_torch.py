@@ -295,7 +295,7 @@ def test_a_trace_npz_holds_every_layers_values_under_documented_names(tmp_path):
     export_trace(trace, tmp_path / "t.npz")
     with np.load(tmp_path / "t.npz") as saved:
         assert list(saved["layers"]) == list(spec.active_order()[1:])
-        assert float(saved["loss"]) == trace.loss and int(saved["step"]) == 1
+        assert float(saved["loss"]) == trace.loss and int(saved["step"]) == 2  # (the second step: steps count from 1)
         np.testing.assert_array_equal(saved["batch"], trace.batch)
         np.testing.assert_array_equal(saved["x"], session.data.X[trace.batch])
         np.testing.assert_array_equal(saved["r3/input/1"], trace.layers["h3"].out)  # r3 = r2 + h3

@@ -292,6 +292,19 @@ def test_json_round_trip_keeps_every_number_and_the_partial_point():
     assert back.to_dict() == h.to_dict()
 
 
+def test_a_history_written_when_steps_counted_from_0_reads_with_steps_counted_from_1():
+    h = filled()
+    d = json.loads(json.dumps(h.to_dict()))
+    d["version"] = 1
+    for series in ("train", "test"):
+        d[series]["steps"] = [s - 1 for s in d[series]["steps"]]  # what version 1 wrote for the same run
+    back = TrainingHistory.from_dict(d)
+    np.testing.assert_array_equal(back.steps(), h.steps())
+    np.testing.assert_array_equal(back.test_steps(), h.test_steps())
+    np.testing.assert_array_equal(back.losses(), h.losses())
+    assert back.to_dict() == h.to_dict()  # and it is written back in today's numbering
+
+
 @pytest.mark.parametrize(
     "change, field",
     [

@@ -77,6 +77,32 @@ def test_going_back_and_training_on_starts_a_branch_and_keeps_the_old_continuati
     assert list(timeline.branches) == [first]
 
 
+def test_a_branch_starts_where_the_run_went_back_to_even_when_states_are_kept_sparsely():
+    session, timeline = run(steps=0)
+    for _ in range(40):
+        session.step()
+        if session.step_count % 10 == 0:  # kept every 10 steps, as while training
+            timeline.record(state_of(session))
+    back = resume(timeline.go_to(10), session.data)
+    for _ in range(15):  # the first state kept after going back is step 20's
+        back.step()
+        if back.step_count % 10 == 0:
+            timeline.record(state_of(back))
+    branch = timeline.branches[timeline.current]
+    assert (branch.parent, branch.fork_step) == (0, 10) and timeline.steps() == [0, 10, 20]
+
+
+def test_a_run_put_back_by_undo_branches_from_there_even_at_steps_the_branch_never_reached():
+    session, timeline = run(steps=5)
+    timeline.set_position(2)  # an undo took the run back to step 2 (not necessarily a kept one)
+    back = resume(timeline.state(2), session.data)
+    for _ in range(6):  # on to step 8: past the old last step 5, still another continuation
+        back.step()
+        timeline.record(state_of(back))
+    assert timeline.current == 1 and timeline.branches[1].fork_step == 2
+    assert timeline.steps() == list(range(9)) and timeline.steps(0) == list(range(6))
+
+
 def test_an_edit_at_the_last_step_replaces_it_rather_than_branching():
     session, timeline = run(steps=3)
     session.set_params({k: v + 1 for k, v in session.params_numpy().items()})

@@ -35,7 +35,7 @@ def test_accuracy_and_the_test_record_are_what_the_outputs_say():
     out = session.predict(test.X)[:, 0]
     t = test.Y.ravel()
     bce = -np.mean(t * np.log(out) + (1 - t) * np.log(1 - out))
-    assert step == session.step_count - 1 and np.isclose(loss, bce, rtol=1e-9)
+    assert step == session.step_count and np.isclose(loss, bce, rtol=1e-9)  # (after step k: step k)
     assert acc == np.mean((out > 0.5) == (t > 0.5))
     assert held_out_record(session, None) is None
 
