@@ -94,6 +94,16 @@ def test_spirals_with_three_classes_then_regenerate_emits_the_source(qtbot, pane
     assert np.array_equal(np.sort(np.vstack([train.X, test.X]), axis=0), np.sort(reference.X, axis=0))
 
 
+def test_the_digits_are_real_data_chosen_whole_with_no_noise_to_set(qtbot, panel):
+    widget, emitted = panel
+    choose(qtbot, widget.data_set, "digits")
+    assert emitted[-1] == {"builtin": "digits", "n": 1797, "seed": 0, "test_fraction": 0.25, "split_seed": 0}
+    assert not widget.noise.isEnabled() and not widget.classes.isEnabled() and widget.samples.isEnabled()
+    assert not widget.error.isVisible()
+    train, test = resolve_split(emitted[-1])
+    assert train.X.shape[1] == 64 and len(train) + len(test) == 1797 and train.n_classes == 10
+
+
 def test_typing_a_number_emits_once_on_enter(qtbot, panel):
     widget, emitted = panel
     type_into(qtbot, widget.samples, "350", enter=False)

@@ -340,9 +340,11 @@ class DataPanel(FitsWidth, QWidget):
         if key is not None and key[0] == "builtin" and (self.source or {}).get("builtin") != key[1]:
             # a new set starts from its own noise (blobs' 0.5 is its spread) and classes
             defaults = toy_defaults(key[1])
-            with signals_blocked(self.noise, self.classes):
+            with signals_blocked(self.noise, self.classes, self.samples):
                 if "noise" in defaults:
                     self.noise.setValue(defaults["noise"])
+                else:  # real data (the digits): all of it, not as many samples as the toy set before had
+                    self.samples.setValue(defaults["n"])
                 if "classes" in defaults and not self.classes.isEnabled():
                     self.classes.setValue(defaults["classes"])
         self.apply()
