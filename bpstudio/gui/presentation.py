@@ -1,9 +1,10 @@
 """Presentation mode, for a projector: larger type (x1.5), black text on white, and only what a class looks at:
-the canvas (with the larger share of the height, and its own larger numbers: see gui/canvas/style.py), the data with its decision surface, the loss and the per-layer
-gradients. Hidden: the panels for editing (training settings, data set, layer inspector, chain rule, edit history,
-timeline; the View menu brings one back), the layer palette, the plots' export buttons, the accuracy plot and the
-gradient heatmap. The phase indicator gets a toolbar row of its own, so the larger type never pushes it into the
-toolbar's overflow menu. Switching back restores fonts, colours and panels."""
+the canvas (with the larger share of the height, and its own larger numbers: see gui/canvas/style.py), the data
+with its decision surface, the loss and the per-layer gradients. Hidden: the panels for editing (training
+settings, data set, layer inspector, chain rule, edit history, timeline; the View menu brings one back), the layer
+palette, the plots' export buttons, the accuracy plot and the gradient heatmap. The phase indicator gets a toolbar
+row of its own, so the larger type never pushes it into the toolbar's overflow menu. Switching back restores
+fonts, colours and panels."""
 
 from __future__ import annotations
 
