@@ -1,9 +1,10 @@
 """Presentation mode, for a projector: larger type (x1.5), black text on white, and only what a class looks at:
-the canvas (with the larger share of the height), the data with its decision surface, the loss and the per-layer
-gradients. Hidden: the panels for editing (training settings, data set, layer inspector, chain rule, edit history,
-timeline; the View menu brings one back), the layer palette, the plots' export buttons, the accuracy plot and the
-gradient heatmap. The phase indicator gets a toolbar row of its own, so the larger type never pushes it into the
-toolbar's overflow menu. Switching back restores fonts, colours and panels."""
+the canvas (with the larger share of the height, and its own larger numbers: see gui/canvas/style.py), the data
+with its decision surface, the loss and the per-layer gradients. Hidden: the panels for editing (training
+settings, data set, layer inspector, chain rule, edit history, timeline; the View menu brings one back), the layer
+palette, the plots' export buttons, the accuracy plot and the gradient heatmap. The phase indicator gets a toolbar
+row of its own, so the larger type never pushes it into the toolbar's overflow menu. Switching back restores
+fonts, colours and panels."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from bpstudio.gui.main_window import MainWindow
 
 SCALE = 1.5
+PLOTS_HEIGHT = 235  # the loss and gradient plots' panels, at most (on a 1024×768 projector the canvas takes the rest)
 HIDDEN = ("training", "dataset", "inspector", "explanation", "history", "timeline")  # docks a lecture does not need
 
 
@@ -43,8 +45,9 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
             docks[key].hide()
         docks["data"].raise_()
         window.insertToolBarBreak(window.phase_toolbar)
-        height = window.height()  # the canvas gets the larger share: its numbers are what the back row reads
-        window.resizeDocks([docks["loss"], docks["gradients"]], [height * 7 // 20] * 2, Qt.Orientation.Vertical)
+        # the canvas gets the larger share of the height: its numbers are what the back row reads
+        plots = min(PLOTS_HEIGHT, window.height() * 7 // 20)
+        window.resizeDocks([docks["loss"], docks["gradients"]], [plots] * 2, Qt.Orientation.Vertical)
     else:
         for key, was_open in window.open_before_presentation.items():
             docks[key].setVisible(was_open)
@@ -53,6 +56,7 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
         window.removeToolBarBreak(window.phase_toolbar)
     for plot in (window.loss_plot, window.gradient_plot):
         plot.set_presenting(on)
+    window.canvas.set_presenting(on)  # larger numbers on the canvas, fitted to the height it gets
     window.layer_palette.setVisible(not on)  # (building the network is not what a lecture shows)
     QApplication.setFont(font)
     window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())

@@ -23,11 +23,11 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.layer_item import ALIGN_CENTER
-from bpstudio.gui.canvas.style import fonts
+from bpstudio.gui.canvas.style import Fonts, fonts
 from bpstudio.gui.qt_utils import format_change
 
-LABEL_H = 18.0
-ROOM = LABEL_H / 2 + 5  # clearance that counts as enough: no other line comes within 5 px of the label
+LABEL_H = 18.0  # a label's height in the usual look (the fonts say it: Fonts.edge_h)
+GAP = 5.0  # clearance that counts as enough: no other line comes within 5 px of the label
 SPOTS = np.linspace(0.1, 0.9, 33)  # fractions along a line a label may be centred at
 LABEL_BOX = QBrush(QColor(255, 255, 255, 225))
 GRAD_FRAMES = (QPen(style.POSITIVE_INK, 1.2), QPen(style.NEGATIVE_INK, 1.2))  # gradient labels: the sign's frame
@@ -61,19 +61,21 @@ def place_labels(
     widths: list[float],
     preferred: np.ndarray,
     obstacles: list[QRectF],
+    height: float = LABEL_H,
 ) -> list[QRectF]:
-    """A rectangle for the label of each line in ``labelled`` (``widths`` wide), centred on its line;
-    ``preferred[i]`` is the fraction along line i it takes when several spots are as good, ``obstacles`` what
-    the labels must not cover."""
+    """A rectangle for the label of each line in ``labelled`` (``widths`` wide, ``height`` high), centred on
+    its line; ``preferred[i]`` is the fraction along line i it takes when several spots are as good,
+    ``obstacles`` what the labels must not cover."""
     taken = list(obstacles)
     rects = []
+    enough = height / 2 + GAP
     for i, width in zip(labelled, widths):
-        room = np.minimum(clearance(i, x1, y1, x2, y2, width), ROOM)
+        room = np.minimum(clearance(i, x1, y1, x2, y2, width), enough)
         near = -np.abs(SPOTS - preferred[i])
         order = np.lexsort((near, room))[::-1]  # most room first, then nearest the preferred spot
         dx, dy = x2[i] - x1[i], y2[i] - y1[i]
         boxes = [
-            QRectF(x1[i] + dx * t - width / 2, y1[i] + dy * t - LABEL_H / 2, width, LABEL_H)
+            QRectF(x1[i] + dx * t - width / 2, y1[i] + dy * t - height / 2, width, height)
             for t in SPOTS[order].tolist()
         ]
         free = (box for box in boxes if not any(box.adjusted(-3, -2, 3, 2).intersects(other) for other in taken))
@@ -93,7 +95,8 @@ class EdgeLabels:
         self._values: list[float] = []
         self._before: list[float] | None = None
         self._grad = False
-        self.font = fonts().edge
+        self._fonts = fonts()  # (presentation mode's when the lines' layers are drawn in it: see place)
+        self.font = self._fonts.edge
 
     def set_values(self, values: np.ndarray | None, before: np.ndarray | None, gradients: bool) -> None:
         """The lines' values (None: lines without values, such as add/concat links), the weights they had
@@ -101,7 +104,7 @@ class EdgeLabels:
         self._values = [] if values is None else values.tolist()
         self._before = None if before is None or gradients else before.tolist()
         self._grad = gradients
-        self.font = fonts().edge_grad if gradients else fonts().edge
+        self.font = self._fonts.edge_grad if gradients else self._fonts.edge
 
     @property
     def every(self) -> bool:
@@ -128,11 +131,16 @@ class EdgeLabels:
         ends: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         preferred: np.ndarray,
         obstacles: list[QRectF],
+        look: Fonts | None = None,
     ) -> None:
-        """Where the chosen labels go, for lines from (x1, y1) to (x2, y2) (``ends``)."""
-        metrics = fonts().edge_metrics
-        widths = [metrics.horizontalAdvance(text) + 10 for text in self.texts]
-        self.rects = place_labels(*ends, self.lines, widths, preferred, obstacles) if self.lines else []
+        """Where the chosen labels go, for lines from (x1, y1) to (x2, y2) (``ends``), in the fonts of ``look``
+        (else those used last)."""
+        if look is not None:
+            self._fonts = look
+            self.font = look.edge_grad if self._grad else look.edge
+        widths = [self._fonts.edge_metrics.horizontalAdvance(text) + 10 for text in self.texts]
+        height = self._fonts.edge_h
+        self.rects = place_labels(*ends, self.lines, widths, preferred, obstacles, height) if self.lines else []
 
     def rect_of(self, i: int) -> QRectF:
         """Where line ``i``'s label is (empty if it carries none)."""

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.states import LayerState
-from bpstudio.gui.canvas.style import BODY_PAD, HEADER_H, HEAT_CELL, HEAT_COLS, HEAT_MAX_UNITS, fonts
+from bpstudio.gui.canvas.style import BODY_PAD, HEAT_CELL, HEAT_COLS, HEAT_MAX_UNITS, fonts
 from bpstudio.gui.colors import HIGHLIGHT, diverging_rgb
 from bpstudio.gui.qt_utils import format_number
 
@@ -33,10 +33,13 @@ def subtitle(state: LayerState) -> tuple[str, str]:
 
 
 class LayerGeometry:
-    """Sizes and local positions (relative to the block's centre) for one layer."""
+    """Sizes and local positions (relative to the block's centre) for one layer; ``presenting``: in presentation
+    mode's look (see :mod:`~bpstudio.gui.canvas.style`)."""
 
-    def __init__(self, state: LayerState):
-        f = fonts()
+    def __init__(self, state: LayerState, presenting: bool = False):
+        f = self.fonts = fonts(presenting)
+        self.presenting = presenting
+        header_h = self.header_h = f.header_h
         self.units = state.units
         self.small = state.small
         self.tag = "output" if state.is_output else ""
@@ -48,33 +51,35 @@ class LayerGeometry:
             title_w + tag_w + 34,
             max(f.subtitle_metrics.horizontalAdvance(line) for line in lines) + 26,
         )
+        self.metrics = style.neuron_metrics(state.units, presenting)
         if self.small:
-            self.metrics = style.neuron_metrics(state.units)
             body = state.units * self.metrics.spacing
+            width = max(width, 2 * (self.metrics.radius + 2 * BODY_PAD))
             self.cols = self.rows = 0
         else:
-            self.metrics = style.neuron_metrics(state.units)
             shown = min(state.units, HEAT_MAX_UNITS)
             self.cols, self.rows = HEAT_COLS, math.ceil(shown / HEAT_COLS)
             width = max(width, HEAT_COLS * HEAT_CELL + 2 * BODY_PAD + 8)
-            body = self.rows * HEAT_CELL + 20  # + the caption line
-        height = HEADER_H + body + 2 * BODY_PAD
+            body = self.rows * HEAT_CELL + f.line_h + 4  # + the caption line
+        height = header_h + body + 2 * BODY_PAD
         self.width, self.height = width, height
         self.rect = QRectF(-width / 2, -height / 2, width, height)
-        self.header = QRectF(self.rect.left(), self.rect.top(), width, HEADER_H)
-        self.title_rect = QRectF(self.rect.left() + 12, self.rect.top() + 6, title_w + 4, 24)
-        self.in_port = QPointF(self.rect.left(), self.rect.top() + HEADER_H / 2)
-        self.out_port = QPointF(self.rect.right(), self.rect.top() + HEADER_H / 2)
+        self.header = QRectF(self.rect.left(), self.rect.top(), width, header_h)
+        self.title_rect = QRectF(self.rect.left() + 12, self.rect.top() + 6, title_w + 4, f.title_h)
+        self.in_port = QPointF(self.rect.left(), self.rect.top() + header_h / 2)
+        self.out_port = QPointF(self.rect.right(), self.rect.top() + header_h / 2)
         heat_w = self.cols * HEAT_CELL
-        self.heat_rect = QRectF(-heat_w / 2, self.rect.top() + HEADER_H + BODY_PAD, heat_w, self.rows * HEAT_CELL)
+        self.heat_rect = QRectF(-heat_w / 2, self.rect.top() + header_h + BODY_PAD, heat_w, self.rows * HEAT_CELL)
         # where paint() puts things (computed once, so painting allocates nothing)
         r = self.rect
-        self.tag_rect = QRectF(self.title_rect.right() + 6, r.top() + 10, tag_w - 2, 17)
-        self.kind_rect = QRectF(r.left() + 12, r.top() + 30, r.width() - 20, 16)
-        self.activation_rect = QRectF(r.left() + 12, r.top() + 46, r.width() - 20, 16)
-        self.caption_rect = QRectF(r.left() + 6, self.heat_rect.bottom() + 3, r.width() - 12, 16)
-        self.phase_rect = QRectF(r.left() - 30, r.top() - 32, r.width() + 60, 24)
-        self.loss_rect = QRectF(r.left() - 40, r.bottom() + 8, r.width() + 80, 24)
+        tag_h = f.title_h - 7
+        self.tag_rect = QRectF(self.title_rect.right() + 6, r.top() + 10 + (f.title_h - 24) / 2, tag_w - 2, tag_h)
+        lines_top = r.top() + 6 + f.title_h
+        self.kind_rect = QRectF(r.left() + 12, lines_top, r.width() - 20, f.line_h)
+        self.activation_rect = QRectF(r.left() + 12, lines_top + f.line_h, r.width() - 20, f.line_h)
+        self.caption_rect = QRectF(r.left() + 6, self.heat_rect.bottom() + 3, r.width() - 12, f.line_h)
+        self.phase_rect = QRectF(r.left() - 30, r.top() - f.label_h - 8, r.width() + 60, f.label_h)
+        self.loss_rect = QRectF(r.left() - 40, r.bottom() + 8, r.width() + 80, f.label_h)
         self.halo_rect = r.adjusted(-5, -5, 5, 5)
         self.outline = QPainterPath()
         self.outline.addRoundedRect(r, 12, 12)
@@ -82,20 +87,20 @@ class LayerGeometry:
         band.addRect(self.header)
         self.header_path = self.outline.intersected(band)
 
-    def key(self) -> tuple[float, float, str]:
-        return (self.width, self.height, self.tag)
+    def key(self) -> tuple[float, float, str, bool]:
+        return (self.width, self.height, self.tag, self.presenting)
 
     def neuron_center(self, k: int) -> QPointF:
-        return QPointF(0.0, self.rect.top() + HEADER_H + BODY_PAD + self.metrics.spacing * (k + 0.5))
+        return QPointF(0.0, self.rect.top() + self.header_h + BODY_PAD + self.metrics.spacing * (k + 0.5))
 
     def neuron_ys(self) -> np.ndarray:
-        return self.rect.top() + HEADER_H + BODY_PAD + self.metrics.spacing * (np.arange(self.units) + 0.5)
+        return self.rect.top() + self.header_h + BODY_PAD + self.metrics.spacing * (np.arange(self.units) + 0.5)
 
     def neuron_at(self, local: QPointF, slack: float = 3.0) -> int | None:
         """The neuron whose circle contains the local point, if any."""
         if not self.small:
             return None
-        k = math.floor((local.y() - self.rect.top() - HEADER_H - BODY_PAD) / self.metrics.spacing)
+        k = math.floor((local.y() - self.rect.top() - self.header_h - BODY_PAD) / self.metrics.spacing)
         if not 0 <= k < self.units:
             return None
         centre = self.neuron_center(k)
@@ -141,7 +146,8 @@ class LayerItem(QGraphicsItem):
         if self.geometry is None or geometry.key() != self.geometry.key():
             self.prepareGeometryChange()
         self.state, self.geometry = state, geometry
-        self._bounds = geometry.rect.adjusted(-10, -40, 10, 44)  # room for the phase label and the loss
+        label_room = geometry.fonts.label_h
+        self._bounds = geometry.rect.adjusted(-10, -label_room - 16, 10, label_room + 20)  # the phase label, the loss
         self._border = QPen(HIGHLIGHT, 5.0) if state.phase_label else QPen(state.color, 2.5)
         self._halo = QPen(QColor(state.color.red(), state.color.green(), state.color.blue(), 110), 7.0)
         band_color = QColor(state.color)
@@ -203,7 +209,7 @@ class LayerItem(QGraphicsItem):
         state, geo = self.state, self.geometry
         if state is None or geo is None:
             return
-        f = fonts()
+        f = geo.fonts
         if self.isSelected() or self.drop_target:
             painter.setPen(style.DROP_PEN if self.drop_target else self._halo)
             painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -22,7 +22,7 @@ from bpstudio.gui.canvas.edge_labels import EdgeLabels
 from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, LayerGeometry
 from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
-from bpstudio.gui.canvas.style import PORT_R, fonts
+from bpstudio.gui.canvas.style import PORT_R
 from bpstudio.gui.canvas.value_text import baseline, fit_values, text_rect
 from bpstudio.gui.colors import HIGHLIGHT, NEGATIVE, POSITIVE, signed_color
 from bpstudio.gui.qt_utils import format_number
@@ -95,7 +95,7 @@ class LayerOverlayItem(QGraphicsItem):
     def set_state(self, state: LayerState, geo: LayerGeometry, net: NetworkState) -> None:
         self.prepareGeometryChange()
         self.state, self.geo = state, geo
-        extra = 150 if state.targets else 0
+        extra = geo.fonts.target_w + 10 if state.targets else 0
         self._bounds = geo.rect.adjusted(-PORT_R - 2, -2, PORT_R + 2 + extra, 2)
         r = PORT_R
         self._in_port = (
@@ -130,8 +130,13 @@ class LayerOverlayItem(QGraphicsItem):
             self._fills.append(QBrush(fill))
             target = state.targets[k] if state.targets is not None and k < len(state.targets) else None
             if target:
-                self._targets.append((QRectF(geo.rect.right() + PORT_R + 8, c.y() - 9, 140, 18), target))
-        self._sub_rects = [QRectF(r.center().x() - 50, r.bottom() + 1, 100, 14) for r in self._circles]
+                row = geo.fonts.edge_h
+                self._targets.append(
+                    (QRectF(geo.rect.right() + PORT_R + 8, c.y() - row / 2, geo.fonts.target_w, row), target)
+                )
+        net_h = geo.fonts.net_h
+        net_w = 100 * net_h / 14
+        self._sub_rects = [QRectF(r.center().x() - net_w / 2, r.bottom() + 1, net_w, net_h) for r in self._circles]
         self._halo_rects = [r.adjusted(-4, -4, 4, 4) for r in self._circles]
         self._fit_pictures()
         self._fit_texts()
@@ -153,7 +158,7 @@ class LayerOverlayItem(QGraphicsItem):
         if not self._circles:
             return
         m, pill = self.geo.metrics, self.has_pictures
-        texts, self.value_px = fit_values(self._values, m.digits, m.radius, m.value_px, pill)
+        texts, self.value_px = fit_values(self._values, m.digits, m.radius, m.value_px, pill, m.shrink_px)
         self.texts = [(main, sub) for main, (_, sub) in zip(texts, self.texts)]
         self._value_font = style.value_font(self.value_px)
         self._text_rects = [
@@ -175,7 +180,7 @@ class LayerOverlayItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if not hasattr(self, "state"):
             return
-        f = fonts()
+        f = self.geo.fonts
         painter.setPen(self._port_pen)
         painter.setBrush(style.BLOCK_FILL)
         if self._in_port is not None:
@@ -361,7 +366,7 @@ class UnitEdgesItem(QGraphicsItem):
             for pos, g in ((src_pos, src_geo), (dst_pos, dst_geo))
             for y in g.neuron_ys().tolist()
         ]
-        self.label_set.place((self.x1, self.y1, self.x2, self.y2), self._t, self._obstacles)
+        self.label_set.place((self.x1, self.y1, self.x2, self.y2), self._t, self._obstacles, dst_geo.fonts)
         if len(lines):
             xs, ys_ = np.concatenate([self.x1, self.x2]), np.concatenate([self.y1, self.y2])
             self._bounds = QRectF(QPointF(xs.min(), ys_.min()), QPointF(xs.max(), ys_.max())).adjusted(-40, -20, 40, 20)

@@ -72,11 +72,12 @@ def auto_positions(spec: NetworkSpec, geometries: Mapping[str, LayerGeometry]) -
     positions = {}
     x = 0.0
     previous_half = None
+    spread = style.PRESENTING_SPREAD if any(g.presenting for g in geometries.values()) else 1.0
     for d in sorted(columns):
         ids = columns[d]
         half = max(geometries[i].width for i in ids) / 2
         if previous_half is not None:
-            x += max(previous_half + style.COLUMN_GAP + half, style.MIN_COLUMN_STEP)
+            x += max(previous_half + style.COLUMN_GAP * spread + half, style.MIN_COLUMN_STEP * spread)
         previous_half = half
         total = sum(geometries[i].height for i in ids) + style.ROW_GAP * (len(ids) - 1)
         y = -total / 2
@@ -99,6 +100,7 @@ class CanvasScene(QGraphicsScene):
         self._syncing = False
         self._picked: tuple[str, str, tuple[int, ...]] | None = None
         self.neuron_maps: NeuronMaps | None = None
+        self.presenting = False  # presentation mode's look (larger numbers; see style)
 
     # --- building ------------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ class CanvasScene(QGraphicsScene):
     ) -> None:
         net = build_state(spec, params, trace, phase, colors)
         self.net = net
-        geometries = {lid: LayerGeometry(net.layers[lid]) for lid in net.order}
+        geometries = {lid: LayerGeometry(net.layers[lid], self.presenting) for lid in net.order}
         automatic = auto_positions(spec, geometries)
         self._syncing = True
         try:
@@ -120,7 +122,7 @@ class CanvasScene(QGraphicsScene):
                     self.addItem(block)
                     self.addItem(self.overlays[lid])
                 stored = spec.layer(lid).position
-                pos = QPointF(*stored) if stored is not None else automatic[lid]
+                pos = QPointF(*stored) * self.spread if stored is not None else automatic[lid]
                 block.set_state(net.layers[lid], geometries[lid])
                 block.setPos(pos)
                 self.overlays[lid].set_state(net.layers[lid], geometries[lid], net)
@@ -134,6 +136,13 @@ class CanvasScene(QGraphicsScene):
         for key in list(self.unit_edges) + list(self.arrows):
             self._place(key)
         self._restore_pick()
+
+    @property
+    def spread(self) -> float:
+        """How much further apart the blocks are drawn than the network's positions say (presentation mode:
+        room between the larger neurons for the larger weight labels). Positions read off the scene are
+        divided by it before they go into the network."""
+        return style.PRESENTING_SPREAD if self.presenting else 1.0
 
     def build_pictures(self, maps: NeuronMaps) -> dict[str, BuiltPictures]:
         """Each layer's pictures for ``maps``, built ahead of :meth:`set_neuron_maps` (nothing drawn yet)."""
@@ -359,8 +368,9 @@ class CanvasScene(QGraphicsScene):
         rect = QRectF()
         for block in self.blocks.values():
             rect = rect.united(block.sceneBoundingRect())
-            if block.state is not None and block.state.is_output and block.state.small:
-                rect = rect.united(block.sceneBoundingRect().adjusted(0, 0, 110, 0))
+            state, geometry = block.state, block.geometry
+            if state is not None and geometry is not None and state.is_output and state.small:
+                rect = rect.united(block.sceneBoundingRect().adjusted(0, 0, geometry.fonts.target_w - 30, 0))
         return rect
 
     # --- the picked parameter (drawn with a soft halo) -------------------------------------------

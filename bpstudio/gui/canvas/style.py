@@ -2,6 +2,12 @@
 
 Everything here is built once at import time (after a QGuiApplication exists, see :func:`fonts`), so
 ``paint`` methods never allocate pens, brushes or fonts while drawing.
+
+Presentation mode (a projector) has a look of its own: the text that carries numbers (neuron values, "net"
+lines, weight labels) and the phase label are drawn larger against the circles and blocks, and the circles grow
+with their values, so that once the whole network is fitted onto a 1024×768 screen the numbers still read from
+the back of a room (xor: values ≥ 14 px on screen, the other numbers ≥ 11 px). Big networks (many layers) are
+fitted smaller, and their text with them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ PORT_R = 6.5  # connection ports on the title band's left and right ends
 COLUMN_GAP = 120.0  # auto layout: free space between depth columns
 MIN_COLUMN_STEP = 240.0  # auto layout: least distance between the centres of neighbouring columns
 ROW_GAP = 48.0  # auto layout: vertical space between blocks in one column
+PRESENTING_SPREAD = 1.4  # presentation mode: columns this much further apart (room for the larger weight labels)
 HEAT_COLS = 16  # heat strip cells per row for big layers
 HEAT_CELL = 11.0
 HEAT_MAX_UNITS = 1024  # a heat strip shows at most this many units
@@ -52,10 +59,18 @@ class NeuronMetrics:
     value_px: int  # usual font size of the value inside the circle (smaller where a value needs it to fit)
     digits: int  # significant digits of that value
     show_net: bool  # the pre-activation under the circle
+    shrink_px: int = 3  # how many pixels smaller than value_px a layer's values may be drawn to fit (then: shorter)
 
 
-def neuron_metrics(units: int) -> NeuronMetrics:
-    """Circle size and text for a layer of ``units`` neurons (more neurons: smaller circles)."""
+def neuron_metrics(units: int, presenting: bool = False) -> NeuronMetrics:
+    """Circle size and text for a layer of ``units`` neurons (more neurons: smaller circles). Presenting: values
+    at 3 significant digits in larger type, written shorter rather than smaller when one does not fit."""
+    if presenting:
+        if units <= 4:
+            return NeuronMetrics(55.0, 138.0, 30, 3, True, 1)
+        if units <= 8:
+            return NeuronMetrics(40.0, 104.0, 22, 3, True, 1)
+        return NeuronMetrics(24.0, 52.0, 14, 2, False, 1)
     if units <= 4:
         return NeuronMetrics(27.0, 84.0, 12, 4, True)
     if units <= 8:
@@ -87,26 +102,55 @@ class Fonts:
     subtitle_metrics: QFontMetricsF
     edge_metrics: QFontMetricsF
     caption_metrics: QFontMetricsF
+    net_metrics: QFontMetricsF
+    header_h: float  # the block's title band
+    title_h: float  # its rows: the id, then "dense · 4 units" and the activation
+    line_h: float
+    label_h: float  # the phase label over a block and the loss under it
+    net_h: float  # the "net" line under a neuron
+    edge_h: float  # a weight line's label
+    target_w: float  # the output's "target" column
 
 
-@lru_cache(maxsize=1)
-def fonts() -> Fonts:
-    """The canvas fonts (pixel sizes, so the geometry does not depend on the screen's DPI)."""
-    title, subtitle, edge, caption = _font(17, bold=True), _font(12), _font(11), _font(11)
+@lru_cache(maxsize=2)
+def fonts(presenting: bool = False) -> Fonts:
+    """The canvas fonts (pixel sizes, so the geometry does not depend on the screen's DPI) and the rows they
+    take; ``presenting``: presentation mode's, larger."""
+    # pixel sizes: title, subtitle, tag, phase, net, edge, caption, activation; then the rows they take
+    px = (24, 17, 14, 26, 23, 23, 20, 17) if presenting else (17, 12, 10, 14, 10, 11, 11, 12)
+    rows = (
+        (84.0, 32.0, 21.0, 34.0, 27.0, 29.0, 170.0) if presenting else (HEADER_H, 24.0, 16.0, 24.0, 14.0, 18.0, 140.0)
+    )
+    title, subtitle, edge, caption, net = (
+        _font(px[0], bold=True),
+        _font(px[1]),
+        _font(px[5]),
+        _font(px[6]),
+        _font(px[4]),
+    )
+    header_h, title_h, line_h, label_h, net_h, edge_h, target_w = rows
     return Fonts(
         title=title,
         subtitle=subtitle,
-        tag=_font(10, bold=True),
-        phase=_font(14, bold=True),
-        net=_font(10),
+        tag=_font(px[2], bold=True),
+        phase=_font(px[3], bold=True),
+        net=net,
         edge=edge,
-        edge_grad=_font(11, bold=True),
+        edge_grad=_font(px[5], bold=True),
         caption=caption,
-        activation=_font(12, italic=True),
+        activation=_font(px[7], italic=True),
         title_metrics=QFontMetricsF(title),
         subtitle_metrics=QFontMetricsF(subtitle),
         edge_metrics=QFontMetricsF(edge),
         caption_metrics=QFontMetricsF(caption),
+        net_metrics=QFontMetricsF(net),
+        header_h=header_h,
+        title_h=title_h,
+        line_h=line_h,
+        label_h=label_h,
+        net_h=net_h,
+        edge_h=edge_h,
+        target_w=target_w,
     )
 
 

@@ -1,6 +1,7 @@
 """Numbers that fit: a neuron's value inside its circle, however long the number.
 
-A layer's values share one font size, the largest (down to a few pixels below the layer's usual size) at
+A layer's values share one font size, the largest (down to a few pixels below the layer's usual size; one in
+presentation mode, where legible beats precise) at
 which every one of them fits inside its circle; a value that fits at none of those sizes is written shorter
 (fewer significant digits, or as a short power of ten such as ``-1.2e-4``). The tooltip keeps every digit.
 """
@@ -54,11 +55,17 @@ def shorter_forms(value: float, digits: int) -> list[str]:
 
 
 def fit_values(
-    values: list[float | None], digits: int, radius: float, largest_px: int, pill: bool = False
+    values: list[float | None],
+    digits: int,
+    radius: float,
+    largest_px: int,
+    pill: bool = False,
+    shrink_px: int = SHRINK_PX,
 ) -> tuple[list[str], int]:
-    """The texts for a layer's values (None: nothing to show) and the one font size they share."""
+    """The texts for a layer's values (None: nothing to show) and the one font size they share (at most
+    ``shrink_px`` smaller than ``largest_px`` before a value is written shorter)."""
     texts = ["" if v is None else format_number(v, digits) for v in values]
-    smallest = max(SMALLEST_PX, largest_px - SHRINK_PX)
+    smallest = max(SMALLEST_PX, largest_px - shrink_px)
     for px in range(largest_px, smallest - 1, -1):
         if all(fits(t, px, radius, pill) for t in texts if t):
             return texts, px

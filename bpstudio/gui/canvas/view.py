@@ -87,6 +87,7 @@ class TopologyView(ZoomingView):
         self.value_editor = self.values.editor
         self.canvas.selectionChanged.connect(self._on_selection_changed)
         self.spec: NetworkSpec | None = None
+        self._shown: tuple[Any, ...] | None = None  # what show_network drew last (drawn again in another look)
         self._press: _Press | None = None
         self._link: PendingLinkItem | None = None
         self._link_source: str | None = None
@@ -109,6 +110,7 @@ class TopologyView(ZoomingView):
         ``phase`` is the session's next phase; its layer is highlighted. ``refused`` shows the banner; a
         redraw without it leaves the banner as it is.
         """
+        self._shown = (spec, params, trace, phase, colors)
         before = set(self.canvas.blocks)
         with signals_blocked(self):
             self.canvas.sync(spec, params or {}, trace, phase, colors or network_colors(spec))
@@ -124,6 +126,17 @@ class TopologyView(ZoomingView):
         if refused:
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
         self.preview.refresh()
+
+    def set_presenting(self, on: bool) -> None:
+        """Presentation mode's look (larger numbers, larger circles: see style) or the usual one; the network
+        is drawn again in it and fitted to the view."""
+        if on == self.canvas.presenting:
+            return
+        self.canvas.presenting = on
+        if self._shown is not None:
+            spec, params, trace, phase, colors = self._shown
+            self.show_network(spec, params, trace, phase, colors)
+        self.fit_all()
 
     def build_pictures(self, maps: NeuronMaps) -> dict[str, BuiltPictures]:
         """The neuron pictures for ``maps``, built but not drawn: the slow part of new maps, which the window
@@ -141,8 +154,9 @@ class TopologyView(ZoomingView):
         net = self.canvas.net
         if net is None or self.spec is None:
             return {}
-        geometries = {lid: LayerGeometry(net.layers[lid]) for lid in net.order}
-        return {lid: (round(p.x()), round(p.y())) for lid, p in auto_positions(self.spec, geometries).items()}
+        geometries = {lid: LayerGeometry(net.layers[lid], self.canvas.presenting) for lid in net.order}
+        k = self.canvas.spread
+        return {lid: (round(p.x() / k), round(p.y() / k)) for lid, p in auto_positions(self.spec, geometries).items()}
 
     def unplaced_positions(self) -> dict[str, tuple[float, float]]:
         """Where the blocks the network gives no position are drawn (at their automatic places)."""
@@ -150,7 +164,12 @@ class TopologyView(ZoomingView):
             return {}
         unplaced = [lid for lid in self.spec.order if self.spec.layer(lid).position is None]
         blocks = self.canvas.blocks
-        return {lid: (round(blocks[lid].pos().x()), round(blocks[lid].pos().y())) for lid in unplaced if lid in blocks}
+        k = self.canvas.spread
+        return {
+            lid: (round(blocks[lid].pos().x() / k), round(blocks[lid].pos().y() / k))
+            for lid in unplaced
+            if lid in blocks
+        }
 
     def content_rect(self) -> QRectF:
         return self.canvas.network_rect()
@@ -274,7 +293,7 @@ class TopologyView(ZoomingView):
         if press is None or event.button() != Qt.MouseButton.LeftButton:
             return
         moved = {
-            lid: (float(round(b.pos().x())), float(round(b.pos().y())))
+            lid: (float(round(b.pos().x() / self.canvas.spread)), float(round(b.pos().y() / self.canvas.spread)))
             for lid, b in self.canvas.blocks.items()
             if lid in press.positions and b.pos() != press.positions[lid]
         }
