@@ -40,8 +40,8 @@ class Rewinder:
         with self.document.lock:
             if state is None:
                 state = self.document.session.state()
-            self.timeline.record(state)
-        self._last_bytes, self._earned = state.nbytes, 0
+            self._last_bytes = self.timeline.record(state)
+        self._earned = 0
 
     def record_while_training(self) -> bool:
         """Called at each of the training worker's reports: keep the state now if the reports since the last
