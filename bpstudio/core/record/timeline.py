@@ -54,15 +54,17 @@ class _Slot:
     epoch: int
     position: int
     opt_steps: int
+    k: int = 0  # the how-manieth state recorded on its branch (thinning keeps a grid of these)
     file: int | None = None
     disk: int = 0
 
 
-# What a state holds in memory beyond its values (see packed_state): the slot object, the three counters, its
+# What a state holds in memory beyond its values (see packed_state): the slot object, the four counters, its
 # entry in its branch's table, and while its values are in memory their array header and its entry in the
 # table of states in memory. A table's entry is ~24 bytes plus its index, in a table kept ⅓–⅔ full: ~48.
 _TABLE_ENTRY = 48
-SLOT_BYTES = sys.getsizeof(_Slot(2**40, None, None, 2**40, 2**40, 2**40)) + 3 * sys.getsizeof(2**40) + _TABLE_ENTRY  # type: ignore[arg-type]
+_BIG = 2**40
+SLOT_BYTES = sys.getsizeof(_Slot(_BIG, None, None, _BIG, _BIG, _BIG, _BIG)) + 4 * sys.getsizeof(_BIG) + _TABLE_ENTRY  # type: ignore[arg-type]
 IN_MEMORY_BYTES = sys.getsizeof(np.empty(0)) + _TABLE_ENTRY
 _BLOCK = 4096  # a file takes whole blocks of the disk
 
@@ -75,6 +77,8 @@ class Branch:
     parent: int | None
     fork_step: int
     slots: dict[int, _Slot] = field(default_factory=dict)
+    grain: int = 1  # states kept: every grain-th recorded on the branch (and its latest); thinning doubles it
+    recorded: int = 0
 
     @property
     def last_step(self) -> int:
@@ -86,8 +90,9 @@ class Timeline:
     """States by branch and step, within ``memory_bound`` bytes in memory and ``disk_bound`` on disk.
 
     ``spill_dir``: where spilled states go (default: a new temporary folder, removed by :meth:`close`);
-    ``spill=False`` keeps everything in memory and thins instead. Thread-safe: the training worker may
-    record while the window reads."""
+    ``spill=False`` keeps everything in memory and thins instead. ``max_states``: thin beyond this many
+    states (None: only the bounds decide), so that a long run's timeline levels off at a coarser grain rather
+    than growing until the bound. Thread-safe: the training worker may record while the window reads."""
 
     def __init__(
         self,
@@ -95,9 +100,14 @@ class Timeline:
         disk_bound: int = DEFAULT_DISK_BOUND,
         spill: bool = True,
         spill_dir: str | Path | None = None,
+        max_states: int | None = None,
     ):
         if memory_bound <= 0 or disk_bound < 0:
             raise SessionError(f"timeline bounds must be positive, got memory {memory_bound}, disk {disk_bound}")
+        if max_states is not None and max_states < 2:
+            raise SessionError(f"a timeline keeps at least 2 states (its first and last), got {max_states}")
+        self.max_states = max_states
+        self.held = 0  # states kept, in memory and on disk, on every branch
         self.memory_bound, self.disk_bound, self.spill = memory_bound, disk_bound if spill else 0, spill
         self._spill_dir = Path(spill_dir) if spill_dir is not None else None
         self._own_dir: weakref.finalize | None = None  # removes the folder this timeline made, at the latest at exit
@@ -160,11 +170,15 @@ class Timeline:
                 branch = self._new_branch(self.current, state.step - 1)
                 self.current = branch.id
             old = branch.slots.get(state.step)
-            if old is not None:
+            if old is not None:  # (an edit at the last step: it takes that state's place)
+                k = old.k
                 self._free(old)
+            else:
+                k, branch.recorded = branch.recorded, branch.recorded + 1
+                self._drop_latest_off_grid(branch)
             self._skeleton = skeleton = skeleton_of(state, self._skeleton)
             opt_steps = int(state.optimizer_state.get("steps", 0))
-            slot = _Slot(state.step, skeleton, pack(state, skeleton), state.epoch, state.position, opt_steps)
+            slot = _Slot(state.step, skeleton, pack(state, skeleton), state.epoch, state.position, opt_steps, k)
             branch.slots[state.step] = slot
             self._hold(slot)
             self.cursor = None
@@ -268,8 +282,12 @@ class Timeline:
         return -1
 
     def _keep_within_bounds(self) -> None:
-        """Spill the oldest-recorded states in memory (the latest stays); when the disk is full too, or what
-        the spilled ones still hold in memory is over the bound, thin the branch with the most states."""
+        """Over ``max_states``, thin the branch with the most states. Over the memory bound, spill the
+        oldest-recorded states in memory (the latest stays); when the disk is full too, or what the spilled ones
+        still hold in memory is over the bound, thin."""
+        while self.max_states is not None and self.held > self.max_states:
+            if not self._thin():
+                break
         while self.memory_used > self.memory_bound:
             if len(self._in_memory) > 1:
                 oldest = next(iter(self._in_memory))
@@ -281,19 +299,32 @@ class Timeline:
                 return  # one state over the bound: kept (a bound smaller than one state keeps the latest)
 
     def _thin(self) -> bool:
-        """Drop every other state of the branch with the most states (its first and last stay); False if
-        there was none to drop."""
+        """Halve the branch with the most states: keep every other one of the grid it keeps, and from now on
+        record on the coarser grid, so the states stay evenly spread over the run (its first and last stay);
+        False if there was none to drop."""
         branch = max(self.branches.values(), key=lambda b: len(b.slots))
-        steps = list(branch.slots)
-        for step in steps[1:-1:2]:
-            self._free(branch.slots.pop(step))
-        return len(steps) > 2
+        if len(branch.slots) <= 2:
+            return False
+        branch.grain *= 2
+        first, last = next(iter(branch.slots.values())), next(reversed(branch.slots.values()))
+        for step, slot in list(branch.slots.items()):
+            if slot.k % branch.grain and slot is not first and slot is not last:
+                self._free(branch.slots.pop(step))
+        return True
+
+    def _drop_latest_off_grid(self, branch: Branch) -> None:
+        """A state kept off the branch's grid only because it was the latest goes when another comes."""
+        if len(branch.slots) > 1:
+            latest = next(reversed(branch.slots.values()))
+            if latest.k % branch.grain:
+                self._free(branch.slots.pop(latest.step))
 
     def _hold(self, slot: _Slot) -> None:
         uses = self._skeletons.get(slot.skeleton, 0)
         if not uses:
             self.memory_used += slot.skeleton.nbytes
         self._skeletons[slot.skeleton] = uses + 1
+        self.held += 1
         self.memory_used += SLOT_BYTES
         if slot.values is not None:
             self._in_memory[slot] = None
@@ -307,6 +338,7 @@ class Timeline:
             self._path(slot.file).unlink(missing_ok=True)
             self.disk_used -= slot.disk
         slot.values, slot.file, slot.disk = None, None, 0
+        self.held -= 1
         self.memory_used -= SLOT_BYTES
         uses = self._skeletons.pop(slot.skeleton) - 1
         if uses:

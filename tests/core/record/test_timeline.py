@@ -154,6 +154,15 @@ def test_without_disk_the_timeline_thins_and_keeps_its_span():
         timeline.state(next(s for s in range(65) if s not in steps))
 
 
+def test_beyond_its_most_states_the_timeline_thins_and_keeps_its_span():
+    _, timeline = run(steps=100, timeline=Timeline(max_states=16))
+    steps = timeline.steps()
+    assert 8 <= len(steps) <= 16 == timeline.max_states and timeline.held == len(steps)
+    assert steps[0] == 0 and steps[-1] == 100
+    gaps = np.diff(steps)
+    assert gaps.max() <= 2 * gaps.min() + 1  # an even grain over the whole span, not a cut-off tail
+
+
 def test_a_spill_folder_it_made_is_removed_on_close():
     _, probe = run(steps=1)
     _, timeline = run(steps=10, timeline=Timeline(memory_bound=probe.held_bytes(probe.state(1), 2, 9)))

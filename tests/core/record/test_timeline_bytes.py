@@ -99,9 +99,9 @@ def xor_states():
 
 
 # (spill, where the first hundred are measured, the memory bound): all in memory; or spilling one state at each
-# record from ~4,800 states on (an XOR state's values are smaller than the slot that stays in memory)
+# record from ~5,000 states on (an XOR state's values are smaller than the slot that stays in memory)
 @pytest.mark.parametrize(
-    ("spill", "first", "in_memory", "spilled"), [(False, 100, 11_000, 0), (True, 5000, 50, 10_300)]
+    ("spill", "first", "in_memory", "spilled"), [(False, 100, 11_000, 0), (True, 6000, 50, 10_300)]
 )
 def test_recording_does_the_same_work_with_few_states_held_or_ten_thousand(
     xor_states, tmp_path, spill, first, in_memory, spilled
