@@ -295,8 +295,15 @@ class Timeline:
                 if self.spill and self.disk_used + _disk_bytes(oldest.values.nbytes) <= self.disk_bound:
                     self._write(oldest)
                     continue
+            elif self.memory_used - self._latest_bytes() <= self.memory_bound:
+                return  # only the latest state is over the bound: kept (thinning the others would not help)
             if not self._thin():
-                return  # one state over the bound: kept (a bound smaller than one state keeps the latest)
+                return
+
+    def _latest_bytes(self) -> int:
+        """What the values of the one state left in memory take (0: none is)."""
+        latest = next(iter(self._in_memory), None)
+        return 0 if latest is None or latest.values is None else latest.values.nbytes + IN_MEMORY_BYTES
 
     def _thin(self) -> bool:
         """Halve the branch with the most states: keep every other one of the grid it keeps, and from now on
