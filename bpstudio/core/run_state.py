@@ -48,7 +48,7 @@ class RunState:
 
     @property
     def nbytes(self) -> int:
-        """About how much memory the state's arrays take (the timeline's memory bound counts this)."""
+        """About how much memory the state's arrays take (the timeline counts what it holds itself)."""
         arrays = [layer.weight for layer in self.spec.layers] + [layer.bias for layer in self.spec.layers]
         arrays += [a for slot in self.optimizer_state.get("buffers", {}).values() for a in slot.values()]
         return sum(int(np.asarray(a).nbytes) for a in arrays if a is not None) + 512  # (+ the small fields)

@@ -128,6 +128,11 @@ class Document:
         self._settings_dirty = False
         self.file_changed.emit()
 
+    def close(self) -> None:
+        """Done with the document (its window closed): the timeline's states go, its spill files with them."""
+        self.rewind.timeline.clear()
+        self.rewind.timeline.close()
+
     # --- loading and saving -----------------------------------------------------------------------
 
     def load_preset(self, name: str) -> None:

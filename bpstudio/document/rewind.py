@@ -4,7 +4,8 @@ The document records a state after every step it runs itself, after every edit, 
 and (through the worker) at its reports while training, about ten a second: at each one for a small network,
 less often for a big one, so that keeping states costs about ``TRAINING_BYTES_PER_REPORT`` per report
 whatever the network's size (a 2-1000-1000-1 net's state with Adam's buffers is 24 MB: one every few
-seconds). The memory a fast run takes stays bounded by the timeline's bound, not by its speed.
+seconds). The memory a fast run takes stays bounded by the timeline's bound, not by its speed, and a long one's
+levels off: beyond ``MAX_STATES`` states the timeline keeps its span at a coarser grain.
 
 Going to a recorded step installs it as an undoable "Go to step k" and runs step k once more from the kept
 state before it (:mod:`bpstudio.core.record.replay`), so the canvas and the chain-rule panel show the step's
@@ -28,13 +29,14 @@ if TYPE_CHECKING:
     from bpstudio.document.document import Document
 
 MEMORY_BOUND = 256 * 2**20  # the app's timeline: 256 MiB of states in memory, then files (2 GiB), then thinning
+MAX_STATES = 5000  # ... and beyond this many states, thinning: a long run's memory levels off (an XOR state: ~0.5 kB)
 TRAINING_BYTES_PER_REPORT = 2**20  # while training, states are kept at about this many bytes per report
 
 
 class Rewinder:
     def __init__(self, document: Document):
         self.document = document
-        self.timeline = Timeline(memory_bound=MEMORY_BOUND)
+        self.timeline = Timeline(memory_bound=MEMORY_BOUND, max_states=MAX_STATES)
         self._last_bytes = 0  # the size of the state kept last
         self._earned = 0  # bytes the training reports since then have earned
         self._heads: dict[int, TrainingHistory] = {}  # each branch's plot history at its last step, once left
@@ -45,8 +47,8 @@ class Rewinder:
         with self.document.lock:
             if state is None:
                 state = self.document.session.state()
-            self.timeline.record(state)
-        self._last_bytes, self._earned = state.nbytes, 0
+            self._last_bytes = self.timeline.record(state)
+        self._earned = 0
 
     def record_while_training(self) -> bool:
         """Called at each of the training worker's reports: keep the state now if the reports since the last

@@ -52,6 +52,9 @@ def run(file: str | None = None, smoke: bool = False) -> int:
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    from bpstudio.core.record.timeline import remove_stale_spills
+
+    remove_stale_spills()  # what runs killed earlier left in the temporary folder
     previous_handler = install_qt_message_filter()
     app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("bpstudio")

@@ -491,4 +491,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("speed", self.window_actions.speed.currentText())
         QApplication.setFont(self._base_font)
+        self.document.close()  # (the timeline's spill folder goes now, not at the interpreter's exit)
         event.accept()

@@ -183,7 +183,11 @@ def test_resolve_builtin_name_and_options():
         ("sub/points", "data file 'sub/points' not found"),
         ("spiral", "data source 'spiral' is not a built-in data set or an existing file"),
         ("", "is not usable"),
-        (42, "data source 42 is not usable; give a built-in name (blobs, circles, moons, plane, sine, spirals, xor)"),
+        (
+            42,
+            "data source 42 is not usable; give a built-in name "
+            "(blobs, circles, digits, moons, plane, sine, spirals, xor)",
+        ),
         ({"builtin": "xor", "clases": 2}, "xor: unknown option 'clases'"),
         ({"builtin": 3}, "'builtin' must be a name"),
         ({"file": "a.csv", "noise": 1}, "unknown key 'noise' next to 'file' (known: file, test_fraction, split_seed)"),

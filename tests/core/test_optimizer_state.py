@@ -77,7 +77,10 @@ def test_a_session_file_without_counters_starts_them_at_zero():
 
 def test_a_spilled_timeline_state_keeps_the_counters(tmp_path):
     session = make_session()
-    timeline = Timeline(memory_bound=1, spill_dir=tmp_path)  # only the latest stays in memory
+    session.step()
+    bound = Timeline().held_bytes(session.state(), in_memory=1, spilled=3)
+    session = make_session()
+    timeline = Timeline(memory_bound=bound, spill_dir=tmp_path)  # only the latest stays in memory
     states = []
     for _ in range(4):
         session.step()

@@ -74,3 +74,17 @@ def test_without_any_font_the_check_fails_outside_a_bundle(tmp_path):
 def test_version_help_and_typos_answer_without_a_window(words, says):
     done = smoke(*words)
     assert says in done.stdout + done.stderr and done.returncode == (2 if words == ["trian"] else 0)
+
+
+def test_at_its_start_the_app_removes_the_spill_folders_killed_runs_left(tmp_path):
+    from bpstudio.core.record.timeline import SPILL_PREFIX
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"{SPILL_PREFIX}pid{int(ended.stdout)}-x7k2m9qa"  # its program has ended
+    in_use = tmp_path / f"{SPILL_PREFIX}pid{os.getpid()}-p3n8c1zb"  # this test's program runs
+    for folder in (left, in_use):
+        folder.mkdir()
+        (folder / "0.npy").write_bytes(b"\x93NUMPY" + b"0" * 200)
+    done = smoke("--smoke", env={"TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert not left.exists() and (in_use / "0.npy").is_file()

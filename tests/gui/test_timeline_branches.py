@@ -59,6 +59,8 @@ def test_back_to_a_kept_step_branch_undo_redo_and_switch_keep_the_plots_whole(qt
     w, doc = window, window.document  # the XOR example
     panel, timeline = w.timeline_panel, doc.rewind.timeline
     train_until(qtbot, w, 600)
+    while len(panel.steps) < 4:  # (states are kept at the worker's reports, ten a second: a fast machine trains
+        train_until(qtbot, w, doc.session.step_count + 2000)  # 600 steps before the first)
     first_curve, first_ratio, end = loss_curve(w), w.gradient_plot.ratio_label.text(), doc.session.step_count
     assert first_curve[0][-1] == end and panel.steps[-1] == end
     w.docks["explanation"].raise_()

@@ -1,8 +1,6 @@
 """Rewind and branch: the timeline keeps a run's states within its bounds, gives back any kept step exactly,
 and going back then training on starts a branch while the old continuation stays."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -39,6 +37,22 @@ def resume(state, data, batch_size=16):
     return session
 
 
+def same_state(a, b):
+    """Two run states hold the same network, values, progress and optimizer state."""
+    buffers = a.optimizer_state["buffers"], b.optimizer_state["buffers"]
+    return (
+        spec_io.to_dict(a.spec) == spec_io.to_dict(b.spec)
+        and a.progress == b.progress
+        and a.optimizer_state["steps"] == b.optimizer_state["steps"]
+        and buffers[0].keys() == buffers[1].keys()
+        and all(
+            buffers[0][k].keys() == buffers[1][k].keys()
+            and all(np.array_equal(buffers[0][k][n], buffers[1][k][n]) for n in buffers[0][k])
+            for k in buffers[0]
+        )
+    )
+
+
 def same(a, b):
     for key, value in a.params_numpy().items():
         np.testing.assert_array_equal(b.params_numpy()[key], value)
@@ -64,7 +78,7 @@ def test_going_back_and_training_on_starts_a_branch_and_keeps_the_old_continuati
         timeline.record(state_of(back))
     assert timeline.current != first and timeline.steps() == list(range(8))
     assert timeline.steps(first) == list(range(11))  # the old continuation is still there
-    assert timeline.state(10, first) == old_tail
+    assert same_state(timeline.state(10, first), old_tail)
     np.testing.assert_array_equal(
         timeline.state(3).spec.layer("h").weight, timeline.state(3, first).spec.layer("h").weight
     )
@@ -113,9 +127,10 @@ def test_an_edit_at_the_last_step_replaces_it_rather_than_branching():
 
 def test_over_the_memory_bound_old_states_go_to_disk_and_come_back_the_same(tmp_path):
     _, probe = run(steps=1)
-    one = probe.state(1).nbytes
-    session, timeline = run(steps=30, timeline=Timeline(memory_bound=5 * one, spill_dir=tmp_path))
-    assert timeline.memory_used <= 5 * one and timeline.disk_used > 0 and len(list(tmp_path.iterdir())) >= 20
+    bound = probe.held_bytes(probe.state(1), in_memory=5, spilled=26)  # room for 5 of the 31 in memory
+    session, timeline = run(steps=30, timeline=Timeline(memory_bound=bound, spill_dir=tmp_path))
+    assert timeline.memory_used <= bound and timeline.disk_used > 0 and len(list(tmp_path.iterdir())) == 26
+    assert timeline.disk_used == sum(p.stat().st_blocks * 512 for p in tmp_path.iterdir())  # what the disk holds
     assert timeline.steps() == list(range(31))
     spilled = timeline.state(2)
     again = resume(spilled, session.data)
@@ -129,20 +144,27 @@ def test_over_the_memory_bound_old_states_go_to_disk_and_come_back_the_same(tmp_
 def test_a_spilled_state_keeps_its_values_as_arrays_and_comes_back_whole(tmp_path):
     spec = presets.load("spiral")  # (Adam: optimizer buffers too)
     session = Session(spec, resolve_split(spec.data)[0], batch_size=16)
-    timeline, recorded = Timeline(memory_bound=1, spill_dir=tmp_path), []  # only the latest stays in memory
-    for _ in range(4):
+    session.step()
+    bound = Timeline().held_bytes(state_of(session), in_memory=1, spilled=3)  # only the latest stays in memory
+    timeline, recorded = Timeline(memory_bound=bound, spill_dir=tmp_path), [state_of(session)]
+    timeline.record(recorded[-1])
+    for _ in range(3):
         session.step()
         recorded.append(state_of(session))
         timeline.record(recorded[-1])
-    slot = timeline.branches[timeline.current].slots[2]
-    assert slot.state is None and slot.file is not None  # on disk
-    with np.load(slot.file) as saved:
-        meta = json.loads(str(saved["meta"]))
-        assert all("weight" not in layer for layer in meta["layers"])  # the values are arrays, not JSON text
-        assert saved["param|h1.weight"].shape == (32, 2)
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 3 and timeline.steps() == [1, 2, 3, 4]
+    values = sum(np.size(v) for v in session.params_numpy().values())
+    values += sum(np.size(a) for slot in recorded[0].optimizer_state["buffers"].values() for a in slot.values())
+    values += len(recorded[0].optimizer_state["counters"])  # (the schedule's position, the clipping tallies)
+    for file in files:  # one array of every value, as a float64 .npy: no text, nothing but the header besides
+        saved = np.load(file, allow_pickle=False)
+        assert saved.dtype == np.float64 and saved.shape == (values,)
+        assert file.stat().st_size <= 8 * values + 128
     back, original = timeline.state(2), recorded[1]
     assert spec_io.to_dict(back.spec) == spec_io.to_dict(original.spec)  # (weights, layout, data, optimizer)
     assert back.progress == original.progress and back.optimizer_state["steps"] == original.optimizer_state["steps"]
+    assert back.optimizer_state["counters"] == original.optimizer_state["counters"]
     for key, slot_buffers in original.optimizer_state["buffers"].items():
         for name, value in slot_buffers.items():
             np.testing.assert_array_equal(back.optimizer_state["buffers"][key][name], value)
@@ -150,19 +172,28 @@ def test_a_spilled_state_keeps_its_values_as_arrays_and_comes_back_whole(tmp_pat
 
 def test_without_disk_the_timeline_thins_and_keeps_its_span():
     _, probe = run(steps=1)
-    one = probe.state(1).nbytes
-    _, timeline = run(steps=64, timeline=Timeline(memory_bound=10 * one, spill=False))
+    bound = probe.held_bytes(probe.state(1), in_memory=10)
+    _, timeline = run(steps=64, timeline=Timeline(memory_bound=bound, spill=False))
     steps = timeline.steps()
-    assert timeline.memory_used <= 10 * one and len(steps) <= 10
+    assert timeline.memory_used <= bound and len(steps) <= 10
     assert steps[0] == 0 and steps[-1] == 64  # first and last stay
     assert timeline.nearest(33) <= 33 and timeline.nearest(33) in steps
     with pytest.raises(SessionError, match="not in the timeline"):
         timeline.state(next(s for s in range(65) if s not in steps))
 
 
+def test_beyond_its_most_states_the_timeline_thins_and_keeps_its_span():
+    _, timeline = run(steps=100, timeline=Timeline(max_states=16))
+    steps = timeline.steps()
+    assert 8 <= len(steps) <= 16 == timeline.max_states and timeline.held == len(steps)
+    assert steps[0] == 0 and steps[-1] == 100
+    gaps = np.diff(steps)
+    assert gaps.max() <= 2 * gaps.min() + 1  # an even grain over the whole span, not a cut-off tail
+
+
 def test_a_spill_folder_it_made_is_removed_on_close():
     _, probe = run(steps=1)
-    _, timeline = run(steps=10, timeline=Timeline(memory_bound=2 * probe.state(1).nbytes))
+    _, timeline = run(steps=10, timeline=Timeline(memory_bound=probe.held_bytes(probe.state(1), 2, 9)))
     folder = timeline._spill_dir
     assert folder is not None and folder.exists()
     timeline.close()
