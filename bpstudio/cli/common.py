@@ -16,6 +16,7 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, DataError
 from bpstudio.core.io import presets, spec_io
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.limits import brief
 from bpstudio.core.spec import NetworkSpec
 
 EXIT_USAGE = 2
@@ -48,9 +49,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 def load_network(source: str) -> tuple[NetworkSpec, Path | None]:
     """A network file's spec and folder; a name that is no file but is a preset loads the preset."""
     path = Path(source)
-    if not path.exists() and source in presets.names():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the file system takes
+        raise BpstudioError(f"cannot open network file {brief(source)}: {exc.strerror or exc}") from None
+    if not exists and source in presets.names():
         path = presets.path(source)
-    elif not path.exists():
+    elif not exists:
         raise BpstudioError(f"network file '{source}' not found (presets: {', '.join(presets.names())})")
     return spec_io.load(path), path.parent
 
