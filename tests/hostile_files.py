@@ -188,6 +188,7 @@ def listed_networks() -> list[Case]:
     variant("input units 10^6", lambda t: _set(t, ("layers", 0, "units"), 10**6))
     variant("builtin n 10^7", lambda t: _set(t, ("data", "n"), 10**7))
     variant("builtin n 10^9", lambda t: _set(t, ("data", "n"), 10**9))
+    variant("builtin noise 10^400", lambda t: _set(t, ("data", "noise"), 10**400))
     variant("huge integer seed", lambda t: _set(t, ("seed",), _Huge()))
     variant("huge integer units", lambda t: _set(t, ("layers", 1, "units"), _Huge()))
     for layer_id, note in (
@@ -374,6 +375,7 @@ def listed_sessions() -> list[Case]:
     variant("training.backend a list", ("training", "backend"), ["numpy"])
     variant("huge integer step", ("training", "step"), _Huge())
     variant("history capacity 10^9", ("history", "capacity"), 10**9)
+    variant("network version 10^400", ("network", "version"), 10**400)
     variant("optimizer steps 10^30", ("optimizer_state", "steps"), 10**30)
     cases.append(Case("session", "session.json", _nested_text(50_000).encode(), "deep nesting"))
     return cases

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from bpstudio.core.tools.gradcheck import gradient_check
 
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base)
+    data = load_data(spec, args.data, base, network=args.network)
     results = gradient_check(spec, data, eps=args.eps, max_entries=args.max_entries)
     print(f"{'parameter':<24} {'checked':>9} {'max abs err':>12} {'max rel err':>12}  result")
     for r in results:

@@ -183,10 +183,10 @@ def from_dict(raw: Any) -> NetworkSpec:
         raise SpecError(f"must be an integer, got {brief(version)}", field="version")
     if version > VERSION:
         raise SpecError(
-            f"version {version} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
+            f"version {brief(version)} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
         )
     if version < 1:
-        raise SpecError(f"unknown version {version}", field="version")
+        raise SpecError(f"unknown version {brief(version)}", field="version")
     unknown = sorted(set(raw) - TOP_LEVEL_FIELDS)
     if unknown:
         raise SpecError(f"unknown top-level field (allowed: {', '.join(sorted(TOP_LEVEL_FIELDS))})", field=unknown[0])
