@@ -136,7 +136,7 @@ class FileManager:
         a dialog (the window is not up yet, and a --smoke check must not wait for a click)."""
         problem = self._try_open(path)
         if problem is not None:
-            message = one_line(f"cannot open {path}: {problem}")
+            message = f"cannot open {problem if problem.startswith(path) else f'{path}: {problem}'}"
             print(f"bpstudio: {message}", file=sys.stderr)
             self.document.refused.emit(message)
             return False

@@ -170,7 +170,7 @@ def from_dict(raw: Any) -> SavedSession:
 
 
 def loads(text: str) -> SavedSession:
-    return from_dict(json_text.parse(text, _fail))
+    return from_dict(json_text.parse(text, SessionError))  # (JSON that does not parse is no session file either)
 
 
 def load(path: str | os.PathLike[str]) -> SavedSession:
