@@ -18,6 +18,7 @@ from bpstudio import __version__
 from bpstudio.cli import check, compare, export, grad, gui, import_weights, presets, sweep, train
 from bpstudio.cli.common import EXIT_USAGE, Parser
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.limits import one_line
 
 # in the order `bpstudio --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (gui, grad, train, check, presets, compare, export, import_weights, sweep)
@@ -37,13 +38,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     first = words[0] if words else ""
     known = {module.NAME for module in COMMANDS}
-    if first not in known and not first.startswith("-") and (Path(first).suffix or Path(first).exists()):
+    if first not in known and not first.startswith("-") and (Path(first).suffix or _exists(first)):
         words.insert(0, gui.NAME)  # `bpstudio run.json` opens the file in the app, as a file manager calls it
     args = build_parser().parse_args(words)
     command = next((module for module in COMMANDS if module.NAME == args.command), gui)
     try:
         code: int = command.run(args)
     except BpstudioError as exc:
-        print(f"bpstudio: error: {exc}", file=sys.stderr)
+        print(f"bpstudio: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     return code
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:  # a name longer than the file system takes: not a file to open
+        return False

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from bpstudio.core.tools.gradcheck import criterion, gradient_check, verdict
 
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base)
+    data = load_data(spec, args.data, base, network=args.network)
     results = gradient_check(spec, data, eps=args.eps, max_entries=args.max_entries)
     print(textwrap.fill(criterion(results, len(data)), 110))
     print()

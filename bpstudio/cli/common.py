@@ -7,8 +7,10 @@ line on stderr and exit status :data:`EXIT_USAGE`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
@@ -16,6 +18,7 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BpstudioError, DataError
 from bpstudio.core.io import presets, spec_io
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.limits import brief
 from bpstudio.core.spec import NetworkSpec
 
 EXIT_USAGE = 2
@@ -48,24 +51,30 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 def load_network(source: str) -> tuple[NetworkSpec, Path | None]:
     """A network file's spec and folder; a name that is no file but is a preset loads the preset."""
     path = Path(source)
-    if not path.exists() and source in presets.names():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the file system takes
+        raise BpstudioError(f"cannot open network file {brief(source)}: {exc.strerror or exc}") from None
+    if not exists and source in presets.names():
         path = presets.path(source)
-    elif not path.exists():
+    elif not exists:
         raise BpstudioError(f"network file '{source}' not found (presets: {', '.join(presets.names())})")
     return spec_io.load(path), path.parent
 
 
-def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_it: bool = False) -> Dataset:
+def load_data(
+    spec: NetworkSpec, source: str | None, base: Path | None, all_of_it: bool = False, network: str | None = None
+) -> Dataset:
     """The data named on the command line, else the network file's own ``data`` entry: its training
-    part after any ``test_fraction`` split, or every sample with ``all_of_it``."""
+    part after any ``test_fraction`` split, or every sample with ``all_of_it``. A problem with the network
+    file's own data names the file (``network``) and its field 'data'."""
     from bpstudio.core.datasets import resolve, resolve_split
 
     if source is not None:
         data = resolve(source) if all_of_it else resolve_split(source)[0]
-    elif spec.data is not None and all_of_it:
-        data = resolve(dict(spec.data), base_dir=base)
     elif spec.data is not None:
-        data, _ = resolve_split(dict(spec.data), base_dir=base)
+        with naming_the_data_of(network):
+            data = resolve(dict(spec.data), base_dir=base) if all_of_it else resolve_split(dict(spec.data), base)[0]
     else:
         raise DataError(
             "no data: pass --data (a .csv/.npz file or a built-in set such as 'xor') "
@@ -73,6 +82,17 @@ def load_data(spec: NetworkSpec, source: str | None, base: Path | None, all_of_i
         )
     data.check_inputs(spec.widths[spec.input_id])
     return data
+
+
+@contextlib.contextmanager
+def naming_the_data_of(network: str | None) -> Iterator[None]:
+    """A DataError raised inside names the network file whose ``data`` entry it is about."""
+    try:
+        yield
+    except DataError as exc:
+        if network is None:
+            raise
+        raise DataError(f"{network}: field 'data': {exc}") from None
 
 
 def check_outputs(*paths: str | None) -> None:

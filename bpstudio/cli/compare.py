@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             f"--dtypes: unknown dtype '{unknown[0] if unknown else args.dtypes}' (known: {', '.join(DTYPES)})"
         )
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base, all_of_it=True)
+    data = load_data(spec, args.data, base, all_of_it=True, network=args.network)
     batch = None
     if args.batch is not None:
         if not 1 <= args.batch <= len(data):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network
+from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network, naming_the_data_of
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.init import initial_params
 from bpstudio.core.io.export_torch import DEFAULT_STEPS, EMBED_LIMIT, write_torch_script
@@ -52,14 +52,15 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.torch)
     spec, base = load_network(args.network)
     # data named here is found from the working folder; the file's own data from the file's folder
-    written = write_torch_script(
-        args.torch,
-        spec,
-        initial_params(spec),
-        args.data,
-        base_dir=None if args.data is not None else base,
-        batch_size=args.batch_size if args.batch_size is not None else spec.batch_size,
-        steps=args.steps,
-    )
+    with naming_the_data_of(args.network if args.data is None else None):
+        written = write_torch_script(
+            args.torch,
+            spec,
+            initial_params(spec),
+            args.data,
+            base_dir=None if args.data is not None else base,
+            batch_size=args.batch_size if args.batch_size is not None else spec.batch_size,
+            steps=args.steps,
+        )
     print(f"wrote {' and '.join(str(p) for p in written)}")
     return 0

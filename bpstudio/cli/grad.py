@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(args.out)
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base, all_of_it=True)
+    data = load_data(spec, args.data, base, all_of_it=True, network=args.network)
     session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype)
     trace = session.forward_backward()
     arrays = {"loss": np.float64(trace.loss)}

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise BpstudioError(f"--steps must be 1 or more, got {args.steps}")
     check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
-    data = load_data(spec, args.data, base)
+    data = load_data(spec, args.data, base, network=args.network)
     session = Session(
         spec,
         data,

@@ -8,6 +8,7 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from bpstudio.core.errors import SpecError
+from bpstudio.core.limits import brief
 
 if TYPE_CHECKING:  # (narrows the checked value's type for mypy; nothing is imported at run time)
     from typing_extensions import TypeIs
@@ -31,7 +32,7 @@ def is_real(value: Any) -> TypeIs[float]:
 def require_finite(value: Any, what: str, layer: str | None = None, field_name: str | None = None) -> float:
     """``value`` as a float, or a SpecError if it is not a finite number (JSON integers can be huge)."""
     if not is_real(value):
-        raise SpecError(f"{what} must be a number, got {value!r}", layer, field_name)
+        raise SpecError(f"{what} must be a number, got {brief(value)}", layer, field_name)
     try:
         number = float(value)
     except OverflowError:

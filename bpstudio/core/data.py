@@ -111,7 +111,9 @@ class Dataset:
                 return self.Y.astype(np.float64).reshape(-1, 1)
             if top >= out_units:
                 raise DataError(f"{self.name}: has class label {top} but the output layer has only {out_units} units")
-            return np.eye(out_units)[self.Y]
+            rows = np.zeros((len(self.Y), out_units))  # one-hot rows (never an out_units² identity)
+            rows[np.arange(len(self.Y)), self.Y] = 1.0
+            return rows
         if self.Y.shape[1] != out_units:
             raise DataError(
                 f"{self.name}: has {self.Y.shape[1]} target columns but the output layer has {out_units} units"

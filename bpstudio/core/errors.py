@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from bpstudio.core.limits import one_line, quoted
+
 
 class BpstudioError(ValueError):
-    """Base class: input a user gave (a file, a field, a command) that cannot be used."""
+    """Base class: input a user gave (a file, a field, a command) that cannot be used. The message is kept to one
+    line: a control character quoted from a file (a newline in a name) is written as an escape."""
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(one_line(str(message)), *args)
 
 
 class SpecError(BpstudioError):
@@ -13,9 +19,9 @@ class SpecError(BpstudioError):
     def __init__(self, message: str, layer: str | None = None, field: str | None = None):
         where = []
         if layer is not None:
-            where.append(f"layer '{layer}'")
+            where.append(f"layer {quoted(layer)}")
         if field is not None:
-            where.append(f"field '{field}'")
+            where.append(f"field {quoted(field)}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
         self.layer = layer
         self.field = field

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bpstudio.core.errors import SpecError
+from bpstudio.core.limits import quoted
 
 
 def topological_order(inputs: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
@@ -35,5 +36,5 @@ def describe_cycle(inputs: Mapping[str, Sequence[str]], acyclic: set[str]) -> st
         nxt = next(i for i in inputs[path[-1]] if i not in acyclic)
         if nxt in path:
             cycle = path[path.index(nxt) :] + [nxt]
-            return " -> ".join(f"'{i}'" for i in reversed(cycle))
+            return " -> ".join(f"{quoted(i)}" for i in reversed(cycle))
         path.append(nxt)

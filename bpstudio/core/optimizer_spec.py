@@ -13,6 +13,7 @@ from typing import Any
 
 from bpstudio.core.checks import is_count, require_finite
 from bpstudio.core.errors import SpecError
+from bpstudio.core.limits import quoted
 
 _require_finite = require_finite
 
@@ -106,7 +107,9 @@ class OptimizerSpec:
 
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
-            raise SpecError(f"unknown optimizer '{self.name}' (known: {', '.join(OPTIMIZERS)})", field="optimizer")
+            raise SpecError(
+                f"unknown optimizer {quoted(self.name)} (known: {', '.join(OPTIMIZERS)})", field="optimizer"
+            )
         for key in ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "alpha", "l1"):
             value = getattr(self, key)
             _require_finite(value, f"'{key}'", field_name="optimizer")

@@ -21,6 +21,16 @@ from bpstudio.core import activations, losses
 from bpstudio.core.checks import is_count, is_whole, require_finite
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
+from bpstudio.core.limits import (
+    MAX_ID_LENGTH,
+    MAX_LAYERS,
+    MAX_NAME_LENGTH,
+    MAX_PARAMETERS,
+    MAX_UNITS,
+    brief,
+    quoted,
+    text_problem,
+)
 from bpstudio.core.optimizer_spec import OPTIMIZERS as OPTIMIZERS  # (re-exported: the spec holds an optimizer)
 from bpstudio.core.optimizer_spec import SCHEDULES as SCHEDULES
 from bpstudio.core.optimizer_spec import OptimizerSpec as OptimizerSpec
@@ -54,7 +64,7 @@ def number_array(value: Any, layer: str, name: str, ndim: int) -> np.ndarray:
         at = ", ".join(map(str, index))
         if depth < ndim:
             if not isinstance(item, (list, tuple)):
-                raise SpecError(f"expected a list{f' at [{at}]' if index else ''}, got {item!r}", layer, name)
+                raise SpecError(f"expected a list{f' at [{at}]' if index else ''}, got {brief(item)}", layer, name)
             return [walk(x, index + (i,), depth + 1) for i, x in enumerate(item)]
         return _require_finite(item, f"entry [{at}]", layer, name)
 
@@ -74,17 +84,19 @@ class Initializer:
 
     def __post_init__(self) -> None:
         if self.name not in INITIALISERS:
-            raise SpecError(f"unknown initialiser '{self.name}' (known: {', '.join(INITIALISERS)})")
+            raise SpecError(f"unknown initialiser {quoted(self.name)} (known: {', '.join(INITIALISERS)})")
         allowed = INITIALISERS[self.name]
         params = {}
         for key, value in self.params.items():
             if key not in allowed:
-                raise SpecError(f"initialiser '{self.name}' takes no parameter '{key}'")
-            params[key] = _require_finite(value, f"initialiser '{self.name}' parameter '{key}'")
+                raise SpecError(f"initialiser {quoted(self.name)} takes no parameter {quoted(key)}")
+            params[key] = _require_finite(value, f"initialiser {quoted(self.name)} parameter {quoted(key)}")
         object.__setattr__(self, "params", params)  # our own copy, not the file's dict
         for key in ("std", "gain"):
             if key in params and params[key] < 0:
-                raise SpecError(f"initialiser '{self.name}' parameter '{key}' must not be negative, got {params[key]}")
+                raise SpecError(
+                    f"initialiser {quoted(self.name)} parameter {quoted(key)} must not be negative, got {params[key]}"
+                )
         if self.name == "uniform" and self.get("low") > self.get("high"):
             raise SpecError(
                 f"initialiser 'uniform' needs low ≤ high, got low {self.get('low')}, high {self.get('high')}"
@@ -167,7 +179,7 @@ class NetworkSpec:
         for layer in self.layers:
             if layer.id == layer_id:
                 return layer
-        raise SpecError(f"no layer with id '{layer_id}'")
+        raise SpecError(f"no layer with id {quoted(layer_id)}")
 
     @property
     def input_id(self) -> str:
@@ -205,7 +217,7 @@ class NetworkSpec:
     def replace_layer(self, layer_id: str, **changes: Any) -> NetworkSpec:
         layers = tuple(dataclasses.replace(l, **changes) if l.id == layer_id else l for l in self.layers)
         if all(l.id != layer_id for l in self.layers):
-            raise SpecError(f"no layer with id '{layer_id}'")
+            raise SpecError(f"no layer with id {quoted(layer_id)}")
         return dataclasses.replace(self, layers=layers)
 
     def with_params(self, params: Mapping[str, np.ndarray]) -> NetworkSpec:
@@ -224,7 +236,7 @@ class NetworkSpec:
 def _plain_json(data: Any) -> dict[str, Any]:
     """A private copy of the ``data`` entry, refusing what could not be saved back as JSON."""
     if not isinstance(data, Mapping):
-        raise SpecError(f"must be an object, got {data!r}", field="data")
+        raise SpecError(f"must be an object, got {brief(data)}", field="data")
     try:
         copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -249,15 +261,20 @@ def _check_array(layer: LayerSpec, name: str, expected: tuple[int, ...]) -> None
 
 def _check_layer_fields(layer: LayerSpec) -> None:
     if not isinstance(layer.id, str) or not layer.id.strip():
-        raise SpecError(f"every layer needs a non-empty string id, got {layer.id!r}", field="id")
+        raise SpecError(f"every layer needs a non-empty string id, got {brief(layer.id)}", field="id")
+    check_layer_id(layer.id)
     if layer.type not in LAYER_TYPES:
-        raise SpecError(f"unknown type '{layer.type}' (known: {', '.join(LAYER_TYPES)})", layer.id, "type")
+        raise SpecError(f"unknown type {quoted(layer.type)} (known: {', '.join(LAYER_TYPES)})", layer.id, "type")
     if layer.activation not in activations.NAMES:
         known = ", ".join(activations.NAMES)
-        raise SpecError(f"unknown activation '{layer.activation}' (known: {known})", layer.id, "activation")
+        raise SpecError(f"unknown activation {quoted(layer.activation)} (known: {known})", layer.id, "activation")
     if layer.type in ("input", "dense"):
         if isinstance(layer.units, bool) or not isinstance(layer.units, int) or layer.units < 1:
-            raise SpecError(f"must be a positive integer, got {layer.units!r}", layer.id, "units")
+            raise SpecError(f"must be a positive integer, got {brief(layer.units)}", layer.id, "units")
+        if layer.units > MAX_UNITS:
+            raise SpecError(
+                f"{brief(layer.units)} units is more than a layer may have ({MAX_UNITS:,})", layer.id, "units"
+            )
     if layer.type == "input":
         if layer.inputs:
             raise SpecError("an input layer takes no inputs", layer.id, "inputs")
@@ -279,16 +296,32 @@ def _check_layer_fields(layer: LayerSpec) -> None:
     if not layer.use_bias and layer.bias is not None:
         raise SpecError("bias values given but use_bias is false", layer.id, "bias")
     if layer.color is not None and (layer.type == "input" or not is_count(layer.color, 0)):
-        why = "the input layer takes no colour" if layer.type == "input" else f"got {layer.color!r}"
+        why = "the input layer takes no colour" if layer.type == "input" else f"got {brief(layer.color)}"
         raise SpecError(f"a colour is a palette slot, a whole number from 0 up; {why}", layer.id, "color")
     unknown = set(layer.frozen) - set(PARAM_NAMES)
     if unknown:
         raise SpecError(f"can only freeze 'weight' and 'bias', not {sorted(unknown)}", layer.id, "frozen")
 
 
+def check_layer_id(layer_id: str) -> None:
+    """Refuse an id that would break a one-line message, a file that needs UTF-8 or a name built from it (the
+    timeline's stored states join ids and parameter names with '|')."""
+    problem = text_problem(layer_id, MAX_ID_LENGTH)
+    if problem is None and "|" in layer_id:
+        problem = "holds '|', which bpstudio keeps for joining names"
+    if problem is not None:
+        raise SpecError(f"the id {brief(layer_id)} {problem}", field="id")
+
+
 def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
     if not spec.layers:
         raise SpecError("a network needs at least one input layer and one more layer", field="layers")
+    if len(spec.layers) > MAX_LAYERS:
+        raise SpecError(f"{len(spec.layers):,} layers is more than a network may have ({MAX_LAYERS:,})", field="layers")
+    if spec.name is not None:
+        problem = text_problem(spec.name, MAX_NAME_LENGTH) if isinstance(spec.name, str) else "is not a string"
+        if problem is not None:
+            raise SpecError(f"the name {brief(spec.name)} {problem}", field="name")
     by_id: dict[str, LayerSpec] = {}
     for layer in spec.layers:
         _check_layer_fields(layer)
@@ -297,29 +330,30 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
         by_id[layer.id] = layer
     inputs = [layer.id for layer in spec.layers if layer.type == "input"]
     if len(inputs) != 1:
-        found = ", ".join(f"'{i}'" for i in inputs) or "none"
+        found = ", ".join(f"{quoted(i)}" for i in inputs) or "none"
         raise SpecError(f"a network takes exactly one input layer, found {found}", field="layers")
     for layer in spec.layers:
         for source in layer.inputs:
             if source not in by_id:
-                raise SpecError(f"refers to unknown layer '{source}'", layer.id, "inputs")
+                raise SpecError(f"refers to unknown layer {quoted(source)}", layer.id, "inputs")
             if source == layer.id:
                 raise SpecError("a layer cannot take itself as input", layer.id, "inputs")
     if not isinstance(spec.output, str) or spec.output not in by_id:
-        raise SpecError(f"the output '{spec.output}' is not a layer id", field="output")
+        raise SpecError(f"the output {quoted(spec.output)} is not a layer id", field="output")
     if by_id[spec.output].type == "input":
         raise SpecError("the output must be a computed layer, not the input", field="output")
     if spec.loss not in losses.NAMES:
-        raise SpecError(f"unknown loss '{spec.loss}' (known: {', '.join(losses.NAMES)})", field="loss")
+        raise SpecError(f"unknown loss {quoted(spec.loss)} (known: {', '.join(losses.NAMES)})", field="loss")
     if spec.seed is not None and (isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0):
-        raise SpecError(f"must be a non-negative integer, got {spec.seed!r}", field="seed")
+        raise SpecError(f"must be a non-negative integer, got {brief(spec.seed)}", field="seed")
     if spec.batch_size is not None and not is_count(spec.batch_size, 1):
         raise SpecError(
-            f"must be a positive integer or absent (the full batch), got {spec.batch_size!r}", field="batch_size"
+            f"must be a positive integer or absent (the full batch), got {brief(spec.batch_size)}", field="batch_size"
         )
 
     order = topological_order({layer.id: layer.inputs for layer in spec.layers})
     widths: dict[str, int] = {}
+    parameters = 0
     for layer_id in order:
         layer = by_id[layer_id]
         if layer.type in ("input", "dense"):
@@ -330,11 +364,19 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
         else:  # add: every input must have the same width
             seen = {i: widths[i] for i in layer.inputs}
             if len(set(seen.values())) > 1:
-                detail = ", ".join(f"'{i}' has {w}" for i, w in seen.items())
+                detail = ", ".join(f"{quoted(i)} has {w}" for i, w in seen.items())
                 raise SpecError(f"an add layer needs inputs of equal width; {detail}", layer_id, "inputs")
             widths[layer_id] = next(iter(seen.values()))
         if layer.type == "dense":
             fan_in = sum(widths[i] for i in layer.inputs)
+            parameters += widths[layer_id] * (fan_in + 1)
+            if parameters > MAX_PARAMETERS:
+                raise SpecError(
+                    f"the network would have over {MAX_PARAMETERS:,} weights and biases by this layer "
+                    f"({widths[layer_id]:,} units × {fan_in:,} inputs)",
+                    layer_id,
+                    "units",
+                )
             _check_array(layer, "weight", (widths[layer_id], fan_in))
             _check_array(layer, "bias", (widths[layer_id],))
     _check_loss_fits_output(spec, by_id, widths)
@@ -349,13 +391,13 @@ def _check_loss_fits_output(spec: NetworkSpec, by_id: Mapping[str, LayerSpec], w
     out = by_id[spec.output]
     if spec.loss == "bce" and out.activation not in PROBABILITY_ACTIVATIONS:
         raise SpecError(
-            f"loss 'bce' needs outputs in (0, 1): give the output layer '{out.id}' a sigmoid "
+            f"loss 'bce' needs outputs in (0, 1): give the output layer {quoted(out.id)} a sigmoid "
             f"activation (it has {out.activation}), or use cross_entropy on logits",
             field="loss",
         )
     if spec.loss == "cross_entropy" and widths[out.id] < 2:
         raise SpecError(
             f"loss 'cross_entropy' needs one output unit per class (at least 2); the output layer "
-            f"'{out.id}' has {widths[out.id]} (for two classes with one unit use sigmoid and bce)",
+            f"{quoted(out.id)} has {widths[out.id]} (for two classes with one unit use sigmoid and bce)",
             field="loss",
         )

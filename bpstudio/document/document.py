@@ -20,7 +20,7 @@ import numpy as np
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.edit.carry import rename_keys, renamed_layers, same_structure
 from bpstudio.core.edit.topology import update_layer
-from bpstudio.core.errors import BpstudioError, SessionError
+from bpstudio.core.errors import BpstudioError, DataError, SessionError
 from bpstudio.core.init import initial_params
 from bpstudio.core.io import presets, session_io
 from bpstudio.core.record.history import TrainingHistory, plotted_layers
@@ -159,7 +159,10 @@ class Document:
         if engine_ready is not None and not engine_ready(saved.backend, saved.device):
             deferred = (saved.backend, saved.device, saved.dtype)
             saved = dataclasses.replace(saved, backend="numpy", device="cpu")
-        self._load(saved, str(Path(path).resolve()), str(Path(path).resolve().parent))
+        try:
+            self._load(saved, str(Path(path).resolve()), str(Path(path).resolve().parent))
+        except DataError as exc:  # the file's own data entry: name the file
+            raise DataError(f"{path}: field 'data': {exc}") from None
         return deferred
 
     def _load(self, saved: session_io.SavedSession, path: str | None, base_dir: str) -> None:

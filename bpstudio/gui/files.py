@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.limits import one_line
 from bpstudio.document import Document
 from bpstudio.gui.backend_loader import BackendLoader
 
@@ -104,13 +106,25 @@ class FileManager:
         self.stop_training()
         if ask and not self.maybe_save():
             return False
-        try:
-            self._open_file(path)
-        except BpstudioError as exc:
-            QMessageBox.warning(self.dialog_parent, "Cannot open file", str(exc))
+        problem = self._try_open(path)
+        if problem is not None:
+            QMessageBox.warning(self.dialog_parent, "Cannot open file", problem)
             return False
         self._remember(self.document.path or path)
         return True
+
+    def _try_open(self, path: str) -> str | None:
+        """Open ``path``; what went wrong, in one line, or None. The open document stays as it was on failure
+        (it changes only once the whole file has been read). A failure core did not foresee is said too, with
+        its traceback on stderr for a bug report, rather than leaving the window as if nothing was asked."""
+        try:
+            self._open_file(path)
+        except BpstudioError as exc:
+            return one_line(str(exc))
+        except Exception as exc:  # shown to the person, not lost in a Qt slot
+            traceback.print_exc()
+            return one_line(f"{path}: cannot be opened ({type(exc).__name__}: {str(exc)[:200]})")
+        return None
 
     def _open_file(self, path: str) -> None:
         deferred = self.document.open_file(path, self.engines.is_ready)
@@ -120,10 +134,9 @@ class FileManager:
     def open_at_start(self, path: str) -> bool:
         """Open the file named on the command line; a failure is said on the canvas and on stderr, not in
         a dialog (the window is not up yet, and a --smoke check must not wait for a click)."""
-        try:
-            self._open_file(path)
-        except BpstudioError as exc:
-            message = f"cannot open {path}: {exc}"
+        problem = self._try_open(path)
+        if problem is not None:
+            message = f"cannot open {problem if problem.startswith(path) else f'{path}: {problem}'}"
             print(f"bpstudio: {message}", file=sys.stderr)
             self.document.refused.emit(message)
             return False

@@ -44,6 +44,7 @@ from bpstudio.core.datasets.toy import (
     xor,
 )
 from bpstudio.core.errors import DataError
+from bpstudio.core.limits import brief, quoted
 
 __all__ = [
     "TOY_SETS",
@@ -88,12 +89,12 @@ def _parse_value(set_name: str, option: str, text: str) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise DataError(f"{set_name}: option '{option}' must be an integer, got {text!r}") from None
+            raise DataError(f"{set_name}: option {quoted(option)} must be an integer, got {brief(text)}") from None
     if option in FLOAT_OPTIONS:
         try:
             return float(text)
         except ValueError:
-            raise DataError(f"{set_name}: option '{option}' must be a number, got {text!r}") from None
+            raise DataError(f"{set_name}: option {quoted(option)} must be a number, got {brief(text)}") from None
     return text
 
 
@@ -103,16 +104,16 @@ def _parse_toy(source: str) -> tuple[str, dict[str, Any]]:
     name = name.strip()
     if name not in TOY_SETS:
         raise DataError(
-            f"data source {source!r} is not a built-in data set or an existing file; use {_accepted_forms()}"
+            f"data source {brief(source)} is not a built-in data set or an existing file; use {_accepted_forms()}"
         )
     options: dict[str, Any] = {}
     for piece in filter(None, (p.strip() for p in rest.split(","))):
         key, equals, text = piece.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise DataError(f"{name}: option {piece!r} must be written as name=value")
+            raise DataError(f"{name}: option {brief(piece)} must be written as name=value")
         if key in options:
-            raise DataError(f"{name}: option '{key}' is given twice")
+            raise DataError(f"{name}: option {quoted(key)} is given twice")
         options[key] = _parse_value(name, key, text.strip())
     return name, options
 
@@ -128,10 +129,28 @@ def _locate(path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | Non
 
 def _from_file(path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None) -> Dataset:
     where = _locate(path, base_dir)
-    if not where.exists():
-        looked = f" (looked for {where})" if where != Path(path) else ""
-        raise DataError(f"data file '{path}' not found{looked}")
+    try:
+        found = where.exists()
+    except OSError as exc:  # e.g. a name longer than the file system takes
+        raise DataError(f"data file {brief(os.fspath(path))} cannot be opened: {exc.strerror or exc}") from None
+    if not found:
+        looked = f" (looked for {where})" if where != Path(path) and _shown(where) == f"'{where}'" else ""
+        raise DataError(f"data file {_shown(path)} not found{looked}")
     return load_file(where)
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """A path as a message quotes it: whole, unless it is too long to be a real one."""
+    text = os.fspath(path)
+    return f"'{text}'" if len(text) <= 255 and text.isprintable() else brief(text)
+
+
+def _exists(path: Path, file: bool = False) -> bool:
+    """Whether ``path`` exists (and is a file); a name the file system refuses (too long) is not there."""
+    try:
+        return path.is_file() if file else path.exists()
+    except OSError:
+        return False
 
 
 # --- the dict form ------------------------------------------------------------------------------------
@@ -144,7 +163,7 @@ def _inline_array(value: Any, key: str) -> np.ndarray:
     except ValueError:
         raise DataError(f"inline data: {key} has rows of different lengths") from None
     if a.dtype.kind not in "iuf":
-        raise DataError(f"inline data: {key} must be a list of numbers (or of rows of numbers), got {value!r:.60}")
+        raise DataError(f"inline data: {key} must be a list of numbers (or of rows of numbers), got {brief(value)}")
     return a
 
 
@@ -160,16 +179,16 @@ def _from_dict(source: Mapping[str, Any], base_dir: str | os.PathLike[str] | Non
     if kind == "builtin":
         name = rest.pop("builtin")
         if not isinstance(name, str):
-            raise DataError(f"data source: 'builtin' must be a name ({', '.join(sorted(TOY_SETS))}), got {name!r}")
+            raise DataError(f"data source: 'builtin' must be a name ({', '.join(sorted(TOY_SETS))}), got {brief(name)}")
         return make_toy(name, **rest)
     allowed = {"file"} if kind == "file" else {"X", "Y", "test"}
     extra = [key for key in rest if key not in allowed]
     if extra:
         known = ", ".join(sorted(allowed) + list(SPLIT_OPTIONS))
-        raise DataError(f"data source: unknown key {extra[0]!r} next to {kind!r} (known: {known})")
+        raise DataError(f"data source: unknown key {brief(extra[0])} next to {brief(kind)} (known: {known})")
     if kind == "file":
         if not isinstance(rest["file"], str) or not rest["file"]:
-            raise DataError(f"data source: 'file' must be a file path, got {rest['file']!r}")
+            raise DataError(f"data source: 'file' must be a file path, got {brief(rest['file'])}")
         return _from_file(rest["file"], base_dir)
     if "Y" not in rest or "X" not in rest:
         raise DataError("inline data: needs both 'X' (rows of inputs) and 'Y' (rows of targets or class labels)")
@@ -186,10 +205,10 @@ def _split_options(source: Any) -> dict[str, Any]:
         return {}
     fraction = options.get("test_fraction", 0.0)
     if not is_real(fraction) or not 0 <= fraction < 1:
-        raise DataError(f"data source: option 'test_fraction' must be a number in [0, 1), got {fraction!r}")
+        raise DataError(f"data source: option 'test_fraction' must be a number in [0, 1), got {brief(fraction)}")
     seed = options.get("split_seed", 0)
     if not is_count(seed):
-        raise DataError(f"data source: option 'split_seed' must be an integer ≥ 0, got {seed!r}")
+        raise DataError(f"data source: option 'split_seed' must be an integer ≥ 0, got {brief(seed)}")
     return {"test_fraction": float(fraction), "seed": seed}
 
 
@@ -208,13 +227,13 @@ def resolve(source: Any, base_dir: str | os.PathLike[str] | None = None) -> Data
     if isinstance(source, Mapping):
         return _from_dict(source, base_dir)
     if isinstance(source, str) and source.strip():
-        if _locate(source, base_dir).is_file():
+        if _exists(_locate(source, base_dir), file=True):
             return load_file(_locate(source, base_dir))
         if _looks_like_path(source) and source.partition(":")[0].strip() not in TOY_SETS:
             return _from_file(source, base_dir)
         name, options = _parse_toy(source)
         return make_toy(name, **{k: v for k, v in options.items() if k not in SPLIT_OPTIONS})
-    raise DataError(f"data source {source!r:.60} is not usable; give {_accepted_forms()}")
+    raise DataError(f"data source {brief(source)} is not usable; give {_accepted_forms()}")
 
 
 def _written_test(source: Mapping[str, Any], train: Dataset) -> Dataset:

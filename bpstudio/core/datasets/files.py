@@ -25,6 +25,15 @@ import numpy as np
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import DataError
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.limits import (
+    MAX_CSV_BYTES,
+    MAX_DATA_FILE_BYTES,
+    MAX_DATA_VALUES,
+    MAX_SAMPLES,
+    MAX_UNITS,
+    brief,
+    quoted,
+)
 
 LABEL_COLUMNS = ("label", "y_label")
 SUFFIXES = (".csv", ".npz")
@@ -38,10 +47,13 @@ def _fail(path: PathLike, problem: str) -> DataError:
 
 def _require_file(path: PathLike) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"data file '{path}' not found")
-    if not p.is_file():
-        raise _fail(path, "is not a file")
+    try:
+        if not p.exists():
+            raise DataError(f"data file '{path}' not found")
+        if not p.is_file():
+            raise _fail(path, "is not a file")
+    except OSError as e:  # a name too long for the file system, a folder that cannot be searched
+        raise _fail(path, f"cannot be opened ({e.strerror or e})") from None
     return p
 
 
@@ -55,8 +67,13 @@ def _first_bad_row(a: np.ndarray) -> int | None:
 
 
 def load_npz(path: PathLike) -> Dataset:
-    """A data set from an .npz archive holding ``X`` (N, inputs) and ``Y`` (N, outputs) or (N,) labels."""
+    """A data set from an .npz archive holding ``X`` (N, inputs) and ``Y`` (N, outputs) or (N,) labels.
+
+    The sizes its arrays claim (in the zip directory and in each array's header) are checked against
+    :mod:`bpstudio.core.limits` before any array is read, so a damaged or hostile archive cannot make it
+    allocate gigabytes."""
     p = _require_file(path)
+    _check_npz_sizes(path, p)
     try:
         archive = np.load(p, allow_pickle=False)
     except PermissionError as e:
@@ -73,6 +90,46 @@ def load_npz(path: PathLike) -> Dataset:
             raise _fail(path, f"missing array {' and '.join(missing)} (arrays present: {listed})")
         X, Y = _read_array(path, archive, "X"), _read_array(path, archive, "Y")
     return _checked_arrays(path, p.name, X, Y)
+
+
+def _check_npz_sizes(path: PathLike, p: Path) -> None:
+    """Refuse an archive whose X or Y would inflate beyond :data:`MAX_DATA_FILE_BYTES` or whose header claims
+    more samples or numbers than a data set may hold, reading only the zip directory and the array headers."""
+    try:
+        with zipfile.ZipFile(p) as archive:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key not in ("X", "Y"):
+                    continue
+                if info.file_size > MAX_DATA_FILE_BYTES:
+                    raise _fail(
+                        path,
+                        f"array {key} inflates to {info.file_size / 2**20:,.0f} MiB; "
+                        f"the most read is {MAX_DATA_FILE_BYTES // 2**20} MiB",
+                    )
+                with archive.open(info) as stream:
+                    _check_npy_header(path, key, stream, info.file_size)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        if isinstance(e, DataError):
+            raise
+        return  # not a readable archive: np.load below says so in its own words
+
+
+def _check_npy_header(path: PathLike, key: str, stream: Any, stored: int) -> None:
+    version = np.lib.format.read_magic(stream)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in read_header:
+        return
+    shape, _, dtype = read_header[version](stream, max_header_size=10_000)
+    count = math.prod(shape)
+    if shape and shape[0] > MAX_SAMPLES:
+        raise _fail(path, f"array {key} claims {shape[0]:,} rows; a data set holds at most {MAX_SAMPLES:,} samples")
+    if count > MAX_DATA_VALUES:
+        raise _fail(path, f"array {key} claims {count:,} numbers; the most read is {MAX_DATA_VALUES:,}")
+    if dtype.hasobject:
+        return  # refused when read (no pickles)
+    if count * dtype.itemsize > stored:
+        raise _fail(path, f"array {key} is damaged: its header claims shape {shape} but the file holds less")
 
 
 def _read_array(path: PathLike, archive: Any, key: str) -> np.ndarray:
@@ -95,6 +152,8 @@ def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> 
         raise _fail(path, f"array Y must be 2-D (samples × outputs) or 1-D class labels, got shape {Y.shape}")
     if X.shape[0] != Y.shape[0]:
         raise _fail(path, f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    if X.shape[0] == 0:
+        raise _fail(path, "holds no samples (X and Y have 0 rows)")
     for key, a in (("X", X), ("Y", Y)):
         row = _first_bad_row(a) if np.issubdtype(a.dtype, np.floating) else None
         if row is not None:
@@ -105,12 +164,17 @@ def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> 
             row = int(fractional[0])
             raise _fail(
                 path,
-                f"a 1-D Y holds class labels, but row {row + 1} has {float(Y[row])!r}; "
+                f"a 1-D Y holds class labels, but row {row + 1} has {brief(float(Y[row]))}; "
                 "store float targets as shape (N, 1)",
             )
     if Y.ndim == 1 and Y.size and Y.min() < 0:
         row = int(np.argmin(Y))
         raise _fail(path, f"class labels must be 0 or more, but row {row + 1} has {Y[row]}")
+    if Y.ndim == 1 and Y.size and Y.max() >= MAX_UNITS:
+        row = int(np.argmax(Y))
+        raise _fail(
+            path, f"row {row + 1} has class label {Y[row]}; labels go up to {MAX_UNITS - 1:,} (one output unit each)"
+        )
     try:
         return Dataset(X, Y, name)
     except DataError as e:
@@ -123,13 +187,15 @@ def _checked_arrays(path: PathLike, name: str, X: np.ndarray, Y: np.ndarray) -> 
 def _parse_number(path: PathLike, line: int, column: str, text: str) -> float:
     text = text.strip()
     if not text:
-        raise _fail(path, f"line {line}, column '{column}' is empty")
+        raise _fail(path, f"line {line}, column {quoted(column)} is empty")
     try:
         value = float(text)
     except ValueError:
-        raise _fail(path, f"line {line}, column '{column}': {text!r} is not a number") from None
+        raise _fail(path, f"line {line}, column {quoted(column)}: {brief(text)} is not a number") from None
     if not math.isfinite(value):
-        raise _fail(path, f"line {line}, column '{column}' holds {text!r}; every value must be a finite number")
+        raise _fail(
+            path, f"line {line}, column {quoted(column)} holds {brief(text)}; every value must be a finite number"
+        )
     return value
 
 
@@ -137,7 +203,15 @@ def _parse_label(path: PathLike, line: int, column: str, text: str) -> int:
     value = _parse_number(path, line, column, text)
     if value != round(value) or value < 0:
         raise _fail(
-            path, f"line {line}, column '{column}': {text.strip()!r} is not a class label (a whole number 0 or more)"
+            path,
+            f"line {line}, column {quoted(column)}: {brief(text.strip())} is not a class label "
+            "(a whole number 0 or more)",
+        )
+    if value >= MAX_UNITS:
+        raise _fail(
+            path,
+            f"line {line}, column {quoted(column)}: class label {brief(text.strip())} is too large; labels go up to "
+            f"{MAX_UNITS - 1:,} (one output unit each)",
         )
     return int(value)
 
@@ -148,13 +222,13 @@ def _split_header(path: PathLike, header: list[str]) -> tuple[list[int], list[in
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            raise _fail(path, f"column '{name}' appears more than once in the header")
+            raise _fail(path, f"column {quoted(name)} appears more than once in the header")
         seen.add(name)
     labels = [i for i, name in enumerate(names) if name.lower() in LABEL_COLUMNS]
     inputs = [i for i, name in enumerate(names) if name.lower().startswith("x")]
     targets = [i for i, name in enumerate(names) if name.lower().startswith("y") and i not in labels]
     unexpected = [
-        f"'{name}'" if name else f"(unnamed column {i + 1})"
+        f"{quoted(name)}" if name else f"(unnamed column {i + 1})"
         for i, name in enumerate(names)
         if i not in inputs + targets + labels
     ]
@@ -200,6 +274,12 @@ def load_csv(path: PathLike) -> Dataset:
     """A data set from a CSV table with a header naming x... input and y... (or label) target columns."""
     p = _require_file(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise _fail(
+                path,
+                f"is {size / 2**20:,.0f} MiB; a .csv file may have {MAX_CSV_BYTES // 2**20} MiB (use .npz for more)",
+            )
         with open(p, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
@@ -229,6 +309,8 @@ def load_csv(path: PathLike) -> Dataset:
     names = [name.strip() for name in header]
     if len(rows) == 1:
         raise _fail(path, "has a header but no data rows")
+    if len(rows) - 1 > MAX_SAMPLES:
+        raise _fail(path, f"has {len(rows) - 1:,} data rows; a data set holds at most {MAX_SAMPLES:,} samples")
     X = np.empty((len(rows) - 1, len(inputs)))
     Y = np.empty(len(rows) - 1, dtype=np.int64) if is_label else np.empty((len(rows) - 1, len(targets)))
     for r, (line, cells) in enumerate(rows[1:]):

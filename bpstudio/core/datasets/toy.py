@@ -19,6 +19,7 @@ import numpy as np
 from bpstudio.core.data import Dataset
 from bpstudio.core.datasets.digits import digits
 from bpstudio.core.errors import DataError
+from bpstudio.core.limits import MAX_DATA_VALUES, MAX_SAMPLES, MAX_UNITS, brief
 
 # --- checking options ---------------------------------------------------------------------------------
 
@@ -28,24 +29,36 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, (float, np.floating))) and math.isfinite(float(value))
+    """A finite real number (an integer too big for a float is not one)."""
+    if not (_is_int(value) or isinstance(value, (float, np.floating))):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _check_common(set_name: str, n: Any, noise: Any, seed: Any, min_n: int = 1) -> None:
     """Refuse a bad ``n``, ``noise`` or ``seed`` with a message naming the set and the option."""
     if not _is_int(n) or n < 1:
-        raise DataError(f"{set_name}: option 'n' must be a positive integer, got {n!r}")
+        raise DataError(f"{set_name}: option 'n' must be a positive integer, got {brief(n)}")
+    if n > MAX_SAMPLES:
+        raise DataError(f"{set_name}: option 'n' is {brief(n)}; a data set holds at most {MAX_SAMPLES:,} samples")
     if n < min_n:
         raise DataError(f"{set_name}: option 'n' must be at least {min_n} so every class gets a sample, got {n}")
     if not _is_number(noise) or noise < 0:
-        raise DataError(f"{set_name}: option 'noise' must be a number ≥ 0, got {noise!r}")
+        raise DataError(f"{set_name}: option 'noise' must be a number ≥ 0, got {brief(noise)}")
     if not _is_int(seed) or seed < 0:
-        raise DataError(f"{set_name}: option 'seed' must be an integer ≥ 0, got {seed!r}")
+        raise DataError(f"{set_name}: option 'seed' must be an integer ≥ 0, got {brief(seed)}")
 
 
 def _check_classes(set_name: str, classes: Any) -> None:
     if not _is_int(classes) or classes < 2:
-        raise DataError(f"{set_name}: option 'classes' must be an integer ≥ 2, got {classes!r}")
+        raise DataError(f"{set_name}: option 'classes' must be an integer ≥ 2, got {brief(classes)}")
+    if classes > MAX_UNITS:
+        raise DataError(
+            f"{set_name}: option 'classes' is {brief(classes)}; the most is {MAX_UNITS:,} (one output unit each)"
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -82,7 +95,7 @@ def circles(n: int = 200, noise: float = 0.05, seed: int = 0, factor: float = 0.
     """Two concentric circles: label 0 on the outer one (radius 1), label 1 on the inner (radius factor)."""
     _check_common("circles", n, noise, seed, min_n=2)
     if not _is_number(factor) or not 0 < factor < 1:
-        raise DataError(f"circles: option 'factor' must be a number between 0 and 1 (exclusive), got {factor!r}")
+        raise DataError(f"circles: option 'factor' must be a number between 0 and 1 (exclusive), got {brief(factor)}")
     rng = np.random.default_rng(seed)
     points = []
     for radius, size in zip((1.0, float(factor)), _class_sizes(n, 2)):
@@ -98,7 +111,12 @@ def blobs(n: int = 200, noise: float = 0.5, seed: int = 0, classes: int = 3, fea
     _check_classes("blobs", classes)
     _check_common("blobs", n, noise, seed, min_n=classes)
     if not _is_int(features) or features < 2:
-        raise DataError(f"blobs: option 'features' must be an integer ≥ 2, got {features!r}")
+        raise DataError(f"blobs: option 'features' must be an integer ≥ 2, got {brief(features)}")
+    if features > MAX_UNITS or n * features > MAX_DATA_VALUES:
+        raise DataError(
+            f"blobs: option 'features' is {brief(features)}; the most is {MAX_UNITS:,} inputs and "
+            f"{MAX_DATA_VALUES:,} numbers in all (n × features)"
+        )
     rng = np.random.default_rng(seed)
     extra = rng.standard_normal((classes, features - 2)) if features > 2 else np.zeros((classes, 0))
     points = []
@@ -185,9 +203,9 @@ def toy_options(name: str) -> list[str]:
 def make_toy(name: str, **options: Any) -> Dataset:
     """The built-in set ``name`` built with ``options``; unknown names and options raise DataError."""
     if name not in TOY_SETS:
-        raise DataError(f"unknown built-in data set {name!r} (built-in: {', '.join(sorted(TOY_SETS))})")
+        raise DataError(f"unknown built-in data set {brief(name)} (built-in: {', '.join(sorted(TOY_SETS))})")
     known = toy_options(name)
     for option in options:
         if option not in known:
-            raise DataError(f"{name}: unknown option {option!r} (known: {', '.join(known)})")
+            raise DataError(f"{name}: unknown option {brief(option)} (known: {', '.join(known)})")
     return TOY_SETS[name](**options)

@@ -235,6 +235,17 @@ def _key_map(spec: NetworkSpec, keys: list[str]) -> dict[str, str]:
     return {}
 
 
+def _torch_reason(exc: Exception) -> str:
+    """What torch said, on one line and whole: its weights_only refusal warns that loading the file another way
+    "can result in arbitrary code execution", which must not be cut off (its terminal colour codes are)."""
+    words = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    if not words:
+        return type(exc).__name__
+    if "weights only load failed" in words.lower():
+        return f"it holds Python objects besides tensors, which bpstudio does not load. PyTorch says: {words}"
+    return words
+
+
 def _read_torch_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     try:
         import torch
@@ -245,8 +256,7 @@ def _read_torch_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many kinds (unpickling, zip, version, …): all mean "unreadable"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BpstudioError(f"cannot read '{path}' as a PyTorch state_dict: {reason[:200]}") from None
+        raise BpstudioError(f"cannot read '{path}' as a PyTorch state_dict: {_torch_reason(exc)}") from None
     for wrapper in ("state_dict", "model_state_dict"):  # checkpoints often keep the weights under one of these
         if isinstance(loaded, Mapping) and isinstance(loaded.get(wrapper), Mapping):
             loaded = loaded[wrapper]

@@ -21,8 +21,9 @@ from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
 from bpstudio.core.checks import is_count
 from bpstudio.core.data import Dataset
 from bpstudio.core.errors import BackendError, BpstudioError, SessionError
-from bpstudio.core.io import spec_io
+from bpstudio.core.io import json_text, spec_io
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.limits import MAX_COUNT, brief, quoted
 from bpstudio.core.optim import COUNTERS, fresh_counters
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.run_state import RunState
@@ -93,14 +94,14 @@ def _fail(problem: str) -> SessionError:
 
 def _count(raw: Mapping[str, Any], key: str) -> int:
     value = raw.get(key, 0)
-    if not is_count(value):
-        raise _fail(f"'training.{key}' must be a non-negative integer, got {value!r}")
+    if not is_count(value) or value > MAX_COUNT:
+        raise _fail(f"'training.{key}' must be a non-negative integer (at most 2**62), got {brief(value)}")
     return value
 
 
 def _training(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        raise _fail(f"'training' must be an object, got {raw!r:.40}")
+        raise _fail(f"'training' must be an object, got {brief(raw)}")
     unknown = set(raw) - TRAINING_FIELDS
     if unknown:
         raise _fail(f"unknown field(s) in 'training': {', '.join(sorted(unknown))}")
@@ -111,12 +112,12 @@ def _training(raw: Any) -> dict[str, Any]:
         ("dtype", DTYPES, "float64"),
     ):
         value = raw.get(key, default)
-        if value not in allowed:
-            raise _fail(f"'training.{key}' must be one of {', '.join(allowed)}, got {value!r}")
+        if not isinstance(value, str) or value not in allowed:
+            raise _fail(f"'training.{key}' must be one of {', '.join(allowed)}, got {brief(value)}")
         out[key] = value
     batch = raw.get("batch_size")
     if batch is not None and not is_count(batch, 1):
-        raise _fail(f"'training.batch_size' must be a positive integer or null, got {batch!r}")
+        raise _fail(f"'training.batch_size' must be a positive integer or null, got {brief(batch)}")
     out["batch_size"] = batch
     return out
 
@@ -143,13 +144,13 @@ def _optimizer_state(raw: Any, spec: NetworkSpec) -> dict[str, Any]:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("buffers", {}), Mapping):
         raise _fail("'optimizer_state' must be an object with 'steps' and 'buffers'")
     steps = raw.get("steps", 0)
-    if not is_count(steps):
-        raise _fail(f"'optimizer_state.steps' must be a non-negative integer, got {steps!r}")
+    if not is_count(steps) or steps > MAX_COUNT:
+        raise _fail(f"'optimizer_state.steps' must be a non-negative integer (at most 2**62), got {brief(steps)}")
     shapes = spec.param_shapes()
     buffers: dict[str, dict[str, np.ndarray]] = {}
     for key, slot in raw.get("buffers", {}).items():
         if key not in shapes or not isinstance(slot, Mapping):
-            raise _fail(f"optimizer state for '{key}', which is not a parameter of this network")
+            raise _fail(f"optimizer state for {quoted(key)}, which is not a parameter of this network")
         for name, value in slot.items():
             try:
                 array = number_array(value, key, name, len(shapes[key]))
@@ -170,10 +171,10 @@ def from_dict(raw: Any) -> SavedSession:
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, Mapping) else type(raw).__name__
         raise _fail(
-            f"not a bpstudio session or network file (format {found!r}; expected '{FORMAT}' or '{spec_io.FORMAT}')"
+            f"not a bpstudio session or network file (format {brief(found)}; expected '{FORMAT}' or '{spec_io.FORMAT}')"
         )
     if raw.get("version") != VERSION:
-        raise _fail(f"version {raw.get('version')!r} is not supported (this bpstudio reads version {VERSION})")
+        raise _fail(f"version {brief(raw.get('version'))} is not supported (this bpstudio reads version {VERSION})")
     unknown = set(raw) - {"format", "version", "network", "training", "optimizer_state", "history"}
     if unknown:
         raise _fail(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -184,25 +185,18 @@ def from_dict(raw: Any) -> SavedSession:
     state = _optimizer_state(raw.get("optimizer_state", {}), spec)
     history = raw.get("history")
     if history is not None and not isinstance(history, Mapping):
-        raise _fail(f"'history' must be an object, got {history!r:.40}")
+        raise _fail(f"'history' must be an object, got {brief(history)}")
     run = RunState(spec, training.pop("step"), training.pop("epoch"), training.pop("position"), state)
     return SavedSession(run, history=None if history is None else dict(history), **training)
 
 
 def loads(text: str) -> SavedSession:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _fail(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return from_dict(raw)
+    return from_dict(json_text.parse(text, SessionError))  # (JSON that does not parse is no session file either)
 
 
 def load(path: str | os.PathLike[str]) -> SavedSession:
     """Read a session (or network) file; errors name the file."""
-    try:
-        text = open(path, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"cannot read '{path}': {exc}") from None
+    text = json_text.read_text(path, SessionError, "session file")
     try:
         return loads(text)
     except BpstudioError as exc:

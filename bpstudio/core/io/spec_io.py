@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from bpstudio.core.checks import is_whole
 from bpstudio.core.errors import SpecError
+from bpstudio.core.io import json_text
 from bpstudio.core.io.fileio import write_atomic
+from bpstudio.core.limits import brief, quoted
 from bpstudio.core.spec import (
     INITIALISERS,
     LAYER_TYPES,
@@ -26,6 +27,7 @@ from bpstudio.core.spec import (
     OptimizerSpec,
     Schedule,
     _require_finite,
+    check_layer_id,
     number_array,
 )
 
@@ -77,9 +79,9 @@ def _initializer(value: Any, layer: str) -> Initializer:
     elif isinstance(value, dict) and isinstance(value.get("name"), str):
         name, params = value["name"], {k: v for k, v in value.items() if k != "name"}
     else:
-        raise SpecError(f'an initialiser is a name or {{"name": ..., parameters}}, got {value!r}', layer, "init")
+        raise SpecError(f'an initialiser is a name or {{"name": ..., parameters}}, got {brief(value)}', layer, "init")
     if name not in INITIALISERS:
-        raise SpecError(f"unknown initialiser '{name}' (known: {', '.join(INITIALISERS)})", layer, "init")
+        raise SpecError(f"unknown initialiser {quoted(name)} (known: {', '.join(INITIALISERS)})", layer, "init")
     try:
         return Initializer(name, params)
     except SpecError as exc:
@@ -107,18 +109,19 @@ def _frozen(value: Any, layer: str) -> frozenset[str]:
         return frozenset({"weight", "bias"})
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return frozenset(value)
-    raise SpecError(f'must be true, false or a list such as ["bias"], got {value!r}', layer, "frozen")
+    raise SpecError(f'must be true, false or a list such as ["bias"], got {brief(value)}', layer, "frozen")
 
 
 def _layer(raw: Any, index: int) -> LayerSpec:
     if not isinstance(raw, dict):
-        raise SpecError(f"layer #{index} must be an object, got {raw!r}", field="layers")
+        raise SpecError(f"layer #{index} must be an object, got {brief(raw)}", field="layers")
     layer_id = raw.get("id")
     if not isinstance(layer_id, str) or not layer_id.strip():
-        raise SpecError(f"layer #{index} needs a non-empty string id, got {layer_id!r}", field="id")
+        raise SpecError(f"layer #{index} needs a non-empty string id, got {brief(layer_id)}", field="id")
+    check_layer_id(layer_id)
     kind = raw.get("type")
     if kind not in LAYER_TYPES:
-        raise SpecError(f"unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})", layer_id, "type")
+        raise SpecError(f"unknown type {brief(kind)} (known: {', '.join(LAYER_TYPES)})", layer_id, "type")
     unknown = sorted(set(raw) - LAYER_FIELDS[kind])
     if unknown:
         raise SpecError(
@@ -129,13 +132,13 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         )
     inputs = raw.get("inputs", [])
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-        raise SpecError(f"must be a list of layer ids, got {inputs!r}", layer_id, "inputs")
+        raise SpecError(f"must be a list of layer ids, got {brief(inputs)}", layer_id, "inputs")
     use_bias = raw.get("use_bias", True)
     if not isinstance(use_bias, bool):
-        raise SpecError(f"must be true or false, got {use_bias!r}", layer_id, "use_bias")
+        raise SpecError(f"must be true or false, got {brief(use_bias)}", layer_id, "use_bias")
     activation = raw.get("activation", "identity")
     if not isinstance(activation, str):
-        raise SpecError(f"must be an activation name, got {activation!r}", layer_id, "activation")
+        raise SpecError(f"must be an activation name, got {brief(activation)}", layer_id, "activation")
     position = raw.get("position")
     if position is not None:
         try:
@@ -143,7 +146,9 @@ def _layer(raw: Any, index: int) -> LayerSpec:
                 raise SpecError("not a pair")
             x, y = number_array(position, layer_id, "position", 1)
         except SpecError:
-            raise SpecError(f"must be [x, y] with finite numbers, got {position!r}", layer_id, "position") from None
+            raise SpecError(
+                f"must be [x, y] with finite numbers, got {brief(position)}", layer_id, "position"
+            ) from None
         position = (float(x), float(y))
     weight_init, bias_init = _inits(raw.get("init"), layer_id)
     return LayerSpec(
@@ -167,17 +172,17 @@ def _optimizer(raw: Any) -> OptimizerSpec:
     if raw is None:
         return OptimizerSpec()
     if not isinstance(raw, dict):
-        raise SpecError(f'must be an object such as {{"name": "sgd", "lr": 0.1}}, got {raw!r}', field="optimizer")
+        raise SpecError(f'must be an object such as {{"name": "sgd", "lr": 0.1}}, got {brief(raw)}', field="optimizer")
     unknown = sorted(set(raw) - OPTIMIZER_FIELDS)
     if unknown:
         raise SpecError(
-            f"unknown optimizer setting '{unknown[0]}' (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
+            f"unknown optimizer setting {quoted(unknown[0])} (allowed: {', '.join(sorted(OPTIMIZER_FIELDS))})",
             field="optimizer",
         )
     if not isinstance(raw.get("name", "sgd"), str):
-        raise SpecError(f"optimizer name must be a string, got {raw['name']!r}", field="optimizer")
+        raise SpecError(f"optimizer name must be a string, got {brief(raw['name'])}", field="optimizer")
     settings: dict[str, Any] = {
-        k: (v if k in ("name", "schedule") else _require_finite(v, f"'{k}'", field_name="optimizer"))
+        k: (v if k in ("name", "schedule") else _require_finite(v, quoted(k), field_name="optimizer"))
         for k, v in raw.items()
         if not (k in ("clip_norm", "schedule") and v is None)  # (null: none, as when absent)
     }
@@ -218,29 +223,29 @@ def from_dict(raw: Any) -> NetworkSpec:
     if not isinstance(raw, dict):
         raise SpecError("a network file holds one JSON object")
     if raw.get("format") != FORMAT:
-        raise SpecError(f'expected "format": "{FORMAT}", got {raw.get("format")!r}', field="format")
+        raise SpecError(f'expected "format": "{FORMAT}", got {brief(raw.get("format"))}', field="format")
     version = raw.get("version")
     if not is_whole(version):
-        raise SpecError(f"must be an integer, got {version!r}", field="version")
+        raise SpecError(f"must be an integer, got {brief(version)}", field="version")
     if version > VERSION:
         raise SpecError(
-            f"version {version} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
+            f"version {brief(version)} is newer than this bpstudio reads ({VERSION}); please upgrade", field="version"
         )
     if version < 1:
-        raise SpecError(f"unknown version {version}", field="version")
+        raise SpecError(f"unknown version {brief(version)}", field="version")
     unknown = sorted(set(raw) - TOP_LEVEL_FIELDS)
     if unknown:
         raise SpecError(f"unknown top-level field (allowed: {', '.join(sorted(TOP_LEVEL_FIELDS))})", field=unknown[0])
     layers = raw.get("layers")
     if not isinstance(layers, list):
-        raise SpecError(f"must be a list of layer objects, got {layers!r}", field="layers")
+        raise SpecError(f"must be a list of layer objects, got {brief(layers)}", field="layers")
     for key in ("output", "loss"):
         if not isinstance(raw.get(key), str):
-            raise SpecError(f"must be a string, got {raw.get(key)!r}", field=key)
+            raise SpecError(f"must be a string, got {brief(raw.get(key))}", field=key)
     if raw.get("name") is not None and not isinstance(raw["name"], str):
-        raise SpecError(f"must be a string, got {raw['name']!r}", field="name")
+        raise SpecError(f"must be a string, got {brief(raw['name'])}", field="name")
     if raw.get("data") is not None and not isinstance(raw["data"], dict):
-        raise SpecError(f"must be an object, got {raw['data']!r}", field="data")
+        raise SpecError(f"must be an object, got {brief(raw['data'])}", field="data")
     return NetworkSpec(
         layers=tuple(_layer(layer, i) for i, layer in enumerate(layers)),
         output=raw["output"],
@@ -254,26 +259,15 @@ def from_dict(raw: Any) -> NetworkSpec:
 
 
 def loads(text: str) -> NetworkSpec:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise SpecError(f"not valid JSON: {exc}") from None
-    return from_dict(raw)
+    return from_dict(json_text.parse(text, SpecError))
 
 
 def load(path: str | os.PathLike[str]) -> NetworkSpec:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"cannot read network file '{path}': {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"network file '{path}' is not UTF-8 text") from None
+    text = json_text.read_text(path, SpecError, "network file")
     try:
         return loads(text)
     except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{os.fspath(path)}: {exc}") from None
 
 
 # --- writing ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ the data note, the optimizer (with how ``torch.optim`` relates to bpstudio's for
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,7 +130,9 @@ def describe(spec: NetworkSpec, layer_id: str) -> str:
 
 def text(words: str) -> str:
     """User text (a name, a layer id) made safe inside the script's docstrings and comments."""
-    return " ".join(words.replace("\\", "/").replace('"""', "'''").split())
+    words = " ".join(words.replace("\\", "/").replace('"""', "'''").split())
+    # what is left that Python source cannot hold (a NUL byte) or UTF-8 cannot write (a lone surrogate)
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in words)
 
 
 def header(spec: NetworkSpec, steps: int, script: str, side_file: str | None) -> str:

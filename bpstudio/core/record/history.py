@@ -22,6 +22,7 @@ import numpy as np
 
 from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
+from bpstudio.core.limits import MAX_HISTORY_CAPACITY, MAX_LAYERS, brief, quoted
 from bpstudio.core.record.history_series import Series, bad_field, decode, encode, mean, read_field, read_int
 from bpstudio.core.spec import NetworkSpec
 
@@ -53,6 +54,10 @@ class TrainingHistory:
 
     def __init__(self, layer_ids: Sequence[str] = (), capacity: int = DEFAULT_CAPACITY):
         self.capacity: int = _integer(capacity, "history capacity", 1)
+        if self.capacity > MAX_HISTORY_CAPACITY:
+            raise SessionError(
+                f"history capacity {self.capacity:,} is more than the most kept ({MAX_HISTORY_CAPACITY:,})"
+            )
         self.version: int = 0
         self._lock = threading.RLock()  # changes and snapshots are whole
         self.clear(layer_ids)
@@ -103,13 +108,13 @@ class TrainingHistory:
         with self._lock:
             step = _integer(step, "training step")
             loss, acc = _real(loss, "loss"), _accuracy(accuracy)
-            norms = {str(k): _real(v, f"gradient norm of layer '{k}'") for k, v in grad_norms.items()}
+            norms = {str(k): _real(v, f"gradient norm of layer {quoted(k)}") for k, v in grad_norms.items()}
             if not self.layer_ids and not self._train.records and norms:  # the first record names the layers
                 self.layer_ids = tuple(norms)
                 self._train = Series(2 + len(norms), self.capacity)
             if not set(norms).issubset(self.layer_ids):
                 raise SessionError(
-                    f"gradient norm for unknown layer '{min(set(norms) - set(self.layer_ids))}'; "
+                    f"gradient norm for unknown layer {quoted(min(set(norms) - set(self.layer_ids)))}; "
                     f"the history records {', '.join(self.layer_ids) or 'no layers'}"
                 )
             if self._train.last_step is not None and step <= self._train.last_step:
@@ -165,7 +170,7 @@ class TrainingHistory:
     def grad_norms(self, layer_id: str) -> np.ndarray:
         """The layer's weight-gradient norm per point (geometric mean over the point's steps)."""
         if layer_id not in self.layer_ids:
-            raise SessionError(f"no gradient history for layer '{layer_id}'")
+            raise SessionError(f"no gradient history for layer {quoted(layer_id)}")
         return np.power(10.0, self._train.means(2 + self.layer_ids.index(layer_id)))
 
     def grad_matrix(self, max_columns: int = 512) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
@@ -215,10 +220,10 @@ class TrainingHistory:
         """Read what :meth:`to_dict` wrote; a bad field raises SessionError naming it."""
         d = read_field(d, dict, "history")
         if d.get("format") != FORMAT:
-            raise bad_field("format", f"expected '{FORMAT}', got {d.get('format')!r}")
+            raise bad_field("format", f"expected '{FORMAT}', got {brief(d.get('format'))}")
         version = d.get("version")
         if version not in (1, VERSION) or not is_whole(version):
-            raise bad_field("version", f"version {version!r} is not supported")
+            raise bad_field("version", f"version {brief(version)} is not supported")
         capacity = read_int(d.get("capacity"), "capacity", 1)
         ids = read_field(d.get("layer_ids"), list, "layer_ids")
         try:
@@ -260,7 +265,7 @@ class TrainingHistory:
             writer.writerow(["step", *self.layer_ids])
             writer.writerows([int(s), *(_cell(n[k]) for n in norms)] for k, s in enumerate(self.steps()))
         else:
-            raise SessionError(f"CSV kind must be 'loss' or 'gradients', got {kind!r}")
+            raise SessionError(f"CSV kind must be 'loss' or 'gradients', got {brief(kind)}")
         return out.getvalue()
 
 
@@ -268,9 +273,13 @@ def _check_ids(layer_ids: Sequence[str]) -> tuple[str, ...]:
     ids = (layer_ids,) if isinstance(layer_ids, str) else tuple(layer_ids)
     for lid in ids:
         if not isinstance(lid, str) or not lid or isinstance(layer_ids, str):
-            raise SessionError(f"layer ids must be a sequence of non-empty names, got {layer_ids!r}")
+            raise SessionError(f"layer ids must be a sequence of non-empty names, got {brief(layer_ids)}")
+    if len(ids) > MAX_LAYERS:
+        raise SessionError(f"{len(ids):,} layer ids is more than a network may have ({MAX_LAYERS:,})")
     if len(set(ids)) != len(ids):
-        raise SessionError(f"layer id '{next(i for i in ids if ids.count(i) > 1)}' appears twice")
+        seen: set[str] = set()
+        twice = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise SessionError(f"layer id {brief(twice)} appears twice")
     return ids
 
 
@@ -278,7 +287,7 @@ def _integer(value: Any, what: str, minimum: int | None = None) -> int:
     if type(value) is int and minimum is None:
         return value
     if not is_whole(value) or (minimum is not None and value < minimum):
-        raise SessionError(f"{what} must be an integer{'' if minimum is None else f' ≥ {minimum}'}, got {value!r}")
+        raise SessionError(f"{what} must be an integer{'' if minimum is None else f' ≥ {minimum}'}, got {brief(value)}")
     return int(value)
 
 
@@ -286,14 +295,14 @@ def _real(value: Any, what: str) -> float:
     if type(value) is float:
         return value
     if not is_real(value):
-        raise SessionError(f"{what} must be a number, got {value!r}")
+        raise SessionError(f"{what} must be a number, got {brief(value)}")
     return float(value)
 
 
 def _accuracy(value: Any) -> float:
     acc = math.nan if value is None else _real(value, "accuracy")
     if not 0.0 <= acc <= 1.0 and math.isfinite(acc):
-        raise SessionError(f"accuracy must be a fraction between 0 and 1, got {acc!r}")
+        raise SessionError(f"accuracy must be a fraction between 0 and 1, got {brief(acc)}")
     return acc
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
+from bpstudio.core.limits import MAX_COUNT, brief, quoted
 from bpstudio.core.record.strided import StridedSlots
 
 
@@ -177,13 +178,18 @@ def decode(value: Any, where: str) -> float:
     if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
     if not is_real(value):
-        raise bad_field(where, f"expected a number, got {value!r}")
-    return float(value)
+        raise bad_field(where, f"expected a number, got {brief(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise bad_field(where, f"{brief(value)} is too large for a float64") from None
 
 
 def read_int(value: Any, where: str, minimum: int | None) -> int:
     if not is_whole(value) or (minimum is not None and value < minimum):
-        raise bad_field(where, f"expected an integer{'' if minimum is None else f' ≥ {minimum}'}, got {value!r}")
+        raise bad_field(where, f"expected an integer{'' if minimum is None else f' ≥ {minimum}'}, got {brief(value)}")
+    if abs(value) > MAX_COUNT:
+        raise bad_field(where, f"{brief(value)} is beyond the largest count kept (2**62)")
     return value
 
 
@@ -194,4 +200,4 @@ def read_field(value: Any, kind: type, where: str) -> Any:
 
 
 def bad_field(where: str, message: str) -> SessionError:
-    return SessionError(f"history field '{where}': {message}")
+    return SessionError(f"history field {quoted(where)}: {message}")

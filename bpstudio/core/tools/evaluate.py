@@ -18,6 +18,7 @@ TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
 SURFACE_RESOLUTION = 60  # grid points a side of the decision surface ...
 SURFACE_WORK = 10**9  # ... or fewer, so that computing it takes at most about this many multiply-adds
 LEAST_RESOLUTION = 32  # (but never fewer than this)
+UNIT_COST = 100  # a unit's activation (tanh: ~60 ns an element) costs about as much as this many multiply-adds
 
 
 def train_accuracy(session: Session, train: Dataset) -> float | None:
@@ -44,7 +45,9 @@ def data_surface(session: Session, train: Dataset) -> Surface | tuple[np.ndarray
 def surface_resolution(spec: NetworkSpec) -> int:
     """Grid points a side of ``spec``'s decision surface: ``SURFACE_RESOLUTION``, or fewer for a network whose
     forward pass over that grid would take more than ``SURFACE_WORK`` multiply-adds (a 2-1000-1000-1 net's
-    60×60 grid took 3.6·10⁹, seconds on the GUI thread at every Pause and Step: it gets 32×32)."""
+    60×60 grid took 3.6·10⁹, seconds on the GUI thread at every Pause and Step: it gets 32×32). A unit's
+    activation counts as ``UNIT_COST`` multiply-adds: a 2-10000-1 net's 10⁴ tanh units took 10 s to open."""
     per_point = sum(math.prod(shape) for key, shape in spec.param_shapes().items() if key.endswith(".weight"))
+    per_point += UNIT_COST * sum(spec.widths[i] for i in spec.active_order() if spec.layer(i).type != "input")
     fitting = math.isqrt(SURFACE_WORK // max(per_point, 1))
     return max(LEAST_RESOLUTION, min(SURFACE_RESOLUTION, fitting))

@@ -8,8 +8,10 @@ from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Session
 from bpstudio.core.tools.boundary import Surface
 from bpstudio.core.tools.evaluate import (
+    LEAST_RESOLUTION,
     SURFACE_RESOLUTION,
     SURFACE_WORK,
+    UNIT_COST,
     data_surface,
     held_out_record,
     surface_resolution,
@@ -68,3 +70,11 @@ def test_a_big_networks_surface_takes_a_coarser_grid_with_the_same_values(tmp_pa
     expected = session.predict(np.column_stack([gx.ravel(), gy.ravel()]))[:, 0].reshape(gx.shape)
     np.testing.assert_allclose(surface.values, expected, rtol=1e-12)
     assert surface_resolution(presets.load("spiral")) == SURFACE_RESOLUTION  # small nets keep the fine grid
+
+
+def test_a_wide_shallow_networks_surface_counts_its_activations_too(tmp_path):
+    # 2-10000-1: 3·10⁴ multiply-adds a point, but 10⁴ tanh evaluations, each costing far more (it took 10 s to open)
+    spec = spec_io.load(wide_net_file(tmp_path, hidden=(10_000,)))
+    per_point = 2 * 10_000 + 10_000 + UNIT_COST * (10_000 + 1)
+    assert SURFACE_RESOLUTION**2 * per_point > SURFACE_WORK  # the fine grid would cost too much
+    assert surface_resolution(spec) == LEAST_RESOLUTION
