@@ -110,7 +110,7 @@ def build_actions(w: MainWindow) -> Actions:
             "&Gradient check…",
             w.show_gradient_check,
             "Ctrl+G",
-            "Compare backprop's gradients with finite differences",
+            "Compare backprop's gradients with the complex step and finite differences (runs in the background)",
         ),
         tidy=_action(w, "&Tidy layout", w.tidy_layout, "Ctrl+L"),
         fit=w.canvas.fit_action,

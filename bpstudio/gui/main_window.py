@@ -31,6 +31,7 @@ from bpstudio.document.kept_runs import KeptRuns, run_label
 from bpstudio.gui import docks, presentation
 from bpstudio.gui.actions import build_actions
 from bpstudio.gui.backend_loader import BackendLoader
+from bpstudio.gui.background_task import BackgroundTask
 from bpstudio.gui.canvas import LayerPalette, TopologyView
 from bpstudio.gui.canvas.neuron_items import BuiltPictures
 from bpstudio.gui.colors import network_colors
@@ -125,6 +126,8 @@ class MainWindow(QMainWindow):
         self._canvas_pending = False
         self._turn = 0
         self._built_pictures: tuple[NeuronMaps, dict[str, BuiltPictures]] | None = None  # (turn 2 for turn 3)
+        self.gradcheck_task: BackgroundTask | None = None  # the gradient check running, if one is
+        self.gradcheck_dialog: GradientCheckDialog | None = None
         self._refusal: str | None = None
         self._select_after_redraw: str | None = None
 
@@ -450,14 +453,30 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.canvas.fit_all)
 
     def show_gradient_check(self) -> None:
-        doc = self.document
-        try:
-            checks = gradient_check(doc.spec, doc.train_data, doc.params(), max_entries=200)
-        except BpstudioError as exc:
-            QMessageBox.warning(self, "Gradient check", str(exc))
+        """Check the network's gradients as they are now, off the GUI thread (a deep net takes seconds: the
+        window stays usable, the status bar says it is running), then show the dialog."""
+        if self.gradcheck_task is not None:
             return
-        self.gradcheck_dialog = GradientCheckDialog(checks, len(doc.train_data), self)
+        doc = self.document
+        spec, data, params = doc.spec, doc.train_data, doc.params()
+        self.gradcheck_task = task = BackgroundTask(
+            lambda _progress: gradient_check(spec, data, params, max_entries=200)
+        )
+        task.succeeded.connect(self._show_gradient_checks)
+        task.failed.connect(self._gradient_check_failed)
+        self.statusBar().showMessage(f"Gradient check of {spec.name or 'the network'} running…")
+        task.start_work()
+
+    def _show_gradient_checks(self, checks: Any) -> None:
+        self.gradcheck_task = None
+        self.statusBar().clearMessage()
+        self.gradcheck_dialog = GradientCheckDialog(checks, len(self.document.train_data), self)
         self.gradcheck_dialog.show()
+
+    def _gradient_check_failed(self, message: str) -> None:
+        self.gradcheck_task = None
+        self.statusBar().clearMessage()
+        QMessageBox.warning(self, "Gradient check", message)
 
     def toggle_presentation(self) -> None:
         presentation.apply(self, self.window_actions.presentation.isChecked(), self._base_font)

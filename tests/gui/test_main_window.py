@@ -25,12 +25,18 @@ def rows(dialog, name):
     return {table.item(r, 0).text(): table.item(r, column(table, name)).text() for r in range(table.rowCount())}
 
 
+def check_gradients(qtbot, w):
+    """Ctrl+G, then the dialog once the check (run in the background) is done."""
+    w.gradcheck_dialog = None
+    press(qtbot, w, Qt.Key.Key_G, CTRL)
+    qtbot.waitUntil(lambda: w.gradcheck_dialog is not None and w.gradcheck_dialog.isVisible(), timeout=60000)
+    return w.gradcheck_dialog
+
+
 def test_gradient_check_lists_every_parameter_as_passing(qtbot, window):
     w = window
     press(qtbot, w, Qt.Key.Key_S)
-    press(qtbot, w, Qt.Key.Key_G, CTRL)
-    dialog = w.gradcheck_dialog
-    assert dialog.isVisible()
+    dialog = check_gradients(qtbot, w)
     assert list(rows(dialog, "result")) == list(w.document.spec.param_shapes())
     assert set(rows(dialog, "result").values()) == {"pass"}
     text = " ".join(dialog.summary.text().split())
@@ -45,8 +51,7 @@ def test_gradient_check_of_the_deep_first_layer_is_real(qtbot, window, monkeypat
     resolve."""
     w = window
     open_example(qtbot, w, "deep_sigmoid")
-    press(qtbot, w, Qt.Key.Key_G, CTRL)
-    resolved = rows(w.gradcheck_dialog, "finite differences resolve")["h1.weight"]
+    resolved = rows(check_gradients(qtbot, w), "finite differences resolve")["h1.weight"]
     assert resolved.endswith(" of 16") and int(resolved.split()[0]) < 16
     assert "below their resolution" in w.gradcheck_dialog.summary.text()
     w.gradcheck_dialog.close()
@@ -55,12 +60,26 @@ def test_gradient_check_of_the_deep_first_layer_is_real(qtbot, window, monkeypat
     monkeypatch.setattr(
         Session, "gradients", lambda s: {**true_gradients(s), "h1.weight": true_gradients(s)["h1.weight"] * 1.5}
     )
-    press(qtbot, w, Qt.Key.Key_G, CTRL)
-    dialog = w.gradcheck_dialog
+    dialog = check_gradients(qtbot, w)
     assert rows(dialog, "result")["h1.weight"] == "MISMATCH"
     assert set(rows(dialog, "result").values()) == {"pass", "MISMATCH"}
     assert "Mismatch in h1.weight" in dialog.summary.text()
     dialog.close()
+
+
+def test_the_window_answers_while_a_deep_nets_gradients_are_checked(qtbot, window):
+    """The deep net's check takes seconds: it runs off the GUI thread, the status bar says so, a step taken
+    meanwhile is taken at once, and the dialog shows the network as it was when the check began."""
+    w = window
+    open_example(qtbot, w, "deep_sigmoid")
+    w.gradcheck_dialog = None
+    press(qtbot, w, Qt.Key.Key_G, CTRL)
+    assert w.gradcheck_dialog is None and "Gradient check" in w.statusBar().currentMessage()
+    press(qtbot, w, Qt.Key.Key_S)
+    assert w.document.session.step_count == 1 and w.gradcheck_dialog is None  # (the check is still running)
+    qtbot.waitUntil(lambda: w.gradcheck_dialog is not None and w.gradcheck_dialog.isVisible(), timeout=60000)
+    assert set(rows(w.gradcheck_dialog, "result").values()) <= {"pass"}
+    w.gradcheck_dialog.close()
 
 
 # === 12. presentation mode =======================================================================================

@@ -19,7 +19,8 @@ PROJECTOR_ROOM = (1024 - 16, 768 - 48)  # a 1024×768 screen less a window manag
 def opened_by(qtbot, window, *path):
     before = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
     menu(window, *path).trigger()
-    settle(qtbot)
+    settle(qtbot)  # (the gradient check opens its dialog when its work in the background is done)
+    qtbot.waitUntil(lambda: any(w.isVisible() and w not in before for w in QApplication.topLevelWidgets()))
     opened = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w not in before]
     assert len(opened) == 1, opened
     return opened[0]
