@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_POWER, MAX_POWER = 2, 9
+PAIRED_WIDTH = 4
 GRAMMAR = "xi, xi^k (k from 2 to 9), xi*xj, sin(xi) or cos(xi)"
 _COLUMN = r"x(\d+)"
 _PATTERNS = (
@@ -96,12 +97,13 @@ def parse_terms(terms: Sequence[object], width: int | None = None, source: str =
 
 def offered_terms(width: int) -> tuple[str, ...]:
     """The terms the app offers as toggles for an input of ``width`` columns, in the order it shows them:
-    for two, x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2) (TF Playground's feature column)."""
+    for two, x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2) (TF Playground's feature column); products of two
+    columns only up to ``PAIRED_WIDTH`` columns (a 64-column input would offer 2016)."""
     n = range(1, width + 1)
     return (
         *(f"x{i}" for i in n),
         *(f"x{i}^2" for i in n),
-        *(f"x{i}*x{j}" for i in n for j in n if i < j),
+        *(f"x{i}*x{j}" for i in n for j in n if i < j and width <= PAIRED_WIDTH),
         *(f"sin(x{i})" for i in n),
     )
 

@@ -304,6 +304,8 @@ def _check_features_fields(layer: LayerSpec) -> None:
         raise SpecError(f"a features layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
     if layer.activation != "identity":
         raise SpecError("a features layer has no activation (its terms are its outputs)", layer.id, "activation")
+    if layer.units is not None:
+        raise SpecError("a features layer takes its width from its terms, so it has no units", layer.id, "units")
     if not isinstance(layer.terms, tuple) or not layer.terms:
         got = list(layer.terms) if isinstance(layer.terms, tuple) else layer.terms
         raise SpecError(

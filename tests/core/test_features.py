@@ -204,3 +204,19 @@ def test_offered_terms_follow_tf_playgrounds_feature_column():
     assert features.offered_terms(2) == ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
     labels = [features.parse_term(t).label for t in features.offered_terms(2)]
     assert labels == ["x1", "x2", "x1²", "x2²", "x1·x2", "sin x1", "sin x2"]
+
+
+def test_the_chain_rule_through_a_features_layer_names_each_terms_derivative_with_its_numbers():
+    from bpstudio.core.tools.explain import explain, to_text
+
+    spec, data = features_net(["x1", "x1^3", "x1*x2", "cos(x1)", "sin(x3)"])
+    trace = Session(spec, data).forward_backward().to_numpy()
+    expl = explain(spec, trace, "h.weight", (0, 1))
+    assert expl.matches and expl.batch_value == pytest.approx(float(trace.grads["h.weight"][0, 1]), rel=1e-9)
+    assert expl.n_paths == 8  # h[0] feeds x1, x1³, x1·x2, cos x1 (not sin x3): 4 terms × 2 output units
+    meanings = {f.meaning: f.value for p in expl.paths for f in p.factors if f.symbol.startswith("∂net_f[")}
+    h0 = trace.layers["h"].out[0]
+    assert meanings["f's term x1³ by x1 = out_h[0]: 3·x1²"] == pytest.approx(3 * h0[0] ** 2, rel=1e-12)
+    assert meanings["f's term x1·x2 by x1 = out_h[0]: x2"] == pytest.approx(h0[1], rel=1e-12)
+    assert meanings["f's term cos x1 by x1 = out_h[0]: −sin x1"] == pytest.approx(-np.sin(h0[0]), rel=1e-12)
+    assert "∂net_f[1]/∂out_h[0]" in to_text(expl)  # the panel's path through the term x1³

@@ -23,6 +23,7 @@ from bpstudio.gui.qt_utils import format_number
 
 ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
+ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 def subtitle(state: LayerState) -> tuple[str, str]:
@@ -52,6 +53,8 @@ class LayerGeometry:
             self.metrics = style.neuron_metrics(state.units)
             body = state.units * self.metrics.spacing
             self.cols = self.rows = 0
+            if state.unit_labels and not self.metrics.show_net:  # room for the terms left of the circles
+                width = max(width, 2 * (self.metrics.radius + 72))
         else:
             self.metrics = style.neuron_metrics(state.units)
             shown = min(state.units, HEAT_MAX_UNITS)
