@@ -24,7 +24,7 @@ torch = optional_torch()
 F = torch.nn.functional if torch is not None else None
 
 REPO = Path(__file__).resolve().parents[2]
-PRESETS = ("deep_relu_he", "deep_sigmoid", "deep_sigmoid_residual", "mazur", "spiral", "xor")
+PRESETS = ("circle_features", "deep_relu_he", "deep_sigmoid", "deep_sigmoid_residual", "mazur", "spiral", "xor")
 MAZUR_KEYS = {"loss", "h.weight", "h.bias", "o.weight", "o.bias"}
 
 
@@ -291,7 +291,7 @@ def test_check_says_what_finite_differences_cannot_resolve(capsys):
     assert "Finite differences cannot resolve" in out.splitlines()[-1]
 
 
-def test_presets_lists_all_six(capsys):
+def test_presets_lists_every_example(capsys):
     code, out, _ = run(capsys, "presets")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == list(PRESETS)
