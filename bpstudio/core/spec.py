@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core import activations, losses
+from bpstudio.core import activations, features, losses
 from bpstudio.core.checks import is_count, is_whole, require_finite
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
@@ -38,7 +38,7 @@ from bpstudio.core.optimizer_spec import Schedule as Schedule
 
 _require_finite = require_finite  # (the name the readers in io/ use)
 
-LAYER_TYPES = ("input", "dense", "add", "concat")
+LAYER_TYPES = ("input", "dense", "add", "concat", "features")
 PARAM_NAMES = ("weight", "bias")
 INITIALISERS = {
     # name -> the parameters it takes, with their defaults (PyTorch's nn.init defaults)
@@ -130,6 +130,7 @@ class LayerSpec:
     frozen: frozenset[str] = frozenset()
     position: tuple[float, float] | None = None
     color: int | None = None  # the app's palette slot this layer keeps for its life (None: the next free one)
+    terms: tuple[str, ...] = ()  # a features layer's terms ("x1", "x1^2", "x1*x2", "sin(x1)"): its columns
 
     def __post_init__(self) -> None:
         for name, ndim in (("weight", 2), ("bias", 1)):
@@ -140,6 +141,8 @@ class LayerSpec:
                 object.__setattr__(self, name, array)
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "frozen", frozenset(self.frozen))
+        if isinstance(self.terms, (list, tuple)):
+            object.__setattr__(self, "terms", tuple(self.terms))
         if is_whole(self.color):  # (a NumPy integer becomes a plain one, which JSON can hold)
             object.__setattr__(self, "color", int(self.color))
 
@@ -287,12 +290,16 @@ def _check_layer_fields(layer: LayerSpec) -> None:
                 layer.id,
                 "inputs",
             )
+    elif layer.type == "features":
+        _check_features_fields(layer)
     elif not layer.inputs:
         raise SpecError(f"an {layer.type} layer needs at least one input", layer.id, "inputs")
     if len(set(layer.inputs)) != len(layer.inputs):
         raise SpecError("lists the same input twice", layer.id, "inputs")
+    if layer.type != "features" and layer.terms:
+        raise SpecError(f"only a features layer has terms, not {_a(layer.type)} layer", layer.id, "terms")
     if layer.type != "dense" and (layer.weight is not None or layer.bias is not None):
-        raise SpecError(f"an {layer.type} layer has no parameters", layer.id, "weight")
+        raise SpecError(f"{_a(layer.type)} layer has no parameters", layer.id, "weight")
     if not layer.use_bias and layer.bias is not None:
         raise SpecError("bias values given but use_bias is false", layer.id, "bias")
     if layer.color is not None and (layer.type == "input" or not is_count(layer.color, 0)):
@@ -311,6 +318,30 @@ def check_layer_id(layer_id: str) -> None:
         problem = "holds '|', which bpstudio keeps for joining names"
     if problem is not None:
         raise SpecError(f"the id {brief(layer_id)} {problem}", field="id")
+
+
+def _a(layer_type: str) -> str:
+    return f"{'an' if layer_type[0] in 'aeiou' else 'a'} {layer_type}"
+
+
+def _check_features_fields(layer: LayerSpec) -> None:
+    """One input, no activation, and a non-empty list of terms each of which parses (columns are checked
+    against the input's width once widths are known)."""
+    if len(layer.inputs) != 1:
+        raise SpecError(f"a features layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
+    if layer.activation != "identity":
+        raise SpecError("a features layer has no activation (its terms are its outputs)", layer.id, "activation")
+    if layer.units is not None:
+        raise SpecError("a features layer takes its width from its terms, so it has no units", layer.id, "units")
+    if not isinstance(layer.terms, tuple) or not layer.terms:
+        got = list(layer.terms) if isinstance(layer.terms, tuple) else layer.terms
+        raise SpecError(
+            f'must be a non-empty list of terms such as ["x1", "x2", "x1^2"], got {got!r}', layer.id, "terms"
+        )
+    try:
+        features.parse_terms(layer.terms)
+    except features.TermError as exc:
+        raise SpecError(str(exc), layer.id, "terms") from None
 
 
 def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
@@ -361,6 +392,12 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
             widths[layer_id] = layer.units
         elif layer.type == "concat":
             widths[layer_id] = sum(widths[i] for i in layer.inputs)
+        elif layer.type == "features":
+            try:
+                features.parse_terms(layer.terms, widths[layer.inputs[0]], layer.inputs[0])
+            except features.TermError as exc:
+                raise SpecError(str(exc), layer_id, "terms") from None
+            widths[layer_id] = len(layer.terms)
         else:  # add: every input must have the same width
             seen = {i: widths[i] for i in layer.inputs}
             if len(set(seen.values())) > 1:

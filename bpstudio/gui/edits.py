@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF
 
+from bpstudio.core import features
 from bpstudio.core.edit import topology as edit
+from bpstudio.core.edit.terms import toggle_term
 from bpstudio.core.init import initial_params
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas import placement
@@ -50,6 +52,7 @@ class EditRequests:
         w.inspector.randomize_requested.connect(self.randomize)
         w.inspector.reset_requested.connect(self.reset_layer)
         w.inspector.output_requested.connect(self.set_output)
+        w.inspector.term_requested.connect(self.toggle_term)
         w.training_panel.loss_requested.connect(self.document.set_loss)
         w.training_panel.optimizer_requested.connect(self.document.set_optimizer)
         w.training_panel.batch_size_requested.connect(self.document.set_batch_size)
@@ -132,6 +135,12 @@ class EditRequests:
             return new
 
         self.document.edit(f"Change '{layer_id}': {_describe(changes)}", make)
+
+    def toggle_term(self, layer_id: str, term: str, on: bool) -> None:
+        label = features.parse_term(term).label
+        self.document.edit(
+            f"Switch {label} {'on' if on else 'off'} in '{layer_id}'", lambda s: toggle_term(s, layer_id, term, on)
+        )
 
     def randomize(self, layer_id: str, seed: int) -> None:
         def make(spec: NetworkSpec) -> NetworkSpec:

@@ -24,7 +24,16 @@ torch = optional_torch()
 F = torch.nn.functional if torch is not None else None
 
 REPO = Path(__file__).resolve().parents[2]
-PRESETS = ("deep_relu_he", "deep_sigmoid", "deep_sigmoid_residual", "digits", "mazur", "spiral", "xor")
+PRESETS = (
+    "circle_features",
+    "deep_relu_he",
+    "deep_sigmoid",
+    "deep_sigmoid_residual",
+    "digits",
+    "mazur",
+    "spiral",
+    "xor",
+)
 MAZUR_KEYS = {"loss", "h.weight", "h.bias", "o.weight", "o.bias"}
 
 

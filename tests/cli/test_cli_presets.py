@@ -51,7 +51,7 @@ def test_an_existing_file_is_not_overwritten(capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["nosuch", "--save", "{tmp}/n.json"], "unknown preset 'nosuch' (presets: deep_relu_he, "),
+        (["nosuch", "--save", "{tmp}/n.json"], "unknown preset 'nosuch' (presets: "),
         (["--save", "{tmp}/n.json"], "--save needs the preset's name: bpstudio presets NAME --save NET.json"),
         (["xor"], "say where to write preset 'xor': bpstudio presets xor --save NET.json"),
         (["xor", "--save", "{tmp}/no/n.json"], "folder '{tmp}/no' does not exist"),

@@ -1,4 +1,6 @@
 """Hypothesis strategies for random network DAGs covering every layer type, activation and loss."""
+# (features layers draw powers up to 4 here: x^9 of a normal draw is a float32 test's rounding, not its check;
+# every power is checked against torch and the complex step in tests/core/test_features.py)
 
 from __future__ import annotations
 
@@ -11,9 +13,20 @@ from bpstudio.core.spec import NetworkSpec
 from tests.helpers import network
 
 
+def term(width: int) -> st.SearchStrategy[str]:
+    """One feature term over ``width`` columns: xi, xi^k, xi*xj, sin(xi) or cos(xi)."""
+    column = st.integers(1, width)
+    return st.one_of(
+        column.map(lambda i: f"x{i}"),
+        st.tuples(column, st.integers(2, 4)).map(lambda ik: f"x{ik[0]}^{ik[1]}"),
+        st.tuples(column, column).map(lambda ij: f"x{ij[0]}*x{ij[1]}"),
+        st.tuples(st.sampled_from(("sin", "cos")), column).map(lambda fi: f"{fi[0]}(x{fi[1]})"),
+    )
+
+
 @st.composite
 def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
-    """A random DAG (dense, add, concat, any activation) with explicit weights and matching data."""
+    """A random DAG (dense, add, concat, features, any activation) with explicit weights and matching data."""
     loss = draw(st.sampled_from(losses.NAMES))
     n_in = draw(st.integers(1, 3))
     layers = [{"id": "x", "type": "input", "units": n_in}]
@@ -21,7 +34,7 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     for k in range(draw(st.integers(1, max_layers))):
         lid = f"l{k}"
-        kind = draw(st.sampled_from(("dense", "dense", "add", "concat")))
+        kind = draw(st.sampled_from(("dense", "dense", "add", "concat", "features")))
         act = draw(st.sampled_from(activations.NAMES))
         computed = [i for i in widths if i != "x"]
         if kind == "add":
@@ -41,6 +54,11 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
             widths[lid] = sum(widths[i] for i in inputs)
             continue
         source = draw(st.sampled_from(list(widths)))
+        if kind == "features":
+            terms = draw(st.lists(term(widths[source]), min_size=1, max_size=4))
+            layers.append({"id": lid, "type": "features", "inputs": [source], "terms": terms})
+            widths[lid] = len(terms)
+            continue
         units = draw(st.integers(1, 4))
         use_bias = draw(st.booleans())
         layer = {

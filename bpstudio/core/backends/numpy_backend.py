@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from bpstudio.core import activations, losses
+from bpstudio.core import activations, features, losses
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
 
@@ -88,6 +88,26 @@ class Concat:
         ]
 
 
+class Features:
+    """z = [term₁(x), term₂(x), …] (x1, x1², x1·x2, sin x1, …), y = z: no parameters, no activation.
+    Backward: each term sends its column's gradient to the input columns it reads (features.backward)."""
+
+    def __init__(self, layer: LayerSpec, needs_input_grad: bool):
+        self.terms = features.parse_terms(layer.terms)
+        self.layer_id = layer.id
+        self.needs_input_grad = needs_input_grad
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        z = features.forward(self.terms, inputs[0])
+        return LayerTrace(self.layer_id, list(inputs), z, z)
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        record.grad_out = grad_out
+        record.grad_pre = grad_out
+        dx = features.backward(self.terms, record.inputs[0], grad_out) if self.needs_input_grad else None
+        record.grad_inputs = [dx]
+
+
 class NumpyBackend:
     name = "numpy"
     device = "cpu"
@@ -120,6 +140,8 @@ class NumpyBackend:
             return Add(layer, needs_input_grad)
         if layer.type == "concat":
             return Concat(layer, input_widths, needs_input_grad)
+        if layer.type == "features":
+            return Features(layer, needs_input_grad[0])
         raise AssertionError(f"no numpy kernel for layer type '{layer.type}'")
 
     def loss(self, name: str) -> Callable[[Array, Array], tuple[float, Array]]:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bpstudio.core import features
 from bpstudio.core.backends.base import StepPlan
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
@@ -53,6 +54,22 @@ def _leaf(t: Tensor) -> Tensor:
     return t.detach().requires_grad_(True)
 
 
+def _features(terms: Sequence[features.Term], x: Tensor) -> Tensor:
+    """A features layer's columns, each term by torch's own operations (autograd gives the backward)."""
+    columns = []
+    for t in terms:
+        xi = x[:, t.i]
+        if t.kind == "x":
+            columns.append(xi)
+        elif t.kind == "pow":
+            columns.append(xi**t.power)
+        elif t.kind == "mul":
+            columns.append(xi * x[:, t.j])
+        else:
+            columns.append(torch.sin(xi) if t.kind == "sin" else torch.cos(xi))
+    return torch.stack(columns, dim=1)
+
+
 class TorchKernel:
     """Any layer: pre = combine(inputs, params), out = activation(pre); backward by autograd."""
 
@@ -63,6 +80,7 @@ class TorchKernel:
         self.param_names = layer.param_names
         self.param_keys = tuple(f"{layer.id}.{p}" for p in layer.param_names)
         self.needs_input_grad = list(needs_input_grad)
+        self.terms = features.parse_terms(layer.terms) if layer.type == "features" else ()
 
     def forward(self, inputs: Sequence[Tensor], params: Mapping[str, Tensor]) -> LayerTrace:
         """This layer alone: its inputs and parameters become leaves of a graph of its own."""
@@ -78,6 +96,8 @@ class TorchKernel:
                 pre = xs[0] + xs[1] if len(xs) > 1 else xs[0] * 1.0
                 for x in xs[2:]:
                     pre = pre + x
+            elif self.kind == "features":
+                pre = _features(self.terms, xs[0])
             else:
                 pre = torch.cat(list(xs), dim=1)
             if not pre.requires_grad:  # nothing upstream needs gradients: still trace dL/dpre

@@ -46,7 +46,7 @@ def same_structure(a: NetworkSpec, b: NetworkSpec) -> bool:
             spec.output,
             spec.loss,
             tuple(
-                (l.id, l.type, l.inputs, l.units, l.activation, l.use_bias, tuple(sorted(l.frozen)))
+                (l.id, l.type, l.inputs, l.units, l.activation, l.use_bias, tuple(sorted(l.frozen)), l.terms)
                 for l in spec.layers
             ),
         )
@@ -64,12 +64,13 @@ def renamed_layers(old: NetworkSpec, new: NetworkSpec) -> dict[str, str]:
     if len(set(names.values())) != len(names) or names[old.output] != new.output:
         return {}
     for a, b in zip(old.layers, new.layers):
-        if (a.type, a.units, a.activation, a.use_bias, a.frozen) != (
+        if (a.type, a.units, a.activation, a.use_bias, a.frozen, a.terms) != (
             b.type,
             b.units,
             b.activation,
             b.use_bias,
             b.frozen,
+            b.terms,
         ) or tuple(names[i] for i in a.inputs) != b.inputs:
             return {}
     return {a: b for a, b in names.items() if a != b}

@@ -33,7 +33,7 @@ from bpstudio.core.spec import (
 
 FORMAT = "bpstudio-network"
 VERSION = 2  # the newest version read; a network is written as the oldest version that holds it
-NEW_IN_2 = {"activations": ("silu", "mish", "sin"), "optimizers": ("adamw", "rmsprop")}
+NEW_IN_2 = {"activations": ("silu", "mish", "sin"), "optimizers": ("adamw", "rmsprop"), "layers": ("features",)}
 TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data", "batch_size"}
 LAYER_FIELDS = {
     "input": {"id", "type", "units", "position"},
@@ -53,6 +53,7 @@ LAYER_FIELDS = {
     },
     "add": {"id", "type", "inputs", "activation", "position", "color"},
     "concat": {"id", "type", "inputs", "activation", "position", "color"},
+    "features": {"id", "type", "inputs", "terms", "position", "color"},
 }
 OPTIMIZER_FIELDS = {
     "name",
@@ -151,6 +152,9 @@ def _layer(raw: Any, index: int) -> LayerSpec:
             ) from None
         position = (float(x), float(y))
     weight_init, bias_init = _inits(raw.get("init"), layer_id)
+    terms = raw.get("terms", [])
+    if kind == "features" and not isinstance(terms, list):
+        raise SpecError(f'must be a list of terms such as ["x1", "x2", "x1^2"], got {terms!r}', layer_id, "terms")
     return LayerSpec(
         id=layer_id,
         type=kind,
@@ -165,6 +169,7 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         frozen=_frozen(raw.get("frozen"), layer_id),
         position=position,
         color=raw.get("color"),
+        terms=tuple(terms),
     )
 
 
@@ -205,11 +210,12 @@ def _schedule(raw: Any) -> Schedule:
 
 def format_version(spec: NetworkSpec) -> int:
     """The oldest version of the format that holds ``spec``: 2 when it uses anything version 1 did not have
-    (:data:`NEW_IN_2`'s activations and optimizers, ``l1``, ``clip_norm``, a ``schedule``), else 1, which older
-    bpstudio releases read."""
+    (:data:`NEW_IN_2`'s activations, optimizers and layer types, ``l1``, ``clip_norm``, a ``schedule``), else 1,
+    which older bpstudio releases read."""
     opt = spec.optimizer
     newer = (
         any(layer.activation in NEW_IN_2["activations"] for layer in spec.layers)
+        or any(layer.type in NEW_IN_2["layers"] for layer in spec.layers)
         or opt.name in NEW_IN_2["optimizers"]
         or bool(opt.l1)
         or opt.clip_norm is not None
@@ -283,7 +289,9 @@ def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
         out["inputs"] = list(layer.inputs)
     if layer.units is not None and layer.type in ("input", "dense"):
         out["units"] = layer.units
-    if layer.type != "input":
+    if layer.type == "features":
+        out["terms"] = list(layer.terms)
+    elif layer.type != "input":
         out["activation"] = layer.activation
     if layer.type == "dense":
         out["use_bias"] = layer.use_bias

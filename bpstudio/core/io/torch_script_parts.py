@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bpstudio import __version__
-from bpstudio.core import activations
+from bpstudio.core import activations, features
 from bpstudio.core.data import Dataset
 from bpstudio.core.spec import NetworkSpec
 
@@ -122,6 +122,7 @@ def describe(spec: NetworkSpec, layer_id: str) -> str:
         "dense": f"dense {layer.units}{'' if layer.use_bias else ' (no bias)'}",
         "add": f"add of {', '.join(layer.inputs)}",
         "concat": f"concat of {', '.join(layer.inputs)}",
+        "features": f"features {', '.join(layer.terms)} of {''.join(layer.inputs)}",
     }[layer.type]
     if layer.type == "dense":
         what += f" from {layer.inputs[0]}"
@@ -188,7 +189,8 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
     lines = [
         "",
         "class Network(nn.Module):",
-        '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat."""',
+        '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat; a features layer stacks its'
+        ' terms."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
@@ -211,6 +213,9 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         sources = [names[i] for i in layer.inputs]
         if layer.type == "dense":
             pre = f"self.{names[layer_id]}({sources[0]})"
+        elif layer.type == "features":
+            columns = ", ".join(term_code(t, sources[0]) for t in features.parse_terms(layer.terms))
+            pre = f"torch.stack([{columns}], dim=1)  # {', '.join(layer.terms)}"
         elif len(sources) == 1:
             pre = sources[0]
         elif layer.type == "add":
@@ -220,6 +225,18 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         lines.append(f"        {names[layer_id]} = {ACTIVATION_CODE[layer.activation].format(pre)}")
     lines.append(f"        return {names[spec.output]}\n")
     return "\n".join(lines)
+
+
+def term_code(term: features.Term, source: str) -> str:
+    """One feature term as a torch expression on the columns of ``source``."""
+    xi = f"{source}[:, {term.i}]"
+    if term.kind == "pow":
+        return f"{xi} ** {term.power}"
+    if term.kind == "mul":
+        return f"{xi} * {source}[:, {term.j}]"
+    if term.kind in ("sin", "cos"):
+        return f"torch.{term.kind}({xi})"
+    return xi
 
 
 def loss_code(loss: str) -> str:

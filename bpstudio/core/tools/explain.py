@@ -4,7 +4,8 @@ Matt Mazur's walk-through derives ∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂ne
 further back sums one term per route to the loss: ∂E/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1. Here the
 same is done for any network: the units form a graph (net → out through the activation, out → net of the
 next layer through a weight, an add or a concat slot), and every path from the parameter to an output
-unit contributes the product of the local derivatives along it:
+unit contributes the product of the local derivatives along it (through a features layer the local derivative
+is the term's own, per sample: ∂(x1²)/∂x1 = 2·x1):
 
     ∂E/∂W_L[j,k] = Σ_paths ∂E/∂out_y[o] · Π ∂(unit)/∂(previous unit) · ∂out_L[·]/∂net_L[j] · in_L[k]
 
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bpstudio.core import activations
+from bpstudio.core import activations, features
 from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError, SpecError
 from bpstudio.core.spec import NetworkSpec
@@ -264,7 +265,8 @@ class _Graph:
         self.pre = {lid: as64(trace.layers[lid].pre) for lid in self.order}
         self.out = {lid: as64(trace.layers[lid].out) for lid in self.order}
         self.loss_grad = as64(trace.output_grad)
-        # edges[X] lists (consumer C, matrix A with ∂net_C = A·out_X, structural mask, kind)
+        # edges[X] lists (consumer C, matrix A with ∂net_C = A·out_X, structural mask, kind); for a features
+        # consumer A is the terms' Jacobian per sample, (batch, terms, width)
         self.edges: dict[str, list[tuple[str, np.ndarray, np.ndarray, str]]] = {lid: [] for lid in self.order}
         for lid in self.order:
             layer = spec.layer(lid)
@@ -275,6 +277,10 @@ class _Graph:
                     if layer.type == "dense":
                         a = as64(trace.params_before[f"{lid}.weight"])
                         mask = np.ones(a.shape, dtype=bool)
+                    elif layer.type == "features":
+                        a, mask = features.jacobian(
+                            features.parse_terms(layer.terms), as64(trace.layers[lid].inputs[0])
+                        )
                     else:  # add: net_C[n] = Σ inputs[n]; concat: net_C[offset + n] = input[n]
                         mask = np.zeros((spec.widths[lid], width), dtype=bool)
                         mask[np.arange(width) + (offset if layer.type == "concat" else 0), np.arange(width)] = True
@@ -289,7 +295,11 @@ class _Graph:
                 self.grad_out[lid] = self.loss_grad
             else:
                 self.grad_out[lid] = sum(
-                    (self.grad_net[c] @ a for c, a, _, _ in self.edges[lid]), np.zeros_like(self.out[lid])
+                    (
+                        np.einsum("bm,bmn->bn", self.grad_net[c], a) if a.ndim == 3 else self.grad_net[c] @ a
+                        for c, a, _, _ in self.edges[lid]
+                    ),
+                    np.zeros_like(self.out[lid]),
                 )
             jac = self.jac[lid]
             grad_out = self.grad_out[lid]
@@ -377,7 +387,8 @@ class _Graph:
                         continue
                     options = [
                         (abs(a[m, n] * t.value), c, m, kind, float(a[m, n]), t)
-                        for c, a, mask, kind in self.edges[lid]
+                        for c, a_all, mask, kind in self.edges[lid]
+                        for a in [a_all[s] if a_all.ndim == 3 else a_all]
                         for m in map(int, np.flatnonzero(mask[:, n]))
                         for t in net_tails[c][m]
                     ]
@@ -386,7 +397,7 @@ class _Graph:
                         [
                             _Tail(
                                 t.value * w,
-                                t.factors + (self._edge_factor(c, m, kind, lid, n, w),),
+                                t.factors + (self._edge_factor(c, m, kind, lid, n, w, spec),),
                                 t.via,
                                 t.before_activation,
                             )
@@ -408,12 +419,18 @@ class _Graph:
         return net_tails[self.root][j]
 
     @staticmethod
-    def _edge_factor(consumer: str, m: int, kind: str, lid: str, n: int, value: float) -> Factor:
-        meaning = {
-            "dense": f"the weight w_{consumer}[{m},{n}]",
-            "add": f"1 ({consumer} adds its inputs)",
-            "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})",
-        }[kind]
+    def _edge_factor(consumer: str, m: int, kind: str, lid: str, n: int, value: float, spec: NetworkSpec) -> Factor:
+        if kind == "features":
+            term = features.parse_term(spec.layer(consumer).terms[m])
+            meaning = (
+                f"{consumer}'s term {term.label} by x{n + 1} = out_{lid}[{n}]: {features.derivative_formula(term, n)}"
+            )
+        else:
+            meaning = {
+                "dense": f"the weight w_{consumer}[{m},{n}]",
+                "add": f"1 ({consumer} adds its inputs)",
+                "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})",
+            }[kind]
         return Factor(f"∂net_{consumer}[{m}]/∂out_{lid}[{n}]", meaning, value)
 
 

@@ -23,6 +23,7 @@ from bpstudio.gui.qt_utils import format_number
 
 ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
+ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 def subtitle(state: LayerState) -> tuple[str, str]:
@@ -56,6 +57,8 @@ class LayerGeometry:
             body = state.units * self.metrics.spacing
             width = max(width, 2 * (self.metrics.radius + 2 * BODY_PAD))
             self.cols = self.rows = 0
+            if state.unit_labels and not self.metrics.show_net:  # room for the terms left of the circles
+                width = max(width, 2 * (self.metrics.radius + 72))
         else:
             shown = min(state.units, HEAT_MAX_UNITS)
             self.cols, self.rows = HEAT_COLS, math.ceil(shown / HEAT_COLS)

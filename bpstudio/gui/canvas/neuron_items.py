@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from bpstudio.core.tools.neuron_maps import LayerMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.edge_labels import EdgeLabels
-from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, LayerGeometry
+from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, ALIGN_RIGHT, LayerGeometry
 from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
 from bpstudio.gui.canvas.style import PORT_R
@@ -107,6 +107,7 @@ class LayerOverlayItem(QGraphicsItem):
         self.texts, self._circles, self._fills = [], [], []
         self._values: list[float | None] = []
         self._targets: list[tuple[QRectF, str]] = []
+        self._terms: list[tuple[QRectF, str]] = []  # a features layer's term beside each unit, when not under it
         if not state.small:
             self._fit_pictures()
             self.update()
@@ -125,6 +126,10 @@ class LayerOverlayItem(QGraphicsItem):
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
                 sub = f"b {format_number(float(state.bias[k]), m.digits)}"
+            if k < len(state.unit_labels):  # a features layer: the term under the circle, or left of it
+                sub = state.unit_labels[k] if m.show_net else None
+                if not m.show_net:
+                    self._terms.append((QRectF(c.x() - m.radius - 64, c.y() - 8, 60, 16), state.unit_labels[k]))
             self._values.append(value)
             self.texts.append(("", sub if sub and m.show_net else ""))
             self._fills.append(QBrush(fill))
@@ -213,6 +218,14 @@ class LayerOverlayItem(QGraphicsItem):
                 painter.setPen(style.MUTED)
                 painter.setFont(f.net)
                 painter.drawText(self._sub_rects[k], ALIGN_CENTER, sub)
+        if self._terms:
+            painter.setFont(f.caption)
+            for rect, text in self._terms:
+                painter.setPen(style.NO_PEN)
+                painter.setBrush(PILL)
+                painter.drawRoundedRect(rect, 4, 4)
+                painter.setPen(style.INK)
+                painter.drawText(rect.adjusted(0, 0, -3, 0), ALIGN_RIGHT, text)
         if self._targets:
             painter.setPen(style.MUTED)
             painter.setFont(f.caption)
@@ -292,9 +305,12 @@ class UnitEdgesItem(QGraphicsItem):
 
     def set_state(self, src: LayerState, dst: LayerState, offset: int, net: NetworkState) -> None:
         """Which lines exist and how they look; call :meth:`place` afterwards for where they are."""
-        self.kind = dst.type if dst.type in ("concat", "add") else "weight"
+        self.kind = dst.type if dst.type in ("concat", "add", "features") else "weight"
         if self.kind == "weight":
             rows, cols = np.divmod(np.arange(dst.units * src.units), src.units)
+        elif self.kind == "features":  # a line from each input unit a term reads to that term
+            pairs = [(m, n) for m, reads in enumerate(dst.unit_reads) for n in sorted(set(reads))]
+            rows, cols = (np.array(a, dtype=int) for a in zip(*pairs)) if pairs else (np.zeros(0, int),) * 2
         else:
             cols = np.arange(src.units)
             rows = cols + (offset if self.kind == "concat" else 0)

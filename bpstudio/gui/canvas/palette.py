@@ -19,8 +19,9 @@ LAYER_TYPES = (
     ("dense", "Dense", "a fully connected layer: weights, bias and an activation"),
     ("add", "Add", "adds its inputs unit by unit (residual connections)"),
     ("concat", "Concat", "joins its inputs side by side"),
+    ("features", "Features", "feature inputs of one layer: x1, x1², x1·x2, sin x1 … (switch them in the inspector)"),
 )
-GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b"}
+GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b", "features": "#76b7b2"}
 # the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
 LOOKS = ((True, True), (False, True), (False, False))
 

@@ -295,6 +295,11 @@ class CanvasScene(QGraphicsScene):
         if hit.kind == "edge":
             edges = hit.edges
             assert edges is not None
+            if edges.kind == "features":
+                return (
+                    f"this line feeds {edges.source}[{hit.index[1]}] into a term of '{edges.target}': "
+                    "a features layer has no weights to edit (switch its terms in its inspector)"
+                )
             if edges.kind != "weight":
                 rule = "adds" if edges.kind == "add" else "copies"
                 return (
@@ -311,6 +316,8 @@ class CanvasScene(QGraphicsScene):
                 f"'{hit.layer}' is the input layer: its neurons hold the data's features and have no bias to "
                 "edit (double-click a line out of it to edit a weight)"
             )
+        if state.type == "features":
+            return f"'{hit.layer}' is a features layer: it computes its terms and has no bias to edit"
         if state.type != "dense":
             what = "sums" if state.type == "add" else "joins"
             return f"'{hit.layer}' is {_a(state.type)} layer: it {what} its inputs and has no bias to edit"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QColor
 
+from bpstudio.core import features
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas.style import SMALL_LAYER
 from bpstudio.gui.qt_utils import format_number
@@ -43,6 +44,8 @@ class LayerState:
     phase_label: str | None = None
     targets: list[str | None] | None = None  # output layer: the target next to each unit
     loss: float | None = None  # output layer, once the loss has run
+    unit_labels: tuple[str, ...] = ()  # a features layer: each unit's term as people write it (x1², sin x1)
+    unit_reads: tuple[tuple[int, ...], ...] = ()  # a features layer: the input units each term reads
 
     @property
     def small(self) -> bool:
@@ -129,6 +132,10 @@ def build_state(
             frozen=frozenset(lay.frozen),
             phase_label=labels.get(lid),
         )
+        if lay.type == "features":
+            terms = features.parse_terms(lay.terms)
+            state.unit_labels = tuple(t.label for t in terms)
+            state.unit_reads = tuple(t.columns for t in terms)
         if lay.type == "dense":
             state.weight = _fitting(shapes[f"{lid}.weight"], params.get(f"{lid}.weight"), lay.weight)
             if lay.use_bias:

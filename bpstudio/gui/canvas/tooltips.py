@@ -36,6 +36,8 @@ def _frozen(state: LayerState, param: str) -> str:
 def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
     state = net.layers[layer_id]
     what = state.type if state.activation == "identity" else f"{state.type}, {state.activation}"
+    if unit < len(state.unit_labels):
+        what = f"features: the term {state.unit_labels[unit]}"
     rows = []
     if state.pre is not None and state.type != "input":
         rows.append(_row("net", format_number(float(state.pre[unit])), "pre-activation"))
@@ -66,6 +68,9 @@ def edge_tooltip(net: NetworkState, hit: Hit) -> str:
     row, col = hit.index
     src, dst = net.layers[edges.source], net.layers[edges.target]
     head = f"<b>{html.escape(edges.source)}[{col}] → {html.escape(edges.target)}[{row}]</b>"
+    if edges.kind == "features":
+        term = dst.unit_labels[row] if row < len(dst.unit_labels) else "?"
+        return f"{head}<br>features: the term {html.escape(term)} reads x{col + 1}, this value (no weight)"
     if edges.kind != "weight":
         rule = "adds the value unchanged" if edges.kind == "add" else "copies the value into its slot"
         return f"{head}<br>{edges.kind}: {rule} (no weight)"
@@ -92,6 +97,8 @@ def layer_tooltip(net: NetworkState, layer_id: str) -> str:
         f"<b>{html.escape(layer_id)}</b> · {state.type}, {state.units} units"
         + ("" if state.activation == "identity" else f", {state.activation}")
     ]
+    if state.unit_labels:
+        lines.append("terms: " + ", ".join(html.escape(t) for t in state.unit_labels))
     if state.inputs:
         lines.append("inputs: " + ", ".join(html.escape(i) for i in state.inputs))
     if state.weight is not None:

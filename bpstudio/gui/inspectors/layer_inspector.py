@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from bpstudio.core import activations
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
 from bpstudio.gui.flow_layout import GroupFlowLayout
+from bpstudio.gui.inspectors.feature_terms import FeatureTerms
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
@@ -42,6 +43,7 @@ TYPE_NAMES = {
     "dense": "dense layer",
     "add": "add layer (sums its inputs)",
     "concat": "concat layer (joins its inputs)",
+    "features": "features layer (terms of its input, like TF Playground's feature column)",
 }
 
 
@@ -78,6 +80,7 @@ class LayerInspector(QWidget):
     randomize_requested = Signal(str, int)  # layer id, seed
     reset_requested = Signal(str)  # layer id
     output_requested = Signal(str)  # layer id
+    term_requested = Signal(str, str, bool)  # layer id, a features layer's term, on or off
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +109,8 @@ class LayerInspector(QWidget):
         self.activation = QComboBox()
         self.activation.addItems(activations.NAMES)
         self.activation.currentTextChanged.connect(lambda name: self._request_field("activation", name))
+        self.terms = FeatureTerms()
+        self.terms.term_requested.connect(lambda term, on: self._emit_for_layer(self.term_requested, term, on))
         self.use_bias = QCheckBox("add a bias per neuron")
         self.use_bias.toggled.connect(lambda on: self._request_field("use_bias", bool(on)))
         self.weight_init = QComboBox()
@@ -150,6 +155,7 @@ class LayerInspector(QWidget):
         self.form.addRow("Width", self.width_label)
         self.form.addRow("Inputs", self.inputs_label)
         self.form.addRow("Activation", self.activation)
+        self.form.addRow("Terms", self.terms)
         self.form.addRow("Bias", self.use_bias)
         self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
@@ -270,12 +276,15 @@ class LayerInspector(QWidget):
         )
         if layer.units is not None:
             self.units.setValue(layer.units)
-        combined = layer.type in ("add", "concat")
+        combined = layer.type in ("add", "concat", "features")
         self._set_row(self.width_label, combined)
         self._set_row(self.inputs_label, combined or dense)
         self.width_label.setText(f"{spec.widths[layer.id]} units")
         self.inputs_label.setText(", ".join(f"{i} ({spec.widths[i]})" for i in layer.inputs))
-        self._set_row(self.activation, layer.type != "input")
+        self._set_row(self.activation, layer.type not in ("input", "features"))
+        self._set_row(self.terms, layer.type == "features")
+        if layer.type == "features":
+            self.terms.show_terms(layer.terms, spec.widths[layer.inputs[0]])
         self.activation.setCurrentText(layer.activation)
         for widget in (self.use_bias, self.init_row, self.frozen_row):
             self._set_row(widget, dense)

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bpstudio.core import features
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.edit.carry import carry_params, rename_keys, renamed_layers
+from bpstudio.core.edit.terms import toggle_term
 from bpstudio.core.errors import SpecError
 from bpstudio.core.init import initial_params
 from bpstudio.core.io import presets, spec_io
@@ -84,6 +86,8 @@ OPS = {  # (spec, a, b, i, j) → the edited spec; a and b are layer ids picked 
     "add_dense": lambda s, a, b, i, j: edit.add_layer(s, "dense", source=a)[0],
     "add_add": lambda s, a, b, i, j: edit.add_layer(s, "add", source=a)[0],
     "add_concat": lambda s, a, b, i, j: edit.add_layer(s, "concat", source=a)[0],
+    "add_features": lambda s, a, b, i, j: edit.add_layer(s, "features", source=a)[0],
+    "terms": lambda s, a, b, i, j: toggle_term(s, a, features.offered_terms(2)[j % 7], bool(i % 2)),
     "connect": lambda s, a, b, i, j: edit.connect(s, a, b),
     "disconnect": lambda s, a, b, i, j: edit.disconnect(s, (s.layer(a).inputs or (b,))[j % 2 - 1], a),
     "remove": lambda s, a, b, i, j: edit.remove_layers(s, [a]),

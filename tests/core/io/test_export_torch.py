@@ -373,3 +373,32 @@ def test_the_exported_script_run_as_a_program_gives_the_engines_outputs_loss_and
             assert float(result["loss"]) == pytest.approx(0.298371109, abs=1e-9)
             assert result["grad/o.weight"][0, 0] == pytest.approx(0.082167041, abs=1e-9)
             assert result["grad/h.weight"][0, 0] == pytest.approx(0.000438568, abs=1e-9)
+
+
+@needs_torch
+def test_a_features_layer_is_exported_as_its_terms_and_matches_the_engine(tmp_path):
+    """Every kind of term, mid-network (gradients flow through it into h), trained step for step."""
+    terms = ["x1", "x2^2", "x3^9", "x1*x3", "x2*x2", "sin(x2)", "cos(x3)"]
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "h", "type": "dense", "inputs": ["x"], "units": 3, "activation": "tanh"},
+        {"id": "feat-1", "type": "features", "inputs": ["h"], "terms": terms},
+        {"id": "y", "type": "dense", "inputs": ["feat-1"], "units": 1, "activation": "sigmoid"},
+    ]
+    spec = network(layers, "y", "bce", seed=2, optimizer={"name": "adam", "lr": 0.05}, data={"builtin": "circles"})
+    data = resolve_split(spec.data)[0]
+    params = initial_params(spec)
+    write_torch_script(tmp_path / "net.py", spec, params, batch_size=16)
+    text = (tmp_path / "net.py").read_text()
+    assert "feat_1 = torch.stack([h[:, 0], h[:, 1] ** 2, h[:, 2] ** 9, h[:, 0] * h[:, 2]," in text
+    assert "features x1, x2^2, x3^9, x1*x3, x2*x2, sin(x2), cos(x3) of h" in text
+    run_in_process(tmp_path / "net.py", "--check", tmp_path / "out.npz")
+    with np.load(tmp_path / "out.npz") as result:
+        assert_check_matches(result, spec, data, params)
+    printed = run_in_process(tmp_path / "net.py", "--steps", 5, "--save-state", tmp_path / "w.pt")
+    session = Session(spec, data, batch_size=16, params=params)
+    engine_losses = [session.step().loss for _ in range(5)]
+    np.testing.assert_allclose([float(line.split()[-1]) for line in printed.splitlines()], engine_losses, rtol=1e-8)
+    trained = load_state_dict(spec, tmp_path / "w.pt")
+    for key, value in session.params_numpy().items():
+        np.testing.assert_allclose(trained[key], value, **TOL, err_msg=key)

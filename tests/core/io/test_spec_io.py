@@ -208,6 +208,8 @@ def test_every_json_example_in_the_format_documentation_loads():
     mazur = presets.load("mazur")
     assert any(spec_io.dumps(s) == spec_io.dumps(mazur) for s in specs)
     assert any({"add", "concat"} <= {layer.type for layer in s.layers} for s in specs)
+    features = dataclasses.replace(presets.load("circle_features"), name=None)  # the example, as documented
+    assert any(spec_io.dumps(s) == spec_io.dumps(features) for s in specs)
 
 
 def test_a_network_file_may_carry_the_batch_size_it_is_meant_to_train_with(tmp_path):
