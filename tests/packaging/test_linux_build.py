@@ -62,6 +62,11 @@ def test_the_tarball_holds_a_bundle_that_starts_steps_and_draws_text_without_sys
     assert done.returncode == 0, done.stdout + done.stderr
     assert "one step: loss 0.735763" in done.stdout and "fonts: bundled" in done.stdout
     assert (tmp_path / "window.png").stat().st_size > 50_000  # (a window of text and plots, not a blank one)
+    digits = tmp_path / "digits.json"  # the real data set shipped inside the package: in the bundle too
+    shutil.copy(ROOT / "bpstudio" / "presets" / "digits.json", digits)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([str(binary), str(digits), "--smoke"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and "network 'Handwritten digits" in done.stdout, done.stdout + done.stderr
     assert (
         subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
         == f"bpstudio {__version__}"
