@@ -63,6 +63,23 @@ def test_play_stops_after_the_epochs_counted_from_play(qtbot, window):
     assert w.document.session.step_count == 4 * per_pass
 
 
+def test_a_condition_ticked_while_training_stops_the_run_in_progress(qtbot, window):
+    w = window
+    open_example(qtbot, w, "mazur")
+    w.window_actions.speed.setCurrentText("max")
+    press(qtbot, w, Qt.Key.Key_P)  # Play, with no condition: it runs until paused
+    qtbot.waitUntil(lambda: w.document.session.step_count >= 5, timeout=30000)
+    assert w.training.running
+    stops = w.training_panel.stops
+    type_into_field(qtbot, stops.target, "1000")  # (every step's loss is below it)
+    QTest.mouseClick(stops.at_loss, LEFT)
+    qtbot.waitUntil(lambda: not w.training.running, timeout=30000)
+    settle(qtbot)
+    n = w.document.session.step_count
+    assert not w.window_actions.play.isChecked()
+    assert w.statusBar().currentMessage().endswith(f"reached the target 1000 at step {n}")
+
+
 def test_a_bad_target_is_refused_under_the_fields_and_play_runs_on_the_last_good_rule(qtbot, window):
     w = window
     stops = w.training_panel.stops
