@@ -1,6 +1,11 @@
 """``bpstudio train NET.json --steps N``: N optimizer steps; the loss now and then, per-step metrics as CSV
 (``--metrics``) and the trained network (``--save``).
 
+Stop conditions (:mod:`bpstudio.core.stopping`) can end the run sooner: ``--until-loss X`` (a step's training loss
+at or below X), ``--epochs N`` (N passes over the data; then ``--steps`` may be left out) and ``--plateau STEPS``
+(the best loss so far fell by no more than ``--plateau-fraction``, 1 % by default, over the last STEPS steps). The
+run then ends with a line saying which, and at what step; the exit status is 0.
+
 A run whose values stop being numbers (inf or nan) stops at that step with exit status :data:`EXIT_DIVERGED` and
 one line naming the step, the first layer where it happened and what became inf or nan; the step is not applied,
 so ``--save`` writes the last state whose values are all numbers, and the line says so. A run that ends with
@@ -24,6 +29,7 @@ from bpstudio.cli.common import (
 )
 from bpstudio.core.errors import BpstudioError, DivergedError
 from bpstudio.core.io import spec_io
+from bpstudio.core.stopping import PLATEAU_FRACTION, StopRule
 
 NAME = "train"
 HELP = "run N optimizer steps, write metrics and the trained network"
@@ -33,7 +39,24 @@ EXIT_DIVERGED = 3  # the run's values stopped being numbers
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_engine_options(parser)
-    parser.add_argument("--steps", type=int, required=True, metavar="N")
+    parser.add_argument("--steps", type=int, metavar="N", help="the most optimizer steps (needed without --epochs)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="stop after N passes over the training data")
+    parser.add_argument(
+        "--until-loss", type=float, metavar="X", help="stop at the first step whose training loss is X or less"
+    )
+    parser.add_argument(
+        "--plateau",
+        type=int,
+        metavar="STEPS",
+        help="stop once the best loss so far has fallen by no more than --plateau-fraction over STEPS steps",
+    )
+    parser.add_argument(
+        "--plateau-fraction",
+        type=float,
+        default=PLATEAU_FRACTION,
+        metavar="F",
+        help=f"the relative fall of the best loss that counts as progress for --plateau (default {PLATEAU_FRACTION})",
+    )
     parser.add_argument(
         "--batch-size", type=int, metavar="B", help="minibatch size (default: the network file's, else the full batch)"
     )
@@ -51,8 +74,19 @@ def run(args: argparse.Namespace) -> int:
 
     from bpstudio.core.session import Session
 
-    if args.steps < 1:
+    if args.steps is None and args.epochs is None:
+        raise BpstudioError("give --steps N or --epochs N (how long to train at most)")
+    if args.steps is not None and args.steps < 1:
         raise BpstudioError(f"--steps must be 1 or more, got {args.steps}")
+    if args.epochs is not None and args.epochs < 1:
+        raise BpstudioError(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.plateau is not None and args.plateau < 1:
+        raise BpstudioError(f"--plateau must be 1 or more steps, got {args.plateau}")
+    if args.until_loss is not None and not args.until_loss >= 0:  # (nan too)
+        raise BpstudioError(f"--until-loss must be a number 0 or more, got {args.until_loss}")
+    if not 0 <= args.plateau_fraction < 1:
+        raise BpstudioError(f"--plateau-fraction must be in [0, 1), got {args.plateau_fraction}")
+    rule = StopRule(args.until_loss, args.epochs, args.plateau, args.plateau_fraction)
     check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base, network=args.network)
@@ -66,10 +100,15 @@ def run(args: argparse.Namespace) -> int:
     )
     dense = [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
     rows = []
-    report_every = max(1, args.steps // 10)
+    most = args.steps if args.epochs is None else args.epochs * session.steps_per_epoch
+    if args.steps is not None:
+        most = min(most, args.steps)
+    report_every = max(1, most // 10)
+    watch = rule.watch(session.epoch_count)
+    stopped: str | None = None
     diverged: DivergedError | None = None
     with np.errstate(all="ignore"):  # (a run that overflows says so in one line below, not in NumPy's warnings)
-        for step in range(1, args.steps + 1):
+        for step in range(1, most + 1):
             try:
                 trace = session.step()
             except DivergedError as exc:
@@ -81,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
                 figures = trace.update
                 norms = (trace.grad_norm(lid) for lid in dense)
                 rows.append([step, trace.loss, *norms, figures.lr, figures.grad_norm])
-            if not args.quiet and (step % report_every == 0 or step == args.steps):
+            stopped = watch.observe(step, session.epoch_count, float(trace.loss))
+            if not args.quiet and (step % report_every == 0 or step == most or stopped):
                 print(f"step {step}: loss {trace.loss:.9g}")
+            if stopped:
+                break
+    if stopped and not args.quiet:
+        print(stopped)
     if args.metrics is not None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")

@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         self.training.running_changed.connect(self._on_running_changed)
         self.training.progressed.connect(lambda _p: self._schedule_canvas())
         self.training.failed.connect(self._on_refused)
+        self.training.stopped.connect(lambda why: self.statusBar().showMessage(why))  # (until the next message)
+        self.training_panel.stop_rule_requested.connect(self.training.set_stop_rule)
         self.backend_loader.loading_changed.connect(self.training_panel.show_loading)
         self.backend_loader.failed.connect(self._on_refused)
         self.kept_runs.changed.connect(self._show_kept)

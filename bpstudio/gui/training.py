@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from bpstudio.core.record.history import TrainingHistory
+from bpstudio.core.stopping import StopRule
 from bpstudio.document import Document
 from bpstudio.gui.worker import Progress, TrainingRun, TrainingSource, TrainWorker
 
@@ -40,12 +41,14 @@ class TrainingController(QObject):
     running_changed = Signal(bool)
     progressed = Signal(object)  # the latest Progress, after the document recorded it
     failed = Signal(str)
+    stopped = Signal(str)  # a stop condition ended the run: why, in a line (after running_changed(False))
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
         self.worker: TrainWorker | None = None
         self.speed: float | None = SPEEDS[DEFAULT_SPEED]
+        self.stop_rule = StopRule()  # the stop conditions Play trains under (epochs and plateaus count from Play)
         self.latest: Progress | None = None
         self.latest_history: TrainingHistory | None = None  # the newest snapshot of the history
 
@@ -58,12 +61,22 @@ class TrainingController(QObject):
         if self.worker is not None:
             self.worker.set_speed(steps_per_second)
 
+    def set_stop_rule(self, rule: StopRule) -> None:
+        """The conditions Play stops at; a run in progress takes them at once (its epochs and plateau window then
+        count from here)."""
+        self.stop_rule = rule
+        worker = self.worker
+        if worker is not None:
+            with self.document.lock:
+                worker.stop_watch = rule.watch(self.document.session.epoch_count) if rule.active else None
+
     def start(self, max_steps: int | None = None) -> None:
         if self.worker is not None:
             return
         doc = self.document
         with doc.lock:
             doc.session.abort_step()  # a half-done step restarts, so whole steps are trained
+            watch = self.stop_rule.watch(doc.session.epoch_count) if self.stop_rule.active else None
         self.latest_history = None
         doc.set_training(True)
         source = TrainingSource(
@@ -71,7 +84,7 @@ class TrainingController(QObject):
             lambda: TrainingRun(doc.session, doc.history, doc.train_data, doc.test_data),
             doc.rewind.record_while_training,
         )
-        worker = TrainWorker(source, self.speed, max_steps)
+        worker = TrainWorker(source, self.speed, max_steps, watch)
         worker.progressed.connect(self._on_progress)
         worker.failed.connect(self.failed)
         worker.finished.connect(self._on_finished)
@@ -135,3 +148,5 @@ class TrainingController(QObject):
         worker.deleteLater()
         self.document.set_training(False)
         self.running_changed.emit(False)
+        if worker.stop_reason is not None:
+            self.stopped.emit(worker.stop_reason)

@@ -30,6 +30,7 @@ from PySide6.QtCore import QThread, Signal
 
 from bpstudio.core.errors import BpstudioError, DivergedError
 from bpstudio.core.record.history import TrainingHistory
+from bpstudio.core.stopping import StopWatch
 from bpstudio.core.tools.evaluate import data_surface, held_out_record, train_accuracy
 from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
 from bpstudio.core.trace import StepTrace
@@ -94,11 +95,19 @@ class TrainWorker(QThread):
     failed = Signal(str)
     clock = staticmethod(time.perf_counter)  # seconds (tests give it a clock of their own)
 
-    def __init__(self, source: TrainingSource, steps_per_second: float | None = None, max_steps: int | None = None):
+    def __init__(
+        self,
+        source: TrainingSource,
+        steps_per_second: float | None = None,
+        max_steps: int | None = None,
+        stop_watch: StopWatch | None = None,
+    ):
         super().__init__()
         self.source = source
         self.steps_per_second = steps_per_second  # None: as fast as it goes
         self.max_steps = max_steps
+        self.stop_watch = stop_watch  # the stop conditions set (core's), told every step
+        self.stop_reason: str | None = None  # why a stop condition ended the run, in a line
         self._stop = False
         self.steps_done = 0
         self._turn = threading.Condition()  # the GUI thread's turns (see begin_gui_turn)
@@ -256,6 +265,10 @@ class TrainWorker(QThread):
                 history.record(*record)
             norms = trace.grad_norms()
             loss = float(trace.loss)  # type: ignore[arg-type]
+            if self.stop_watch is not None and self.stop_reason is None:
+                self.stop_reason = self.stop_watch.observe(trace.step, session.epoch_count, loss)
+                if self.stop_reason is not None:
+                    self.stop()  # (this step is kept and reported like the last step before a Pause)
             record = (trace.step, loss, {k: norms.get(k, math.nan) for k in history.layer_ids})
             if rate is not None or self._ending() or self._turn_wanted or self.clock() >= chunk_end:
                 self._step_times.append(took)  # (the chunk's last step: a median per step cost 4% of a small net's)

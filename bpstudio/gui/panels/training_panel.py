@@ -1,5 +1,6 @@
 """Training settings that can change while paused or training: loss, optimizer (with its L1 term, clipping and
-schedule: :mod:`bpstudio.gui.panels.update_extras`), batch size, backend.
+schedule: :mod:`bpstudio.gui.panels.update_extras`), batch size, backend, and when Play stops by itself
+(:mod:`bpstudio.gui.panels.stop_controls`).
 
 A view: :meth:`TrainingPanel.show_settings` fills the widgets without emitting, and a person's changes
 come out as ``*_requested`` signals for the main window to carry out (and then show again). Values that
@@ -38,6 +39,7 @@ from bpstudio.core.spec import OPTIMIZERS, NetworkSpec, OptimizerSpec
 from bpstudio.core.trace import UpdateFigures
 from bpstudio.gui.backend_loader import loading_text
 from bpstudio.gui.inspectors.matrix_editor import ERROR_STYLE, parse_entry
+from bpstudio.gui.panels.stop_controls import StopControls
 from bpstudio.gui.panels.update_extras import UpdateExtras
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
@@ -63,6 +65,7 @@ class TrainingPanel(QWidget):
     optimizer_requested = Signal(object)  # an OptimizerSpec
     batch_size_requested = Signal(object)  # int, or None for the full batch
     backend_requested = Signal(str, str, str)  # name, device, dtype
+    stop_rule_requested = Signal(object)  # a StopRule: when Play stops by itself
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +101,7 @@ class TrainingPanel(QWidget):
             self.fields[key] = edit
             self.optimizer_form.addRow(label, edit)
         self.extras = UpdateExtras(self._commit_optimizer)
+        self.stops = StopControls(self._commit_stop_rule)
 
         self.batch = QSpinBox()
         self.batch.setRange(1, MAX_BATCH)
@@ -157,6 +161,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(learning)
         layout.addWidget(self.extras)
         layout.addWidget(compute)
+        layout.addWidget(self.stops)
         layout.addWidget(self.error)
         layout.addStretch(1)
         self._inputs = (
@@ -293,6 +298,14 @@ class TrainingPanel(QWidget):
         if requested != last:
             self._pending = requested
             self.optimizer_requested.emit(requested)
+
+    def _commit_stop_rule(self) -> None:
+        rule, why = self.stops.read()
+        if rule is None:
+            self._show_error(f"Not changed — {why}")
+            return
+        self._clear_error()
+        self.stop_rule_requested.emit(rule)
 
     def _on_batch_changed(self) -> None:
         full = self.full_batch.isChecked()

@@ -20,6 +20,9 @@ EXPECTED = {
     "spiral",
     "digits",
     "circle_features",
+    "exploding",
+    "exploding_clipped",
+    "digits_l1",
 }
 
 
