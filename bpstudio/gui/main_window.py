@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
         doc, surface, maps = self.document, None, None
         try:
             with doc.lock:
-                surface = data_surface(doc.session, doc.train_data)
+                surface = data_surface(doc.session, doc.train_data, doc.test_data)
                 maps = neuron_maps(doc.session, doc.train_data)
         except BpstudioError as exc:
             self._on_refused(str(exc))

@@ -289,7 +289,7 @@ class TrainWorker(QThread):
             if tested is not None:
                 run.history.record_test(*tested)
             if pictures and not self._stop:
-                progress.surface = data_surface(session, run.train)
+                progress.surface = data_surface(session, run.train, run.test)
             if pictures and not self._stop:
                 progress.neuron_maps = neuron_maps(session, run.train)
         finally:

@@ -221,10 +221,19 @@ def test_class_surface_colours_each_cell_by_its_class(plot):
 
 
 def test_wide_inputs_show_a_message_instead_of_a_plot(plot):
-    plot.show_data(Dataset(np.zeros((6, 784)), np.arange(6) % 3))
-    assert plot.message.isVisible() and not plot.plot_widget.isVisible()
-    assert plot.message.text() == "decision boundary needs 2-D inputs; this data has 784"
+    plot.show_data(Dataset(np.zeros((6, 50)), np.arange(6) % 3))
+    assert plot.message.isVisible() and not plot.plot_widget.isVisible() and not plot.samples.isVisible()
+    assert plot.message.text() == "decision boundary needs 2-D inputs; this data has 50"
     assert plot.train_scatter.getData()[0].size == 0
+
+
+def test_labelled_square_images_show_as_pictures(plot):
+    plot.show_data(Dataset(np.random.default_rng(0).random((30, 784)), np.arange(30) % 3))  # 28 × 28
+    assert plot.samples.isVisible() and not plot.message.isVisible() and not plot.plot_widget.isVisible()
+    assert len(plot.samples.images) == 24 and plot.samples.images[0].width() == 28
+    assert plot.samples.title() == "Training samples and their labels"
+    plot.show_data(make_toy("xor", n=20))  # back to points in a plane
+    assert plot.plot_widget.isVisible() and not plot.samples.isVisible()
 
 
 def test_sine_shows_target_against_input_and_the_prediction_curve(plot):

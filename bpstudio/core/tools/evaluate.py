@@ -12,6 +12,7 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.tools.boundary import Surface, accuracy, output_curve, output_surface
+from bpstudio.core.tools.image_samples import SampleReadings, sample_readings, shows_images
 
 TestRecord = tuple[int, float, float | None]  # step, test loss, test accuracy
 
@@ -34,11 +35,16 @@ def held_out_record(session: Session, test: Dataset | None) -> TestRecord | None
     return session.step_count, float(session.evaluate(test)), test_acc
 
 
-def data_surface(session: Session, train: Dataset) -> Surface | tuple[np.ndarray, np.ndarray] | None:
+def data_surface(
+    session: Session, train: Dataset, test: Dataset | None = None
+) -> Surface | tuple[np.ndarray, np.ndarray] | SampleReadings | None:
     """What the data plot draws under the points: the output over the input plane for 2-D inputs, the
-    output curve (a tuple xs, ys) for 1-D inputs, else None."""
+    output curve (a tuple xs, ys) for 1-D inputs, how the network reads the first samples when the inputs are
+    labelled square images (the digits), else None."""
     if session.spec.widths[session.spec.input_id] == 1:
         return output_curve(session.predict, session.spec, train)
+    if shows_images(train):
+        return sample_readings(session, train, test)
     return output_surface(session.predict, session.spec, train, resolution=surface_resolution(session.spec))
 
 

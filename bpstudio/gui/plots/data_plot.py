@@ -28,9 +28,11 @@ from bpstudio.core.data import Dataset
 from bpstudio.core.datasets.points import click_kind, plane
 from bpstudio.core.errors import DataError
 from bpstudio.core.tools.boundary import Surface, decode_classes, grid, hard_regions
+from bpstudio.core.tools.image_samples import SampleReadings, shown_samples, shows_images
 from bpstudio.gui.colors import LAYER_PALETTE, NEGATIVE, NEUTRAL, POSITIVE, signed_color
 from bpstudio.gui.flow_layout import GroupFlowLayout
 from bpstudio.gui.plots.point_picker import PointPicker
+from bpstudio.gui.plots.samples_view import SamplesView
 from bpstudio.gui.qt_utils import format_number
 
 WHITE = QColor(255, 255, 255)
@@ -103,6 +105,8 @@ class DataPlot(QWidget):
         self.train_scatter.setZValue(1)
         self.plot.addItem(self.train_scatter)
         self.plot.addItem(self.test_scatter)
+        self.samples = SamplesView()  # (in place of the plot for inputs that are square images: the digits)
+        self.samples.setVisible(False)
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -112,6 +116,7 @@ class DataPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
         layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.samples, 1)
         layout.addWidget(self.controls)
         layout.addWidget(self.legend)
         self.plot_widget.scene().sigMouseClicked.connect(self._on_clicked)
@@ -150,6 +155,10 @@ class DataPlot(QWidget):
             self.legend.setText("")
             return
         dims = train.n_inputs
+        self.samples.setVisible(False)
+        if shows_images(train):
+            self._show_samples(train, test)
+            return
         if dims > 2:
             self._show_message(f"decision boundary needs 2-D inputs; this data has {dims}", alone=True)
             self.message.setToolTip(self.picker.hint.text())
@@ -175,8 +184,23 @@ class DataPlot(QWidget):
         self._frame()
         self._update_legend()
 
-    def show_surface(self, surface: Surface | None) -> None:
-        """The output surface as a heatmap behind the points; None (or non-2-D data) clears it."""
+    def _show_samples(self, train: Dataset, test: Dataset | None) -> None:
+        """Inputs that are square images: the first samples as pictures instead of points in a plane."""
+        shown, held_out = shown_samples(train, test)
+        self.message.setVisible(False)
+        self.plot_widget.setVisible(False)
+        self.controls.setVisible(False)
+        self.legend.setVisible(False)
+        self._clear_points()
+        self.samples.show_samples(shown, held_out)
+        self.samples.setVisible(True)
+
+    def show_surface(self, surface: Surface | SampleReadings | None) -> None:
+        """The output surface as a heatmap behind the points; None (or non-2-D data) clears it. For inputs
+        that are images: how the network reads the samples shown."""
+        if isinstance(surface, SampleReadings) or (surface is None and self.samples.isVisibleTo(self)):
+            self.samples.show_readings(surface if isinstance(surface, SampleReadings) else None)
+            surface = None
         self.surface = None if self.train is None or self.train.n_inputs != 2 else surface
         if self.surface is not None and self.picker.kind == "class":
             self._show_click_kind()  # (the network may have more classes than the data uses)
