@@ -13,7 +13,7 @@ from typing import Any
 
 from bpstudio.core.checks import is_count, require_finite
 from bpstudio.core.errors import SpecError
-from bpstudio.core.limits import quoted
+from bpstudio.core.limits import MAX_COUNT, brief, quoted
 
 _require_finite = require_finite
 
@@ -41,7 +41,7 @@ class Schedule:
     def __post_init__(self) -> None:
         if self.name not in SCHEDULES:
             known = ", ".join(SCHEDULES)
-            raise SpecError(f"unknown schedule {self.name!r} (known: {known})", field="optimizer.schedule")
+            raise SpecError(f"unknown schedule {quoted(self.name)} (known: {known})", field="optimizer.schedule")
         required, defaults = SCHEDULES[self.name]
         used = set(required) | set(defaults)
         for key in ("step_size", "gamma", "t_max", "eta_min"):
@@ -55,8 +55,11 @@ class Schedule:
                     raise SpecError(f"{self._a} {self.name} schedule needs '{key}'", field="optimizer.schedule")
                 value = defaults[key]
             if key in ("step_size", "t_max"):
-                if not is_count(value, 1):
-                    raise SpecError(f"'{key}' must be a positive integer, got {value!r}", field="optimizer.schedule")
+                if not is_count(value, 1) or value > MAX_COUNT:
+                    raise SpecError(
+                        f"'{key}' must be a whole number from 1 to 2**62, got {brief(value)}",
+                        field="optimizer.schedule",
+                    )
                 value = int(value)
             else:
                 value = _require_finite(value, f"'{key}'", field_name="optimizer.schedule")
@@ -125,7 +128,7 @@ class OptimizerSpec:
             if value <= 0:
                 raise SpecError(f"'clip_norm' must be above 0 (or absent: no clipping), got {value}", field="optimizer")
         if self.schedule is not None and not isinstance(self.schedule, Schedule):
-            raise SpecError(f"'schedule' must be a Schedule, got {self.schedule!r}", field="optimizer")
+            raise SpecError(f"'schedule' must be a Schedule, got {brief(self.schedule)}", field="optimizer")
 
     def lr_at(self, t: int) -> float:
         """The learning rate of update ``t`` (from 0): ``lr``, or the schedule's after t steps."""

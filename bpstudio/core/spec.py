@@ -336,7 +336,7 @@ def _check_features_fields(layer: LayerSpec) -> None:
     if not isinstance(layer.terms, tuple) or not layer.terms:
         got = list(layer.terms) if isinstance(layer.terms, tuple) else layer.terms
         raise SpecError(
-            f'must be a non-empty list of terms such as ["x1", "x2", "x1^2"], got {got!r}', layer.id, "terms"
+            f'must be a non-empty list of terms such as ["x1", "x2", "x1^2"], got {brief(got)}', layer.id, "terms"
         )
     try:
         features.parse_terms(layer.terms)

@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 MIN_INTERVAL_MS = 100  # the fastest tick (one view redraws per tick, in turn)
-MAX_INTERVAL_MS = 400  # the slowest: each of the three views still redraws every 1.2 s
+MAX_INTERVAL_MS = 400  # the slowest: each view (four turns: loss, gradients, pictures, canvas) redraws every 1.6 s
 CPU_BUDGET = 0.08  # the share of one core the GUI thread aims to use while training
 SMOOTHING = 0.5  # how far each tick moves toward the interval the last one called for
 

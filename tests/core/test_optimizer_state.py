@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bpstudio.core.datasets import xor
+from bpstudio.core.errors import SessionError
 from bpstudio.core.io import session_io
 from bpstudio.core.io.session_io import SavedSession
 from bpstudio.core.record.timeline import Timeline
@@ -123,3 +124,35 @@ def test_a_fresh_run_state_has_no_counters_and_reads_as_zero():
     session.run(2)
     session.restore(RunState(session.spec, 0, 0, 0))
     assert session.optimizer.counters == {"schedule_step": 0, "clip_steps": 0, "clipped": 0}
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [(10**400, "from 0 to 2**62, got an integer of about 401 digits"), ([0] * 200_000, "got [0, 0")],
+)
+def test_a_session_file_with_a_counter_out_of_range_is_refused_in_one_short_line(value, said):
+    session = make_session()
+    session.run(2)
+    raw = session_io.to_dict(SavedSession(session.state()))
+    raw["optimizer_state"]["counters"]["clip_steps"] = value
+    with pytest.raises(SessionError) as refused:
+        session_io.from_dict(raw)
+    message = str(refused.value)
+    assert "'optimizer_state.counters.clip_steps'" in message and said in message
+    assert len(message) < 300 and "\n" not in message
+
+
+def test_counters_too_large_for_a_float_come_back_exact_from_the_timeline(tmp_path):
+    session = make_session()
+    session.step()
+    state = session.state()
+    huge = dict(state.optimizer_state, counters={"schedule_step": 2**53 + 1, "clip_steps": 2**62, "clipped": 3})
+    big = RunState(state.spec, state.step, state.epoch, state.position, huge)
+    bound = Timeline().held_bytes(big, in_memory=1, spilled=1)
+    timeline = Timeline(memory_bound=bound, spill_dir=tmp_path)
+    timeline.record(big)
+    session.step()
+    timeline.record(session.state())  # (the first state goes to disk)
+    assert len(list(tmp_path.iterdir())) == 1
+    assert timeline.state(1).optimizer_state["counters"] == huge["counters"]
+    timeline.close()

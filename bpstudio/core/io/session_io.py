@@ -130,13 +130,13 @@ def _counters_entry(state: Mapping[str, Any]) -> dict[str, Any]:
 
 def _read_counters(raw: Any) -> dict[str, int]:
     if not isinstance(raw, Mapping):
-        raise _fail(f"'optimizer_state.counters' must be an object, got {raw!r:.40}")
-    unknown = set(raw) - set(COUNTERS)
+        raise _fail(f"'optimizer_state.counters' must be an object, got {brief(raw)}")
+    unknown = sorted(map(str, set(raw) - set(COUNTERS)))
     if unknown:
-        raise _fail(f"unknown optimizer counter(s): {', '.join(sorted(map(str, unknown)))}")
+        raise _fail(f"unknown optimizer counter {quoted(unknown[0])} (known: {', '.join(COUNTERS)})")
     for key, value in raw.items():
-        if not is_count(value):
-            raise _fail(f"'optimizer_state.counters.{key}' must be a non-negative integer, got {value!r}")
+        if not is_count(value) or value > MAX_COUNT:
+            raise _fail(f"'optimizer_state.counters.{key}' must be a whole number from 0 to 2**62, got {brief(value)}")
     return {**fresh_counters(), **raw}
 
 

@@ -154,7 +154,7 @@ def _layer(raw: Any, index: int) -> LayerSpec:
     weight_init, bias_init = _inits(raw.get("init"), layer_id)
     terms = raw.get("terms", [])
     if kind == "features" and not isinstance(terms, list):
-        raise SpecError(f'must be a list of terms such as ["x1", "x2", "x1^2"], got {terms!r}', layer_id, "terms")
+        raise SpecError(f'must be a list of terms such as ["x1", "x2", "x1^2"], got {brief(terms)}', layer_id, "terms")
     return LayerSpec(
         id=layer_id,
         type=kind,
@@ -199,11 +199,14 @@ def _optimizer(raw: Any) -> OptimizerSpec:
 def _schedule(raw: Any) -> Schedule:
     where = "optimizer.schedule"
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise SpecError(f'must be an object such as {{"name": "exponential", "gamma": 0.99}}, got {raw!r}', field=where)
+        raise SpecError(
+            f'must be an object such as {{"name": "exponential", "gamma": 0.99}}, got {brief(raw)}', field=where
+        )
     unknown = sorted(set(raw) - SCHEDULE_FIELDS)
     if unknown:
         raise SpecError(
-            f"unknown schedule setting '{unknown[0]}' (allowed: {', '.join(sorted(SCHEDULE_FIELDS))})", field=where
+            f"unknown schedule setting {quoted(str(unknown[0]))} (allowed: {', '.join(sorted(SCHEDULE_FIELDS))})",
+            field=where,
         )
     return Schedule(**raw)
 

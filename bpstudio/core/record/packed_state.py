@@ -72,7 +72,8 @@ def pack(state: RunState, skeleton: Skeleton) -> np.ndarray:
     buffers = state.optimizer_state.get("buffers", {})
     parts += [buffers[key][name] for key, name, _ in skeleton.buffers]
     counters = state.optimizer_state.get("counters", {})
-    parts.append(np.array([counters.get(name, 0) for name in COUNTERS], dtype=np.float64))  # (exact below 2**53)
+    exact = np.array([counters.get(name, 0) for name in COUNTERS], dtype=np.int64)
+    parts.append(exact.view(np.float64))  # (their bits, not their values: every count comes back exact)
     values = np.empty(skeleton.size, dtype=np.float64)
     at = 0
     for part in parts:
@@ -89,7 +90,8 @@ def unpack(skeleton: Skeleton, values: np.ndarray, step: int, epoch: int, positi
     buffers: dict[str, dict[str, np.ndarray]] = {}
     for key, name, _ in skeleton.buffers:
         buffers.setdefault(key, {})[name] = next(chunks).copy()
-    counters = {name: int(value) for name, value in zip(COUNTERS, values[-len(COUNTERS) :], strict=True)}
+    bits = np.ascontiguousarray(values[-len(COUNTERS) :]).view(np.int64)
+    counters = {name: int(value) for name, value in zip(COUNTERS, bits, strict=True)}
     optimizer = {"steps": opt_steps, "buffers": buffers, "counters": counters}
     return RunState(skeleton.spec.with_params(params), step, epoch, position, optimizer)
 

@@ -109,6 +109,34 @@ def test_bad_values_in_a_file_are_refused_naming_the_field(optimizer, message):
         spec_io.from_dict({**preset_dict(), "version": 2, "optimizer": {"name": "sgd", **optimizer}})
 
 
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"name": "cosine", "t_max": 10**400},
+        {"name": "step", "step_size": 2**70},
+        ["x" * 50] * 100_000,
+        {"name": "x" * 1_000_000},
+        {"name": "step", "step_size": [1] * 1_000_000},
+        {"name": "step", "zz\n" * 10_000: 1},
+    ],
+)
+def test_a_hostile_schedule_is_refused_in_one_short_line(schedule):
+    """Out of range or huge: refused when the file is read (a t_max of 10**400 loaded and broke the first
+    update), with the bad value cut short, on one line."""
+    with pytest.raises(SpecError) as refused:
+        spec_io.from_dict({**preset_dict(), "version": 2, "optimizer": {"name": "sgd", "schedule": schedule}})
+    message = str(refused.value)
+    assert "optimizer.schedule" in message and len(message) < 400 and "\n" not in message
+
+
+def test_a_hostile_terms_list_is_refused_in_one_short_line():
+    raw = preset_dict()
+    raw["layers"].insert(1, {"id": "f", "type": "features", "inputs": ["x"], "terms": {"k" * 10**6: 1}})
+    with pytest.raises(SpecError) as refused:
+        spec_io.from_dict({**raw, "version": 2})
+    assert "terms" in str(refused.value) and len(str(refused.value)) < 400
+
+
 def test_absent_and_null_clip_norm_and_schedule_mean_none():
     raw = {**preset_dict(), "version": 2, "optimizer": {"name": "sgd", "clip_norm": None, "schedule": None}}
     spec = spec_io.from_dict(raw)
