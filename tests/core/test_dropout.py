@@ -168,3 +168,21 @@ def test_a_dropout_layer_is_written_to_a_version_2_file_and_read_back():
         saved, layers=[*saved["layers"][:2], {"id": "d", "type": "dropout", "inputs": ["h"]}, saved["layers"][3]]
     )
     assert spec_io.from_dict(raw).layer("d").p == 0.5  # p left out: 0.5
+
+
+def test_the_chain_rule_through_a_dropout_layer_shows_mask_over_one_minus_p_with_its_numbers():
+    from bpstudio.core.tools.explain import explain, to_text
+
+    spec, data = dropout_net(p=0.5)
+    trace = Session(spec, data).forward_backward().to_numpy()
+    mask = trace.masks["d.mask"]
+    sample = int(np.flatnonzero(mask[:, 1] == 1)[0])  # a sample where h[1] is kept
+    expl = explain(spec, trace, "h.weight", (1, 2), sample=sample)
+    assert expl.matches and expl.batch_value == pytest.approx(float(trace.grads["h.weight"][1, 2]), rel=1e-9)
+    factors = {f.symbol: f for p in expl.paths for f in p.factors}
+    kept = factors["∂net_d[1]/∂out_h[1]"]
+    assert kept.value == pytest.approx(2.0) and "mask/(1−p) = 1/(1−0.5)" in kept.meaning
+    assert "∂net_d[1]/∂out_h[1]" in to_text(expl)
+    dropped = int(np.flatnonzero(mask[:, 1] == 0)[0])
+    expl = explain(spec, trace, "h.weight", (1, 2), sample=dropped)
+    assert expl.matches and expl.sample_value == 0.0  # h[1] dropped in that sample: no path carries a gradient
