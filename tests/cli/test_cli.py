@@ -30,6 +30,7 @@ PRESETS = (
     "deep_sigmoid",
     "deep_sigmoid_residual",
     "digits",
+    "dropout",
     "mazur",
     "spiral",
     "xor",
