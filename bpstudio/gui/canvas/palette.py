@@ -20,8 +20,16 @@ LAYER_TYPES = (
     ("add", "Add", "adds its inputs unit by unit (residual connections)"),
     ("concat", "Concat", "joins its inputs side by side"),
     ("features", "Features", "feature inputs of one layer: x1, x1², x1·x2, sin x1 … (switch them in the inspector)"),
+    ("dropout", "Dropout", "drops each unit with probability p in training (none in evaluation): less overfitting"),
 )
-GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b", "features": "#76b7b2"}
+GLYPH_COLORS = {
+    "input": "#4e79a7",
+    "dense": "#59a14f",
+    "add": "#b07aa1",
+    "concat": "#f28e2b",
+    "features": "#76b7b2",
+    "dropout": "#9c755f",
+}
 # the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
 LOOKS = ((True, True), (False, True), (False, False))
 
