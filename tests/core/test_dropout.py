@@ -186,3 +186,22 @@ def test_the_chain_rule_through_a_dropout_layer_shows_mask_over_one_minus_p_with
     dropped = int(np.flatnonzero(mask[:, 1] == 0)[0])
     expl = explain(spec, trace, "h.weight", (1, 2), sample=dropped)
     assert expl.matches and expl.sample_value == 0.0  # h[1] dropped in that sample: no path carries a gradient
+
+
+def test_a_run_saved_to_a_session_file_and_reopened_drops_what_the_run_would_have_dropped():
+    from bpstudio.core.io import session_io
+
+    spec, data = dropout_net(samples=12)
+    straight = Session(spec, data, batch_size=4)
+    for _ in range(3):
+        straight.step()
+    saved = session_io.loads(session_io.dumps(session_io.SavedSession(straight.state(), batch_size=4)))
+    assert saved.spec.layer("d").p == 0.5
+    reopened = Session.from_state(saved.state, data, batch_size=4)
+    for _ in range(3):  # the next steps (numbers 4 to 6): the same masks, losses and weights as the run itself
+        a, b = straight.step(), reopened.step()
+        assert a.step == b.step
+        np.testing.assert_array_equal(a.masks["d.mask"], b.masks["d.mask"])
+        assert a.loss == b.loss
+    for key, value in straight.params_numpy().items():
+        np.testing.assert_array_equal(reopened.params_numpy()[key], value)
