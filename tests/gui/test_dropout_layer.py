@@ -56,6 +56,8 @@ def test_the_canvas_greys_the_units_this_step_dropped(qtbot, window):
     assert [s == "dropped" for s in subs] == dropped.tolist()
     grey = [brush.color() == style.DROPPED for brush in overlay._fills]
     assert grey == dropped.tolist()
+    shown = [main for main, _ in overlay.texts]
+    assert [shown[k] for k in np.flatnonzero(dropped)] == ["0"] * int(dropped.sum())  # (never "-0")
     block = w.canvas.canvas.blocks["drop1"]
     assert block._subtitle[1] == f"p 0.5 · {int(dropped.sum())} dropped"  # under the title
     # the kept units pass h's value on scaled by 1/(1−p): what the overlay shows is core's number

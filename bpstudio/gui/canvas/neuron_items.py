@@ -128,6 +128,7 @@ class LayerOverlayItem(QGraphicsItem):
                 sub = f"b {format_number(float(state.bias[k]), m.digits)}"
             if state.dropped is not None and state.dropped[k]:  # dropped in this step: grey, and said so
                 fill, sub = style.DROPPED, "dropped"
+                value = None if value is None else abs(value)  # (x·0 of a negative x is −0: shown as 0)
             if k < len(state.unit_labels):  # a features layer: the term under the circle, or left of it
                 sub = state.unit_labels[k] if m.show_net else None
                 if not m.show_net:
