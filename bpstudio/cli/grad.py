@@ -1,5 +1,6 @@
 """``bpstudio grad NET.json --out OUT.npz``: one forward and backward pass over all of the data; the loss and
-every parameter's gradient as arrays in an NPZ archive (keys ``loss``, ``h.weight``, ``h.bias``, ...)."""
+every parameter's gradient as arrays in an NPZ archive (keys ``loss``, ``h.weight``, ``h.bias``, ...), and the mask
+each dropout layer used in this training-mode pass (``d.mask``: 0/1, samples × width)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     trace = session.forward_backward()
     arrays = {"loss": np.float64(trace.loss)}
     arrays.update(session.gradients())
+    arrays.update({key: np.asarray(trace.numpy(mask), dtype=np.float64) for key, mask in trace.masks.items()})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_output(args.out, buffer.getvalue())

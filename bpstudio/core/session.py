@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from bpstudio.core import dropout
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.backends.base import PlanStep, StepPlan
 from bpstudio.core.batches import BatchOrder
@@ -91,6 +92,7 @@ class Session:
         # a backend may run a whole step in one go (torch: one autograd call instead of one per layer)
         self._step_plan = StepPlan(tuple(self._plan), self._input_id, spec.output, spec.loss)
         self._frozen = spec.frozen_params()
+        self._dropout = {lid: float(p) for lid in order if (p := spec.layer(lid).p) is not None}
         self._l1_keys = frozenset(f"{lid}.weight" for lid in order if spec.layer(lid).type == "dense")
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order),
@@ -221,7 +223,7 @@ class Session:
             trace = self.trace
             assert trace is not None
             trace.layers, trace.loss, trace.output_grad = whole_step(
-                self._step_plan, trace.x, trace.targets, self.params
+                self._step_plan, trace.x, trace.targets, self._training_params(trace)
             )
             self._update()
         elif self._cursor == 0:
@@ -301,16 +303,31 @@ class Session:
             targets = self._data_targets[batch]
             t = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
         self.trace = StepTrace(self.step_count + 1, batch, x, t, self.params, self._backend.to_numpy)
+        self.trace.masks = self.masks(self.step_count + 1, int(x.shape[0]))
         self._values = {self._input_id: x}
         self._grad_parts = {}
 
     def _forward(self, index: int) -> None:
         layer_id, kernel, sources, _ = self._plan[index]
         values = self._values
-        record = kernel.forward([values[s] for s in sources], self.params)
-        values[layer_id] = record.out
         assert self.trace is not None
+        record = kernel.forward([values[s] for s in sources], self._training_params(self.trace))
+        values[layer_id] = record.out
         self.trace.layers[layer_id] = record
+
+    def masks(self, step: int, n: int) -> dict[str, Any]:
+        """Every dropout layer's mask (backend arrays, keyed ``"<id>.mask"``) for step number ``step`` on ``n``
+        samples: drawn with NumPy from the network's seed, the layer's id and the step (core/dropout.py), so
+        both backends drop the same units."""
+        if not self._dropout:
+            return {}
+        seed = self.spec.seed if self.spec.seed is not None else DEFAULT_SEED
+        drawn = dropout.step_masks(seed, self._dropout, self.spec.widths, step, n)
+        return {k: self._backend.asarray(v) for k, v in drawn.items()}
+
+    def _training_params(self, trace: StepTrace) -> Mapping[str, Any]:
+        """What a training step's layers read: the parameters and the step's dropout masks (training mode)."""
+        return {**self.params, **trace.masks} if trace.masks else self.params
 
     def _loss(self) -> None:
         trace = self.trace
@@ -365,31 +382,36 @@ class Session:
         raise DivergedError(f"step {step}: update not applied: {said}", step, layer, quantity, problem)
 
     # --- evaluation without touching the step ---------------------------------------------------
+    # Evaluation mode unless ``mode="train"`` is asked for: dropout layers pass their input on. In training
+    # mode they drop what the next step (number step_count + 1) would drop on as many samples.
 
-    def predict(self, X: np.ndarray, params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, X: np.ndarray, params: dict[str, Any] | None = None, mode: dropout.Mode = "eval") -> np.ndarray:
         """The output for inputs ``X`` with the current weights (or ``params``); no trace, no gradients."""
-        return np.array(self._backend.to_numpy(self._output(X, params)), dtype=np.float64)
+        return np.array(self._backend.to_numpy(self._output(X, params, mode)), dtype=np.float64)
 
-    def evaluate(self, data: Dataset, params: dict[str, Any] | None = None) -> float:
+    def evaluate(self, data: Dataset, params: dict[str, Any] | None = None, mode: dropout.Mode = "eval") -> float:
         """The loss over ``data`` with the current weights (or ``params``); the step is not touched."""
         b = self._backend
         data.check_inputs(self.spec.widths[self._input_id])
         targets = data.targets_for(self.spec.loss, self.spec.widths[self.spec.output])
-        y = self._output(data.X, params)
+        y = self._output(data.X, params, mode)
         return self._loss_fn(y, b.labels(targets) if targets.ndim == 1 else b.asarray(targets))[0]
 
     def layer_outputs(self, X: np.ndarray, layers: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Every active layer's output (and the input's) for inputs ``X`` in one forward pass with the current
-        weights, as float64 NumPy arrays (samples × units); ``layers`` picks which ones come back (default:
-        all of them). Layers the output does not depend on are not computed; no trace, no gradients."""
+        weights, in evaluation mode, as float64 NumPy arrays (samples × units); ``layers`` picks which ones come
+        back (default: all of them). Layers the output does not depend on are not computed; no trace, no
+        gradients."""
         values = self._forward_values(X, None)
         wanted = tuple(values) if layers is None else tuple(lid for lid in layers if lid in values)
         return {lid: np.array(self._backend.to_numpy(values[lid]), dtype=np.float64) for lid in wanted}
 
-    def _output(self, X: np.ndarray, params: dict[str, Any] | None) -> Any:
-        return self._forward_values(X, params)[self.spec.output]
+    def _output(self, X: np.ndarray, params: dict[str, Any] | None, mode: dropout.Mode = "eval") -> Any:
+        return self._forward_values(X, params, mode)[self.spec.output]
 
-    def _forward_values(self, X: np.ndarray, params: dict[str, Any] | None) -> dict[str, Any]:
+    def _forward_values(
+        self, X: np.ndarray, params: dict[str, Any] | None, mode: dropout.Mode = "eval"
+    ) -> dict[str, Any]:
         """Every active layer's output (backend arrays) for inputs ``X``, keyed by layer id."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.spec.widths[self._input_id]:
@@ -399,6 +421,8 @@ class Session:
                 f"{self.spec.widths[self._input_id]}) values"
             )
         use = self.params if params is None else {k: self._backend.param(np.asarray(v)) for k, v in params.items()}
+        if mode == "train":
+            use = {**use, **self.masks(self.step_count + 1, X.shape[0])}
         values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
         for layer_id, kernel, sources, _ in self._plan:
             values[layer_id] = kernel.forward([values[s] for s in sources], use).out

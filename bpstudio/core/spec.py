@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core import activations, features, losses
+from bpstudio.core import activations, dropout, features, losses
 from bpstudio.core.checks import is_count, is_whole, require_finite
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
@@ -38,7 +38,7 @@ from bpstudio.core.optimizer_spec import Schedule as Schedule
 
 _require_finite = require_finite  # (the name the readers in io/ use)
 
-LAYER_TYPES = ("input", "dense", "add", "concat", "features")
+LAYER_TYPES = ("input", "dense", "add", "concat", "features", "dropout")
 PARAM_NAMES = ("weight", "bias")
 INITIALISERS = {
     # name -> the parameters it takes, with their defaults (PyTorch's nn.init defaults)
@@ -131,6 +131,7 @@ class LayerSpec:
     position: tuple[float, float] | None = None
     color: int | None = None  # the app's palette slot this layer keeps for its life (None: the next free one)
     terms: tuple[str, ...] = ()  # a features layer's terms ("x1", "x1^2", "x1*x2", "sin(x1)"): its columns
+    p: float | None = None  # a dropout layer's probability of dropping a unit in training (None: 0.5)
 
     def __post_init__(self) -> None:
         for name, ndim in (("weight", 2), ("bias", 1)):
@@ -143,6 +144,10 @@ class LayerSpec:
         object.__setattr__(self, "frozen", frozenset(self.frozen))
         if isinstance(self.terms, (list, tuple)):
             object.__setattr__(self, "terms", tuple(self.terms))
+        if self.type == "dropout" and self.p is None:
+            object.__setattr__(self, "p", dropout.DEFAULT_P)
+        elif isinstance(self.p, (int, np.integer, np.floating)) and not isinstance(self.p, bool):
+            object.__setattr__(self, "p", float(self.p))
         if is_whole(self.color):  # (a NumPy integer becomes a plain one, which JSON can hold)
             object.__setattr__(self, "color", int(self.color))
 
@@ -292,12 +297,16 @@ def _check_layer_fields(layer: LayerSpec) -> None:
             )
     elif layer.type == "features":
         _check_features_fields(layer)
+    elif layer.type == "dropout":
+        _check_dropout_fields(layer)
     elif not layer.inputs:
         raise SpecError(f"an {layer.type} layer needs at least one input", layer.id, "inputs")
     if len(set(layer.inputs)) != len(layer.inputs):
         raise SpecError("lists the same input twice", layer.id, "inputs")
     if layer.type != "features" and layer.terms:
         raise SpecError(f"only a features layer has terms, not {_a(layer.type)} layer", layer.id, "terms")
+    if layer.type != "dropout" and layer.p is not None:
+        raise SpecError(f"only a dropout layer has p, not {_a(layer.type)} layer", layer.id, "p")
     if layer.type != "dense" and (layer.weight is not None or layer.bias is not None):
         raise SpecError(f"{_a(layer.type)} layer has no parameters", layer.id, "weight")
     if not layer.use_bias and layer.bias is not None:
@@ -342,6 +351,19 @@ def _check_features_fields(layer: LayerSpec) -> None:
         features.parse_terms(layer.terms)
     except features.TermError as exc:
         raise SpecError(str(exc), layer.id, "terms") from None
+
+
+def _check_dropout_fields(layer: LayerSpec) -> None:
+    """One input, no activation, no units, and p in [0, 1)."""
+    if len(layer.inputs) != 1:
+        raise SpecError(f"a dropout layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
+    if layer.activation != "identity":
+        raise SpecError("a dropout layer has no activation (it passes its input on)", layer.id, "activation")
+    if layer.units is not None:
+        raise SpecError("a dropout layer takes its width from its input, so it has no units", layer.id, "units")
+    problem = dropout.p_problem(layer.p)
+    if problem is not None:
+        raise SpecError(problem, layer.id, "p")
 
 
 def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
@@ -398,6 +420,8 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
             except features.TermError as exc:
                 raise SpecError(str(exc), layer_id, "terms") from None
             widths[layer_id] = len(layer.terms)
+        elif layer.type == "dropout":
+            widths[layer_id] = widths[layer.inputs[0]]
         else:  # add: every input must have the same width
             seen = {i: widths[i] for i in layer.inputs}
             if len(set(seen.values())) > 1:

@@ -74,6 +74,7 @@ class StepTrace:
     params_after: Mapping[str, Array] | None = None
     left_out_norms: dict[str, float] = field(default_factory=dict)  # a light copy's: weight gradients left out
     update: UpdateFigures | None = None  # what the update used: learning rate, total gradient norm, clipping
+    masks: dict[str, Array] = field(default_factory=dict)  # each dropout layer's 0/1 mask, keyed "<id>.mask"
 
     # --- derived, computed on demand ----------------------------------------------------------
 
@@ -136,6 +137,7 @@ class StepTrace:
             params_after=None if self.params_after is None else params(self.params_after),
             left_out_norms=dict(self.left_out_norms),
             update=self.update,
+            masks={k: conv(v) for k, v in self.masks.items()},
         )
         for lid, rec in self.layers.items():
             copy.layers[lid] = LayerTrace(

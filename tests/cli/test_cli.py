@@ -31,6 +31,7 @@ PRESETS = (
     "deep_sigmoid_residual",
     "digits",
     "digits_l1",
+    "dropout",
     "exploding",
     "exploding_clipped",
     "mazur",

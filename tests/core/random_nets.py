@@ -25,8 +25,9 @@ def term(width: int) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
-    """A random DAG (dense, add, concat, features, any activation) with explicit weights and matching data."""
+def nets(draw, max_layers: int = 5, dropout: bool = False) -> tuple[NetworkSpec, Dataset]:
+    """A random DAG (dense, add, concat, features, with ``dropout`` dropout layers too; any activation) with
+    explicit weights and matching data."""
     loss = draw(st.sampled_from(losses.NAMES))
     n_in = draw(st.integers(1, 3))
     layers = [{"id": "x", "type": "input", "units": n_in}]
@@ -34,7 +35,9 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     for k in range(draw(st.integers(1, max_layers))):
         lid = f"l{k}"
-        kind = draw(st.sampled_from(("dense", "dense", "add", "concat", "features")))
+        kind = draw(
+            st.sampled_from(("dense", "dense", "add", "concat", "features", *(("dropout",) if dropout else ())))
+        )
         act = draw(st.sampled_from(activations.NAMES))
         computed = [i for i in widths if i != "x"]
         if kind == "add":
@@ -54,6 +57,11 @@ def nets(draw, max_layers: int = 5) -> tuple[NetworkSpec, Dataset]:
             widths[lid] = sum(widths[i] for i in inputs)
             continue
         source = draw(st.sampled_from(list(widths)))
+        if kind == "dropout":
+            p = draw(st.sampled_from((0.0, 0.25, 0.5)))
+            layers.append({"id": lid, "type": "dropout", "inputs": [source], "p": p})
+            widths[lid] = widths[source]
+            continue
         if kind == "features":
             terms = draw(st.lists(term(widths[source]), min_size=1, max_size=4))
             layers.append({"id": lid, "type": "features", "inputs": [source], "terms": terms})

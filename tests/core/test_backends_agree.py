@@ -56,6 +56,27 @@ def test_numpy_matches_torch_autograd_float32(case):
         np.testing.assert_allclose(ours[key], ref[key], **TOLERANCE["float32"], err_msg=key)
 
 
+@needs_torch
+@SETTINGS
+@given(nets(dropout=True))
+def test_dags_with_dropout_match_torch_autograd_float64_with_the_same_masks(case):
+    spec, data = case
+    ours = full_record(Session(spec, data, backend="numpy"))
+    theirs = full_record(Session(spec, data, backend="torch"))
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], **TOLERANCE["float64"], err_msg=key)
+
+
+@SETTINGS
+@given(nets(max_layers=4, dropout=True))
+def test_dags_with_dropout_match_finite_differences_with_the_steps_mask_fixed(case):
+    spec, data = case
+    assume(not near_a_kink(spec, data))
+    for check in gradient_check(spec, data):
+        assert check.verdict != "mismatch", check
+
+
 KINKED = ("relu", "leaky_relu")
 
 

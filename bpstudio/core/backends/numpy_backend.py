@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from bpstudio.core import activations, features, losses
+from bpstudio.core import activations, dropout, features, losses
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
 
@@ -108,6 +108,31 @@ class Features:
         record.grad_inputs = [dx]
 
 
+class Dropout:
+    """Training (the step's mask given beside the parameters): z = x·mask/(1−p); evaluation (no mask): z = x.
+    y = z. Backward: dx = dy·mask/(1−p) (the mask the forward pass used, kept in the record)."""
+
+    def __init__(self, layer: LayerSpec, needs_input_grad: bool):
+        assert layer.p is not None
+        self.mask_key = dropout.mask_key(layer.id)
+        self.scale = dropout.scale(layer.p)
+        self.layer_id = layer.id
+        self.needs_input_grad = needs_input_grad
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        x = inputs[0]
+        mask = params.get(self.mask_key)
+        z = x.copy() if mask is None else x * (mask * self.scale)
+        return LayerTrace(self.layer_id, list(inputs), z, z, mask)
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        record.grad_out = grad_out
+        record.grad_pre = grad_out
+        mask = record.saved
+        dx = (grad_out.copy() if mask is None else grad_out * (mask * self.scale)) if self.needs_input_grad else None
+        record.grad_inputs = [dx]
+
+
 class NumpyBackend:
     name = "numpy"
     device = "cpu"
@@ -142,6 +167,8 @@ class NumpyBackend:
             return Concat(layer, input_widths, needs_input_grad)
         if layer.type == "features":
             return Features(layer, needs_input_grad[0])
+        if layer.type == "dropout":
+            return Dropout(layer, needs_input_grad[0])
         raise AssertionError(f"no numpy kernel for layer type '{layer.type}'")
 
     def loss(self, name: str) -> Callable[[Array, Array], tuple[float, Array]]:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bpstudio.core import features
+from bpstudio.core import dropout, features
 from bpstudio.core.backends.base import StepPlan
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
@@ -81,14 +81,21 @@ class TorchKernel:
         self.param_keys = tuple(f"{layer.id}.{p}" for p in layer.param_names)
         self.needs_input_grad = list(needs_input_grad)
         self.terms = features.parse_terms(layer.terms) if layer.type == "features" else ()
+        self.mask_key = dropout.mask_key(layer.id) if layer.type == "dropout" else None
+        self.drop_scale = dropout.scale(layer.p) if layer.type == "dropout" and layer.p is not None else 1.0
 
     def forward(self, inputs: Sequence[Tensor], params: Mapping[str, Tensor]) -> LayerTrace:
         """This layer alone: its inputs and parameters become leaves of a graph of its own."""
         xs = [_leaf(x) if need else x for x, need in zip(inputs, self.needs_input_grad)]
-        return self.build(xs, [_leaf(params[k]) for k in self.param_keys])
+        return self.build(xs, [_leaf(params[k]) for k in self.param_keys], self.mask(params))
 
-    def build(self, xs: Sequence[Tensor], ps: Sequence[Tensor]) -> LayerTrace:
-        """pre and out from the given tensors, extending whatever graph they belong to."""
+    def mask(self, params: Mapping[str, Tensor]) -> Tensor | None:
+        """A dropout layer's mask for this step (None in evaluation, or for any other layer)."""
+        return None if self.mask_key is None else params.get(self.mask_key)
+
+    def build(self, xs: Sequence[Tensor], ps: Sequence[Tensor], mask: Tensor | None = None) -> LayerTrace:
+        """pre and out from the given tensors, extending whatever graph they belong to (``mask``: a dropout
+        layer's mask in training)."""
         with torch.enable_grad():
             if self.kind == "dense":
                 pre = F.linear(xs[0], ps[0], ps[1] if len(ps) > 1 else None)
@@ -98,6 +105,8 @@ class TorchKernel:
                     pre = pre + x
             elif self.kind == "features":
                 pre = _features(self.terms, xs[0])
+            elif self.kind == "dropout":  # inverted dropout in training, the identity in evaluation
+                pre = xs[0] * 1.0 if mask is None else xs[0] * (mask * self.drop_scale)
             else:
                 pre = torch.cat(list(xs), dim=1)
             if not pre.requires_grad:  # nothing upstream needs gradients: still trace dL/dpre
@@ -177,7 +186,7 @@ class TorchBackend:
         layer, with the same numbers. Every edge into a layer goes through its own ``view_as`` node, so
         autograd reports the gradient along each edge separately from a layer's total ``grad_out``.
         """
-        leaves = {k: _leaf(v) for k, v in params.items()}
+        leaves = {k: _leaf(v) for k, v in params.items() if not k.endswith(f".{dropout.MASK}")}
         input_id, output_id, loss = plan.input_id, plan.output_id, plan.loss
         kernels = {step.layer_id: cast(TorchKernel, step.kernel) for step in plan.steps}  # (this backend's own)
         values = {input_id: x}
@@ -186,7 +195,7 @@ class TorchBackend:
             for layer_id, _, sources, needs in plan.steps:
                 kernel = kernels[layer_id]
                 xs = [values[s].view_as(values[s]) if need else values[s] for s, need in zip(sources, needs)]
-                record = kernel.build(xs, [leaves[k] for k in kernel.param_keys])
+                record = kernel.build(xs, [leaves[k] for k in kernel.param_keys], kernel.mask(params))
                 values[layer_id] = record.out
                 records[layer_id] = record
             y = values[output_id]

@@ -27,8 +27,8 @@ from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec,
 
 DEFAULT_UNITS = 4
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish")
-EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen")
-ID_PREFIXES = {"input": "x", "dense": "h", "add": "add", "concat": "cat", "features": "feat"}
+EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen", "p")
+ID_PREFIXES = {"input": "x", "dense": "h", "add": "add", "concat": "cat", "features": "feat", "dropout": "drop"}
 _ID_PATTERN = re.compile(r"[\w-]+")
 
 
@@ -147,13 +147,15 @@ def add_layer(
     position: tuple[float, float] | None = None,
     layer_id: str | None = None,
 ) -> tuple[NetworkSpec, str]:
-    """A new dense/add/concat/features layer fed by ``source`` (default: the output layer); the output stays as is.
+    """A new dense/add/concat/features/dropout layer fed by ``source`` (default: the output layer); the output
+    stays as is.
 
     With ``before`` (a layer ``source`` feeds), the new layer goes in between: ``before`` takes it as input in
     place of ``source``. Dense layers get ``units`` (default 4; before an add layer, ``source``'s width, which
     the add needs), the network's most common hidden activation (relu when there is none) and a matching
     initialiser (he_normal for the relu family, else xavier_uniform). A features layer starts with the terms x1,
-    x2, … (one per column of ``source``: it changes nothing until terms are switched on). The default position is
+    x2, … (one per column of ``source``: it changes nothing until terms are switched on); a dropout layer p = 0.5.
+    The default position is
     one column right of the source, moved down if another layer is there. The new layer takes the lowest free colour.
     """
     if layer_type == "input":
@@ -165,7 +167,9 @@ def add_layer(
         )
     if layer_type not in LAYER_TYPES:
         raise _error(
-            f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat, features)", None, "type"
+            f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat, features, dropout)",
+            None,
+            "type",
         )
     source = spec.output if source is None else source
     _require_layer(spec, source, f"cannot add {_a(layer_type)} layer after '{source}'")
@@ -227,8 +231,8 @@ def palette_attachment(spec: NetworkSpec, selected: str | None) -> tuple[str, st
 
 
 def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
-    """Feed ``source`` into ``target``: a dense or features target's single input is replaced, add/concat gain
-    one."""
+    """Feed ``source`` into ``target``: a dense, features or dropout target's single input is replaced, add/concat
+    gain one."""
     spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)
     action = f"cannot connect '{source}' → '{target}'"
     _require_layer(spec, source, action)
@@ -253,7 +257,7 @@ def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
                 target,
                 "inputs",
             )
-    inputs = (source,) if tgt.type in ("dense", "features") else tgt.inputs + (source,)
+    inputs = (source,) if tgt.type in ("dense", "features", "dropout") else tgt.inputs + (source,)
     layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
     return _rebuild(spec, layers, action)
 
@@ -338,10 +342,12 @@ def set_output(spec: NetworkSpec, layer_id: str) -> NetworkSpec:
 
 
 def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpec:
-    """Change a layer's units, activation, use_bias, weight_init, bias_init or frozen set."""
+    """Change a layer's units, activation, use_bias, weight_init, bias_init or frozen set, or a dropout layer's p."""
     action = f"cannot change layer '{layer_id}'"
     layer = _require_layer(spec, layer_id, action)
-    allowed = {"dense": EDITABLE_FIELDS, "input": ("units",), "features": ()}.get(layer.type, ("activation",))
+    allowed = {"dense": EDITABLE_FIELDS[:-1], "input": ("units",), "features": (), "dropout": ("p",)}.get(
+        layer.type, ("activation",)
+    )
     for key in changes:
         if key not in EDITABLE_FIELDS:
             raise _error(
@@ -352,6 +358,7 @@ def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpe
                 "input": "the input layer only has units (its width)",
                 "features": "a features layer computes its terms, with no activation, weights or bias (switch its "
                 "terms on and off instead)",
+                "dropout": "a dropout layer only has p (the probability of dropping a unit in training)",
             }.get(layer.type, f"{_a(layer.type)} layer has no weights or bias and takes its width from its inputs")
             raise _error(f"{action}: {why}, so '{key}' does not apply", layer_id, key)
     fields = dict(changes)

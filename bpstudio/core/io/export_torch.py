@@ -34,6 +34,7 @@ from bpstudio.core.init import DEFAULT_SEED
 from bpstudio.core.io.torch_script_optim import optimizer_code
 from bpstudio.core.io.torch_script_parts import (
     data_description,
+    dropout_code,
     header,
     literal,
     loss_code,
@@ -167,6 +168,7 @@ def torch_export(
         f"SHUFFLE_SEED = {spec.seed or DEFAULT_SEED}  # bpstudio draws each pass's sample order from this",
         f"FROZEN = {frozen!r}  # parameters bpstudio keeps fixed: the optimizer leaves them alone\n",
         optimizer_code(spec.optimizer, l1_keys),
+        dropout_code(spec, spec.seed if spec.seed is not None else DEFAULT_SEED),
         main_code(),
     ]
     script = "\n".join(parts)

@@ -33,7 +33,11 @@ from bpstudio.core.spec import (
 
 FORMAT = "bpstudio-network"
 VERSION = 2  # the newest version read; a network is written as the oldest version that holds it
-NEW_IN_2 = {"activations": ("silu", "mish", "sin"), "optimizers": ("adamw", "rmsprop"), "layers": ("features",)}
+NEW_IN_2 = {
+    "activations": ("silu", "mish", "sin"),
+    "optimizers": ("adamw", "rmsprop"),
+    "layers": ("features", "dropout"),
+}
 TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data", "batch_size"}
 LAYER_FIELDS = {
     "input": {"id", "type", "units", "position"},
@@ -54,6 +58,7 @@ LAYER_FIELDS = {
     "add": {"id", "type", "inputs", "activation", "position", "color"},
     "concat": {"id", "type", "inputs", "activation", "position", "color"},
     "features": {"id", "type", "inputs", "terms", "position", "color"},
+    "dropout": {"id", "type", "inputs", "p", "position", "color"},
 }
 OPTIMIZER_FIELDS = {
     "name",
@@ -170,6 +175,7 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         position=position,
         color=raw.get("color"),
         terms=tuple(terms),
+        p=raw.get("p"),
     )
 
 
@@ -294,6 +300,8 @@ def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
         out["units"] = layer.units
     if layer.type == "features":
         out["terms"] = list(layer.terms)
+    elif layer.type == "dropout":
+        out["p"] = layer.p
     elif layer.type != "input":
         out["activation"] = layer.activation
     if layer.type == "dense":

@@ -123,6 +123,7 @@ def describe(spec: NetworkSpec, layer_id: str) -> str:
         "add": f"add of {', '.join(layer.inputs)}",
         "concat": f"concat of {', '.join(layer.inputs)}",
         "features": f"features {', '.join(layer.terms)} of {''.join(layer.inputs)}",
+        "dropout": f"dropout p={layer.p!r} of {''.join(layer.inputs)}",
     }[layer.type]
     if layer.type == "dense":
         what += f" from {layer.inputs[0]}"
@@ -144,7 +145,7 @@ def header(spec: NetworkSpec, steps: int, script: str, side_file: str | None) ->
         inactive
     )
     notes += [f"Some arrays are in {side_file}, which must stay beside this script."] * bool(side_file)
-    imports = "import argparse\n" + ("from pathlib import Path\n" if side_file else "")
+    imports = "import argparse\nimport zlib\n" + ("from pathlib import Path\n" if side_file else "")
     side = (
         ""
         if side_file is None
@@ -190,7 +191,8 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         "",
         "class Network(nn.Module):",
         '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat; a features layer stacks its'
-        ' terms."""',
+        " terms;\n"
+        '    a dropout layer is nn.Dropout, or, given bpstudio\'s masks for a step (masks_for), x·mask/(1−p)."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
@@ -205,7 +207,10 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
             lines.append(
                 f"        self.{names[layer_id]} = nn.Linear({spec.fan_in(layer_id)}, {layer.units}{bias}){note}"
             )
-    lines += ["", f"    def forward(self, {names[spec.input_id]}):"]
+        elif layer.type == "dropout" and layer_id in active:
+            lines.append(f"        self.{names[layer_id]} = nn.Dropout({layer.p!r})")
+    masks = any(spec.layer(i).type == "dropout" for i in active)
+    lines += ["", f"    def forward(self, {names[spec.input_id]}{', masks=None' if masks else ''}):"]
     for layer_id in active:
         layer = spec.layer(layer_id)
         if layer.type == "input":
@@ -216,6 +221,9 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         elif layer.type == "features":
             columns = ", ".join(term_code(t, sources[0]) for t in features.parse_terms(layer.terms))
             pre = f"torch.stack([{columns}], dim=1)  # {', '.join(layer.terms)}"
+        elif layer.type == "dropout":
+            scaled = f"{sources[0]} * (masks[{layer_id!r}] * (1 / (1 - {layer.p!r})))"
+            pre = f"self.{names[layer_id]}({sources[0]}) if masks is None else {scaled}"
         elif len(sources) == 1:
             pre = sources[0]
         elif layer.type == "add":
@@ -237,6 +245,28 @@ def term_code(term: features.Term, source: str) -> str:
     if term.kind in ("sin", "cos"):
         return f"torch.{term.kind}({xi})"
     return xi
+
+
+def dropout_code(spec: NetworkSpec, seed: int) -> str:
+    """bpstudio's dropout masks, drawn as the app draws them, so the script trains on the same numbers."""
+    layers = {i: (spec.layer(i).p, spec.widths[i]) for i in spec.active_order() if spec.layer(i).type == "dropout"}
+    return f'''
+# --- dropout, as bpstudio drops units ---------------------------------------------------------------
+DROPOUT = {literal(layers)}  # dropout layer -> (p, width)
+DROPOUT_SEED = {seed}  # bpstudio draws the mask of step k from (this seed, CRC-32 of the layer's id, k)
+
+
+def masks_for(step, n):
+    """bpstudio's masks for training step ``step`` (from 1) on n samples, as keyword arguments of the forward
+    pass (none without dropout layers). model(x) alone uses nn.Dropout: its own masks in train(), none in eval()."""
+    if not DROPOUT:
+        return {{}}
+    masks = {{}}
+    for layer, (p, width) in DROPOUT.items():
+        u = np.random.default_rng([DROPOUT_SEED, zlib.crc32(layer.encode("utf-8")), step]).random((n, width))
+        masks[layer] = torch.as_tensor((u >= p).astype(np.float64))
+    return {{"masks": masks}}
+'''
 
 
 def loss_code(loss: str) -> str:
@@ -297,7 +327,7 @@ def training_data(inputs=None):
 def check(model, x, t, path):
     """One forward and backward pass; writes the output, the loss and every parameter's gradient."""
     model.zero_grad()
-    output = model(x)
+    output = model(x, **masks_for(1, len(x)))
     loss = loss_fn(output, t)
     loss.backward()
     arrays = {"output": output.detach().numpy(), "loss": np.float64(loss.item())}
@@ -317,7 +347,7 @@ def train(model, x, t, steps):
     for step in range(1, steps + 1):
         batch = next(picks)
         model.zero_grad()
-        loss = loss_fn(model(x[batch]), t[batch])
+        loss = loss_fn(model(x[batch], **masks_for(step, len(x[batch]))), t[batch])
         loss.backward()
         if optimizer is not None:
             adjust_gradients(model)

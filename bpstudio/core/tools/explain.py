@@ -5,7 +5,8 @@ further back sums one term per route to the loss: ∂E/∂out_h1 = ∂E_o1/∂ou
 same is done for any network: the units form a graph (net → out through the activation, out → net of the
 next layer through a weight, an add or a concat slot), and every path from the parameter to an output
 unit contributes the product of the local derivatives along it (through a features layer the local derivative
-is the term's own, per sample: ∂(x1²)/∂x1 = 2·x1):
+is the term's own, per sample: ∂(x1²)/∂x1 = 2·x1; through a dropout layer it is the step's mask/(1−p), per sample:
+1/(1−p) for a unit kept, 0 for one dropped):
 
     ∂E/∂W_L[j,k] = Σ_paths ∂E/∂out_y[o] · Π ∂(unit)/∂(previous unit) · ∂out_L[·]/∂net_L[j] · in_L[k]
 
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bpstudio.core import activations, features
+from bpstudio.core import activations, dropout, features
 from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError, SpecError
 from bpstudio.core.spec import NetworkSpec
@@ -266,7 +267,8 @@ class _Graph:
         self.out = {lid: as64(trace.layers[lid].out) for lid in self.order}
         self.loss_grad = as64(trace.output_grad)
         # edges[X] lists (consumer C, matrix A with ∂net_C = A·out_X, structural mask, kind); for a features
-        # consumer A is the terms' Jacobian per sample, (batch, terms, width)
+        # consumer A is the terms' Jacobian per sample, (batch, terms, width), for a dropout one diag(mask/(1−p))
+        # per sample
         self.edges: dict[str, list[tuple[str, np.ndarray, np.ndarray, str]]] = {lid: [] for lid in self.order}
         for lid in self.order:
             layer = spec.layer(lid)
@@ -281,6 +283,14 @@ class _Graph:
                         a, mask = features.jacobian(
                             features.parse_terms(layer.terms), as64(trace.layers[lid].inputs[0])
                         )
+                    elif layer.type == "dropout":  # net_C[n] = out_X[n]·mask[n]/(1−p) in this step
+                        assert layer.p is not None
+                        drawn = trace.masks.get(dropout.mask_key(lid))
+                        x_in = as64(trace.layers[lid].inputs[0])
+                        kept = as64(trace.numpy(drawn)) if drawn is not None else np.ones_like(x_in)
+                        a = np.einsum("bn,mn->bmn", kept * dropout.scale(layer.p), np.eye(width))
+                        mask = np.ones(a.shape[1:], dtype=bool)
+                        mask[~np.eye(width, dtype=bool)] = False  # (unit n feeds unit n only)
                     else:  # add: net_C[n] = Σ inputs[n]; concat: net_C[offset + n] = input[n]
                         mask = np.zeros((spec.widths[lid], width), dtype=bool)
                         mask[np.arange(width) + (offset if layer.type == "concat" else 0), np.arange(width)] = True
@@ -424,6 +434,13 @@ class _Graph:
             term = features.parse_term(spec.layer(consumer).terms[m])
             meaning = (
                 f"{consumer}'s term {term.label} by x{n + 1} = out_{lid}[{n}]: {features.derivative_formula(term, n)}"
+            )
+        elif kind == "dropout":
+            p = spec.layer(consumer).p
+            meaning = (
+                f"{consumer} keeps out_{lid}[{n}] in this step: mask/(1−p) = 1/(1−{p:g})"
+                if value
+                else f"{consumer} drops out_{lid}[{n}] in this step: mask = 0"
             )
         else:
             meaning = {

@@ -94,9 +94,18 @@ class ParamCheck:
 class _Loss:
     """The loss over the whole data as a function of the parameters, computed by the NumPy backend's own layer
     forwards and loss in float64 or (for the complex step) complex128. Only the layers from the one whose
-    parameter changed onward are computed again; those before keep their outputs at ``base``."""
+    parameter changed onward are computed again; those before keep their outputs at ``base``. Dropout layers
+    drop what they dropped in the step backprop's gradient comes from (``masks``, held fixed: the loss of that
+    step is a function of the parameters alone)."""
 
-    def __init__(self, spec: NetworkSpec, data: Dataset, dtype: str, base: Mapping[str, np.ndarray]):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        data: Dataset,
+        dtype: str,
+        base: Mapping[str, np.ndarray],
+        masks: Mapping[str, np.ndarray] | None = None,
+    ):
         backend = NumpyBackend(dtype=dtype)
         self.output = spec.output
         self.plan = []
@@ -112,10 +121,12 @@ class _Loss:
         self.t = targets.astype(np.int64) if targets.ndim == 1 else np.asarray(targets, dtype=np.float64)
         self.value = losses.VALUES[spec.loss]
         self.base = {k: backend.param(v) for k, v in base.items()}
+        self.masks = {k: backend.param(v) for k, v in (masks or {}).items()}
         self.values = self._forward({spec.input_id: backend.asarray(data.X)}, self.base, 0)
         self.loss = self.value(self.values[self.output], self.t)
 
     def _forward(self, values: dict[str, Any], params: Mapping[str, Any], start: int) -> dict[str, Any]:
+        params = {**params, **self.masks} if self.masks else params
         for lid, kernel, sources in self.plan[start:]:
             values[lid] = kernel.forward([values[s] for s in sources], params).out
         return values
@@ -180,12 +191,13 @@ def gradient_check(
     if max_entries is not None and max_entries < 1:
         raise BpstudioError(f"entries to check per parameter must be at least 1, got {max_entries}")
     session = Session(spec, data, backend="numpy", dtype="float64", params=params)
-    session.forward_backward()
+    trace = session.forward_backward()
     analytic = session.gradients()
     base = session.params_numpy()
-    real = _Loss(spec, data, "float64", base)
+    masks = {k: np.asarray(trace.numpy(v)) for k, v in trace.masks.items()}  # (the step's dropout masks)
+    real = _Loss(spec, data, "float64", base, masks)
     scale = max(abs(float(real.loss)), UNDERFLOW)
-    complex_loss = _Loss(spec, data, "complex128", base) if complex_step_possible(spec) else None
+    complex_loss = _Loss(spec, data, "complex128", base, masks) if complex_step_possible(spec) else None
     rng = np.random.default_rng(seed)
     results = []
     for key, value in base.items():

@@ -30,6 +30,9 @@ def subtitle(state: LayerState) -> tuple[str, str]:
     """The two lines under the title: "dense · 2 units" and the activation (if any)."""
     kind = f"{state.type} · {state.units} unit{'s' if state.units != 1 else ''}"
     activation = state.activation if state.type != "input" and state.activation != "identity" else ""
+    if state.p is not None:  # a dropout layer: its p, and how many units this step's first sample dropped
+        dropped = f" · {int(state.dropped.sum())} dropped" if state.dropped is not None else ""
+        activation = f"p {state.p:g}{dropped}"
     return kind, activation
 
 
@@ -176,6 +179,9 @@ class LayerItem(QGraphicsItem):
             scale = float(finite.max()) if finite.size else 0.0
             rgb = diverging_rgb(shown, -scale, scale).astype(np.uint32)
             pixels[: len(shown)] = (0xFF << 24) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+            if state.dropped is not None:  # a dropout layer's dropped units: grey
+                gone = np.flatnonzero(state.dropped[:HEAT_MAX_UNITS])
+                pixels[gone] = style.DROPPED.rgb()
             more = f", first {HEAT_MAX_UNITS}" if state.units > HEAT_MAX_UNITS else ""
             self.heat_caption = f"{what}{more} · ±{format_number(scale, 3)}"
         cols, rows = geometry.cols, geometry.rows

@@ -126,6 +126,9 @@ class LayerOverlayItem(QGraphicsItem):
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
                 sub = f"b {format_number(float(state.bias[k]), m.digits)}"
+            if state.dropped is not None and state.dropped[k]:  # dropped in this step: grey, and said so
+                fill, sub = style.DROPPED, "dropped"
+                value = None if value is None else abs(value)  # (x·0 of a negative x is −0: shown as 0)
             if k < len(state.unit_labels):  # a features layer: the term under the circle, or left of it
                 sub = state.unit_labels[k] if m.show_net else None
                 if not m.show_net:
@@ -193,17 +196,19 @@ class LayerOverlayItem(QGraphicsItem):
         painter.setBrush(self.state.color)
         painter.drawEllipse(self._out_port)
         discs = self._discs
+        dropped = self.state.dropped
         for k, rect in enumerate(self._circles):
             if k == self.picked:
                 painter.setPen(PICK_PEN)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawEllipse(self._halo_rects[k])
+            gone = dropped is not None and k < len(dropped) and bool(dropped[k])
             if discs:
                 painter.drawImage(rect, discs[k])
-                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.setBrush(style.DROPPED_VEIL if gone else Qt.BrushStyle.NoBrush)  # a dropped unit: greyed
             else:
                 painter.setBrush(self._fills[k])
-            painter.setPen(self._ring)
+            painter.setPen(style.DROPPED_PEN if gone else self._ring)
             painter.drawEllipse(rect)
             main, sub = self.texts[k]
             if main:
@@ -305,7 +310,7 @@ class UnitEdgesItem(QGraphicsItem):
 
     def set_state(self, src: LayerState, dst: LayerState, offset: int, net: NetworkState) -> None:
         """Which lines exist and how they look; call :meth:`place` afterwards for where they are."""
-        self.kind = dst.type if dst.type in ("concat", "add", "features") else "weight"
+        self.kind = dst.type if dst.type in ("concat", "add", "features", "dropout") else "weight"
         if self.kind == "weight":
             rows, cols = np.divmod(np.arange(dst.units * src.units), src.units)
         elif self.kind == "features":  # a line from each input unit a term reads to that term
@@ -313,7 +318,7 @@ class UnitEdgesItem(QGraphicsItem):
             rows, cols = (np.array(a, dtype=int) for a in zip(*pairs)) if pairs else (np.zeros(0, int),) * 2
         else:
             cols = np.arange(src.units)
-            rows = cols + (offset if self.kind == "concat" else 0)
+            rows = cols + (offset if self.kind == "concat" else 0)  # (dropout too: unit n feeds unit n)
         self.rows, self.cols = rows, cols
         self.key = f"{dst.id}.weight" if self.kind == "weight" else None
         self.values: np.ndarray | None = None
@@ -342,9 +347,12 @@ class UnitEdgesItem(QGraphicsItem):
             signature: tuple = (self.kind, alpha, codes.tobytes(), self.showing_grad, tuple(self.label_set.texts))
         else:
             self._pen_of, self._pens = np.zeros(n, dtype=int), [style.LINK_PEN]
+            dropped = dst.dropped if self.kind == "dropout" else None
+            if dropped is not None and len(dropped) == n:  # a dropped unit's line: faint and dashed
+                self._pen_of, self._pens = dropped[rows].astype(int), [style.LINK_PEN, style.DROPPED_PEN]
             self.label_set.set_values(None, None, False)
             self.label_set.choose(None, None)
-            signature = (self.kind, n, offset)
+            signature = (self.kind, n, offset, None if dropped is None else dropped.tobytes())
         self._restyled = signature != getattr(self, "_signature", None)
         self._signature = signature
         fan = max(src.units, 1)

@@ -3,7 +3,8 @@ before the output), or drag a button onto the canvas to add the layer where it i
 drop into ``add_requested``).
 
 On a narrow window (a 1024-px projector, presentation-sized fonts) the bar first drops its "Add layer:"
-caption, then the buttons' colour glyphs, so the button names always stay whole."""
+caption, then the buttons' colour glyphs, and last writes the long names short (Input → In, Concat → Cat,
+Features → Feat, Dropout → Drop; the tooltip keeps the whole name), so no name is ever cut."""
 
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ LAYER_TYPES = (
     ("add", "Add", "adds its inputs unit by unit (residual connections)"),
     ("concat", "Concat", "joins its inputs side by side"),
     ("features", "Features", "feature inputs of one layer: x1, x1², x1·x2, sin x1 … (switch them in the inspector)"),
+    ("dropout", "Dropout", "drops each unit with probability p in training (none in evaluation): less overfitting"),
 )
-GLYPH_COLORS = {"input": "#4e79a7", "dense": "#59a14f", "add": "#b07aa1", "concat": "#f28e2b", "features": "#76b7b2"}
-# the bar's looks from the fullest to the most compact: (caption shown, glyphs shown)
-LOOKS = ((True, True), (False, True), (False, False))
+GLYPH_COLORS = {
+    "input": "#4e79a7",
+    "dense": "#59a14f",
+    "add": "#b07aa1",
+    "concat": "#f28e2b",
+    "features": "#76b7b2",
+    "dropout": "#9c755f",
+}
+SHORT_NAMES = {"input": "In", "concat": "Cat", "features": "Feat", "dropout": "Drop"}
+# the bar's looks from the fullest to the most compact: (caption shown, glyphs shown, short names)
+LOOKS = ((True, True, False), (False, True, False), (False, False, False), (False, False, True))
 
 
 def _glyph(layer_type: str) -> QIcon:
@@ -54,7 +64,11 @@ class PaletteButton(QToolButton):
             "output), or drag onto the canvas."
         )
         self.setObjectName(f"palette_{layer_type}")
+        self.full_name = text
         self._press: QPoint | None = None
+
+    def show_short_name(self, short: bool) -> None:
+        self.setText(SHORT_NAMES.get(self.layer_type, self.full_name) if short else self.full_name)
 
     def show_glyph(self, shown: bool) -> None:
         """With or without the colour glyph beside the name (without it the button is narrower)."""
@@ -120,11 +134,13 @@ class LayerPalette(FitsWidth, QWidget):
         hint = super().minimumSizeHint()
         return QSize(self._widths[-1], hint.height())
 
-    def _apply(self, look: tuple[bool, bool]) -> None:
+    def _apply(self, look: tuple[bool, bool, bool]) -> None:
         self._look = look
         self.caption.setVisible(look[0])
+        self._row.setSpacing(3 if look[2] else 6)
         for button in self.buttons.values():
             button.show_glyph(look[1])
+            button.show_short_name(look[2])
 
     def _measure(self) -> None:
         """Find each look's minimum width (by laying it out), then show the one that fits."""

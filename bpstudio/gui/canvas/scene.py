@@ -300,6 +300,11 @@ class CanvasScene(QGraphicsScene):
                     f"this line feeds {edges.source}[{hit.index[1]}] into a term of '{edges.target}': "
                     "a features layer has no weights to edit (switch its terms in its inspector)"
                 )
+            if edges.kind == "dropout":
+                return (
+                    f"this line passes {edges.source}[{hit.index[1]}] into '{edges.target}', which drops it or scales "
+                    "it by 1/(1−p) in training: a dropout layer has no weights to edit (set p in its inspector)"
+                )
             if edges.kind != "weight":
                 rule = "adds" if edges.kind == "add" else "copies"
                 return (
@@ -318,6 +323,8 @@ class CanvasScene(QGraphicsScene):
             )
         if state.type == "features":
             return f"'{hit.layer}' is a features layer: it computes its terms and has no bias to edit"
+        if state.type == "dropout":
+            return f"'{hit.layer}' is a dropout layer: it drops units in training and has no bias to edit"
         if state.type != "dense":
             what = "sums" if state.type == "add" else "joins"
             return f"'{hit.layer}' is {_a(state.type)} layer: it {what} its inputs and has no bias to edit"

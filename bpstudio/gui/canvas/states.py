@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QColor
 
-from bpstudio.core import features
+from bpstudio.core import dropout, features
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas.style import SMALL_LAYER
 from bpstudio.gui.qt_utils import format_number
@@ -46,6 +46,10 @@ class LayerState:
     loss: float | None = None  # output layer, once the loss has run
     unit_labels: tuple[str, ...] = ()  # a features layer: each unit's term as people write it (x1², sin x1)
     unit_reads: tuple[tuple[int, ...], ...] = ()  # a features layer: the input units each term reads
+    p: float | None = None  # a dropout layer's probability of dropping a unit in training
+    dropped: np.ndarray | None = (
+        None  # a dropout layer in a training step: True where the first sample's unit is dropped
+    )
 
     @property
     def small(self) -> bool:
@@ -136,6 +140,8 @@ def build_state(
             terms = features.parse_terms(lay.terms)
             state.unit_labels = tuple(t.label for t in terms)
             state.unit_reads = tuple(t.columns for t in terms)
+        if lay.type == "dropout":
+            state.p = lay.p
         if lay.type == "dense":
             state.weight = _fitting(shapes[f"{lid}.weight"], params.get(f"{lid}.weight"), lay.weight)
             if lay.use_bias:
@@ -148,6 +154,8 @@ def build_state(
             elif record is not None and _row(record.out, state.units) is not None:
                 state.out, state.pre = _row(record.out, state.units), _row(record.pre, state.units)
                 state.delta = _row(record.grad_pre, state.units)
+                mask = _row(getattr(trace, "masks", {}).get(dropout.mask_key(lid)), state.units)
+                state.dropped = None if mask is None else mask == 0
                 grads = record.grads or {}
                 if lay.type == "dense":
                     state.weight_grad = _fitting(shapes[f"{lid}.weight"], grads.get("weight"), None)

@@ -47,6 +47,8 @@ INK = QColor(33, 37, 41)
 MUTED = QColor(95, 102, 112)
 FAINT = QColor(160, 166, 175)
 BLOCK_FILL = QColor(255, 255, 255)
+DROPPED = QColor(200, 203, 208)  # a unit a dropout layer dropped in this step
+DROPPED_VEIL = QColor(200, 203, 208, 215)  # laid over a dropped unit's picture
 LINK = QColor(150, 156, 165)  # add / concat unit links and block-to-block arrows
 POSITIVE_INK = QColor(190, 90, 0)  # darker variants of the sign colours, for text on white
 NEGATIVE_INK = QColor(20, 90, 160)
@@ -169,6 +171,7 @@ def pen(color: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine)
 
 HIGHLIGHT_PEN = pen(HIGHLIGHT, 5.0)
 LINK_PEN = pen(LINK, 1.4)
+DROPPED_PEN = pen(QColor(150, 154, 160), 1.4, Qt.PenStyle.DotLine)  # a line into a unit dropout dropped in this step
 ARROW_PEN = pen(LINK, 2.2)
 PENDING_PEN = pen(HIGHLIGHT, 2.0, Qt.PenStyle.DashLine)
 DROP_PEN = pen(HIGHLIGHT, 3.0, Qt.PenStyle.DashLine)

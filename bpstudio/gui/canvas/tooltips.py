@@ -38,6 +38,12 @@ def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
     what = state.type if state.activation == "identity" else f"{state.type}, {state.activation}"
     if unit < len(state.unit_labels):
         what = f"features: the term {state.unit_labels[unit]}"
+    if state.dropped is not None and unit < len(state.dropped):
+        what = (
+            "dropout: dropped in this step (mask 0: passes 0 on)"
+            if state.dropped[unit]
+            else f"dropout: kept in this step (mask 1: passes its input × 1/(1−{state.p:g}) on)"
+        )
     rows = []
     if state.pre is not None and state.type != "input":
         rows.append(_row("net", format_number(float(state.pre[unit])), "pre-activation"))
@@ -68,6 +74,8 @@ def edge_tooltip(net: NetworkState, hit: Hit) -> str:
     row, col = hit.index
     src, dst = net.layers[edges.source], net.layers[edges.target]
     head = f"<b>{html.escape(edges.source)}[{col}] → {html.escape(edges.target)}[{row}]</b>"
+    if edges.kind == "dropout":
+        return f"{head}<br>dropout: drops this value or scales it by 1/(1−p) in training, passes it on in evaluation"
     if edges.kind == "features":
         term = dst.unit_labels[row] if row < len(dst.unit_labels) else "?"
         return f"{head}<br>features: the term {html.escape(term)} reads x{col + 1}, this value (no weight)"
@@ -99,6 +107,10 @@ def layer_tooltip(net: NetworkState, layer_id: str) -> str:
     ]
     if state.unit_labels:
         lines.append("terms: " + ", ".join(html.escape(t) for t in state.unit_labels))
+    if state.p is not None:
+        lines.append(f"p {state.p:g}: each unit dropped with this probability in a training step, none in evaluation")
+        if state.dropped is not None:
+            lines.append(f"this step, sample 1: {int(state.dropped.sum())} of {state.units} units dropped")
     if state.inputs:
         lines.append("inputs: " + ", ".join(html.escape(i) for i in state.inputs))
     if state.weight is not None:

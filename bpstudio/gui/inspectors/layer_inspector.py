@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -44,6 +45,7 @@ TYPE_NAMES = {
     "add": "add layer (sums its inputs)",
     "concat": "concat layer (joins its inputs)",
     "features": "features layer (terms of its input, like TF Playground's feature column)",
+    "dropout": "dropout layer (drops each unit with probability p in training; passes all on in evaluation)",
 }
 
 
@@ -103,6 +105,14 @@ class LayerInspector(QWidget):
         self.units.setMaximumWidth(120)
         self.units.setKeyboardTracking(False)  # typing "16" asks once, not for "1" then "16"
         self.units.valueChanged.connect(lambda n: self._request_field("units", int(n)))
+        self.p = QDoubleSpinBox()
+        self.p.setRange(0.0, 0.99)  # (1 would drop every unit)
+        self.p.setDecimals(2)
+        self.p.setSingleStep(0.05)
+        self.p.setMaximumWidth(120)
+        self.p.setKeyboardTracking(False)
+        self.p.setToolTip("the probability of dropping each unit in a training step; kept units are scaled by 1/(1−p)")
+        self.p.valueChanged.connect(lambda v: self._request_field("p", round(float(v), 2)))
         self.width_label = QLabel()
         self.inputs_label = QLabel()
         self.inputs_label.setWordWrap(True)
@@ -156,6 +166,7 @@ class LayerInspector(QWidget):
         self.form.addRow("Inputs", self.inputs_label)
         self.form.addRow("Activation", self.activation)
         self.form.addRow("Terms", self.terms)
+        self.form.addRow("Drop p", self.p)
         self.form.addRow("Bias", self.use_bias)
         self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
@@ -228,6 +239,7 @@ class LayerInspector(QWidget):
 
         self._inputs = (
             self.units,
+            self.p,
             self.activation,
             self.use_bias,
             self.weight_init,
@@ -276,12 +288,15 @@ class LayerInspector(QWidget):
         )
         if layer.units is not None:
             self.units.setValue(layer.units)
-        combined = layer.type in ("add", "concat", "features")
+        combined = layer.type in ("add", "concat", "features", "dropout")
         self._set_row(self.width_label, combined)
         self._set_row(self.inputs_label, combined or dense)
         self.width_label.setText(f"{spec.widths[layer.id]} units")
         self.inputs_label.setText(", ".join(f"{i} ({spec.widths[i]})" for i in layer.inputs))
-        self._set_row(self.activation, layer.type not in ("input", "features"))
+        self._set_row(self.activation, layer.type not in ("input", "features", "dropout"))
+        self._set_row(self.p, layer.type == "dropout")
+        if layer.p is not None:
+            self.p.setValue(layer.p)
         self._set_row(self.terms, layer.type == "features")
         if layer.type == "features":
             self.terms.show_terms(layer.terms, spec.widths[layer.inputs[0]])

@@ -402,3 +402,38 @@ def test_a_features_layer_is_exported_as_its_terms_and_matches_the_engine(tmp_pa
     trained = load_state_dict(spec, tmp_path / "w.pt")
     for key, value in session.params_numpy().items():
         np.testing.assert_allclose(trained[key], value, **TOL, err_msg=key)
+
+
+@needs_torch
+def test_a_dropout_layer_is_exported_as_nn_dropout_and_trains_on_the_engines_masks(tmp_path):
+    """The script's check and training feed bpstudio's masks (the same numbers as the engine, step for step);
+    the module alone is a plain nn.Dropout: the identity in eval(), the engine's evaluation."""
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "h", "type": "dense", "inputs": ["x"], "units": 8, "activation": "tanh"},
+        {"id": "drop-1", "type": "dropout", "inputs": ["h"], "p": 0.3},
+        {"id": "y", "type": "dense", "inputs": ["drop-1"], "units": 1, "activation": "sigmoid"},
+    ]
+    spec = network(layers, "y", "bce", seed=2, optimizer={"name": "adam", "lr": 0.05}, data={"builtin": "circles"})
+    data = resolve_split(spec.data)[0]
+    params = initial_params(spec)
+    write_torch_script(tmp_path / "net.py", spec, params, batch_size=16)
+    text = (tmp_path / "net.py").read_text()
+    assert "self.drop_1 = nn.Dropout(0.3)" in text and "dropout p=0.3 of h" in text
+    run_in_process(tmp_path / "net.py", "--check", tmp_path / "out.npz")
+    with np.load(tmp_path / "out.npz") as result:
+        assert_check_matches(result, spec, data, params)  # (the engine's step 1 draws the same mask)
+    printed = run_in_process(tmp_path / "net.py", "--steps", 5, "--save-state", tmp_path / "w.pt")
+    session = Session(spec, data, batch_size=16, params=params)
+    engine_losses = [session.step().loss for _ in range(5)]
+    np.testing.assert_allclose([float(line.split()[-1]) for line in printed.splitlines()], engine_losses, rtol=1e-8)
+    trained = load_state_dict(spec, tmp_path / "w.pt")
+    for key, value in session.params_numpy().items():
+        np.testing.assert_allclose(trained[key], value, **TOL, err_msg=key)
+    with keeps_default_dtype():  # evaluation: the module in eval() is the engine's prediction
+        module = runpy.run_path(str(tmp_path / "net.py"), run_name="exported")
+        model = module["Network"]()
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in module["WEIGHTS"].items()})
+        model.eval()
+        out = model(torch.tensor(data.X)).detach().numpy()
+    np.testing.assert_allclose(out, Session(spec, data, params=params).predict(data.X), **TOL)

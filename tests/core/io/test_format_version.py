@@ -27,11 +27,11 @@ def preset_dict(name="xor"):
 def test_a_network_that_uses_nothing_new_is_still_saved_as_version_1():
     for name in presets.names():
         spec = presets.load(name)
-        uses_features = any(layer.type == "features" for layer in spec.layers)
+        uses_new_layers = any(layer.type in ("features", "dropout") for layer in spec.layers)
         opt = spec.optimizer
         uses_new_updates = opt.l1 > 0 or opt.clip_norm is not None or opt.schedule is not None
         uses_new_updates |= opt.name in ("rmsprop", "adamw")
-        assert spec_io.to_dict(spec)["version"] == (2 if uses_features or uses_new_updates else 1), name
+        assert spec_io.to_dict(spec)["version"] == (2 if uses_new_layers or uses_new_updates else 1), name
 
 
 @pytest.mark.parametrize("activation", ["silu", "mish", "sin"])

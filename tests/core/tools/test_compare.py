@@ -157,8 +157,8 @@ def test_planted_activation_difference_shows_from_that_layer_on(monkeypatch):
 
     original = torch_backend.TorchKernel.build
 
-    def build(self, xs, ps):
-        record = original(self, xs, ps)
+    def build(self, xs, ps, mask=None):
+        record = original(self, xs, ps, mask)
         if self.layer_id == "h3":
             with torch.enable_grad():
                 record.out = record.out * (1 + 1e-5)
