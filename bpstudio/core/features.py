@@ -12,8 +12,9 @@ check's complex numbers); ``backward`` returns a new array and never writes into
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,22 +126,26 @@ def with_term(terms: Sequence[str], term: str, on: bool, width: int) -> tuple[st
 # --- the arithmetic --------------------------------------------------------------------------------
 
 
-def forward(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
-    """(N, len(terms)): each term's column computed from x (N, width)."""
-    columns = []
+def columns(terms: Sequence[Term], x: Any, sin: Callable[[Any], Any], cos: Callable[[Any], Any]) -> list[Any]:
+    """Each term's column of x (N, width), with the array library's own ``sin`` and ``cos`` (NumPy here, torch
+    in the torch backend, whose autograd gives its backward)."""
+    out = []
     for t in terms:
         xi = x[:, t.i]
         if t.kind == "x":
-            columns.append(xi)
+            out.append(xi)
         elif t.kind == "pow":
-            columns.append(xi**t.power)
+            out.append(xi**t.power)
         elif t.kind == "mul":
-            columns.append(xi * x[:, t.j])
-        elif t.kind == "sin":
-            columns.append(np.sin(xi))
+            out.append(xi * x[:, t.j])
         else:
-            columns.append(np.cos(xi))
-    return np.stack(columns, axis=1)
+            out.append(sin(xi) if t.kind == "sin" else cos(xi))
+    return out
+
+
+def forward(terms: Sequence[Term], x: np.ndarray) -> np.ndarray:
+    """(N, len(terms)): each term's column computed from x (N, width)."""
+    return np.stack(columns(terms, x, np.sin, np.cos), axis=1)
 
 
 def backward(terms: Sequence[Term], x: np.ndarray, grad: np.ndarray) -> np.ndarray:

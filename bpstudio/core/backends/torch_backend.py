@@ -56,18 +56,7 @@ def _leaf(t: Tensor) -> Tensor:
 
 def _features(terms: Sequence[features.Term], x: Tensor) -> Tensor:
     """A features layer's columns, each term by torch's own operations (autograd gives the backward)."""
-    columns = []
-    for t in terms:
-        xi = x[:, t.i]
-        if t.kind == "x":
-            columns.append(xi)
-        elif t.kind == "pow":
-            columns.append(xi**t.power)
-        elif t.kind == "mul":
-            columns.append(xi * x[:, t.j])
-        else:
-            columns.append(torch.sin(xi) if t.kind == "sin" else torch.cos(xi))
-    return torch.stack(columns, dim=1)
+    return torch.stack(features.columns(terms, x, torch.sin, torch.cos), dim=1)
 
 
 class TorchKernel:

@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # leftovers named by an earlier version, without an owner: removed once untouched for this long (seconds)
@@ -82,34 +83,47 @@ def stale(path: Path, prefix: str, unowned: re.Pattern[str] | None = None, now: 
 
 def remove_stale_folders(parent: Path, prefix: str, unowned: re.Pattern[str] | None = None) -> list[Path]:
     """Remove the folders in ``parent`` named from ``prefix`` whose owner is gone; the ones removed."""
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
-            path = Path(entry.path)
-            if stale(path, prefix, unowned):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
-    return removed
+
+    def remove(path: Path) -> bool:
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+
+    return _remove_stale(parent, prefix, unowned, lambda entry: entry.is_dir(follow_symlinks=False), remove)
 
 
 def remove_stale_files(parent: Path, prefix: str, suffix: str, unowned: re.Pattern[str] | None = None) -> list[Path]:
     """Remove the files in ``parent`` named ``prefix…suffix`` whose owner is gone; the ones removed."""
+
+    def remove(path: Path) -> bool:
+        try:
+            path.unlink()
+        except OSError:
+            return False  # (another run removed it first, or it is not ours to remove)
+        return True
+
+    def wanted(entry: os.DirEntry[str]) -> bool:
+        return entry.name.endswith(suffix) and entry.is_file(follow_symlinks=False)
+
+    return _remove_stale(parent, prefix, unowned, wanted, remove)
+
+
+def _remove_stale(
+    parent: Path,
+    prefix: str,
+    unowned: re.Pattern[str] | None,
+    wanted: Callable[[os.DirEntry[str]], bool],
+    remove: Callable[[Path], bool],
+) -> list[Path]:
+    """Remove (with ``remove``) the entries of ``parent`` named from ``prefix`` that ``wanted`` takes and whose
+    owner is gone; the ones removed."""
     removed: list[Path] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:
         return removed
     for entry in entries:
-        if entry.name.startswith(prefix) and entry.name.endswith(suffix) and entry.is_file(follow_symlinks=False):
+        if entry.name.startswith(prefix) and wanted(entry):
             path = Path(entry.path)
-            if stale(path, prefix, unowned):
-                try:
-                    path.unlink()
-                except OSError:
-                    continue  # (another run removed it first, or it is not ours to remove)
+            if stale(path, prefix, unowned) and remove(path):
                 removed.append(path)
     return removed
