@@ -13,6 +13,7 @@ import zlib
 import numpy as np
 
 from bpstudio.core.errors import SpecError
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.spec import Initializer, NetworkSpec
 
 DEFAULT_SEED = 0
@@ -63,6 +64,8 @@ def initial_params(spec: NetworkSpec, seed: int | None = None) -> dict[str, np.n
         given = layer.weight if name == "weight" else layer.bias
         if given is not None:
             params[key] = np.array(given, dtype=np.float64)
+        elif layer.type in NORM_TYPES:  # γ = 1, β = 0: the layer starts as plain normalization (torch's default)
+            params[key] = np.ones(shape) if name == "weight" else np.zeros(shape)
         else:
             init = layer.weight_init if name == "weight" else layer.bias_init
             try:

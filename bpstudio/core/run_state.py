@@ -1,10 +1,10 @@
 """The state of a run: everything a session needs to continue from a step, captured and restored in one place.
 
-A :class:`RunState` holds the network with its weights written in, the step and epoch counts, the position
-in the batch order and the optimizer's state. Undo snapshots, the timeline, session files and forked copies
-all hold one; :meth:`bpstudio.core.session.Session.state` captures it and
-:meth:`~bpstudio.core.session.Session.from_state` / :meth:`~bpstudio.core.session.Session.restore` bring it
-back, so a new kind of state (say, a normalization layer's running statistics) is added here and there only.
+A :class:`RunState` holds the network with its weights and its batchnorm layers' running statistics written in,
+the step and epoch counts, the position in the batch order and the optimizer's state. Undo snapshots, the
+timeline, session files and forked copies all hold one; :meth:`bpstudio.core.session.Session.state` captures it
+and :meth:`~bpstudio.core.session.Session.from_state` / :meth:`~bpstudio.core.session.Session.restore` bring it
+back, so a new kind of state is added here and there only (the running statistics travel in the spec's layers).
 
 It does not hold the step's trace: the batch order is deterministic (:mod:`bpstudio.core.batches`), so the
 trace of step k is recomputed exactly by running step k again from the state after step k − 1.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec import VALUE_FIELDS, NetworkSpec
 
 
 def fresh_optimizer_state() -> dict[str, Any]:
@@ -49,6 +49,6 @@ class RunState:
     @property
     def nbytes(self) -> int:
         """About how much memory the state's arrays take (the timeline counts what it holds itself)."""
-        arrays = [layer.weight for layer in self.spec.layers] + [layer.bias for layer in self.spec.layers]
+        arrays = [getattr(layer, name) for layer in self.spec.layers for name in VALUE_FIELDS]
         arrays += [a for slot in self.optimizer_state.get("buffers", {}).values() for a in slot.values()]
         return sum(int(np.asarray(a).nbytes) for a in arrays if a is not None) + 512  # (+ the small fields)

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from bpstudio.core import dropout
+from bpstudio.core import dropout, normalization
 from bpstudio.core.backends import Backend, get_backend
 from bpstudio.core.backends.base import PlanStep, StepPlan
 from bpstudio.core.batches import BatchOrder
@@ -65,6 +65,9 @@ class Session:
         self._compile()
         start = checked_params(spec.param_shapes(), initial_params(spec) if params is None else params, complete=True)
         self.params: dict[str, Any] = {k: self._backend.param(v) for k, v in start.items()}
+        # batchnorm layers' running statistics, keyed "<id>.running_mean"/".running_var": state beside the
+        # parameters that training moves (_update) and evaluation reads (_forward_values), never the optimizer
+        self.running: dict[str, Any] = {k: self._backend.param(v) for k, v in spec.running_stats().items()}
         self.optimizer = self._new_optimizer(spec.optimizer)
         self.step_count = 0
         self._cursor = 0
@@ -93,6 +96,9 @@ class Session:
         self._step_plan = StepPlan(tuple(self._plan), self._input_id, spec.output, spec.loss)
         self._frozen = spec.frozen_params()
         self._dropout = {lid: float(p) for lid in order if (p := spec.layer(lid).p) is not None}
+        self._batchnorm = {
+            lid: float(spec.layer(lid).momentum or 0.0) for lid in order if spec.layer(lid).type == "batchnorm"
+        }
         self._l1_keys = frozenset(f"{lid}.weight" for lid in order if spec.layer(lid).type == "dense")
         self.phases: tuple[Phase, ...] = (
             *(Phase("forward", lid) for lid in order),
@@ -149,9 +155,14 @@ class Session:
         to_np = self._backend.to_numpy
         return {k: np.array(to_np(v), dtype=np.float64) for k, v in self.params.items()}
 
+    def running_numpy(self) -> dict[str, np.ndarray]:
+        """A copy of every batchnorm layer's running statistics as float64 NumPy arrays."""
+        to_np = self._backend.to_numpy
+        return {k: np.array(to_np(v), dtype=np.float64) for k, v in self.running.items()}
+
     def to_spec(self) -> NetworkSpec:
-        """The network with the current weights written in (what ``--save`` writes)."""
-        return self.spec.with_params(self.params_numpy())
+        """The network with the current weights and running statistics written in (what ``--save`` writes)."""
+        return self.spec.with_params({**self.params_numpy(), **self.running_numpy()})
 
     # --- the run's state: captured and restored here only (see core/run_state.py) -----------------
 
@@ -176,6 +187,14 @@ class Session:
         wanted = checked_params(self.spec.param_shapes(), initial_params(state.spec), complete=True)
         if any(not np.array_equal(wanted[k], current[k]) for k in wanted):
             self.set_params(wanted)
+        running = state.spec.running_stats()
+        if running.keys() != self.running.keys():
+            raise SessionError("the state's running statistics do not fit this network's batchnorm layers")
+        current_running = self.running_numpy()
+        if any(not np.array_equal(running[k], current_running[k]) for k in running):
+            self.abort_step()
+            self.trace = None
+            self.running = {k: self._backend.param(v) for k, v in running.items()}
         if (self.step_count, self.epoch_count, self.position) != state.progress:
             self.set_progress(*state.progress)
         self.load_optimizer_state(state.optimizer_state)
@@ -302,6 +321,9 @@ class Session:
             x = b.asarray(self.data.X[batch])
             targets = self._data_targets[batch]
             t = b.labels(targets) if targets.ndim == 1 else b.asarray(targets)
+        if self._batchnorm and int(x.shape[0]) == 1:
+            message = normalization.one_sample_message(next(iter(self._batchnorm)), len(self.data), self.batch_size)
+            raise SessionError(message)
         self.trace = StepTrace(self.step_count + 1, batch, x, t, self.params, self._backend.to_numpy)
         self.trace.masks = self.masks(self.step_count + 1, int(x.shape[0]))
         self._values = {self._input_id: x}
@@ -364,9 +386,25 @@ class Session:
         trace.params_after = new
         trace.update = optimizer.last
         self.params = new
+        self._move_running(trace)
         self.step_count += 1
         self._values = {}
         self.batches.consume(trace.batch)
+
+    def _move_running(self, trace: StepTrace) -> None:
+        """Each batchnorm layer's running statistics one step towards its batch's (core/normalization.py)."""
+        if not self._batchnorm:
+            return
+        n = int(trace.x.shape[0])
+        running = dict(self.running)
+        for lid, momentum in self._batchnorm.items():
+            stats = trace.layers[lid].stats
+            assert stats is not None
+            mean_key, var_key = (normalization.running_key(lid, name) for name in normalization.RUNNING)
+            running[mean_key], running[var_key] = normalization.updated_running(
+                running[mean_key], running[var_key], stats["mean"], stats["var"], n, momentum
+            )
+        self.running = running
 
     def _refuse(self, trace: StepTrace) -> None:
         """Raise the :class:`DivergedError` that says where ``trace`` (its update included) stopped being numbers."""
@@ -382,8 +420,9 @@ class Session:
         raise DivergedError(f"step {step}: update not applied: {said}", step, layer, quantity, problem)
 
     # --- evaluation without touching the step ---------------------------------------------------
-    # Evaluation mode unless ``mode="train"`` is asked for: dropout layers pass their input on. In training
-    # mode they drop what the next step (number step_count + 1) would drop on as many samples.
+    # Evaluation mode unless ``mode="train"`` is asked for: dropout layers pass their input on and batchnorm
+    # layers normalize by their running statistics. In training mode dropout layers drop what the next step
+    # (number step_count + 1) would drop on as many samples, and batchnorm layers use the batch's statistics.
 
     def predict(self, X: np.ndarray, params: dict[str, Any] | None = None, mode: dropout.Mode = "eval") -> np.ndarray:
         """The output for inputs ``X`` with the current weights (or ``params``); no trace, no gradients."""
@@ -423,6 +462,8 @@ class Session:
         use = self.params if params is None else {k: self._backend.param(np.asarray(v)) for k, v in params.items()}
         if mode == "train":
             use = {**use, **self.masks(self.step_count + 1, X.shape[0])}
+        elif self.running:
+            use = {**use, **self.running}
         values = {self._input_id: self._backend.asarray(np.asarray(X, dtype=np.float64))}
         for layer_id, kernel, sources, _ in self._plan:
             values[layer_id] = kernel.forward([values[s] for s in sources], use).out
@@ -437,9 +478,11 @@ class Session:
         old = self._backend
         state = self.optimizer.state(old.to_numpy)
         params = self.params_numpy()
+        running = self.running_numpy()
         self._backend = new
         self._compile()
         self.params = {k: new.param(v) for k, v in params.items()}
+        self.running = {k: new.param(v) for k, v in running.items()}
         self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.optimizer.load_state(state, lambda a: new.param(np.asarray(a)))
         self._load_data()
@@ -513,6 +556,7 @@ class Session:
             self.spec.param_shapes(), initial_params(self.spec) if params is None else params, complete=True
         )
         self.params = {k: self._backend.param(v) for k, v in start.items()}
+        self.running = {k: self._backend.param(v) for k, v in self.spec.running_stats().items()}
         self.optimizer = self._new_optimizer(self.spec.optimizer)
         self.step_count = 0
         self.batches.restart()

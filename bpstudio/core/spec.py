@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core import activations, dropout, features, losses
+from bpstudio.core import activations, dropout, features, losses, normalization
 from bpstudio.core.checks import is_count, is_whole, require_finite
 from bpstudio.core.errors import SpecError
 from bpstudio.core.graph import topological_order
@@ -38,8 +38,10 @@ from bpstudio.core.optimizer_spec import Schedule as Schedule
 
 _require_finite = require_finite  # (the name the readers in io/ use)
 
-LAYER_TYPES = ("input", "dense", "add", "concat", "features", "dropout")
+LAYER_TYPES = ("input", "dense", "add", "concat", "features", "dropout", "batchnorm", "layernorm")
 PARAM_NAMES = ("weight", "bias")
+# a layer's arrays: its parameters, and a batchnorm layer's running statistics (state the optimizer never touches)
+VALUE_FIELDS = ("weight", "bias", *normalization.RUNNING)
 INITIALISERS = {
     # name -> the parameters it takes, with their defaults (PyTorch's nn.init defaults)
     "zeros": {},
@@ -115,7 +117,9 @@ ZEROS = Initializer("zeros")
 
 @dataclass(frozen=True, eq=False)
 class LayerSpec:
-    """One layer. ``weight`` is (units × fan_in) like ``torch.nn.Linear``; ``None`` means "initialise"."""
+    """One layer. ``weight`` is (units × fan_in) like ``torch.nn.Linear``; ``None`` means "initialise".
+    A batchnorm or layernorm layer's ``weight`` and ``bias`` are γ and β (one per unit, when ``affine``), and a
+    batchnorm layer's ``running_mean`` and ``running_var`` are its running statistics (core/normalization.py)."""
 
     id: str
     type: str
@@ -132,9 +136,15 @@ class LayerSpec:
     color: int | None = None  # the app's palette slot this layer keeps for its life (None: the next free one)
     terms: tuple[str, ...] = ()  # a features layer's terms ("x1", "x1^2", "x1*x2", "sin(x1)"): its columns
     p: float | None = None  # a dropout layer's probability of dropping a unit in training (None: 0.5)
+    eps: float | None = None  # a norm layer's ε, added to the variance (None: 1e-5)
+    momentum: float | None = None  # a batchnorm layer's weight of each batch in its running statistics (None: 0.1)
+    affine: bool = True  # whether a norm layer has γ and β
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name, ndim in (("weight", 2), ("bias", 1)):
+        weight_ndim = 1 if self.type in normalization.NORM_TYPES else 2
+        for name, ndim in (("weight", weight_ndim), ("bias", 1), ("running_mean", 1), ("running_var", 1)):
             value = getattr(self, name)
             if value is not None:
                 array = number_array(value, self.id, name, ndim)  # a private, read-only copy
@@ -148,14 +158,29 @@ class LayerSpec:
             object.__setattr__(self, "p", dropout.DEFAULT_P)
         elif isinstance(self.p, (int, np.integer, np.floating)) and not isinstance(self.p, bool):
             object.__setattr__(self, "p", float(self.p))
+        if self.type in normalization.NORM_TYPES and self.eps is None:
+            object.__setattr__(self, "eps", normalization.DEFAULT_EPS)
+        if self.type == "batchnorm" and self.momentum is None:
+            object.__setattr__(self, "momentum", normalization.DEFAULT_MOMENTUM)
+        for name in ("eps", "momentum"):
+            value = getattr(self, name)
+            if isinstance(value, (int, np.integer, np.floating)) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
         if is_whole(self.color):  # (a NumPy integer becomes a plain one, which JSON can hold)
             object.__setattr__(self, "color", int(self.color))
 
     @property
     def param_names(self) -> tuple[str, ...]:
+        if self.type in normalization.NORM_TYPES:
+            return ("weight", "bias") if self.affine else ()
         if self.type != "dense":
             return ()
         return ("weight", "bias") if self.use_bias else ("weight",)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The layer's arrays that are state but not parameters: a batchnorm layer's running statistics."""
+        return normalization.RUNNING if self.type == "batchnorm" else ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,7 +240,27 @@ class NetworkSpec:
                 shapes[f"{layer_id}.weight"] = (layer.units, self.fan_in(layer_id))
                 if layer.use_bias:
                     shapes[f"{layer_id}.bias"] = (layer.units,)
+            else:  # a norm layer's γ and β: one per unit
+                shapes.update({f"{layer_id}.{name}": (self.widths[layer_id],) for name in layer.param_names})
         return shapes
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every running statistic's key (``"bn1.running_mean"``) and shape, in topological order."""
+        return {
+            f"{layer_id}.{name}": (self.widths[layer_id],)
+            for layer_id in self.order
+            for name in self.layer(layer_id).state_names
+        }
+
+    def running_stats(self) -> dict[str, np.ndarray]:
+        """Every batchnorm layer's running statistics as written in (zeros and ones where none are)."""
+        stats: dict[str, np.ndarray] = {}
+        for layer_id in self.order:
+            layer = self.layer(layer_id)
+            if layer.type == "batchnorm":
+                start = normalization.initial_running(self.widths[layer_id], layer.running_mean, layer.running_var)
+                stats.update({f"{layer_id}.{name}": value for name, value in start.items()})
+        return stats
 
     def frozen_params(self) -> frozenset[str]:
         return frozenset(f"{layer.id}.{p}" for layer in self.layers for p in layer.frozen if p in layer.param_names)
@@ -229,11 +274,12 @@ class NetworkSpec:
         return dataclasses.replace(self, layers=layers)
 
     def with_params(self, params: Mapping[str, np.ndarray]) -> NetworkSpec:
-        """The same network with the given parameter values written into its layers."""
+        """The same network with the given parameter values (and running statistics, keyed
+        ``"<id>.running_mean"``) written into its layers."""
         layers = []
         for layer in self.layers:
             changes: dict[str, Any] = {}
-            for p in layer.param_names:
+            for p in layer.param_names + layer.state_names:
                 key = f"{layer.id}.{p}"
                 if key in params:
                     changes[p] = np.asarray(params[key], dtype=np.float64)
@@ -259,7 +305,7 @@ def _check_array(layer: LayerSpec, name: str, expected: tuple[int, ...]) -> None
     if array.shape != expected:
         got = "×".join(map(str, array.shape)) or "a scalar"
         want = "×".join(map(str, expected))
-        hint = " (units × fan_in, like torch.nn.Linear)" if name == "weight" else ""
+        hint = " (units × fan_in, like torch.nn.Linear)" if name == "weight" and layer.type == "dense" else ""
         raise SpecError(f"has shape {got}, expected {want}{hint}", layer.id, name)
     bad = np.argwhere(~np.isfinite(array))
     if bad.size:
@@ -299,6 +345,8 @@ def _check_layer_fields(layer: LayerSpec) -> None:
         _check_features_fields(layer)
     elif layer.type == "dropout":
         _check_dropout_fields(layer)
+    elif layer.type in normalization.NORM_TYPES:
+        _check_norm_fields(layer)
     elif not layer.inputs:
         raise SpecError(f"an {layer.type} layer needs at least one input", layer.id, "inputs")
     if len(set(layer.inputs)) != len(layer.inputs):
@@ -307,8 +355,18 @@ def _check_layer_fields(layer: LayerSpec) -> None:
         raise SpecError(f"only a features layer has terms, not {_a(layer.type)} layer", layer.id, "terms")
     if layer.type != "dropout" and layer.p is not None:
         raise SpecError(f"only a dropout layer has p, not {_a(layer.type)} layer", layer.id, "p")
-    if layer.type != "dense" and (layer.weight is not None or layer.bias is not None):
-        raise SpecError(f"{_a(layer.type)} layer has no parameters", layer.id, "weight")
+    if layer.type not in normalization.NORM_TYPES:
+        for name in ("eps", "momentum"):
+            if getattr(layer, name) is not None:
+                raise SpecError(f"only a norm layer has {name}, not {_a(layer.type)} layer", layer.id, name)
+    if layer.type != "batchnorm":
+        for name in normalization.RUNNING:
+            if getattr(layer, name) is not None:
+                raise SpecError(f"only a batchnorm layer has {name}, not {_a(layer.type)} layer", layer.id, name)
+    has_params = layer.type == "dense" or (layer.type in normalization.NORM_TYPES and layer.affine is True)
+    if not has_params and (layer.weight is not None or layer.bias is not None):
+        why = " (affine is false)" if layer.type in normalization.NORM_TYPES else ""
+        raise SpecError(f"{_a(layer.type)} layer has no parameters{why}", layer.id, "weight")
     if not layer.use_bias and layer.bias is not None:
         raise SpecError("bias values given but use_bias is false", layer.id, "bias")
     if layer.color is not None and (layer.type == "input" or not is_count(layer.color, 0)):
@@ -366,6 +424,33 @@ def _check_dropout_fields(layer: LayerSpec) -> None:
         raise SpecError(problem, layer.id, "p")
 
 
+def _check_norm_fields(layer: LayerSpec) -> None:
+    """One input, no units, eps above 0, affine true or false, and (batchnorm) momentum in [0, 1]."""
+    kind = layer.type
+    if len(layer.inputs) != 1:
+        raise SpecError(f"a {kind} layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
+    if layer.units is not None:
+        raise SpecError(f"a {kind} layer takes its width from its input, so it has no units", layer.id, "units")
+    if not isinstance(layer.affine, bool):
+        raise SpecError(f"must be true or false, got {brief(layer.affine)}", layer.id, "affine")
+    problem = normalization.eps_problem(layer.eps)
+    if problem is not None:
+        raise SpecError(problem, layer.id, "eps")
+    if kind == "batchnorm":
+        problem = normalization.momentum_problem(layer.momentum)
+        if problem is not None:
+            raise SpecError(problem, layer.id, "momentum")
+    elif layer.momentum is not None:
+        raise SpecError(
+            "only a batchnorm layer has momentum (a layernorm layer keeps no running statistics)", layer.id, "momentum"
+        )
+    if layer.running_var is not None and bool((layer.running_var < 0).any()):
+        at = int(np.argmax(layer.running_var < 0))
+        raise SpecError(
+            f"entry [{at}] is negative ({layer.running_var[at]}); a variance is 0 or more", layer.id, "running_var"
+        )
+
+
 def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
     if not spec.layers:
         raise SpecError("a network needs at least one input layer and one more layer", field="layers")
@@ -420,7 +505,7 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
             except features.TermError as exc:
                 raise SpecError(str(exc), layer_id, "terms") from None
             widths[layer_id] = len(layer.terms)
-        elif layer.type == "dropout":
+        elif layer.type in ("dropout", *normalization.NORM_TYPES):
             widths[layer_id] = widths[layer.inputs[0]]
         else:  # add: every input must have the same width
             seen = {i: widths[i] for i in layer.inputs}
@@ -440,6 +525,10 @@ def _validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
                 )
             _check_array(layer, "weight", (widths[layer_id], fan_in))
             _check_array(layer, "bias", (widths[layer_id],))
+        elif layer.type in normalization.NORM_TYPES:
+            parameters += 2 * widths[layer_id]
+            for name in VALUE_FIELDS:
+                _check_array(layer, name, (widths[layer_id],))
     _check_loss_fits_output(spec, by_id, widths)
     return order, widths
 

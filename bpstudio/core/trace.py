@@ -53,6 +53,7 @@ class LayerTrace:
     grad_pre: Array | None = None
     grad_inputs: list[Array | None] | None = None
     grads: dict[str, Array] = field(default_factory=dict)
+    stats: dict[str, Array] | None = None  # a batchnorm layer's batch "mean" and biased "var" in training (1-D)
 
 
 @dataclass(slots=True, eq=False)

@@ -25,9 +25,10 @@ def term(width: int) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def nets(draw, max_layers: int = 5, dropout: bool = False) -> tuple[NetworkSpec, Dataset]:
-    """A random DAG (dense, add, concat, features, with ``dropout`` dropout layers too; any activation) with
-    explicit weights and matching data."""
+def nets(draw, max_layers: int = 5, dropout: bool = False, norm: bool = False) -> tuple[NetworkSpec, Dataset]:
+    """A random DAG (dense, add, concat, features, with ``dropout`` dropout layers too and with ``norm`` batchnorm
+    and layernorm layers; any activation) with explicit weights and matching data (at least 2 samples when there
+    are norm layers: batchnorm refuses to train on one)."""
     loss = draw(st.sampled_from(losses.NAMES))
     n_in = draw(st.integers(1, 3))
     layers = [{"id": "x", "type": "input", "units": n_in}]
@@ -36,7 +37,17 @@ def nets(draw, max_layers: int = 5, dropout: bool = False) -> tuple[NetworkSpec,
     for k in range(draw(st.integers(1, max_layers))):
         lid = f"l{k}"
         kind = draw(
-            st.sampled_from(("dense", "dense", "add", "concat", "features", *(("dropout",) if dropout else ())))
+            st.sampled_from(
+                (
+                    "dense",
+                    "dense",
+                    "add",
+                    "concat",
+                    "features",
+                    *(("dropout",) if dropout else ()),
+                    *(("batchnorm", "layernorm", "batchnorm") if norm else ()),
+                )
+            )
         )
         act = draw(st.sampled_from(activations.NAMES))
         computed = [i for i in widths if i != "x"]
@@ -61,6 +72,21 @@ def nets(draw, max_layers: int = 5, dropout: bool = False) -> tuple[NetworkSpec,
             p = draw(st.sampled_from((0.0, 0.25, 0.5)))
             layers.append({"id": lid, "type": "dropout", "inputs": [source], "p": p})
             widths[lid] = widths[source]
+            continue
+        if kind in ("batchnorm", "layernorm"):
+            width = widths[source]
+            layer = {"id": lid, "type": kind, "inputs": [source], "activation": act}
+            layer["eps"] = draw(st.sampled_from((1e-5, 1e-3, 0.1)))
+            layer["affine"] = draw(st.booleans())
+            if layer["affine"]:
+                layer["weight"] = (1 + rng.normal(size=width) * 0.5).tolist()
+                layer["bias"] = (rng.normal(size=width) * 0.3).tolist()
+            if kind == "batchnorm":
+                layer["momentum"] = draw(st.sampled_from((0.0, 0.1, 0.5, 1.0)))
+                layer["running_mean"] = rng.normal(size=width).tolist()
+                layer["running_var"] = rng.uniform(0.2, 2.0, size=width).tolist()
+            layers.append(layer)
+            widths[lid] = width
             continue
         if kind == "features":
             terms = draw(st.lists(term(widths[source]), min_size=1, max_size=4))
@@ -100,7 +126,7 @@ def nets(draw, max_layers: int = 5, dropout: bool = False) -> tuple[NetworkSpec,
     order = draw(st.permutations(layers))  # files may list layers in any order
     spec = network(list(order), "out", loss)
 
-    n = draw(st.integers(1, 6))
+    n = draw(st.integers(2 if norm else 1, 6))
     X = rng.normal(size=(n, n_in))
     if loss == "cross_entropy":
         Y = rng.integers(0, out_units, size=n) if draw(st.booleans()) else rng.dirichlet(np.ones(out_units), size=n)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from bpstudio.core import activations, dropout, features, losses
+from bpstudio.core import activations, dropout, features, losses, normalization
 from bpstudio.core.spec import LayerSpec
 from bpstudio.core.trace import LayerTrace
 
@@ -133,6 +133,56 @@ class Dropout:
         record.grad_inputs = [dx]
 
 
+class Norm:
+    """Batchnorm (over the batch: axis 0) or layernorm (over the features: axis 1): x̂ = (x − μ)/√(σ²+ε),
+    z = γ⊙x̂ + β, y = f(z). A batchnorm layer uses its batch's μ and σ² in training and its running statistics
+    in evaluation (given beside the parameters, keyed ``"<id>.running_mean"``/``".running_var"``).
+    Backward: dz = f'(z)⊙dy, dγ = Σₙ dz⊙x̂, dβ = Σₙ dz, dx̂ = γ⊙dz, and dx from dx̂ through the statistics
+    (normalization.backward: in training each sample's gradient involves the whole batch's)."""
+
+    def __init__(self, layer: LayerSpec, needs_input_grad: bool):
+        assert layer.eps is not None
+        self.eps = layer.eps
+        self.axis = 0 if layer.type == "batchnorm" else 1
+        self.weight_key = f"{layer.id}.weight" if layer.affine else None
+        self.bias_key = f"{layer.id}.bias" if layer.affine else None
+        self.running_keys = tuple(normalization.running_key(layer.id, n) for n in layer.state_names)
+        self.act, self.act_backward = activations.FUNCTIONS[layer.activation]
+        self.layer_id = layer.id
+        self.needs_input_grad = needs_input_grad
+
+    def forward(self, inputs: Sequence[Array], params: Mapping[str, Array]) -> LayerTrace:
+        x = inputs[0]
+        fixed = bool(self.running_keys) and self.running_keys[0] in params  # (evaluation: the running statistics)
+        if fixed:
+            mean, var = (params[k] for k in self.running_keys)
+            norm = normalization.normalize(x, self.axis, self.eps, mean, var)
+        else:
+            norm = normalization.normalize(x, self.axis, self.eps)
+        z, gamma = norm.xhat, None
+        if self.weight_key is not None and self.bias_key is not None:
+            gamma = params[self.weight_key]
+            z = z * gamma
+            z += params[self.bias_key]  # (z is a fresh array)
+        record = LayerTrace(self.layer_id, list(inputs), z, self.act(z), (norm, not fixed, gamma))
+        if self.running_keys and not fixed:
+            record.stats = {"mean": norm.mean[0], "var": norm.var[0]}
+        return record
+
+    def backward(self, record: LayerTrace, grad_out: Array) -> None:
+        norm, coupled, gamma = record.saved
+        dz = self.act_backward(record.pre, record.out, grad_out)
+        record.grad_out = grad_out
+        record.grad_pre = dz
+        dxhat = dz
+        if gamma is not None:
+            record.grads["weight"] = np.add.reduce(dz * norm.xhat, axis=0)
+            record.grads["bias"] = np.add.reduce(dz, axis=0)
+            dxhat = dz * gamma
+        dx = normalization.backward(norm, dxhat, self.axis, coupled) if self.needs_input_grad else None
+        record.grad_inputs = [dx]
+
+
 class NumpyBackend:
     name = "numpy"
     device = "cpu"
@@ -169,6 +219,8 @@ class NumpyBackend:
             return Features(layer, needs_input_grad[0])
         if layer.type == "dropout":
             return Dropout(layer, needs_input_grad[0])
+        if layer.type in normalization.NORM_TYPES:
+            return Norm(layer, needs_input_grad[0])
         raise AssertionError(f"no numpy kernel for layer type '{layer.type}'")
 
     def loss(self, name: str) -> Callable[[Array, Array], tuple[float, Array]]:

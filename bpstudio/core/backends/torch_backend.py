@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bpstudio.core import dropout, features
+from bpstudio.core import dropout, features, normalization
 from bpstudio.core.backends.base import StepPlan
 from bpstudio.core.errors import BackendError
 from bpstudio.core.spec import LayerSpec
@@ -70,21 +70,31 @@ class TorchKernel:
         self.param_keys = tuple(f"{layer.id}.{p}" for p in layer.param_names)
         self.needs_input_grad = list(needs_input_grad)
         self.terms = features.parse_terms(layer.terms) if layer.type == "features" else ()
-        self.mask_key = dropout.mask_key(layer.id) if layer.type == "dropout" else None
         self.drop_scale = dropout.scale(layer.p) if layer.type == "dropout" and layer.p is not None else 1.0
+        self.eps = layer.eps if layer.eps is not None else normalization.DEFAULT_EPS
+        # what a layer reads beside its parameters when the mode says so: a dropout layer's mask in training, a
+        # batchnorm layer's running statistics in evaluation
+        if layer.type == "dropout":
+            self.mode_keys: tuple[str, ...] = (dropout.mask_key(layer.id),)
+        else:
+            self.mode_keys = tuple(normalization.running_key(layer.id, n) for n in layer.state_names)
 
     def forward(self, inputs: Sequence[Tensor], params: Mapping[str, Tensor]) -> LayerTrace:
         """This layer alone: its inputs and parameters become leaves of a graph of its own."""
         xs = [_leaf(x) if need else x for x, need in zip(inputs, self.needs_input_grad)]
-        return self.build(xs, [_leaf(params[k]) for k in self.param_keys], self.mask(params))
+        return self.build(xs, [_leaf(params[k]) for k in self.param_keys], self.mode_values(params))
 
-    def mask(self, params: Mapping[str, Tensor]) -> Tensor | None:
-        """A dropout layer's mask for this step (None in evaluation, or for any other layer)."""
-        return None if self.mask_key is None else params.get(self.mask_key)
+    def mode_values(self, params: Mapping[str, Tensor]) -> tuple[Tensor, ...] | None:
+        """A dropout layer's mask in training, a batchnorm layer's running statistics in evaluation (None in the
+        other mode, or for any other layer)."""
+        if not self.mode_keys or self.mode_keys[0] not in params:
+            return None
+        return tuple(params[k] for k in self.mode_keys)
 
-    def build(self, xs: Sequence[Tensor], ps: Sequence[Tensor], mask: Tensor | None = None) -> LayerTrace:
-        """pre and out from the given tensors, extending whatever graph they belong to (``mask``: a dropout
-        layer's mask in training)."""
+    def build(self, xs: Sequence[Tensor], ps: Sequence[Tensor], extra: tuple[Tensor, ...] | None = None) -> LayerTrace:
+        """pre and out from the given tensors, extending whatever graph they belong to (``extra``: see
+        :meth:`mode_values`)."""
+        stats = None
         with torch.enable_grad():
             if self.kind == "dense":
                 pre = F.linear(xs[0], ps[0], ps[1] if len(ps) > 1 else None)
@@ -95,13 +105,32 @@ class TorchKernel:
             elif self.kind == "features":
                 pre = _features(self.terms, xs[0])
             elif self.kind == "dropout":  # inverted dropout in training, the identity in evaluation
-                pre = xs[0] * 1.0 if mask is None else xs[0] * (mask * self.drop_scale)
+                pre = xs[0] * 1.0 if extra is None else xs[0] * (extra[0] * self.drop_scale)
+            elif self.kind == "batchnorm":
+                pre, stats = self._batchnorm(xs[0], ps, extra)
+            elif self.kind == "layernorm":
+                w, b = (ps[0], ps[1]) if ps else (None, None)
+                pre = F.layer_norm(xs[0], (xs[0].shape[1],), w, b, self.eps)
             else:
                 pre = torch.cat(list(xs), dim=1)
             if not pre.requires_grad:  # nothing upstream needs gradients: still trace dL/dpre
                 pre = _leaf(pre)
             out = self.act(pre)
-        return LayerTrace(self.layer_id, list(xs), pre, out, list(ps))
+        record = LayerTrace(self.layer_id, list(xs), pre, out, list(ps))
+        record.stats = stats
+        return record
+
+    def _batchnorm(
+        self, x: Tensor, ps: Sequence[Tensor], running: tuple[Tensor, ...] | None
+    ) -> tuple[Tensor, dict[str, Tensor] | None]:
+        """torch's own batch_norm: over the batch in training (returning the batch's mean and biased variance, from
+        which the session moves the running statistics), with the running statistics in evaluation."""
+        w, b = (ps[0], ps[1]) if ps else (None, None)
+        if running is not None:
+            return F.batch_norm(x, running[0], running[1], w, b, training=False, eps=self.eps), None
+        pre = F.batch_norm(x, None, None, w, b, training=True, eps=self.eps)
+        plain = x.detach()
+        return pre, {"mean": plain.mean(dim=0), "var": plain.var(dim=0, unbiased=False)}
 
     def gradient_targets(self, record: LayerTrace) -> list[Tensor]:
         """The tensors whose gradients fill this layer's record: pre, out, parameters, needed inputs."""
@@ -175,7 +204,7 @@ class TorchBackend:
         layer, with the same numbers. Every edge into a layer goes through its own ``view_as`` node, so
         autograd reports the gradient along each edge separately from a layer's total ``grad_out``.
         """
-        leaves = {k: _leaf(v) for k, v in params.items() if not k.endswith(f".{dropout.MASK}")}
+        leaves = {k: _leaf(v) for k, v in params.items() if not k.endswith(f".{dropout.MASK}")}  # (masks: constants)
         input_id, output_id, loss = plan.input_id, plan.output_id, plan.loss
         kernels = {step.layer_id: cast(TorchKernel, step.kernel) for step in plan.steps}  # (this backend's own)
         values = {input_id: x}
@@ -184,7 +213,7 @@ class TorchBackend:
             for layer_id, _, sources, needs in plan.steps:
                 kernel = kernels[layer_id]
                 xs = [values[s].view_as(values[s]) if need else values[s] for s, need in zip(sources, needs)]
-                record = kernel.build(xs, [leaves[k] for k in kernel.param_keys], kernel.mask(params))
+                record = kernel.build(xs, [leaves[k] for k in kernel.param_keys], kernel.mode_values(params))
                 values[layer_id] = record.out
                 records[layer_id] = record
             y = values[output_id]

@@ -36,7 +36,7 @@ VERSION = 2  # the newest version read; a network is written as the oldest versi
 NEW_IN_2 = {
     "activations": ("silu", "mish", "sin"),
     "optimizers": ("adamw", "rmsprop"),
-    "layers": ("features", "dropout"),
+    "layers": ("features", "dropout", "batchnorm", "layernorm"),
 }
 TOP_LEVEL_FIELDS = {"format", "version", "layers", "output", "loss", "optimizer", "seed", "name", "data", "batch_size"}
 LAYER_FIELDS = {
@@ -59,7 +59,37 @@ LAYER_FIELDS = {
     "concat": {"id", "type", "inputs", "activation", "position", "color"},
     "features": {"id", "type", "inputs", "terms", "position", "color"},
     "dropout": {"id", "type", "inputs", "p", "position", "color"},
+    "batchnorm": {
+        "id",
+        "type",
+        "inputs",
+        "eps",
+        "momentum",
+        "affine",
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "frozen",
+        "activation",
+        "position",
+        "color",
+    },
+    "layernorm": {
+        "id",
+        "type",
+        "inputs",
+        "eps",
+        "affine",
+        "weight",
+        "bias",
+        "frozen",
+        "activation",
+        "position",
+        "color",
+    },
 }
+NORM_NUMBERS = ("eps", "momentum")
 OPTIMIZER_FIELDS = {
     "name",
     "lr",
@@ -160,6 +190,15 @@ def _layer(raw: Any, index: int) -> LayerSpec:
     terms = raw.get("terms", [])
     if kind == "features" and not isinstance(terms, list):
         raise SpecError(f'must be a list of terms such as ["x1", "x2", "x1^2"], got {brief(terms)}', layer_id, "terms")
+    affine = raw.get("affine", True)
+    if not isinstance(affine, bool):
+        raise SpecError(f"must be true or false, got {brief(affine)}", layer_id, "affine")
+    numbers = {k: _require_finite(raw[k], quoted(k), layer_id, k) for k in NORM_NUMBERS if raw.get(k) is not None}
+    weight_ndim = 1 if kind in ("batchnorm", "layernorm") else 2
+
+    def array(name: str, ndim: int) -> Any:
+        return number_array(raw[name], layer_id, name, ndim) if raw.get(name) is not None else None
+
     return LayerSpec(
         id=layer_id,
         type=kind,
@@ -167,8 +206,8 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         units=raw.get("units"),
         activation=activation,
         use_bias=use_bias,
-        weight=number_array(raw["weight"], layer_id, "weight", 2) if raw.get("weight") is not None else None,
-        bias=number_array(raw["bias"], layer_id, "bias", 1) if raw.get("bias") is not None else None,
+        weight=array("weight", weight_ndim),
+        bias=array("bias", 1),
         weight_init=weight_init,
         bias_init=bias_init,
         frozen=_frozen(raw.get("frozen"), layer_id),
@@ -176,6 +215,10 @@ def _layer(raw: Any, index: int) -> LayerSpec:
         color=raw.get("color"),
         terms=tuple(terms),
         p=raw.get("p"),
+        affine=affine,
+        running_mean=array("running_mean", 1),
+        running_var=array("running_var", 1),
+        **numbers,
     )
 
 
@@ -304,6 +347,17 @@ def _layer_dict(layer: LayerSpec) -> dict[str, Any]:
         out["p"] = layer.p
     elif layer.type != "input":
         out["activation"] = layer.activation
+    if layer.type in ("batchnorm", "layernorm"):
+        out["eps"] = layer.eps
+        if layer.type == "batchnorm":
+            out["momentum"] = layer.momentum
+        out["affine"] = layer.affine
+        if layer.frozen:
+            out["frozen"] = sorted(layer.frozen)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            value = getattr(layer, name)
+            if value is not None:
+                out[name] = value.tolist()
     if layer.type == "dense":
         out["use_bias"] = layer.use_bias
         if layer.weight_init != XAVIER_UNIFORM or layer.bias_init != ZEROS:

@@ -25,7 +25,7 @@ import numpy as np
 
 from bpstudio.core.optim import fresh_counters
 from bpstudio.core.run_state import RunState
-from bpstudio.core.spec import LayerSpec, NetworkSpec
+from bpstudio.core.spec import VALUE_FIELDS, LayerSpec, NetworkSpec
 
 Shape = tuple[int, ...]
 COUNTERS = tuple(fresh_counters())  # the optimizer's counters (schedule position, clipping tallies), packed last
@@ -55,7 +55,8 @@ def skeleton_of(state: RunState, previous: Skeleton | None = None) -> Skeleton:
     """``previous`` when the state fits it (the usual case while training), else a new skeleton for it."""
     if previous is not None and previous.fits(state):
         return previous
-    layers = tuple(dataclasses.replace(layer, weight=None, bias=None) for layer in state.spec.layers)
+    bare: dict[str, Any] = dict.fromkeys(VALUE_FIELDS)
+    layers = tuple(dataclasses.replace(layer, **bare) for layer in state.spec.layers)
     spec = dataclasses.replace(state.spec, layers=layers)
     params = _param_layout(state.spec)
     buffers = _buffer_layout(state)
@@ -106,7 +107,7 @@ def _chunks(values: np.ndarray, shapes: list[Shape]) -> Iterator[np.ndarray]:
 
 def _params(spec: NetworkSpec) -> Iterator[tuple[str, np.ndarray]]:
     for layer in spec.layers:
-        for name in ("weight", "bias"):
+        for name in VALUE_FIELDS:
             value = getattr(layer, name)
             if value is not None:
                 yield f"{layer.id}.{name}", value
@@ -121,8 +122,7 @@ def _buffer_layout(state: RunState) -> tuple[tuple[str, str, Shape], ...]:
     return tuple((key, name, np.shape(value)) for key, slot in buffers.items() for name, value in slot.items())
 
 
-_VALUES = ("weight", "bias")
-_LAYER_FIELDS = tuple(f.name for f in dataclasses.fields(LayerSpec) if f.name not in _VALUES)
+_LAYER_FIELDS = tuple(f.name for f in dataclasses.fields(LayerSpec) if f.name not in VALUE_FIELDS)
 _NETWORK_FIELDS = tuple(f.name for f in dataclasses.fields(NetworkSpec) if f.init and f.name != "layers")
 
 
