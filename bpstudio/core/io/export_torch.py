@@ -82,10 +82,12 @@ def python_names(spec: NetworkSpec) -> dict[str, str]:
     return names
 
 
-def state_dict_keys(spec: NetworkSpec) -> dict[str, str]:
-    """Each parameter key (``"h.weight"``) → its key in the exported module's ``state_dict``."""
+def state_dict_keys(spec: NetworkSpec, running: bool = False) -> dict[str, str]:
+    """Each parameter key (``"h.weight"``) → its key in the exported module's ``state_dict``; with ``running``, each
+    batchnorm layer's running statistics too (``"bn.running_mean"``: buffers, not parameters)."""
     names = python_names(spec)
-    return {key: f"{names[key.rsplit('.', 1)[0]]}.{key.rsplit('.', 1)[1]}" for key in spec.param_shapes()}
+    keys = [*spec.param_shapes(), *(spec.state_shapes() if running else ())]
+    return {key: f"{names[key.rsplit('.', 1)[0]]}.{key.rsplit('.', 1)[1]}" for key in keys}
 
 
 @dataclass(frozen=True)
@@ -107,17 +109,22 @@ def torch_export(
     steps: int = DEFAULT_STEPS,
     script_name: str = "network.py",
     embed_limit: int = EMBED_LIMIT,
+    running: Mapping[str, np.ndarray] | None = None,
 ) -> TorchExport:
     """The script for ``spec`` with weights ``params``, training on ``data_source`` (anything
     :func:`~bpstudio.core.datasets.resolve_split` takes; default: the network's own data, its training
     part; none at all: the script asks for ``--inputs``). Weights or data of more than ``embed_limit``
-    numbers are stored in ``<stem of script_name>.npz``, which the script looks for next to itself."""
+    numbers are stored in ``<stem of script_name>.npz``, which the script looks for next to itself. ``running``:
+    the batchnorm layers' running statistics (default: those written in ``spec``)."""
     from bpstudio.core.datasets import resolve_split
     from bpstudio.core.params import checked_params
 
     side_file = f"{Path(script_name).stem}.npz"
     values = checked_params(spec.param_shapes(), params, complete=True)
-    keys = state_dict_keys(spec)
+    values.update(
+        checked_params(spec.state_shapes(), spec.running_stats() if running is None else running, complete=True)
+    )
+    keys = state_dict_keys(spec, running=True)
     source = spec.data if data_source is None else data_source
     train: Dataset | None = None
     held_out = 0
@@ -159,7 +166,7 @@ def torch_export(
         loss_code(spec.loss),
         "\n# --- the weights and the data ----------------------------------------------------------------\n",
         "# bpstudio's parameter names -> this module's state_dict keys",
-        f"PARAMETERS = {literal(keys)}\n",
+        f"PARAMETERS = {literal(state_dict_keys(spec))}\n",
         weights_text,
         data_text,
         "\n# --- training, as bpstudio trains ------------------------------------------------------------\n",
@@ -215,24 +222,30 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape)) or "a scalar"
 
 
+STORED = ("weight", "bias", "running_mean", "running_var")  # what a state_dict holds of a layer
+COUNTER = "num_batches_tracked"  # a BatchNorm1d's count of training batches: bpstudio's momentum never uses it
+
+
 def _key_map(spec: NetworkSpec, keys: list[str]) -> dict[str, str]:
-    """Each file key → the parameter it holds, where that is clear: the parameter's own name or the
+    """Each file key → the parameter (or running statistic) it holds, where that is clear: its own name or the
     exported module's key, after a prefix all keys share (``module.``, ``model.``); or, for an
-    ``nn.Sequential`` (keys ``0.weight``, ``2.weight``, ...), the dense layers in order."""
-    aliases = {k: k for k in spec.param_shapes()}
-    aliases.update({exported: ours for ours, exported in state_dict_keys(spec).items()})
+    ``nn.Sequential`` (keys ``0.weight``, ``1.running_mean``, ``3.weight``, ...), the layers that store something
+    (dense, batchnorm, layernorm with γ and β) in order."""
+    stored = {**spec.param_shapes(), **spec.state_shapes()}
+    aliases = {k: k for k in stored}
+    aliases.update({exported: ours for ours, exported in state_dict_keys(spec, running=True).items()})
     prefixes = [""] + [keys[0][: i + 1] for i, c in enumerate(keys[0]) if c == "."] if keys else [""]
     for prefix in prefixes:
         if all(k.startswith(prefix) for k in keys):
             stripped = {k: k[len(prefix) :] for k in keys}
             if any(s in aliases for s in stripped.values()):
                 return {k: aliases[s] for k, s in stripped.items() if s in aliases}
-    numbered = [re.fullmatch(r"(?:.*\.)?(\d+)\.(weight|bias)", k) for k in keys]
-    dense = [i for i in spec.order if spec.layer(i).type == "dense"]
+    numbered = [re.fullmatch(rf"(?:.*\.)?(\d+)\.({'|'.join(STORED)})", k) for k in keys]
+    holders = list(dict.fromkeys(key.rsplit(".", 1)[0] for key in stored))  # (in topological order)
     if keys and all(numbered):
         indices = sorted({int(m.group(1)) for m in numbered if m})
-        if len(indices) == len(dense) and len({k[: m.start(1)] for k, m in zip(keys, numbered) if m}) == 1:
-            layer_of = dict(zip(indices, dense))
+        if len(indices) == len(holders) and len({k[: m.start(1)] for k, m in zip(keys, numbered) if m}) == 1:
+            layer_of = dict(zip(indices, holders))
             return {k: f"{layer_of[int(m.group(1))]}.{m.group(2)}" for k, m in zip(keys, numbered) if m}
     return {}
 
@@ -271,9 +284,13 @@ def params_from_state_dict(
     spec: NetworkSpec, state: Mapping[str, Any], source: str = "the state_dict"
 ) -> dict[str, np.ndarray]:
     """The network's parameters from ``state`` (names → tensors or arrays), as float64 arrays keyed
-    ``"<layer>.weight"``/``"<layer>.bias"``; a BpstudioError names a missing, extra or misshapen entry."""
-    shapes = spec.param_shapes()
-    keys = [str(k) for k in state]
+    ``"<layer>.weight"``/``"<layer>.bias"``, and its batchnorm layers' running statistics (``"<layer>.running_mean"``,
+    ``".running_var"``; a BatchNorm1d's ``num_batches_tracked`` is passed over); a BpstudioError names a missing,
+    extra or misshapen entry. ``spec.with_params`` writes the lot into the network."""
+    shapes = {**spec.param_shapes(), **spec.state_shapes()}
+    all_keys = [str(k) for k in state]
+    counters = {k for k in all_keys if k.endswith(f".{COUNTER}") and f"{k[: -len(COUNTER)]}running_mean" in all_keys}
+    keys = [k for k in all_keys if k not in counters]
     mapping = _key_map(spec, keys)
     problems = [f"key '{k}' matches no parameter of this network" for k in keys if k not in mapping]
     found: dict[str, str] = {}
@@ -281,7 +298,7 @@ def params_from_state_dict(
         if ours in found:
             problems.append(f"keys '{found[ours]}' and '{key}' both hold parameter '{ours}'")
         found[ours] = key
-    exported = state_dict_keys(spec)
+    exported = state_dict_keys(spec, running=True)
     problems += [
         f"missing key '{exported[k]}' (parameter '{k}', {_shape(s)})" for k, s in shapes.items() if k not in found
     ]

@@ -124,6 +124,8 @@ def describe(spec: NetworkSpec, layer_id: str) -> str:
         "concat": f"concat of {', '.join(layer.inputs)}",
         "features": f"features {', '.join(layer.terms)} of {''.join(layer.inputs)}",
         "dropout": f"dropout p={layer.p!r} of {''.join(layer.inputs)}",
+        "batchnorm": f"batchnorm of {''.join(layer.inputs)}",
+        "layernorm": f"layernorm of {''.join(layer.inputs)}",
     }[layer.type]
     if layer.type == "dense":
         what += f" from {layer.inputs[0]}"
@@ -192,7 +194,9 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         "class Network(nn.Module):",
         '    """One nn.Linear per dense layer; add and concat layers are + and torch.cat; a features layer stacks its'
         " terms;\n"
-        '    a dropout layer is nn.Dropout, or, given bpstudio\'s masks for a step (masks_for), x·mask/(1−p)."""',
+        "    a dropout layer is nn.Dropout, or, given bpstudio's masks for a step (masks_for), x·mask/(1−p);\n"
+        "    batchnorm and layernorm layers are nn.BatchNorm1d and nn.LayerNorm (batch statistics in train(), the\n"
+        '    running ones in eval(), as bpstudio)."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
@@ -209,6 +213,16 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
             )
         elif layer.type == "dropout" and layer_id in active:
             lines.append(f"        self.{names[layer_id]} = nn.Dropout({layer.p!r})")
+        elif layer.type == "batchnorm":
+            lines.append(
+                f"        self.{names[layer_id]} = nn.BatchNorm1d({spec.widths[layer_id]}, eps={layer.eps!r}, "
+                f"momentum={layer.momentum!r}, affine={layer.affine!r})"
+            )
+        elif layer.type == "layernorm":
+            lines.append(
+                f"        self.{names[layer_id]} = nn.LayerNorm({spec.widths[layer_id]}, eps={layer.eps!r}, "
+                f"elementwise_affine={layer.affine!r})"
+            )
     masks = any(spec.layer(i).type == "dropout" for i in active)
     lines += ["", f"    def forward(self, {names[spec.input_id]}{', masks=None' if masks else ''}):"]
     for layer_id in active:
@@ -216,7 +230,7 @@ def module_code(spec: NetworkSpec, names: Mapping[str, str]) -> str:
         if layer.type == "input":
             continue
         sources = [names[i] for i in layer.inputs]
-        if layer.type == "dense":
+        if layer.type in ("dense", "batchnorm", "layernorm"):
             pre = f"self.{names[layer_id]}({sources[0]})"
         elif layer.type == "features":
             columns = ", ".join(term_code(t, sources[0]) for t in features.parse_terms(layer.terms))
@@ -283,7 +297,8 @@ def targets_literal(targets: np.ndarray) -> str:
 def weights_code(weights: Mapping[str, np.ndarray]) -> str:
     body = "".join(f"    {k!r}: {literal(v, 4)},\n" for k, v in weights.items())
     return (
-        "# the weights at export, as state_dict entries (repr() of a float64 reads back exactly)\n"
+        "# the weights (and running statistics) at export, as state_dict entries (repr() of a float64 reads back "
+        "exactly)\n"
         f"WEIGHTS = {{\n{body}}}\n"
     )
 

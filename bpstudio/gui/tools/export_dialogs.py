@@ -80,8 +80,11 @@ def export_torch_script(window: MainWindow) -> list[Path] | None:
     doc = window.document
     with doc.lock:  # (a training worker may be between steps)
         spec, params, batch_size = doc.spec, doc.session.params_numpy(), doc.session.batch_size
+        running = doc.session.running_numpy()
     try:
-        written = write_torch_script(path, spec, params, spec.data, base_dir=doc.base_dir, batch_size=batch_size)
+        written = write_torch_script(
+            path, spec, params, spec.data, base_dir=doc.base_dir, batch_size=batch_size, running=running
+        )
     except BpstudioError as exc:
         _refuse(window, title, str(exc))
         return None

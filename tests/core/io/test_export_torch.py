@@ -437,3 +437,85 @@ def test_a_dropout_layer_is_exported_as_nn_dropout_and_trains_on_the_engines_mas
         model.eval()
         out = model(torch.tensor(data.X)).detach().numpy()
     np.testing.assert_allclose(out, Session(spec, data, params=params).predict(data.X), **TOL)
+
+
+def norm_export_net():
+    layers = [
+        {"id": "x", "type": "input", "units": 2},
+        {"id": "h", "type": "dense", "inputs": ["x"], "units": 6, "activation": "sigmoid"},
+        {"id": "bn-1", "type": "batchnorm", "inputs": ["h"], "momentum": 0.3, "activation": "relu"},
+        {"id": "ln", "type": "layernorm", "inputs": ["bn-1"], "eps": 1e-3},
+        {"id": "y", "type": "dense", "inputs": ["ln"], "units": 1, "activation": "sigmoid"},
+    ]
+    return network(layers, "y", "bce", seed=4, optimizer={"name": "adam", "lr": 0.05}, data={"builtin": "circles"})
+
+
+@needs_torch
+def test_norm_layers_are_exported_as_torch_modules_that_train_and_evaluate_as_the_engine(tmp_path):
+    """nn.BatchNorm1d and nn.LayerNorm with the layer's settings: the script's check (training mode: batch
+    statistics) and training equal the engine's step for step; the saved state_dict's running statistics and the
+    module in eval() equal the engine's; the trained state_dict reads back, running statistics included."""
+    spec = norm_export_net()
+    data = resolve_split(spec.data)[0]
+    params = initial_params(spec)
+    write_torch_script(tmp_path / "net.py", spec, params, batch_size=16)
+    text = (tmp_path / "net.py").read_text()
+    assert "self.bn_1 = nn.BatchNorm1d(6, eps=1e-05, momentum=0.3, affine=True)" in text
+    assert "self.ln = nn.LayerNorm(6, eps=0.001, elementwise_affine=True)" in text
+    run_in_process(tmp_path / "net.py", "--check", tmp_path / "out.npz")
+    with np.load(tmp_path / "out.npz") as result:
+        assert_check_matches(result, spec, data, params)
+    printed = run_in_process(tmp_path / "net.py", "--steps", 6, "--save-state", tmp_path / "w.pt")
+    session = Session(spec, data, batch_size=16, params=params)
+    engine_losses = [session.step().loss for _ in range(6)]
+    np.testing.assert_allclose([float(line.split()[-1]) for line in printed.splitlines()], engine_losses, rtol=1e-8)
+    trained = load_state_dict(spec, tmp_path / "w.pt")  # (num_batches_tracked is passed over)
+    expected = {**session.params_numpy(), **session.running_numpy()}
+    assert trained.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_allclose(trained[key], value, **TOL, err_msg=key)
+    reloaded = spec.with_params(trained)
+    np.testing.assert_allclose(Session(reloaded, data).predict(data.X), session.predict(data.X), **TOL)
+    # exported after training: the module in eval() (running statistics) is the engine's prediction
+    write_torch_script(tmp_path / "trained.py", spec, session.params_numpy(), running=session.running_numpy())
+    with keeps_default_dtype():
+        module = runpy.run_path(str(tmp_path / "trained.py"), run_name="exported")
+        model = module["Network"]()
+        model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in module["WEIGHTS"].items()})
+        model.eval()
+        out = model(torch.tensor(data.X)).detach().numpy()
+    np.testing.assert_allclose(out, session.predict(data.X), **TOL)
+
+
+@needs_torch
+def test_a_sequential_with_batchnorm_is_read_running_statistics_included(tmp_path):
+    """nn.Sequential(Linear, BatchNorm1d, ReLU, Linear)'s keys 0.*, 1.* (running statistics and the batch counter
+    included), 3.* map onto the layers that store something, in order."""
+    spec = network(
+        [
+            {"id": "x", "type": "input", "units": 2},
+            {"id": "h", "type": "dense", "inputs": ["x"], "units": 4},
+            {"id": "bn", "type": "batchnorm", "inputs": ["h"], "activation": "relu"},
+            {"id": "y", "type": "dense", "inputs": ["bn"], "units": 1},
+        ],
+        "y",
+        "mse",
+    )
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
+    ).double()
+    model.train()
+    model(torch.randn(16, 2, dtype=torch.float64) * 3 + 1)  # moves the running statistics
+    values = load_state_dict(spec, save(tmp_path, model.state_dict()))
+    assert set(values) == {"h.weight", "h.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"} | {
+        "y.weight",
+        "y.bias",
+    }
+    np.testing.assert_array_equal(values["bn.running_var"], model[1].running_var.numpy())
+    x = np.random.default_rng(1).normal(size=(5, 2))
+    model.eval()
+    expected = model(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(Session(spec.with_params(values), Dataset(x, expected)).predict(x), expected, **TOL)
+    state = {k: v for k, v in values.items() if k != "bn.running_var"}  # a file without it is refused
+    with pytest.raises(BpstudioError, match="missing key 'bn.running_var'"):
+        load_state_dict(spec, save(tmp_path, tensors(state)))
