@@ -95,10 +95,12 @@ class StepTrace:
         return _norm(self.numpy(rec.grads["weight"]))
 
     def grad_norms(self) -> dict[str, float]:
+        """The weight gradient's norm of every layer with a weight matrix (dense layers: the layers the per-layer
+        gradient plot and the first/last ratio follow; a norm layer's γ is a vector of scales, not one of them)."""
         return {
             lid: self.grad_norm(lid)
             for lid, rec in self.layers.items()
-            if "weight" in rec.grads or lid in self.left_out_norms
+            if "weight" in rec.grads and rec.grads["weight"].ndim == 2 or lid in self.left_out_norms
         }
 
     def update_ratio(self, key: str) -> float:

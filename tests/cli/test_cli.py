@@ -28,6 +28,7 @@ PRESETS = (
     "circle_features",
     "deep_relu_he",
     "deep_sigmoid",
+    "deep_sigmoid_batchnorm",
     "deep_sigmoid_residual",
     "digits",
     "digits_l1",

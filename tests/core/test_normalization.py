@@ -313,3 +313,10 @@ def test_a_bias_just_before_batchnorm_has_no_gradient_and_the_check_passes_it():
     checks = {c.key: c for c in gradient_check(direct, data)}
     assert all(c.verdict == "pass" for c in checks.values()), checks
     assert checks["h.bias"].complex_step and checks["h.bias"].reference == 0.0
+
+
+def test_the_per_layer_gradient_norms_follow_the_weight_matrices_not_the_norm_layers_scales():
+    spec, data = norm_net()
+    trace = Session(spec, data).step()
+    assert set(trace.grad_norms()) == {"h", "out"}  # (γ's gradient is in the trace: trace.grads["n.weight"])
+    assert trace.grads["n.weight"].shape == (4,)

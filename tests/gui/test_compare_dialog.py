@@ -83,7 +83,7 @@ def test_deep_sigmoid_first_batch_sorting_and_heatmap(qtbot, window):
     w.window_actions.step.trigger()  # one step (Full step): the weights move
     dialog = compared(qtbot, w)
     layers = [lid for lid in w.document.spec.order if lid != "x"]
-    assert "the first 16 of 225 training samples" in dialog.about.text() and "after step 1" in dialog.about.text()
+    assert "the first 16 of 228 training samples" in dialog.about.text() and "after step 1" in dialog.about.text()
     rows = table(dialog)
     assert list(dict.fromkeys(r["layer"] for r in rows)) == layers  # layer order: h1 … h10, out
     assert {r["shape"] for r in rows if r["quantity"] == "z"} == {"16×8", "16×1"}

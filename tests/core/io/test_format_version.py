@@ -27,7 +27,7 @@ def preset_dict(name="xor"):
 def test_a_network_that_uses_nothing_new_is_still_saved_as_version_1():
     for name in presets.names():
         spec = presets.load(name)
-        uses_new_layers = any(layer.type in ("features", "dropout") for layer in spec.layers)
+        uses_new_layers = any(layer.type in ("features", "dropout", "batchnorm", "layernorm") for layer in spec.layers)
         opt = spec.optimizer
         uses_new_updates = opt.l1 > 0 or opt.clip_norm is not None or opt.schedule is not None
         uses_new_updates |= opt.name in ("rmsprop", "adamw")

@@ -9,7 +9,7 @@ from bpstudio.core.datasets import resolve_split
 from bpstudio.core.io import presets
 from bpstudio.core.session import Session
 
-LESSON = ("deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual")
+LESSON = ("deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual", "deep_sigmoid_batchnorm")
 STEPS = 300
 
 
@@ -31,7 +31,7 @@ def trained(name, steps=STEPS):
 def test_the_lesson_presets_differ_only_in_the_network():
     specs = [presets.load(name) for name in LESSON]
     settings = [(s.loss, s.optimizer, s.batch_size, s.data, s.seed) for s in specs]
-    assert settings[0] == settings[1] == settings[2]
+    assert all(s == settings[0] for s in settings)
     assert specs[0].batch_size is not None  # (minibatches: the lesson's own setting, carried by the files)
 
 
@@ -51,6 +51,18 @@ def test_the_fixes_keep_the_gap_under_a_hundredfold_and_learn(name):
     assert losses[-50:].mean() < 0.25 * losses[:20].mean() and losses[-50:].mean() < 0.2
 
 
+def test_batchnorm_closes_the_gap_of_the_same_sigmoid_net_and_it_learns():
+    """The fourth fix: each layer normalized over the batch before its sigmoid. The same sigmoid units, yet the first
+    layer's gradient is of the output layer's order (measured: median ratio 1.4 against 1e-9 without)."""
+    plain, bn = presets.load("deep_sigmoid"), presets.load("deep_sigmoid_batchnorm")
+    assert [l.activation for l in plain.layers if l.type == "dense"] == [
+        l.activation for l in bn.layers if l.type == "batchnorm"
+    ] + ["sigmoid"]
+    ratios, _, losses = trained("deep_sigmoid_batchnorm", steps=600)
+    assert np.median(ratios) > 1e-2 and np.median(ratios[-300:]) > 1e-2
+    assert losses[-50:].mean() < 0.5 * losses[:20].mean()  # measured: 0.28 from 0.69 (noisy: batch statistics)
+
+
 def test_the_sigmoid_net_does_not_learn_what_the_fixes_learn():
     _, _, sigmoid = trained("deep_sigmoid", steps=600)
     _, _, relu = trained("deep_relu_he", steps=600)
@@ -58,7 +70,7 @@ def test_the_sigmoid_net_does_not_learn_what_the_fixes_learn():
 
 
 def test_one_change_at_a_time():
-    plain, relu, residual = (presets.load(name) for name in LESSON)
+    plain, relu, residual = (presets.load(name) for name in LESSON[:3])
 
     def dense(spec):
         return [(x.id, x.units, x.inputs) for x in spec.layers if x.type == "dense"]

@@ -24,6 +24,7 @@ EXPECTED = {
     "exploding",
     "exploding_clipped",
     "digits_l1",
+    "deep_sigmoid_batchnorm",
 }
 
 

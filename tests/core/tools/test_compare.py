@@ -218,7 +218,7 @@ def test_table_csv_and_matrix(results):
             row.dtype,
         )
         assert float(got["max_rel"]) == row.max_rel and float(got["max_abs"]) == row.max_abs
-    assert parsed[0]["shape"] == "225x8"
+    assert parsed[0]["shape"] == "228x8"
 
     m = result.matrix("gradients")
     assert m.rows == result.layers and m.columns == ("numpy float32", "torch float64", "torch float32")
