@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
     def _on_settings_changed(self) -> None:
         doc = self.document
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
+        self.training_panel.show_stop_rule(doc.stop_rule)
         self._update_phase_label()
 
     def _show_outputs(self) -> None:
