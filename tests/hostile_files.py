@@ -377,5 +377,7 @@ def listed_sessions() -> list[Case]:
     variant("history capacity 10^9", ("history", "capacity"), 10**9)
     variant("network version 10^400", ("network", "version"), 10**400)
     variant("optimizer steps 10^30", ("optimizer_state", "steps"), 10**30)
+    variant("stop plateau window 10^30", ("training", "stop"), {"plateau_steps": 10**30})
+    variant("stop conditions a list", ("training", "stop"), [1])
     cases.append(Case("session", "session.json", _nested_text(50_000).encode(), "deep nesting"))
     return cases

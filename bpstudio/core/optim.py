@@ -157,24 +157,26 @@ def fresh_counters() -> dict[str, int]:
 
 
 def describe_rate(spec: OptimizerSpec, counters: Mapping[str, int]) -> str:
-    """What the learning rate is now, for the Training panel: ``"0.05"`` or, with a schedule, where in it."""
+    """What the learning rate is now, for the Training panel: ``"0.05 (constant)"`` or, with a schedule, the rate and
+    on a line of its own where in the schedule it is."""
     t = int(counters.get("schedule_step", 0))
     now = spec.lr_at(t)
     if spec.schedule is None:
         return f"{now:.4g} (constant)"
-    return f"{now:.4g} after {t} scheduled step{'s' * (t != 1)} ({spec.schedule.name}, from {spec.lr:.4g})"
+    return f"{now:.4g}\n{spec.schedule.name} schedule, {t} step{'s' * (t != 1)} from {spec.lr:.4g}"
 
 
 def describe_clipping(spec: OptimizerSpec, counters: Mapping[str, int], last: UpdateFigures | None) -> str:
-    """How often and how much clipping scaled the gradients, for the Training panel."""
+    """How often and how much clipping scaled the gradients, for the Training panel: how many steps it clipped, and
+    on a line of its own what it did to the last step's gradient norm (short lines: the panel is narrow)."""
     if spec.clip_norm is None:
-        return "off"
+        return "Clipping off"
     seen, clipped = int(counters.get("clip_steps", 0)), int(counters.get("clipped", 0))
     if not seen:
-        return f"at ‖g‖ {spec.clip_norm:.4g}; no step yet"
-    text = f"{clipped} of {seen} step{'s' * (seen != 1)} clipped ({100.0 * clipped / seen:.0f}%)"
+        return f"Clips at ‖g‖ {spec.clip_norm:.4g}; no step yet"
+    text = f"Clipped {clipped} of {seen} step{'s' * (seen != 1)} ({100.0 * clipped / seen:.0f}%)"
     if last is not None:
         after = last.grad_norm * last.clip_scale
         scale = f" (×{last.clip_scale:.3g})" if last.clipped else ", not clipped"
-        text += f"; last step ‖g‖ {last.grad_norm:.4g} → {after:.4g}{scale}"
+        text += f"\nlast step ‖g‖ {last.grad_norm:.4g} → {after:.4g}{scale}"
     return text

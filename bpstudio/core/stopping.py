@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bpstudio.core.checks import is_count, is_real
 from bpstudio.core.errors import BpstudioError
-from bpstudio.core.limits import brief
+from bpstudio.core.limits import MAX_COUNT, brief
 
 PLATEAU_FRACTION = 0.01  # the least relative fall of the best loss over the window that counts as progress
 
@@ -45,6 +45,9 @@ class StopRule:
             raise BpstudioError(
                 f"the plateau window must be a whole number of steps 1 or more, got {brief(self.plateau_steps)}"
             )
+        for what, count in (("number of epochs", self.epochs), ("plateau window", self.plateau_steps)):
+            if count is not None and count > MAX_COUNT:  # (a window that long could not even be kept)
+                raise BpstudioError(f"the {what} must be at most 2**62, got {brief(count)}")
         fraction = self.plateau_fraction
         if not (is_real(fraction) and 0 <= fraction < 1):
             raise BpstudioError(f"the plateau fraction must be a number in [0, 1), got {brief(fraction)}")

@@ -27,6 +27,7 @@ from bpstudio.core.record.history import TrainingHistory, plotted_layers
 from bpstudio.core.run_state import RunState, fresh_optimizer_state
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, OptimizerSpec
+from bpstudio.core.stopping import StopRule
 from bpstudio.core.tools.evaluate import held_out_record, train_accuracy
 from bpstudio.core.trace import StepTrace
 from bpstudio.document.command_stack import Command, CommandStack
@@ -49,7 +50,7 @@ class Document:
         self.params_changed = Event("params_changed")  # weights changed
         self.step_changed = Event("step_changed")  # the current step's trace or next phase changed
         self.data_changed = Event("data_changed")
-        self.settings_changed = Event("settings_changed")  # batch size or backend
+        self.settings_changed = Event("settings_changed")  # batch size, backend or stop conditions
         self.file_changed = Event("file_changed")  # path or unsaved-changes flag
         self.training_changed = Event("training_changed")  # (running: bool)
         self.refused = Event("refused")  # (message): an edit or request not carried out, and why
@@ -70,6 +71,7 @@ class Document:
         self._train_start_mark: Mark | None = None
         self._frozen: tuple[TrainingHistory, int, TrainingHistory] | None = None  # (history, version, its snapshot)
         self._settings_dirty = False
+        self.stop_rule = StopRule()  # when Play stops by itself (saved with the session)
         self.session: Session = None  # type: ignore[assignment]  # set by load_preset below
         self.rewind = Rewinder(self)  # the timeline of states, to go back to (document/rewind.py)
         self.points = DataPoints(self)  # points added and removed by hand (document/data_points.py)
@@ -119,7 +121,8 @@ class Document:
 
     @property
     def dirty(self) -> bool:
-        """Unsaved changes: an edit or training since the last save, or a changed batch size or backend."""
+        """Unsaved changes: an edit or training since the last save, or a changed batch size, backend or stop
+        conditions."""
         return not self.undo_stack.is_clean() or self._settings_dirty
 
     def forget_changes(self) -> None:
@@ -174,6 +177,7 @@ class Document:
         self.origin = spec.with_params(initial_params(spec))
         self.history = history
         self.path, self.base_dir = path, base_dir
+        self.stop_rule = saved.stop_rule
         self.trace = None
         self._params_cache = None
         self.undo_stack.clear()
@@ -188,7 +192,7 @@ class Document:
     def save(self, path: str) -> None:
         """Write the session atomically to ``path`` and make it the document's file."""
         with self.lock:
-            saved = session_io.capture(self.session, self.history)
+            saved = session_io.capture(self.session, self.history, self.stop_rule)
         session_io.save(saved, path)
         self.path, self.base_dir = str(Path(path).resolve()), str(Path(path).resolve().parent)
         self.undo_stack.set_clean()
@@ -364,6 +368,15 @@ class Document:
         self.file_changed.emit()
         self.settings_changed.emit()
         self.step_changed.emit()
+
+    def set_stop_rule(self, rule: StopRule) -> None:
+        """The conditions Play stops at (saved with the session; an unsaved change until then)."""
+        if rule == self.stop_rule:
+            return
+        self.stop_rule = rule
+        self._settings_dirty = True
+        self.file_changed.emit()
+        self.settings_changed.emit()
 
     def set_backend(self, name: str, device: str, dtype: str, as_saved: bool = False) -> None:
         """Switch the engine; weights and optimizer state carry over. Refusals keep the current one.

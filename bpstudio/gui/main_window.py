@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.modes import loss_modes
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
@@ -228,6 +229,7 @@ class MainWindow(QMainWindow):
         if self.selected_layer is not None and self.selected_layer not in doc.spec.order:
             self.selected_layer = None
         self._show_history()
+        self.loss_plot.show_modes(loss_modes(doc.spec))
         self.gradient_plot.set_colors(self.colors())
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
@@ -271,6 +273,7 @@ class MainWindow(QMainWindow):
     def _on_settings_changed(self) -> None:
         doc = self.document
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
+        self.training_panel.show_stop_rule(doc.stop_rule)
         self._update_phase_label()
 
     def _show_outputs(self) -> None:

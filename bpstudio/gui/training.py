@@ -48,7 +48,6 @@ class TrainingController(QObject):
         self.document = document
         self.worker: TrainWorker | None = None
         self.speed: float | None = SPEEDS[DEFAULT_SPEED]
-        self.stop_rule = StopRule()  # the stop conditions Play trains under (epochs and plateaus count from Play)
         self.latest: Progress | None = None
         self.latest_history: TrainingHistory | None = None  # the newest snapshot of the history
 
@@ -61,10 +60,15 @@ class TrainingController(QObject):
         if self.worker is not None:
             self.worker.set_speed(steps_per_second)
 
+    @property
+    def stop_rule(self) -> StopRule:
+        """The conditions Play trains under (the document's; epochs and plateaus count from Play)."""
+        return self.document.stop_rule
+
     def set_stop_rule(self, rule: StopRule) -> None:
         """The conditions Play stops at; a run in progress takes them at once (its epochs and plateau window then
         count from here)."""
-        self.stop_rule = rule
+        self.document.set_stop_rule(rule)
         worker = self.worker
         if worker is not None:
             with self.document.lock:

@@ -104,6 +104,31 @@ def test_extra_axes_get_their_own_columns_and_summary_columns(capsys, tmp_path):
     assert fast["final_loss"] != slow["final_loss"]
 
 
+def test_dropout_and_the_schedule_are_settings_too(capsys, tmp_path):
+    out = tmp_path / "r.csv"
+    code, printed, err = run(
+        capsys,
+        "sweep",
+        *SMALL,
+        "--residual",
+        "off",
+        "--set",
+        "dropout=0,0.5",
+        "--set",
+        "schedule=step:1:0.5",
+        "--workers",
+        "1",
+        "--out",
+        out,
+    )
+    assert code == 0 and err == ""
+    assert printed.splitlines()[0].split()[:4] == ["activation", "init", "residual", "dropout"]
+    runs = [r for r in rows(out) if r["row"] == "run"]
+    assert {(r["dropout"], r["schedule"]) for r in runs} == {("0.0", "step:1:0.5"), ("0.5", "step:1:0.5")}
+    code, printed, _ = run(capsys, "sweep", "--help")
+    assert code == 0 and "step:STEP_SIZE[:GAMMA]" in printed and "dropout " in printed
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -117,6 +142,8 @@ def test_extra_axes_get_their_own_columns_and_summary_columns(capsys, tmp_path):
         (["--set", "lr=fast"], "'lr' takes numbers, got 'fast'"),
         (["--set", "depth=3"], "main axis .* depths"),
         (["--set", "lr=0.1", "--set", "lr=0.2"], "setting .lr. is given twice"),
+        (["--set", "schedule=step"], "writes a step schedule as step:STEP_SIZE"),
+        (["--set", "dropout=1"], "'dropout' takes p from 0"),
         (["--data", "nosuchset"], "not a built-in data set"),
         (["--workers", "0"], "--workers must be 1 or more"),
     ],

@@ -170,15 +170,15 @@ def test_schedule_defaults_are_torchs():
 def test_the_panel_readouts_say_the_rate_now_and_how_often_and_how_much_clipping_scaled():
     spec = OptimizerSpec("sgd", lr=0.5, clip_norm=1.0, schedule=Schedule("exponential", gamma=0.5))
     opt = Optimizer(spec, np.sqrt)
-    assert describe_rate(spec, opt.counters) == "0.5 after 0 scheduled steps (exponential, from 0.5)"
-    assert describe_clipping(spec, opt.counters, opt.last) == "at ‖g‖ 1; no step yet"
+    assert describe_rate(spec, opt.counters) == "0.5\nexponential schedule, 0 steps from 0.5"
+    assert describe_clipping(spec, opt.counters, opt.last) == "Clips at ‖g‖ 1; no step yet"
     p = opt.update({"w": np.zeros(2)}, {"w": np.array([3.0, 4.0])})
     p = opt.update(p, {"w": np.array([0.3, 0.4])})
-    assert describe_rate(spec, opt.counters) == "0.125 after 2 scheduled steps (exponential, from 0.5)"
+    assert describe_rate(spec, opt.counters) == "0.125\nexponential schedule, 2 steps from 0.5"
     assert describe_clipping(spec, opt.counters, opt.last) == (
-        "1 of 2 steps clipped (50%); last step ‖g‖ 0.5 → 0.5, not clipped"
+        "Clipped 1 of 2 steps (50%)\nlast step ‖g‖ 0.5 → 0.5, not clipped"
     )
     opt.update(p, {"w": np.array([30.0, 40.0])})
     assert describe_clipping(spec, opt.counters, opt.last).endswith("last step ‖g‖ 50 → 1 (×0.02)")
     assert describe_rate(OptimizerSpec(lr=0.1), opt.counters) == "0.1 (constant)"
-    assert describe_clipping(OptimizerSpec(), opt.counters, opt.last) == "off"
+    assert describe_clipping(OptimizerSpec(), opt.counters, opt.last) == "Clipping off"

@@ -8,9 +8,10 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
+from bpstudio.core.spec import OptimizerSpec, Schedule
 from bpstudio.core.tools import sweep
 from bpstudio.core.tools.sweep import Config, SweepCell, run_cell
 from bpstudio.gui.tools.sweep_dialog import SweepDialog, open_sweep
@@ -21,7 +22,10 @@ def type_text(qtbot, field, text):
     """Replace a field's text by typing (no Return: in a dialog that would press the default button, Run)."""
     field.setFocus()
     field.selectAll()
-    qtbot.keyClicks(field, text)
+    if text:
+        qtbot.keyClicks(field, text)
+    else:  # (typing nothing would leave the selection standing)
+        qtbot.keyClick(field, Qt.Key.Key_Backspace)
 
 
 def tick(box, checked):
@@ -165,6 +169,63 @@ def test_bad_input_is_named_and_nothing_runs(qtbot, dialog):
     QTest.mouseClick(dialog.run_button, LEFT)
     assert "'lr' takes numbers, got 'fast'" in dialog.status.text() and dialog.worker is None
     assert dialog.progress.value() <= 0 and not dialog.plot.curves and not dialog.export_button.isEnabled()
+
+
+def test_the_rows_vary_the_optimizers_and_l1_and_set_clipping_alpha_schedule_and_dropout(qtbot, dialog):
+    """What `bpstudio sweep --set` takes, in rows of the dialog's own: two optimizers ticked and two L1 values make
+    four lines; each line is the engine's run of a network with that dropout and that update rule."""
+    fill(qtbot, dialog, depths="2", activations=("relu",), inits=("he_normal",), residual="off", seeds="1", steps="3")
+    for name, box in dialog.rows.optimizer_checks.items():
+        tick(box, name in ("adamw", "rmsprop"))
+    entries = {"dropout": "0.2", "lr": "0.05", "l1": "0, 0.01", "clip_norm": "0.5", "alpha": "0.9"}
+    for name, text in {**entries, "schedule": "step:1:0.5"}.items():
+        type_text(qtbot, dialog.rows.fields[name], text)
+    run_to_end(qtbot, dialog)
+    dialog.metric_box.setCurrentIndex(dialog.metric_box.findData("final_loss"))
+    data = sweep.SweepGrid(data="xor").dataset()
+    lines = {
+        (l1, name): f"relu, he_normal, plain, l1={l1}, optimizer={name}"
+        for l1 in (0.0, 0.01)
+        for name in ("adamw", "rmsprop")
+    }
+    assert sorted(dialog.plot.curves) == sorted(lines.values())
+    for (l1, name), label in lines.items():
+        fixed = (("alpha", 0.9), ("clip_norm", 0.5), ("dropout", 0.2), ("l1", l1), ("lr", 0.05))
+        config = Config(2, "relu", "he_normal", False, (*fixed, ("optimizer", name), ("schedule", "step:1:0.5")))
+        spec = sweep.build_spec(config, data, 0)
+        assert spec.optimizer == OptimizerSpec(
+            name, lr=0.05, alpha=0.9, l1=l1, clip_norm=0.5, schedule=Schedule("step", step_size=1, gamma=0.5)
+        )
+        assert [(layer.id, layer.p) for layer in spec.layers if layer.type == "dropout"] == [("d1", 0.2), ("d2", 0.2)]
+        x, y = dialog.plot.curves[label].getOriginalDataset()
+        assert list(x) == [2]
+        np.testing.assert_allclose(y, [run_cell(SweepCell(config, 0, 3, data)).final_loss], rtol=1e-12)
+
+
+def test_a_bad_row_is_named_and_a_setting_given_twice_is_refused(qtbot, dialog):
+    fill(qtbot, dialog)
+    type_text(qtbot, dialog.rows.fields["dropout"], "0.2, 1")
+    QTest.mouseClick(dialog.run_button, LEFT)
+    assert dialog.status.text() == (
+        "Dropout p: sweep setting 'dropout' takes p from 0 (none) up to but not including 1, got '1'"
+    )
+    type_text(qtbot, dialog.rows.fields["dropout"], "")
+    type_text(qtbot, dialog.rows.fields["schedule"], "step")
+    QTest.mouseClick(dialog.run_button, LEFT)
+    assert dialog.status.text().startswith(
+        "Schedules: sweep setting 'schedule' writes a step schedule as step:STEP_SIZE"
+    )
+    type_text(qtbot, dialog.rows.fields["schedule"], "")
+    type_text(qtbot, dialog.rows.fields["l1"], "0.1")
+    fill(qtbot, dialog, settings="l1=0.2")
+    QTest.mouseClick(dialog.run_button, LEFT)
+    assert dialog.status.text() == "'l1' is set twice: in L1 (λ) and in Other settings; give it in one place"
+    type_text(qtbot, dialog.rows.fields["l1"], "")
+    for box in dialog.rows.optimizer_checks.values():
+        tick(box, False)
+    QTest.mouseClick(dialog.run_button, LEFT)
+    assert dialog.status.text() == "Optimizers: tick at least one"
+    assert dialog.worker is None and not dialog.plot.curves
 
 
 def test_export_csv_writes_every_run_and_configuration(qtbot, dialog, dialogs, tmp_path):

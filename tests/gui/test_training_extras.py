@@ -10,13 +10,15 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from bpstudio.core import backends
 from bpstudio.core.io import presets
 from bpstudio.core.spec import OptimizerSpec, Schedule
 from bpstudio.gui.panels.training_panel import TrainingPanel
 from tests.gui.canvas_points import click, header_point
-from tests.gui.driving import menu, open_example, settle
+from tests.gui.driving import LEFT, menu, open_example, press, settle
+from tests.gui.reference import headless
 
 
 def retype(qtbot, line, text):
@@ -136,16 +138,12 @@ def test_training_shows_the_rate_in_use_and_what_clipping_did(qtbot, window):
         menu(w, "Step", "Full step").trigger()
         settle(qtbot)
     lr = opt.lr * 0.5**3
-    assert (
-        extras.lr_readout.text()
-        == f"Learning rate now: {lr:.4g} after 3 scheduled steps (exponential, from {opt.lr:.4g})"
-    )
+    assert extras.lr_readout.text() == f"Learning rate now: {lr:.4g}\nexponential schedule, 3 steps from {opt.lr:.4g}"
     last = w.document.trace.update
     norm = math.sqrt(sum(float(np.sum(g * g)) for g in w.document.grads().values()))  # (no L1 term, none frozen)
     assert last.grad_norm == pytest.approx(norm, rel=1e-12) and last.clipped
     assert extras.clip_readout.text() == (
-        f"Clipping: 3 of 3 steps clipped (100%); last step ‖g‖ {norm:.4g} → {norm * last.clip_scale:.4g} "
-        f"(×{last.clip_scale:.3g})"
+        f"Clipped 3 of 3 steps (100%)\nlast step ‖g‖ {norm:.4g} → {norm * last.clip_scale:.4g} (×{last.clip_scale:.3g})"
     )
     assert extras.clip_readout.isVisibleTo(w.training_panel)
 
@@ -160,3 +158,37 @@ def test_the_inspector_offers_the_new_activations(qtbot, window):
     combo.setCurrentIndex(combo.findText("mish"))
     settle(qtbot)
     assert w.document.spec.layer("h").activation == "mish" and w.inspector.activation.currentText() == "mish"
+
+
+def test_the_clipped_example_says_how_often_and_how_much_it_clipped_as_it_trains(qtbot, window):
+    """Exploding gradients, clipped: Play for 8 passes (stop condition) and the panel says what clipping did over
+    them and to the last step, with the rate in use, as a headless run of the example counts it; the first steps'
+    gradient norms are hundreds, clipped to 1."""
+    w = window
+    open_example(qtbot, w, "exploding_clipped")
+    extras, stops = w.training_panel.extras, w.training_panel.stops
+    assert extras.clip.text() == "1" and extras.clip_readout.text() == "Clips at ‖g‖ 1; no step yet"
+    stops.epochs.setValue(8)
+    QTest.mouseClick(stops.after_epochs, LEFT)
+    w.window_actions.speed.setCurrentText("max")
+    press(qtbot, w, Qt.Key.Key_P)  # Play, until the 8 passes are done
+    qtbot.waitUntil(lambda: not w.training.running, timeout=60000)
+    settle(qtbot)
+    session, traces = headless("exploding_clipped", 40, batch_size=32)
+    assert session.steps_per_epoch == 5 and w.document.session.step_count == 40
+    figures = [t.update for t in traces]
+    assert figures[0].grad_norm > 100 and figures[0].clipped  # (the explosion the example is about)
+    clipped = sum(f.clipped for f in figures)
+    assert 0 < clipped < 40  # (late in the run some steps need no clipping)
+    last = figures[-1]
+    after = (
+        f"{last.grad_norm * last.clip_scale:.4g} (×{last.clip_scale:.3g})"
+        if last.clipped
+        else (f"{last.grad_norm:.4g}, not clipped")
+    )
+    assert extras.clip_readout.text() == (
+        f"Clipped {clipped} of 40 steps ({100 * clipped / 40:.0f}%)\nlast step ‖g‖ {last.grad_norm:.4g} → {after}"
+    )
+    assert extras.lr_readout.text() == "Learning rate now: 0.05 (constant)"
+    panel = w.training_panel
+    assert extras.clip_readout.isVisibleTo(panel) and extras.lr_readout.isVisibleTo(panel)

@@ -8,7 +8,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tests.gui.driving import LEFT, open_example, press, settle, type_into_field
+from tests.gui.driving import CTRL, LEFT, SHIFT, open_example, press, settle, type_into_field
 from tests.gui.reference import headless
 
 
@@ -87,8 +87,42 @@ def test_a_bad_target_is_refused_under_the_fields_and_play_runs_on_the_last_good
     type_into_field(qtbot, stops.target, "small")
     assert w.training_panel.error.isVisible()
     assert w.training_panel.error.text() == "Not changed — target loss: 'small' is not a number"
-    assert w.training.stop_rule.target_loss == 0.01  # (ticked with the entry's 0.01, before the bad entry)
+    assert w.document.stop_rule.target_loss == 0.01  # (ticked with the entry's 0.01, before the bad entry)
     type_into_field(qtbot, stops.target, "-1")
     assert "the target loss must be a number 0 or more" in w.training_panel.error.text()
     type_into_field(qtbot, stops.target, "0.5")
-    assert not w.training_panel.error.isVisible() and w.training.stop_rule.target_loss == 0.5
+    assert not w.training_panel.error.isVisible() and w.document.stop_rule.target_loss == 0.5
+
+
+def test_the_stop_conditions_are_saved_with_the_session_and_stop_play_after_it_reopens(
+    qtbot, new_window, dialogs, tmp_path
+):
+    w = new_window()
+    open_example(qtbot, w, "xor")
+    w.training_panel.full_batch.setChecked(False)
+    stops = w.training_panel.stops
+    type_into_field(qtbot, stops.target, "0.0001")  # (not reached in two passes)
+    tick(qtbot, stops.at_loss)
+    stops.epochs.setValue(2)
+    tick(qtbot, stops.after_epochs)
+    assert w.windowTitle().endswith("* — bpstudio")  # a change to save
+    dialogs.save_path = dialogs.open_path = str(tmp_path / "run.json")
+    press(qtbot, w, Qt.Key.Key_S, CTRL | SHIFT)  # Save As…
+    assert w.windowTitle() == "run.json — bpstudio"
+
+    other = new_window("other.ini")  # a fresh window: nothing ticked
+    assert not any(
+        box.isChecked() for box in (other.training_panel.stops.at_loss, other.training_panel.stops.after_epochs)
+    )
+    press(qtbot, other, Qt.Key.Key_O, CTRL)
+    shown = other.training_panel.stops
+    assert shown.at_loss.isChecked() and shown.target.text() == "0.0001"
+    assert shown.after_epochs.isChecked() and shown.epochs.value() == 2 and not shown.on_plateau.isChecked()
+    assert other.windowTitle() == "run.json — bpstudio"  # (showing them changed nothing)
+    session, _ = headless("xor", batch_size=other.document.session.batch_size)
+    play_until_it_stops(qtbot, other)
+    assert other.document.session.step_count == 2 * session.steps_per_epoch
+    assert other.statusBar().currentMessage() == f"stopped: 2 epochs done at step {2 * session.steps_per_epoch}"
+
+    open_example(qtbot, other, "mazur")  # an example has no stop conditions
+    assert not shown.at_loss.isChecked() and not shown.after_epochs.isChecked()

@@ -2,9 +2,12 @@
 
 A session file is JSON with ``"format": "bpstudio-session"``. It holds the network exactly as a
 network file does (weights written in, the data settings under its ``"data"`` key), the training
-settings (backend, dtype, batch size), the step and epoch counts, the optimizer's state (momentum and
-Adam buffers) and the plot history, so reopening a saved session continues where it left off.
+settings (backend, dtype, batch size, the conditions Play stops at), the step and epoch counts, the optimizer's
+state (momentum and Adam buffers) and the plot history, so reopening a saved session continues where it left off.
 :func:`load` also opens a plain network file, as a session at step 0.
+
+Version 2 adds the stop conditions (``training.stop``); a session without any is still written as version 1, which
+older bpstudio releases read (they refuse fields they do not know).
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.run_state import RunState
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec, number_array
+from bpstudio.core.stopping import PLATEAU_FRACTION, StopRule
 
 FORMAT = "bpstudio-session"
-VERSION = 1
-TRAINING_FIELDS = {"backend", "device", "dtype", "batch_size", "step", "epoch", "position"}
+VERSION = 2  # the newest version read and written (a session without stop conditions is written as version 1)
+VERSIONS = (1, 2)
+TRAINING_FIELDS = {"backend", "device", "dtype", "batch_size", "step", "epoch", "position", "stop"}
+STOP_FIELDS = ("target_loss", "epochs", "plateau_steps", "plateau_fraction")
+NO_STOPS = StopRule()
 
 
 @dataclass
@@ -46,17 +53,34 @@ class SavedSession:
     dtype: str = "float64"
     batch_size: int | None = None
     history: dict[str, Any] | None = None
+    stop_rule: StopRule = NO_STOPS  # when Play stops by itself (none set: it runs until paused)
 
     @property
     def spec(self) -> NetworkSpec:
         return self.state.spec
 
 
+def _stop_entry(rule: StopRule) -> dict[str, Any]:
+    """``{"stop": {...}}`` with the conditions set (the plateau's fraction with its window), or nothing."""
+    if not rule.active:
+        return {}
+    stop: dict[str, Any] = {}
+    if rule.target_loss is not None:
+        stop["target_loss"] = float(rule.target_loss)
+    if rule.epochs is not None:
+        stop["epochs"] = int(rule.epochs)
+    if rule.plateau_steps is not None:
+        stop["plateau_steps"] = int(rule.plateau_steps)
+        stop["plateau_fraction"] = float(rule.plateau_fraction)
+    return {"stop": stop}
+
+
 def to_dict(saved: SavedSession) -> dict[str, Any]:
     run, state = saved.state, saved.state.optimizer_state
+    stop = _stop_entry(saved.stop_rule)
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if stop else 1,
         "network": spec_io.to_dict(run.spec),
         "training": {
             "backend": saved.backend,
@@ -66,6 +90,7 @@ def to_dict(saved: SavedSession) -> dict[str, Any]:
             "step": run.step,
             "epoch": run.epoch,
             "position": run.position,
+            **stop,
         },
         "optimizer_state": {
             "steps": int(state.get("steps", 0)),
@@ -119,7 +144,25 @@ def _training(raw: Any) -> dict[str, Any]:
     if batch is not None and not is_count(batch, 1):
         raise _fail(f"'training.batch_size' must be a positive integer or null, got {brief(batch)}")
     out["batch_size"] = batch
+    out["stop_rule"] = _stop_rule(raw.get("stop", {}))
     return out
+
+
+def _stop_rule(raw: Any) -> StopRule:
+    if not isinstance(raw, Mapping):
+        raise _fail(f"'training.stop' must be an object, got {brief(raw)}")
+    unknown = sorted(map(str, set(raw) - set(STOP_FIELDS)))
+    if unknown:
+        raise _fail(f"unknown field {quoted(unknown[0])} in 'training.stop' (known: {', '.join(STOP_FIELDS)})")
+    try:
+        return StopRule(
+            raw.get("target_loss"),
+            raw.get("epochs"),
+            raw.get("plateau_steps"),
+            raw.get("plateau_fraction", PLATEAU_FRACTION),
+        )
+    except BpstudioError as exc:
+        raise _fail(f"'training.stop': {exc}") from None
 
 
 def _counters_entry(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,8 +216,9 @@ def from_dict(raw: Any) -> SavedSession:
         raise _fail(
             f"not a bpstudio session or network file (format {brief(found)}; expected '{FORMAT}' or '{spec_io.FORMAT}')"
         )
-    if raw.get("version") != VERSION:
-        raise _fail(f"version {brief(raw.get('version'))} is not supported (this bpstudio reads version {VERSION})")
+    version = raw.get("version")
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise _fail(f"version {brief(version)} is not supported (this bpstudio reads versions 1 and {VERSION})")
     unknown = set(raw) - {"format", "version", "network", "training", "optimizer_state", "history"}
     if unknown:
         raise _fail(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -203,12 +247,11 @@ def load(path: str | os.PathLike[str]) -> SavedSession:
         raise type(exc)(f"{os.fspath(path)}: {exc}") from None
 
 
-def capture(session: Session, history: TrainingHistory | None = None) -> SavedSession:
-    """Everything needed to continue ``session`` later: what :func:`save` writes."""
+def capture(session: Session, history: TrainingHistory | None = None, stop_rule: StopRule = NO_STOPS) -> SavedSession:
+    """Everything needed to continue ``session`` later (trained under ``stop_rule``): what :func:`save` writes."""
     b = session.backend
-    return SavedSession(
-        session.state(), b.name, b.device, b.dtype, session.batch_size, None if history is None else history.to_dict()
-    )
+    history_dict = None if history is None else history.to_dict()
+    return SavedSession(session.state(), b.name, b.device, b.dtype, session.batch_size, history_dict, stop_rule)
 
 
 def restore(saved: SavedSession, data: Dataset) -> tuple[Session, TrainingHistory, list[str]]:

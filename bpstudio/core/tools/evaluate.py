@@ -4,11 +4,13 @@ from its thread and the document from the GUI thread; neither does the math itse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
 from bpstudio.core.data import Dataset
+from bpstudio.core.modes import eval_tag
 from bpstudio.core.session import Session
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.tools.boundary import Surface, accuracy, output_curve, output_surface
@@ -38,14 +40,17 @@ def held_out_record(session: Session, test: Dataset | None) -> TestRecord | None
 def data_surface(
     session: Session, train: Dataset, test: Dataset | None = None
 ) -> Surface | tuple[np.ndarray, np.ndarray] | SampleReadings | None:
-    """What the data plot draws under the points: the output over the input plane for 2-D inputs, the
-    output curve (a tuple xs, ys) for 1-D inputs, how the network reads the first samples when the inputs are
-    labelled square images (the digits), else None."""
+    """What the data plot draws under the points, in evaluation mode: the output over the input plane for 2-D
+    inputs (its label names the mode where the network has layers that differ in training), the output curve (a
+    tuple xs, ys) for 1-D inputs, how the network reads the first samples when the inputs are labelled square
+    images (the digits), else None."""
     if session.spec.widths[session.spec.input_id] == 1:
         return output_curve(session.predict, session.spec, train)
     if shows_images(train):
         return sample_readings(session, train, test)
-    return output_surface(session.predict, session.spec, train, resolution=surface_resolution(session.spec))
+    surface = output_surface(session.predict, session.spec, train, resolution=surface_resolution(session.spec))
+    tag = eval_tag(session.spec)  # (computed in evaluation mode: with dropout, the label says so)
+    return dataclasses.replace(surface, label=f"{surface.label} · {tag}") if tag and surface is not None else surface
 
 
 def surface_resolution(spec: NetworkSpec) -> int:

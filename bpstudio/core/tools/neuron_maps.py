@@ -1,9 +1,10 @@
 """What each neuron computes over the input plane: for a network with 2-D inputs, every unit's output on a
 small grid of (x1, x2) points, as TF Playground draws inside its neurons.
 
-One forward pass over the grid (:meth:`Session.layer_outputs`, on the session's backend) gives every layer
-at once. Only layers of at most :data:`MAP_UNIT_LIMIT` units get maps: the canvas draws bigger layers as a
-heat strip, not neuron by neuron, and their pictures would be too many to read (and to paint while training).
+One forward pass over the grid (:meth:`Session.layer_outputs`, on the session's backend, in evaluation mode)
+gives every layer at once. Only layers of at most :data:`MAP_UNIT_LIMIT` units get maps: the canvas draws bigger
+layers as a heat strip, not neuron by neuron, and their pictures would be too many to read (and to paint while
+training).
 
 Each layer's maps share one colour scale, chosen here so the GUI only maps values to colours:
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bpstudio.core.data import Dataset
+from bpstudio.core.modes import eval_tag
 from bpstudio.core.session import Session
 from bpstudio.core.tools.boundary import grid
 
@@ -51,6 +53,7 @@ class NeuronMaps:
     xs: np.ndarray
     ys: np.ndarray
     layers: dict[str, LayerMaps]
+    mode: str = ""  # e.g. "eval mode: dropout off" where the network computes differently in training (core/modes.py)
 
 
 def neuron_maps(
@@ -70,7 +73,7 @@ def neuron_maps(
         values = out.T.reshape(out.shape[1], len(ys), len(xs))
         activation = spec.layer(lid).activation if lid != spec.input_id else "input"
         layers[lid] = _with_scale(values, activation)
-    return NeuronMaps(xs, ys, layers)
+    return NeuronMaps(xs, ys, layers, eval_tag(spec))
 
 
 def _with_scale(values: np.ndarray, activation: str) -> LayerMaps:

@@ -2,10 +2,11 @@
 the first layer's weight gradient is against the last layer's.
 
 A :class:`SweepGrid` names depths (hidden layers) × hidden activations × hidden initialisers × residual
-off/on, plus any other setting (:data:`SETTINGS`: width, learning rate, optimizer, ...) with one value
-(fixed) or several (another axis), and the seeds to repeat each configuration with. Each grid point is a
-network like the ``deep_sigmoid`` preset: input → h1 → … → hD → out, and with ``residual`` the
-``deep_sigmoid_residual`` shape, where ``r_k = h_k + (r_{k-1} or h1)`` feeds the next layer. The output
+off/on, plus any other setting (:data:`SETTINGS`: width, learning rate, optimizer, schedule, dropout, ...) with
+one value (fixed) or several (another axis), and the seeds to repeat each configuration with. Each grid point is
+a network like the ``deep_sigmoid`` preset: input → h1 → … → hD → out, and with ``residual`` the
+``deep_sigmoid_residual`` shape, where ``r_k = h_k + (r_{k-1} or h1)`` feeds the next layer. With ``dropout``
+each h_k is followed by a dropout layer d_k (which then stands for h_k in those sums). The output
 layer fits the data: one sigmoid unit with BCE for two classes, one unit per class with cross-entropy
 for more, identity units with MSE for regression targets.
 
@@ -13,7 +14,8 @@ for more, identity units with MSE for regression targets.
 the cells to any :class:`concurrent.futures.Executor`: a local process pool by default, a thread pool, or
 a Dask cluster through ``distributed.Client(address).get_executor()`` (:func:`dask_executor`).
 Results and their aggregation live in :mod:`bpstudio.core.tools.sweep_result`, the extra settings and the text
-forms of lists and settings in :mod:`bpstudio.core.tools.sweep_settings`; both are re-exported here.
+forms of lists and settings in :mod:`bpstudio.core.tools.sweep_settings`, the network of a grid point in
+:mod:`bpstudio.core.tools.sweep_network`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -34,13 +36,11 @@ import numpy as np
 from bpstudio.core import activations
 from bpstudio.core.checks import is_whole
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import BpstudioError, DivergedError, SpecError
-from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec, OptimizerSpec
+from bpstudio.core.errors import BpstudioError, DivergedError
+from bpstudio.core.spec import INITIALISERS
+from bpstudio.core.tools.sweep_network import BLOCK_SETTINGS, build_spec
 from bpstudio.core.tools.sweep_result import AXES, METRICS, Aggregate, CellResult, Config, Series, SweepResult
 from bpstudio.core.tools.sweep_settings import (
-    DEFAULT_LR,
-    DEFAULT_UNITS,
-    FLOAT_SETTINGS,
     SETTINGS,
     check_setting_name,
     parse_ints,
@@ -52,6 +52,7 @@ from bpstudio.core.tools.sweep_settings import (
 
 __all__ = [
     "AXES",
+    "BLOCK_SETTINGS",
     "METRICS",
     "SETTINGS",
     "Aggregate",
@@ -184,45 +185,6 @@ class SweepGrid:
 
 
 # --- one run ------------------------------------------------------------------------------------------
-
-
-def _output_for(data: Dataset) -> tuple[int, str, str]:
-    """(units, activation, loss) of an output layer that fits ``data``."""
-    if data.is_classification:
-        return (1, "sigmoid", "bce") if data.n_classes <= 2 else (data.n_classes, "identity", "cross_entropy")
-    return int(data.Y.shape[1]), "identity", "mse"
-
-
-def build_spec(config: Config, data: Dataset, seed: int) -> NetworkSpec:
-    """The deep MLP of one grid point on ``data``: ``config.init`` draws the hidden layers' weights (the
-    output layer keeps xavier_uniform, as in the presets); ``seed`` seeds every drawn value."""
-    s = dict(config.settings)
-    units, use_bias = s.get("units", DEFAULT_UNITS), s.get("use_bias", True)
-    init, bias_init = Initializer(config.init), Initializer(s.get("bias_init", "zeros"))
-    layers = [LayerSpec("x", "input", units=data.n_inputs)]
-    previous = "x"
-    for k in range(1, config.depth + 1):
-        layers.append(
-            LayerSpec(
-                f"h{k}", "dense", (previous,), units, config.activation, use_bias, weight_init=init, bias_init=bias_init
-            )
-        )
-        if config.residual and k > 1:  # r_k = h_k + what h_k read (h1 or r_{k-1})
-            layers.append(LayerSpec(f"r{k}", "add", (previous, f"h{k}")))
-        previous = layers[-1].id
-    out_units, out_activation, loss = _output_for(data)
-    layers.append(LayerSpec("out", "dense", (previous,), out_units, out_activation, use_bias, bias_init=bias_init))
-    optimizer = OptimizerSpec(
-        name=s.get("optimizer", "sgd"),
-        lr=s.get("lr", DEFAULT_LR),
-        **{k: s[k] for k in FLOAT_SETTINGS if k in s and k != "lr"},
-    )
-    try:
-        return NetworkSpec(
-            tuple(layers), "out", loss, optimizer, seed, f"sweep: depth {config.depth}, {config.label(tuple(s))}"
-        )
-    except SpecError as exc:
-        raise BpstudioError(f"sweep configuration {config.label(tuple(s))}: {exc}") from None
 
 
 def run_cell(cell: SweepCell) -> CellResult:

@@ -26,7 +26,8 @@ METRICS = (
     "grad_last_mean",
     "ratio",
 )
-"""Per run: the loss at the first step and after the last; ‖∂L/∂W‖ of the first hidden layer and of the output
+"""Per run: the loss at the first step (the step's own, in training mode: with dropout, units dropped) and over the
+data after the last (in evaluation mode: dropout off); ‖∂L/∂W‖ of the first hidden layer and of the output
 layer at the first step (the initial weights) and their mean over the steps run; ``ratio`` =
 grad_first_start / grad_last_start (≪ 1: the gradient vanishes on its way back to the first layer)."""
 SPREADS = ("std", "min", "max")

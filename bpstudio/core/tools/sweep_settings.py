@@ -1,5 +1,10 @@
-"""The settings a sweep grid may name besides its main axes (width, learning rate, optimizer, ...), and
-reading a grid's lists and settings from text, as the command line and the sweep dialog give them."""
+"""The settings a sweep grid may name besides its main axes (width, learning rate, optimizer, schedule, dropout,
+...), and reading a grid's lists and settings from text, as the command line and the sweep dialog give them.
+
+A schedule is written as text without commas or semicolons (they separate values and settings): its name, then its
+settings in :data:`~bpstudio.core.spec.SCHEDULES`' order, separated by colons, e.g. ``step:10:0.5`` (StepLR with
+step_size 10, gamma 0.5), ``exponential:0.95``, ``cosine:100`` (t_max 100, eta_min 0); ``constant`` is none.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bpstudio.core.errors import BpstudioError
-from bpstudio.core.spec import INITIALISERS, OPTIMIZERS
+from bpstudio.core.errors import BpstudioError, SpecError
+from bpstudio.core.limits import MAX_COUNT, quoted
+from bpstudio.core.spec import INITIALISERS, OPTIMIZERS, SCHEDULES, Schedule
 
 DEFAULT_UNITS = 8
 DEFAULT_LR = 0.1
+CONSTANT = "constant"  # the schedule setting's value for no schedule
 FLOAT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "alpha", "l1", "clip_norm")
 SETTINGS: dict[str, str] = {
     # name -> what it sets (the extra axes a grid may name)
@@ -26,6 +33,9 @@ SETTINGS: dict[str, str] = {
     "alpha": "RMSprop's smoothing constant (default 0.99)",
     "l1": "L1 penalty λ on dense weights (default 0)",
     "clip_norm": "clip the gradients' total norm to this (default: no clipping)",
+    "schedule": f"learning-rate schedule: {CONSTANT}, step:STEP_SIZE[:GAMMA], exponential:GAMMA or "
+    f"cosine:T_MAX[:ETA_MIN] (default {CONSTANT})",
+    "dropout": "a dropout layer with this p after every hidden layer (default 0: none)",
     "batch_size": "samples per step (default: the whole data set)",
     "use_bias": "whether layers have biases: true or false (default true)",
     "bias_init": "initialiser of the biases (default zeros)",
@@ -53,6 +63,10 @@ def setting_value(name: str, value: Any) -> Any:
             bound = "at most 1" if name == "alpha" else "below 1"
             raise BpstudioError(f"sweep setting '{name}' takes numbers {bound}, got {text!r}")
         return number
+    if name == "dropout":
+        return _dropout_p(text)
+    if name == "schedule":
+        return schedule_text(text)
     if name == "use_bias":
         if text.lower() not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
             raise BpstudioError(f"sweep setting 'use_bias' takes true or false, got {text!r}")
@@ -62,6 +76,55 @@ def setting_value(name: str, value: Any) -> Any:
     if name == "bias_init" and text not in INITIALISERS:
         raise BpstudioError(f"sweep setting 'bias_init' takes one of {', '.join(INITIALISERS)}, got {text!r}")
     return text
+
+
+def _dropout_p(text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        raise BpstudioError(f"sweep setting 'dropout' takes numbers, got {text!r}") from None
+    if not 0 <= p < 1:  # (nan too)
+        raise BpstudioError(f"sweep setting 'dropout' takes p from 0 (none) up to but not including 1, got {text!r}")
+    return p
+
+
+def schedule_text(text: str) -> str:
+    """A schedule's text in its one written form (every setting given: ``step:10`` reads ``step:10:0.1``), or a
+    BpstudioError naming what is wrong; :func:`schedule_of` makes it a Schedule."""
+    schedule = schedule_of(text)
+    if schedule is None:
+        return CONSTANT
+    return ":".join([schedule.name, *(str(value) for value in schedule.settings().values())])
+
+
+def schedule_of(text: str) -> Schedule | None:
+    """The Schedule ``text`` writes (None for ``constant``)."""
+    name, *values = [part.strip() for part in text.split(":")]
+    if name == CONSTANT:
+        if values:
+            raise BpstudioError(f"sweep setting 'schedule': {CONSTANT} takes no settings, got {text!r}")
+        return None
+    if name not in SCHEDULES:
+        known = ", ".join((CONSTANT, *SCHEDULES))
+        raise BpstudioError(f"sweep setting 'schedule': unknown schedule {name!r} (known: {known})")
+    required, defaults = SCHEDULES[name]
+    keys = (*required, *defaults)
+    form = ":".join([name, *(k.upper() for k in required)]) + "".join(f"[:{k.upper()}]" for k in defaults)
+    if not len(required) <= len(values) <= len(keys):
+        raise BpstudioError(f"sweep setting 'schedule' writes a {name} schedule as {form}, got {text!r}")
+    settings: dict[str, Any] = {}
+    for key, value in zip(keys, values, strict=False):
+        try:
+            number = float(value)
+            whole = key in ("step_size", "t_max") and number.is_integer() and abs(number) <= MAX_COUNT
+            settings[key] = int(number) if whole else number
+        except (ValueError, OverflowError):
+            raise BpstudioError(f"sweep setting 'schedule': {key} of {form} takes a number, got {value!r}") from None
+    try:
+        return Schedule(name, **settings)
+    except SpecError as exc:  # (its message without the network file's field name)
+        said = str(exc).removeprefix(f"field {quoted(exc.field)}: ") if exc.field else str(exc)
+        raise BpstudioError(f"sweep setting 'schedule' {text!r}: {said}") from None
 
 
 def check_setting_name(name: str) -> None:

@@ -41,6 +41,7 @@ class PreviewContent:
     xs: tuple[float, float]  # the plane's extent along x1 and x2
     ys: tuple[float, float]
     sample: tuple[float, float] | None = None  # the first sample's inputs, when a step has run
+    mode: str = ""  # core's note that the pictures are in evaluation mode, where that differs from training
 
 
 def preview_content(scene: CanvasScene, layer: str, unit: int) -> PreviewContent | None:
@@ -60,6 +61,7 @@ def preview_content(scene: CanvasScene, layer: str, unit: int) -> PreviewContent
         (float(maps.xs[0]), float(maps.xs[-1])),
         (float(maps.ys[0]), float(maps.ys[-1])),
         (float(sample[0]), float(sample[1])) if sample is not None and len(sample) == 2 else None,
+        maps.mode,
     )
 
 
@@ -192,9 +194,14 @@ class NeuronPreview(QWidget):
     def note(self) -> str:
         """The words under the colour bar: how the scale was chosen, and the sample's marker."""
         assert self.content is not None
-        lines = ["its output over the input plane", f"colours: {self.content.maps.scale}"]
+        mode = self.content.mode
+        lines = [
+            "its output over the input plane" + (f" ({mode})" if mode else ""),
+            f"colours: {self.content.maps.scale}",
+        ]
         if self.content.sample is not None:
-            lines.append("○ sample 1 (the circle shows its value from this step's forward pass)")
+            in_training = ", in training mode" if mode else ""
+            lines.append(f"○ sample 1 (the circle shows its value from this step's forward pass{in_training})")
         return "\n".join(lines)
 
     def _draw_sample(self, p: QPainter, content: PreviewContent) -> None:

@@ -1,8 +1,9 @@
 """The Training panel's "Stop when" box: Play stops by itself at a target loss, after a number of epochs or on a
 plateau (core's :class:`~bpstudio.core.stopping.StopRule`; the window says why in the status bar).
 
-A view: :meth:`StopControls.read` gives the rule a person set (or why it cannot be used); ``changed`` is called
-when they tick a condition or finish an entry.
+A view: :meth:`StopControls.show_rule` shows the document's rule (saved with the session), :meth:`StopControls.read`
+gives the rule a person set (or why it cannot be used); ``changed`` is called when they tick a condition or finish an
+entry.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QLineEd
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.stopping import PLATEAU_FRACTION, StopRule
 from bpstudio.gui.inspectors.matrix_editor import parse_entry
-from bpstudio.gui.qt_utils import format_number
+from bpstudio.gui.qt_utils import format_number, signals_blocked
 
 MAX_COUNT = 1_000_000
 
@@ -76,6 +77,21 @@ class StopControls(QGroupBox):
             spin.valueChanged.connect(changed)
         self.inputs: tuple[QWidget, ...] = (self.at_loss, self.target, self.after_epochs, self.epochs)
         self.inputs += (self.on_plateau, self.plateau, self.fraction)
+
+    def show_rule(self, rule: StopRule) -> None:
+        """Tick the conditions ``rule`` sets, with its numbers; a condition it does not set keeps its entry. Emits
+        nothing."""
+        with signals_blocked(*self.inputs):
+            self.at_loss.setChecked(rule.target_loss is not None)
+            if rule.target_loss is not None:
+                self.target.setText(format_number(rule.target_loss))
+            self.after_epochs.setChecked(rule.epochs is not None)
+            if rule.epochs is not None:
+                self.epochs.setValue(rule.epochs)
+            self.on_plateau.setChecked(rule.plateau_steps is not None)
+            if rule.plateau_steps is not None:
+                self.plateau.setValue(rule.plateau_steps)
+                self.fraction.setText(format_number(rule.plateau_fraction))
 
     def read(self) -> tuple[StopRule | None, str]:
         """The rule ticked, or (None, why not). An entry beside a condition not ticked is not read."""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from bpstudio.core import backends, losses
 from bpstudio.core.errors import SpecError
 from bpstudio.core.spec import OPTIMIZERS, NetworkSpec, OptimizerSpec
+from bpstudio.core.stopping import StopRule
 from bpstudio.core.trace import UpdateFigures
 from bpstudio.gui.backend_loader import loading_text
 from bpstudio.gui.inspectors.matrix_editor import ERROR_STYLE, parse_entry
@@ -228,6 +229,10 @@ class TrainingPanel(QWidget):
         self.extras.show_settings(spec.optimizer)
         self._show_optimizer_rows(spec.optimizer.name)
         self._clear_error()
+
+    def show_stop_rule(self, rule: StopRule) -> None:
+        """Show the conditions Play stops at. Emits nothing."""
+        self.stops.show_rule(rule)
 
     def show_progress(self, counters: Mapping[str, int], last: UpdateFigures | None) -> None:
         """The rate in use and what clipping did, from the optimizer's counters and the last update."""

@@ -94,7 +94,7 @@ class UpdateExtras(QGroupBox):
     def show_progress(self, opt: OptimizerSpec, counters: Mapping[str, int], last: UpdateFigures | None) -> None:
         """Core's readouts: the rate the next update uses and what clipping has done."""
         self.lr_readout.setText(f"Learning rate now: {describe_rate(opt, counters)}")
-        self.clip_readout.setText(f"Clipping: {describe_clipping(opt, counters, last)}")
+        self.clip_readout.setText(describe_clipping(opt, counters, last))
 
     def read(self) -> tuple[dict[str, Any] | None, str]:
         """The settings as OptimizerSpec keywords (``l1``, ``clip_norm``, ``schedule``), or (None, why not)."""

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QWidget
 
+from bpstudio.core.modes import EVAL_MODE
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import LAYER_PALETTE
@@ -68,9 +69,19 @@ class LossPlot(HistoryPlot):
         )
         self.kept_curves: list[pg.PlotDataItem] = []  # each kept run's training loss, faint
         self._with_test = False  # the legend names the test points once there are some
+        self.modes = ""  # core's words on how the train and test losses are computed, where they differ
         self._apply_fonts()
         self._lay_out(self.log_check, fill=False)
         self.log_check.toggled.connect(self._on_log_toggled)
+
+    def show_modes(self, explanation: str) -> None:
+        """``explanation``: core's sentence on how the training and the test loss are computed (:func:`loss_modes`),
+        ``""`` when alike. With one, the test points read "test (eval mode)" and the plot's tooltip explains."""
+        if explanation == self.modes:
+            return
+        self.modes = explanation
+        self.view.setToolTip(explanation)
+        self._update_legend()
 
     def _draw(self, history: TrainingHistory) -> None:
         # the accuracy is evaluated now and then while training (a big network's seconds apart): its curve
@@ -125,7 +136,8 @@ class LossPlot(HistoryPlot):
         self._update_legend()
 
     def _update_legend(self) -> None:
-        entries = [("train", self.train_curve)] + ([("test", self.test_curve)] if self._with_test else [])
+        test = f"test ({EVAL_MODE})" if self.modes else "test"
+        entries = [("train", self.train_curve)] + ([(test, self.test_curve)] if self._with_test else [])
         entries += [(run.label, curve) for run, curve in zip(self.kept, self.kept_curves, strict=True)]
         if [label.text for _, label in self.legend.items] == [name for name, _ in entries]:
             return

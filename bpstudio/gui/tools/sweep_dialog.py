@@ -1,6 +1,6 @@
 """The vanishing-gradient sweep dialog: a form for the grid (depths × activations × initialisers × residual,
-other settings, seeds, steps, data), Run with a progress bar and Cancel, the plot of gradient norm against
-depth, and Export CSV.
+dropout, the optimizers and their settings (:mod:`bpstudio.gui.tools.sweep_rows`), other settings, seeds, steps,
+data), Run with a progress bar and Cancel, the plot of gradient norm against depth, and Export CSV.
 
 The sweep runs in worker processes (or on a Dask cluster) driven by :func:`bpstudio.core.tools.sweep.run_sweep`
 on a :class:`SweepWorker` thread, so the window stays responsive; results come back as plain data.
@@ -40,6 +40,7 @@ from bpstudio.gui.colors import HIGHLIGHT
 from bpstudio.gui.plots.export import export_csv_dialog
 from bpstudio.gui.screen_fit import fit_to_screen
 from bpstudio.gui.tools.sweep_plot import METRICS, SweepPlot
+from bpstudio.gui.tools.sweep_rows import SettingRows
 from bpstudio.gui.tools.window import raise_tool
 
 ExecutorFactory = Callable[[], Any]  # () -> a concurrent.futures.Executor
@@ -145,8 +146,9 @@ class SweepDialog(QDialog):
             self.data.addItem(OPEN_NETWORK_DATA)
         self.data.addItems(sorted(TOY_SETS))
         self.data.setCurrentText(DEFAULTS["data"])
+        self.rows = SettingRows()
         self.settings = QLineEdit()
-        self.settings.setPlaceholderText("e.g. lr=0.1,0.5; units=4,8")
+        self.settings.setPlaceholderText("e.g. units=4,8; momentum=0.5")
         self.settings.setToolTip(
             "Other settings, separated by ';'. One value fixes a setting, several make it "
             "another axis:\n" + "\n".join(f"{n}: {t}" for n, t in sweep.SETTINGS.items())
@@ -159,15 +161,19 @@ class SweepDialog(QDialog):
         self.scheduler.setPlaceholderText("empty: this computer; or tcp://host:8786")
         self.scheduler.setToolTip("The address of a Dask scheduler to run the sweep on a cluster")
         self.form = QFormLayout()
+        fields = self.rows.fields
         for label, widget in (
             ("Depths", self.depths),
             ("Activations", activation_box),
             ("Initialisers", init_box),
             ("Residual", self.residual),
+            *((self.rows.label(name), fields[name]) for name in ("dropout",)),
+            ("Optimizers", self.rows.optimizer_box),
+            *((self.rows.label(name), field) for name, field in fields.items() if name != "dropout"),
+            ("Other settings", self.settings),
             ("Seeds", self.seeds),
             ("Steps per run", self.steps),
             ("Data", self.data),
-            ("Other settings", self.settings),
             ("Workers", self.workers),
             ("Dask scheduler", self.scheduler),
         ):
@@ -177,6 +183,7 @@ class SweepDialog(QDialog):
             activation_box,
             init_box,
             self.residual,
+            *self.rows.inputs,
             self.seeds,
             self.steps,
             self.data,
@@ -241,8 +248,19 @@ class SweepDialog(QDialog):
             seeds=tuple(range(self.seeds.value())),
             steps=self.steps.value(),
             data=data,
-            settings=sweep.parse_settings(self.settings.text()),
+            settings=self._settings(),
         )
+
+    def _settings(self) -> dict[str, tuple[Any, ...]]:
+        """The rows' settings and the other settings typed; a setting named in both is refused."""
+        settings = self.rows.read()
+        for name, values in sweep.parse_settings(self.settings.text()).items():
+            if name in settings:
+                raise BpstudioError(
+                    f"'{name}' is set twice: in {self.rows.label(name)} and in Other settings; give it in one place"
+                )
+            settings[name] = values
+        return settings
 
     def _make_executor(self) -> ExecutorFactory:
         if self.executor_factory is not None:
