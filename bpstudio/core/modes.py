@@ -1,8 +1,8 @@
 """Training mode and evaluation mode: which layers act differently in the two, and the words that say so.
 
-A training step runs in training mode (a dropout layer drops units). Everything else runs in evaluation mode:
-the test loss, the accuracies, the decision surface, the neuron pictures, predictions (a dropout layer passes
-every unit on). So with such a layer the training loss and the test loss are not computed the same way, and
+A training step runs in training mode (a dropout layer drops units, a batchnorm layer normalizes by its batch's
+statistics). Everything else runs in evaluation mode: the test loss, the accuracies, the decision surface, the
+neuron pictures, predictions (a dropout layer passes every unit on, a batchnorm layer uses its running statistics). So with such a layer the training loss and the test loss are not computed the same way, and
 views that show both say which is which; a network without one computes the same in both modes and they say
 nothing.
 """
@@ -23,9 +23,14 @@ class ModeBehaviour:
     short: str  # the evaluation behaviour in a label, e.g. "dropout off"
 
 
-# layer type -> how it differs between the modes (a normalization layer with running statistics joins this table)
+# layer type -> how it differs between the modes (layernorm computes the same in both: it is not here)
 MODE_LAYERS: dict[str, ModeBehaviour] = {
     "dropout": ModeBehaviour("dropout drops units", "dropout passes every unit on", "dropout off"),
+    "batchnorm": ModeBehaviour(
+        "batchnorm normalizes by the batch's mean and variance",
+        "batchnorm normalizes by its running statistics",
+        "batchnorm running stats",
+    ),
 }
 EVAL_MODE = "eval mode"
 

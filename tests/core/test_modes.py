@@ -62,3 +62,13 @@ def test_the_surface_and_the_neuron_pictures_are_evaluation_mode_and_say_so():
     plain_maps = neuron_maps(plain, train)
     np.testing.assert_allclose(maps.layers["y"].values, plain_maps.layers["y"].values, rtol=1e-12)
     assert plain_maps.mode == "" and data_surface(plain, train).label == "P(class 1)"
+
+
+def test_batchnorm_differs_between_the_modes_and_layernorm_does_not():
+    spec = presets.load("deep_sigmoid_batchnorm")
+    assert mode_layers(spec) == tuple(f"bn{k}" for k in range(1, 11))
+    assert eval_tag(spec) == "eval mode: batchnorm running stats"
+    layernorm = spec
+    for k in range(1, 11):
+        layernorm = layernorm.replace_layer(f"bn{k}", type="layernorm", momentum=None)
+    assert mode_layers(layernorm) == () and eval_tag(layernorm) == ""

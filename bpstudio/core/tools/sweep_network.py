@@ -4,6 +4,7 @@ output layer that fits the data. :mod:`bpstudio.core.tools.sweep` trains it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +30,19 @@ def _dropout_after(p: float, k: int, block: Block) -> Block:
     return block if p == 0 else [*block, LayerSpec(f"d{k}", "dropout", (block[-1].id,), p=p)]
 
 
+def _norm_in(kind: str, k: int, block: Block) -> Block:
+    """A ``kind`` layer ``n<k>`` after the dense layer h<k>, taking over its activation (Linear → norm → activation,
+    as a normalized net is usually built); none for "none"."""
+    if kind == "none":
+        return block
+    dense = block[0]
+    linear = dataclasses.replace(dense, activation="identity")
+    return [linear, LayerSpec(f"n{k}", kind, (dense.id,), activation=dense.activation), *block[1:]]
+
+
 # The settings that change every hidden block: block k starts as the dense layer h<k>, and each setting here that
-# the grid names reshapes it, in this order (a block's last layer is what the next block reads). A layer kind
-# that should sit between h<k> and the dropout, such as a normalization, goes in before "dropout".
-BLOCK_SETTINGS: dict[str, Callable[[Any, int, Block], Block]] = {"dropout": _dropout_after}
+# the grid names reshapes it, in this order (a block's last layer is what the next block reads).
+BLOCK_SETTINGS: dict[str, Callable[[Any, int, Block], Block]] = {"norm": _norm_in, "dropout": _dropout_after}
 
 
 def build_spec(config: Config, data: Dataset, seed: int) -> NetworkSpec:

@@ -19,6 +19,7 @@ from bpstudio.core.spec import INITIALISERS, OPTIMIZERS, SCHEDULES, Schedule
 DEFAULT_UNITS = 8
 DEFAULT_LR = 0.1
 CONSTANT = "constant"  # the schedule setting's value for no schedule
+NORMS = ("none", "batchnorm", "layernorm")  # the norm setting's values
 FLOAT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "alpha", "l1", "clip_norm")
 SETTINGS: dict[str, str] = {
     # name -> what it sets (the extra axes a grid may name)
@@ -36,6 +37,7 @@ SETTINGS: dict[str, str] = {
     "schedule": f"learning-rate schedule: {CONSTANT}, step:STEP_SIZE[:GAMMA], exponential:GAMMA or "
     f"cosine:T_MAX[:ETA_MIN] (default {CONSTANT})",
     "dropout": "a dropout layer with this p after every hidden layer (default 0: none)",
+    "norm": f"a normalization layer in every hidden block, before its activation: {', '.join(NORMS)} (default none)",
     "batch_size": "samples per step (default: the whole data set)",
     "use_bias": "whether layers have biases: true or false (default true)",
     "bias_init": "initialiser of the biases (default zeros)",
@@ -65,6 +67,8 @@ def setting_value(name: str, value: Any) -> Any:
         return number
     if name == "dropout":
         return _dropout_p(text)
+    if name == "norm" and text not in NORMS:
+        raise BpstudioError(f"sweep setting 'norm' takes one of {', '.join(NORMS)}, got {text!r}")
     if name == "schedule":
         return schedule_text(text)
     if name == "use_bias":

@@ -1,10 +1,10 @@
 """The sweep dialog's rows for the settings a person most often varies: the optimizers (ticked), and one field per
-setting in :data:`SETTING_ROWS` (learning rate, L1, clipping, RMSprop's alpha, the schedule, dropout).
+setting in :data:`SETTING_ROWS` (normalization, dropout, learning rate, L1, clipping, RMSprop's alpha, the schedule).
 
 Each field takes what ``bpstudio sweep --set NAME=...`` takes after the ``=``: empty leaves the setting at its
 default, one value fixes it, several separated by commas make it an axis. Core reads the values
-(:func:`bpstudio.core.tools.sweep.parse_setting`); a row is a name, a label and words, so another setting (a
-normalization choice) is one more entry in the table.
+(:func:`bpstudio.core.tools.sweep.parse_setting`); a row is a name, a label and words, so another setting is one
+more entry in the table.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from bpstudio.core.tools.sweep_settings import DEFAULT_LR
 DEFAULT_OPTIMIZER = "sgd"  # ticked alone, the optimizer is not a setting of the grid (the sweep's default)
 # sweep setting -> (label, placeholder: the default, what it is); the form shows them in this order
 SETTING_ROWS: dict[str, tuple[str, str, str]] = {
+    "norm": (
+        "Normalization",
+        "none; or batchnorm, layernorm",
+        "A normalization layer in every hidden block, before its activation: none, batchnorm or layernorm",
+    ),
     "dropout": ("Dropout p", "0: none", "A dropout layer with this p after every hidden layer"),
     "lr": ("Learning rates", f"{DEFAULT_LR:g}", "The learning rate"),
     "l1": ("L1 (λ)", "0", "The L1 penalty λ on the dense weights"),

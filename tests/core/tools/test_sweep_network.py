@@ -106,3 +106,45 @@ def test_a_grid_varies_dropout_and_the_schedule_as_axes():
     ]
     rows = list(csv.DictReader(io.StringIO(result.to_csv())))
     assert {(row["dropout"], row["schedule"]) for row in rows} == {("0.0", "constant"), ("0.5", "constant")}
+
+
+def test_norm_puts_a_normalization_layer_between_each_dense_layer_and_its_activation():
+    data = xor(n=24, seed=1)
+    spec = build_spec(
+        Config(2, "sigmoid", "xavier_uniform", False, (("norm", "batchnorm"), ("dropout", 0.25))), data, 0
+    )
+    assert [(x.id, x.type, x.inputs, x.activation) for x in spec.layers] == [
+        ("x", "input", (), "identity"),
+        ("h1", "dense", ("x",), "identity"),
+        ("n1", "batchnorm", ("h1",), "sigmoid"),
+        ("d1", "dropout", ("n1",), "identity"),
+        ("h2", "dense", ("d1",), "identity"),
+        ("n2", "batchnorm", ("h2",), "sigmoid"),
+        ("d2", "dropout", ("n2",), "identity"),
+        ("out", "dense", ("d2",), "sigmoid"),
+    ]
+    plain = build_spec(Config(2, "sigmoid", "xavier_uniform", False), data, 0)
+    assert shape(build_spec(Config(2, "sigmoid", "xavier_uniform", False, (("norm", "none"),)), data, 0)) == shape(
+        plain
+    )
+    assert parse_setting("norm=none,batchnorm, layernorm") == ("norm", ("none", "batchnorm", "layernorm"))
+    with pytest.raises(BpstudioError, match="'norm' takes one of none, batchnorm, layernorm, got 'groupnorm'"):
+        parse_setting("norm=groupnorm")
+
+
+def test_a_grid_varies_the_normalization_and_batchnorm_closes_the_deep_sigmoid_gap():
+    grid = SweepGrid(
+        **{
+            **TINY,
+            "depths": (6,),
+            "activations": ("sigmoid",),
+            "residual": (False,),
+            "settings": {"norm": ("none", "batchnorm"), "batch_size": (8,)},
+        }
+    )
+    assert grid.varied == ("norm",)
+    result = run_sweep(grid, serial())
+    ratios = {}
+    for run in result.results:
+        ratios.setdefault(dict(run.config.settings)["norm"], []).append(run.grad_first_mean / run.grad_last_mean)
+    assert min(ratios["batchnorm"]) > 100 * max(ratios["none"])
