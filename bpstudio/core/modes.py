@@ -2,9 +2,9 @@
 
 A training step runs in training mode (a dropout layer drops units, a batchnorm layer normalizes by its batch's
 statistics). Everything else runs in evaluation mode: the test loss, the accuracies, the decision surface, the
-neuron pictures, predictions (a dropout layer passes every unit on, a batchnorm layer uses its running statistics). So with such a layer the training loss and the test loss are not computed the same way, and
-views that show both say which is which; a network without one computes the same in both modes and they say
-nothing.
+neuron pictures, predictions (a dropout layer passes every unit on, a batchnorm layer uses its running statistics).
+So with such a layer the training loss and the test loss are not computed the same way, and views that show both say
+which is which; a network without one computes the same in both modes and they say nothing.
 """
 
 from __future__ import annotations
