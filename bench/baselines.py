@@ -25,12 +25,16 @@ def _np_act(name: str) -> tuple[Callable, Callable]:
 
 
 def minimal_numpy_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64") -> Callable[[], float]:
-    """A plain loop over a dense chain, written the way one would by hand."""
+    """A plain loop over a chain of dense (and batchnorm) layers, written the way one would by hand."""
     params = initial_params(spec)
     ids = [i for i in spec.order if i != spec.input_id]
     Ws = [params[f"{i}.weight"].astype(dtype) for i in ids]
     bs = [params[f"{i}.bias"].astype(dtype) for i in ids]
     acts = [_np_act(spec.layer(i).activation) for i in ids]
+    norm = [spec.layer(i).type == "batchnorm" for i in ids]  # Ws/bs hold γ/β there
+    eps = [spec.layer(i).eps or 0.0 for i in ids]
+    momentum = [spec.layer(i).momentum or 0.0 for i in ids]
+    running = [[np.zeros(spec.widths[i], dtype), np.ones(spec.widths[i], dtype)] for i in ids]
     X = data.X.astype(dtype)
     T = data.targets_for(spec.loss, spec.widths[spec.output])
     if T.ndim == 2:
@@ -40,9 +44,23 @@ def minimal_numpy_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64")
     loss = spec.loss
 
     def step() -> float:
-        hs = [X]
-        for W, b, (f, _) in zip(Ws, bs, acts):
-            hs.append(f(hs[-1] @ W.T + b))
+        hs, saved = [X], []
+        for k, (W, b, (f, _)) in enumerate(zip(Ws, bs, acts)):
+            x = hs[-1]
+            if norm[k]:  # batchnorm over the batch, then γ and β
+                mean = x.mean(axis=0)
+                d = x - mean
+                var = (d * d).mean(axis=0)
+                inv = 1.0 / np.sqrt(var + eps[k])
+                xhat = d * inv
+                saved.append((xhat, inv))
+                m = momentum[k]
+                running[k][0] = (1 - m) * running[k][0] + m * mean
+                running[k][1] = (1 - m) * running[k][1] + m * var * (n / (n - 1))
+                hs.append(f(xhat * W + b))
+            else:
+                saved.append(None)
+                hs.append(f(x @ W.T + b))
         y = hs[-1]
         if loss == "cross_entropy":
             e = np.exp(y - y.max(axis=1, keepdims=True))
@@ -59,6 +77,14 @@ def minimal_numpy_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64")
         for k in range(len(Ws) - 1, -1, -1):
             dact = acts[k][1]
             dz = g * dact(hs[k + 1]) if dact is not None else g
+            if norm[k]:
+                xhat, inv = saved[k]
+                if k:
+                    dxhat = dz * Ws[k]
+                    g = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) * inv
+                Ws[k] = Ws[k] - lr * (dz * xhat).sum(axis=0)
+                bs[k] = bs[k] - lr * dz.sum(axis=0)
+                continue
             if k:
                 g = dz @ Ws[k]
             Ws[k] = Ws[k] - lr * (dz.T @ hs[k])
@@ -78,6 +104,12 @@ def plain_torch_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64") -
     modules: list[nn.Module] = []
     for i in (i for i in spec.order if i != spec.input_id):
         layer = spec.layer(i)
+        if layer.type == "batchnorm":
+            modules.append(nn.BatchNorm1d(spec.widths[i], eps=layer.eps, momentum=layer.momentum).to(tdtype))
+            act = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}.get(layer.activation)
+            if act is not None:
+                modules.append(act())
+            continue
         linear = nn.Linear(spec.fan_in(i), spec.widths[i]).to(tdtype)
         with torch.no_grad():
             linear.weight.copy_(torch.tensor(params[f"{i}.weight"]))

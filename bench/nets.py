@@ -48,7 +48,31 @@ def benchmark_nets() -> dict[str, tuple[NetworkSpec, Dataset]]:
     mid_data = Dataset(rng.normal(size=(BATCH, 784)), rng.integers(0, 10, size=BATCH), "mid")
     deep = _dense_chain([32] * 21, "sigmoid", "identity", "mse", 3)
     deep_data = Dataset(rng.normal(size=(BATCH, 32)), rng.normal(size=(BATCH, 32)), "deep")
-    return {"tiny 2-8-8-1": (tiny, tiny_data), "mid 784-256-256-10": (mid, mid_data), "deep 20x32": (deep, deep_data)}
+    normed = _with_batchnorm(_dense_chain([64, 256, 256, 10], "relu", "identity", "cross_entropy", 5))
+    normed_data = Dataset(rng.normal(size=(BATCH, 64)), rng.integers(0, 10, size=BATCH), "batchnorm")
+    return {
+        "tiny 2-8-8-1": (tiny, tiny_data),
+        "mid 784-256-256-10": (mid, mid_data),
+        "deep 20x32": (deep, deep_data),
+        "batchnorm 64-256-256-10": (normed, normed_data),
+    }
+
+
+def _with_batchnorm(spec: NetworkSpec) -> NetworkSpec:
+    """``spec`` with a batchnorm layer between every hidden dense layer and its activation (Linear → BN → act)."""
+    raw = spec_io.to_dict(spec)
+    layers, renamed = [], {}
+    for layer in raw["layers"]:
+        layer = {**layer, "inputs": [renamed.get(i, i) for i in layer.get("inputs", [])]}
+        if layer["type"] == "input":
+            del layer["inputs"]
+        layers.append(layer)
+        if layer["type"] == "dense" and layer["id"] != raw["output"]:
+            norm = {"id": f"bn_{layer['id']}", "type": "batchnorm", "inputs": [layer["id"]]}
+            norm["activation"], layer["activation"] = layer["activation"], "identity"
+            layers.append(norm)
+            renamed[layer["id"]] = norm["id"]
+    return spec_io.from_dict({**raw, "version": 2, "layers": layers})
 
 
 def window_nets() -> dict[str, dict]:
