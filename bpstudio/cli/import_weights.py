@@ -31,5 +31,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_state_dict(spec, args.state_dict)
     write_output(args.out, spec_io.dumps(spec.with_params(params)))
     numbers = sum(p.size for p in params.values())
-    print(f"wrote {args.out}: {len(params)} parameters ({numbers} numbers) from {args.state_dict}")
+    running = len(spec.state_shapes())
+    stats = f" and {running} running statistics" if running else ""
+    print(f"wrote {args.out}: {len(params) - running} parameters{stats} ({numbers} numbers) from {args.state_dict}")
     return 0
