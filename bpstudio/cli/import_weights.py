@@ -1,37 +1,105 @@
-"""``bpstudio import NET.json --state-dict W.pt --out NET2.json``: weights from PyTorch into a network file.
+"""``bpstudio import``: a network file from another framework's model or weights.
 
-The ``state_dict`` may come from a script ``bpstudio export`` wrote, or from any module whose keys
-clearly name the network's parameters (see :func:`bpstudio.core.io.export_torch.load_state_dict`); a file
-that does not fit (a missing, extra or misshapen entry) is refused and nothing is written.
+What is imported depends on the source, each kind read by its own core module:
+
+- ``bpstudio import MODEL.onnx --out NET.json`` — an ONNX model becomes a network with its weights
+  (:mod:`bpstudio.core.io.onnx_import`; needs the ``onnx`` package);
+- ``bpstudio import NET.json --state-dict W.pt --out NET2.json`` — the network with the weights of a PyTorch
+  ``state_dict`` (:func:`bpstudio.core.io.export_torch.load_state_dict`: a file that does not fit, with a missing,
+  extra or misshapen entry, is refused).
+
+Nothing is written unless the whole source was read.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 
-from bpstudio.cli.common import NETWORK_HELP, check_outputs, load_network, write_output
+from bpstudio.cli.common import check_outputs, load_network, write_output
+from bpstudio.core import losses
+from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import spec_io
-from bpstudio.core.io.export_torch import load_state_dict
+from bpstudio.core.spec import NetworkSpec
 
 NAME = "import"
-HELP = "write the network with the weights of a PyTorch state_dict file"
+HELP = "make a network file from an ONNX model, or give a network a PyTorch state_dict's weights"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", metavar="NET.json", help=NETWORK_HELP)
     parser.add_argument(
-        "--state-dict", metavar="W.pt", required=True, help="a file written by torch.save(model.state_dict(), ...)"
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="an ONNX model (MODEL.onnx), or the network file (or preset name) that --state-dict fills",
     )
-    parser.add_argument("--out", metavar="NET2.json", required=True, help="the network file to write")
+    parser.add_argument(
+        "--state-dict", metavar="W.pt", help="a file written by torch.save(model.state_dict(), ...), for a network"
+    )
+    parser.add_argument(
+        "--loss", choices=losses.NAMES, help="the loss the new network file names (default: mse; not with --state-dict)"
+    )
+    parser.add_argument("--out", metavar="NET.json", required=True, help="the network file to write")
+
+
+def source_kind(args: argparse.Namespace) -> str:
+    """What the source is: ``"onnx"`` (an .onnx file) or ``"state_dict"`` (a network and its new weights)."""
+    if args.source is None:
+        raise BpstudioError("give the model to import: MODEL.onnx, or NET.json with --state-dict W.pt")
+    if Path(args.source).suffix.lower() == ".onnx":
+        return "onnx"
+    return "state_dict"
 
 
 def run(args: argparse.Namespace) -> int:
+    return IMPORTERS[source_kind(args)](args)
+
+
+def _from_onnx(args: argparse.Namespace) -> int:
+    from bpstudio.core.io import onnx_import
+
+    if args.state_dict is not None:
+        raise BpstudioError("--state-dict goes with a network file; an ONNX model holds its own weights")
     check_outputs(args.out)
-    spec, _ = load_network(args.network)
-    params = load_state_dict(spec, args.state_dict)
-    write_output(args.out, spec_io.dumps(spec.with_params(params)))
-    numbers = sum(p.size for p in params.values())
-    running = len(spec.state_shapes())
-    stats = f" and {running} running statistics" if running else ""
-    print(f"wrote {args.out}: {len(params) - running} parameters{stats} ({numbers} numbers) from {args.state_dict}")
+    spec = onnx_import.load(args.source, args.loss or onnx_import.DEFAULT_LOSS)
+    write_output(args.out, spec_io.dumps(spec))
+    print(f"wrote {args.out}: {len(spec.layers)} layers, {_counts(spec)} from {args.source}")
     return 0
+
+
+def _from_state_dict(args: argparse.Namespace) -> int:
+    from bpstudio.core.io.export_torch import load_state_dict
+
+    if args.state_dict is None:
+        raise BpstudioError(
+            f"give --state-dict W.pt to import weights into {args.source} (or an .onnx file to import a model)"
+        )
+    if args.loss is not None:
+        raise BpstudioError("--loss is for a new network; the network file names its own loss")
+    check_outputs(args.out)
+    spec, _ = load_network(args.source)
+    params = load_state_dict(spec, args.state_dict)
+    spec = spec.with_params(params)
+    write_output(args.out, spec_io.dumps(spec))
+    print(f"wrote {args.out}: {_counts(spec)} from {args.state_dict}")
+    return 0
+
+
+def _counts(spec: NetworkSpec) -> str:
+    """``12 parameters and 2 running statistics (345 numbers)``: what a network's file holds."""
+    params, running = spec.param_shapes(), spec.state_shapes()
+    numbers = sum(_size(s) for s in params.values()) + sum(_size(s) for s in running.values())
+    stats = f" and {len(running)} running statistics" if running else ""
+    return f"{len(params)} parameters{stats} ({numbers} numbers)"
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+# one importer per kind of source
+IMPORTERS: dict[str, Callable[[argparse.Namespace], int]] = {"onnx": _from_onnx, "state_dict": _from_state_dict}
