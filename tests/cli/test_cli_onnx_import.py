@@ -118,6 +118,22 @@ CASES = {
         *dense_then(node("LayerNormalization", ["h", "g"], ["y"], "/ln", axis=0), inits={"g": np.ones(3)}),
         "LayerNormalization node '/ln' normalizes from axis 0",
     ),
+    "an Add of a tensor to itself": (
+        *dense_then(node("Add", ["h", "h"], ["y"], "/twice")),
+        "Add node '/twice' adds 'h' to itself",
+    ),
+    "Dropout in training mode": (
+        *dense_then(node("Dropout", ["h", "r", "t"], ["y"], "/drop"), inits={"r": np.float32(0.5), "t": np.True_}),
+        "Dropout node '/drop' is in training mode",
+    ),
+    "a second output that is used": (
+        *dense_then(
+            node("Dropout", ["h"], ["d", "mask"], "/drop"),
+            node("Cast", ["mask"], ["m"], "/cast", to=1),
+            node("Add", ["d", "m"], ["y"], "/use"),
+        ),
+        "Dropout node '/drop': its output 'mask' is used; bpstudio keeps only the first",
+    ),
     "a weight that does not fit": (
         [node("MatMul", ["x", "W"], ["y"], "/mm")],
         {"W": np.ones((5, 3))},
@@ -208,6 +224,15 @@ def test_a_model_the_onnx_checker_refuses_is_refused(capsys, tmp_path):
     make_model([node("Relu", ["h"], ["y"]), node("MatMul", ["x", "W"], ["h"])], {"W": W}, path=path)
     line = refused(capsys, tmp_path, path)
     assert "is not a valid ONNX model: Nodes in a graph must be topologically sorted" in line
+
+
+def test_a_model_file_too_big_to_read_is_refused_before_it_is_read(capsys, tmp_path, monkeypatch):
+    from bpstudio.core.io import onnx_graph
+
+    path = tmp_path / "m.onnx"
+    make_model([node("MatMul", ["x", "W"], ["y"])], {"W": W}, path=path)
+    monkeypatch.setattr(onnx_graph, "MAX_FILE_BYTES", 100)
+    assert "MiB; the most read is 0 MiB" in refused(capsys, tmp_path, path)
 
 
 def test_a_missing_model_file(capsys, tmp_path):
