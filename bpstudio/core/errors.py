@@ -52,3 +52,8 @@ class DivergedError(SessionError):
         self.layer = layer
         self.quantity = quantity
         self.problem = problem
+
+
+class ModelError(BpstudioError):
+    """A model from another framework (an ONNX file) that cannot be read, or holds what a bpstudio network cannot
+    represent; the message names the op, node or tensor."""

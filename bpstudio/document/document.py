@@ -36,6 +36,8 @@ from bpstudio.document.events import Event
 from bpstudio.document.rewind import Rewinder
 from bpstudio.document.run_commands import Mark, SettingCommand, SnapshotCommand, TrainCommand
 
+MODEL_SUFFIXES = (".onnx",)  # files of other frameworks that File ▸ Open imports
+
 DEFAULT_PRESET = "xor"
 MARK_TRACE_LIMIT = 65536  # undo entries keep the trace the canvas showed for networks up to this many parameters
 
@@ -152,11 +154,15 @@ class Document:
     def open_file(
         self, path: str, engine_ready: Callable[[str, str], bool] | None = None
     ) -> tuple[str, str, str] | None:
-        """Open a session or network file; on failure raise and keep the open document as it was.
+        """Open a session or network file, or import an ONNX model (:meth:`import_model`); on failure raise and
+        keep the open document as it was.
 
         A file saved on an engine that ``engine_ready(backend, device)`` says is not loaded yet (PyTorch takes
         seconds to import) opens on NumPy; the engine it was saved with is returned, for the caller to switch
         to once it is loaded (with :meth:`set_backend` ``as_saved``). None: it opened on its own engine."""
+        if Path(path).suffix.lower() in MODEL_SUFFIXES:
+            self.import_model(path)
+            return None
         saved = session_io.load(path)
         deferred = None
         if engine_ready is not None and not engine_ready(saved.backend, saved.device):
@@ -188,6 +194,16 @@ class Document:
         self.loaded.emit()
         for note in notes:
             self.refused.emit(note)
+
+    def import_model(self, path: str) -> None:
+        """The network an ONNX model computes, with its weights, as a new untitled document (Save asks where to
+        write its network file; the model file is never written to). On failure raise (one line naming what the
+        network cannot represent) and keep the open document as it was."""
+        from bpstudio.core.io import onnx_import
+
+        spec = onnx_import.load(path)
+        saved = session_io.SavedSession(RunState.start_of(spec), batch_size=spec.batch_size)
+        self._load(saved, None, str(Path(path).resolve().parent))
 
     def save(self, path: str) -> None:
         """Write the session atomically to ``path`` and make it the document's file."""

@@ -16,6 +16,11 @@ from bpstudio.document import Document
 from bpstudio.gui.backend_loader import BackendLoader
 
 FILE_FILTER = "bpstudio sessions and networks (*.json);;All files (*)"
+# what File ▸ Open reads: an ONNX model opens as a new, untitled network (the importer of `bpstudio import`)
+OPEN_FILTER = (
+    "Sessions, networks and ONNX models (*.json *.onnx);;bpstudio sessions and networks (*.json);;"
+    "ONNX models (*.onnx);;All files (*)"
+)
 MAX_RECENT = 8
 
 
@@ -98,7 +103,7 @@ class FileManager:
         if not self.maybe_save():
             return
         start = str(Path(self.document.path).parent) if self.document.path else ""
-        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open session or network", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Open session, network or model", start, OPEN_FILTER)
         if path:
             self.open(path, ask=False)
 

@@ -22,6 +22,9 @@ WRITERS = {
     "compare --csv": ["compare", "xor", "--dtypes", "float64", "--csv", "{out}"],
     "export --torch": ["export", "xor", "--torch", "{out}"],
     "import --out": ["import", "xor", "--state-dict", "no-such-file.pt", "--out", "{out}"],
+    "import MODEL.onnx --out": ["import", "no-such-model.onnx", "--out", "{out}"],
+    "export --onnx": ["export", "xor", "--onnx", "{out}"],
+    "predict --out": ["predict", "xor", "--out", "{out}"],
     "sweep --out": ["sweep", *SWEEP, "--steps", "1", "--data", "xor:n=8", "--workers", "1", "--out", "{out}"],
     "presets --save": ["presets", "xor", "--save", "{out}"],
 }

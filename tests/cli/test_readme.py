@@ -2,6 +2,7 @@
 would paste them: each exits 0 and says nothing on stderr. The block that needs PyTorch runs where it is
 installed."""
 
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -12,6 +13,8 @@ import pytest
 
 from tests.cli.running import run
 from tests.helpers import HAS_TORCH
+
+HAS_ONNX = importlib.util.find_spec("onnx") is not None
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,10 +28,11 @@ def example_blocks():
 
 
 def test_the_section_has_the_examples_this_test_expects():
-    first, with_torch = example_blocks()
+    first, with_torch, with_onnx = example_blocks()
     assert [c[:2] for c in first][:2] == [["bpstudio", "presets"], ["bpstudio", "presets"]]
-    assert {c[1] for c in first} == {"presets", "train", "grad", "check", "sweep", "export"}
+    assert {c[1] for c in first} == {"presets", "train", "grad", "check", "sweep", "predict", "export"}
     assert {c[1] for c in with_torch} == {"grad", "compare", "mazur.py", "import"}
+    assert [c[1] for c in with_onnx] == ["export", "import", "predict"]
 
 
 def run_commands(capsys, commands):
@@ -45,7 +49,7 @@ def run_commands(capsys, commands):
 @pytest.mark.skipif(not HAS_TORCH, reason="the second block needs PyTorch")
 def test_every_example_runs_as_written(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    first, with_torch = example_blocks()
+    first, with_torch, _ = example_blocks()
     run_commands(capsys, first + with_torch)
     assert {p.name for p in tmp_path.iterdir()} >= {"net.json", "trained.json", "sweep.csv", "mazur_trained.json"}
 
@@ -54,6 +58,14 @@ def test_every_example_runs_as_written(capsys, tmp_path, monkeypatch):
 def test_the_examples_without_pytorch_run_as_written(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run_commands(capsys, example_blocks()[0])
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="the third block needs the onnx package")
+def test_the_onnx_examples_run_as_written(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, _, with_onnx = example_blocks()
+    run_commands(capsys, [c for c in first if c[1] in ("presets", "train")] + with_onnx)
+    assert {p.name for p in tmp_path.iterdir()} >= {"trained.onnx", "from_onnx.json", "from_onnx.npz"}
 
 
 def test_the_python_example_runs_and_gives_mazurs_loss():

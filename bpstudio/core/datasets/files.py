@@ -66,8 +66,9 @@ def _first_bad_row(a: np.ndarray) -> int | None:
 # --- .npz ---------------------------------------------------------------------------------------------
 
 
-def load_npz(path: PathLike) -> Dataset:
+def load_npz(path: PathLike, inputs_only: bool = False) -> Dataset:
     """A data set from an .npz archive holding ``X`` (N, inputs) and ``Y`` (N, outputs) or (N,) labels.
+    With ``inputs_only`` (inputs to predict from) ``Y`` may be absent: every label is then 0.
 
     The sizes its arrays claim (in the zip directory and in each array's header) are checked against
     :mod:`bpstudio.core.limits` before any array is read, so a damaged or hostile archive cannot make it
@@ -84,12 +85,18 @@ def load_npz(path: PathLike) -> Dataset:
         raise _fail(path, "is a single .npy array, not an .npz archive holding X and Y")
     with archive:
         present = sorted(archive.files)
-        missing = [key for key in ("X", "Y") if key not in present]
+        missing = [key for key in (("X",) if inputs_only else ("X", "Y")) if key not in present]
         if missing:
             listed = ", ".join(present) if present else "none"
             raise _fail(path, f"missing array {' and '.join(missing)} (arrays present: {listed})")
-        X, Y = _read_array(path, archive, "X"), _read_array(path, archive, "Y")
+        X = _read_array(path, archive, "X")
+        Y = _read_array(path, archive, "Y") if "Y" in present else _no_targets(X)
     return _checked_arrays(path, p.name, X, Y)
+
+
+def _no_targets(X: np.ndarray) -> np.ndarray:
+    """Labels 0 for inputs read without targets (any loss takes them; predictions never read them)."""
+    return np.zeros(X.shape[0] if X.ndim else 0, dtype=np.int64)
 
 
 def _check_npz_sizes(path: PathLike, p: Path) -> None:
@@ -216,7 +223,7 @@ def _parse_label(path: PathLike, line: int, column: str, text: str) -> int:
     return int(value)
 
 
-def _split_header(path: PathLike, header: list[str]) -> tuple[list[int], list[int], bool]:
+def _split_header(path: PathLike, header: list[str], inputs_only: bool = False) -> tuple[list[int], list[int], bool]:
     """Input and target column positions, and whether the target is a label column."""
     names = [name.strip() for name in header]
     seen: set[str] = set()
@@ -243,7 +250,7 @@ def _split_header(path: PathLike, header: list[str]) -> tuple[list[int], list[in
     if labels and (targets or len(labels) > 1):
         others = ", ".join(names[i] for i in sorted(labels + targets))
         raise _fail(path, f"a label column must be the only target column, but the header has {others}")
-    if not labels and not targets:
+    if not labels and not targets and not inputs_only:
         raise _fail(
             path,
             "no target columns (their names must start with 'y', e.g. y1, "
@@ -270,8 +277,9 @@ def _other_separator(header: list[str]) -> str | None:
     return name if counts[name] else None
 
 
-def load_csv(path: PathLike) -> Dataset:
-    """A data set from a CSV table with a header naming x... input and y... (or label) target columns."""
+def load_csv(path: PathLike, inputs_only: bool = False) -> Dataset:
+    """A data set from a CSV table with a header naming x... input and y... (or label) target columns (with
+    ``inputs_only``, inputs to predict from, the target columns may be left out: every label is then 0)."""
     p = _require_file(path)
     try:
         size = p.stat().st_size
@@ -305,21 +313,22 @@ def load_csv(path: PathLike) -> Dataset:
             f"line {header_line} holds numbers, not a header; the first line must name the "
             "columns (x1, x2, ..., then y1, ... or label)",
         )
-    inputs, targets, is_label = _split_header(path, header)
+    inputs, targets, is_label = _split_header(path, header, inputs_only)
+    is_label = is_label or not targets
     names = [name.strip() for name in header]
     if len(rows) == 1:
         raise _fail(path, "has a header but no data rows")
     if len(rows) - 1 > MAX_SAMPLES:
         raise _fail(path, f"has {len(rows) - 1:,} data rows; a data set holds at most {MAX_SAMPLES:,} samples")
     X = np.empty((len(rows) - 1, len(inputs)))
-    Y = np.empty(len(rows) - 1, dtype=np.int64) if is_label else np.empty((len(rows) - 1, len(targets)))
+    Y = np.zeros(len(rows) - 1, dtype=np.int64) if is_label else np.empty((len(rows) - 1, len(targets)))
     for r, (line, cells) in enumerate(rows[1:]):
         if len(cells) != len(header):
             raise _fail(path, f"line {line} has {len(cells)} cells but the header has {len(header)}")
         X[r] = [_parse_number(path, line, names[i], cells[i]) for i in inputs]
-        if is_label:
+        if is_label and targets:
             Y[r] = _parse_label(path, line, names[targets[0]], cells[targets[0]])
-        else:
+        elif not is_label:
             Y[r] = [_parse_number(path, line, names[i], cells[i]) for i in targets]
     return _checked_arrays(path, p.name, X, Y)
 
@@ -327,13 +336,13 @@ def load_csv(path: PathLike) -> Dataset:
 # --- any supported file -------------------------------------------------------------------------------
 
 
-def load_file(path: PathLike) -> Dataset:
-    """Load ``path`` by its suffix: .npz or .csv."""
+def load_file(path: PathLike, inputs_only: bool = False) -> Dataset:
+    """Load ``path`` by its suffix: .npz or .csv (``inputs_only``: the targets may be left out)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
-        return load_npz(path)
+        return load_npz(path, inputs_only)
     if suffix == ".csv":
-        return load_csv(path)
+        return load_csv(path, inputs_only)
     got = f"suffix '{suffix}'" if suffix else "no suffix"
     raise _fail(path, f"unsupported file type ({got}); supported: {', '.join(SUFFIXES)}")
 

@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bpstudio.core import activations, dropout, features
+from bpstudio.core import activations, dropout, features, normalization
 from bpstudio.core.checks import is_count, is_whole
-from bpstudio.core.errors import SessionError, SpecError
+from bpstudio.core.errors import BpstudioError, SessionError, SpecError
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 
@@ -145,6 +145,7 @@ def explain(
     if record is None or name not in record.grads or trace.output_grad is None:
         raise SessionError(f"run the backward pass through layer '{layer_id}' first")
 
+    _refuse_norm_layers(spec, layer_id)
     graph = _Graph(spec, trace, layer_id)
     j = index[0]
     source = spec.layer(layer_id).inputs[0]
@@ -449,6 +450,23 @@ class _Graph:
                 "concat": f"1 ({consumer} puts out_{lid}[{n}] in its slot {m})",
             }[kind]
         return Factor(f"∂net_{consumer}[{m}]/∂out_{lid}[{n}]", meaning, value)
+
+
+def _refuse_norm_layers(spec: NetworkSpec, layer_id: str) -> None:
+    """A path through a norm layer has no factor per unit: its normalization ties each unit to the others (and a
+    batchnorm layer in training each sample to the batch), so it is refused in one line rather than drawn wrong."""
+    downstream, order = {layer_id}, spec.active_order()
+    for lid in order:
+        if any(i in downstream for i in spec.layer(lid).inputs):
+            downstream.add(lid)
+    norm = next((lid for lid in order if lid in downstream and spec.layer(lid).type in normalization.NORM_TYPES), None)
+    if norm is not None:
+        kind = spec.layer(norm).type
+        raise BpstudioError(
+            f"its paths to the loss pass through {kind} layer '{norm}', whose normalization ties every unit to the "
+            f"others{' and, in training, every sample to the batch' if kind == 'batchnorm' else ''}; the chain rule "
+            "is shown path by path only for layers after the last norm layer"
+        )
 
 
 def to_text(expl: Explanation) -> str:

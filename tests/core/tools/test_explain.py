@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from bpstudio.core import datasets
 from bpstudio.core.data import Dataset
-from bpstudio.core.errors import SessionError, SpecError
+from bpstudio.core.errors import BpstudioError, SessionError, SpecError
 from bpstudio.core.io import presets, spec_io
 from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value, to_text
@@ -287,3 +287,15 @@ def test_a_wide_layer_is_explained_path_by_path_from_its_one_unit(tmp_path):
     ]
     total = sum(explain(spec, trace, "h1.weight", (4, 1), b).sample_value for b in range(8))
     assert total == pytest.approx(trace.layers["h1"].grads["weight"][4, 1], rel=1e-9, abs=1e-15)
+
+
+def test_paths_through_a_norm_layer_are_refused_in_one_line_and_those_after_it_explained():
+    spec = presets.load("deep_sigmoid_batchnorm")
+    data = datasets.resolve_split(dict(spec.data), presets.path("deep_sigmoid_batchnorm").parent)[0]
+    trace = Session(spec, data, batch_size=32).step()
+    first = spec.active_order()[1]
+    norm = next(lid for lid in spec.active_order() if spec.layer(lid).type == "batchnorm")
+    with pytest.raises(BpstudioError, match=f"pass through batchnorm layer '{norm}', whose normalization ties"):
+        explain(spec, trace, f"{first}.weight", (0, 0))
+    expl = explain(spec, trace, f"{spec.output}.weight", (0, 0))  # no norm layer after the output layer
+    assert expl.matches
