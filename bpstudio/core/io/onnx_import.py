@@ -29,6 +29,7 @@ import numpy as np
 from bpstudio.core import activations
 from bpstudio.core.errors import ModelError, SpecError
 from bpstudio.core.io import onnx_graph, onnx_patterns
+from bpstudio.core.io.fitting_data import fitting_data
 from bpstudio.core.io.onnx_graph import Graph, Node, float32_value
 from bpstudio.core.limits import MAX_ID_LENGTH, quoted
 from bpstudio.core.spec import LayerSpec, NetworkSpec
@@ -63,16 +64,6 @@ def load(path: str | Path, loss: str = DEFAULT_LOSS) -> NetworkSpec:
         return builder.network(Path(path).stem, loss)
     except (ModelError, SpecError) as exc:
         raise ModelError(f"{quoted(str(path))}: {exc}") from None
-
-
-def fitting_data(inputs: int, outputs: int) -> dict[str, Any] | None:
-    """A built-in data set an imported network can train on at once: Gaussian blobs with as many features as
-    inputs and a class per output unit (two for one unit), or the sine wave for one input and one output."""
-    if inputs >= 2:
-        return {"builtin": "blobs", "features": inputs, "classes": max(2, outputs), "test_fraction": 0.25}
-    if outputs == 1:
-        return {"builtin": "sine", "test_fraction": 0.25}
-    return None
 
 
 class _Builder:

@@ -19,6 +19,7 @@ the trace's node name (``add``, ``cat_1``). Anything else — another module or 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import operator
@@ -30,6 +31,7 @@ import numpy as np
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import spec_io
+from bpstudio.core.io.fitting_data import fitting_data
 from bpstudio.core.spec import NetworkSpec
 
 
@@ -362,7 +364,7 @@ def import_module(model: Any, loss: str = "mse", name: str | None = None) -> Net
         words = " ".join(str(exc).split())
         raise TorchImportError(f"torch.fx cannot trace the module: {type(exc).__name__}: {words}") from None
     builder = _Builder(model, traced.graph)
-    layers, _, output = builder.build()
+    layers, input_id, output = builder.build()
     used = {f"{lid}.{p}" for lid, layer in layers.items() for p in ("weight", "bias") if p in layer}
     unused = [key for key, _ in model.named_parameters() if key not in used]
     if unused:
@@ -378,7 +380,9 @@ def import_module(model: Any, loss: str = "mse", name: str | None = None) -> Net
         "output": output,
         "loss": loss,
     }
-    return spec_io.from_dict(raw)
+    spec = spec_io.from_dict(raw)
+    data = fitting_data(spec.widths[input_id], spec.widths[output])  # (so the file opens in the app and trains)
+    return spec if data is None else dataclasses.replace(spec, data=data)
 
 
 def _array(tensor: Any) -> list[Any]:

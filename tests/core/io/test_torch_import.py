@@ -82,6 +82,7 @@ def test_a_nested_module_imports_with_equal_gradients_under_its_parameter_names(
     }
     assert spec.layer("stem").activation == "relu" and spec.layer("blocks.0.bn").activation == "tanh"
     assert spec.layer("norm").activation == "gelu"  # (the function fused onto the layer it follows)
+    assert spec.data["builtin"] == "blobs" and spec.data["features"] == 3  # data that fits, so it opens and trains
     model.eval()  # (before the training pass below moves torch's running statistics)
     with torch.no_grad():
         expected = model(torch.tensor(X)).numpy()
