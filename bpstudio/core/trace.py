@@ -150,6 +150,7 @@ class StepTrace:
                 grad_pre=conv(rec.grad_pre),
                 grad_inputs=None if rec.grad_inputs is None else [conv(a) for a in rec.grad_inputs],
                 grads=params(rec.grads),
+                stats=None if rec.stats is None else {k: conv(v) for k, v in rec.stats.items()},
             )
             if "weight" in rec.grads and not kept(rec.grads["weight"]):
                 copy.left_out_norms[lid] = self.grad_norm(lid)
