@@ -306,9 +306,9 @@ class MainWindow(QMainWindow):
         self._canvas_pending = False
         doc = self.document
         phase = None if doc.training else doc.session.next_phase
-        params = doc.params()
+        params, running = doc.params(), doc.running()
         refusal, self._refusal = self._refusal, None
-        self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
+        self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal, running=running)
         self.step_alarm.show(doc.spec, doc.trace)
         last = None if doc.trace is None else doc.trace.update
         self.training_panel.show_progress(dict(doc.session.optimizer.counters), last)
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
             self.canvas.select_layer(layer_id)
             self.canvas.keep_in_view(layer_id)
             self.selected_layer = layer_id
-        self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads())
+        self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads(), running)
         self._update_phase_label()
         self._update_enabled()
 
@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
     def _on_layer_selected(self, layer_id: str | None) -> None:
         self.selected_layer = layer_id
         doc = self.document
-        self.inspector.show_layer(doc.spec, layer_id, doc.params(), doc.grads())
+        self.inspector.show_layer(doc.spec, layer_id, doc.params(), doc.grads(), doc.running())
         if layer_id is not None:
             self.docks["inspector"].raise_()
 
