@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
@@ -229,6 +230,9 @@ class MainWindow(QMainWindow):
             self.selected_layer = None
         self._show_history()
         self.gradient_plot.set_colors(self.colors())
+        self.gradient_plot.set_names(
+            {lid: f"{lid} γ" for lid in doc.spec.order if doc.spec.layer(lid).type in NORM_TYPES}
+        )
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
         self.explanation.show_step(doc.spec, doc.trace)

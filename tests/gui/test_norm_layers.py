@@ -16,6 +16,7 @@ from PySide6.QtTest import QTest
 from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value
 from bpstudio.gui.qt_utils import format_number
+from bpstudio.gui.tools.layer_stats_panel import open_layer_stats
 from tests.gui.canvas_points import at, click, header_point, neuron_point, tip_number, tooltip
 from tests.gui.driving import (
     CTRL,
@@ -131,6 +132,14 @@ def test_training_moves_the_running_statistics_the_canvas_shows(qtbot, window):
     assert {u: label for u, (label, _) in norm_lines(w, bn).items()} == {
         u: f"γ {format_number(g, 3)}" for u, g in enumerate(gamma)
     }
+    # the gradient plot follows the layer's ∂E/∂γ beside the dense layers' ∂E/∂W, its legend says γ
+    plot = w.gradient_plot
+    plot.refresh()
+    assert tuple(plot.curves) == ("h", bn, "y")
+    assert [label.text for _, label in plot.legend.items] == ["h", f"{bn} γ", "y"]
+    assert len(plot.curves[bn].getData()[1]) == 5  # (drawn on a log scale, smoothed)
+    gamma_grad = float(np.linalg.norm(doc.trace.grads[f"{bn}.weight"]))
+    assert doc.history.grad_norms(bn)[-1] == pytest.approx(gamma_grad, rel=1e-9)
     w.window_actions.reset.trigger()  # Reset: step 0 again, no step shown
     settle(qtbot)
     assert block._subtitle[1] == "by running μ̄, σ̄²" and [sub for _, sub in overlay.texts] == ["μ̄ 0 σ̄² 1"] * 4
@@ -196,6 +205,24 @@ def test_a_layernorm_layer_normalizes_each_sample_and_keeps_no_running_statistic
     text = w.explanation.text().replace("\u00a0", " ")
     assert f"Through {ln} back to h[2], sample 0 (layernorm: every unit of the sample takes part)" in text
     assert "(γ_m·dz_m − mean(γ⊙dz) − x̂_m·mean(γ⊙dz⊙x̂))" in text and "✓ matches" in text
+
+
+def test_the_layer_statistics_window_histograms_a_norm_layers_scales(qtbot, window):
+    w = window
+    bn = add_after_h(qtbot, w)
+    panel = open_layer_stats(w)
+    type_into_field(qtbot, panel.steps.lineEdit(), "5")
+    QTest.mouseClick(panel.run_button, LEFT)
+    qtbot.waitUntil(lambda: panel.task is None, timeout=20_000)
+    settle(qtbot)
+    panel.layer.setCurrentIndex(panel.layer.findText(bn))
+    settle(qtbot)
+    names = [panel.quantity.itemText(i) for i in range(panel.quantity.count())]
+    assert names == ["pre-activation z", "activation", "scales γ", "scale gradient ∂L/∂γ"]
+    panel.quantity.setCurrentIndex(2)
+    settle(qtbot)
+    assert panel.heat_plot.getAxis("left").labelText == "scales γ"
+    assert np.allclose(panel.mesh.z.sum(axis=1), 1.0)  # each step's histogram of the four γ
 
 
 def expl_value(doc, bn):
