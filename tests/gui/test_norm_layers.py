@@ -10,11 +10,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
+from bpstudio.core.edit.layer_fields import update_layer
 from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value
+from bpstudio.gui.canvas.style import HEAT_CELL, HEAT_COLS
 from bpstudio.gui.qt_utils import format_number
 from bpstudio.gui.tools.layer_stats_panel import open_layer_stats
 from tests.gui.canvas_points import at, click, header_point, neuron_point, tip_number, tooltip
@@ -31,8 +33,9 @@ from tests.gui.driving import (
 )
 
 
-def add_after_h(qtbot, w, kind="batchnorm"):
-    open_example(qtbot, w, "xor")
+def add_after_h(qtbot, w, kind="batchnorm", reopen=True):
+    if reopen:
+        open_example(qtbot, w, "xor")
     click(qtbot, w, header_point(w, "h"))
     QTest.mouseClick(w.layer_palette.buttons[kind], LEFT)
     settle(qtbot)
@@ -81,6 +84,11 @@ def test_a_batchnorm_layer_from_the_palette_edits_its_fields_undoably_and_refuse
     ):
         type_into_field(qtbot, field, text)
         assert norm.refusal.isVisible() and all(word in norm.refusal.text() for word in words), norm.refusal.text()
+        top = {label: label.mapTo(insp.body, QPoint(0, 0)).y() for label in (norm.affine, norm.refusal, norm.note)}
+        assert top[norm.affine] + norm.affine.height() <= top[norm.refusal]  # under the fields, then the note
+        assert top[norm.refusal] + norm.refusal.height() <= top[norm.note]
+        for label in (norm.refusal, norm.note):  # each as tall as its wrapped text: nothing cut off
+            assert label.height() >= label.heightForWidth(label.width())
         kept = w.document.spec.layer(bn)
         assert len(history_texts(w)) == entries and (kept.eps, kept.momentum) == (1e-5, 0.1)
         assert norm.eps.text() == "1e-05" and norm.momentum.text() == "0.1"  # the value in effect shows again
@@ -140,6 +148,14 @@ def test_training_moves_the_running_statistics_the_canvas_shows(qtbot, window):
     assert len(plot.curves[bn].getData()[1]) == 5  # (drawn on a log scale, smoothed)
     gamma_grad = float(np.linalg.norm(doc.trace.grads[f"{bn}.weight"]))
     assert doc.history.grad_norms(bn)[-1] == pytest.approx(gamma_grad, rel=1e-9)
+    w.window_actions.presentation.trigger()  # in presentation mode's larger type the lines still fit the block
+    settle(qtbot)
+    geometry = block.geometry
+    assert geometry.presenting
+    for _, sub in overlay.texts:
+        assert sub.startswith("μ̄ ") and geometry.fonts.net_metrics.horizontalAdvance(sub) <= geometry.width - 8
+    w.window_actions.presentation.trigger()
+    settle(qtbot)
     w.window_actions.reset.trigger()  # Reset: step 0 again, no step shown
     settle(qtbot)
     assert block._subtitle[1] == "by running μ̄, σ̄²" and [sub for _, sub in overlay.texts] == ["μ̄ 0 σ̄² 1"] * 4
@@ -223,6 +239,24 @@ def test_the_layer_statistics_window_histograms_a_norm_layers_scales(qtbot, wind
     settle(qtbot)
     assert panel.heat_plot.getAxis("left").labelText == "scales γ"
     assert np.allclose(panel.mesh.z.sum(axis=1), 1.0)  # each step's histogram of the four γ
+
+
+def test_a_wide_batchnorm_layer_draws_its_strip_and_each_cell_tells_its_statistics(qtbot, window):
+    w = window
+    open_example(qtbot, w, "xor")
+    assert w.document.edit("h wide", lambda s: update_layer(s, "h", units=40))
+    bn = add_after_h(qtbot, w, reopen=False)
+    press(qtbot, w, Qt.Key.Key_S)
+    block = w.canvas.canvas.blocks[bn]
+    assert not block.state.small and block.heat_caption.startswith("out, sample 1")
+    assert block._subtitle == ("batchnorm · 40 units", "by this batch's μ, σ²")
+    cell = block.pos() + block.geometry.heat_rect.topLeft() + QPointF(3 * HEAT_CELL + 5, HEAT_CELL + 5)  # unit 19
+    tip = tooltip(w, cell)
+    unit = HEAT_COLS + 3
+    assert f"{bn}[{unit}]" in tip
+    running = w.document.running()
+    assert tip_number(tip, "running μ̄") == pytest.approx(running[f"{bn}.running_mean"][unit], rel=1e-8)
+    assert tip_number(tip, "γ (scale)") == pytest.approx(w.document.params()[f"{bn}.weight"][unit], rel=1e-8)
 
 
 def expl_value(doc, bn):

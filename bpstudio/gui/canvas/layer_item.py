@@ -43,6 +43,11 @@ def subtitle(state: LayerState) -> tuple[str, str]:
     return kind, activation
 
 
+def running_digits(geometry: LayerGeometry) -> int:
+    """Significant digits of the running statistics under a batchnorm unit (fewer in presentation mode's type)."""
+    return 2 if geometry.presenting else min(geometry.metrics.digits, 3)
+
+
 class LayerGeometry:
     """Sizes and local positions (relative to the block's centre) for one layer; ``presenting``: in presentation
     mode's look (see :mod:`~bpstudio.gui.canvas.style`)."""
@@ -69,6 +74,10 @@ class LayerGeometry:
             self.cols = self.rows = 0
             if state.unit_labels and not self.metrics.show_net:  # room for the terms left of the circles
                 width = max(width, 2 * (self.metrics.radius + 72))
+            if self.metrics.show_net and state.running_mean is not None:  # room for the running μ̄, σ̄² lines
+                zeros = "0" * (running_digits(self) + 1)  # (as wide as they mostly are: the block keeps its width)
+                widest = f"μ̄ -0.{zeros} σ̄² 0.{zeros}"
+                width = max(width, f.net_metrics.horizontalAdvance(widest) + 2 * BODY_PAD)
         else:
             shown = min(state.units, HEAT_MAX_UNITS)
             self.cols, self.rows = HEAT_COLS, math.ceil(shown / HEAT_COLS)

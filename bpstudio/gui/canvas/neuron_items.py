@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from bpstudio.core.tools.neuron_maps import LayerMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.edge_labels import EdgeLabels
-from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, ALIGN_RIGHT, LayerGeometry
+from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, ALIGN_RIGHT, LayerGeometry, running_digits
 from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
 from bpstudio.gui.canvas.style import PORT_R
@@ -126,10 +126,9 @@ class LayerOverlayItem(QGraphicsItem):
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
                 sub = f"{'β' if state.norm else 'b'} {format_number(float(state.bias[k]), m.digits)}"
-            if state.running_mean is not None and state.running_var is not None:  # batchnorm: running μ̄, σ̄²
-                digits = min(m.digits, 3)
-                mean, var = (format_number(float(a[k]), digits) for a in (state.running_mean, state.running_var))
-                sub = f"μ̄ {mean} σ̄² {var}"
+            running = state.running_text(k, running_digits(geo))  # a batchnorm unit: its running μ̄, σ̄²
+            if running is not None:
+                sub = running
             if state.dropped is not None and state.dropped[k]:  # dropped in this step: grey, and said so
                 fill, sub = style.DROPPED, "dropped"
                 value = None if value is None else abs(value)  # (x·0 of a negative x is −0: shown as 0)

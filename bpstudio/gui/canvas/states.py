@@ -78,6 +78,13 @@ class LayerState:
     def norm(self) -> bool:
         return self.type in normalization.NORM_TYPES
 
+    def running_text(self, unit: int, digits: int) -> str | None:
+        """A batchnorm unit's running statistics as the canvas writes them under it: ``μ̄ 0.12 σ̄² 0.98``."""
+        if self.running_mean is None or self.running_var is None:
+            return None
+        mean, var = (format_number(float(a[unit]), digits) for a in (self.running_mean, self.running_var))
+        return f"μ̄ {mean} σ̄² {var}"
+
     @property
     def statistics(self) -> str | None:
         """Which statistics the values shown were normalized by: "batch" (a training step's), "running"

@@ -156,16 +156,15 @@ class LayerInspector(QWidget):
         self.form.addRow("Activation", self.activation)
         self.form.addRow("Terms", self.terms)
         self.form.addRow("Drop p", self.p)
-        self.form.addRow("Eps", self.norm.eps)
-        self.form.addRow("Momentum", self.norm.momentum)
-        self.form.addRow("Affine", self.norm.affine)
-        self.form.addRow(self.norm.refusal)
-        self.form.addRow(self.norm.note)
-        self.form.addRow(self.norm.running)
         self.form.addRow("Bias", self.use_bias)
         self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
         self.form.addRow("Output", self.output_row)
+        # a norm layer's settings last: the refusal, the note and the running statistics follow right under them
+        # (outside the form, which lays a spanning label that wraps out too short)
+        self.form.addRow("Eps", self.norm.eps)
+        self.form.addRow("Momentum", self.norm.momentum)
+        self.form.addRow("Affine", self.norm.affine)
 
         self.params_box = ParamBox()
         self.params_box.value_edited.connect(self._request_param)
@@ -185,6 +184,7 @@ class LayerInspector(QWidget):
         details.setContentsMargins(0, 0, 0, 0)
         details.addWidget(self.kind)
         details.addLayout(self.form)
+        details.addWidget(self.norm.box)
         details.addWidget(self.params_box)
 
         self.body = QWidget()
@@ -303,13 +303,12 @@ class LayerInspector(QWidget):
     def _fill_norm(self, layer: LayerSpec, running: Mapping[str, np.ndarray]) -> None:
         """A norm layer's eps, momentum (batchnorm) and affine, and which statistics it normalizes by."""
         norm = layer.type in NORM_TYPES
-        for widget in (self.norm.eps, self.norm.affine, self.norm.note):
+        for widget in (self.norm.eps, self.norm.affine):
             self._set_row(widget, norm)
+        self.norm.box.setVisible(norm)
         self._set_row(self.norm.momentum, layer.type == "batchnorm")
-        self._set_row(self.norm.running, layer.type == "batchnorm")
         if norm:
             self.norm.show(layer, running)
-        self._set_row(self.norm.refusal, norm and self.norm.refusing)
 
     def _reveal_refusal(self, editor: MatrixEditor) -> None:
         """Scroll the reason ``editor`` just showed into view, then its current cell (the cell wins if both

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from bpstudio.core import normalization
 from bpstudio.core.spec import LayerSpec
@@ -82,6 +82,12 @@ class NormFields(QObject):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555555;")
         self.running = QLabel()
+        # the refusal, the note and the table, under the inspector's form
+        self.box = QWidget()
+        column = QVBoxLayout(self.box)
+        column.setContentsMargins(0, 0, 0, 0)
+        for label in (self.refusal, self.note, self.running):
+            column.addWidget(label)
         for name, field in (("eps", self.eps), ("momentum", self.momentum)):
             field.editingFinished.connect(lambda name=name, field=field: self._typed(name, field.text()))
         self.affine.toggled.connect(lambda on: self._request("affine", bool(on)))
@@ -98,6 +104,7 @@ class NormFields(QObject):
             self.affine.setChecked(layer.affine)
         self.note.setText(statistics_note(layer))
         self.running.setText(running_table(layer.id, running))
+        self.running.setVisible(layer.type == "batchnorm")
 
     def _typed(self, name: str, text: str) -> None:
         layer = self.layer
