@@ -133,6 +133,8 @@ def test_training_moves_the_running_statistics_the_canvas_shows(qtbot, window):
     tip = tooltip(w, neuron_point(w, bn, 2))
     assert tip_number(tip, "running μ̄") == pytest.approx(mean[2], rel=1e-8)
     assert tip_number(tip, "running σ̄²") == pytest.approx(var[2], rel=1e-8)
+    assert tip_number(tip, "δ = ∂E/∂z") == pytest.approx(doc.trace.layers[bn].grad_pre[0, 2], rel=1e-8)
+    assert "∂E/∂bias" not in tip and "∂E/∂net" not in tip  # (β's gradient is ∂E/∂β, said once)
     h = np.asarray(doc.trace.layers["h"].out)
     assert tip_number(tip, "batch μ") == pytest.approx(h[:, 2].mean(), rel=1e-8)
     assert tip_number(tip, "batch σ²") == pytest.approx(h[:, 2].var(), rel=1e-8)

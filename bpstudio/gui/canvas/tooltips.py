@@ -52,12 +52,13 @@ def neuron_tooltip(net: NetworkState, layer_id: str, unit: int) -> str:
         rows.append(_row("out", format_number(float(state.out[unit]))))
     if state.norm:
         rows += norm_rows(state, unit)
-    elif state.bias is not None:
-        rows.append(_row("bias", format_number(float(state.bias[unit])), _frozen(state, "bias")))
-    if state.bias_grad is not None:
-        rows.append(_row("∂E/∂bias", format_number(float(state.bias_grad[unit]))))
+    else:
+        if state.bias is not None:
+            rows.append(_row("bias", format_number(float(state.bias[unit])), _frozen(state, "bias")))
+        if state.bias_grad is not None:
+            rows.append(_row("∂E/∂bias", format_number(float(state.bias_grad[unit]))))
     if state.delta is not None:
-        rows.append(_row("δ = ∂E/∂net", format_number(float(state.delta[unit]))))
+        rows.append(_row("δ = ∂E/∂z" if state.norm else "δ = ∂E/∂net", format_number(float(state.delta[unit]))))
     if state.targets is not None and unit < len(state.targets) and state.targets[unit]:
         rows.append(_row("target", str(state.targets[unit]).removeprefix("target ")))
     if not rows:
@@ -154,8 +155,8 @@ def norm_rows(state: LayerState, unit: int) -> list[str]:
     for name, values, note in (
         ("γ (scale)", state.gamma, _frozen(state, "weight")),
         ("β (shift)", state.bias, _frozen(state, "bias")),
-        ("∂E/∂γ", state.gamma_grad, "summed over the batch"),
-        ("∂E/∂β", state.bias_grad, "summed over the batch"),
+        ("∂E/∂γ", state.gamma_grad, ""),
+        ("∂E/∂β", state.bias_grad, ""),
         ("batch μ", state.batch_mean, "this step's mean of the unit's input"),
         ("batch σ²", state.batch_var, "and its variance (biased)"),
         ("running μ̄", state.running_mean, "what evaluation normalizes by"),
@@ -163,8 +164,6 @@ def norm_rows(state: LayerState, unit: int) -> list[str]:
     ):
         if values is not None and unit < len(values):
             rows.append(_row(name, format_number(float(values[unit])), note))
-    if state.delta is not None:
-        rows.append(_row("δ = ∂E/∂z", format_number(float(state.delta[unit]))))
     return rows
 
 
