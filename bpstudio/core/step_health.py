@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.core.trace import StepTrace
 
@@ -172,7 +173,7 @@ def _spelled(plain: str) -> str:
 
 def _saturation(spec: NetworkSpec, trace: StepTrace, lid: str) -> Problem | None:
     layer = spec.layer(lid)
-    activation = layer.activation if layer.type == "dense" else None
+    activation = layer.activation if layer.type in ("dense", *NORM_TYPES) else None
     out = trace.layers[lid].out
     if activation not in ("tanh", "sigmoid", "relu") or out is None:
         return None

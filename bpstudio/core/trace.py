@@ -95,12 +95,11 @@ class StepTrace:
         return _norm(self.numpy(rec.grads["weight"]))
 
     def grad_norms(self) -> dict[str, float]:
-        """The weight gradient's norm of every layer with a weight matrix (dense layers: the layers the per-layer
-        gradient plot and the first/last ratio follow; a norm layer's γ is a vector of scales, not one of them)."""
+        """The norm of each layer's ``weight`` gradient: a dense layer's matrix, a norm layer's scales γ."""
         return {
             lid: self.grad_norm(lid)
             for lid, rec in self.layers.items()
-            if "weight" in rec.grads and rec.grads["weight"].ndim == 2 or lid in self.left_out_norms
+            if "weight" in rec.grads or lid in self.left_out_norms
         }
 
     def update_ratio(self, key: str) -> float:
@@ -152,6 +151,7 @@ class StepTrace:
                 grad_pre=conv(rec.grad_pre),
                 grad_inputs=None if rec.grad_inputs is None else [conv(a) for a in rec.grad_inputs],
                 grads=params(rec.grads),
+                stats=None if rec.stats is None else {k: conv(v) for k, v in rec.stats.items()},
             )
             if "weight" in rec.grads and not kept(rec.grads["weight"]):
                 copy.left_out_norms[lid] = self.grad_norm(lid)

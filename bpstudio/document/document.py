@@ -19,7 +19,7 @@ import numpy as np
 
 from bpstudio.core.datasets import resolve_split
 from bpstudio.core.edit.carry import rename_keys, renamed_layers, same_structure
-from bpstudio.core.edit.topology import update_layer
+from bpstudio.core.edit.layer_fields import update_layer
 from bpstudio.core.errors import BpstudioError, DataError, SessionError
 from bpstudio.core.init import initial_params
 from bpstudio.core.io import presets, session_io
@@ -98,6 +98,12 @@ class Document:
         if self._params_cache is None or self.training:
             self._params_cache = self.session.params_numpy()
         return self._params_cache
+
+    def running(self) -> dict[str, np.ndarray]:
+        """Every batchnorm layer's running statistics now (``"bn1.running_mean"``…), as NumPy copies: state the
+        steps move and evaluation reads (the canvas shows them; undo, the timeline and files carry them). Safe
+        while the worker trains: a step replaces the session's mapping whole."""
+        return self.session.running_numpy()
 
     def grads(self) -> dict[str, np.ndarray] | None:
         return None if self.trace is None else {k: np.asarray(v) for k, v in self.trace.grads.items()}

@@ -23,7 +23,7 @@ from bpstudio.core.record.replay import replay, replay_limit, replay_start
 from bpstudio.core.record.timeline import Timeline
 from bpstudio.core.run_state import RunState
 from bpstudio.core.trace import StepTrace
-from bpstudio.document.run_commands import Mark, SnapshotCommand
+from bpstudio.document.run_commands import JumpCommand, Mark
 
 if TYPE_CHECKING:
     from bpstudio.document.document import Document
@@ -113,7 +113,7 @@ class Rewinder:
                 doc.session.restore(before)  # (a replay may have moved it)
             doc.refused.emit(str(exc))
             return False
-        doc.undo_stack.push(SnapshotCommand(doc, text, before, doc.snapshot(), before_mark, doc.mark()))
+        doc.undo_stack.push(JumpCommand(doc, text, before, doc.snapshot(), before_mark, doc.mark()))
         doc.params_changed.emit()
         doc.step_changed.emit()
         return True

@@ -31,7 +31,7 @@ class Target(Protocol):
 
 
 class SnapshotCommand(Command):
-    """An edit of the network (or a jump in the timeline): undo and redo swap whole run states, with the plot
+    """An edit of the network: undo and redo swap whole run states, with the plot
     history and the timeline branch each had (``before_mark``, ``after_mark``), so redo brings back exactly
     what undo took away."""
 
@@ -55,6 +55,13 @@ class SnapshotCommand(Command):
 
     def undo(self) -> None:
         self.document.install(self.before, self.trained, self.before_mark)
+
+
+class JumpCommand(SnapshotCommand):
+    """A jump in the timeline (go to a kept step, switch branches): both its states come from training, so
+    undoing or redoing it leaves what Reset goes back to (the state of the last edit) alone."""
+
+    trained = True
 
 
 class TrainCommand(SnapshotCommand):

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF
 
 from bpstudio.core import features
 from bpstudio.core.edit import topology as edit
+from bpstudio.core.edit.layer_fields import update_layer
 from bpstudio.core.edit.terms import toggle_term
 from bpstudio.core.init import initial_params
 from bpstudio.core.spec import NetworkSpec
@@ -129,7 +130,7 @@ class EditRequests:
 
     def update_layer(self, layer_id: str, changes: dict) -> None:
         def make(spec: NetworkSpec) -> NetworkSpec:
-            new = edit.update_layer(spec, layer_id, **changes)
+            new = update_layer(spec, layer_id, **changes)
             if "weight_init" in changes:  # a new initialiser draws this layer's weights again
                 new = new.replace_layer(layer_id, weight=None)
             return new

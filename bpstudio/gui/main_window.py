@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.modes import loss_modes
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.tools.evaluate import data_surface
 from bpstudio.core.tools.gradcheck import gradient_check
 from bpstudio.core.tools.neuron_maps import NeuronMaps, neuron_maps
@@ -231,6 +232,9 @@ class MainWindow(QMainWindow):
         self._show_history()
         self.loss_plot.show_modes(loss_modes(doc.spec))
         self.gradient_plot.set_colors(self.colors())
+        self.gradient_plot.set_names(
+            {lid: f"{lid} γ" for lid in doc.spec.order if doc.spec.layer(lid).type in NORM_TYPES}
+        )
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
         self.explanation.show_step(doc.spec, doc.trace)
@@ -309,9 +313,9 @@ class MainWindow(QMainWindow):
         self._canvas_pending = False
         doc = self.document
         phase = None if doc.training else doc.session.next_phase
-        params = doc.params()
+        params, running = doc.params(), doc.running()
         refusal, self._refusal = self._refusal, None
-        self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal)
+        self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal, running=running)
         self.step_alarm.show(doc.spec, doc.trace)
         last = None if doc.trace is None else doc.trace.update
         self.training_panel.show_progress(dict(doc.session.optimizer.counters), last)
@@ -320,7 +324,7 @@ class MainWindow(QMainWindow):
             self.canvas.select_layer(layer_id)
             self.canvas.keep_in_view(layer_id)
             self.selected_layer = layer_id
-        self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads())
+        self.inspector.show_layer(doc.spec, self.selected_layer, params, doc.grads(), running)
         self._update_phase_label()
         self._update_enabled()
 
@@ -395,7 +399,7 @@ class MainWindow(QMainWindow):
     def _on_layer_selected(self, layer_id: str | None) -> None:
         self.selected_layer = layer_id
         doc = self.document
-        self.inspector.show_layer(doc.spec, layer_id, doc.params(), doc.grads())
+        self.inspector.show_layer(doc.spec, layer_id, doc.params(), doc.grads(), doc.running())
         if layer_id is not None:
             self.docks["inspector"].raise_()
 

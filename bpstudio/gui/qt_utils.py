@@ -38,3 +38,9 @@ def format_change(value: float, before: float | None, digits: int, most: int) ->
         if before is None or value == before or text != format_number(before, d):
             return text
     return format_number(value, most)
+
+
+def math_html(text: str) -> str:
+    """Rich text with x̂ drawn in italics: Qt's rich text sets the combining circumflex of an upright x beside it
+    (DejaVu Sans has no anchor for it there), the italic one over it, as maths writes it anyway."""
+    return text.replace("x̂", "<i>x̂</i>")

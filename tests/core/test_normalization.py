@@ -315,8 +315,9 @@ def test_a_bias_just_before_batchnorm_has_no_gradient_and_the_check_passes_it():
     assert checks["h.bias"].complex_step and checks["h.bias"].reference == 0.0
 
 
-def test_the_per_layer_gradient_norms_follow_the_weight_matrices_not_the_norm_layers_scales():
+def test_the_per_layer_gradient_norms_include_a_norm_layers_scales():
     spec, data = norm_net()
     trace = Session(spec, data).step()
-    assert set(trace.grad_norms()) == {"h", "out"}  # (γ's gradient is in the trace: trace.grads["n.weight"])
+    assert set(trace.grad_norms()) == {"h", "n", "out"}
     assert trace.grads["n.weight"].shape == (4,)
+    assert trace.grad_norms()["n"] == float(np.linalg.norm(trace.numpy(trace.grads["n.weight"])))

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from bpstudio.core.init import initial_params
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec import LayerSpec, NetworkSpec
 
 V = TypeVar("V")
 
@@ -37,18 +37,30 @@ def carry_params(
     }
 
 
+def _settings(layer: LayerSpec) -> tuple[object, ...]:
+    """A layer's fields that shape what it computes, apart from its id, inputs and values."""
+    return (
+        layer.units,
+        layer.activation,
+        layer.use_bias,
+        layer.terms,
+        layer.p,
+        layer.eps,
+        layer.momentum,
+        layer.affine,
+    )
+
+
 def same_structure(a: NetworkSpec, b: NetworkSpec) -> bool:
     """Whether a session compiled for ``a`` can go on with ``b`` in place: only weights, positions,
-    initialisers or optimizer settings differ (anything else needs a new session)."""
+    initialisers or optimizer settings differ (anything else needs a new session: a dropout layer's p or a norm
+    layer's eps, momentum and affine are compiled into its kernels)."""
 
     def structure(spec: NetworkSpec) -> tuple[object, ...]:
         return (
             spec.output,
             spec.loss,
-            tuple(
-                (l.id, l.type, l.inputs, l.units, l.activation, l.use_bias, tuple(sorted(l.frozen)), l.terms)
-                for l in spec.layers
-            ),
+            tuple((l.id, l.type, l.inputs, *_settings(l), tuple(sorted(l.frozen))) for l in spec.layers),
         )
 
     return structure(a) == structure(b)
@@ -64,14 +76,9 @@ def renamed_layers(old: NetworkSpec, new: NetworkSpec) -> dict[str, str]:
     if len(set(names.values())) != len(names) or names[old.output] != new.output:
         return {}
     for a, b in zip(old.layers, new.layers):
-        if (a.type, a.units, a.activation, a.use_bias, a.frozen, a.terms) != (
-            b.type,
-            b.units,
-            b.activation,
-            b.use_bias,
-            b.frozen,
-            b.terms,
-        ) or tuple(names[i] for i in a.inputs) != b.inputs:
+        if (a.type, *_settings(a), a.frozen) != (b.type, *_settings(b), b.frozen) or tuple(
+            names[i] for i in a.inputs
+        ) != b.inputs:
             return {}
     return {a: b for a, b in names.items() if a != b}
 

@@ -6,6 +6,7 @@ why the edit cannot be done and which layers are involved. Weight and bias value
 spec survive an edit when their shape still fits; values whose shape changed (a layer's units, a
 concat's width, a new source of another width) are dropped to ``None`` so they get initialised.
 :func:`bpstudio.core.edit.carry.carry_params` does the same for a running session's parameter mapping.
+A layer's own fields (units, activation, p, eps…) are changed by :mod:`bpstudio.core.edit.layer_fields`.
 Where new layers go when nobody placed them is :mod:`bpstudio.core.edit.layout`'s; every edit that adds, removes
 or reconnects layers writes down the colours they are shown with first (:mod:`bpstudio.core.edit.colors`).
 """
@@ -18,17 +19,24 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
-
 from bpstudio.core.edit.colors import free_slot, pin_colors
 from bpstudio.core.edit.layout import COLUMN_GAP, free_spot, tidy_layout
 from bpstudio.core.errors import SpecError
-from bpstudio.core.spec import LAYER_TYPES, Initializer, LayerSpec, NetworkSpec, number_array
+from bpstudio.core.spec import LAYER_TYPES, VALUE_FIELDS, Initializer, LayerSpec, NetworkSpec, number_array
 
 DEFAULT_UNITS = 4
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish")
-EDITABLE_FIELDS = ("units", "activation", "use_bias", "weight_init", "bias_init", "frozen", "p")
-ID_PREFIXES = {"input": "x", "dense": "h", "add": "add", "concat": "cat", "features": "feat", "dropout": "drop"}
+ID_PREFIXES = {
+    "input": "x",
+    "dense": "h",
+    "add": "add",
+    "concat": "cat",
+    "features": "feat",
+    "dropout": "drop",
+    "batchnorm": "bn",
+    "layernorm": "ln",
+}
+SINGLE_INPUT = ("dense", "features", "dropout", "batchnorm", "layernorm")  # a new source replaces the input
 _ID_PATTERN = re.compile(r"[\w-]+")
 
 
@@ -54,20 +62,22 @@ def _require_layer(spec: NetworkSpec, layer_id: Any, action: str) -> LayerSpec:
 
 
 def _rebuild(spec: NetworkSpec, layers: Iterable[LayerSpec], action: str, output: str | None = None) -> NetworkSpec:
-    """A validated spec with ``layers``, keeping each weight/bias only where its shape still fits."""
+    """A validated spec with ``layers``, keeping each weight/bias (and batchnorm running statistic) only where
+    its shape still fits."""
     layers = tuple(layers)
+    blank: dict[str, Any] = dict.fromkeys(VALUE_FIELDS)
     bare = tuple(
-        dataclasses.replace(l, weight=None, bias=None) if l.weight is not None or l.bias is not None else l
+        dataclasses.replace(l, **blank) if any(getattr(l, name) is not None for name in VALUE_FIELDS) else l
         for l in layers
     )
     try:
         candidate = dataclasses.replace(spec, layers=bare, output=spec.output if output is None else output)
     except SpecError as exc:  # spec.py's reason, prefixed with the edit that caused it
         raise _error(f"{action}: {exc}", exc.layer, exc.field) from None
-    shapes = candidate.param_shapes()
+    shapes = {**candidate.param_shapes(), **candidate.state_shapes()}
     kept: list[LayerSpec] = []
     for original, stripped in zip(layers, bare):
-        values = {name: getattr(original, name) for name in ("weight", "bias")}
+        values = {name: getattr(original, name) for name in VALUE_FIELDS}
         fits = {
             name: v for name, v in values.items() if v is not None and shapes.get(f"{original.id}.{name}") == v.shape
         }
@@ -147,16 +157,17 @@ def add_layer(
     position: tuple[float, float] | None = None,
     layer_id: str | None = None,
 ) -> tuple[NetworkSpec, str]:
-    """A new dense/add/concat/features/dropout layer fed by ``source`` (default: the output layer); the output
-    stays as is.
+    """A new dense/add/concat/features/dropout/batchnorm/layernorm layer fed by ``source`` (default: the output
+    layer); the output stays as is.
 
     With ``before`` (a layer ``source`` feeds), the new layer goes in between: ``before`` takes it as input in
     place of ``source``. Dense layers get ``units`` (default 4; before an add layer, ``source``'s width, which
     the add needs), the network's most common hidden activation (relu when there is none) and a matching
     initialiser (he_normal for the relu family, else xavier_uniform). A features layer starts with the terms x1,
-    x2, … (one per column of ``source``: it changes nothing until terms are switched on); a dropout layer p = 0.5.
-    The default position is
-    one column right of the source, moved down if another layer is there. The new layer takes the lowest free colour.
+    x2, … (one per column of ``source``: it changes nothing until terms are switched on); a dropout layer p = 0.5;
+    a batchnorm or layernorm layer torch's defaults (eps 1e-5, momentum 0.1, γ and β) and no activation. The
+    default position is one column right of the source, moved down if another layer is there. The new layer takes
+    the lowest free colour.
     """
     if layer_type == "input":
         raise _error(
@@ -167,7 +178,7 @@ def add_layer(
         )
     if layer_type not in LAYER_TYPES:
         raise _error(
-            f"cannot add a layer of unknown type '{layer_type}' (known: dense, add, concat, features, dropout)",
+            f"cannot add a layer of unknown type '{layer_type}' (known: {', '.join(LAYER_TYPES[1:])})",
             None,
             "type",
         )
@@ -231,8 +242,8 @@ def palette_attachment(spec: NetworkSpec, selected: str | None) -> tuple[str, st
 
 
 def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
-    """Feed ``source`` into ``target``: a dense, features or dropout target's single input is replaced, add/concat
-    gain one."""
+    """Feed ``source`` into ``target``: the single input of a dense, features, dropout or norm target is replaced,
+    add/concat gain one."""
     spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)
     action = f"cannot connect '{source}' → '{target}'"
     _require_layer(spec, source, action)
@@ -257,7 +268,7 @@ def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
                 target,
                 "inputs",
             )
-    inputs = (source,) if tgt.type in ("dense", "features", "dropout") else tgt.inputs + (source,)
+    inputs = (source,) if tgt.type in SINGLE_INPUT else tgt.inputs + (source,)
     layers = (dataclasses.replace(l, inputs=inputs) if l.id == target else l for l in spec.layers)
     return _rebuild(spec, layers, action)
 
@@ -339,51 +350,6 @@ def set_output(spec: NetworkSpec, layer_id: str) -> NetworkSpec:
     if layer.type == "input":
         raise _error(f"{action}: it is the input layer; the output must be a computed layer", layer_id, "output")
     return _rebuild(spec, spec.layers, action, output=layer_id)
-
-
-def update_layer(spec: NetworkSpec, layer_id: str, **changes: Any) -> NetworkSpec:
-    """Change a layer's units, activation, use_bias, weight_init, bias_init or frozen set, or a dropout layer's p."""
-    action = f"cannot change layer '{layer_id}'"
-    layer = _require_layer(spec, layer_id, action)
-    allowed = {"dense": EDITABLE_FIELDS[:-1], "input": ("units",), "features": (), "dropout": ("p",)}.get(
-        layer.type, ("activation",)
-    )
-    for key in changes:
-        if key not in EDITABLE_FIELDS:
-            raise _error(
-                f"{action}: '{key}' is not an editable field (editable: {', '.join(EDITABLE_FIELDS)})", layer_id, key
-            )
-        if key not in allowed:
-            why = {
-                "input": "the input layer only has units (its width)",
-                "features": "a features layer computes its terms, with no activation, weights or bias (switch its "
-                "terms on and off instead)",
-                "dropout": "a dropout layer only has p (the probability of dropping a unit in training)",
-            }.get(layer.type, f"{_a(layer.type)} layer has no weights or bias and takes its width from its inputs")
-            raise _error(f"{action}: {why}, so '{key}' does not apply", layer_id, key)
-    fields = dict(changes)
-    for key in ("weight_init", "bias_init"):
-        if isinstance(fields.get(key), str):
-            try:
-                fields[key] = Initializer(fields[key])
-            except SpecError as exc:
-                raise _error(f"{action}: {exc}", layer_id, key) from None
-        elif key in fields and not isinstance(fields[key], Initializer):
-            raise _error(f"{action}: '{key}' must be an initialiser name, got {fields[key]!r}", layer_id, key)
-    if "use_bias" in fields and not isinstance(fields["use_bias"], (bool, np.bool_)):
-        raise _error(f"{action}: 'use_bias' must be true or false, got {fields['use_bias']!r}", layer_id, "use_bias")
-    if "frozen" in fields:
-        frozen = fields["frozen"]
-        try:
-            fields["frozen"] = frozenset((frozen,) if isinstance(frozen, str) else frozen)
-        except TypeError:
-            raise _error(
-                f"{action}: 'frozen' must list 'weight' and/or 'bias', got {frozen!r}", layer_id, "frozen"
-            ) from None
-    if not fields:
-        return spec
-    layers = (dataclasses.replace(l, **fields) if l.id == layer_id else l for l in spec.layers)
-    return _rebuild(spec, layers, action)
 
 
 # --- layout -------------------------------------------------------------------------------------

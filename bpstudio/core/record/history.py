@@ -23,8 +23,9 @@ import numpy as np
 from bpstudio.core.checks import is_real, is_whole
 from bpstudio.core.errors import SessionError
 from bpstudio.core.limits import MAX_HISTORY_CAPACITY, MAX_LAYERS, brief, quoted
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.record.history_series import Series, bad_field, decode, encode, mean, read_field, read_int
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec import LayerSpec, NetworkSpec
 
 FORMAT = "bpstudio-history"
 VERSION = 2  # 1: steps were counted from 0 (the step after k steps was k); now from 1, as everywhere
@@ -36,8 +37,13 @@ _HEALTH = ((VANISHING, "vanishing"), (0.1, "shrinking"), (10.0, "healthy"), (EXP
 
 
 def plotted_layers(spec: NetworkSpec) -> list[str]:
-    """The layers whose weight gradients a history follows: the dense ones in use, first to last."""
-    return [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
+    """The layers whose weight gradients a history follows: the dense ones in use, first to last, and the norm
+    layers among them that have a scale γ (the norm of ∂E/∂γ: how strongly the loss pulls on their scaling)."""
+    return [lid for lid in spec.active_order() if (layer := spec.layer(lid)).type == "dense" or _scaled_norm(layer)]
+
+
+def _scaled_norm(layer: LayerSpec) -> bool:
+    return layer.type in NORM_TYPES and layer.affine
 
 
 def gradient_health(ratio: float, last_norm: float = math.inf) -> str:

@@ -2,7 +2,9 @@
 
 What is recorded for each computed layer (:data:`QUANTITIES`): ``"pre"``, the pre-activation z
 (batch × units); ``"activation"``, the layer's output; ``"weight"``, its weight matrix after the step;
-``"gradient"``, the step's weight gradient ∂L/∂W. Add and concat layers have no weights, so only the first two.
+``"gradient"``, the step's weight gradient ∂L/∂W. A norm layer's weight is its scale γ (one per unit; its z is
+γ·x̂ + β). Add, concat, features and dropout layers (and norm layers without γ) have no weights, so only the first
+two.
 
 Binning. Weights, pre-activations and activations: ``bins`` equal bins (a power of two) over a range fitted
 to the histogram's own values:
@@ -44,10 +46,11 @@ import numpy as np
 from bpstudio.core import activations
 from bpstudio.core.checks import is_count, is_whole
 from bpstudio.core.errors import SessionError
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.record.history_series import Series
 from bpstudio.core.record.strided import StridedSlots
 from bpstudio.core.session import Session
-from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec import LayerSpec, NetworkSpec
 from bpstudio.core.trace import StepTrace
 
 QUANTITIES = ("pre", "activation", "weight", "gradient")
@@ -177,6 +180,11 @@ class Heatmap:
         return np.divide(self.counts, totals, out=np.zeros(self.counts.shape), where=totals > 0)
 
 
+def _weighted(layer: LayerSpec) -> bool:
+    """Whether the layer has a weight to histogram: a dense layer's matrix, a norm layer's γ."""
+    return layer.type == "dense" or layer.type in NORM_TYPES and layer.affine
+
+
 class LayerStats:
     """Histograms and dead/saturated fractions of a network's layers over a run; ``version`` goes up on
     every change. One thread may record while others read a :meth:`snapshot` (taken whole)."""
@@ -196,8 +204,9 @@ class LayerStats:
         self.capacity: int = int(capacity)
         layers = [spec.layer(lid) for lid in spec.active_order() if lid != spec.input_id]
         self.layer_ids: tuple[str, ...] = tuple(layer.id for layer in layers)
+        self.scales: frozenset[str] = frozenset(l.id for l in layers if l.type in NORM_TYPES)  # weight: γ
         self.tracks: tuple[tuple[str, str], ...] = tuple(
-            (layer.id, q) for layer in layers for q in QUANTITIES if layer.type == "dense" or q in QUANTITIES[:2]
+            (layer.id, q) for layer in layers for q in QUANTITIES if _weighted(layer) or q in QUANTITIES[:2]
         )
         self.fraction_kinds: dict[str, str] = {
             layer.id: FRACTION_KINDS[layer.activation] for layer in layers if layer.activation in FRACTION_KINDS

@@ -95,12 +95,17 @@ class EdgeLabels:
         self._values: list[float] = []
         self._before: list[float] | None = None
         self._grad = False
+        self.prefix = ""
         self._fonts = fonts()  # (presentation mode's when the lines' layers are drawn in it: see place)
         self.font = self._fonts.edge
 
-    def set_values(self, values: np.ndarray | None, before: np.ndarray | None, gradients: bool) -> None:
+    def set_values(
+        self, values: np.ndarray | None, before: np.ndarray | None, gradients: bool, prefix: str = ""
+    ) -> None:
         """The lines' values (None: lines without values, such as add/concat links), the weights they had
-        before the last update (None: no update to show) and whether the values are gradients."""
+        before the last update (None: no update to show), whether the values are gradients, and what each
+        label says before its number (a norm layer's lines: "γ ")."""
+        self.prefix = prefix
         self._values = [] if values is None else values.tolist()
         self._before = None if before is None or gradients else before.tolist()
         self._grad = gradients
@@ -124,7 +129,7 @@ class EdgeLabels:
     def text(self, i: int) -> str:
         """Line ``i``'s value as its label writes it."""
         before = self._before[i] if self._before is not None else None
-        return format_change(self._values[i], before, style.LABEL_DIGITS_EDGE, style.CHANGE_DIGITS)
+        return self.prefix + format_change(self._values[i], before, style.LABEL_DIGITS_EDGE, style.CHANGE_DIGITS)
 
     def place(
         self,

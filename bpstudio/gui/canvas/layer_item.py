@@ -24,16 +24,28 @@ from bpstudio.gui.qt_utils import format_number
 ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
 ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+# under a norm layer's title: what its values were normalized by (a training step's batch, or, with no step shown,
+# the running statistics evaluation uses; layernorm: each sample by itself)
+STATISTICS_SAID = {"batch": "by this batch's μ, σ²", "running": "by running μ̄, σ̄²", "sample": "per sample"}
 
 
 def subtitle(state: LayerState) -> tuple[str, str]:
-    """The two lines under the title: "dense · 2 units" and the activation (if any)."""
+    """The two lines under the title: "dense · 2 units" and the activation (if any; a dropout layer's p, a norm
+    layer's statistics)."""
     kind = f"{state.type} · {state.units} unit{'s' if state.units != 1 else ''}"
     activation = state.activation if state.type != "input" and state.activation != "identity" else ""
     if state.p is not None:  # a dropout layer: its p, and how many units this step's first sample dropped
         dropped = f" · {int(state.dropped.sum())} dropped" if state.dropped is not None else ""
         activation = f"p {state.p:g}{dropped}"
+    if state.statistics is not None:  # a norm layer: the statistics its values were normalized by
+        used = STATISTICS_SAID[state.statistics]
+        activation = f"{activation} · {used}" if activation else used
     return kind, activation
+
+
+def running_digits(geometry: LayerGeometry) -> int:
+    """Significant digits of the running statistics under a batchnorm unit (fewer in presentation mode's type)."""
+    return 2 if geometry.presenting else min(geometry.metrics.digits, 3)
 
 
 class LayerGeometry:
@@ -62,6 +74,10 @@ class LayerGeometry:
             self.cols = self.rows = 0
             if state.unit_labels and not self.metrics.show_net:  # room for the terms left of the circles
                 width = max(width, 2 * (self.metrics.radius + 72))
+            if self.metrics.show_net and state.running_mean is not None:  # room for the running μ̄, σ̄² lines
+                zeros = "0" * (running_digits(self) + 1)  # (as wide as they mostly are: the block keeps its width)
+                widest = f"μ̄ -0.{zeros} σ̄² 0.{zeros}"
+                width = max(width, f.net_metrics.horizontalAdvance(widest) + 2 * BODY_PAD)
         else:
             shown = min(state.units, HEAT_MAX_UNITS)
             self.cols, self.rows = HEAT_COLS, math.ceil(shown / HEAT_COLS)

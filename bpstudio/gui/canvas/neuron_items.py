@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from bpstudio.core.tools.neuron_maps import LayerMaps
 from bpstudio.gui.canvas import style
 from bpstudio.gui.canvas.edge_labels import EdgeLabels
-from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, ALIGN_RIGHT, LayerGeometry
+from bpstudio.gui.canvas.layer_item import ALIGN_CENTER, ALIGN_LEFT, ALIGN_RIGHT, LayerGeometry, running_digits
 from bpstudio.gui.canvas.neuron_pictures import disc, pictures
 from bpstudio.gui.canvas.states import LayerState, NetworkState
 from bpstudio.gui.canvas.style import PORT_R
@@ -125,7 +125,10 @@ class LayerOverlayItem(QGraphicsItem):
                 if state.pre is not None and state.activation != "identity":
                     sub = f"net {format_number(float(state.pre[k]), m.digits)}"
             elif state.bias is not None and state.units <= 4:
-                sub = f"b {format_number(float(state.bias[k]), m.digits)}"
+                sub = f"{'β' if state.norm else 'b'} {format_number(float(state.bias[k]), m.digits)}"
+            running = state.running_text(k, running_digits(geo))  # a batchnorm unit: its running μ̄, σ̄²
+            if running is not None:
+                sub = running
             if state.dropped is not None and state.dropped[k]:  # dropped in this step: grey, and said so
                 fill, sub = style.DROPPED, "dropped"
                 value = None if value is None else abs(value)  # (x·0 of a negative x is −0: shown as 0)
@@ -311,6 +314,8 @@ class UnitEdgesItem(QGraphicsItem):
     def set_state(self, src: LayerState, dst: LayerState, offset: int, net: NetworkState) -> None:
         """Which lines exist and how they look; call :meth:`place` afterwards for where they are."""
         self.kind = dst.type if dst.type in ("concat", "add", "features", "dropout") else "weight"
+        if dst.norm:
+            self.kind = "norm"  # unit n feeds unit n, scaled (once normalized) by γ[n]: the line's label
         if self.kind == "weight":
             rows, cols = np.divmod(np.arange(dst.units * src.units), src.units)
         elif self.kind == "features":  # a line from each input unit a term reads to that term
@@ -318,9 +323,10 @@ class UnitEdgesItem(QGraphicsItem):
             rows, cols = (np.array(a, dtype=int) for a in zip(*pairs)) if pairs else (np.zeros(0, int),) * 2
         else:
             cols = np.arange(src.units)
-            rows = cols + (offset if self.kind == "concat" else 0)  # (dropout too: unit n feeds unit n)
+            rows = cols + (offset if self.kind == "concat" else 0)  # (dropout and norm too: unit n feeds unit n)
         self.rows, self.cols = rows, cols
-        self.key = f"{dst.id}.weight" if self.kind == "weight" else None
+        gamma = dst.gamma if self.kind == "norm" and dst.gamma is not None and len(dst.gamma) == len(rows) else None
+        self.key = f"{dst.id}.weight" if self.kind == "weight" or gamma is not None else None
         self.values: np.ndarray | None = None
         grad = dst.weight_grad if self.kind == "weight" and dst.showing_grad else None
         self.showing_grad = grad is not None
@@ -350,9 +356,11 @@ class UnitEdgesItem(QGraphicsItem):
             dropped = dst.dropped if self.kind == "dropout" else None
             if dropped is not None and len(dropped) == n:  # a dropped unit's line: faint and dashed
                 self._pen_of, self._pens = dropped[rows].astype(int), [style.LINK_PEN, style.DROPPED_PEN]
-            self.label_set.set_values(None, None, False)
-            self.label_set.choose(None, None)
-            signature = (self.kind, n, offset, None if dropped is None else dropped.tobytes())
+            self.values = None if gamma is None else gamma[rows]
+            self.label_set.set_values(self.values, None, False, prefix="γ ")
+            self.label_set.choose(self._picked, self.hovered)
+            labels = tuple(self.label_set.texts)
+            signature = (self.kind, n, offset, None if dropped is None else dropped.tobytes(), labels)
         self._restyled = signature != getattr(self, "_signature", None)
         self._signature = signature
         fan = max(src.units, 1)

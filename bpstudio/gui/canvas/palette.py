@@ -2,9 +2,10 @@
 before the output), or drag a button onto the canvas to add the layer where it is dropped (the canvas turns the
 drop into ``add_requested``).
 
-On a narrow window (a 1024-px projector, presentation-sized fonts) the bar first drops its "Add layer:"
-caption, then the buttons' colour glyphs, and last writes the long names short (Input → In, Concat → Cat,
-Features → Feat, Dropout → Drop; the tooltip keeps the whole name), so no name is ever cut."""
+On a narrower window the bar first drops the buttons' colour glyphs (decoration), then (a 1024-px projector,
+presentation-sized fonts) its "Add layer:" caption, and last writes the long names short (Input → In, Concat → Cat,
+Features → Feat, Dropout → Drop, BatchNorm → BN, LayerNorm → LN; the tooltip keeps the whole name), so no name is
+ever cut."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ LAYER_TYPES = (
     ("concat", "Concat", "joins its inputs side by side"),
     ("features", "Features", "feature inputs of one layer: x1, x1², x1·x2, sin x1 … (switch them in the inspector)"),
     ("dropout", "Dropout", "drops each unit with probability p in training (none in evaluation): less overfitting"),
+    (
+        "batchnorm",
+        "BatchNorm",
+        "normalizes each unit over the batch (its running statistics in evaluation), then scales by γ and shifts by "
+        "β: keeps deep nets' gradients healthy",
+    ),
+    ("layernorm", "LayerNorm", "normalizes each sample over its units, then scales by γ and shifts by β"),
 )
 GLYPH_COLORS = {
     "input": "#4e79a7",
@@ -30,10 +38,19 @@ GLYPH_COLORS = {
     "concat": "#f28e2b",
     "features": "#76b7b2",
     "dropout": "#9c755f",
+    "batchnorm": "#e15759",
+    "layernorm": "#edc948",
 }
-SHORT_NAMES = {"input": "In", "concat": "Cat", "features": "Feat", "dropout": "Drop"}
+SHORT_NAMES = {
+    "input": "In",
+    "concat": "Cat",
+    "features": "Feat",
+    "dropout": "Drop",
+    "batchnorm": "BN",
+    "layernorm": "LN",
+}
 # the bar's looks from the fullest to the most compact: (caption shown, glyphs shown, short names)
-LOOKS = ((True, True, False), (False, True, False), (False, False, False), (False, False, True))
+LOOKS = ((True, True, False), (True, False, False), (False, False, False), (False, False, True))
 
 
 def _glyph(layer_type: str) -> QIcon:
@@ -106,7 +123,7 @@ class PaletteButton(QToolButton):
 
 
 class LayerPalette(FitsWidth, QWidget):
-    """Input, Dense, Add and Concat buttons. ``add_clicked(type)`` on a click; drags go to the canvas."""
+    """One button per layer type. ``add_clicked(type)`` on a click; drags go to the canvas."""
 
     add_clicked = Signal(str)
 
@@ -133,6 +150,11 @@ class LayerPalette(FitsWidth, QWidget):
         """As narrow as the most compact look: the bar changes its look to fit (see :meth:`resizeEvent`)."""
         hint = super().minimumSizeHint()
         return QSize(self._widths[-1], hint.height())
+
+    def sizeHint(self) -> QSize:
+        """No wider than the most compact look: the bar fits whatever width the canvas gets, so it does not ask
+        for more (a wide hint would make the window give the canvas's room to the docks when it shrinks)."""
+        return QSize(self._widths[-1], super().sizeHint().height())
 
     def _apply(self, look: tuple[bool, bool, bool]) -> None:
         self._look = look

@@ -39,28 +39,6 @@ class Hit:
     edge: int = -1
 
 
-@dataclass(frozen=True)
-class ValueTarget:
-    """A weight or bias to edit in place: ``key[index]`` holding ``value``, the editor anchored at ``at``."""
-
-    key: str  # "o.weight" or "h.bias"
-    index: tuple[int, ...]
-    value: float
-    at: QPointF  # scene point the editor opens over
-
-    @property
-    def kind(self) -> str:
-        return self.key.rsplit(".", 1)[1]
-
-    @property
-    def name(self) -> str:
-        return f"{self.key}[{', '.join(map(str, self.index))}]"
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
-
-
 def auto_positions(spec: NetworkSpec, geometries: Mapping[str, LayerGeometry]) -> dict[str, QPointF]:
     """Left to right by topological depth; the blocks of one depth stacked and centred on y = 0."""
     depth: dict[str, int] = {}
@@ -105,9 +83,15 @@ class CanvasScene(QGraphicsScene):
     # --- building ------------------------------------------------------------------------------
 
     def sync(
-        self, spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any, colors: Mapping[str, QColor]
+        self,
+        spec: NetworkSpec,
+        params: Mapping[str, np.ndarray],
+        trace: Any,
+        phase: Any,
+        colors: Mapping[str, QColor],
+        running: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        net = build_state(spec, params, trace, phase, colors)
+        net = build_state(spec, params, trace, phase, colors, running or {})
         self.net = net
         geometries = {lid: LayerGeometry(net.layers[lid], self.presenting) for lid in net.order}
         automatic = auto_positions(spec, geometries)
@@ -275,66 +259,22 @@ class CanvasScene(QGraphicsScene):
         return None
 
     def param_key(self, hit: Hit | None) -> str | None:
-        """The parameter a click on ``hit`` picks: a weight line's matrix or a neuron's bias (if it has one)."""
+        """The parameter a click on ``hit`` picks: a weight line's matrix (into a norm layer: its γ) or a neuron's
+        bias (a norm layer's β), if it has one."""
         if hit is None or self.net is None:
             return None
-        if hit.kind == "edge" and hit.edges is not None and hit.edges.kind == "weight":
-            return f"{hit.layer}.weight"
+        if hit.kind == "edge" and hit.edges is not None and hit.edges.key is not None:
+            return hit.edges.key
         if hit.kind == "neuron" and self.net.layers[hit.layer].bias is not None:
             return f"{hit.layer}.bias"
         return None
 
-    def value_target(self, hit: Hit | None, at: QPointF | None = None) -> ValueTarget | str | None:
-        """The weight or bias a double-click on ``hit`` edits in place (anchored at ``at``, else at the line's
-        middle or the neuron), or why there is none to edit there (None: not a line or a neuron)."""
-        if hit is None or self.net is None or hit.kind not in ("edge", "neuron"):
-            return None
-        state = self.net.layers.get(hit.layer)
-        if state is None:
-            return None
-        if hit.kind == "edge":
-            edges = hit.edges
-            assert edges is not None
-            if edges.kind == "features":
-                return (
-                    f"this line feeds {edges.source}[{hit.index[1]}] into a term of '{edges.target}': "
-                    "a features layer has no weights to edit (switch its terms in its inspector)"
-                )
-            if edges.kind == "dropout":
-                return (
-                    f"this line passes {edges.source}[{hit.index[1]}] into '{edges.target}', which drops it or scales "
-                    "it by 1/(1−p) in training: a dropout layer has no weights to edit (set p in its inspector)"
-                )
-            if edges.kind != "weight":
-                rule = "adds" if edges.kind == "add" else "copies"
-                return (
-                    f"this line {rule} {edges.source}[{hit.index[1]}] into '{edges.target}' unchanged: "
-                    f"{_a(edges.kind)} layer has no weights to edit"
-                )
-            if state.weight is None:
-                return f"the weights of '{hit.layer}' are not known yet"
-            anchor = at if at is not None else edges.lines[hit.edge].center()
-            return ValueTarget(f"{hit.layer}.weight", hit.index, float(state.weight[hit.index]), anchor)
-        unit = hit.index[0]
-        if state.type == "input":
-            return (
-                f"'{hit.layer}' is the input layer: its neurons hold the data's features and have no bias to "
-                "edit (double-click a line out of it to edit a weight)"
-            )
-        if state.type == "features":
-            return f"'{hit.layer}' is a features layer: it computes its terms and has no bias to edit"
-        if state.type == "dropout":
-            return f"'{hit.layer}' is a dropout layer: it drops units in training and has no bias to edit"
-        if state.type != "dense":
-            what = "sums" if state.type == "add" else "joins"
-            return f"'{hit.layer}' is {_a(state.type)} layer: it {what} its inputs and has no bias to edit"
-        if state.bias is None:
-            return f"'{hit.layer}' has no bias: tick 'Bias' in its inspector to give it one"
-        if at is None:
-            block = self.blocks[hit.layer]
-            assert block.geometry is not None
-            at = block.pos() + (block.geometry.neuron_center(unit) if state.small else QPointF())
-        return ValueTarget(f"{hit.layer}.bias", (unit,), float(state.bias[unit]), at)
+    @staticmethod
+    def param_index(hit: Hit) -> tuple[int, ...]:
+        """Where in its parameter a picked ``hit`` is: (row, col) of a weight matrix, (unit,) of a vector."""
+        if hit.kind == "edge" and hit.edges is not None and hit.edges.kind == "norm":
+            return (hit.index[0],)  # (γ: one per unit)
+        return hit.index
 
     def picked_hit(self) -> Hit | None:
         """The picked line or neuron (clicked last), as a hit on it; None when nothing is picked."""
@@ -344,7 +284,7 @@ class CanvasScene(QGraphicsScene):
         if kind == "neuron" and layer in self.blocks:
             return Hit("neuron", layer, index)
         for edges in self.unit_edges.values():
-            if kind == "edge" and edges.target == layer and edges.kind == "weight":
+            if kind == "edge" and edges.target == layer and edges.key is not None:
                 match = np.flatnonzero((edges.rows == index[0]) & (edges.cols == index[1]))
                 if match.size:
                     return Hit("edge", layer, index, edges, int(match[0]))
@@ -410,7 +350,7 @@ class CanvasScene(QGraphicsScene):
             self.overlays[layer].update()
         elif kind == "edge":
             for edges in self.unit_edges.values():
-                if edges.target == layer and edges.kind == "weight":
+                if edges.target == layer and edges.key is not None:
                     match = np.flatnonzero((edges.rows == index[0]) & (edges.cols == index[1]))
                     if match.size:
                         edges.picked = int(match[0])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QColor
 
-from bpstudio.core import dropout, features
+from bpstudio.core import dropout, features, normalization
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas.style import SMALL_LAYER
 from bpstudio.gui.qt_utils import format_number
@@ -50,6 +50,16 @@ class LayerState:
     dropped: np.ndarray | None = (
         None  # a dropout layer in a training step: True where the first sample's unit is dropped
     )
+    # a norm layer: γ (its ``bias`` holds β), ∂E/∂γ, and a batchnorm layer's running statistics (state that
+    # evaluation normalizes by) and, in a training step's trace, the batch's mean and biased variance it used
+    gamma: np.ndarray | None = None
+    gamma_grad: np.ndarray | None = None
+    eps: float | None = None
+    momentum: float | None = None
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
+    batch_mean: np.ndarray | None = None
+    batch_var: np.ndarray | None = None
 
     @property
     def small(self) -> bool:
@@ -63,6 +73,27 @@ class LayerState:
     @property
     def has_bias(self) -> bool:
         return self.bias is not None
+
+    @property
+    def norm(self) -> bool:
+        return self.type in normalization.NORM_TYPES
+
+    def running_text(self, unit: int, digits: int) -> str | None:
+        """A batchnorm unit's running statistics as the canvas writes them under it: ``μ̄ 0.12 σ̄² 0.98``."""
+        if self.running_mean is None or self.running_var is None:
+            return None
+        mean, var = (format_number(float(a[unit]), digits) for a in (self.running_mean, self.running_var))
+        return f"μ̄ {mean} σ̄² {var}"
+
+    @property
+    def statistics(self) -> str | None:
+        """Which statistics the values shown were normalized by: "batch" (a training step's), "running"
+        (a batchnorm layer with no step shown: what evaluation uses), "sample" (layernorm); None: no norm layer."""
+        if self.type == "layernorm":
+            return "sample"
+        if self.type != "batchnorm":
+            return None
+        return "batch" if self.batch_mean is not None else "running"
 
 
 @dataclass(eq=False)
@@ -117,9 +148,16 @@ def _targets(trace: Any, units: int) -> list[str | None] | None:
 
 
 def build_state(
-    spec: NetworkSpec, params: Mapping[str, np.ndarray], trace: Any, phase: Any, colors: Mapping[str, QColor]
+    spec: NetworkSpec,
+    params: Mapping[str, np.ndarray],
+    trace: Any,
+    phase: Any,
+    colors: Mapping[str, QColor],
+    running: Mapping[str, np.ndarray] | None = None,
 ) -> NetworkState:
-    """The drawing's content for ``spec`` with ``params`` and (optionally) a NumPy StepTrace."""
+    """The drawing's content for ``spec`` with ``params`` (and its batchnorm layers' ``running`` statistics) and
+    (optionally) a NumPy StepTrace."""
+    running = running or {}
     labels = _phase_labels(spec, phase)
     shapes = spec.param_shapes()
     layers: dict[str, LayerState] = {}
@@ -142,6 +180,14 @@ def build_state(
             state.unit_reads = tuple(t.columns for t in terms)
         if lay.type == "dropout":
             state.p = lay.p
+        if state.norm:
+            width = (state.units,)
+            state.eps, state.momentum = lay.eps, lay.momentum
+            if lay.affine:
+                state.gamma = _fitting(width, params.get(f"{lid}.weight"), lay.weight)
+                state.bias = _fitting(width, params.get(f"{lid}.bias"), lay.bias)
+            for name in lay.state_names:
+                setattr(state, name, _fitting(width, running.get(normalization.running_key(lid, name)), None))
         if lay.type == "dense":
             state.weight = _fitting(shapes[f"{lid}.weight"], params.get(f"{lid}.weight"), lay.weight)
             if lay.use_bias:
@@ -157,6 +203,12 @@ def build_state(
                 mask = _row(getattr(trace, "masks", {}).get(dropout.mask_key(lid)), state.units)
                 state.dropped = None if mask is None else mask == 0
                 grads = record.grads or {}
+                if state.norm:
+                    state.gamma_grad = _fitting((state.units,), grads.get("weight"), None)
+                    state.bias_grad = _fitting((state.units,), grads.get("bias"), None)
+                    batch = getattr(record, "stats", None) or {}
+                    state.batch_mean = _fitting((state.units,), batch.get("mean"), None)
+                    state.batch_var = _fitting((state.units,), batch.get("var"), None)
                 if lay.type == "dense":
                     state.weight_grad = _fitting(shapes[f"{lid}.weight"], grads.get("weight"), None)
                     state.bias_grad = _fitting((state.units,), grads.get("bias"), None)

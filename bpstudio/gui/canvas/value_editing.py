@@ -15,7 +15,8 @@ from PySide6.QtCore import QPointF
 
 from bpstudio.core.spec import NetworkSpec
 from bpstudio.gui.canvas.overlays import ValueEditor
-from bpstudio.gui.canvas.scene import Hit, ValueTarget
+from bpstudio.gui.canvas.scene import Hit
+from bpstudio.gui.canvas.value_targets import ValueTarget, value_target
 from bpstudio.gui.inspectors.matrix_editor import parse_entry
 from bpstudio.gui.qt_utils import format_number
 
@@ -34,7 +35,7 @@ class ValueEditing:
     def start(self, hit: Hit | None, at: QPointF | None = None) -> bool:
         """Open the editor on the weight or bias at ``hit`` (picking it); where there is none, say why."""
         view = self.view
-        target = view.canvas.value_target(hit, at)
+        target = value_target(view.canvas, hit, at)
         if isinstance(target, str):
             view.show_refusal(target)
             return False

@@ -104,16 +104,18 @@ class TopologyView(ZoomingView):
         phase: Any = None,
         colors: Mapping[str, QColor] | None = None,
         refused: str | None = None,
+        running: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Draw ``spec`` with ``params``; with a NumPy StepTrace, the values and gradients computed so far.
+        """Draw ``spec`` with ``params`` (and its batchnorm layers' ``running`` statistics); with a NumPy StepTrace,
+        the values and gradients computed so far.
 
         ``phase`` is the session's next phase; its layer is highlighted. ``refused`` shows the banner; a
         redraw without it leaves the banner as it is.
         """
-        self._shown = (spec, params, trace, phase, colors)
+        self._shown = (spec, params, trace, phase, colors, running)
         before = set(self.canvas.blocks)
         with signals_blocked(self):
-            self.canvas.sync(spec, params or {}, trace, phase, colors or network_colors(spec))
+            self.canvas.sync(spec, params or {}, trace, phase, colors or network_colors(spec), running or {})
         self.spec = spec
         self.values.forget_gone(spec)
         self._grow_scene_rect()
@@ -134,8 +136,8 @@ class TopologyView(ZoomingView):
             return
         self.canvas.presenting = on
         if self._shown is not None:
-            spec, params, trace, phase, colors = self._shown
-            self.show_network(spec, params, trace, phase, colors)
+            spec, params, trace, phase, colors, running = self._shown
+            self.show_network(spec, params, trace, phase, colors, running=running)
         self.fit_all()
 
     def build_pictures(self, maps: NeuronMaps) -> dict[str, BuiltPictures]:
@@ -325,7 +327,7 @@ class TopologyView(ZoomingView):
         key = self.canvas.param_key(hit)
         if hit is not None and key is not None:
             self.canvas.set_picked(hit)
-            self.param_picked.emit(key, hit.index)
+            self.param_picked.emit(key, self.canvas.param_index(hit))
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         scene_pos = self.mapToScene(event.position().toPoint())

@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 
 from bpstudio.core.tools.explain import Explanation, PathTerm, format_value, path_count, root_unit
+from bpstudio.core.tools.explain_norm import NormCoupling, plugged_in
+from bpstudio.gui.qt_utils import math_html
 
 SHOW_ALL = "#all"  # the links' targets, handled by the panel
 SHOW_LESS = "#less"
@@ -32,7 +34,7 @@ def term(text: str) -> str:
     """One symbol as rich text: ``∂net_h[0]/∂w_h[0,1]`` with the layer ids as subscripts (net<sub>h</sub>[0]),
     kept on one line (no break after the fraction's slash)."""
     glued = html.escape(text).replace("/", "/" + GLUE)
-    return re.sub(r"\b(w|b|out|net)_([^\[\s]+?)\[", r"\1<sub>\2</sub>[", glued)
+    return re.sub(r"\b(w|b|γ|β|out|net)_([^\[\s]+?)\[", r"\1<sub>\2</sub>[", glued)
 
 
 def chain(items: list[str], operator: str) -> str:
@@ -76,7 +78,10 @@ def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176
     if expl.n_paths > len(expl.paths):
         others = f"other {path_count(expl.n_paths - len(expl.paths))} together"
         out.append(f"<tr><td></td><td>{others.replace(' ', NBSP)}{equals(signed(expl.other_paths))}</td></tr>")
-    out.append(f"</table><p style='{PARAGRAPH}'><b>Sum</b> over paths{equals(signed(expl.sample_value))}")
+    out.append("</table>")
+    for c in expl.couplings:
+        out.append(_coupling(c, signed, detailed))
+    out.append(f"<p style='{PARAGRAPH}'><b>Sum</b> over paths{equals(signed(expl.sample_value))}")
     if expl.batch_size > 1:
         out.append(f"<br>summed over the batch's {expl.batch_size} samples{equals(signed(expl.batch_value))}")
     check = (
@@ -90,7 +95,41 @@ def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176
     more = "▸ Each path's factors" + (" and the notes" if expl.note else "")
     link = (SHOW_LESS, "▾ Fewer details") if detailed else (SHOW_ALL, more)
     out.append(f"<p style='margin:0px'><a href='{link[0]}'>{link[1]}</a></p>")
-    return "".join(out)
+    return math_html("".join(out))
+
+
+def _coupling(c: NormCoupling, signed: Callable[[float], str], detailed: bool) -> str:
+    """A norm layer a path ended at: its formula, the numbers plugged in, its three terms and their sum against the
+    backward pass's (the batch coupling, for batchnorm)."""
+    over = "every sample of the batch takes part" if c.kind == "batchnorm" else "every unit of the sample takes part"
+    head = (
+        f"<b>Through {html.escape(c.layer)}</b> back to {html.escape(c.source)}[{c.unit}], sample {c.sample} "
+        f"<span style='{GREY}'>({c.kind}: {over})</span>"
+    )
+    lines = [head, f"<span style='{GREY}'>{html.escape(c.formula)}</span>"]
+    if detailed:
+        lines.append(", ".join(f"{html.escape(name)} ={NBSP}{format_value(v)}" for name, v in c.numbers))
+    lines.append(f"={NBSP}{html.escape(plugged_in(c, format_value))}")
+    rows = [
+        f"<tr><td>{html.escape(t.symbol).replace(' ', NBSP)}</td><td>&nbsp;={NBSP}{signed(t.value)}</td>"
+        + (f"<td style='{GREY}'>&nbsp;{html.escape(t.meaning)}</td>" if detailed else "")
+        + "</tr>"
+        for t in c.terms
+    ]
+    total = f"<tr><td><b>sum</b></td><td>&nbsp;={NBSP}{signed(c.total)}</td></tr>"
+    table = f"<table cellspacing='0' cellpadding='1'>{''.join(rows)}{total}</table>"
+    check = ""
+    if c.recorded is not None:
+        mark = (
+            "<span style='color:#2a7d2a'>✓ matches</span>"
+            if c.matches
+            else f"<span style='color:#c01010'>✗ differs by {c.total - c.recorded:.3g}</span>"
+        )
+        check = (
+            f"<p style='{PARAGRAPH}'>the backward pass's ∂E/∂out<sub>{html.escape(c.source)}</sub>[{c.unit}] "
+            f"through {html.escape(c.layer)}{NBSP}={NBSP}{format_value(c.recorded)} {mark}</p>"
+        )
+    return f"<p style='{PARAGRAPH}'>{'<br>'.join(lines)}</p>{table}{check}"
 
 
 def _path_row(number: int, path: PathTerm, signed: Callable[[float], str], detailed: bool) -> str:

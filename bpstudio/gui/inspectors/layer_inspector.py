@@ -30,14 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from bpstudio.core import activations
+from bpstudio.core.normalization import NORM_TYPES
 from bpstudio.core.spec import INITIALISERS, Initializer, LayerSpec, NetworkSpec
-from bpstudio.gui.flow_layout import GroupFlowLayout
 from bpstudio.gui.inspectors.feature_terms import FeatureTerms
 from bpstudio.gui.inspectors.matrix_editor import MatrixEditor
+from bpstudio.gui.inspectors.norm_fields import NormFields
+from bpstudio.gui.inspectors.param_box import ParamBox
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
 MAX_UNITS = 4096
-MAX_SEED = 99_999  # five digits keep the row narrow; any seed gives a fresh draw
 LAYOUT_ROUNDS = 3  # settling a layout may ask its parent's to settle: a few rounds reach the scrolled body
 TYPE_NAMES = {
     "input": "input layer",
@@ -46,32 +47,17 @@ TYPE_NAMES = {
     "concat": "concat layer (joins its inputs)",
     "features": "features layer (terms of its input, like TF Playground's feature column)",
     "dropout": "dropout layer (drops each unit with probability p in training; passes all on in evaluation)",
+    "batchnorm": "batchnorm layer (normalizes each unit over the batch, then scales by γ and shifts by β; "
+    "torch.nn.BatchNorm1d)",
+    "layernorm": "layernorm layer (normalizes each sample over its units, then scales by γ and shifts by β; "
+    "torch.nn.LayerNorm)",
 }
-
-
-def input_labels(spec: NetworkSpec, layer_id: str) -> list[str]:
-    """A name for each unit flowing into ``layer_id``: ``i[0]``, ``i[1]``…; a concat is followed back
-    to the layers it joins, so its columns read ``a[0], a[1], b[0]``."""
-    labels: list[str] = []
-    for source in spec.layer(layer_id).inputs:
-        if spec.layer(source).type == "concat":
-            labels.extend(input_labels(spec, source))
-        else:
-            labels.extend(f"{source}[{k}]" for k in range(spec.widths[source]))
-    return labels
 
 
 def describe_init(init: Initializer) -> str:
     """``normal (mean 0, std 0.5)``: the name and every parameter with its effective value."""
     params = ", ".join(f"{key} {format_number(init.get(key))}" for key in INITIALISERS[init.name])
     return f"{init.name} ({params})" if params else init.name
-
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet("font-weight: bold;")
-    label.setWordWrap(True)
-    return label
 
 
 class LayerInspector(QWidget):
@@ -83,6 +69,7 @@ class LayerInspector(QWidget):
     reset_requested = Signal(str)  # layer id
     output_requested = Signal(str)  # layer id
     term_requested = Signal(str, str, bool)  # layer id, a features layer's term, on or off
+    # (a norm layer's eps, momentum and affine come as fields_requested too)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -135,6 +122,8 @@ class LayerInspector(QWidget):
         stacked.setSpacing(2)
         stacked.addWidget(self.weight_init)
         stacked.addWidget(self.init_note)
+        self.norm = NormFields(self)
+        self.norm.field_requested.connect(self._request_field)
         self.frozen_weight = QCheckBox("weight")
         self.frozen_bias = QCheckBox("bias")
         for box in (self.frozen_weight, self.frozen_bias):
@@ -171,46 +160,22 @@ class LayerInspector(QWidget):
         self.form.addRow("Weight init", self.init_row)
         self.form.addRow("Frozen", self.frozen_row)
         self.form.addRow("Output", self.output_row)
+        # a norm layer's settings last: the refusal, the note and the running statistics follow right under them
+        # (outside the form, which lays a spanning label that wraps out too short)
+        self.form.addRow("Eps", self.norm.eps)
+        self.form.addRow("Momentum", self.norm.momentum)
+        self.form.addRow("Affine", self.norm.affine)
 
-        self.weight_caption = _heading("")
-        self.weight_editor = MatrixEditor()
-        self.weight_editor.value_edited.connect(lambda r, c, v: self._request_param("weight", (r, c), v))
-        self.weight_editor.refused.connect(lambda _why: self._reveal_refusal(self.weight_editor))
-        self.bias_caption = _heading("")
-        self.bias_editor = MatrixEditor()
-        self.bias_editor.value_edited.connect(lambda r, c, v: self._request_param("bias", (r,), v))
-        self.bias_editor.refused.connect(lambda _why: self._reveal_refusal(self.bias_editor))
-        self.grad_note = QLabel("Hover a cell for its exact value and gradient; double-click to edit.")
-        self.grad_note.setWordWrap(True)
-
-        self.randomize = QPushButton("Randomize")
-        self.randomize.setToolTip("Draw new weights from the weight initialiser with this seed")
-        self.randomize.clicked.connect(self._on_randomize)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, MAX_SEED)
-        self.seed.setToolTip("The seed Randomize draws with: the same seed gives the same values")
-        self.reset = QPushButton("Reset")
-        self.reset.setToolTip("Put this layer's parameters back to their initial values")
-        self.reset.clicked.connect(lambda: self._emit_for_layer(self.reset_requested))
-        self.param_buttons = QWidget()
-        flow = GroupFlowLayout(self.param_buttons)
-        flow.setContentsMargins(0, 0, 0, 0)
-        flow.add_group(self.randomize, QLabel("seed"), self.seed)
-        flow.add_group(self.reset, right=True)
-
-        self.params_box = QWidget()
-        params = QVBoxLayout(self.params_box)
-        params.setContentsMargins(0, 0, 0, 0)
-        params.setSpacing(4)
-        for widget in (
-            self.weight_caption,
-            self.weight_editor,
-            self.bias_caption,
-            self.bias_editor,
-            self.grad_note,
-            self.param_buttons,
-        ):
-            params.addWidget(widget)
+        self.params_box = ParamBox()
+        self.params_box.value_edited.connect(self._request_param)
+        self.params_box.randomize_clicked.connect(lambda seed: self._emit_for_layer(self.randomize_requested, seed))
+        self.params_box.reset_clicked.connect(lambda: self._emit_for_layer(self.reset_requested))
+        shown = self.params_box  # (its widgets, as the inspector's: tests and the window reach them here)
+        self.weight_caption, self.weight_editor = shown.weight_caption, shown.weight_editor
+        self.bias_caption, self.bias_editor = shown.bias_caption, shown.bias_editor
+        self.randomize, self.seed, self.reset = shown.randomize, shown.seed, shown.reset
+        for editor in (self.weight_editor, self.bias_editor):
+            editor.refused.connect(lambda _why, editor=editor: self._reveal_refusal(editor))
 
         self.empty = QLabel("Select a layer to inspect it.")
         self.empty.setWordWrap(True)
@@ -219,6 +184,7 @@ class LayerInspector(QWidget):
         details.setContentsMargins(0, 0, 0, 0)
         details.addWidget(self.kind)
         details.addLayout(self.form)
+        details.addWidget(self.norm.box)
         details.addWidget(self.params_box)
 
         self.body = QWidget()
@@ -246,6 +212,7 @@ class LayerInspector(QWidget):
             self.frozen_weight,
             self.frozen_bias,
             self.seed,
+            *self.norm.inputs,
         )
 
     # --- showing --------------------------------------------------------------------------------------
@@ -256,9 +223,10 @@ class LayerInspector(QWidget):
         layer_id: str | None,
         params: Mapping[str, np.ndarray],
         grads: Mapping[str, np.ndarray] | None,
+        running: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Show ``layer_id`` of ``spec`` with its current ``params`` (and ``grads`` after a backward pass);
-        ``None`` shows the empty state. Emits nothing."""
+        """Show ``layer_id`` of ``spec`` with its current ``params`` (and ``grads`` after a backward pass, and a
+        batchnorm layer's ``running`` statistics); ``None`` shows the empty state. Emits nothing."""
         self.spec = spec
         self.layer_id = layer_id if spec is not None and layer_id in spec.widths else None
         with signals_blocked(*self._inputs):
@@ -266,12 +234,12 @@ class LayerInspector(QWidget):
                 self.title.setText("No layer selected")
                 self.empty.show()
                 self.details.hide()
-                self.weight_editor.clear()
-                self.bias_editor.clear()
+                self.params_box.clear()
                 return
             self.empty.hide()
             self.details.show()
             self._fill(spec, spec.layer(self.layer_id), params, grads or {})
+            self._fill_norm(spec.layer(self.layer_id), running or {})
 
     def _fill(
         self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
@@ -288,7 +256,7 @@ class LayerInspector(QWidget):
         )
         if layer.units is not None:
             self.units.setValue(layer.units)
-        combined = layer.type in ("add", "concat", "features", "dropout")
+        combined = layer.type in ("add", "concat", "features", "dropout", *NORM_TYPES)
         self._set_row(self.width_label, combined)
         self._set_row(self.inputs_label, combined or dense)
         self.width_label.setText(f"{spec.widths[layer.id]} units")
@@ -301,8 +269,12 @@ class LayerInspector(QWidget):
         if layer.type == "features":
             self.terms.show_terms(layer.terms, spec.widths[layer.inputs[0]])
         self.activation.setCurrentText(layer.activation)
-        for widget in (self.use_bias, self.init_row, self.frozen_row):
+        for widget in (self.use_bias, self.init_row):
             self._set_row(widget, dense)
+        norm = layer.type in NORM_TYPES
+        self._set_row(self.frozen_row, dense or norm and layer.affine)
+        self.frozen_weight.setText("γ (weight)" if norm else "weight")
+        self.frozen_bias.setText("β (bias)" if norm else "bias")
         self.use_bias.setChecked(layer.use_bias)
         self.weight_init.setCurrentText(layer.weight_init.name)
         self.weight_init.setToolTip(describe_init(layer.weight_init))
@@ -316,46 +288,27 @@ class LayerInspector(QWidget):
         )
         self.frozen_weight.setChecked("weight" in layer.frozen)
         self.frozen_bias.setChecked("bias" in layer.frozen)
-        self.frozen_bias.setEnabled(layer.use_bias)
+        self.frozen_bias.setEnabled(layer.use_bias or norm)
         self._set_row(self.output_row, layer.type != "input")
         self.output_label.setVisible(is_output)
         self.make_output.setVisible(not is_output)
 
-        self.params_box.setVisible(dense)
-        if dense:
-            self._fill_params(spec, layer, params, grads)
+        with_params = dense or norm and layer.affine
+        self.params_box.setVisible(with_params)
+        if with_params:
+            self.params_box.fill(spec, layer, params, grads)
         else:
-            self.weight_editor.clear()
-            self.bias_editor.clear()
+            self.params_box.clear()
 
-    def _fill_params(
-        self, spec: NetworkSpec, layer: LayerSpec, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
-    ) -> None:
-        columns = input_labels(spec, layer.id)
-        for name, caption, editor in (
-            ("weight", self.weight_caption, self.weight_editor),
-            ("bias", self.bias_caption, self.bias_editor),
-        ):
-            key = f"{layer.id}.{name}"
-            shown = key in params
-            caption.setVisible(shown)
-            editor.setVisible(shown)
-            if not shown:
-                editor.clear()
-                continue
-            values = params[key]
-            size = "×".join(map(str, values.shape))
-            frozen = " · frozen" if name in layer.frozen else ""
-            caption.setText(f"{name.capitalize()} {key} · {size}{frozen}")
-            caption.setToolTip(
-                "rows: this layer's neurons, columns: its inputs (like torch.nn.Linear)"
-                if name == "weight"
-                else "one bias per neuron"
-            )
-            editor.set_matrix(key, values, grads.get(key), col_labels=columns if name == "weight" else None)
-        self.grad_note.setText(
-            "Hover a cell for its exact value" + (" and gradient" if grads else "") + "; double-click to edit."
-        )
+    def _fill_norm(self, layer: LayerSpec, running: Mapping[str, np.ndarray]) -> None:
+        """A norm layer's eps, momentum (batchnorm) and affine, and which statistics it normalizes by."""
+        norm = layer.type in NORM_TYPES
+        for widget in (self.norm.eps, self.norm.affine):
+            self._set_row(widget, norm)
+        self.norm.box.setVisible(norm)
+        self._set_row(self.norm.momentum, layer.type == "batchnorm")
+        if norm:
+            self.norm.show(layer, running)
 
     def _reveal_refusal(self, editor: MatrixEditor) -> None:
         """Scroll the reason ``editor`` just showed into view, then its current cell (the cell wins if both
@@ -384,7 +337,7 @@ class LayerInspector(QWidget):
         if getattr(self.spec.layer(self.layer_id), name) != value:
             self.fields_requested.emit(self.layer_id, {name: value})
 
-    def _request_param(self, name: str, index: tuple[int, ...], value: float) -> None:
+    def _request_param(self, name: str, index: tuple, value: float) -> None:
         if self.layer_id is not None:
             self.param_requested.emit(f"{self.layer_id}.{name}", index, value)
 
@@ -394,6 +347,3 @@ class LayerInspector(QWidget):
     def _on_frozen_toggled(self) -> None:
         frozen = {p for p, box in (("weight", self.frozen_weight), ("bias", self.frozen_bias)) if box.isChecked()}
         self._request_field("frozen", frozenset(frozen))
-
-    def _on_randomize(self) -> None:
-        self._emit_for_layer(self.randomize_requested, self.seed.value())

@@ -1,5 +1,6 @@
 """Each layer's weight-gradient norm against step: one curve per layer on a log scale, a layer × step
-heatmap underneath, and a readout of the first-to-last-layer ratio that names vanishing gradients.
+heatmap underneath, and a readout of the first-to-last-layer ratio that names vanishing gradients. A norm layer's
+curve is the norm of its scale's gradient ∂E/∂γ (its legend entry says γ).
 
 Curves take the layer colours the canvas uses (:meth:`GradientPlot.set_colors`). Like every
 :class:`~bpstudio.gui.plots.history_plot.HistoryPlot` it redraws only when the history's ``version`` moved.
@@ -61,6 +62,7 @@ class GradientPlot(HistoryPlot):
             empty_hint="Each layer's gradient ‖∂E/∂W‖ appears here after the first step",
         )
         self._colors: dict[str, QColor] = {}
+        self._names: dict[str, str] = {}  # a curve's legend entry where not its layer id (norm layers: their γ)
         self._alarm: tuple[str, str] | None = None  # what went wrong in the step shown: (short, full)
         self._ratio: float | None = None  # the first/last ratio drawn last
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -114,6 +116,12 @@ class GradientPlot(HistoryPlot):
             curve.setPen(pg.mkPen(self.color(lid), width=line_width(self.font())))
         self._pen_kept(self.font())
         self.legend.update()
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """What the legend calls some layers' curves (``{"bn1": "bn1 γ"}``: a norm layer's is ‖∂E/∂γ‖)."""
+        if names != self._names:
+            self._names = dict(names)
+            self._fill_legend()
 
     def color(self, layer_id: str) -> QColor:
         if layer_id in self._colors:
@@ -169,7 +177,7 @@ class GradientPlot(HistoryPlot):
         """The live run's layers beside the plot; inside it, one entry per kept run (its first layer's curve)."""
         self.legend.clear()
         for lid, curve in self.curves.items():
-            self.legend.addItem(curve, lid)
+            self.legend.addItem(curve, self._names.get(lid, lid))
         self.legend.setColumnCount(2 if len(self.curves) > 8 else 1)
         self.kept_legend.clear()
         for run, curves in zip(self.kept, self.kept_curves, strict=True):

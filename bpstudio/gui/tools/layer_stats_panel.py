@@ -39,6 +39,7 @@ QUANTITY_NAMES = {
     "weight": "weights",
     "gradient": "weight gradient ∂L/∂W",
 }
+SCALE_NAMES = {**QUANTITY_NAMES, "weight": "scales γ", "gradient": "scale gradient ∂L/∂γ"}  # a norm layer's
 SOURCES = (("recorded", "recorded training"), ("copy", "a run on a copy"))
 REDRAW_MS = 250
 LEGEND_COLUMNS = 6
@@ -225,7 +226,7 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
             current = self.quantity.currentData()
             self.quantity.clear()
             for q in stats.quantities(self.layer.currentData()) if stats is not None and self.layer.count() else ():
-                self.quantity.addItem(QUANTITY_NAMES[q], q)
+                self.quantity.addItem(self._names()[q], q)
             at = self.quantity.findData(current)
             self.quantity.setCurrentIndex(max(at, 0))
         self._redraw()
@@ -264,10 +265,15 @@ class LayerStatsPanel(CopyTaskControls, QDialog):
         filled = shares[shares > 0]  # colours up to a high percentile: one crowded bin (relu's 0) would
         top = float(np.percentile(filled, COLOR_PERCENTILE)) if filled.size else 1.0  # leave the rest dark
         self.color_bar.setLevels((0.0, top))
-        name = QUANTITY_NAMES[self.quantity.currentData()]
+        name = self._names()[self.quantity.currentData()]
         self.heat_plot.setLabel("left", f"{name.split()[-1]}, log scale" if heat.scale == "symlog" else name)
         self.heat_plot.autoRange(padding=0)
         self._draw_fractions(snap)
+
+    def _names(self) -> dict[str, str]:
+        """What the quantities of the layer shown are called (a norm layer's weight is its scale γ)."""
+        stats = self.stats()
+        return SCALE_NAMES if stats is not None and self.layer.currentData() in stats.scales else QUANTITY_NAMES
 
     def _value_axis(self, heat: Any) -> np.ndarray:
         """Where the bin edges go on the plot: at their values, or (log bins) evenly, labelled with values."""

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from bpstudio.core import features
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.edit.carry import carry_params, rename_keys, renamed_layers
+from bpstudio.core.edit.layer_fields import update_layer
 from bpstudio.core.edit.terms import toggle_term
 from bpstudio.core.errors import SpecError
 from bpstudio.core.init import initial_params
@@ -29,7 +30,7 @@ def test_carry_params_keeps_fitting_values_and_initialises_the_rest():
     )
     old = {k: v + 1.0 for k, v in initial_params(spec).items()}  # as if trained
     old_copy = {k: v.copy() for k, v in old.items()}
-    grown = edit.update_layer(spec, "h", units=4)
+    grown = update_layer(spec, "h", units=4)
     carried = carry_params(old, grown)
     fresh = initial_params(grown)
     np.testing.assert_array_equal(carried["y.bias"], old["y.bias"])
@@ -54,8 +55,8 @@ def test_a_rename_is_recognised_and_nothing_else_is():
     out = edit.rename_layer(spec, spec.output, "result")
     assert renamed_layers(spec, out) == {spec.output: "result"}
     assert renamed_layers(spec, spec) == {}
-    assert renamed_layers(spec, edit.update_layer(spec, first, use_bias=False)) == {}
-    assert renamed_layers(spec, edit.update_layer(renamed, "entry", activation="relu")) == {}
+    assert renamed_layers(spec, update_layer(spec, first, use_bias=False)) == {}
+    assert renamed_layers(spec, update_layer(renamed, "entry", activation="relu")) == {}
     assert renamed_layers(spec, edit.add_layer(spec, "dense", source=first)[0]) == {}
     mazur = presets.load("mazur")
     assert renamed_layers(mazur, edit.set_output(mazur, "h")) == {}
@@ -93,7 +94,7 @@ OPS = {  # (spec, a, b, i, j) → the edited spec; a and b are layer ids picked 
     "remove": lambda s, a, b, i, j: edit.remove_layers(s, [a]),
     "rename": lambda s, a, b, i, j: edit.rename_layer(s, a, f"n{i}"),
     "output": lambda s, a, b, i, j: edit.set_output(s, a),
-    "units": lambda s, a, b, i, j: edit.update_layer(s, a, units=1 + j % 3),
+    "units": lambda s, a, b, i, j: update_layer(s, a, units=1 + j % 3),
     "tidy": lambda s, a, b, i, j: edit.apply_tidy_layout(s),
 }
 

@@ -12,6 +12,7 @@ from bpstudio.core.datasets import make_toy
 from bpstudio.core.edit import layout as places
 from bpstudio.core.edit import topology as edit
 from bpstudio.core.edit.carry import carry_params
+from bpstudio.core.edit.layer_fields import update_layer
 from bpstudio.core.errors import SpecError
 from bpstudio.core.io import spec_io
 from bpstudio.core.session import Session
@@ -284,37 +285,37 @@ def test_set_output():
 def test_update_units_drops_only_reshaped_values():
     spec = base()
     before = snapshot(spec)
-    new = edit.update_layer(spec, "h2", units=5)
+    new = update_layer(spec, "h2", units=5)
     assert snapshot(spec) == before
     assert new.layer("h2").weight is None and new.layer("h2").bias is None
     assert new.layer("y").weight is None and new.layer("y").bias is not None
     np.testing.assert_array_equal(new.layer("h1").weight, W1)
     assert new.param_shapes()["y.weight"] == (1, 5)
-    same = edit.update_layer(spec, "h2", activation="tanh", weight_init="he_uniform", frozen=["bias"])
+    same = update_layer(spec, "h2", activation="tanh", weight_init="he_uniform", frozen=["bias"])
     layer = same.layer("h2")
     assert (layer.activation, layer.weight_init.name, layer.frozen) == ("tanh", "he_uniform", {"bias"})
     np.testing.assert_array_equal(layer.weight, W2)
-    no_bias = edit.update_layer(spec, "h2", use_bias=False)
+    no_bias = update_layer(spec, "h2", use_bias=False)
     assert no_bias.layer("h2").bias is None and "h2.bias" not in no_bias.param_shapes()
-    assert edit.update_layer(spec, "h2", frozen="weight").layer("h2").frozen == {"weight"}
-    assert edit.update_layer(spec, "x", units=3).param_shapes()["h1.weight"] == (3, 3)
-    assert edit.update_layer(branched(), "r", activation="relu").layer("r").activation == "relu"
+    assert update_layer(spec, "h2", frozen="weight").layer("h2").frozen == {"weight"}
+    assert update_layer(spec, "x", units=3).param_shapes()["h1.weight"] == (3, 3)
+    assert update_layer(branched(), "r", activation="relu").layer("r").activation == "relu"
 
 
 def test_update_refusals():
     spec = branched()
     before = snapshot(spec)
-    refused(lambda: edit.update_layer(spec, "a", position=(1, 2)), "'position' is not an editable field")
-    refused(lambda: edit.update_layer(spec, "cat", units=3), "a concat layer", "'units' does not apply")
-    refused(lambda: edit.update_layer(spec, "r", use_bias=False), "an add layer has no weights", "'use_bias'")
-    refused(lambda: edit.update_layer(spec, "x", activation="relu"), "input layer only has units")
-    refused(lambda: edit.update_layer(spec, "a", weight_init="magic"), "layer 'a'", "unknown initialiser 'magic'")
-    refused(lambda: edit.update_layer(spec, "a", units=-1), "layer 'a'", "units", "got -1")
-    refused(lambda: edit.update_layer(spec, "a", activation="swish"), "unknown activation 'swish'")
-    refused(lambda: edit.update_layer(spec, "a", use_bias="no"), "'use_bias' must be true or false")
-    refused(lambda: edit.update_layer(spec, "a", frozen=["gamma"]), "can only freeze 'weight' and 'bias'")
-    refused(lambda: edit.update_layer(spec, "a", frozen=3), "'frozen' must list")
-    refused(lambda: edit.update_layer(base(), "y", activation="relu"), "loss 'bce' needs outputs in (0, 1)")
+    refused(lambda: update_layer(spec, "a", position=(1, 2)), "'position' is not an editable field")
+    refused(lambda: update_layer(spec, "cat", units=3), "a concat layer", "'units' does not apply")
+    refused(lambda: update_layer(spec, "r", use_bias=False), "an add layer has no weights", "'use_bias'")
+    refused(lambda: update_layer(spec, "x", activation="relu"), "input layer only has units")
+    refused(lambda: update_layer(spec, "a", weight_init="magic"), "layer 'a'", "unknown initialiser 'magic'")
+    refused(lambda: update_layer(spec, "a", units=-1), "layer 'a'", "units", "got -1")
+    refused(lambda: update_layer(spec, "a", activation="swish"), "unknown activation 'swish'")
+    refused(lambda: update_layer(spec, "a", use_bias="no"), "'use_bias' must be true or false")
+    refused(lambda: update_layer(spec, "a", frozen=["gamma"]), "can only freeze 'weight' and 'bias'")
+    refused(lambda: update_layer(spec, "a", frozen=3), "'frozen' must list")
+    refused(lambda: update_layer(base(), "y", activation="relu"), "loss 'bce' needs outputs in (0, 1)")
     assert snapshot(spec) == before
 
 
@@ -434,7 +435,7 @@ def test_chain_of_edits_builds_a_trainable_network():
 
     spec, h1 = edit.add_layer(spec, "dense", source="x", units=3)
     spec, h2 = edit.add_layer(spec, "dense", source="x")
-    spec = edit.update_layer(spec, h2, activation="tanh", units=3)
+    spec = update_layer(spec, h2, activation="tanh", units=3)
     spec, r = edit.add_layer(spec, "add", source=h1)
     spec = edit.connect(spec, h2, r)
     spec, cat = edit.add_layer(spec, "concat", source=r)

@@ -174,3 +174,28 @@ def test_bce_refuses_targets_outside_zero_to_one():
     spec = presets.load("xor")
     with pytest.raises(DataError, match="bce targets must be probabilities between 0 and 1"):
         Session(spec, make_toy("plane", n=20))
+
+
+def test_a_saved_session_with_batchnorm_reopens_predicting_what_it_did(tmp_path):
+    """The running statistics travel in the session file: reopened, the network's evaluation (which normalizes by
+    them) gives the same outputs, and training on moves them as the original run does."""
+    from bpstudio.core.edit.topology import add_layer
+
+    spec, bn = add_layer(presets.load("xor"), "batchnorm", source="h", before="y")
+    data = resolve_split(spec.data)[0]
+    original = Session(spec, data, batch_size=16)
+    original.run(7)
+    running = original.running_numpy()
+    assert not np.array_equal(running[f"{bn}.running_mean"], np.zeros(4))
+    path = tmp_path / "bn.json"
+    session_io.save(saved_from(original), path)
+    reopened, _, notes = session_io.restore(session_io.load(path), data)
+    assert notes == []
+    for key, value in running.items():
+        np.testing.assert_array_equal(reopened.running_numpy()[key], value)
+    np.testing.assert_array_equal(reopened.predict(data.X), original.predict(data.X))
+    assert reopened.evaluate(data) == original.evaluate(data)
+    original.step(), reopened.step()
+    np.testing.assert_array_equal(
+        reopened.running_numpy()[f"{bn}.running_var"], original.running_numpy()[f"{bn}.running_var"]
+    )
