@@ -43,18 +43,20 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
     w.window_actions.speed.setCurrentText("max")  # (this test need not watch)
 
     ratios = {}
-    for example in ("deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual"):
+    fixes = ("deep_relu_he", "deep_sigmoid_residual", "deep_sigmoid_batchnorm")
+    for example in ("deep_sigmoid", *fixes):
         next_stop(qtbot, w, panel)
         assert w.document.session.step_count == vl.STEPS
         assert w.document.spec.name == presets.load(example).name
         ratios[example] = first_last(w.document.history)
         assert vl.times(ratios[example]) in panel.current_text()
-    assert ratios["deep_sigmoid"] < 1e-3 < 1e-2 < min(ratios["deep_relu_he"], ratios["deep_sigmoid_residual"])
+    assert ratios["deep_sigmoid"] < 1e-3 < 1e-2 < min(ratios[fix] for fix in fixes)
     assert [run.label.split(" ·")[0] for run in w.kept_runs.runs] == [
         "Deep sigmoid net",
         "Deep ReLU net with He initialisation",
+        "Deep sigmoid net with residual connections",
     ]
-    assert len(w.gradient_plot.kept_curves) == 2
+    assert len(w.gradient_plot.kept_curves) == 3
     assert dialogs.shown == []  # the lesson's own runs are no unsaved work to ask about
 
     next_stop(qtbot, w, panel)  # side by side
@@ -63,7 +65,7 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
     assert not panel.next_button.isEnabled()
 
     qtbot.mouseClick(panel.back_button, LEFT)  # looking back shows the earlier text again
-    assert "residual" in panel.title.text().lower()
+    assert "batch normalization" in panel.title.text().lower()
     qtbot.mouseClick(panel.next_button, LEFT)
     assert panel.current_text() == text and w.document.session.step_count == vl.STEPS  # nothing ran again
     panel.parentWidget().close()  # closing the lesson gives the chain-rule panel its place back

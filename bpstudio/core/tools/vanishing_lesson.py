@@ -186,19 +186,37 @@ def _residual_run(spec: NetworkSpec, runs: Runs) -> str:
     )
 
 
+def _batchnorm_run(spec: NetworkSpec, runs: Runs) -> str:
+    s, before = runs["deep_sigmoid_batchnorm"], runs["deep_sigmoid"]
+    return (
+        "The sigmoid again, with the same layers, but each layer's net input is normalized over the batch before "
+        "its sigmoid (batchnorm: subtract the batch's mean, divide by its standard deviation, then scale by γ and "
+        "shift by β, both learned). The sigmoids work where their slope is largest, and dividing by the batch's "
+        "spread undoes the shrinking: when a layer's inputs barely vary, the division scales the gradient back up."
+        f"\n\n{_gap_words(s, weight_layers(spec))} Without it it was {times(before.ratio)}.\n\n{_loss_words(s)} "
+        "The loss is noisier: every sample's output depends on the rest of its batch."
+    )
+
+
 def _side_by_side(spec: NetworkSpec, runs: Runs) -> str:
-    names = {"deep_sigmoid": "Sigmoid", "deep_relu_he": "ReLU + He", "deep_sigmoid_residual": "Sigmoid + residual"}
+    names = {
+        "deep_sigmoid": "Sigmoid",
+        "deep_relu_he": "ReLU + He",
+        "deep_sigmoid_residual": "Sigmoid + residual",
+        "deep_sigmoid_batchnorm": "Sigmoid + batchnorm",
+    }
     rows = [
         f"{names[name]}: first/last gradient {times(s.ratio)}; loss {s.loss_start:.3f} → {s.loss_end:.3f}"
         for name, s in runs.items()
         if name in names
     ]
     return (
-        "The three runs, one change at a time:\n\n"
+        "The four runs, one change at a time:\n\n"
         + "\n".join(rows)
         + "\n\nDeep sigmoid nets stop learning because every layer shrinks the gradient on its way back. The fixes "
         "keep it near its size: a slope of 1 (ReLU) with weights scaled to match (He), or a path around the "
-        "sigmoids (residual connections). Normalisation between layers is a fourth fix.\n\nTry it: turn Smooth "
+        "sigmoids (residual connections), or inputs to each sigmoid rescaled to where it is steep (batchnorm)."
+        "\n\nTry it: turn Smooth "
         "off to see the batches' noise, or read the heatmap under the curves: one row per layer, every step."
     )
 
@@ -210,5 +228,6 @@ def lesson() -> list[LessonStop]:
         LessonStop("The deep sigmoid net trains", None, STEPS, False, _sigmoid_run),
         LessonStop("One change: ReLU and He initialisation", "deep_relu_he", STEPS, True, _relu_run),
         LessonStop("Another fix: residual connections", "deep_sigmoid_residual", STEPS, True, _residual_run),
+        LessonStop("A fourth fix: batch normalization", "deep_sigmoid_batchnorm", STEPS, True, _batchnorm_run),
         LessonStop("Side by side", None, 0, False, _side_by_side),
     ]

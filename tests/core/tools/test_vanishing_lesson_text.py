@@ -35,7 +35,7 @@ def geometric_tail(values):
     return math.exp(sum(math.log(v) for v in tail) / len(tail))
 
 
-@pytest.mark.parametrize("name", ["deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual"])
+@pytest.mark.parametrize("name", ["deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual", "deep_sigmoid_batchnorm"])
 def test_a_summary_is_the_runs_own_figures(name):
     _, history, pairs, losses = run(name)
     s = vl.summarize(history)
@@ -58,7 +58,12 @@ def test_the_lesson_tells_each_run_with_its_numbers():
             _, history, _, _ = run(current, stop.train_steps)
             runs[current] = vl.summarize(history)
         texts.append(stop.text_for(spec, runs))
-    assert [s.example for s in stops if s.example] == ["deep_sigmoid", "deep_relu_he", "deep_sigmoid_residual"]
+    assert [s.example for s in stops if s.example] == [
+        "deep_sigmoid",
+        "deep_relu_he",
+        "deep_sigmoid_residual",
+        "deep_sigmoid_batchnorm",
+    ]
     assert "0.25^10 = 9.5e-07" in texts[0]
     sigmoid, relu, residual = runs["deep_sigmoid"], runs["deep_relu_he"], runs["deep_sigmoid_residual"]
     assert f"{sigmoid.first_norm:.2e}" in texts[1] and vl.times(sigmoid.ratio) in texts[1]
@@ -66,8 +71,11 @@ def test_the_lesson_tells_each_run_with_its_numbers():
     assert "barely moved" in texts[1]
     assert vl.times(relu.ratio) in texts[2] and vl.times(sigmoid.ratio) in texts[2] and "It fell" in texts[2]
     assert vl.times(residual.ratio) in texts[3] and residual.ratio > 1e-2
+    batchnorm = runs["deep_sigmoid_batchnorm"]
+    assert vl.times(batchnorm.ratio) in texts[4] and vl.times(sigmoid.ratio) in texts[4] and batchnorm.ratio > 1e-2
     for summary in runs.values():
-        assert vl.times(summary.ratio) in texts[4]
+        assert vl.times(summary.ratio) in texts[5]
+    assert "The four runs" in texts[5] and "Sigmoid + batchnorm" in texts[5]
 
 
 @pytest.mark.parametrize(
