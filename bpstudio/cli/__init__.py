@@ -15,13 +15,13 @@ from pathlib import Path
 from types import ModuleType
 
 from bpstudio import __version__
-from bpstudio.cli import check, compare, export, grad, gui, import_weights, presets, sweep, train
+from bpstudio.cli import check, compare, export, grad, gui, import_weights, presets, runs, sweep, train
 from bpstudio.cli.common import EXIT_USAGE, Parser
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.limits import one_line
 
 # in the order `bpstudio --help` lists them
-COMMANDS: tuple[ModuleType, ...] = (gui, grad, train, check, presets, compare, export, import_weights, sweep)
+COMMANDS: tuple[ModuleType, ...] = (gui, grad, train, check, presets, compare, export, import_weights, sweep, runs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,7 +38,7 @@ def test_reading_a_run_needs_no_torch():
     out = run_isolated("""
         import sys
         import bpstudio.watch, bpstudio.watch.writer, bpstudio.watch.sample
-        import bpstudio.core.record.watched_run
+        import bpstudio.core.record.watched_run, bpstudio.core.tools.run_verdicts, bpstudio.cli.runs
         print("torch" in sys.modules)
     """)
     assert out.strip() == "False"
