@@ -42,3 +42,22 @@ def test_reading_a_run_needs_no_torch():
         print("torch" in sys.modules)
     """)
     assert out.strip() == "False"
+
+
+def test_a_watcher_left_open_is_closed_when_python_exits(tmp_path):
+    pytest.importorskip("torch")
+    run_isolated(f"""
+        import torch
+        from bpstudio.watch import Watcher
+        model = torch.nn.Linear(2, 1)
+        w = Watcher(model, {str(tmp_path)!r})
+        for _ in range(3):
+            loss = model(torch.ones(4, 2)).sum()
+            loss.backward()
+            w.step(loss)
+    """)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "run.sqlite") as conn:
+        assert conn.execute("SELECT count(*) FROM steps").fetchone() == (3,)
+        assert conn.execute("SELECT value FROM run_info WHERE key = 'finished'").fetchone() == ("1",)
