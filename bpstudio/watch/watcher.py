@@ -118,7 +118,7 @@ class Watcher:
         with torch.no_grad():
             self._norms_now = []
             sample = self._sample(t, loss) if record else None
-            if snapshot:
+            if snapshot and self._params:
                 self._snapshot()
         self._stats = {}
         if sample is not None:

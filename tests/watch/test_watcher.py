@@ -246,6 +246,19 @@ def test_a_plain_number_or_no_loss(tmp_path):
     assert rows(tmp_path, "SELECT step, loss FROM steps ORDER BY step") == [(1, 1.25), (2, None)]
 
 
+def test_a_model_without_parameters_records_its_activations(tmp_path):
+    model = nn.ReLU()
+    with Watcher(model, tmp_path, update_every=1) as w:
+        for _ in range(2):
+            model(torch.tensor([[1.0, -1.0], [2.0, -2.0]], requires_grad=True))
+            w.step(1.0)
+    assert rows(tmp_path, "SELECT step, module, zero_fraction, dead_fraction FROM activations") == [
+        (1, "", 0.5, 0.5),
+        (2, "", 0.5, 0.5),
+    ]
+    assert rows(tmp_path, "SELECT count(*) FROM grad_norms") == [(0,)]
+
+
 def test_bad_arguments_are_refused_in_one_line(tmp_path):
     with pytest.raises(BpstudioError, match="every must be a whole number ≥ 1, got 0"):
         Watcher(mlp(), tmp_path / "a", every=0)
