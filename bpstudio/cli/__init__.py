@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bpstudio import __version__
-from bpstudio.cli import check, compare, export, grad, gui, import_weights, predict, presets, sweep, train
+from bpstudio.cli import check, compare, export, grad, gui, import_weights, predict, presets, runs, sweep, train
 from bpstudio.cli.common import EXIT_USAGE, Parser
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.limits import one_line
@@ -32,6 +32,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     export,
     import_weights,
     sweep,
+    runs,
 )
 
 

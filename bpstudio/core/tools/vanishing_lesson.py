@@ -52,7 +52,9 @@ class RunSummary:
         return self.ratio ** (1.0 / (layers - 1)) if layers > 1 and self.ratio > 0 else math.nan
 
 
-def _tail_norm(norms: np.ndarray) -> float:
+def tail_norm(norms: np.ndarray) -> float:
+    """A gradient norm robust to the batches' noise: the geometric mean of the last :data:`TAIL` norms, those of
+    exactly 0 or not finite left out (NaN when none is left)."""
     tail = norms[-TAIL:]
     tail = tail[np.isfinite(tail) & (tail > 0)]
     return float(10 ** np.mean(np.log10(tail))) if tail.size else math.nan
@@ -73,8 +75,8 @@ def summarize(history: TrainingHistory) -> RunSummary:
         loss_end=float(np.mean(finite[-TAIL // 2 :])) if finite.size else math.nan,
         first_layer=ids[0],
         last_layer=ids[-1],
-        first_norm=_tail_norm(history.grad_norms(ids[0])),
-        last_norm=_tail_norm(history.grad_norms(ids[-1])),
+        first_norm=tail_norm(history.grad_norms(ids[0])),
+        last_norm=tail_norm(history.grad_norms(ids[-1])),
     )
 
 

@@ -1,0 +1,84 @@
+"""``bpstudio runs RUN_DIR``: a run recorded by ``bpstudio.watch`` (a PyTorch training loop), summed up per layer:
+gradient norm, its ratio to the last layer's, update ratio, the output's statistics, and a verdict with its
+evidence (:mod:`bpstudio.core.tools.run_verdicts`). Works on a run that is still being written.
+
+Figures are over the last recorded steps (up to 100); a blank cell is a figure the module does not have (a ReLU
+has no weights; a Linear no dead units).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from bpstudio.core.record.watched_run import WatchedRun
+from bpstudio.core.tools.run_verdicts import LayerVerdict, layer_verdicts
+from bpstudio.core.tools.vanishing_lesson import TAIL
+
+NAME = "runs"
+HELP = "sum up a PyTorch run recorded with bpstudio.watch: each layer's gradients, activations and verdict"
+COLUMNS = ("layer", "module", "grad norm", "× last", "update", "mean", "std", "zeros", "dead", "saturated", "verdict")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holding run.sqlite) that a Watcher wrote")
+
+
+def run(args: argparse.Namespace) -> int:
+    with WatchedRun(args.run_dir) as run_:
+        print(headline(run_))
+        if len(run_):
+            print(table(layer_verdicts(run_)))
+    return 0
+
+
+def headline(run: WatchedRun) -> str:
+    info = run.info
+    every = "every step" if info.every == 1 else f"every {info.every} steps"
+    state = "finished" if info.finished else "still being written, or ended without Watcher.close()"
+    if not len(run):
+        return f"{info.model_class}: no step recorded yet ({every}); {state}"
+    loss = run.losses()[-1]
+    window = f"figures over the last {min(TAIL, len(run))} recorded steps"
+    return (
+        f"{info.model_class}: {len(run)} steps recorded ({every}), the last step {run.steps[-1]} with loss "
+        f"{_number(loss)}; {state}; {window}"
+    )
+
+
+def table(verdicts: list[LayerVerdict]) -> str:
+    rows = [COLUMNS] + [_cells(v) for v in verdicts]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row, v in zip(rows, [None, *verdicts]):
+        cells = [
+            cell.ljust(w) if i in (0, 1, len(COLUMNS) - 1) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ]
+        evidence = "evidence" if v is None else v.evidence
+        lines.append("  ".join(cells) + ("  " + evidence if evidence else ""))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cells(v: LayerVerdict) -> tuple[str, ...]:
+    return (
+        v.layer or "(model)",
+        v.module_type,
+        _number(v.grad_norm),
+        _number(v.ratio),
+        _number(v.update_ratio),
+        _number(v.mean, "{:.3g}"),
+        _number(v.std, "{:.3g}"),
+        _share(v.zero_fraction),
+        _share(v.dead_fraction),
+        _share(v.saturated_fraction),
+        v.verdict,
+    )
+
+
+def _number(value: float, form: str = "{:.2e}") -> str:
+    return "" if math.isnan(value) else form.format(value)
+
+
+def _share(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.0%}"

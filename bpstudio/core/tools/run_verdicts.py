@@ -1,0 +1,143 @@
+"""A verdict per layer of a watched PyTorch run, with the numbers behind it, in the words and by the thresholds
+bpstudio uses for its own networks:
+
+- the gradient of a layer against the last layer's, as for the first/last ratio of the gradient plot:
+  :func:`~bpstudio.core.record.history.gradient_health` names it (vanishing below 1e-3, shrinking, healthy,
+  growing, exploding above 1e3; stalled when the last layer's own gradient is below 1e-6); each norm is the
+  lesson's robust one, :func:`~bpstudio.core.tools.vanishing_lesson.tail_norm` (a geometric mean over the last
+  steps);
+- dead units (ReLU modules) and saturated entries (sigmoid and tanh modules), flagged when at least
+  :data:`~bpstudio.core.step_health.NEARLY_ALL` of them are, as the step-health readout flags a layer; the share
+  is averaged over the same last steps;
+- a gradient that is exactly 0 at every one of those steps ("zero gradients"), or that stopped being a number
+  ("not finite"), as step health says it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpstudio.core.record.history import EXPLODING, STALLED, VANISHING, gradient_health
+from bpstudio.core.record.watched_run import WatchedRun
+from bpstudio.core.step_health import NEARLY_ALL
+from bpstudio.core.tools.vanishing_lesson import TAIL, tail_norm
+
+PROBLEMS = ("not finite", "zero gradients", "dead units", "saturated", "vanishing", "exploding", "stalled")
+
+
+@dataclass(frozen=True)
+class LayerVerdict:
+    """One watched module: its verdict (one of :data:`PROBLEMS`, or shrinking, growing, healthy) and the evidence
+    in words; the figures over the last :data:`~bpstudio.core.tools.vanishing_lesson.TAIL` recorded steps (NaN
+    where not measured): gradient norm, its ratio to the last layer's, update ratio (of the weight, or the largest
+    of the module's parameters), and the output's mean, std and zero, dead and saturated fractions."""
+
+    layer: str
+    module_type: str
+    verdict: str
+    evidence: str
+    grad_norm: float = math.nan
+    ratio: float = math.nan
+    update_ratio: float = math.nan
+    mean: float = math.nan
+    std: float = math.nan
+    zero_fraction: float = math.nan
+    dead_fraction: float = math.nan
+    saturated_fraction: float = math.nan
+
+    @property
+    def problem(self) -> bool:
+        return self.verdict in PROBLEMS
+
+
+def layer_verdicts(run: WatchedRun) -> list[LayerVerdict]:
+    """A verdict for every watched module and every module holding parameters that had a gradient, first to
+    last."""
+    layers = [layer for layer in run.layers if not _never(run, layer)]
+    norms = {layer: tail_norm(run.layer_grad_norms(layer)) for layer in layers}
+    last = next((norms[layer] for layer in reversed(layers) if math.isfinite(norms[layer])), math.nan)
+    types = {m.name: m.type for m in run.modules}
+    names = [m.name for m in run.modules] + [layer for layer in layers if layer not in types]
+    verdicts = []
+    for name in dict.fromkeys(names):
+        figures = _activation_figures(run, name) if name in types else {}
+        gradient = _gradient_figures(run, name, norms[name], last) if name in norms else {}
+        verdict, evidence = _judge(run, name, figures, gradient)
+        if name in run.layers and name not in norms and not evidence:
+            evidence = "no gradient recorded (frozen, or not in use)"
+        verdicts.append(LayerVerdict(name, types.get(name, "?"), verdict, evidence, **gradient, **figures))
+    return verdicts
+
+
+def _never(run: WatchedRun, layer: str) -> bool:
+    """True when none of the layer's parameters ever had a gradient (frozen, or not in use)."""
+    return bool(np.all(np.isnan(run.layer_grad_norms(layer))))
+
+
+def _tail_mean(values: np.ndarray) -> float:
+    tail = values[-TAIL:]
+    tail = tail[np.isfinite(tail)]
+    return float(np.mean(tail)) if tail.size else math.nan
+
+
+def _activation_figures(run: WatchedRun, module: str) -> dict[str, float]:
+    return {
+        stat: _tail_mean(run.activation(module, stat))
+        for stat in ("mean", "std", "zero_fraction", "dead_fraction", "saturated_fraction")
+    }
+
+
+def _gradient_figures(run: WatchedRun, layer: str, norm: float, last: float) -> dict[str, float]:
+    names = run.layer_parameters(layer)
+    weight = f"{layer}.weight" if layer else "weight"
+    ratios = [_tail_mean(run.update_ratios(n)) for n in ([weight] if weight in names else names)]
+    known = [r for r in ratios if math.isfinite(r)]
+    ratio = norm / last if last > 0 and math.isfinite(norm) else math.nan
+    return {"grad_norm": norm, "ratio": ratio, "update_ratio": max(known) if known else math.nan}
+
+
+def _judge(run: WatchedRun, name: str, figures: dict[str, float], gradient: dict[str, float]) -> tuple[str, str]:
+    if gradient:
+        broken = _not_finite(run, name)
+        if broken:
+            return "not finite", broken
+        if math.isnan(gradient["grad_norm"]):
+            steps = min(TAIL, len(run))
+            return "zero gradients", f"its gradient is exactly 0 at every one of the last {steps} recorded steps"
+    dead, saturated = figures.get("dead_fraction", math.nan), figures.get("saturated_fraction", math.nan)
+    if dead >= NEARLY_ALL:
+        return "dead units", f"{dead:.0%} of its units are 0 for every sample of a batch (≥ {NEARLY_ALL:.0%})"
+    if saturated >= NEARLY_ALL:
+        return "saturated", f"{saturated:.0%} of its outputs are saturated (≥ {NEARLY_ALL:.0%})"
+    if not gradient:
+        return "healthy", _activation_words(figures)
+    ratio, norm = gradient["ratio"], gradient["grad_norm"]
+    last = norm / ratio if ratio > 0 else math.nan
+    if not math.isfinite(ratio):
+        return "healthy", ""
+    word = gradient_health(ratio, last)
+    if word == "stalled":
+        return word, f"the last layer's gradient is {last:.1e}, below {STALLED:.0e}: no layer learns"
+    bound = {"vanishing": f" (below {VANISHING:.0e})", "exploding": f" (above {EXPLODING:.0e})"}.get(word, "")
+    return word, f"its gradient is {ratio:.1e} × the last layer's{bound}"
+
+
+def _activation_words(figures: dict[str, float]) -> str:
+    dead, saturated = figures.get("dead_fraction", math.nan), figures.get("saturated_fraction", math.nan)
+    if math.isfinite(dead):
+        return f"{dead:.0%} of its units dead"
+    if math.isfinite(saturated):
+        return f"{saturated:.0%} of its outputs saturated"
+    return ""
+
+
+def _not_finite(run: WatchedRun, layer: str) -> str:
+    """Words for the first recorded step at which one of the layer's gradient norms was inf or nan; ""."""
+    broken = [(run.broken[name], name) for name in run.layer_parameters(layer) if name in run.broken]
+    if not broken:
+        return ""
+    (step, value), name = min(broken)
+    return f"the gradient norm of {name} became {value} at step {step}"

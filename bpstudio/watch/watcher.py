@@ -1,0 +1,257 @@
+"""The :class:`Watcher`: records a PyTorch training loop's gradients, weights, updates and activations into a run
+database (docs/watch.md), for ``bpstudio runs`` and the app to read.
+
+What a recorded step costs the loop: the norms of all gradients in one ``torch._foreach_norm`` call; for each
+watched module, a copy of its output's first samples (at most 16384 entries) in its forward pass, and for all of
+them together three reductions (:mod:`bpstudio.watch.activations`); then a single ``.tolist()`` that brings every
+number of the step back as Python floats (one device sync). Turning them into table rows and writing the database
+happen on a background thread (:mod:`bpstudio.watch.writer`).
+
+Parameter norms and update ratios are measured every ``update_every`` steps (10 × ``every`` by default; 1: every
+step). The ratio ‖Δp‖ / ‖p‖ needs the parameters before the update, a copy of them all taken one call before; on
+a CPU that copy and the norms cost about as much as everything else the watcher does, and weights change slowly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import nn
+
+from bpstudio.core.errors import BpstudioError
+from bpstudio.core.record.layer_stats import FRACTION_KINDS, saturation_threshold
+from bpstudio.watch.activations import Buffers, first_samples
+from bpstudio.watch.sample import ModuleRow, Sample, Watched
+from bpstudio.watch.writer import Writer
+
+ACTIVATIONS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity)  # outputs that are their input: no statistics of their own
+
+
+class Watcher:
+    """Records ``model``'s training into ``run_dir/run.sqlite``: call :meth:`step` once per training step, after
+    ``loss.backward()`` (best after ``optimizer.step()``, before the next ``zero_grad()``), and :meth:`close` at
+    the end (or use ``with Watcher(...) as w:``). Steps are numbered from 1 by the calls to :meth:`step`; step
+    ``t`` is recorded when ``t`` is a multiple of ``every``.
+
+    At a recorded step: each parameter's gradient norm (parameters without a gradient are left out); the loss;
+    and for each leaf module whose forward ran in training (with autograd on) since the last call, the mean,
+    standard deviation (population) and fraction of zeros of its output's first samples, plus for ``nn.ReLU``
+    the fraction of dead units (0 for every sample of the batch) and for ``nn.Sigmoid``/``nn.Tanh`` the fraction
+    of saturated entries (see docs/watch.md). At steps that are multiples of ``update_every``, each parameter's
+    norm and update ratio: ‖p at this call − p at the call before‖ / ‖p at the call before‖. With
+    ``activations=False`` no forward hooks are set and no activation statistics recorded (the least overhead)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        run_dir: str | Path,
+        every: int = 1,
+        update_every: int | None = None,
+        activations: bool = True,
+    ):
+        if not isinstance(model, nn.Module):
+            raise BpstudioError(f"Watcher needs a torch.nn.Module, got {type(model).__name__}")
+        self.every = _count(every, "every")
+        self.update_every = _count(10 * self.every if update_every is None else update_every, "update_every")
+        if self.update_every % self.every:
+            raise BpstudioError(f"update_every ({self.update_every}) must be a multiple of every ({self.every})")
+        named = list(model.named_parameters())
+        self.names: tuple[str, ...] = tuple(name for name, _ in named)
+        self._params: list[torch.Tensor] = [p for _, p in named]
+        thresholds = {a: saturation_threshold(a) for a in ("sigmoid", "tanh")}
+        info = {
+            "model_class": type(model).__name__,
+            "every": str(self.every),
+            "update_every": str(self.update_every),
+            "torch_version": torch.__version__,
+            "saturation_thresholds": json.dumps(thresholds),
+        }
+        rows = [(name, name.rpartition(".")[0], json.dumps(list(p.shape)), p.numel()) for name, p in named]
+        self._writer = Writer(run_dir, info, rows)
+        self.path = self._writer.path
+        self._buffers = Buffers()
+        self._stats: dict[str, Watched] = {}  # the modules whose activations the coming step records
+        self._kinds: dict[str, str | None] = {}  # every module whose activations were recorded once: its kind
+        self._types = {name: type(m).__name__ for name, m in model.named_modules()}
+        self._owners = [name for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+        self._order: list[str] = []  # watched modules in the order their forward first ran
+        self._sent: set[str] = set()  # modules already in the modules table
+        self._hooks = [
+            m.register_forward_hook(self._hook_for(name, m, thresholds))
+            for name, m in model.named_modules()
+            if activations and not any(True for _ in m.children()) and not isinstance(m, PASS_THROUGH)
+        ]
+        self.step_count = 0
+        self._armed = self.every == 1  # compute activation statistics in the forward passes before the next call
+        self._before: list[torch.Tensor] | None = None  # the parameters at the call before a measured update
+        self._before_norms: Sequence[torch.Tensor] = ()
+        self._norms_now: Sequence[torch.Tensor] = ()  # the parameters' norms, when this call measured them
+        self._start = time.perf_counter()
+        self._closed = False
+        self._warned = False
+        atexit.register(self.close)
+
+    # --- the loop's calls ------------------------------------------------------------------------------------
+
+    def step(self, loss: torch.Tensor | float | None = None) -> None:
+        """Count a training step and record it if it is due (see the class docstring)."""
+        if self._closed:
+            raise RuntimeError("this Watcher is closed; start a new one (with a new run folder) to record more")
+        if self._writer.error is not None:
+            self._stop_on_error()
+            return
+        self.step_count = t = self.step_count + 1
+        record, snapshot = t % self.every == 0, (t + 1) % self.update_every == 0
+        self._armed = (t + 1) % self.every == 0
+        if not (record or snapshot):
+            return
+        with torch.no_grad():
+            self._norms_now = []
+            sample = self._sample(t, loss) if record else None
+            if snapshot and self._params:
+                self._snapshot()
+        self._stats = {}
+        if sample is not None:
+            self._writer.put(sample)
+
+    def flush(self) -> None:
+        """Wait until every recorded step is in the database, for readers to see (the writer otherwise commits
+        every fraction of a second)."""
+        if not self._closed:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Remove the hooks, write what is left and mark the run finished. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        for handle in self._hooks:
+            handle.remove()
+        self._writer.close()
+        if self._writer.error is not None:
+            self._stop_on_error()
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- what a step records ---------------------------------------------------------------------------------
+
+    def _sample(self, t: int, loss: torch.Tensor | float | None) -> Sample:
+        have = [(name, g) for name, p in zip(self.names, self._params) if (g := p.grad) is not None]
+        tensors: list[torch.Tensor] = [*torch._foreach_norm([g for _, g in have])] if have else []
+        weighed = t % self.update_every == 0 and bool(self._params)  # parameter norms and update ratios, now
+        ratio = weighed and self._before is not None
+        if weighed:
+            self._norms_now = torch._foreach_norm(self._params)
+            tensors += self._norms_now
+        if ratio and self._before is not None:
+            torch._foreach_sub_(self._before, self._params)  # (the copy is spent: before − now)
+            tensors += [*torch._foreach_norm(self._before), *self._before_norms]
+        vectors = self._buffers.reductions()
+        plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else float(loss)
+        if isinstance(loss, torch.Tensor):
+            vectors.append(loss.detach().reshape(-1) if loss.numel() == 1 else _refuse_loss(loss))
+        return Sample(
+            step=t,
+            seconds=time.perf_counter() - self._start,
+            grads=[name for name, _ in have],
+            weighed=weighed,
+            ratio=ratio,
+            buffers=list(self._buffers.used),
+            modules=list(self._stats.values()),
+            values=_floats(tensors, vectors),
+            loss=plain_loss,
+            new_modules=self._new_modules(),
+        )
+
+    def _snapshot(self) -> None:
+        """Keep the parameters (and their norms) as they are now, for the update ratio at the next call."""
+        if self._before is None:
+            self._before = [p.detach().clone() for p in self._params]
+        else:
+            torch._foreach_copy_(self._before, self._params)
+        fresh = len(self._norms_now) == len(self._params)
+        self._before_norms = self._norms_now if fresh else torch._foreach_norm(self._before) if self._before else []
+
+    def _new_modules(self) -> list[ModuleRow]:
+        """The watched modules first run since the last record, then (at the first record) the modules that hold
+        parameters but have no statistics of their own (containers with parameters of their own)."""
+        names = [n for n in self._order if n not in self._sent]
+        if not self._sent:
+            names += [n for n in self._owners if n not in self._kinds]
+        self._sent.update(names)
+        return [ModuleRow(n, self._types[n], self._kinds.get(n)) for n in names]
+
+    def _hook_for(self, name: str, module: nn.Module, thresholds: dict[str, float]) -> Any:
+        """The forward hook that puts the module's output (and what tells dead or saturated units) in its rows of
+        the activation buffers (:mod:`bpstudio.watch.activations`) when the coming step is recorded."""
+        activation = next((a for cls, a in ACTIVATIONS.items() if type(module) is cls), None)
+        kind = FRACTION_KINDS.get(activation) if activation is not None else None
+        threshold = thresholds.get(activation or "", math.inf)
+        buffers = self._buffers
+
+        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            if not self._armed or not torch.is_grad_enabled():
+                return
+            if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
+                return
+            y = output.detach()
+            b, row, entries = buffers.put((name, "out"), first_samples(y))
+            watched = Watched(name, b, row, entries)
+            if kind == "dead" and y.dim() >= 2:  # each unit's largest output over the batch: 0 if it is dead
+                largest = y.amax(dim=(0, *range(2, y.dim()))) if y.dim() > 2 else y.amax(dim=0)
+                eb, extra, size = buffers.put((name, "extra"), largest)
+                watched = Watched(name, b, row, entries, extra, size, kind) if eb == b else watched
+            elif kind == "saturated" and inputs and isinstance(inputs[0], torch.Tensor):
+                beyond = nn.functional.hardshrink(first_samples(inputs[0].detach()), threshold)  # 0 unless |z| > t
+                eb, extra, size = buffers.put((name, "extra"), beyond)
+                watched = Watched(name, b, row, entries, extra, size, kind) if eb == b else watched
+            self._stats[name] = watched
+            if name not in self._kinds:
+                self._order.append(name)
+                self._kinds[name] = kind
+
+        return hook
+
+    def _stop_on_error(self) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"bpstudio.watch: writing {self.path} failed ({self._writer.error}); recording stopped",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[float]:
+    """The values of the 0-d ``scalars`` then of the 1-d ``vectors``, as Python floats: in one transfer (one per
+    tensor where they lie on several devices)."""
+    parts = ([torch.stack(scalars)] if scalars else []) + vectors
+    try:
+        return torch.cat(parts).tolist() if parts else []  # type: ignore[no-any-return]
+    except RuntimeError:  # on several devices
+        return [float(v) for t in [*scalars, *vectors] for v in t.reshape(-1).tolist()]
+
+
+def _refuse_loss(loss: torch.Tensor) -> torch.Tensor:
+    raise BpstudioError(f"step(loss): the loss must be a single number, got a tensor of shape {tuple(loss.shape)}")
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BpstudioError(f"{what} must be a whole number ≥ 1, got {value!r}")
+    return value
