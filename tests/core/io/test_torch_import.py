@@ -228,3 +228,32 @@ def test_the_cli_imports_the_users_own_module_from_the_working_folder(capsys, tm
         code, out, err = run(capsys, "import", *argv, "--out", "bad.json")
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_a_module_imported_then_exported_as_a_script_computes_the_modules_own_numbers(tmp_path):
+    """The round trip torch module → bpstudio → exported PyTorch script: the script's check pass (training mode) gives
+    the module's own loss and gradients, under bpstudio's names, which are the module's."""
+    import runpy
+
+    from bpstudio.core.init import initial_params
+    from bpstudio.core.io.export_torch import write_torch_script
+
+    torch.manual_seed(3)
+    model = Net().double()
+    spec = import_module(model, "mse")
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    np.savez(tmp_path / "in.npz", X=X, T=Y)
+    write_torch_script(tmp_path / "net.py", spec, initial_params(spec))
+    old = torch.get_default_dtype()
+    try:
+        runpy.run_path(str(tmp_path / "net.py"), run_name="exported")["main"](
+            ["--check", str(tmp_path / "out.npz"), "--inputs", str(tmp_path / "in.npz")]
+        )
+    finally:
+        torch.set_default_dtype(old)
+    loss, grads = reference_gradients(model, X, Y)
+    with np.load(tmp_path / "out.npz") as result:
+        assert float(result["loss"]) == pytest.approx(loss, rel=1e-9)
+        for name, grad in grads.items():
+            np.testing.assert_allclose(result[f"grad/{name}"], grad, **TIGHT, err_msg=name)
