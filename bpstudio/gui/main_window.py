@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, QTimer
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -60,6 +60,8 @@ from bpstudio.gui.typing_guard import TypingGuard
 PRESENTATION_SCALE = presentation.SCALE
 TURNS = 4  # the views the timer's ticks update in turn (see _update_view)
 DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
+# the docks about a network, closed while a watched run is shown (the loss and gradient plots stay)
+NETWORK_DOCKS = ("inspector", "explanation", "data", "training", "dataset", "history", "timeline")
 
 
 class MainWindow(QMainWindow):
@@ -80,6 +82,8 @@ class MainWindow(QMainWindow):
         self.kept_runs = KeptRuns()  # finished runs the plots keep drawing, faintly, for comparison
         self.runs = RunViewer(self)  # a watched PyTorch run shown in the network's place (File ▸ Open run…)
         self._run_shown = False
+        self._open_before_run: dict[str, bool] = {}  # the network's docks that were open when a run took over
+        self._plot_height = 0  # the plots' height then
         self.files = FileManager(
             self.document,
             self.training.stop,
@@ -233,6 +237,7 @@ class MainWindow(QMainWindow):
             self.run_panel.setVisible(shown)
             for panel in (self.training_panel, self.data_panel, self.timeline_panel, self.inspector, self.explanation):
                 panel.setEnabled(not shown)
+            self._show_network_docks(not shown)
             self._on_network_changed()
             if shown:
                 self.statusBar().showMessage(f"Watching the run in {self.runs.folder}", 8000)
@@ -243,6 +248,22 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_phase_label()
         self._update_enabled()
+
+    def _show_network_docks(self, on: bool) -> None:
+        """Close the docks about a network while a run is shown (its plots get the room), and open again those
+        that were open."""
+        plots = [self.docks["loss"], self.docks["gradients"]]
+        if not on:
+            self._open_before_run = {key: self.docks[key].toggleViewAction().isChecked() for key in NETWORK_DOCKS}
+            self._plot_height = plots[0].height()
+        for key, was_open in self._open_before_run.items():
+            self.docks[key].setVisible(on and was_open)
+        # the plots are what a run is about: the larger share of the height, given back afterwards
+        height = self._plot_height if on else self.height() * 3 // 5
+        self.resizeDocks(plots, [height] * 2, Qt.Orientation.Vertical)
+        if on:
+            for front in ("inspector", "data"):  # the tabs in front as on a first start
+                self.docks[front].raise_()
 
     def keep_run(self) -> None:
         """Keep the run on the plots as a faint, labelled curve (the next run, or example, is drawn over it)."""
@@ -568,11 +589,11 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
+        self.runs.close()  # (first: the network's docks open again, as the saved layout should have them)
         self.timer.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("speed", self.window_actions.speed.currentText())
         QApplication.setFont(self._base_font)
-        self.runs.close()
         self.document.close()  # (the timeline's spill folder goes now, not at the interpreter's exit)
         event.accept()

@@ -70,6 +70,8 @@ def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, win
     }
     assert rows["1"] == ("saturated", "99%") and rows["0"][0] == "vanishing"
     assert window.run_panel.isVisible() and not window.canvas.isVisible()
+    assert not window.docks["data"].isVisible() and not window.docks["inspector"].isVisible()  # about a network
+    assert window.docks["gradients"].isVisible() and window.docks["loss"].isVisible()
     assert window.windowTitle() == "run — watched run (finished) — bpstudio"  # (chain() finishes its run)
     a = window.window_actions
     assert not any(action.isEnabled() for action in (*a.stepping(), a.play, a.undo, a.redo))
@@ -79,6 +81,7 @@ def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, win
     assert not window.runs.active and window.canvas.isVisible() and not window.run_panel.isVisible()
     assert a.step.isEnabled() and a.play.isEnabled() and window.training_panel.isEnabled()
     assert "watched run" not in window.windowTitle()
+    assert window.docks["data"].isVisible() and window.docks["inspector"].isVisible()
     assert window.gradient_plot.history is window.document.history
 
 
