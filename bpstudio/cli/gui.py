@@ -18,7 +18,9 @@ SMOKE_HELP = "open the window, step the example once, report, and quit (for chec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", help="a session or network file to open")
+    parser.add_argument(
+        "file", nargs="?", help="a session or network file to open, or a folder a bpstudio.watch run is recorded in"
+    )
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 class Actions:
     new: QAction
     open: QAction
+    open_run: QAction
     save: QAction
     save_as: QAction
     quit: QAction
@@ -87,6 +88,13 @@ def build_actions(w: MainWindow) -> Actions:
     a = Actions(
         new=_action(w, "&New", w.files.new, QKeySequence.StandardKey.New),
         open=_action(w, "&Open…", w.files.choose_and_open, QKeySequence.StandardKey.Open),
+        open_run=_action(
+            w,
+            "Open &run…",
+            w.files.choose_run_and_open,
+            "Ctrl+Shift+O",
+            "Show a PyTorch training run recorded by bpstudio.watch (a folder holding run.sqlite), live while it runs",
+        ),
         save=_action(w, "&Save", w.files.save, QKeySequence.StandardKey.Save),
         save_as=_action(w, "Save &As…", w.files.save_as, "Ctrl+Shift+S"),
         quit=_action(w, "&Quit", w.close, "Ctrl+Q"),
@@ -127,7 +135,7 @@ def build_actions(w: MainWindow) -> Actions:
 def _menus(w: MainWindow, a: Actions) -> None:
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addActions([a.new, a.open])
+    file_menu.addActions([a.new, a.open, a.open_run])
     file_menu.addMenu(a.recent_menu)
     examples = file_menu.addMenu("&Examples")
     for name in presets.names():  # (titles for people; the id stays the key)

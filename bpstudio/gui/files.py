@@ -39,6 +39,7 @@ class FileManager:
         recent_changed: Callable[[], None],
         show_status: Callable[[str], None],
         engines: BackendLoader,
+        watch_run: Callable[[str], None] = lambda folder: None,
     ):
         self.document = document
         self.stop_training = stop_training
@@ -47,6 +48,7 @@ class FileManager:
         self.recent_changed = recent_changed
         self.show_status = show_status
         self.engines = engines
+        self.watch_run = watch_run  # shows a watched PyTorch run's folder (raises BpstudioError if it holds none)
 
     # --- recent files -----------------------------------------------------------------------------------
 
@@ -107,15 +109,27 @@ class FileManager:
         if path:
             self.open(path, ask=False)
 
+    def choose_run_and_open(self) -> None:
+        """File ▸ Open run…: a folder a ``bpstudio.watch.Watcher`` records into (it holds run.sqlite)."""
+        self.stop_training()
+        if not self.maybe_save("A watched run takes the network's place."):
+            return
+        start = str(Path(self.document.path).parent) if self.document.path else ""
+        folder = QFileDialog.getExistingDirectory(self.dialog_parent, "Open a watched run's folder", start)
+        if folder:
+            self.open(folder, ask=False)
+
     def open(self, path: str, ask: bool = True) -> bool:
+        """Open a file, or show a watched run when ``path`` is a folder."""
         self.stop_training()
         if ask and not self.maybe_save():
             return False
         problem = self._try_open(path)
         if problem is not None:
-            QMessageBox.warning(self.dialog_parent, "Cannot open file", problem)
+            title = "Cannot open run" if _is_folder(path) else "Cannot open file"
+            QMessageBox.warning(self.dialog_parent, title, problem)
             return False
-        self._remember(self.document.path or path)
+        self._remember(path if _is_folder(path) else self.document.path or path)
         return True
 
     def _try_open(self, path: str) -> str | None:
@@ -123,6 +137,9 @@ class FileManager:
         (it changes only once the whole file has been read). A failure core did not foresee is said too, with
         its traceback on stderr for a bug report, rather than leaving the window as if nothing was asked."""
         try:
+            if _is_folder(path):
+                self.watch_run(path)
+                return None
             self._open_file(path)
         except BpstudioError as exc:
             return one_line(str(exc))
@@ -145,7 +162,7 @@ class FileManager:
             print(f"bpstudio: {message}", file=sys.stderr)
             self.document.refused.emit(message)
             return False
-        self._remember(self.document.path or path)
+        self._remember(path if _is_folder(path) else self.document.path or path)
         return True
 
     def save(self) -> bool:
@@ -170,3 +187,11 @@ class FileManager:
         self._remember(self.document.path or path)
         self.show_status(f"Saved {path}")
         return True
+
+
+def _is_folder(path: str) -> bool:
+    """A folder is a watched run's (or not a run at all, which opening it says)."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False

@@ -6,9 +6,10 @@ user's requests back, which the document carries out as undoable core edits.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, QTimer
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -50,6 +51,7 @@ from bpstudio.gui.plots.gradient_plot import GradientPlot
 from bpstudio.gui.plots.loss_plot import LossPlot
 from bpstudio.gui.qt_utils import bound
 from bpstudio.gui.refresh import RefreshPacer, paint_now
+from bpstudio.gui.run_view import RunPanel, RunViewer
 from bpstudio.gui.step_alarm import StepAlarm
 from bpstudio.gui.tool_registry import ToolRegistry
 from bpstudio.gui.training import TrainingController
@@ -58,6 +60,8 @@ from bpstudio.gui.typing_guard import TypingGuard
 PRESENTATION_SCALE = presentation.SCALE
 TURNS = 4  # the views the timer's ticks update in turn (see _update_view)
 DEFAULT_SIZE = (1500, 950)  # the first window, shrunk to fit smaller screens
+# the docks about a network, closed while a watched run is shown (the loss and gradient plots stay)
+NETWORK_DOCKS = ("inspector", "explanation", "data", "training", "dataset", "history", "timeline")
 
 
 class MainWindow(QMainWindow):
@@ -76,6 +80,10 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self.document, self)
         self.backend_loader = BackendLoader(self.document.set_backend, self)  # (PyTorch loads off this thread)
         self.kept_runs = KeptRuns()  # finished runs the plots keep drawing, faintly, for comparison
+        self.runs = RunViewer(self)  # a watched PyTorch run shown in the network's place (File ▸ Open run…)
+        self._run_shown = False
+        self._open_before_run: dict[str, bool] = {}  # the network's docks that were open when a run took over
+        self._plot_height = 0  # the plots' height then
         self.files = FileManager(
             self.document,
             self.training.stop,
@@ -84,6 +92,7 @@ class MainWindow(QMainWindow):
             recent_changed=lambda: self.refresh_recent_menu(),  # (the menu is made after the file manager)
             show_status=lambda text: self.statusBar().showMessage(text, 4000),
             engines=self.backend_loader,
+            watch_run=lambda folder: self.runs.open(folder),
         )
         self.selected_layer: str | None = None
         self._base_font = QApplication.font()
@@ -109,6 +118,9 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         layout.addWidget(self.layer_palette)
         layout.addWidget(self.canvas, 1)
+        self.run_panel = RunPanel()
+        self.run_panel.hide()
+        layout.addWidget(self.run_panel, 1)
         self.setCentralWidget(central)
         self.inspector = LayerInspector()
         self.explanation = ExplanationPanel()
@@ -160,6 +172,7 @@ class MainWindow(QMainWindow):
         doc.file_changed.connect(self._update_title)
         doc.refused.connect(self._on_refused)
         doc.loaded.connect(self._on_document_loaded)
+        self.runs.changed.connect(self._on_run_changed)
         self.undo_mirror.qt_stack.indexChanged.connect(lambda _i: self.canvas.banner.clear_message())  # an edit went in
         self.training.running_changed.connect(self._on_running_changed)
         self.training.progressed.connect(lambda _p: self._schedule_canvas())
@@ -200,6 +213,7 @@ class MainWindow(QMainWindow):
         self.canvas.fit_all()
 
     def _on_document_loaded(self) -> None:
+        self.runs.close()  # a network opened: the watched run shown gives it its place back
         self.selected_layer = None
         self.canvas.select_layer(None)  # (a layer of the same name in the new network starts unselected too)
         self._show_history()
@@ -208,13 +222,58 @@ class MainWindow(QMainWindow):
         self.canvas.fit_all()
 
     def _show_history(self) -> None:
-        self.loss_plot.set_history(self.document.history)
-        self.gradient_plot.set_history(self.document.history)
+        history = self.runs.history or self.document.history
+        self.loss_plot.set_history(history)
+        self.gradient_plot.set_history(history)
+
+    def _on_run_changed(self) -> None:
+        """A watched run opened, grew, finished or closed: while one is shown the canvas gives it its place and
+        what steps or edits a network is disabled (the network stays open underneath, as it was)."""
+        shown = self.runs.active
+        if shown != self._run_shown:
+            self._run_shown = shown
+            self.canvas.setVisible(not shown)
+            self.layer_palette.setVisible(not shown)
+            self.run_panel.setVisible(shown)
+            for panel in (self.training_panel, self.data_panel, self.timeline_panel, self.inspector, self.explanation):
+                panel.setEnabled(not shown)
+            self._show_network_docks(not shown)
+            self._on_network_changed()
+            if shown:
+                self.statusBar().showMessage(f"Watching the run in {self.runs.folder}", 8000)
+        if shown:
+            self.run_panel.show_run(self.runs)
+            if self.runs.problem:
+                self.statusBar().showMessage(self.runs.problem)
+        self._update_title()
+        self._update_phase_label()
+        self._update_enabled()
+
+    def _show_network_docks(self, on: bool) -> None:
+        """Close the docks about a network while a run is shown (its plots get the room), and open again those
+        that were open."""
+        plots = [self.docks["loss"], self.docks["gradients"]]
+        if not on:
+            self._open_before_run = {key: self.docks[key].toggleViewAction().isChecked() for key in NETWORK_DOCKS}
+            self._plot_height = plots[0].height()
+        for key, was_open in self._open_before_run.items():
+            self.docks[key].setVisible(on and was_open)
+        # the plots are what a run is about: the larger share of the height, given back afterwards
+        height = self._plot_height if on else self.height() * 3 // 5
+        self.resizeDocks(plots, [height] * 2, Qt.Orientation.Vertical)
+        if on:
+            for front in ("inspector", "data"):  # the tabs in front as on a first start
+                self.docks[front].raise_()
 
     def keep_run(self) -> None:
         """Keep the run on the plots as a faint, labelled curve (the next run, or example, is drawn over it)."""
         doc = self.document
         with doc.lock:
+            if self.runs.history is not None:  # the watched run shown
+                steps = self.runs.history.steps()
+                label = run_label(Path(self.runs.folder).name, int(steps[-1]) if len(steps) else 0)
+                self.kept_runs.keep(label, self.runs.history)
+                return
             label = run_label(doc.spec.name or self.files.display_name(), doc.session.step_count)
             self.kept_runs.keep(label, doc.history)
 
@@ -230,10 +289,11 @@ class MainWindow(QMainWindow):
         if self.selected_layer is not None and self.selected_layer not in doc.spec.order:
             self.selected_layer = None
         self._show_history()
-        self.loss_plot.show_modes(loss_modes(doc.spec))
-        self.gradient_plot.set_colors(self.colors())
+        watched = self.runs.active
+        self.loss_plot.show_modes("" if watched else loss_modes(doc.spec))
+        self.gradient_plot.set_colors(self.runs.colors() if watched else self.colors())
         self.gradient_plot.set_names(
-            {lid: f"{lid} γ" for lid in doc.spec.order if doc.spec.layer(lid).type in NORM_TYPES}
+            {} if watched else {lid: f"{lid} γ" for lid in doc.spec.order if doc.spec.layer(lid).type in NORM_TYPES}
         )
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
@@ -316,7 +376,10 @@ class MainWindow(QMainWindow):
         params, running = doc.params(), doc.running()
         refusal, self._refusal = self._refusal, None
         self.canvas.show_network(doc.spec, params, doc.trace, phase, self.colors(), refused=refusal, running=running)
-        self.step_alarm.show(doc.spec, doc.trace)
+        if self.runs.active:  # (the hidden network's step says nothing about the run shown)
+            self.gradient_plot.show_alarm(None)
+        else:
+            self.step_alarm.show(doc.spec, doc.trace)
         last = None if doc.trace is None else doc.trace.update
         self.training_panel.show_progress(dict(doc.session.optimizer.counters), last)
         if self._select_after_redraw is not None:
@@ -432,10 +495,19 @@ class MainWindow(QMainWindow):
         if not running:
             a.undo.setEnabled(doc.undo_stack.can_undo())
             a.redo.setEnabled(doc.undo_stack.can_redo())
+        watched = self.runs.active  # nothing to step or edit: the run is another program's
+        if watched:
+            for action in (*a.stepping(), a.undo, a.redo, a.tidy):
+                action.setEnabled(False)
+        a.play.setEnabled(not watched)
+        a.speed.setEnabled(not watched)
 
     def _update_phase_label(self) -> None:
         doc = self.document
         s = doc.session
+        if self.runs.active:
+            self.window_actions.phase_label.setText("  " + self.runs.summary() + "  ")
+            return
         if doc.training:
             text = f"training · after step {s.step_count} · epoch {s.epoch_count}"
         else:  # (step k is the k-th update: "after step k" is where the timeline's "step k" is)
@@ -445,6 +517,9 @@ class MainWindow(QMainWindow):
         self.window_actions.phase_label.setText("  " + text + "  ")
 
     def _update_title(self) -> None:
+        if self.runs.active:
+            self.setWindowTitle(f"{Path(self.runs.folder).name} — watched run ({self.runs.state()}) — bpstudio")
+            return
         self.setWindowTitle(f"{self.files.display_name()}{' *' if self.document.dirty else ''} — bpstudio")
 
     def refresh_recent_menu(self) -> None:
@@ -514,6 +589,7 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
+        self.runs.close()  # (first: the network's docks open again, as the saved layout should have them)
         self.timer.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())

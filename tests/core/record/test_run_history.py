@@ -1,0 +1,66 @@
+"""RunHistory: a watched run fed into the bounded TrainingHistory the app's plots draw, only the new steps on each
+refresh."""
+
+import math
+
+import numpy as np
+
+from bpstudio.core.record.run_history import MODEL_LAYER, RunHistory
+from bpstudio.core.record.watched_run import WatchedRun
+from tests.watched_runs import RunBuilder
+
+PARAMS = {"conv.weight": "conv", "conv.bias": "conv", "head.weight": "head", "scale": ""}
+MODULES = [("conv", "Conv2d", None), ("act", "ReLU", "dead"), ("head", "Linear", None)]
+
+
+def grads(step):
+    return {"conv.weight": 0.1 * step, "conv.bias": 0.3, "head.weight": 2.0 * step, "scale": 5.0}
+
+
+def test_the_history_holds_the_runs_loss_and_layer_norms(tmp_path):
+    b = RunBuilder(tmp_path, PARAMS, MODULES)
+    for step in range(1, 6):
+        b.step(step, 1.0 / step, grads(step))
+    fed = RunHistory(tmp_path)
+    history = fed.history
+    assert history.layer_ids == ("conv", "head", MODEL_LAYER)
+    assert history.steps().tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(history.losses(), [1.0 / s for s in range(1, 6)])
+    np.testing.assert_allclose(history.grad_norms("conv"), [0.1 * s for s in range(1, 6)])
+    np.testing.assert_allclose(history.grad_norms(MODEL_LAYER), [5.0] * 5)
+    assert math.isclose(history.first_last_ratio(), 0.5 / 5.0)
+    fed.close()
+
+
+def test_refresh_records_only_the_new_steps(tmp_path, monkeypatch):
+    b = RunBuilder(tmp_path, PARAMS, MODULES)
+    b.step(1, 1.0, grads(1))
+    fed = RunHistory(tmp_path)
+    recorded = []
+    original = fed.history.record
+    monkeypatch.setattr(fed.history, "record", lambda step, *a, **k: (recorded.append(step), original(step, *a, **k)))
+    assert fed.refresh() == 0 and recorded == []
+    for step in (2, 3, 4):
+        b.step(step, 1.0, grads(step))
+    assert fed.refresh() == 3
+    assert recorded == [2, 3, 4]
+    with WatchedRun(tmp_path) as run:
+        np.testing.assert_allclose(fed.history.grad_norms("head"), run.layer_grad_norms("head"))
+    b.finish()
+    assert fed.refresh() == 0 and fed.finished
+    fed.close()
+
+
+def test_a_run_opened_before_its_first_step_follows_the_order_its_layers_ran_in(tmp_path):
+    b = RunBuilder(tmp_path, {"b.weight": "b", "a.weight": "a"})  # the model lists b first, a runs first
+    fed = RunHistory(tmp_path)
+    assert fed.layer_ids == ("b", "a") and len(fed.history) == 0
+    with b.conn:
+        b.conn.executemany(
+            "INSERT INTO modules VALUES (?, ?, ?, ?)", [(0, "a", "Linear", None), (1, "b", "Linear", None)]
+        )
+    b.step(1, 0.5, {"a.weight": 3.0, "b.weight": 4.0})
+    fed.refresh()
+    assert fed.layer_ids == ("a", "b")
+    assert fed.history.grad_norms("a").tolist() == [3.0] and fed.history.steps().tolist() == [1]
+    fed.close()

@@ -1,0 +1,183 @@
+"""The app shows a watched PyTorch run (File ▸ Open run…, ``bpstudio RUN_DIR``): its layers' gradient curves, heatmap,
+first/last ratio and loss in the plots bpstudio's own networks use, the verdict per layer in the canvas's place, live
+while another process still writes it; stepping is off until a network is opened again."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+from bpstudio.core.record.history import gradient_health
+from bpstudio.core.record.watched_run import WatchedRun
+from tests.gui.driving import menu, open_example, settle
+from tests.watched_runs import chain
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def vanishing_run(folder, steps=30):
+    """A 4-layer sigmoid chain whose first layers' gradients are ~1e-5 of the last's, saturated at the start."""
+    norms = [[1e-5 * (1 + 0.01 * s) for s in range(steps)], [1e-3] * steps, [0.05] * steps, [0.5] * steps]
+    fractions = [[0.99] * steps, [0.2] * steps, [0.1] * steps]
+    chain(
+        folder,
+        norms,
+        activation="Sigmoid",
+        kind="saturated",
+        fractions=fractions,
+        losses=[2.0 / (s + 1) for s in range(steps)],
+    )
+    return norms
+
+
+def curve_data(curve):
+    return np.asarray(curve.xData), np.asarray(curve.yData)
+
+
+def open_run_from_menu(qtbot, window, monkeypatch, folder):
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+    menu(window, "File", "Open run…").trigger()
+    settle(qtbot)
+
+
+def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, window, dialogs, monkeypatch, tmp_path):
+    vanishing_run(tmp_path / "run")
+    open_run_from_menu(qtbot, window, monkeypatch, tmp_path / "run")
+    plot = window.gradient_plot
+    plot.smooth_check.setChecked(False)  # every recorded value, as the database holds it
+    settle(qtbot)
+    with WatchedRun(tmp_path / "run") as run:
+        assert tuple(plot.curves) == run.layers == ("0", "2", "4", "6")
+        for layer in run.layers:
+            steps, norms = curve_data(plot.curves[layer])
+            np.testing.assert_array_equal(steps, run.steps)
+            np.testing.assert_allclose(norms, run.layer_grad_norms(layer), rtol=1e-12)
+        _, losses = curve_data(window.loss_plot.train_curve)
+        np.testing.assert_allclose(losses, run.losses(), rtol=1e-12)
+        ratio = run.layer_grad_norms("0")[-1] / run.layer_grad_norms("6")[-1]
+    assert gradient_health(ratio) == "vanishing"
+    assert plot.ratio_label.text().endswith("— vanishing")
+    assert window.gradient_plot.heatmap.image.shape == (4, 30)
+    # the verdicts in the canvas's place: the saturated sigmoid and the vanishing first layer, with evidence
+    table = window.run_panel.table
+    rows = {
+        table.item(r, 0).text(): (table.item(r, 2).text(), table.item(r, 7).text()) for r in range(table.rowCount())
+    }
+    assert rows["1"] == ("saturated", "99%") and rows["0"][0] == "vanishing"
+    assert window.run_panel.isVisible() and not window.canvas.isVisible()
+    assert not window.docks["data"].isVisible() and not window.docks["inspector"].isVisible()  # about a network
+    assert window.docks["gradients"].isVisible() and window.docks["loss"].isVisible()
+    assert window.windowTitle() == "run — watched run (finished) — bpstudio"  # (chain() finishes its run)
+    a = window.window_actions
+    assert not any(action.isEnabled() for action in (*a.stepping(), a.play, a.undo, a.redo))
+    assert not window.training_panel.isEnabled()
+    # a network opened afterwards gets its place and its controls back
+    open_example(qtbot, window, "xor")
+    assert not window.runs.active and window.canvas.isVisible() and not window.run_panel.isVisible()
+    assert a.step.isEnabled() and a.play.isEnabled() and window.training_panel.isEnabled()
+    assert "watched run" not in window.windowTitle()
+    assert window.docks["data"].isVisible() and window.docks["inspector"].isVisible()
+    assert window.gradient_plot.history is window.document.history
+
+
+def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(
+    qtbot, window, dialogs, monkeypatch, tmp_path
+):
+    vanishing_run(tmp_path / "run")
+    window.document.full_step()  # an unsaved change
+    settle(qtbot)
+    steps = window.document.session.step_count
+    dialogs.answer = dialogs.answer.__class__.Cancel
+    open_run_from_menu(qtbot, window, monkeypatch, tmp_path / "run")
+    assert dialogs.kinds() == ["question"] and not window.runs.active
+    assert window.document.session.step_count == steps and window.canvas.isVisible()
+
+
+@pytest.mark.parametrize("what", ["empty folder", "corrupt database"])
+def test_a_folder_without_a_readable_run_is_said_in_one_message_and_the_network_stays(
+    qtbot, window, dialogs, monkeypatch, tmp_path, what
+):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    if what == "corrupt database":
+        (folder / "run.sqlite").write_bytes(b"not a database at all" * 100)
+    name = window.document.spec.name
+    open_run_from_menu(qtbot, window, monkeypatch, folder)
+    assert [(kind, title) for kind, title, _ in dialogs.shown] == [("warning", "Cannot open run")]
+    message = dialogs.shown[0][2]
+    assert "\n" not in message and str(folder) in message
+    assert ("holds no run.sqlite" in message) == (what == "empty folder")
+    assert not window.runs.active and window.canvas.isVisible() and window.document.spec.name == name
+    assert window.window_actions.step.isEnabled()
+
+
+def test_the_command_line_opens_a_run_folder(qtbot, window, tmp_path):
+    vanishing_run(tmp_path / "run")
+    assert window.files.open_at_start(str(tmp_path / "run"))
+    settle(qtbot)
+    assert window.runs.active and tuple(window.gradient_plot.curves) == ("0", "2", "4", "6")
+    assert str(tmp_path / "run") in window.files.recent()
+
+
+WRITER = """
+import sys
+from tests.watched_runs import RunBuilder
+
+builder = RunBuilder(sys.argv[1], {"a.weight": "a", "b.weight": "b"}, [("a", "Linear", None), ("b", "Linear", None)])
+step = 0
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() == "finish":
+        builder.finish()
+        print("finished", flush=True)
+        break
+    for _ in range(int(line)):
+        step += 1
+        builder.step(step, 1.0 / step, {"a.weight": 0.01 * step, "b.weight": 1.0 + step})
+    print(step, flush=True)
+"""
+
+
+def test_the_app_tails_a_run_another_process_writes(qtbot, window, dialogs, monkeypatch, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(WRITER), str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout.readline() == "ready\n"
+
+        def write(steps):
+            child.stdin.write(f"{steps}\n")
+            child.stdin.flush()
+            return int(child.stdout.readline())
+
+        assert write(3) == 3
+        open_run_from_menu(qtbot, window, monkeypatch, tmp_path)
+        plot = window.gradient_plot
+        plot.smooth_check.setChecked(False)
+        for written in (5, 9):
+            assert write(written - len(curve_data(plot.curves["a"])[0])) == written
+            # the window's own timers read the new rows and redraw: no call from here
+            qtbot.waitUntil(lambda n=written: len(curve_data(plot.curves["a"])[0]) == n)
+            steps, norms = curve_data(plot.curves["a"])
+            np.testing.assert_array_equal(steps, np.arange(1, written + 1))
+            np.testing.assert_allclose(norms, 0.01 * steps, rtol=1e-12)
+            assert f"step {written}" in window.window_actions.phase_label.text()
+            assert "live" in window.windowTitle()
+        child.stdin.write("finish\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "finished\n"
+        qtbot.waitUntil(lambda: "finished" in window.windowTitle())
+        assert not window.runs.timer.isActive() and "finished" in window.window_actions.phase_label.text()
+    finally:
+        child.stdin.close()
+        assert child.wait(timeout=60) == 0
