@@ -94,8 +94,11 @@ def minimal_numpy_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64")
     return step
 
 
-def plain_torch_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64") -> Callable[[], float]:
-    """The same network as torch.nn.Sequential with torch.optim.SGD: the usual PyTorch training loop."""
+def plain_torch_step(
+    spec: NetworkSpec, data: Dataset, dtype: str = "float64", device: str = "cpu"
+) -> Callable[[], float]:
+    """The same network as torch.nn.Sequential with torch.optim.SGD on ``device``: the usual PyTorch training
+    loop (its loss read back every step, as bpstudio's step does)."""
     import torch
     from torch import nn
 
@@ -118,10 +121,10 @@ def plain_torch_step(spec: NetworkSpec, data: Dataset, dtype: str = "float64") -
         act = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}.get(layer.activation)
         if act is not None:
             modules.append(act())
-    model = nn.Sequential(*modules)
-    X = torch.tensor(data.X, dtype=tdtype)
+    model = nn.Sequential(*modules).to(device)
+    X = torch.tensor(data.X, dtype=tdtype, device=device)
     T_np = data.targets_for(spec.loss, spec.widths[spec.output])
-    T = torch.tensor(T_np) if T_np.ndim == 1 else torch.tensor(T_np, dtype=tdtype)
+    T = torch.tensor(T_np, device=device) if T_np.ndim == 1 else torch.tensor(T_np, dtype=tdtype, device=device)
     criterion = {"cross_entropy": nn.CrossEntropyLoss(), "bce": nn.BCELoss(), "mse": nn.MSELoss()}[spec.loss]
     optimizer = torch.optim.SGD(model.parameters(), lr=spec.optimizer.lr)
 

@@ -1,11 +1,13 @@
 """Time per training step: the bpstudio engine (traces on) against baselines measured in the same run.
 
-    python bench/bench_engine.py [--quick]
+    python bench/bench_engine.py [--quick] [--device cuda]
 
 Prints, per network, microseconds per step and the ratios the engine issue targets:
   numpy engine / minimal NumPy loop        (target ≤ 1.2; the batchnorm net against a loop with batchnorm)
   plain PyTorch / numpy engine, tiny net   (target ≥ 3, i.e. the engine is 3× faster)
   torch backend / plain PyTorch, mid net   (target ≤ 1.2)
+With --device cuda the two PyTorch columns run on the GPU (the NumPy ones stay on the CPU, for scale) and
+backend/plain is the torch backend's cost over plain PyTorch there; every step of both reads its loss back.
 This is a measurement, not a test: nothing here passes or fails.
 """
 
@@ -58,8 +60,8 @@ def per_step_seconds(steps: dict[str, Callable[[], object]], budget: float, roun
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def engine_step(spec, data, backend: str, dtype: str) -> Callable[[], object]:
-    session = Session(spec, data, backend=backend, dtype=dtype)
+def engine_step(spec, data, backend: str, dtype: str, device: str = "cpu") -> Callable[[], object]:
+    session = Session(spec, data, backend=backend, dtype=dtype, device=device)
     return session.step
 
 
@@ -67,13 +69,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing rounds")
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the PyTorch columns run")
     args = parser.parse_args()
     budget = 0.5 if args.quick else 2.0
     import torch
 
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(
         f"bpstudio engine benchmark — dtype {args.dtype}, batch 64, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), times in µs per training step\n"
+        f"(PyTorch columns on {where}), times in µs per training step\n"
     )
     header = (
         f"{'net':<24} {'numpy loop':>11} {'engine':>9} {'torch plain':>12} {'torch backend':>14}"
@@ -86,8 +90,8 @@ def main() -> None:
             {
                 "loop": minimal_numpy_step(spec, data, args.dtype),
                 "engine": engine_step(spec, data, "numpy", args.dtype),
-                "plain": plain_torch_step(spec, data, args.dtype),
-                "backend": engine_step(spec, data, "torch", args.dtype),
+                "plain": plain_torch_step(spec, data, args.dtype, args.device),
+                "backend": engine_step(spec, data, "torch", args.dtype, args.device),
             },
             budget,
         )

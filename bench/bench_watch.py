@@ -1,9 +1,10 @@
 """What bpstudio.watch costs a PyTorch training loop: time per step with a Watcher (every=1) against the same
 loop without one, measured in one process, the two taking turns within every round.
 
-    python bench/bench_watch.py [--quick] [--threads N]
+    python bench/bench_watch.py [--quick] [--threads N] [--device cuda]
 
-Nets (CPU, SGD, batch 128, random data):
+Nets (SGD, batch 128, random data; on the CPU, or with --device cuda on the GPU, where every round ends with a
+device synchronisation so that it counts the GPU's work too):
   mlp       784-512-512-10, ReLU
   cnn       28×28×1 → conv 3×3 16 → ReLU → max-pool → conv 3×3 32 → ReLU → max-pool → linear 10
   digits    the docs example's CNN on 8×8 inputs (a step of ~1 ms: the watcher's fixed cost shows most here)
@@ -70,12 +71,13 @@ def digits() -> tuple[nn.Module, torch.Tensor]:
 NETS = {"mlp": mlp, "cnn": cnn, "digits": digits}
 
 
-def training_step(make: Callable[[], tuple[nn.Module, torch.Tensor]], watcher: dict | None, folder: Path):
-    """A step function over its own copy of the net (same seed for every candidate) and, with ``watcher``
-    (the Watcher's keyword arguments), a Watcher recording it into a new run folder."""
+def training_step(make: Callable[[], tuple[nn.Module, torch.Tensor]], watcher: dict | None, folder: Path, device: str):
+    """A step function over its own copy of the net (same seed for every candidate) on ``device`` and, with
+    ``watcher`` (the Watcher's keyword arguments), a Watcher recording it into a new run folder."""
     torch.manual_seed(0)
     net, x = make()
-    y = torch.randint(0, 10, (BATCH,))
+    net, x = net.to(device), x.to(device)
+    y = torch.randint(0, 10, (BATCH,)).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     w = Watcher(net, folder / f"run{len(list(folder.iterdir()))}", **watcher) if watcher is not None else None
 
@@ -97,12 +99,13 @@ CANDIDATES = {
 }
 
 
-def ratios(name: str, rounds: int, steps_per_round: int, folder: Path) -> dict[str, tuple[float, ...]]:
+def ratios(name: str, rounds: int, steps_per_round: int, folder: Path, device: str) -> dict[str, tuple[float, ...]]:
     """Per candidate, over rounds in which the candidates take turns (in a rotating order): the median of its
     time per step over the plain loop's in the same round, the quartiles of that ratio, and the same median for
     the process's CPU time (all threads: the writer's too). "plain" holds milliseconds per step instead."""
-    made = {"plain": training_step(NETS[name], None, folder)}
-    made |= {label: training_step(NETS[name], kw, folder) for label, kw in CANDIDATES.items()}
+    made = {"plain": training_step(NETS[name], None, folder, device)}
+    made |= {label: training_step(NETS[name], kw, folder, device) for label, kw in CANDIDATES.items()}
+    done = torch.cuda.synchronize if device == "cuda" else lambda: None
     wall: dict[str, list[float]] = {label: [] for label in made}
     cpu: dict[str, list[float]] = {label: [] for label in made}
     for step, _ in made.values():  # warm up
@@ -115,6 +118,7 @@ def ratios(name: str, rounds: int, steps_per_round: int, folder: Path) -> dict[s
             t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(steps_per_round):
                 step()
+            done()
             wall[label].append(time.perf_counter() - t0)
             cpu[label].append(time.process_time() - c0)
     for _, w in made.values():
@@ -135,15 +139,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steadier on a shared box)")
     parser.add_argument("--nets", nargs="+", choices=list(NETS), default=list(NETS))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rounds, steps = (12, 5) if args.quick else (60, 5)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH}, {rounds} rounds × {steps} steps")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    print(
+        f"torch {torch.__version__} on {where}, {args.threads} thread(s), batch {BATCH}, "
+        f"{rounds} rounds × {steps} steps"
+    )
     print(f"time per step over the plain loop's: median of {rounds} rounds [quartiles] (CPU time of all threads)")
     print(f"{'net':<8} {'plain ms/step':>14}" + "".join(f" {label:>30}" for label in CANDIDATES))
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.nets:
-            r = ratios(name, rounds, steps, Path(tmp))
+            r = ratios(name, rounds, steps, Path(tmp), args.device)
             cells = [f"{m:.3f} [{q1:.3f}–{q3:.3f}] ({c:.3f})" for m, q1, q3, c in (r[label] for label in CANDIDATES)]
             print(f"{name:<8} {r['plain'][0]:>14.2f}" + "".join(f" {cell:>30}" for cell in cells))
 

@@ -238,13 +238,20 @@ class Watcher:
 
 
 def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[float]:
-    """The values of the 0-d ``scalars`` then of the 1-d ``vectors``, as Python floats: in one transfer (one per
-    tensor where they lie on several devices)."""
-    parts = ([torch.stack(scalars)] if scalars else []) + vectors
-    try:
+    """The values of the 0-d ``scalars`` then of the 1-d ``vectors``, as Python floats: in one transfer per
+    device the tensors lie on (one for a model on one device)."""
+    devices = {t.device for t in scalars} | {t.device for t in vectors}
+    if len(devices) <= 1:
+        parts = ([torch.stack(scalars)] if scalars else []) + vectors
         return torch.cat(parts).tolist() if parts else []  # type: ignore[no-any-return]
-    except RuntimeError:  # on several devices
-        return [float(v) for t in [*scalars, *vectors] for v in t.reshape(-1).tolist()]
+    parts = [s.reshape(1) for s in scalars] + vectors
+    values: list[list[float]] = [[] for _ in parts]
+    for device in devices:  # (a model spread over devices, e.g. its first layers on a GPU and the rest on another)
+        mine = [i for i, t in enumerate(parts) if t.device == device]
+        got, start = torch.cat([parts[i] for i in mine]).tolist(), 0
+        for i in mine:
+            values[i], start = got[start : start + parts[i].numel()], start + parts[i].numel()
+    return [v for part in values for v in part]
 
 
 def _refuse_loss(loss: torch.Tensor) -> torch.Tensor:

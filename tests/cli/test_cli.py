@@ -477,3 +477,45 @@ def test_process_version_matches_the_project_metadata(tmp_path):
     result = run_process("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"bpstudio {version}"
+
+
+# --- the GPU -----------------------------------------------------------------------------------------
+
+
+CUDA = pytest.mark.skipif(torch is None or not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.cuda
+@CUDA
+@pytest.mark.parametrize("loss", ["cross_entropy", "bce"])
+def test_grad_on_the_gpu_matches_torch_autograd(capsys, tmp_path, loss):
+    ref_loss, ref_grads = random_net(tmp_path, loss)
+    net, data, out = tmp_path / "net.json", tmp_path / "data.npz", tmp_path / "g.npz"
+    code, _, err = run(capsys, "grad", net, "--data", data, "--backend", "torch", "--device", "cuda", "--out", out)
+    assert (code, err) == (0, "")
+    with np.load(out) as g:
+        assert float(g["loss"]) == pytest.approx(ref_loss, abs=1e-10)
+        for key, value in ref_grads.items():
+            np.testing.assert_allclose(g[key], value, rtol=0, atol=1e-10, err_msg=key)
+
+
+@pytest.mark.cuda
+@CUDA
+def test_train_on_the_gpu_writes_the_numpy_engines_metrics_and_weights(capsys, tmp_path):
+    runs = {}
+    for label, backend, device in (("cpu", "numpy", "cpu"), ("gpu", "torch", "cuda")):
+        metrics, saved = tmp_path / f"{label}.csv", tmp_path / f"{label}.json"
+        argv = ["train", "deep_sigmoid_batchnorm", "--steps", 20, "--backend", backend, "--device", device]
+        code, _, err = run(capsys, *argv, "--metrics", metrics, "--save", saved, "--quiet")
+        assert (code, err) == (0, "")
+        with open(metrics, newline="", encoding="utf-8") as f:
+            runs[label] = (list(csv.DictReader(f)), spec_io.load(saved))
+    (rows_cpu, net_cpu), (rows_gpu, net_gpu) = runs["cpu"], runs["gpu"]
+    assert len(rows_gpu) == len(rows_cpu) == 20 and rows_gpu[0].keys() == rows_cpu[0].keys()
+    for a, b in zip(rows_cpu, rows_gpu):
+        for column in a:
+            assert float(b[column]) == pytest.approx(float(a[column]), rel=1e-9, abs=1e-12), column
+    for a, b in zip(net_cpu.layers, net_gpu.layers):
+        for field in ("weight", "bias", "running_mean", "running_var"):
+            if getattr(a, field, None) is not None:
+                np.testing.assert_allclose(getattr(b, field), getattr(a, field), rtol=1e-9, atol=1e-12)

@@ -42,14 +42,14 @@ def cnn():
     )
 
 
-def train(model, watcher, inputs, steps, lr=0.1, seen=None):
-    """SGD with momentum on random targets; ``seen`` collects, per step, the model's parameters as they are at
-    the watcher's call and each gradient's norm as torch computes it."""
+def train(model, watcher, inputs, steps, lr=0.1, seen=None, device="cpu"):
+    """SGD with momentum on random targets (on ``device``); ``seen`` collects, per step, the model's parameters
+    as they are at the watcher's call and each gradient's norm as torch computes it."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     gen = torch.Generator().manual_seed(1)
     for _ in range(steps):
-        x = torch.randn(inputs, generator=gen)
-        target = torch.randint(0, 3, (inputs[0],), generator=gen)
+        x = torch.randn(inputs, generator=gen).to(device)
+        target = torch.randint(0, 3, (inputs[0],), generator=gen).to(device)
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(x), target)
         loss.backward()
@@ -59,7 +59,7 @@ def train(model, watcher, inputs, steps, lr=0.1, seen=None):
                 {
                     "loss": loss.item(),
                     "grads": {n: p.grad.norm().item() for n, p in model.named_parameters() if p.grad is not None},
-                    "params": {n: p.detach().double().clone() for n, p in model.named_parameters()},
+                    "params": {n: p.detach().to("cpu", torch.float64, copy=True) for n, p in model.named_parameters()},
                 }
             )
         watcher.step(loss)

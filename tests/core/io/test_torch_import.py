@@ -257,3 +257,21 @@ def test_a_module_imported_then_exported_as_a_script_computes_the_modules_own_nu
         assert float(result["loss"]) == pytest.approx(loss, rel=1e-9)
         for name, grad in grads.items():
             np.testing.assert_allclose(result[f"grad/{name}"], grad, **TIGHT, err_msg=name)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(torch is None or not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_module_on_the_gpu_imports_as_its_cpu_copy_and_trains_there_with_its_gradients():
+    torch.manual_seed(0)
+    model = Net().double()
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    on_cpu = spec_io.dumps(import_module(model, "mse"))
+    spec = import_module(model.cuda(), "mse")
+    assert spec_io.dumps(spec) == on_cpu
+    session = Session(spec, Dataset(X, Y), backend="torch", device="cuda")
+    trace = session.forward_backward()
+    loss, grads = reference_gradients(model.cpu(), X, Y)
+    assert trace.loss == pytest.approx(loss, rel=1e-9)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(session.gradients()[name], grad, **TIGHT, err_msg=name)
