@@ -20,7 +20,7 @@ class RunBuilder:
     modules are ``modules`` ([(name, type, kind)], in the order they ran). Rows go in one transaction per
     :meth:`step`, as the writer commits them."""
 
-    def __init__(self, run_dir, params, modules=(), model_class="Net", every=1, update_every=1):
+    def __init__(self, run_dir, params, modules=(), model_class="Net", every=1, update_every=None, **info_rows):
         self.conn = run_db.create(run_dir)
         info = {
             "format": run_db.FORMAT,
@@ -29,7 +29,8 @@ class RunBuilder:
             "finished": "0",
             "model_class": model_class,
             "every": str(every),
-            "update_every": str(update_every),
+            "update_every": str(every if update_every is None else update_every),
+            **{key: str(value) for key, value in info_rows.items()},
         }
         with run_db.transaction(self.conn) as c:
             c.executemany("INSERT INTO run_info VALUES (?, ?)", info.items())

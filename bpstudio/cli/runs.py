@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 def headline(run: WatchedRun) -> str:
     info = run.info
-    every = "every step" if info.every == 1 else f"every {info.every} steps"
+    every = _every(info.every) + _detail(info.every, info.update_every, info.activations_every)
     state = "finished" if info.finished else "still being written, or ended without Watcher.close()"
     if not len(run):
         return f"{info.model_class}: no step recorded yet ({every}); {state}"
@@ -44,6 +44,22 @@ def headline(run: WatchedRun) -> str:
         f"{info.model_class}: {len(run)} steps recorded ({every}), the last step {run.steps[-1]} with loss "
         f"{_number(loss)}; {state}; {window}"
     )
+
+
+def _every(n: int) -> str:
+    return "every step" if n == 1 else f"every {n} steps"
+
+
+def _detail(every: int, weights: int, activations: int) -> str:
+    """What is recorded less often than the gradient norms and the loss, e.g. "; weight norms, update ratios and
+    activation statistics every 10 steps" (nothing when everything comes at every recorded step)."""
+    parts = {"weight norms, update ratios": weights, "activation statistics": activations}
+    sparse = {what: n for what, n in parts.items() if n != every}
+    if not sparse:
+        return ""
+    if len(set(sparse.values())) == 1:
+        return f"; {' and '.join(sparse)} {_every(next(iter(sparse.values())))}"
+    return "".join(f"; {what} {_every(n)}" for what, n in sparse.items())
 
 
 def table(verdicts: list[LayerVerdict]) -> str:

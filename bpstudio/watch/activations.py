@@ -6,11 +6,19 @@ puts each unit's largest output over the whole batch in a row (the units whose l
 a sigmoid or tanh its inputs hard-shrunk by the saturation threshold (the entries that are not 0 are saturated).
 At the step, one sum, one L2 norm and one L2 norm of the signs per buffer give every row's sum, sum of squares
 and count of entries that are not 0 — padding adds nothing to any of them.
+
+A Python-level tensor operation costs microseconds whatever its size, so the hooks do one copy (a ReLU one more
+reduction) per call: where a module's rows are and how its output is sampled is worked out once per output shape
+(:class:`Plan`), and the row views are kept.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from bpstudio.watch.sample import Watched
 
 SAMPLED = 4096  # an activation's statistics are taken over its first samples, up to this many entries
 FIRST_ROWS = 8  # rows a new buffer has; it doubles when full
@@ -21,8 +29,29 @@ def first_samples(y: torch.Tensor) -> torch.Tensor:
     :data:`SAMPLED` entries (at least one sample), flattened: a view of ``y`` when ``y`` is contiguous."""
     if y.dim() == 0:
         return y.reshape(1)
-    count = max(1, SAMPLED * y.shape[0] // y.numel())
-    return (y.narrow(0, 0, count) if count < y.shape[0] else y).reshape(-1)
+    return y.narrow(0, 0, sample_count(y)).reshape(-1)
+
+
+def sample_count(y: torch.Tensor) -> int:
+    """How many whole samples of ``y`` (at least 1) fit in :data:`SAMPLED` entries, at most all of them."""
+    return min(y.shape[0], max(1, SAMPLED * y.shape[0] // y.numel()))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one module's outputs of one shape go into its rows: its output's first ``count`` samples are copied
+    into ``out`` (a view of its row shaped like them; ``count`` None: the whole output; 0: a sample is larger than
+    the row, which takes the first :data:`SAMPLED` entries of the output), its extra figures into
+    ``extra`` (a view of its extra row, or None; ``whole_extra``: it holds all of them, so a reduction can write
+    into it directly), and ``watched`` says where they sit for the step."""
+
+    shape: torch.Size
+    generation: int
+    count: int | None
+    out: torch.Tensor
+    extra: torch.Tensor | None
+    whole_extra: bool
+    watched: Watched
 
 
 class Buffers:
@@ -33,34 +62,50 @@ class Buffers:
         self.buffers: list[torch.Tensor] = []
         self.signs: list[torch.Tensor] = []  # room for each buffer's signs (no allocation per step)
         self.used: list[int] = []  # rows handed out per buffer
-        self.lengths: list[list[int]] = []  # per buffer and row, how many leading entries the last put wrote
+        self.generation = 0  # counts the times a buffer grew: views of rows taken before are stale then
         self._index: dict[tuple[torch.device, torch.dtype], int] = {}
         self._rows: dict[tuple[str, str], tuple[int, int]] = {}
+        self._in_use: list[tuple[torch.Tensor, torch.Tensor]] = []  # per buffer, its used rows and their signs
 
-    def put(self, key: tuple[str, str], values: torch.Tensor) -> tuple[int, int, int]:
-        """Copy the first :data:`SAMPLED` of ``values`` (1-D) into ``key``'s row: (buffer, row, entries written)."""
-        n = values.numel()
-        if n > SAMPLED:
-            values, n = values.narrow(0, 0, SAMPLED), SAMPLED
-        where = self._rows.get(key)
-        if where is None:
-            where = self._rows[key] = self._new_row(values)
-        b, r = where
-        before, row = self.lengths[b][r], self.buffers[b][r]
-        (row if n == SAMPLED else row.narrow(0, 0, n)).copy_(values)
-        if before > n:
-            row.narrow(0, n, before - n).zero_()
-        self.lengths[b][r] = n
-        return b, r, n
+    def plan(self, name: str, kind: str | None, y: torch.Tensor, extra: torch.Tensor | None) -> Plan:
+        """Where ``name``'s output ``y`` (and its ``extra`` figures, 1-D) go from now on; zeroes its rows."""
+        b, r = self._row((name, "out"), y)
+        eb, er = self._row((name, "extra"), extra) if extra is not None else (-1, -1)
+        out = self.buffers[b][r]  # (both rows handed out first: a buffer that grows leaves old views stale)
+        out.zero_()
+        if not y.dim():
+            count, entries, shaped = None, 1, out.narrow(0, 0, 1).view(())
+        elif y.numel() // y.shape[0] > SAMPLED:  # one sample is more than the row holds: its first entries
+            count, entries, shaped = 0, SAMPLED, out
+        else:
+            count = sample_count(y)
+            entries = y.numel() // y.shape[0] * count
+            shaped = out.narrow(0, 0, entries).view((count, *y.shape[1:]))
+            count = None if count == y.shape[0] else count
+        extra_view, watched = None, Watched(name, b, r, entries)
+        if extra is not None:
+            size = min(extra.numel(), SAMPLED)
+            if eb == b:
+                row = self.buffers[eb][er]
+                row.zero_()
+                extra_view = row.narrow(0, 0, size)
+                watched = Watched(name, b, r, entries, er, size, kind)
+        whole_extra = extra is not None and extra.numel() <= SAMPLED
+        return Plan(y.shape, self.generation, count, shaped, extra_view, whole_extra, watched)
 
     def reductions(self) -> list[torch.Tensor]:
         """Per buffer, its rows' sums, L2 norms and L2 norms of their signs, one after the other (1-D)."""
         out = []
-        for buffer, signs, used in zip(self.buffers, self.signs, self.used):
-            rows = buffer[:used]
+        for rows, signs in self._in_use:
             out += [rows.sum(dim=1), torch.linalg.vector_norm(rows, dim=1)]
-            out.append(torch.linalg.vector_norm(torch.sign(rows, out=signs[:used]), dim=1))
+            out.append(torch.linalg.vector_norm(torch.sign(rows, out=signs), dim=1))
         return out
+
+    def _row(self, key: tuple[str, str], values: torch.Tensor) -> tuple[int, int]:
+        where = self._rows.get(key)
+        if where is None:
+            where = self._rows[key] = self._new_row(values)
+        return where
 
     def _new_row(self, values: torch.Tensor) -> tuple[int, int]:
         dtype = torch.float64 if values.dtype == torch.float64 else torch.float32
@@ -71,11 +116,11 @@ class Buffers:
             self.buffers.append(torch.zeros(FIRST_ROWS, SAMPLED, dtype=dtype, device=values.device))
             self.signs.append(torch.empty_like(self.buffers[b]))
             self.used.append(0)
-            self.lengths.append([])
         if self.used[b] == self.buffers[b].shape[0]:
             grown = torch.zeros(2 * self.used[b], SAMPLED, dtype=dtype, device=values.device)
             grown[: self.used[b]] = self.buffers[b]
             self.buffers[b], self.signs[b] = grown, torch.empty_like(grown)
+            self.generation += 1
         self.used[b] += 1
-        self.lengths[b].append(0)
+        self._in_use = [(buf[:used], signs[:used]) for buf, signs, used in zip(self.buffers, self.signs, self.used)]
         return b, self.used[b] - 1

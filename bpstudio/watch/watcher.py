@@ -1,15 +1,18 @@
 """The :class:`Watcher`: records a PyTorch training loop's gradients, weights, updates and activations into a run
 database (docs/watch.md), for ``bpstudio runs`` and the app to read.
 
-What a recorded step costs the loop: the norms of all gradients in one ``torch._foreach_norm`` call; for each
-watched module, a copy of its output's first samples (at most 16384 entries) in its forward pass, and for all of
-them together three reductions (:mod:`bpstudio.watch.activations`); then a single ``.tolist()`` that brings every
-number of the step back as Python floats (one device sync). Turning them into table rows and writing the database
-happen on a background thread (:mod:`bpstudio.watch.writer`).
+What a recorded step costs the loop: the norms of all gradients in one ``torch._foreach_norm`` call and a single
+``.tolist()`` that brings every number of the step back as Python floats (one device sync). When it takes
+activation statistics, each watched module's forward pass copies its output's first samples (at most 4096
+entries) into a row kept for it, and the step adds three reductions over all rows together
+(:mod:`bpstudio.watch.activations`). Turning the numbers into table rows and writing the database happen on a
+background thread (:mod:`bpstudio.watch.writer`).
 
-Parameter norms and update ratios are measured every ``update_every`` steps (10 × ``every`` by default; 1: every
-step). The ratio ‖Δp‖ / ‖p‖ needs the parameters before the update, a copy of them all taken one call before; on
-a CPU that copy and the norms cost about as much as everything else the watcher does, and weights change slowly.
+Parameter norms and update ratios are measured every ``update_every`` steps, activation statistics at the first
+recorded step and every ``activations_every`` steps (both 10 × ``every`` by default; 1: every step). The ratio
+‖Δp‖ / ‖p‖ needs the parameters before the update, a copy of them all taken one call before; on a CPU that copy
+and the norms cost about as much as everything else the watcher does, and weights change slowly. Activation
+statistics cost a few tensor operations per module, which on a CPU net of short steps is several per cent.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from torch import nn
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.record.layer_stats import FRACTION_KINDS, saturation_threshold
-from bpstudio.watch.activations import Buffers, first_samples
+from bpstudio.watch.activations import SAMPLED, Buffers, Plan, first_samples
 from bpstudio.watch.sample import ModuleRow, Sample, Watched
 from bpstudio.watch.writer import Writer
 
@@ -43,8 +46,9 @@ class Watcher:
     the end (or use ``with Watcher(...) as w:``). Steps are numbered from 1 by the calls to :meth:`step`; step
     ``t`` is recorded when ``t`` is a multiple of ``every``.
 
-    At a recorded step: each parameter's gradient norm (parameters without a gradient are left out); the loss;
-    and for each leaf module whose forward ran in training (with autograd on) since the last call, the mean,
+    At a recorded step: each parameter's gradient norm (parameters without a gradient are left out) and the loss.
+    At the first recorded step and at steps that are multiples of ``activations_every``, for each leaf module
+    whose forward ran in training (with autograd on) since the last call, the mean,
     standard deviation (population) and fraction of zeros of its output's first samples, plus for ``nn.ReLU``
     the fraction of dead units (0 for every sample of the batch) and for ``nn.Sigmoid``/``nn.Tanh`` the fraction
     of saturated entries (see docs/watch.md). At steps that are multiples of ``update_every``, each parameter's
@@ -58,13 +62,17 @@ class Watcher:
         every: int = 1,
         update_every: int | None = None,
         activations: bool = True,
+        activations_every: int | None = None,
     ):
         if not isinstance(model, nn.Module):
             raise BpstudioError(f"Watcher needs a torch.nn.Module, got {type(model).__name__}")
         self.every = _count(every, "every")
         self.update_every = _count(10 * self.every if update_every is None else update_every, "update_every")
-        if self.update_every % self.every:
-            raise BpstudioError(f"update_every ({self.update_every}) must be a multiple of every ({self.every})")
+        ten = 10 * self.every
+        self.activations_every = _count(ten if activations_every is None else activations_every, "activations_every")
+        for what, value in (("update_every", self.update_every), ("activations_every", self.activations_every)):
+            if value % self.every:
+                raise BpstudioError(f"{what} ({value}) must be a multiple of every ({self.every})")
         named = list(model.named_parameters())
         self.names: tuple[str, ...] = tuple(name for name, _ in named)
         self._params: list[torch.Tensor] = [p for _, p in named]
@@ -73,6 +81,7 @@ class Watcher:
             "model_class": type(model).__name__,
             "every": str(self.every),
             "update_every": str(self.update_every),
+            "activations_every": str(self.activations_every),
             "torch_version": torch.__version__,
             "saturation_thresholds": json.dumps(thresholds),
         }
@@ -92,7 +101,7 @@ class Watcher:
             if activations and not any(True for _ in m.children()) and not isinstance(m, PASS_THROUGH)
         ]
         self.step_count = 0
-        self._armed = self.every == 1  # compute activation statistics in the forward passes before the next call
+        self._armed = self._activations_due(1)  # keep activations in the forward passes before the next call
         self._before: list[torch.Tensor] | None = None  # the parameters at the call before a measured update
         self._before_norms: Sequence[torch.Tensor] = ()
         self._norms_now: Sequence[torch.Tensor] = ()  # the parameters' norms, when this call measured them
@@ -112,7 +121,7 @@ class Watcher:
             return
         self.step_count = t = self.step_count + 1
         record, snapshot = t % self.every == 0, (t + 1) % self.update_every == 0
-        self._armed = (t + 1) % self.every == 0
+        self._armed = self._activations_due(t + 1)
         if not (record or snapshot):
             return
         with torch.no_grad():
@@ -120,7 +129,7 @@ class Watcher:
             sample = self._sample(t, loss) if record else None
             if snapshot and self._params:
                 self._snapshot()
-        self._stats = {}
+        self._stats.clear()
         if sample is not None:
             self._writer.put(sample)
 
@@ -178,6 +187,11 @@ class Watcher:
             new_modules=self._new_modules(),
         )
 
+    def _activations_due(self, t: int) -> bool:
+        """Whether step ``t`` records activation statistics: the first recorded step, and every
+        ``activations_every``-th."""
+        return t == self.every or t % self.activations_every == 0
+
     def _snapshot(self) -> None:
         """Keep the parameters (and their norms) as they are now, for the update ratio at the next call."""
         if self._before is None:
@@ -197,35 +211,49 @@ class Watcher:
         return [ModuleRow(n, self._types[n], self._kinds.get(n)) for n in names]
 
     def _hook_for(self, name: str, module: nn.Module, thresholds: dict[str, float]) -> Any:
-        """The forward hook that puts the module's output (and what tells dead or saturated units) in its rows of
-        the activation buffers (:mod:`bpstudio.watch.activations`) when the coming step is recorded."""
+        """The forward hook that copies the module's output (and what tells dead or saturated units) into its rows
+        of the activation buffers (:mod:`bpstudio.watch.activations`) when the coming step is recorded."""
         activation = next((a for cls, a in ACTIVATIONS.items() if type(module) is cls), None)
         kind = FRACTION_KINDS.get(activation) if activation is not None else None
         threshold = thresholds.get(activation or "", math.inf)
-        buffers = self._buffers
+        buffers, stats, grad_enabled = self._buffers, self._stats, torch.is_grad_enabled
+        plan: Plan | None = None
+
+        def extra_of(y: torch.Tensor, inputs: tuple[Any, ...]) -> torch.Tensor | None:
+            if kind == "dead" and y.dim() >= 2:  # each unit's largest output over the batch: 0 if it is dead
+                return y.amax(dim=_unit_dims(y))
+            if kind == "saturated" and inputs and isinstance(inputs[0], torch.Tensor):  # 0 unless |z| > threshold
+                return nn.functional.hardshrink(first_samples(inputs[0].detach()), threshold)
+            return None
 
         def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-            if not self._armed or not torch.is_grad_enabled():
+            nonlocal plan
+            if not self._armed or not grad_enabled():
                 return
             if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
                 return
             y = output.detach()
-            b, row, entries = buffers.put((name, "out"), first_samples(y))
-            watched = Watched(name, b, row, entries)
-            if kind == "dead" and y.dim() >= 2:  # each unit's largest output over the batch: 0 if it is dead
-                largest = y.amax(dim=(0, *range(2, y.dim()))) if y.dim() > 2 else y.amax(dim=0)
-                eb, extra, size = buffers.put((name, "extra"), largest)
-                watched = Watched(name, b, row, entries, extra, size, kind) if eb == b else watched
-            elif kind == "saturated" and inputs and isinstance(inputs[0], torch.Tensor):
-                beyond = nn.functional.hardshrink(first_samples(inputs[0].detach()), threshold)  # 0 unless |z| > t
-                eb, extra, size = buffers.put((name, "extra"), beyond)
-                watched = Watched(name, b, row, entries, extra, size, kind) if eb == b else watched
-            self._stats[name] = watched
-            if name not in self._kinds:
-                self._order.append(name)
-                self._kinds[name] = kind
+            if plan is None or plan.shape != y.shape or plan.generation != buffers.generation:
+                plan = self._first_sight(name, kind, y, extra_of(y, inputs))
+            count = plan.count
+            plan.out.copy_(y if count is None else y.narrow(0, 0, count) if count else y.reshape(-1)[:SAMPLED])
+            if plan.extra is not None:
+                if kind == "dead" and plan.whole_extra:
+                    torch.amax(y, dim=_unit_dims(y), out=plan.extra)
+                else:
+                    extra = extra_of(y, inputs)
+                    if extra is not None:
+                        plan.extra.copy_(extra.narrow(0, 0, plan.extra.numel()))
+            stats[name] = plan.watched
 
         return hook
+
+    def _first_sight(self, name: str, kind: str | None, y: torch.Tensor, extra: torch.Tensor | None) -> Plan:
+        """The plan for ``name``'s outputs of ``y``'s shape (:class:`bpstudio.watch.activations.Plan`)."""
+        if name not in self._kinds:
+            self._order.append(name)
+            self._kinds[name] = kind
+        return self._buffers.plan(name, kind, y, extra)
 
     def _stop_on_error(self) -> None:
         if not self._warned:
@@ -235,6 +263,12 @@ class Watcher:
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _unit_dims(y: torch.Tensor) -> int | tuple[int, ...]:
+    """The dimensions a unit's largest output is taken over: the batch's, and for a conv layer's output the
+    positions (a channel is a unit)."""
+    return 0 if y.dim() == 2 else (0, *range(2, y.dim()))
 
 
 def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[float]:

@@ -2,6 +2,8 @@
 acts on — a deep sigmoid net's first layers read vanishing, a ReLU net with He initialisation healthy — and one
 line with exit status 2 for a folder that holds no readable run."""
 
+import pytest
+
 from tests.cli.running import assert_one_line_error, run
 from tests.helpers import needs_torch, optional_torch
 from tests.watched_runs import RunBuilder, chain
@@ -61,7 +63,10 @@ def test_a_deep_sigmoid_net_reads_vanishing_from_its_first_layer(capsys, tmp_pat
     train_deep(tmp_path, torch.nn.Sigmoid, he=False)
     code, out, err = run(capsys, "runs", tmp_path)
     assert (code, err) == (0, "")
-    assert out.splitlines()[0].startswith("Sequential: 12 steps recorded (every step), the last step 12 with loss")
+    assert out.splitlines()[0].startswith(
+        "Sequential: 12 steps recorded (every step; weight norms, update ratios and activation statistics every "
+        "10 steps), the last step 12 with loss"
+    )
     assert "finished" in out.splitlines()[0]
     rows = table(out)
     assert list(rows) == [str(i) for i in range(17)]
@@ -97,6 +102,22 @@ def test_dead_units_and_a_run_still_being_written(capsys, tmp_path):
     code, out, _ = run(capsys, "runs", tmp_path / "b")
     assert out.splitlines()[0].startswith("MyNet: 1 steps recorded (every 5 steps), the last step 5 with loss 2.50e-01")
     b.finish()
+
+
+@pytest.mark.parametrize(
+    "every, update_every, activations_every, says",
+    [
+        (1, 1, 1, "(every step)"),
+        (2, 2, None, "(every 2 steps)"),  # (a run from before activations_every: activations at every record)
+        (1, 10, 10, "(every step; weight norms, update ratios and activation statistics every 10 steps)"),
+        (2, 10, 4, "(every 2 steps; weight norms, update ratios every 10 steps; activation statistics every 4 steps)"),
+    ],
+)
+def test_the_headline_says_what_is_recorded_less_often(capsys, tmp_path, every, update_every, activations_every, says):
+    extra = {} if activations_every is None else {"activations_every": activations_every}
+    RunBuilder(tmp_path, {"0.weight": "0"}, [], model_class="M", every=every, update_every=update_every, **extra)
+    code, out, _ = run(capsys, "runs", tmp_path)
+    assert code == 0 and out.startswith(f"M: no step recorded yet {says}; ")
 
 
 def test_what_is_not_a_run_exits_2_with_one_line(capsys, tmp_path):

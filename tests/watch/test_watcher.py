@@ -167,7 +167,7 @@ def test_every_k_records_every_kth_step_with_that_steps_activations(tmp_path):
     model = mlp()
     means = []
     model[0].register_forward_hook(lambda m, i, o: means.append(o.detach().double().mean().item()) and None)
-    with Watcher(model, tmp_path, every=3) as w:
+    with Watcher(model, tmp_path, every=3, activations_every=3) as w:
         train(model, w, (8, 5), 10)
     assert [s for (s,) in rows(tmp_path, "SELECT step FROM steps ORDER BY step")] == [3, 6, 9]
     assert sorted({s for (s,) in rows(tmp_path, "SELECT step FROM grad_norms")}) == [3, 6, 9]
@@ -177,7 +177,28 @@ def test_every_k_records_every_kth_step_with_that_steps_activations(tmp_path):
     # weights and update ratios every 10 × every steps by default: none within 10 steps
     assert rows(tmp_path, "SELECT count(*) FROM param_norms") == [(0,)]
     info = dict(rows(tmp_path, "SELECT key, value FROM run_info"))
-    assert (info["every"], info["update_every"]) == ("3", "30")
+    assert (info["every"], info["update_every"], info["activations_every"]) == ("3", "30", "3")
+
+
+@pytest.mark.parametrize(
+    "every, activations_every, steps, expected",
+    [(1, None, 21, [1, 10, 20]), (2, None, 41, [2, 20, 40]), (2, 4, 9, [2, 4, 8]), (1, 1, 3, [1, 2, 3])],
+)
+def test_activations_come_at_the_first_recorded_step_and_every_activations_every_steps(
+    tmp_path, every, activations_every, steps, expected
+):
+    """The activation statistics cost the most of what a step records (a hook per module), so by default they
+    come at the first recorded step (the network as it starts) and every 10 × every steps; gradient norms and
+    the loss at every recorded step. What a step records is that step's own forward pass."""
+    model, means = mlp(), []
+    model[0].register_forward_hook(lambda m, i, o: means.append(o.detach().double().mean().item()) and None)
+    with Watcher(model, tmp_path, every=every, activations_every=activations_every) as w:
+        train(model, w, (8, 5), steps)
+    recorded = rows(tmp_path, "SELECT step, mean FROM activations WHERE module = '0' ORDER BY step")
+    assert [s for s, _ in recorded] == expected
+    assert [m for _, m in recorded] == pytest.approx([means[s - 1] for s in expected], rel=1e-5)
+    grads = sorted({s for (s,) in rows(tmp_path, "SELECT step FROM grad_norms")})
+    assert grads == list(range(every, steps + 1, every))
 
 
 def test_update_ratios_every_update_every_steps_measure_one_update(tmp_path):
@@ -248,7 +269,7 @@ def test_a_plain_number_or_no_loss(tmp_path):
 
 def test_a_model_without_parameters_records_its_activations(tmp_path):
     model = nn.ReLU()
-    with Watcher(model, tmp_path, update_every=1) as w:
+    with Watcher(model, tmp_path, update_every=1, activations_every=1) as w:
         for _ in range(2):
             model(torch.tensor([[1.0, -1.0], [2.0, -2.0]], requires_grad=True))
             w.step(1.0)
@@ -264,6 +285,10 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path):
         Watcher(mlp(), tmp_path / "a", every=0)
     with pytest.raises(BpstudioError, match=r"update_every \(5\) must be a multiple of every \(2\)"):
         Watcher(mlp(), tmp_path / "b", every=2, update_every=5)
+    with pytest.raises(BpstudioError, match=r"activations_every \(3\) must be a multiple of every \(2\)"):
+        Watcher(mlp(), tmp_path / "b2", every=2, activations_every=3)
+    with pytest.raises(BpstudioError, match="activations_every must be a whole number ≥ 1, got 0"):
+        Watcher(mlp(), tmp_path / "b3", activations_every=0)
     with pytest.raises(BpstudioError, match="needs a torch.nn.Module"):
         Watcher("model", tmp_path / "c")
     with Watcher(mlp(), tmp_path / "d") as w, pytest.raises(BpstudioError, match="single number"):
@@ -294,3 +319,28 @@ def test_a_failing_writer_warns_once_and_the_loop_goes_on(tmp_path, monkeypatch)
     w.close()
     assert math.isfinite(model[0].weight.sum().item())
     assert np.asarray(rows(tmp_path, "SELECT count(*) FROM steps")).item() == 0
+
+
+def test_a_sample_larger_than_the_row_is_summed_over_its_first_entries_and_many_modules_grow_the_buffers(tmp_path):
+    """One sample of 16×32×32 entries is more than the 4096 the statistics take: they are over the first 4096
+    entries of the first sample. Twenty watched modules are more rows than a buffer starts with."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 32 * 32, 4))
+    deep = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(4, 4), nn.Tanh())])
+    captured = {}
+    model[1].register_forward_hook(lambda m, i, o: captured.update(y=o.detach().double()))
+    deep[19].register_forward_hook(lambda m, i, o: captured.update(last=o.detach().double()))
+    net = nn.Sequential(model, deep)
+    with Watcher(net, tmp_path, activations_every=1) as w:
+        for _ in range(2):
+            loss = net(torch.randn(3, 1, 32, 32)).square().mean()
+            loss.backward()
+            w.step(loss)
+    first = captured["y"][0].reshape(-1)[:SAMPLED]
+    mean, std, dead = rows(tmp_path, "SELECT mean, std, dead_fraction FROM activations WHERE module = '0.1'")[-1]
+    assert mean == pytest.approx(first.mean().item(), rel=1e-5)
+    assert std == pytest.approx(first.std(correction=0).item(), rel=1e-4)
+    assert dead == pytest.approx((captured["y"] == 0).all(dim=3).all(dim=2).all(dim=0).double().mean().item())
+    (last,) = rows(tmp_path, "SELECT mean FROM activations WHERE module = '1.19' AND step = 2")[0]
+    assert last == pytest.approx(captured["last"].mean().item(), rel=1e-5)
+    assert rows(tmp_path, "SELECT count(*) FROM activations WHERE step = 2") == [(23,)]  # (Flatten passes its input on)

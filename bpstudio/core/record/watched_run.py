@@ -37,6 +37,7 @@ class RunInfo:
     finished: bool
     every: int
     update_every: int
+    activations_every: int
     parameters: tuple[str, ...]  # the model's named_parameters(), in order
     owners: tuple[str, ...]  # the module that holds each parameter ("" for the model itself)
     shapes: tuple[tuple[int, ...], ...]
@@ -174,12 +175,14 @@ class WatchedRun:
         info = dict(self._conn.execute("SELECT key, value FROM run_info").fetchall())
         params = self._conn.execute("SELECT name, module, shape FROM parameters ORDER BY position").fetchall()
         try:
+            every = int(info.get("every", 1))
             return RunInfo(
                 model_class=str(info.get("model_class", "")),
                 started=str(info.get("started", "")),
                 finished=info.get("finished") == "1",
-                every=int(info.get("every", 1)),
-                update_every=int(info.get("update_every", 1)),
+                every=every,
+                update_every=int(info.get("update_every", every)),
+                activations_every=int(info.get("activations_every", every)),  # (older runs: at every record)
                 parameters=tuple(str(name) for name, _, _ in params),
                 owners=tuple(str(module) for _, module, _ in params),
                 shapes=tuple(tuple(int(n) for n in json.loads(shape)) for _, _, shape in params),
