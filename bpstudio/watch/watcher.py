@@ -95,13 +95,14 @@ class Watcher:
         self._owners = [name for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
         self._order: list[str] = []  # watched modules in the order their forward first ran
         self._sent: set[str] = set()  # modules already in the modules table
-        self._hooks = [
-            m.register_forward_hook(self._hook_for(name, m, thresholds))
+        self._watched = [  # (hooks set only before the steps that take activation statistics: a module with a
+            (m, self._hook_for(name, m, thresholds))  # forward hook is called on a slower path, even if it is idle)
             for name, m in model.named_modules()
             if activations and not any(True for _ in m.children()) and not isinstance(m, PASS_THROUGH)
         ]
+        self._hooks: list[Any] = []
         self.step_count = 0
-        self._armed = self._activations_due(1)  # keep activations in the forward passes before the next call
+        self._arm(self._activations_due(1))
         self._before: list[torch.Tensor] | None = None  # the parameters at the call before a measured update
         self._before_norms: Sequence[torch.Tensor] = ()
         self._norms_now: Sequence[torch.Tensor] = ()  # the parameters' norms, when this call measured them
@@ -121,7 +122,7 @@ class Watcher:
             return
         self.step_count = t = self.step_count + 1
         record, snapshot = t % self.every == 0, (t + 1) % self.update_every == 0
-        self._armed = self._activations_due(t + 1)
+        self._arm(self._activations_due(t + 1))
         if not (record or snapshot):
             return
         with torch.no_grad():
@@ -145,8 +146,7 @@ class Watcher:
             return
         self._closed = True
         atexit.unregister(self.close)
-        for handle in self._hooks:
-            handle.remove()
+        self._arm(False)
         self._writer.close()
         if self._writer.error is not None:
             self._stop_on_error()
@@ -168,9 +168,9 @@ class Watcher:
             self._norms_now = torch._foreach_norm(self._params)
             tensors += self._norms_now
         if ratio and self._before is not None:
-            torch._foreach_sub_(self._before, self._params)  # (the copy is spent: before − now)
-            tensors += [*torch._foreach_norm(self._before), *self._before_norms]
-        vectors = self._buffers.reductions()
+            # ‖before − now‖ in one read of each, without writing the difference out
+            tensors += [torch.dist(b, p) for b, p in zip(self._before, self._params)] + [*self._before_norms]
+        vectors = self._buffers.reductions() if self._stats else []  # (only a step that took activations)
         plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else float(loss)
         if isinstance(loss, torch.Tensor):
             vectors.append(loss.detach().reshape(-1) if loss.numel() == 1 else _refuse_loss(loss))
@@ -180,12 +180,22 @@ class Watcher:
             grads=[name for name, _ in have],
             weighed=weighed,
             ratio=ratio,
-            buffers=list(self._buffers.used),
+            buffers=list(self._buffers.used) if self._stats else [],
             modules=list(self._stats.values()),
             values=_floats(tensors, vectors),
             loss=plain_loss,
             new_modules=self._new_modules(),
         )
+
+    def _arm(self, on: bool) -> None:
+        """Set the forward hooks that keep activations (for the coming step), or take them away."""
+        self._armed = on
+        if on and not self._hooks:
+            self._hooks = [m.register_forward_hook(hook) for m, hook in self._watched]
+        elif not on and self._hooks:
+            for handle in self._hooks:
+                handle.remove()
+            self._hooks = []
 
     def _activations_due(self, t: int) -> bool:
         """Whether step ``t`` records activation statistics: the first recorded step, and every
