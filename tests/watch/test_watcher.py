@@ -70,10 +70,17 @@ def test_recorded_norms_and_update_ratios_are_torchs_own(tmp_path, make, inputs)
     model, seen = make(), []
     with Watcher(model, tmp_path, update_every=1) as w:
         train(model, w, inputs, 4, seen=seen)
+    assert_norms_are_torchs(tmp_path, model, seen)
+    assert sorted(by_step(tmp_path, "update_ratios", "ratio")) == [2, 3, 4]
+
+
+def assert_norms_are_torchs(run_dir, model, seen):
+    """Every step's gradient norms, parameter norms, update ratios and loss in ``run_dir`` equal those computed
+    from ``seen`` (what :func:`train` collected), step by step."""
     names = [n for n, _ in model.named_parameters()]
-    grads, norms = by_step(tmp_path, "grad_norms"), by_step(tmp_path, "param_norms")
-    ratios = by_step(tmp_path, "update_ratios", "ratio")
-    assert sorted(grads) == sorted(norms) == [1, 2, 3, 4] and sorted(ratios) == [2, 3, 4]
+    grads, norms = by_step(run_dir, "grad_norms"), by_step(run_dir, "param_norms")
+    ratios = by_step(run_dir, "update_ratios", "ratio")
+    assert sorted(grads) == sorted(norms) == list(range(1, len(seen) + 1))
     for step, then in enumerate(seen, start=1):
         assert set(grads[step]) == set(names)
         for name in names:
@@ -83,8 +90,8 @@ def test_recorded_norms_and_update_ratios_are_torchs_own(tmp_path, make, inputs)
                 before = seen[step - 2]["params"][name]
                 expected = (then["params"][name] - before).norm().item() / before.norm().item()
                 assert ratios[step][name] == pytest.approx(expected, rel=1e-4)
-    losses = rows(tmp_path, "SELECT step, loss FROM steps ORDER BY step")
-    assert [s for s, _ in losses] == [1, 2, 3, 4]
+    losses = rows(run_dir, "SELECT step, loss FROM steps ORDER BY step")
+    assert [s for s, _ in losses] == list(range(1, len(seen) + 1))
     assert [v for _, v in losses] == pytest.approx([then["loss"] for then in seen], rel=1e-6)
 
 

@@ -7,30 +7,12 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from bpstudio.watch import Watcher  # noqa: E402
-from tests.watch.test_watcher import by_step, cnn, mlp, rows, train  # noqa: E402
+from tests.watch.test_watcher import assert_norms_are_torchs, cnn, mlp, rows, train  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
-
-
-def assert_norms_are_torchs(run_dir, model, seen):
-    names = [n for n, _ in model.named_parameters()]
-    grads, norms = by_step(run_dir, "grad_norms"), by_step(run_dir, "param_norms")
-    ratios = by_step(run_dir, "update_ratios", "ratio")
-    assert sorted(grads) == sorted(norms) == list(range(1, len(seen) + 1))
-    for step, then in enumerate(seen, start=1):
-        assert set(grads[step]) == set(names)
-        for name in names:
-            assert grads[step][name] == pytest.approx(then["grads"][name], rel=1e-5)
-            assert norms[step][name] == pytest.approx(then["params"][name].norm().item(), rel=1e-5)
-            if step > 1:
-                before = seen[step - 2]["params"][name]
-                expected = (then["params"][name] - before).norm().item() / before.norm().item()
-                assert ratios[step][name] == pytest.approx(expected, rel=1e-4)
-    losses = [v for _, v in rows(run_dir, "SELECT step, loss FROM steps ORDER BY step")]
-    assert losses == pytest.approx([then["loss"] for then in seen], rel=1e-6)
 
 
 @pytest.mark.parametrize("make, inputs", [(mlp, (8, 5)), (cnn, (6, 1, 8, 8))], ids=["mlp", "cnn"])
