@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bpstudio.core.backends import BACKENDS, DEVICES, DTYPES
 from bpstudio.core.data import Dataset
@@ -20,6 +21,9 @@ from bpstudio.core.io import presets, spec_io
 from bpstudio.core.io.fileio import write_atomic
 from bpstudio.core.limits import brief
 from bpstudio.core.spec import NetworkSpec
+
+if TYPE_CHECKING:
+    from bpstudio.core.session import Session
 
 EXIT_USAGE = 2
 NETWORK_HELP = "network file (or a preset name, see 'bpstudio presets')"
@@ -46,6 +50,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="numpy")
     parser.add_argument("--device", choices=DEVICES, default="cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="float64")
+
+
+def engine_session(args: argparse.Namespace, spec: NetworkSpec, data: Dataset, **settings: Any) -> Session:
+    """A session of ``spec`` on ``data`` with the engine the options of :func:`add_engine_options` chose."""
+    from bpstudio.core.session import Session
+
+    return Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype, **settings)
 
 
 def load_network(source: str) -> tuple[NetworkSpec, Path | None]:

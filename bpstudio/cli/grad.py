@@ -13,6 +13,7 @@ from bpstudio.cli.common import (
     add_engine_options,
     add_network_arguments,
     check_outputs,
+    engine_session,
     load_data,
     load_network,
     write_output,
@@ -29,12 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bpstudio.core.session import Session
-
     check_outputs(args.out)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base, all_of_it=True, network=args.network)
-    session = Session(spec, data, backend=args.backend, device=args.device, dtype=args.dtype)
+    session = engine_session(args, spec, data)
     trace = session.forward_backward()
     arrays = {"loss": np.float64(trace.loss)}
     arrays.update(session.gradients())

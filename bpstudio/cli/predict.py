@@ -19,6 +19,7 @@ from bpstudio.cli.common import (
     add_engine_options,
     add_network_arguments,
     check_outputs,
+    engine_session,
     load_data,
     load_network,
     write_output,
@@ -41,7 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bpstudio.core.datasets.files import SUFFIXES, load_file
-    from bpstudio.core.session import Session
 
     check_outputs(args.out)
     spec, base = load_network(args.network)
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         data = load_data(spec, args.data, base, all_of_it=True, network=args.network)
     # the targets play no part: labels 0 fit any loss and output width
     inputs = Dataset(data.X, np.zeros(len(data), dtype=np.int64), data.name)
-    session = Session(spec, inputs, backend=args.backend, device=args.device, dtype=args.dtype)
+    session = engine_session(args, spec, inputs)
     y = session.predict(data.X)
     buffer = io.BytesIO()
     np.savez(buffer, y=y)

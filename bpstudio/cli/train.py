@@ -23,6 +23,7 @@ from bpstudio.cli.common import (
     add_engine_options,
     add_network_arguments,
     check_outputs,
+    engine_session,
     load_data,
     load_network,
     write_output,
@@ -72,8 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bpstudio.core.session import Session
-
     if args.steps is None and args.epochs is None:
         raise BpstudioError("give --steps N or --epochs N (how long to train at most)")
     if args.steps is not None and args.steps < 1:
@@ -90,13 +89,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.metrics, args.save)
     spec, base = load_network(args.network)
     data = load_data(spec, args.data, base, network=args.network)
-    session = Session(
-        spec,
-        data,
-        backend=args.backend,
-        device=args.device,
-        dtype=args.dtype,
-        batch_size=args.batch_size if args.batch_size is not None else spec.batch_size,
+    session = engine_session(
+        args, spec, data, batch_size=args.batch_size if args.batch_size is not None else spec.batch_size
     )
     dense = [lid for lid in spec.active_order() if spec.layer(lid).type == "dense"]
     rows = []
