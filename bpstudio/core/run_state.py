@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from bpstudio.core.spec import VALUE_FIELDS, NetworkSpec
+from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec_rules import VALUE_FIELDS
 
 
 def fresh_optimizer_state() -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any
 from bpstudio.core.edit.colors import free_slot, pin_colors
 from bpstudio.core.edit.layout import COLUMN_GAP, free_spot, tidy_layout
 from bpstudio.core.errors import SpecError
-from bpstudio.core.spec import LAYER_TYPES, VALUE_FIELDS, Initializer, LayerSpec, NetworkSpec, number_array
+from bpstudio.core.spec import Initializer, LayerSpec, NetworkSpec, number_array
+from bpstudio.core.spec_rules import LAYER_TYPES, VALUE_FIELDS
 
 DEFAULT_UNITS = 4
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish")

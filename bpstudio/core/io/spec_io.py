@@ -18,7 +18,6 @@ from bpstudio.core.io.fileio import write_atomic
 from bpstudio.core.limits import brief, quoted
 from bpstudio.core.spec import (
     INITIALISERS,
-    LAYER_TYPES,
     XAVIER_UNIFORM,
     ZEROS,
     Initializer,
@@ -27,9 +26,9 @@ from bpstudio.core.spec import (
     OptimizerSpec,
     Schedule,
     _require_finite,
-    check_layer_id,
     number_array,
 )
+from bpstudio.core.spec_rules import LAYER_TYPES, check_layer_id
 
 FORMAT = "bpstudio-network"
 VERSION = 2  # the newest version read; a network is written as the oldest version that holds it

@@ -25,7 +25,8 @@ import numpy as np
 
 from bpstudio.core.optim import fresh_counters
 from bpstudio.core.run_state import RunState
-from bpstudio.core.spec import VALUE_FIELDS, LayerSpec, NetworkSpec
+from bpstudio.core.spec import LayerSpec, NetworkSpec
+from bpstudio.core.spec_rules import VALUE_FIELDS
 
 Shape = tuple[int, ...]
 COUNTERS = tuple(fresh_counters())  # the optimizer's counters (schedule position, clipping tallies), packed last
