@@ -44,6 +44,7 @@ class Actions:
     recent_menu: QMenu
     speed: QComboBox
     phase_label: QLabel
+    network_menus: tuple[QMenu, ...] = ()  # the tools that work on the open network (off while a run is shown)
 
     def stepping(self) -> tuple[QAction, ...]:
         return (self.forward, self.backward, self.update, self.step, self.epoch, self.reset, self.gradcheck)
@@ -165,7 +166,7 @@ def _menus(w: MainWindow, a: Actions) -> None:
     about = _action(w, "&About bpstudio", lambda: _show_about(w), tip="Version, backends and system details")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     help_menu.addAction(about)
-    tools_menu.add_menus(w, bar, file_menu, a.quit, help_menu)
+    a.network_menus = tools_menu.add_menus(w, bar, file_menu, a.quit, help_menu)
 
 
 def _open_example(w: MainWindow, speed: QComboBox, name: str) -> None:

@@ -501,6 +501,8 @@ class MainWindow(QMainWindow):
                 action.setEnabled(False)
         a.play.setEnabled(not watched)
         a.speed.setEnabled(not watched)
+        for menu in a.network_menus:  # (they would work on the network hidden under the run)
+            menu.menuAction().setEnabled(not watched)
 
     def _update_phase_label(self) -> None:
         doc = self.document

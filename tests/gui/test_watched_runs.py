@@ -76,10 +76,14 @@ def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, win
     a = window.window_actions
     assert not any(action.isEnabled() for action in (*a.stepping(), a.play, a.undo, a.redo))
     assert not window.training_panel.isEnabled()
+    titles = {menu.title() for menu in a.network_menus}
+    assert titles == {"&Tools", "E&xport and import"}  # (they work on the network hidden under the run)
+    assert not any(menu.menuAction().isEnabled() for menu in a.network_menus)
     # a network opened afterwards gets its place and its controls back
     open_example(qtbot, window, "xor")
     assert not window.runs.active and window.canvas.isVisible() and not window.run_panel.isVisible()
     assert a.step.isEnabled() and a.play.isEnabled() and window.training_panel.isEnabled()
+    assert all(menu.menuAction().isEnabled() for menu in a.network_menus)
     assert "watched run" not in window.windowTitle()
     assert window.docks["data"].isVisible() and window.docks["inspector"].isVisible()
     assert window.gradient_plot.history is window.document.history

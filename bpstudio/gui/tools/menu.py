@@ -96,8 +96,11 @@ def _fill(window: MainWindow, menu: QMenu, entries: tuple) -> None:
     menu.setToolTipsVisible(True)
 
 
-def add_menus(window: MainWindow, bar: QMenuBar, file_menu: QMenu, before: QAction, help_menu: QMenu) -> None:
-    """File ▸ Export and import (above ``before``), a Tools menu before Help, and the walkthrough under Help."""
+def add_menus(
+    window: MainWindow, bar: QMenuBar, file_menu: QMenu, before: QAction, help_menu: QMenu
+) -> tuple[QMenu, QMenu]:
+    """File ▸ Export and import (above ``before``), a Tools menu before Help, and the walkthrough under Help.
+    Returns the menus whose entries work on the open network (Export and import, Tools)."""
     exports = QMenu("E&xport and import", file_menu)
     _fill(window, exports, EXPORTS)
     file_menu.insertMenu(before, exports)
@@ -107,3 +110,4 @@ def add_menus(window: MainWindow, bar: QMenuBar, file_menu: QMenu, before: QActi
     bar.insertMenu(help_menu.menuAction(), tools)
     _fill(window, help_menu, (WALKTHROUGH, LESSON, None))
     help_menu.insertActions(help_menu.actions()[0], help_menu.actions()[-3:])  # (the walkthroughs first)
+    return exports, tools
