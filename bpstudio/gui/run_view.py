@@ -43,6 +43,7 @@ class RunViewer(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(TAIL_MS)
         self.timer.timeout.connect(self.refresh)
+        self._part_due = False  # the next part of a long run is to be read in the next turn of the event loop
 
     @property
     def active(self) -> bool:
@@ -59,6 +60,7 @@ class RunViewer(QObject):
         self.run, self.folder, self.problem = run, str(Path(folder).resolve()), ""
         if not run.finished:
             self.timer.start()
+        self._read_on()
         self.changed.emit()
 
     def close(self) -> None:
@@ -81,17 +83,32 @@ class RunViewer(QObject):
             return 0
         if self.run.finished:
             self.timer.stop()
+        self._read_on()
         if new or self.run.finished:
             self.changed.emit()
         return new
+
+    def _read_on(self) -> None:
+        """A long run is read a part at a time, each in its own turn of the event loop: the window answers
+        meanwhile and the plots grow as the parts come in."""
+        if self.run is not None and not self.run.caught_up and not self._part_due:
+            self._part_due = True
+            QTimer.singleShot(0, self, self._read_part)
+
+    def _read_part(self) -> None:
+        self._part_due = False
+        self.refresh()
 
     def colors(self) -> dict[str, QColor]:
         return layer_colors(self.run.layer_ids) if self.run is not None else {}
 
     def state(self) -> str:
-        """ "live", "finished" or "not read" (the database could no longer be read)."""
+        """ "live", "finished", "reading" (a long run's first steps are shown while the rest is read) or "not
+        read" (the database could no longer be read)."""
         if self.problem:
             return "not read"
+        if self.run is not None and not self.run.caught_up:
+            return "reading"
         return "finished" if self.run is not None and self.run.finished else "live"
 
     def summary(self) -> str:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
+from bpstudio.core.record import run_history
 from bpstudio.core.record.history import gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
 from tests.gui.driving import menu, open_example, settle
@@ -87,6 +89,28 @@ def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, win
     assert "watched run" not in window.windowTitle()
     assert window.docks["data"].isVisible() and window.docks["inspector"].isVisible()
     assert window.gradient_plot.history is window.document.history
+
+
+def test_a_long_run_opens_at_once_and_its_steps_come_in_parts_while_the_window_answers(
+    qtbot, window, dialogs, monkeypatch, tmp_path
+):
+    """A run of many steps is not read in one go on the GUI thread: the first part shows at once ("reading" in
+    the title), the rest comes a part per turn of the event loop, and other events are served in between."""
+    vanishing_run(tmp_path / "run", steps=30)  # 8 parameters and 7 modules: 16 rows a step
+    monkeypatch.setattr(run_history, "READ_ROWS", 4 * 16)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "run")))
+    shown = []
+    window.runs.changed.connect(lambda: shown.append(len(window.runs.history.steps()) if window.runs.active else 0))
+    menu(window, "File", "Open run…").trigger()
+    assert window.runs.state() == "reading" and "(reading)" in window.windowTitle()
+    assert len(curve_data(window.loss_plot.train_curve)[0]) == 4
+    served = []
+    QTimer.singleShot(0, lambda: served.append(len(window.runs.history.steps())))  # another event meanwhile
+    qtbot.waitUntil(lambda: window.runs.state() == "finished")
+    settle(qtbot)
+    assert shown == [4, 8, 12, 16, 20, 24, 28, 30] and served and served[0] < 30
+    qtbot.waitUntil(lambda: len(curve_data(window.loss_plot.train_curve)[0]) == 30)  # (the plots' next tick)
+    assert window.windowTitle() == "run — watched run (finished) — bpstudio"
 
 
 def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(

@@ -17,6 +17,7 @@ from bpstudio.core.record.history import DEFAULT_CAPACITY, TrainingHistory
 from bpstudio.core.record.watched_run import WatchedRun
 
 MODEL_LAYER = "(model)"  # the history's name for parameters the model holds itself, outside any submodule
+READ_ROWS = 40_000  # about how many database rows one read takes in: a long run is read in parts of this size
 
 
 def layer_id(layer: str) -> str:
@@ -26,10 +27,13 @@ def layer_id(layer: str) -> str:
 
 class RunHistory:
     """The run in ``run_dir`` and a history following it; raises RunError as WatchedRun does. :meth:`close`
-    when done."""
+    when done. Each read takes in at most about ``read_rows`` database rows (at least one step), so a long run
+    is read over several calls of :meth:`refresh` (:attr:`caught_up` says when it has all there was)."""
 
-    def __init__(self, run_dir: str | Path, capacity: int = DEFAULT_CAPACITY):
-        self.run = WatchedRun(run_dir)
+    def __init__(self, run_dir: str | Path, capacity: int = DEFAULT_CAPACITY, read_rows: int | None = None):
+        self.run = WatchedRun(run_dir, limit=0)
+        self.read_rows = READ_ROWS if read_rows is None else read_rows
+        self.run.refresh(self._steps_per_read())
         self.capacity = capacity
         self._layers: tuple[str, ...] = ()
         self.history = TrainingHistory((), capacity)
@@ -45,13 +49,26 @@ class RunHistory:
 
     @property
     def finished(self) -> bool:
-        return self.run.info.finished
+        """The run ended (its watcher was closed) and every step of it is read."""
+        return self.run.info.finished and self.run.caught_up
+
+    @property
+    def caught_up(self) -> bool:
+        """The last read reached the last step recorded then."""
+        return self.run.caught_up
 
     def refresh(self) -> int:
-        """Load the steps recorded since the last call and record them into the history; how many."""
-        new = self.run.refresh()
+        """Load the steps recorded since the last call (at most one read's worth) and record them into the
+        history; how many."""
+        new = self.run.refresh(self._steps_per_read())
         self._feed()
         return new
+
+    def _steps_per_read(self) -> int:
+        """Steps in one read: a step has a row per parameter with a gradient and per watched module, and one of
+        its own (the parameter norms and update ratios of every tenth step add little)."""
+        per_step = 1 + len(self.run.info.parameters) + len(self.run.modules)
+        return max(1, self.read_rows // per_step)
 
     def _feed(self) -> None:
         run = self.run

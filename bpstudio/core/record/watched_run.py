@@ -82,9 +82,11 @@ class _Columns:
 
 class WatchedRun:
     """The run in ``run_dir``; a missing folder, a folder without a run or a database that is not one raises
-    :class:`~bpstudio.core.io.run_db.RunError` naming it. :meth:`close` it (or use ``with``) when done."""
+    :class:`~bpstudio.core.io.run_db.RunError` naming it. :meth:`close` it (or use ``with``) when done. It reads
+    the steps recorded so far at once, or with ``limit`` at most that many (0: only what the run says about itself
+and its modules; :meth:`refresh` reads on)."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, limit: int | None = None):
         self.path = run_db.db_path(run_dir)
         self._conn = run_db.open_run(run_dir)
         self._count = 0  # steps loaded
@@ -93,7 +95,8 @@ class WatchedRun:
         self.modules: tuple[Module, ...] = ()
         self.broken: dict[str, tuple[int, str]] = {}  # parameter -> (first step, "nan"/"inf") its gradient norm broke
         self.info = self._read_info()
-        self.refresh()
+        self.caught_up = False  # whether the last read reached the last step recorded then
+        self.refresh(limit)
 
     def close(self) -> None:
         self._conn.close()
@@ -106,9 +109,10 @@ class WatchedRun:
 
     # --- reading -------------------------------------------------------------------------------------------
 
-    def refresh(self) -> int:
-        """Load the steps recorded since the last call (whole steps only, read in one transaction); returns how
-        many. A database that became unreadable raises RunError."""
+    def refresh(self, limit: int | None = None) -> int:
+        """Load the steps recorded since the last call, or the first ``limit`` of them (whole steps only, read in
+        one transaction); returns how many, and sets :attr:`caught_up`. A long run read in parts keeps each read
+        short (a reader on a GUI thread stays responsive). A database that became unreadable raises RunError."""
         last = int(self.steps[-1]) if len(self.steps) else 0
         try:
             self._conn.execute("BEGIN")
@@ -116,8 +120,11 @@ class WatchedRun:
                 self.info = self._read_info()
                 self._read_modules()
                 new = self._conn.execute(
-                    "SELECT step, loss, seconds FROM steps WHERE step > ? ORDER BY step", (last,)
+                    "SELECT step, loss, seconds FROM steps WHERE step > ? ORDER BY step LIMIT ?",
+                    (last, -1 if limit is None else limit + 1),  # (one more than asked: are there more?)
                 ).fetchall()
+                self.caught_up = limit is None or len(new) <= limit
+                new = new if limit is None else new[:limit]
                 if new:
                     self._append(new, last)
             finally:

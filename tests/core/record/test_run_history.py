@@ -64,3 +64,26 @@ def test_a_run_opened_before_its_first_step_follows_the_order_its_layers_ran_in(
     assert fed.layer_ids == ("a", "b")
     assert fed.history.grad_norms("a").tolist() == [3.0] and fed.history.steps().tolist() == [1]
     fed.close()
+
+
+def test_a_long_run_is_read_in_parts_that_add_up_to_the_whole(tmp_path):
+    """Each read takes in about ``read_rows`` rows (here 10 rows: 1 step row + 4 gradient rows + 3 modules → 1
+    step per 8 rows); the parts, read on until caught up, give the history a single read gives."""
+    b = RunBuilder(tmp_path, PARAMS, MODULES)
+    for step in range(1, 8):
+        b.step(step, 1.0 / step, grads(step))
+    b.finish()
+    whole = RunHistory(tmp_path)
+    assert whole.caught_up and whole.finished and len(whole.history.steps()) == 7
+    parts = RunHistory(tmp_path, read_rows=17)  # 17 // 8 = 2 steps per read
+    reads = [len(parts.history.steps())]
+    while not parts.caught_up:
+        assert not parts.finished  # (the run ended, but not all of it is read yet)
+        reads.append(parts.refresh())
+    assert reads == [2, 2, 2, 1] and parts.finished and parts.refresh() == 0
+    for series in ("steps", "losses"):
+        np.testing.assert_array_equal(getattr(parts.history, series)(), getattr(whole.history, series)())
+    for layer in whole.history.layer_ids:
+        np.testing.assert_array_equal(parts.history.grad_norms(layer), whole.history.grad_norms(layer))
+    whole.close()
+    parts.close()
