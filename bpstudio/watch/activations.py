@@ -39,13 +39,17 @@ def sample_count(y: torch.Tensor) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """How one module's outputs of one shape go into its rows: its output's first ``count`` samples are copied
+    """How one module's outputs of one shape, precision and device go into its rows: its output's first ``count``
+    samples are copied
     into ``out`` (a view of its row shaped like them; ``count`` None: the whole output; 0: a sample is larger than
     the row, which takes the first :data:`SAMPLED` entries of the output), its extra figures into
-    ``extra`` (a view of its extra row, or None; ``whole_extra``: it holds all of them, so a reduction can write
-    into it directly), and ``watched`` says where they sit for the step."""
+    ``extra`` (a view of its extra row, or None; ``whole_extra``: it holds all of them in the output's precision
+    on its device, so a reduction can write into it directly), and ``watched`` says where they sit for the
+    step."""
 
     shape: torch.Size
+    dtype: torch.dtype
+    device: torch.device
     generation: int
     count: int | None
     out: torch.Tensor
@@ -90,8 +94,13 @@ class Buffers:
                 row.zero_()
                 extra_view = row.narrow(0, 0, size)
                 watched = Watched(name, b, r, entries, er, size, kind)
-        whole_extra = extra is not None and extra.numel() <= SAMPLED
-        return Plan(y.shape, self.generation, count, shaped, extra_view, whole_extra, watched)
+        whole_extra = (
+            extra_view is not None
+            and extra is not None
+            and extra.numel() <= SAMPLED
+            and (extra_view.dtype, extra_view.device) == (y.dtype, y.device)
+        )
+        return Plan(y.shape, y.dtype, y.device, self.generation, count, shaped, extra_view, whole_extra, watched)
 
     def reductions(self) -> list[torch.Tensor]:
         """Per buffer, its rows' sums, L2 norms and L2 norms of their signs, one after the other (1-D)."""

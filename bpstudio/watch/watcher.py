@@ -243,7 +243,13 @@ class Watcher:
             if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
                 return
             y = output.detach()
-            if plan is None or plan.shape != y.shape or plan.generation != buffers.generation:
+            if (
+                plan is None
+                or plan.shape != y.shape
+                or plan.generation != buffers.generation
+                or plan.dtype != y.dtype
+                or plan.device != y.device
+            ):
                 plan = self._first_sight(name, kind, y, extra_of(y, inputs))
             count = plan.count
             plan.out.copy_(y if count is None else y.narrow(0, 0, count) if count else y.reshape(-1)[:SAMPLED])

@@ -351,3 +351,31 @@ def test_a_sample_larger_than_the_row_is_summed_over_its_first_entries_and_many_
     (last,) = rows(tmp_path, "SELECT mean FROM activations WHERE module = '1.19' AND step = 2")[0]
     assert last == pytest.approx(captured["last"].mean().item(), rel=1e-5)
     assert rows(tmp_path, "SELECT count(*) FROM activations WHERE step = 2") == [(23,)]  # (Flatten passes its input on)
+
+
+def test_half_precision_outputs_and_a_model_changing_precision_mid_run_are_recorded_as_they_are(tmp_path):
+    """A bfloat16 model's statistics (summed in float32) and, after ``model.double()``, the float64 model's:
+    each equal to its own outputs."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).to(torch.bfloat16)
+    with torch.no_grad():
+        model[0].bias[:2] = -100.0
+    captured = {}
+    model[1].register_forward_hook(lambda m, i, o: captured.update(y=o.detach().double()))
+    expected = {}
+    with Watcher(model, tmp_path, activations_every=1) as w:
+        for step, dtype in enumerate((torch.bfloat16, torch.bfloat16, torch.float64), start=1):
+            model.to(dtype)
+            loss = model(torch.randn(7, 5, dtype=dtype)).square().mean()
+            loss.backward()
+            w.step(loss)
+            y = captured["y"]
+            expected[step] = (y.mean().item(), y.std(correction=0).item(), (y == 0).all(dim=0).double().mean().item())
+    got = {
+        s: (m, sd, d)
+        for s, m, sd, d in rows(tmp_path, "SELECT step, mean, std, dead_fraction FROM activations WHERE module = '1'")
+    }
+    for step, (mean, std, dead) in expected.items():
+        assert got[step][0] == pytest.approx(mean, rel=1e-5, abs=1e-6)
+        assert got[step][1] == pytest.approx(std, rel=1e-4)
+        assert got[step][2] == pytest.approx(dead) and dead >= 2 / 6
