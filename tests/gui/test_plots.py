@@ -348,3 +348,27 @@ def test_a_deep_sigmoid_run_shows_its_first_layers_far_below_the_last(qtbot, bat
     else:
         assert np.all(first < last - 4)  # mini-batches keep the gap open all run long
         assert plot.ratio_label.text().endswith("— vanishing")
+
+
+def drawn_ticks(axis, values, spacing):
+    """The tick texts the axis draws for ``values`` (as its drawing does: with the scale it applies)."""
+    return axis.tickStrings(values, axis.autoSIPrefixScale * axis.scale, spacing)
+
+
+def test_a_loss_of_0_7_reads_0_7_even_when_the_font_changes_while_it_is_shown(qtbot):
+    """A new font (presentation mode, a small screen) restyles the axes while the loss sits between 0.5 and 0.9:
+    the ticks still read 0.5 … 0.9 and the label "loss", never 500 … 900 with the scale hidden."""
+    h = TrainingHistory(LAYERS)
+    for step in range(1, 41):
+        h.record(step, 0.7 + 0.15 * math.sin(step), {lid: 0.1 for lid in LAYERS})
+    plot = shown(qtbot, LossPlot())
+    plot.set_history(h)
+    settle(qtbot)
+    axis = plot.loss_item.getAxis("left")
+    assert 0.5 <= axis.range[0] and axis.range[1] <= 0.9
+    font = QFont(plot.font())
+    font.setPointSizeF(18)
+    plot.setFont(font)
+    settle(qtbot)
+    assert drawn_ticks(axis, [0.5, 0.7, 0.9], 0.1) == ["0.5", "0.7", "0.9"]
+    assert ">loss" in axis.labelString() and "(x" not in axis.labelString()

@@ -31,6 +31,7 @@ from bpstudio.core.tools.boundary import Surface, decode_classes, grid, hard_reg
 from bpstudio.core.tools.image_samples import SampleReadings, shown_samples, shows_images
 from bpstudio.gui.colors import LAYER_PALETTE, NEGATIVE, NEUTRAL, POSITIVE, signed_color
 from bpstudio.gui.flow_layout import GroupFlowLayout
+from bpstudio.gui.plots.history_plot import plain_numbers
 from bpstudio.gui.plots.point_picker import PointPicker
 from bpstudio.gui.plots.samples_view import SamplesView
 from bpstudio.gui.qt_utils import format_number
@@ -94,6 +95,7 @@ class DataPlot(QWidget):
             font = axis.font()
             font.setPointSize(10)  # readable on a projector
             axis.setStyle(tickFont=font)
+            plain_numbers(axis)  # (Mazur's inputs 0.05 and 0.1 read so, not 50 and 100 "(x0.001)")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
         self.plot.addItem(self.image)

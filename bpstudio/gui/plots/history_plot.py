@@ -52,14 +52,24 @@ def point_size(font: QFont) -> float:
     return font.pointSizeF() if font.pointSizeF() > 0 else 10.0
 
 
+def plain_numbers(axis: pg.AxisItem) -> None:
+    """Ticks in plain numbers, whatever the range: "loss (x0.001)" over 500 … 900 reads worse than 0.5 … 0.9,
+    and a label cut short hides the scale altogether."""
+    axis.enableAutoSIPrefix(False)
+    # (pyqtgraph's enableAutoSIPrefix(False) still picks a prefix for the range shown at that moment and keeps it)
+    axis.autoSIPrefixScale, axis.labelUnitPrefix = 1.0, ""
+    axis.picture = None
+
+
 def style_axis(axis: pg.AxisItem, font: QFont, label: str | None = None) -> None:
     """Dark ticks and label in the widget's font, so the axis stays legible on a projector."""
     axis.setPen(pg.mkPen(INK))
     axis.setTextPen(pg.mkPen(INK))
     axis.setTickFont(font)
-    axis.enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than plain numbers
-    if label is not None:
-        axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
+    plain_numbers(axis)
+    if label is None:
+        label = axis.labelText
+    axis.setLabel(label, **{"color": INK, "font-size": f"{LABEL_SCALE * point_size(font):g}pt"})
 
 
 def style_color_bar(bar: pg.ColorBarItem, font: QFont, label: str, widest: str = "0.000") -> None:
