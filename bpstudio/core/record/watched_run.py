@@ -82,9 +82,9 @@ class _Columns:
 
 class WatchedRun:
     """The run in ``run_dir``; a missing folder, a folder without a run or a database that is not one raises
-        :class:`~bpstudio.core.io.run_db.RunError` naming it. :meth:`close` it (or use ``with``) when done. It reads
-        the steps recorded so far at once, or with ``limit`` at most that many (0: only what the run says about itself
-    and its modules; :meth:`refresh` reads on)."""
+    :class:`~bpstudio.core.io.run_db.RunError` naming it. :meth:`close` it (or use ``with``) when done. It reads
+    the steps recorded so far at once, or with ``limit`` at most that many (0: only what the run says about
+    itself and its modules; :meth:`refresh` reads on)."""
 
     def __init__(self, run_dir: str | Path, limit: int | None = None):
         self.path = run_db.db_path(run_dir)
