@@ -40,12 +40,11 @@ def sample_count(y: torch.Tensor) -> int:
 @dataclass(frozen=True)
 class Plan:
     """How one module's outputs of one shape, precision and device go into its rows: its output's first ``count``
-    samples are copied
-    into ``out`` (a view of its row shaped like them; ``count`` None: the whole output; 0: a sample is larger than
-    the row, which takes the first :data:`SAMPLED` entries of the output), its extra figures into
-    ``extra`` (a view of its extra row, or None; ``whole_extra``: it holds all of them in the output's precision
-    on its device, so a reduction can write into it directly), and ``watched`` says where they sit for the
-    step."""
+    samples are copied into ``out`` (a view of its row shaped like them; ``count`` None: the whole output; 0: a
+    sample is larger than the row, which takes the first :data:`SAMPLED` entries of the output), its extra
+    figures into ``extra`` (a view of its extra row, or None; ``whole_extra``: it holds all of them in the
+    output's precision on its device, so a reduction can write into it directly), and ``watched`` says where they
+    sit for the step."""
 
     shape: torch.Size
     dtype: torch.dtype
