@@ -5,6 +5,7 @@ recomputed here from the run's own record — and the earlier runs stay on the p
 import math
 
 import numpy as np
+from PySide6.QtWidgets import QDockWidget
 
 from bpstudio.core.io import presets
 from bpstudio.core.tools import vanishing_lesson as vl
@@ -85,3 +86,19 @@ def test_pausing_a_lesson_run_says_so(qtbot, window):
     assert panel.note.isVisible() and "paused after" in panel.note.text()
     steps = w.document.session.step_count
     assert f"{steps} of {vl.STEPS}" in panel.note.text()
+
+
+def test_the_lesson_after_the_mazur_walkthrough_has_the_plots_it_points_at(qtbot, window, dialogs):
+    """A student goes from the Mazur walkthrough (which had the plots put away for its first step) straight to
+    the vanishing-gradients lesson: the Mazur panel goes, and the loss and gradient plots the lesson talks about
+    are on screen."""
+    w = window
+    menu(w, "Help", "The Mazur walkthrough").trigger()
+    settle(qtbot)
+    walkthrough = w.findChild(QDockWidget, "walkthrough_dock")
+    assert walkthrough.isVisible() and not w.docks["gradients"].isVisible()
+    menu(w, "Help", "The vanishing-gradients walkthrough").trigger()
+    settle(qtbot)
+    assert w.findChild(LessonPanel).isVisible() and not walkthrough.isVisible()
+    assert w.docks["gradients"].isVisible() and w.docks["loss"].isVisible()
+    assert "plot of the gradients per layer" in w.findChild(LessonPanel).current_text()

@@ -21,6 +21,7 @@ from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import presets
 from bpstudio.core.tools.vanishing_lesson import LessonStop, RunSummary, lesson, summarize
 from bpstudio.gui.tools.lecture_page import LectureLook, LecturePage
+from bpstudio.gui.tools.walkthrough_panel import PLOTS, WalkthroughDock
 from bpstudio.gui.training import DEFAULT_SPEED
 
 if TYPE_CHECKING:
@@ -199,6 +200,11 @@ def open_lesson(window: MainWindow) -> LessonPanel:
         dock.toggleViewAction().toggled.connect(lambda shown: _make_room(window, placed, shown))
         return placed
 
+    mazur = window.tools.get(WalkthroughDock)
+    if mazur is not None and mazur.dock.isVisible():  # (it put the plots away for Mazur's first step; closing
+        mazur.dock.close()  # it brings them back: the lesson is about them)
+    for key in PLOTS:
+        window.docks[key].show()
     placed = window.tools.get_or_make(LessonDock, place)
     placed.dock.show()
     placed.dock.raise_()
