@@ -83,7 +83,8 @@ def test_torchs_weights_only_refusal_is_kept_whole(capsys, tmp_path):
     code, out, err = run(capsys, "import", presets.path("xor"), "--state-dict", path, "--out", tmp_path / "out.json")
     line = assert_one_line_error(err)
     assert code == 2
-    assert "it holds Python objects besides tensors, which bpstudio does not load" in line
+    assert "it holds Python objects besides tensors (a whole model saved with torch.save(model)?)" in line
+    assert "which bpstudio does not load: save model.state_dict() instead" in line
     assert (
         "but it can result in arbitrary code execution. Do it only if you got the file from a trusted source." in line
     )

@@ -257,11 +257,16 @@ def _torch_reason(exc: Exception) -> str:
     if not words:
         return type(exc).__name__
     if "weights only load failed" in words.lower():
-        return f"it holds Python objects besides tensors, which bpstudio does not load. PyTorch says: {words}"
+        return (
+            "it holds Python objects besides tensors (a whole model saved with torch.save(model)?), which bpstudio "
+            f"does not load: save model.state_dict() instead. PyTorch says: {words}"
+        )
     return words
 
 
-def _read_torch_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+def read_torch_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    """The names → tensors a PyTorch file holds (``torch.load(weights_only=True)``: no arbitrary objects; also
+    from a checkpoint that keeps them under "state_dict" or "model_state_dict"); a BpstudioError says why not."""
     try:
         import torch
     except ImportError:
@@ -328,7 +333,7 @@ def params_from_state_dict(
 def load_state_dict(spec: NetworkSpec, path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Parameters for ``spec`` from a PyTorch ``state_dict`` file (``torch.save(model.state_dict(), path)``),
     read with ``torch.load(weights_only=True)``; see :func:`params_from_state_dict`."""
-    return params_from_state_dict(spec, _read_torch_file(path), f"'{Path(path).name}'")
+    return params_from_state_dict(spec, read_torch_file(path), f"'{Path(path).name}'")
 
 
 # --- metrics and traces for notebooks -------------------------------------------------------------------

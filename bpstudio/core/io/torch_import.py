@@ -31,6 +31,7 @@ import numpy as np
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import spec_io
+from bpstudio.core.io.export_torch import read_torch_file
 from bpstudio.core.io.fitting_data import fitting_data
 from bpstudio.core.spec import NetworkSpec
 
@@ -54,22 +55,24 @@ def load_factory(target: str) -> Any:
     if not callable(factory):
         raise TorchImportError(f"'{module_name}' has no function or class '{factory_name}'")
     try:
-        return factory()
+        model = factory()
     except Exception as exc:
         raise TorchImportError(f"calling {target}() raised {type(exc).__name__}: {exc}") from None
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        raise TorchImportError(f"{target}() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
 def load_state_dict_into(model: Any, path: str) -> None:
     """Load a ``state_dict`` file into ``model`` (``torch.load(weights_only=True)``: no arbitrary objects)."""
-    import torch
-
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
+        state = read_torch_file(path)
+    except BpstudioError as exc:
+        raise TorchImportError(str(exc)) from None
+    try:
         model.load_state_dict(state)
-    except FileNotFoundError:
-        raise TorchImportError(f"state_dict file '{path}' not found") from None
     except Exception as exc:
         words = " ".join(str(exc).split())
         raise TorchImportError(f"cannot load '{path}' into the module: {words}") from None
@@ -372,6 +375,11 @@ def import_module(model: Any, loss: str = "mse", name: str | None = None) -> Net
             f"parameters no layer of the forward pass uses: {', '.join(unused[:5])}"
             f"{' …' if len(unused) > 5 else ''} (bpstudio keeps only what the output is computed from)"
         )
+    frozen = {key for key, p in model.named_parameters() if not p.requires_grad}
+    for lid, layer in layers.items():  # (requires_grad=False: the file's "frozen", which training leaves alone)
+        names = [p for p in ("weight", "bias") if f"{lid}.{p}" in frozen]
+        if names:
+            layer["frozen"] = names
     raw = {
         "format": spec_io.FORMAT,
         "version": spec_io.VERSION,

@@ -275,3 +275,37 @@ def test_a_module_on_the_gpu_imports_as_its_cpu_copy_and_trains_there_with_its_g
     assert trace.loss == pytest.approx(loss, rel=1e-9)
     for name, grad in grads.items():
         np.testing.assert_allclose(session.gradients()[name], grad, **TIGHT, err_msg=name)
+
+
+def test_frozen_parameters_come_in_frozen_and_training_leaves_them(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    model[0].weight.requires_grad_(False)
+    model[2].bias.requires_grad_(False)
+    spec = import_module(model, "mse")
+    assert spec.layer("0").frozen == {"weight"} and spec.layer("2").frozen == {"bias"}
+    rng = np.random.default_rng(0)
+    session = Session(spec, Dataset(rng.normal(size=(8, 3)), rng.normal(size=(8, 2))))
+    before = session.params_numpy()
+    session.run(3)
+    after = session.params_numpy()
+    np.testing.assert_array_equal(after["0.weight"], before["0.weight"])
+    np.testing.assert_array_equal(after["2.bias"], before["2.bias"])
+    assert not np.array_equal(after["2.weight"], before["2.weight"])
+
+
+def test_a_factory_that_returns_no_module_and_a_whole_pickled_model_are_said_plainly(capsys, tmp_path, monkeypatch):
+    (tmp_path / "odd.py").write_text(
+        "import torch\n"
+        "def number():\n    return 42\n"
+        "def net():\n    return torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))\n"
+    )
+    torch.save(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)), tmp_path / "whole.pt")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "import", "--torch", "odd:number", "--out", tmp_path / "n.json")
+    assert code == 2 and "odd:number() returned int, not a torch.nn.Module" in err
+    code, _, err = run(
+        capsys, "import", "--torch", "odd:net", "--state-dict", tmp_path / "whole.pt", "--out", tmp_path / "n.json"
+    )
+    assert code == 2 and "a whole model saved with torch.save(model)?" in err and "save model.state_dict()" in err
+    assert not (tmp_path / "n.json").exists()
