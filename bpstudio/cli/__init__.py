@@ -9,6 +9,7 @@ share is in :mod:`bpstudio.cli.common`. Invalid input exits with status 2 and on
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,14 +53,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     known = {module.NAME for module in COMMANDS}
     if first not in known and not first.startswith("-") and (Path(first).suffix or _exists(first)):
         words.insert(0, gui.NAME)  # `bpstudio run.json` opens the file in the app, as a file manager calls it
+    elif first not in known and _looks_like_a_path(first):  # (not a misspelt command: argparse says those)
+        print(f"bpstudio: error: '{first}' does not exist (no file or run folder to open there)", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(words)
     command = next((module for module in COMMANDS if module.NAME == args.command), gui)
     try:
         code: int = command.run(args)
+        sys.stdout.flush()
     except BpstudioError as exc:
         print(f"bpstudio: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`bpstudio runs DIR | head -1`): stop quietly, as tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return code
+
+
+def _looks_like_a_path(word: str) -> bool:
+    return "/" in word or os.sep in word or word.startswith((".", "~"))
 
 
 def _exists(path: str) -> bool:

@@ -40,9 +40,10 @@ def headline(run: WatchedRun) -> str:
         return f"{info.model_class}: no step recorded yet ({every}); {state}"
     loss = run.losses()[-1]
     window = f"figures over the last {min(TAIL, len(run))} recorded steps"
+    loss_text = "nan (not a number: the run diverged)" if math.isnan(loss) else _number(loss)
     return (
         f"{info.model_class}: {len(run)} steps recorded ({every}), the last step {run.steps[-1]} with loss "
-        f"{_number(loss)}; {state}; {window}"
+        f"{loss_text}; {state}; {window}"
     )
 
 

@@ -109,6 +109,7 @@ class Watcher:
         self._start = time.perf_counter()
         self._closed = False
         self._warned = False
+        self._warned_no_grads = False  # (said once: a loop calling step() where no gradient is there)
         atexit.register(self.close)
 
     # --- the loop's calls ------------------------------------------------------------------------------------
@@ -161,6 +162,14 @@ class Watcher:
 
     def _sample(self, t: int, loss: torch.Tensor | float | None) -> Sample:
         have = [(name, g) for name, p in zip(self.names, self._params) if (g := p.grad) is not None]
+        if not have and self._params and not self._warned_no_grads:
+            self._warned_no_grads = True
+            warnings.warn(
+                f"bpstudio.watch: at step {t} no parameter has a gradient, so none is recorded: call "
+                "watcher.step() after loss.backward() and before the next zero_grad()",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         tensors: list[torch.Tensor] = [*torch._foreach_norm([g for _, g in have])] if have else []
         weighed = t % self.update_every == 0 and bool(self._params)  # parameter norms and update ratios, now
         ratio = weighed and self._before is not None

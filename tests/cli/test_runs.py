@@ -140,3 +140,22 @@ def test_runs_needs_a_folder(capsys):
     code, out, err = run(capsys, "runs")
     assert code == 2
     assert_one_line_error(err, r"bpstudio: error: the following arguments are required: RUN_DIR")
+
+
+def test_a_diverged_run_says_so_in_its_headline(capsys, tmp_path):
+    b = RunBuilder(tmp_path, {"0.weight": "0"}, [("0", "Linear", None)], model_class="M")
+    b.step(1, 0.5, {"0.weight": 1.0})
+    b.step(2, float("nan"), {"0.weight": float("nan")})
+    b.finish()
+    code, out, _ = run(capsys, "runs", tmp_path)
+    assert code == 0 and "the last step 2 with loss nan (not a number: the run diverged);" in out.splitlines()[0]
+
+
+def test_a_path_that_does_not_exist_is_said_as_such_not_as_an_unknown_command(capsys, tmp_path):
+    for word in (str(tmp_path / "runs" / "not_yet"), "./no_such_folder"):
+        code, out, err = run(capsys, word)
+        assert (code, out) == (2, "")
+        line = assert_one_line_error(err)
+        assert line == f"bpstudio: error: '{word}' does not exist (no file or run folder to open there)"
+    code, _, err = run(capsys, "trian")  # a misspelt command is still said as one, with the choices
+    assert code == 2 and "invalid choice: 'trian'" in err

@@ -266,6 +266,7 @@ def test_the_run_says_what_it_is_and_when_it_finished(tmp_path):
         w.step(0.5)
 
 
+@pytest.mark.filterwarnings("ignore:bpstudio.watch. at step 1 no parameter has a gradient")
 def test_a_plain_number_or_no_loss(tmp_path):
     model = mlp()
     with Watcher(model, tmp_path) as w:
@@ -287,6 +288,7 @@ def test_a_model_without_parameters_records_its_activations(tmp_path):
     assert rows(tmp_path, "SELECT count(*) FROM grad_norms") == [(0,)]
 
 
+@pytest.mark.filterwarnings("ignore:bpstudio.watch. at step 1 no parameter has a gradient")
 def test_bad_arguments_are_refused_in_one_line(tmp_path):
     with pytest.raises(BpstudioError, match="every must be a whole number ≥ 1, got 0"):
         Watcher(mlp(), tmp_path / "a", every=0)
@@ -379,3 +381,18 @@ def test_half_precision_outputs_and_a_model_changing_precision_mid_run_are_recor
         assert got[step][0] == pytest.approx(mean, rel=1e-5, abs=1e-6)
         assert got[step][1] == pytest.approx(std, rel=1e-4)
         assert got[step][2] == pytest.approx(dead) and dead >= 2 / 6
+
+
+def test_a_step_called_where_there_are_no_gradients_warns_once_with_what_to_do(tmp_path):
+    """The usual slip: step() after zero_grad(), before backward(). Nothing is recorded for the gradients, and
+    the loop is told where the call belongs, once."""
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Watcher(model, tmp_path) as w:
+        with pytest.warns(RuntimeWarning, match=r"at step 1 no parameter has a gradient.*after loss.backward\(\)"):
+            for _ in range(3):
+                opt.zero_grad()  # (set_to_none: every .grad is None)
+                w.step()
+                model(torch.randn(4, 5)).square().mean().backward()
+                opt.step()
+    assert rows(tmp_path, "SELECT count(*) FROM grad_norms") == [(0,)]
