@@ -5,6 +5,8 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 
 from bpstudio.core import backends
 from bpstudio.core.io import presets
@@ -108,6 +110,36 @@ def test_bad_optimizer_numbers_are_refused_with_the_reason(qtbot, panel, field, 
     retype(qtbot, widget.fields[field], "0.25")  # fixing it asks and clears the message
     assert seen == [("optimizer_requested", OptimizerSpec("sgd", **{"lr": 0.5, field: 0.25}))]
     assert widget.error.isHidden()
+
+
+def test_a_refused_number_is_framed_red_and_its_reason_is_in_view_in_a_short_dock(qtbot, panel):
+    """In a dock shorter than the settings (a 1024×768 window), the reason shows where the person is looking and
+    the field it is about is framed red, until a value is taken."""
+    widget, seen = panel
+    widget.resize(320, 300)
+    settle_panel(qtbot)
+    field = widget.fields["lr"]
+    for text in ("abc", "-1"):
+        retype(qtbot, field, text)
+        settle_panel(qtbot)
+        assert seen == [] and field.text() == text
+        viewport = widget.settings_area.viewport()
+        top_left = widget.error.mapTo(viewport, widget.error.rect().topLeft())
+        assert viewport.rect().contains(top_left) and widget.error.text().startswith("Not changed — ")
+        assert reddish_border(field)
+    retype(qtbot, field, "0.25")
+    assert seen and widget.error.isHidden() and not reddish_border(field)
+
+
+def settle_panel(qtbot):
+    QApplication.processEvents()
+
+
+def reddish_border(field):
+    """Whether the field's drawn frame (its top row of pixels, away from the corners) is red."""
+    image = field.grab().toImage()
+    colors = [QColor(image.pixel(x, 0)) for x in range(4, image.width() - 4)]
+    return sum(c.red() > 150 and c.green() < 90 and c.blue() < 90 for c in colors) > len(colors) // 2
 
 
 def test_switching_optimizer_shows_its_settings_and_requests_it(qtbot, panel):

@@ -44,6 +44,7 @@ from bpstudio.gui.panels.stop_controls import StopControls
 from bpstudio.gui.panels.update_extras import UpdateExtras
 from bpstudio.gui.qt_utils import format_number, signals_blocked
 
+REFUSED_FIELD_STYLE = "border: 2px solid #c62828;"  # a field whose value was not taken
 BACKEND_CHOICES = (("NumPy", "numpy", "cpu"), ("PyTorch CPU", "torch", "cpu"), ("PyTorch CUDA", "torch", "cuda"))
 MAX_BATCH = 1_000_000
 # optimizer field -> (label, the optimizers it applies to)
@@ -76,6 +77,7 @@ class TrainingPanel(QWidget):
         self._batch_size: int | None = None
         self._backend = ("numpy", "cpu", "float64")
         self._loading: tuple[str, str, str] | None = None  # a backend asked for and still loading
+        self._marked: QWidget | None = None  # the field a refusal is about, framed red
         self._build()
 
     # --- construction ---------------------------------------------------------------------------------
@@ -160,10 +162,10 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(learning)
+        layout.addWidget(self.error)  # (under the fields most often typed in; scrolled into view when shown)
         layout.addWidget(self.extras)
         layout.addWidget(compute)
         layout.addWidget(self.stops)
-        layout.addWidget(self.error)
         layout.addStretch(1)
         self._inputs = (
             self.loss,
@@ -249,13 +251,26 @@ class TrainingPanel(QWidget):
         for key, (_, applies_to) in OPTIMIZER_FIELDS.items():
             self.optimizer_form.setRowVisible(self.fields[key], name in applies_to)
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str, field: QWidget | None = None) -> None:
+        """The reason under the optimizer's fields, scrolled into view, and the field it is about framed red
+        (until a value is taken)."""
+        self._unmark()
         self.error.setText(message)
         self.error.show()
+        if field is not None:
+            field.setStyleSheet(REFUSED_FIELD_STYLE)
+            self._marked = field
+        self.settings_area.ensureWidgetVisible(self.error)
 
     def _clear_error(self) -> None:
+        self._unmark()
         self.error.clear()
         self.error.hide()
+
+    def _unmark(self) -> None:
+        if self._marked is not None:
+            self._marked.setStyleSheet("")
+            self._marked = None
 
     # --- requests -------------------------------------------------------------------------------------
 
@@ -287,7 +302,7 @@ class TrainingPanel(QWidget):
                 continue
             value, why = parse_entry(self.fields[key].text())
             if value is None:
-                self._show_error(f"Not changed — {label.lower()}: {why}")
+                self._show_error(f"Not changed — {label.lower()}: {why}", self.fields[key])
                 return
             numbers[key] = value
         try:
@@ -296,8 +311,9 @@ class TrainingPanel(QWidget):
                 self._show_error(f"Not changed — {why}")
                 return
             requested = OptimizerSpec(name=name, **numbers, **extras)
-        except SpecError as exc:
-            self._show_error(f"Not changed — {exc}")
+        except SpecError as exc:  # (it names the setting in quotes, e.g. "'lr' must not be negative")
+            named = next((f for key, f in self.fields.items() if f"'{key}'" in str(exc)), None)
+            self._show_error(f"Not changed — {exc}", named)
             return
         self._clear_error()
         if requested != last:
