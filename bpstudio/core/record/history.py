@@ -46,6 +46,17 @@ def _scaled_norm(layer: LayerSpec) -> bool:
     return layer.type in NORM_TYPES and layer.affine
 
 
+TAIL = 100  # recorded steps at the end of a run whose gradient norms the first/last ratio takes
+
+
+def tail_norm(norms: np.ndarray) -> float:
+    """A gradient norm robust to the batches' noise: the geometric mean of the last :data:`TAIL` norms, those of
+    exactly 0 or not finite left out (NaN when none is left)."""
+    tail = norms[-TAIL:]
+    tail = tail[np.isfinite(tail) & (tail > 0)]
+    return float(10 ** np.mean(np.log10(tail))) if tail.size else math.nan
+
+
 def gradient_health(ratio: float, last_norm: float = math.inf) -> str:
     """A word for a first/last-layer gradient ratio: vanishing, shrinking, healthy, growing, exploding; or
     stalled when the last layer's own gradient norm is below :data:`STALLED`."""
@@ -201,12 +212,22 @@ class TrainingHistory:
         return self._latest.get(layer_id, math.nan)
 
     def first_last_ratio(self) -> float | None:
-        """Latest gradient norm of the first layer over that of the last: ≪ 1 means gradients vanish."""
-        if len(self.layer_ids) < 2 or not self._latest:
-            return None
-        first, last = self._latest[self.layer_ids[0]], self._latest[self.layer_ids[-1]]
-        ok = math.isfinite(first) and math.isfinite(last) and first >= 0 and last > 0
+        """The first layer's gradient norm over the last layer's, each :func:`tail_norm` (over the last
+        :data:`TAIL` recorded steps: one batch's noise does not move it), as the vanishing-gradients lesson and
+        ``bpstudio runs`` give it: ≪ 1 means gradients vanish."""
+        with self._lock:
+            if len(self.layer_ids) < 2 or not self._latest:
+                return None
+            first = tail_norm(self.grad_norms(self.layer_ids[0]))
+            last = tail_norm(self.grad_norms(self.layer_ids[-1]))
+            if math.isnan(first) and self._latest.get(self.layer_ids[0]) == 0.0:
+                first = 0.0  # (a norm of exactly 0 has no point on the plots' log scale, but it is a ratio of 0)
+        ok = math.isfinite(first) and math.isfinite(last) and last > 0
         return first / last if ok else None
+
+    def tail_grad_norm(self, layer_id: str) -> float:
+        """:func:`tail_norm` of the layer's recorded gradient norms."""
+        return tail_norm(self.grad_norms(layer_id))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (non-finite numbers as the strings "nan", "inf", "-inf")."""

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bpstudio.core.errors import SessionError
+from bpstudio.core.record.history import TAIL as TAIL  # (re-exported: the lesson states its figures over it)
 from bpstudio.core.record.history import TrainingHistory
+from bpstudio.core.record.history import tail_norm as tail_norm
 from bpstudio.core.spec import NetworkSpec
 
-TAIL = 100  # steps at the end of a run whose gradient norms are averaged
 HEAD = 20  # steps at the start whose losses give the starting loss
 STEPS = 600  # each example's run in the lesson (6 s at the app's watchable pace)
 SIGMOID_SLOPE_BOUND = 0.25  # σ'(x) = σ(x)(1 − σ(x)) ≤ 1/4
@@ -50,14 +51,6 @@ class RunSummary:
     def per_layer(self, layers: int) -> float:
         """The factor a gradient shrinks (< 1) or grows by per layer, over ``layers`` weight layers."""
         return self.ratio ** (1.0 / (layers - 1)) if layers > 1 and self.ratio > 0 else math.nan
-
-
-def tail_norm(norms: np.ndarray) -> float:
-    """A gradient norm robust to the batches' noise: the geometric mean of the last :data:`TAIL` norms, those of
-    exactly 0 or not finite left out (NaN when none is left)."""
-    tail = norms[-TAIL:]
-    tail = tail[np.isfinite(tail) & (tail > 0)]
-    return float(10 ** np.mean(np.log10(tail))) if tail.size else math.nan
 
 
 def summarize(history: TrainingHistory) -> RunSummary:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QWidget
 
-from bpstudio.core.record.history import TrainingHistory, gradient_health
+from bpstudio.core.record.history import TAIL, TrainingHistory, gradient_health
 from bpstudio.core.record.smoothing import smoothed_norms, window_for
 from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
@@ -277,7 +277,7 @@ class GradientPlot(HistoryPlot):
             self.ratio_label.setStyleSheet(f"color: {INK};")
             self.ratio_label.setToolTip("Needs two or more layers with weights and a finished backward pass")
             return
-        last_norm = self.history.latest_grad_norm(ids[-1]) if self.history is not None else float("nan")
+        last_norm = self.history.tail_grad_norm(ids[-1]) if self.history is not None else float("nan")
         verdict = gradient_health(ratio, last_norm)
         text = f"{RATIO_PREFIX}: {format_number(ratio, 2)} — {verdict}"
         if verdict == "stalled":
@@ -285,8 +285,9 @@ class GradientPlot(HistoryPlot):
         self.ratio_label.setText(text)
         self.ratio_label.setStyleSheet(f"color: {VERDICT_COLORS.get(verdict, QColor(INK)).name()};")
         self.ratio_label.setToolTip(
-            f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}' at "
-            f"the latest step: far below 1 the first layers barely learn"
+            f"{GRAD_LABEL} of layer '{ids[0]}' divided by that of layer '{ids[-1]}', each the geometric mean over "
+            f"the last {TAIL} recorded steps (one batch's noise does not move it): far below 1 the first layers "
+            "barely learn"
         )
 
     def _show_ticks(self) -> None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpstudio.core.errors import SessionError
-from bpstudio.core.record.history import TrainingHistory, gradient_health
+from bpstudio.core.record.history import TAIL, TrainingHistory, gradient_health
 
 LAYERS = ("h1", "h2", "out")
 
@@ -154,15 +154,24 @@ def test_nan_and_inf_gradient_norms_before_backward_are_left_out():
     assert np.isnan(h.grad_norms("h2")).all()  # a zero norm has no logarithm: no point on a log scale
     _, _, matrix = h.grad_matrix()
     assert np.isnan(matrix[1]).all() and np.isfinite(matrix[2]).all()
-    assert h.first_last_ratio() is None  # the last record had h1 = inf
+
+    # the ratio leaves out what is not finite (h1's inf steps) and takes the rest, geometrically
+    def geometric(norms):
+        kept = norms[np.isfinite(norms)]
+        return math.exp(np.mean(np.log(kept)))
+
+    assert h.first_last_ratio() == pytest.approx(geometric(h.grad_norms("h1")) / geometric(h.grad_norms("out")))
 
 
-def test_first_last_ratio_reads_the_latest_record_and_names_its_health():
+def test_first_last_ratio_is_steady_over_the_last_steps_and_names_its_health():
+    """Each layer's norm is the geometric mean over the last recorded steps: a batch 3× up or down moves it
+    little, so the header, the lesson and `bpstudio runs` give one figure."""
     h = TrainingHistory(["h1", "h2", "out"])
-    h.record(0, 1.0, {"h1": 1.0, "h2": 1.0, "out": 1.0})
-    h.record(1, 1.0, {"h1": 2.7e-9, "h2": 1e-4, "out": 0.1})
-    assert h.first_last_ratio() == pytest.approx(2.7e-8)
-    assert h.latest_grad_norm("h1") == 2.7e-9 and math.isnan(h.latest_grad_norm("nope"))
+    h.record(0, 1.0, {"h1": 1.0, "h2": 1.0, "out": 1.0})  # (more than TAIL steps ago: left out)
+    for step in range(1, TAIL + 1):
+        h.record(step, 1.0, {"h1": 2.7e-9 * (3.0 if step % 2 else 1 / 3), "h2": 1e-4, "out": 0.1})
+    assert h.first_last_ratio() == pytest.approx(2.7e-8, rel=1e-9)
+    assert h.latest_grad_norm("h1") == pytest.approx(2.7e-9 / 3) and math.isnan(h.latest_grad_norm("nope"))
     assert [gradient_health(r) for r in (2.7e-8, 1e-2, 1.0, 50.0, 1e4)] == [
         "vanishing",
         "shrinking",
@@ -173,6 +182,12 @@ def test_first_last_ratio_reads_the_latest_record_and_names_its_health():
     # a net whose last layer barely gets a gradient has stalled, even with an even ratio
     assert gradient_health(0.6, last_norm=6.6e-9) == "stalled" and gradient_health(0.6, last_norm=1e-3) == "healthy"
     assert TrainingHistory(["only"]).first_last_ratio() is None
+
+
+def test_a_first_layer_whose_gradient_is_exactly_zero_reads_vanishing_not_unknown():
+    h = TrainingHistory(["h1", "out"])
+    h.record(1, 1.0, {"h1": 0.0, "out": 0.1})  # (dead units: no gradient reaches the first layer)
+    assert h.first_last_ratio() == 0.0 and gradient_health(0.0) == "vanishing"
 
 
 def test_the_first_record_names_the_layers_when_none_were_given():
@@ -242,7 +257,8 @@ def test_recording_an_earlier_step_rewinds_both_series():
         h.record_test(step, float(step))
     h.record(4, 40.0, {"a": 3.0, "b": 1.0})  # steps 4..9 were undone, then step 4 ran again
     assert h.steps().tolist() == [0, 1, 2, 3, 4] and h.losses()[-1] == 40.0 and len(h) == 5
-    assert h.test_steps().tolist() == [0, 1, 2, 3] and h.first_last_ratio() == 3.0
+    assert h.test_steps().tolist() == [0, 1, 2, 3]
+    assert h.first_last_ratio() == pytest.approx(3 ** (1 / 5) / 2 ** (4 / 5))  # (of steps 0–4 as they are now)
     h.record_test(2, 7.0)
     assert h.test_steps().tolist() == [0, 1, 2] and h.test_losses()[-1] == 7.0
 

@@ -5,6 +5,7 @@ and step health says when a norm layer's sigmoid units are all saturated, as it 
 import math
 
 import numpy as np
+import pytest
 
 from bpstudio.core.record.history import TrainingHistory, plotted_layers
 from bpstudio.core.record.layer_stats import LayerStats
@@ -24,7 +25,8 @@ def test_the_gradient_history_follows_gamma_beside_the_dense_layers():
         history.record(trace.step, float(trace.loss), trace.grad_norms())
     gamma_grad = np.asarray(trace.grads["n.weight"])
     assert history.latest_grad_norm("n") == math.sqrt(float(np.sum(gamma_grad**2)))
-    assert history.first_last_ratio() == history.latest_grad_norm("h") / history.latest_grad_norm("out")
+    ratio = history.tail_grad_norm("h") / history.tail_grad_norm("out")  # (the first and last dense layers')
+    assert history.first_last_ratio() == pytest.approx(ratio, rel=1e-12)
 
 
 def test_layer_statistics_histogram_gamma_and_its_gradient():
