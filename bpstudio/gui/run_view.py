@@ -119,6 +119,8 @@ class RunViewer(QObject):
         steps = f"step {int(run.steps[-1])}" if len(run) else "no steps yet"
         loss = run.losses()[-1] if len(run) else math.nan
         loss_text = f" · loss {format_number(float(loss), 4)}" if math.isfinite(loss) else ""
+        if len(run) and math.isnan(loss):
+            loss_text = " · loss nan (diverged)"
         model = run.info.model_class or "model"
         return f"watched run · {model} · {steps}{loss_text} · {self.state()}"
 
@@ -158,7 +160,8 @@ class RunPanel(QWidget):
             return
         state = viewer.state()
         color = HIGHLIGHT.name() if state == "not read" else "#1a7f37" if state == "live" else "#404040"
-        problem = f"<br><span style='color:{HIGHLIGHT.name()}'>{viewer.problem}</span>" if viewer.problem else ""
+        problem = viewer.problem or _divergence(run.run.broken)
+        problem = f"<br><span style='color:{HIGHLIGHT.name()}'>{problem}</span>" if problem else ""
         self.heading.setText(
             f"<b>{Path(viewer.folder).name}</b> — {viewer.summary()} "
             f"<span style='color:{color}'>●</span><br><small>{viewer.folder}</small>{problem}"
@@ -190,6 +193,17 @@ class RunPanel(QWidget):
                 if column == 3:
                     item.setToolTip(text)
                 self.table.setItem(row, column, item)
+
+
+def _divergence(broken: dict[str, tuple[int, str]]) -> str:
+    """In words, where the run's gradients first stopped being numbers ("" if they never did)."""
+    if not broken:
+        return ""
+    name, (step, value) = min(broken.items(), key=lambda item: item[1][0])
+    return (
+        f"The run diverged: the gradient norm of {name} became {value} at step {step}. The plots draw finite "
+        "numbers only, so they stop before it; the table says which layers broke."
+    )
 
 
 def _number(value: float) -> str:

@@ -17,7 +17,7 @@ from bpstudio.core.record import run_history
 from bpstudio.core.record.history import gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
 from tests.gui.driving import menu, open_example, settle
-from tests.watched_runs import chain
+from tests.watched_runs import RunBuilder, chain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,6 +111,18 @@ def test_a_long_run_opens_at_once_and_its_steps_come_in_parts_while_the_window_a
     assert shown == [4, 8, 12, 16, 20, 24, 28, 30] and served and served[0] < 30
     qtbot.waitUntil(lambda: len(curve_data(window.loss_plot.train_curve)[0]) == 30)  # (the plots' next tick)
     assert window.windowTitle() == "run — watched run (finished) — bpstudio"
+
+
+def test_a_diverged_run_says_where_it_broke_above_its_table(qtbot, window, dialogs, monkeypatch, tmp_path):
+    b = RunBuilder(tmp_path / "run", {"0.weight": "0", "1.weight": "1"}, [("0", "Linear", None), ("1", "Linear", None)])
+    b.step(1, 0.5, {"0.weight": 1.0, "1.weight": 2.0})
+    b.step(2, float("inf"), {"0.weight": float("inf"), "1.weight": 3.0})
+    b.step(3, float("nan"), {"0.weight": float("nan"), "1.weight": float("nan")})
+    b.finish()
+    open_run_from_menu(qtbot, window, monkeypatch, tmp_path / "run")
+    heading = window.run_panel.heading.text()
+    assert "The run diverged: the gradient norm of 0.weight became inf at step 2" in heading
+    assert "loss nan (diverged)" in heading and "loss nan (diverged)" in window.window_actions.phase_label.text()
 
 
 def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(
