@@ -95,14 +95,15 @@ class Watcher:
         self._owners = [name for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
         self._order: list[str] = []  # watched modules in the order their forward first ran
         self._sent: set[str] = set()  # modules already in the modules table
-        self._watched = [  # (hooks set only before the steps that take activation statistics: a module with a
-            (m, self._hook_for(name, m, thresholds))  # forward hook is called on a slower path, even if it is idle)
+        # set once, idle between the steps that take activations (adding and removing hooks around those steps
+        # would make a torch.compile'd model compile again each time)
+        self._hooks = [
+            m.register_forward_hook(self._hook_for(name, m, thresholds))
             for name, m in model.named_modules()
             if activations and not any(True for _ in m.children()) and not isinstance(m, PASS_THROUGH)
         ]
-        self._hooks: list[Any] = []
         self.step_count = 0
-        self._arm(self._activations_due(1))
+        self._armed = self._activations_due(1)  # keep activations in the forward passes before the next call
         self._before: list[torch.Tensor] | None = None  # the parameters at the call before a measured update
         self._before_norms: Sequence[torch.Tensor] = ()
         self._norms_now: Sequence[torch.Tensor] = ()  # the parameters' norms, when this call measured them
@@ -123,7 +124,7 @@ class Watcher:
             return
         self.step_count = t = self.step_count + 1
         record, snapshot = t % self.every == 0, (t + 1) % self.update_every == 0
-        self._arm(self._activations_due(t + 1))
+        self._armed = self._activations_due(t + 1)
         if not (record or snapshot):
             return
         with torch.no_grad():
@@ -147,7 +148,8 @@ class Watcher:
             return
         self._closed = True
         atexit.unregister(self.close)
-        self._arm(False)
+        for handle in self._hooks:
+            handle.remove()
         self._writer.close()
         if self._writer.error is not None:
             self._stop_on_error()
@@ -195,16 +197,6 @@ class Watcher:
             loss=plain_loss,
             new_modules=self._new_modules(),
         )
-
-    def _arm(self, on: bool) -> None:
-        """Set the forward hooks that keep activations (for the coming step), or take them away."""
-        self._armed = on
-        if on and not self._hooks:
-            self._hooks = [m.register_forward_hook(hook) for m, hook in self._watched]
-        elif not on and self._hooks:
-            for handle in self._hooks:
-                handle.remove()
-            self._hooks = []
 
     def _activations_due(self, t: int) -> bool:
         """Whether step ``t`` records activation statistics: the first recorded step, and every
