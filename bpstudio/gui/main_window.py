@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.tools = ToolRegistry()  # the tool windows, made when first opened (gui/tools/)
         self.open_before_presentation: dict[str, bool] = {}  # the panels presentation mode hid
+        self.layout_before_presentation: QByteArray | None = None  # the docks as they were before it
         self.document = Document()
         self.signals = DocumentSignals(self.document, self)  # (widgets connect here, not to the document)
         self.undo_mirror = UndoMirror(self.document.undo_stack, self)  # for the Edit history view and actions

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -40,6 +40,7 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
     if on:
         size = base_font.pointSizeF()
         font.setPointSizeF((size if size > 0 else 10) * SCALE)
+        window.layout_before_presentation = window.saveState()  # (docks' places and sizes, to give back after)
         window.open_before_presentation = {key: docks[key].toggleViewAction().isChecked() for key in HIDDEN}
         for key in HIDDEN:
             docks[key].hide()
@@ -60,3 +61,8 @@ def apply(window: MainWindow, on: bool, base_font: QFont) -> None:
     window.layer_palette.setVisible(not on)  # (building the network is not what a lecture shows)
     QApplication.setFont(font)
     window.setPalette(high_contrast(QApplication.palette()) if on else QApplication.palette())
+    if not on and window.layout_before_presentation is not None:
+        # the large font widened the docks; once the normal font has reached every widget (the next turn of the
+        # event loop) they take their places and sizes as they were
+        saved, window.layout_before_presentation = window.layout_before_presentation, None
+        QTimer.singleShot(0, window, lambda: window.restoreState(saved))

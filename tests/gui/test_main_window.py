@@ -114,3 +114,24 @@ def test_presentation_mode_enlarges_the_font_and_toggling_back_restores_it(qtbot
 def test_the_window_fits_a_1024_by_768_projector(window):
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 768
+
+
+def test_leaving_presentation_mode_at_1024_by_768_gives_the_layout_back_as_it_was(qtbot, window):
+    """A teacher at a 1024×768 projector goes into presentation mode and out again: every dock is back at the
+    size it had, inside the window (none runs past its right edge)."""
+    w = window
+    w.resize(1024, 768)
+    open_example(qtbot, w, "deep_sigmoid")
+    settle(qtbot)
+    before = {key: dock.geometry() for key, dock in w.docks.items() if not dock.visibleRegion().isEmpty()}
+    for _ in range(2):
+        press(qtbot, w, Qt.Key.Key_F5)
+        settle(qtbot)
+    qtbot.waitUntil(lambda: not w.docks["inspector"].visibleRegion().isEmpty())  # (laid out again)
+    settle(qtbot)
+    after = {key: dock.geometry() for key, dock in w.docks.items() if not dock.visibleRegion().isEmpty()}
+    assert after.keys() == before.keys()
+    inside = w.rect()
+    for key, rect in after.items():
+        assert inside.contains(rect), (key, rect, inside)
+        assert abs(rect.width() - before[key].width()) <= 8 and abs(rect.height() - before[key].height()) <= 8, key
