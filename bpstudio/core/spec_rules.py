@@ -130,15 +130,22 @@ def _a(layer_type: str) -> str:
     return f"{'an' if layer_type[0] in 'aeiou' else 'a'} {layer_type}"
 
 
+def _check_passing_layer(layer: LayerSpec, outputs: str, width_from: str) -> None:
+    """A layer of one input, with no activation of its own (``outputs`` says what its outputs are) and no units
+    (its width comes from ``width_from``)."""
+    kind = layer.type
+    if len(layer.inputs) != 1:
+        raise SpecError(f"a {kind} layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
+    if layer.activation != "identity":
+        raise SpecError(f"a {kind} layer has no activation ({outputs})", layer.id, "activation")
+    if layer.units is not None:
+        raise SpecError(f"a {kind} layer takes its width from {width_from}, so it has no units", layer.id, "units")
+
+
 def _check_features_fields(layer: LayerSpec) -> None:
     """One input, no activation, and a non-empty list of terms each of which parses (columns are checked
     against the input's width once widths are known)."""
-    if len(layer.inputs) != 1:
-        raise SpecError(f"a features layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
-    if layer.activation != "identity":
-        raise SpecError("a features layer has no activation (its terms are its outputs)", layer.id, "activation")
-    if layer.units is not None:
-        raise SpecError("a features layer takes its width from its terms, so it has no units", layer.id, "units")
+    _check_passing_layer(layer, "its terms are its outputs", "its terms")
     if not isinstance(layer.terms, tuple) or not layer.terms:
         got = list(layer.terms) if isinstance(layer.terms, tuple) else layer.terms
         raise SpecError(
@@ -152,12 +159,7 @@ def _check_features_fields(layer: LayerSpec) -> None:
 
 def _check_dropout_fields(layer: LayerSpec) -> None:
     """One input, no activation, no units, and p in [0, 1)."""
-    if len(layer.inputs) != 1:
-        raise SpecError(f"a dropout layer takes exactly one input, got {len(layer.inputs)}", layer.id, "inputs")
-    if layer.activation != "identity":
-        raise SpecError("a dropout layer has no activation (it passes its input on)", layer.id, "activation")
-    if layer.units is not None:
-        raise SpecError("a dropout layer takes its width from its input, so it has no units", layer.id, "units")
+    _check_passing_layer(layer, "it passes its input on", "its input")
     problem = dropout.p_problem(layer.p)
     if problem is not None:
         raise SpecError(problem, layer.id, "p")
