@@ -121,7 +121,8 @@ def _from_torch(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise BpstudioError("importing a PyTorch module needs torch, which is not installed") from None
-    from bpstudio.core.io.torch_import import import_module, load_factory, load_state_dict_into
+    from bpstudio.core.io.torch_import import import_module
+    from bpstudio.core.io.torch_loading import load_factory, load_state_dict_into
 
     check_outputs(args.out)
     model = load_factory(args.torch)

@@ -1,7 +1,8 @@
 """A PyTorch ``nn.Module`` as a bpstudio network, traced with ``torch.fx``.
 
 ``bpstudio import --torch PACKAGE.MODULE:FACTORY`` imports the user's own module as they would (the working folder
-first on the path), calls ``FACTORY()`` and traces what it returns. The trace's nodes become layers:
+first on the path), calls ``FACTORY()`` (:mod:`bpstudio.core.io.torch_loading`) and traces what it returns. The
+trace's nodes become layers:
 
 - ``nn.Linear`` → a dense layer, ``nn.BatchNorm1d`` → batchnorm (its running statistics included),
   ``nn.LayerNorm`` → layernorm, ``nn.Dropout`` / ``F.dropout`` → dropout;
@@ -14,68 +15,26 @@ first on the path), calls ``FACTORY()`` and traces what it returns. The trace's 
 A layer made from a module takes the module's qualified name as its id (``blocks.0.lin``), so its parameters'
 keys (``blocks.0.lin.weight``) are exactly ``model.named_parameters()``'s names; a layer made from a function takes
 the trace's node name (``add``, ``cat_1``). Anything else — another module or function, a module called twice
-(shared weights), a parameter no layer uses — is refused naming it. torch is imported only here.
+(shared weights), a parameter no layer uses — is refused naming it. torch is imported only inside functions.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import operator
-import os
-import sys
 from typing import Any, NoReturn
 
 import numpy as np
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import spec_io
-from bpstudio.core.io.export_torch import read_torch_file
 from bpstudio.core.io.fitting_data import fitting_data
 from bpstudio.core.spec import NetworkSpec
 
 
 class TorchImportError(BpstudioError):
     """A module bpstudio cannot represent, or a factory that cannot be called; the message names what."""
-
-
-def load_factory(target: str) -> Any:
-    """``FACTORY()`` of ``PACKAGE.MODULE:FACTORY``, imported as the user would (the working folder on the path)."""
-    module_name, colon, factory_name = target.partition(":")
-    if not colon or not module_name or not factory_name.isidentifier():
-        raise TorchImportError(f"--torch takes PACKAGE.MODULE:FACTORY (e.g. mymodels.mlp:make_model), got {target!r}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # (the user's code: any error while importing it means "cannot import")
-        raise TorchImportError(f"cannot import '{module_name}': {type(exc).__name__}: {exc}") from None
-    factory = getattr(module, factory_name, None)
-    if not callable(factory):
-        raise TorchImportError(f"'{module_name}' has no function or class '{factory_name}'")
-    try:
-        model = factory()
-    except Exception as exc:
-        raise TorchImportError(f"calling {target}() raised {type(exc).__name__}: {exc}") from None
-    from torch import nn
-
-    if not isinstance(model, nn.Module):
-        raise TorchImportError(f"{target}() returned {type(model).__name__}, not a torch.nn.Module")
-    return model
-
-
-def load_state_dict_into(model: Any, path: str) -> None:
-    """Load a ``state_dict`` file into ``model`` (``torch.load(weights_only=True)``: no arbitrary objects)."""
-    try:
-        state = read_torch_file(path)
-    except BpstudioError as exc:
-        raise TorchImportError(str(exc)) from None
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:
-        words = " ".join(str(exc).split())
-        raise TorchImportError(f"cannot load '{path}' into the module: {words}") from None
 
 
 def _activation_tables() -> tuple[dict[type, Any], dict[Any, str], dict[str, str]]:
