@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QRect, QSize, Qt
-from PySide6.QtWidgets import QLayout, QLayoutItem, QStyle, QWidget
+from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QSizePolicy, QStyle, QWidget
 
 
 class FitsWidth:
@@ -47,21 +47,26 @@ class GroupFlowLayout(QLayout):
     widgets take no room. As in a box layout, a widget gets between its minimum and its preferred width;
     a line holds as many groups as fit at their minimum widths, so the layout's minimum width is that
     of its widest group. A group added with ``right=True`` sits at the right end of its line (as after
-    a box layout's stretch)."""
+    a box layout's stretch); one added with ``whole=True`` is fitted at its preferred width (up to a whole
+    line), so a wrapping label in it (a :class:`OneLineLabel`) starts a line of its own rather than wrap
+    beside other groups. A line is as tall as its tallest item at the width it gets."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._group_of: list[int] = []  # each item's group number
         self._right: set[int] = set()  # the groups pushed to the right end of their line
+        self._whole: set[int] = set()  # the groups fitted at their preferred width
 
-    def add_group(self, *widgets: QWidget, right: bool = False) -> None:
+    def add_group(self, *widgets: QWidget, right: bool = False, whole: bool = False) -> None:
         group = self._group_of[-1] + 1 if self._group_of else 0
         for widget in widgets:
             self.addWidget(widget)  # calls addItem
             self._group_of[-1] = group
         if right:
             self._right.add(group)
+        if whole:
+            self._whole.add(group)
 
     # --- QLayout's interface ----------------------------------------------------------------------
 
@@ -144,6 +149,9 @@ class GroupFlowLayout(QLayout):
         x = left
         for number, group in self._numbered_groups():
             width = self._min_width(group)
+            if number in self._whole:
+                wanted = sum(_hint_width(item) for item in group) + gap * (len(group) - 1)
+                width = max(width, min(wanted, right - left + 1))
             if not lines or (x > left and x + width - 1 > right):
                 x = left
                 lines.append([])
@@ -154,15 +162,15 @@ class GroupFlowLayout(QLayout):
             x += width + gap
         y = rect.y() + m.top()
         for line, at_right in zip(lines, pushed):
-            height = _line_height(line)
+            room = right - left + 1 - gap * (len(line) - 1)
+            widths = _widths(line, room)
+            heights = [_height_at(item, width) for item, width in zip(line, widths)]
+            height = max(heights, default=0)
             if place:
-                room = right - left + 1 - gap * (len(line) - 1)
-                widths = _widths(line, room)
                 x = left
-                for at, (item, width) in enumerate(zip(line, widths)):
+                for at, (item, width, item_height) in enumerate(zip(line, widths, heights)):
                     if at == len(line) - at_right:
                         x += max(room - sum(widths), 0)
-                    item_height = min(item.sizeHint().height(), height)
                     item.setGeometry(QRect(x, y + (height - item_height) // 2, width, item_height))
                     x += width + gap
             y += height + gap
@@ -171,6 +179,11 @@ class GroupFlowLayout(QLayout):
 
 def _hint_width(item: QLayoutItem) -> int:
     return max(item.sizeHint().width(), item.minimumSize().width())
+
+
+def _height_at(item: QLayoutItem, width: int) -> int:
+    """The item's height at ``width`` (a wrapping label's lines at that width)."""
+    return item.heightForWidth(width) if item.hasHeightForWidth() else item.sizeHint().height()
 
 
 def _line_height(items: list[QLayoutItem]) -> int:
@@ -187,3 +200,22 @@ def _widths(items: list[QLayoutItem], room: int) -> list[int]:
     if spare >= wanted or wanted == 0:
         return [low + want for low, want in zip(mins, wants)]
     return [low + want * spare // wanted for low, want in zip(mins, wants)]
+
+
+class OneLineLabel(QLabel):
+    """A word-wrapped label that prefers its text on one line (a wrapped QLabel prefers a block of two or more
+    lines): wider than its minimum only while there is room, then it wraps."""
+
+    def sizeHint(self) -> QSize:
+        m = self.contentsMargins()
+        one_line = self.fontMetrics().horizontalAdvance(self.text()) + m.left() + m.right() + 2 * self.margin() + 1
+        width = max(one_line, self.minimumSizeHint().width())
+        return QSize(width, self.heightForWidth(width) if self.wordWrap() else super().sizeHint().height())
+
+
+def expand_across(widget: QWidget) -> None:
+    """Let ``widget`` take the room its line has left, keeping the rest of its size policy (a wrapping label's
+    height for its width)."""
+    policy = widget.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Expanding)
+    widget.setSizePolicy(policy)

@@ -188,6 +188,10 @@ def test_presentation_mode_at_1024_by_768(qtbot, window):
         assert chart.view.isVisible() and chart.view.width() >= 300 and chart.view.height() >= 120, chart.view.size()
         assert not chart.export_button.isVisible()
     assert not w.loss_plot.accuracy_shown and not w.gradient_plot.heat_item.isVisible()  # one plot each, tall
+    # the gradient readout in one line (wrapped onto three, it took the gradient plot's height)
+    readout = w.gradient_plot.ratio_label
+    assert readout.text().startswith("first/last: ") and readout.height() < 2 * readout.fontMetrics().lineSpacing()
+    assert not w.gradient_plot.clear_kept_button.isVisible()  # (nothing kept: in presentation it waits off the bar)
     assert not w.layer_palette.isVisible()
     phase = w.window_actions.phase_label
     assert phase.isVisible() and phase.width() >= chars(phase, phase.text().strip())

@@ -12,12 +12,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QCheckBox, QSizePolicy, QWidget
 
 from bpstudio.core.record.history import TAIL, TrainingHistory, gradient_health
 from bpstudio.core.record.smoothing import smoothed_norms, window_for
 from bpstudio.document.kept_runs import KeptRun
 from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
+from bpstudio.gui.flow_layout import OneLineLabel
 from bpstudio.gui.plots.history_plot import (
     INK,
     HistoryPlot,
@@ -39,6 +40,7 @@ GRAD_LABEL = "‖∂E/∂W‖"
 HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
 COLOR_MAP = "viridis"  # dark = small gradient, bright = large
 RATIO_PREFIX = "first/last layer gradient"
+SHORT_RATIO_PREFIX = "first/last"  # in presentation mode: the readout keeps to one line in a projector's narrow dock
 CURVE_ROW, HEAT_ROW = 1, 2  # the view's rows (row 0 holds the kept runs' legend, while there are kept runs)
 # how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
 VERDICT_COLORS = {
@@ -67,7 +69,7 @@ class GradientPlot(HistoryPlot):
         self._ratio: float | None = None  # the first/last ratio drawn last
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.kept_curves: list[dict[str, pg.PlotDataItem]] = []  # per kept run, its layers' curves (faint)
-        self.ratio_label = QLabel()
+        self.ratio_label = OneLineLabel()
         self.smooth_check = QCheckBox("Smooth")
         self.smooth_check.setChecked(True)
         self.smooth_check.setToolTip(
@@ -162,6 +164,7 @@ class GradientPlot(HistoryPlot):
             self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
         super().set_presenting(on)
         self._show_ticks()
+        self._show_ratio(self._ratio)  # (the readout's short form on a projector)
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
         """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
@@ -273,13 +276,13 @@ class GradientPlot(HistoryPlot):
             self.ratio_label.setToolTip(self._alarm[1])
             return
         if ratio is None:
-            self.ratio_label.setText(f"{RATIO_PREFIX}: —")
+            self.ratio_label.setText(f"{self._ratio_prefix()}: —")
             self.ratio_label.setStyleSheet(f"color: {INK};")
             self.ratio_label.setToolTip("Needs two or more layers with weights and a finished backward pass")
             return
         last_norm = self.history.tail_grad_norm(ids[-1]) if self.history is not None else float("nan")
         verdict = gradient_health(ratio, last_norm)
-        text = f"{RATIO_PREFIX}: {format_number(ratio, 2)} — {verdict}"
+        text = f"{self._ratio_prefix()}: {format_number(ratio, 2)} — {verdict}"
         if verdict == "stalled":
             text += f" (last layer's is only {format_number(last_norm, 2)})"
         self.ratio_label.setText(text)
@@ -289,6 +292,9 @@ class GradientPlot(HistoryPlot):
             f"the last {TAIL} recorded steps (one batch's noise does not move it): far below 1 the first layers "
             "barely learn"
         )
+
+    def _ratio_prefix(self) -> str:
+        return SHORT_RATIO_PREFIX if self.presenting else RATIO_PREFIX
 
     def _show_ticks(self) -> None:
         """No numbers while empty; the step axis written once, under the heatmap (which shares it), or under

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSizePolicy, QToolButt
 
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.document.kept_runs import KeptRun
-from bpstudio.gui.flow_layout import GroupFlowLayout
+from bpstudio.gui.flow_layout import GroupFlowLayout, expand_across
 from bpstudio.gui.plots.export import export_csv_dialog, export_png_dialog
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 
@@ -224,12 +224,12 @@ class HistoryPlot(QWidget):
         keep and export buttons at the right; on a narrow dock (or in presentation type) the bar wraps onto
         more lines instead of widening the window."""
         bar = GroupFlowLayout()
-        bar.add_group(leading)
+        bar.add_group(leading, whole=fill)  # (a readout keeps to one line while a line has room for it)
         if options:
             bar.add_group(*options)
         bar.add_group(self.keep_button, self.clear_kept_button, self.export_button, right=True)
         if fill:
-            leading.setSizePolicy(QSizePolicy.Policy.Expanding, leading.sizePolicy().verticalPolicy())
+            expand_across(leading)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
@@ -294,6 +294,7 @@ class HistoryPlot(QWidget):
         """Draw ``runs`` (oldest first) behind the live run, replacing those drawn before."""
         self.kept = list(runs)
         self.clear_kept_button.setEnabled(bool(runs))
+        self._show_clear_kept()
         self._draw_kept(self.kept)
         self._update_empty()
 
@@ -316,8 +317,14 @@ class HistoryPlot(QWidget):
         what a projector cannot show legibly beside the canvas, so the main plot keeps its height."""
         self.presenting = on
         self.export_button.setVisible(not on)
+        self._show_clear_kept()
         self._drawn_version = None
         self.refresh()
+
+    def _show_clear_kept(self) -> None:
+        """In presentation mode "Clear kept" is on the bar only while there are kept runs (its room goes to the
+        readout on a projector's narrow dock)."""
+        self.clear_kept_button.setVisible(bool(self.kept) or not self.presenting)
 
     def _set_exportable(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)
