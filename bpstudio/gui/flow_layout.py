@@ -204,11 +204,16 @@ def _widths(items: list[QLayoutItem], room: int) -> list[int]:
 
 class OneLineLabel(QLabel):
     """A word-wrapped label that prefers its text on one line (a wrapped QLabel prefers a block of two or more
-    lines): wider than its minimum only while there is room, then it wraps."""
+    lines): wider than its minimum only while there is room, then it wraps. Its preferred width is that of the
+    widest of its text and the ``reserved`` one, so a readout whose number changes keeps its lines (the
+    view below it does not jump as a digit comes and goes)."""
+
+    reserved = ""
 
     def sizeHint(self) -> QSize:
         m = self.contentsMargins()
-        one_line = self.fontMetrics().horizontalAdvance(self.text()) + m.left() + m.right() + 2 * self.margin() + 1
+        text = max(self.fontMetrics().horizontalAdvance(t) for t in (self.text(), self.reserved))
+        one_line = text + m.left() + m.right() + 2 * self.margin() + 1
         width = max(one_line, self.minimumSizeHint().width())
         return QSize(width, self.heightForWidth(width) if self.wordWrap() else super().sizeHint().height())
 

@@ -400,6 +400,7 @@ class MainWindow(QMainWindow):
         self._turn = (self._turn + 1) % TURNS
         training = self.document.training
         if training:
+            self.pacer.budget = self.training.redraw_budget()
             self.timer.setInterval(self.pacer.next_interval())
         with self.training.gui_turn():
             for viewport in self._update_view(self._turn, training):
@@ -442,6 +443,7 @@ class MainWindow(QMainWindow):
         return changed
 
     def _on_running_changed(self, running: bool) -> None:
+        self.pacer.budget = self.training.redraw_budget()
         self.pacer.reset()
         self._built_pictures = None  # (stopped, the document's params_changed drew the final pictures)
         self.timer.setInterval(self.pacer.interval_ms)

@@ -2,36 +2,51 @@
 
 Every redraw costs the GUI thread CPU time, and with Python's one interpreter lock that time is taken
 from the training worker. The pacer measures the GUI thread's own CPU use between timer ticks and
-stretches or shortens the tick so that it stays near :data:`CPU_BUDGET`: a small net on a fast machine
-redraws 10 times a second, a deep net on a slow one or a big window on a projector less often, and
-training keeps most of the machine either way (bench/bench_gui.py measures the result).
+stretches or shortens the tick so that it stays near a budget: training as fast as it goes, a small share
+(:data:`FULL_SPEED`: a small net on a fast machine redraws 10 times a second, a deep net on a slow one or a
+big window on a projector less often, and training keeps most of the machine); training at a set pace that
+leaves the worker idle between steps, a larger share and a faster tick (:data:`PACED`: a class watching
+10 steps a second sees the views follow the steps). bench/bench_gui.py measures the result.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
-MIN_INTERVAL_MS = 100  # the fastest tick (one view redraws per tick, in turn)
 MAX_INTERVAL_MS = 400  # the slowest: each view (four turns: loss, gradients, pictures, canvas) redraws every 1.6 s
-CPU_BUDGET = 0.08  # the share of one core the GUI thread aims to use while training
 SMOOTHING = 0.5  # how far each tick moves toward the interval the last one called for
 
 
+@dataclass(frozen=True)
+class RedrawBudget:
+    """The share of one core the GUI thread aims to use while training, and its fastest tick (one view redraws per
+    tick, in turn)."""
+
+    share: float
+    fastest_ms: int
+
+
+FULL_SPEED = RedrawBudget(0.05, 100)  # training as fast as it goes: what the GUI thread takes, training loses
+PACED = RedrawBudget(0.25, 40)  # a set pace the worker keeps with time to spare: the views follow the steps
+
+
 class RefreshPacer:
-    """The tick interval that keeps the GUI thread's CPU use near the budget."""
+    """The tick interval that keeps the GUI thread's CPU use near the budget (``budget``, set before each tick)."""
 
     def __init__(self, wall: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = time.thread_time):
         self._wall_clock, self._cpu_clock = wall, cpu
-        self.interval_ms = MIN_INTERVAL_MS
+        self.budget = FULL_SPEED
+        self.interval_ms = self.budget.fastest_ms
         self.reset()
 
     def reset(self) -> None:
         """Start measuring afresh, at the fastest tick (call when training starts, on the GUI thread)."""
-        self.interval_ms = MIN_INTERVAL_MS
+        self.interval_ms = self.budget.fastest_ms
         self._wall, self._cpu = self._wall_clock(), self._cpu_clock()
 
     def next_interval(self) -> int:
@@ -41,9 +56,9 @@ class RefreshPacer:
         self._wall, self._cpu = wall, cpu
         if elapsed <= 0:
             return self.interval_ms
-        wanted = self.interval_ms * (used / elapsed) / CPU_BUDGET
+        wanted = self.interval_ms * (used / elapsed) / self.budget.share
         interval = (1 - SMOOTHING) * self.interval_ms + SMOOTHING * wanted
-        self.interval_ms = round(min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, interval)))
+        self.interval_ms = round(min(MAX_INTERVAL_MS, max(self.budget.fastest_ms, interval)))
         return self.interval_ms
 
 
@@ -58,8 +73,15 @@ def paint_now(viewport: QWidget) -> None:
     prepare = getattr(scene, "prepareForPaint", None)  # (pyqtgraph's scenes)
     if prepare is not None:
         prepare()
+    _flush(scene, view)
+    viewport.repaint()
+    _flush(scene, view)  # (what the painting set off: a legend that grew relays its plot out)
+
+
+def _flush(scene: object, view: QWidget | None) -> None:
+    """Run the queued layouts, and the scene's and view's queued calls (only theirs: other queued calls, such as
+    the worker's, wait their turn)."""
     QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    for queued in (scene, view):  # (only theirs: other queued calls, such as the worker's, wait their turn)
+    for queued in (scene, view):
         if queued is not None:
             QCoreApplication.sendPostedEvents(queued, QEvent.Type.MetaCall)
-    viewport.repaint()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from bpstudio.core.record.history import TrainingHistory
 from bpstudio.core.stopping import StopRule
 from bpstudio.document import Document
+from bpstudio.gui.refresh import FULL_SPEED, PACED, RedrawBudget
 from bpstudio.gui.worker import Progress, TrainingRun, TrainingSource, TrainWorker
 
 # the speed control's choices: label -> steps per second (None: as fast as the machine goes)
@@ -35,6 +36,7 @@ DEFAULT_SPEED = "100 steps/s"
 # While the worker runs, the GUI thread must get the GIL back quickly each time a Qt call released it;
 # at Python's default 5 ms a repaint that releases it twenty times waits 100 ms (bench/bench_gui.py).
 TRAINING_SWITCH_INTERVAL = 0.001
+SPARE_TIME = 0.5  # a set pace whose steps take at most this share of the time leaves the GUI thread a larger budget
 
 
 class TrainingController(QObject):
@@ -59,6 +61,14 @@ class TrainingController(QObject):
         self.speed = steps_per_second
         if self.worker is not None:
             self.worker.set_speed(steps_per_second)
+
+    def redraw_budget(self) -> RedrawBudget:
+        """How much of a core the window may take for its redraws now: a small share while the worker trains as
+        fast as it goes (or cannot keep its pace), a larger one while a set pace leaves it idle between steps."""
+        worker = self.worker
+        if worker is None or self.speed is None or worker.step_seconds * self.speed > SPARE_TIME:
+            return FULL_SPEED
+        return PACED
 
     @property
     def stop_rule(self) -> StopRule:

@@ -7,7 +7,9 @@ import math
 import pytest
 
 from bpstudio.gui.plots.steady_view import nice_step, steady_range
-from bpstudio.gui.refresh import CPU_BUDGET, MAX_INTERVAL_MS, MIN_INTERVAL_MS, RefreshPacer
+from bpstudio.gui.refresh import FULL_SPEED, MAX_INTERVAL_MS, PACED, RefreshPacer
+
+CPU_BUDGET, MIN_INTERVAL_MS = FULL_SPEED.share, FULL_SPEED.fastest_ms
 
 
 class Clocks:
@@ -41,7 +43,7 @@ def test_a_cheap_redraw_keeps_the_fastest_tick():
 def test_a_costly_redraw_slows_the_tick_until_the_gui_uses_its_budget():
     clocks = Clocks()
     pacer = pacer_with(clocks)
-    cost = 0.02  # 20 ms a tick: 20 % of a core at the fastest tick, twice the budget
+    cost = 0.01  # 10 ms a tick: 10 % of a core at the fastest tick, twice the budget
     interval = run_ticks(pacer, clocks, cost)
     assert interval == pytest.approx(cost / CPU_BUDGET * 1000, abs=2)
     assert MIN_INTERVAL_MS < interval < MAX_INTERVAL_MS
@@ -55,6 +57,21 @@ def test_the_tick_never_slows_past_the_slowest_and_speeds_up_again():
     run_ticks(pacer, clocks, cost_per_tick=0.5)
     pacer.reset()
     assert pacer.interval_ms == MIN_INTERVAL_MS
+
+
+def test_a_set_pace_with_time_to_spare_redraws_more_often_for_the_same_cost():
+    """Training at a pace a class watches, the worker idles between steps: the views may take a larger share and
+    follow the steps more closely; at full speed the same redraw is spaced out to leave training the core."""
+    cost = 0.01
+    full_clocks, paced_clocks = Clocks(), Clocks()
+    full, paced = pacer_with(full_clocks), pacer_with(paced_clocks)
+    paced.budget = PACED
+    paced.reset()
+    full_interval = run_ticks(full, full_clocks, cost)
+    paced_interval = run_ticks(paced, paced_clocks, cost)
+    assert paced_interval == pytest.approx(max(PACED.fastest_ms, cost / PACED.share * 1000), abs=2)
+    assert full_interval == pytest.approx(cost / FULL_SPEED.share * 1000, abs=2)
+    assert paced_interval < full_interval / 3
 
 
 def test_a_tick_with_no_time_passed_keeps_the_interval():

@@ -15,7 +15,8 @@ from PySide6.QtCore import QCoreApplication
 
 from bpstudio.document import Document
 from bpstudio.gui import worker as worker_module
-from bpstudio.gui.training import TrainingController
+from bpstudio.gui.refresh import FULL_SPEED, PACED
+from bpstudio.gui.training import SPARE_TIME, TrainingController
 from bpstudio.gui.worker import EVAL_INTERVAL, EVAL_SHARE, PARAM_COPY_LIMIT, Progress, TrainWorker, evaluation_gap
 from tests.helpers import wide_net_file
 
@@ -79,6 +80,25 @@ def test_stopping_wakes_a_sleeping_worker_instead_of_waiting_out_its_pause(qtbot
     worker.stop()
     # woken: it ends (and the controller lets it go) instead of sleeping its pause out
     qtbot.waitUntil(lambda: controller.worker is None, timeout=10000)
+
+
+def test_the_window_redraws_more_often_while_a_set_pace_leaves_the_worker_time_to_spare(qtbot, controller):
+    """As fast as it goes, or at a pace its steps cannot keep with time to spare, the worker needs the core and
+    the window keeps to the small budget; at a pace a class watches it idles between steps and the views may
+    follow closely."""
+    assert controller.redraw_budget() == FULL_SPEED  # (not training)
+    controller.set_speed(None)
+    controller.start()
+    wait_for_steps(qtbot, controller, 5)
+    assert controller.redraw_budget() == FULL_SPEED
+    controller.set_speed(10)
+    worker = controller.worker
+    qtbot.waitUntil(lambda: worker.step_seconds * 10 < SPARE_TIME, timeout=5000)
+    assert controller.redraw_budget() == PACED
+    controller.set_speed(1000)
+    with controller.document.lock:  # (the worker measures its steps under the lock: it cannot overwrite this)
+        worker.step_seconds = 0.004  # steps of 4 ms: 1000 a second would take 4 seconds of every second
+        assert controller.redraw_budget() == FULL_SPEED
 
 
 def test_a_turn_without_a_worker_just_runs(controller):

@@ -294,7 +294,9 @@ class GradientPlot(HistoryPlot):
         )
 
     def _ratio_prefix(self) -> str:
-        return SHORT_RATIO_PREFIX if self.presenting else RATIO_PREFIX
+        prefix = SHORT_RATIO_PREFIX if self.presenting else RATIO_PREFIX
+        self.ratio_label.reserved = f"{prefix}: 8.8e-08 — exploding"  # (the widest readout but a stall's or an alarm)
+        return prefix
 
     def _show_ticks(self) -> None:
         """No numbers while empty; the step axis written once, under the heatmap (which shares it), or under
