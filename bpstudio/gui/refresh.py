@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtCore import QCoreApplication, QEvent, QObject
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 MAX_INTERVAL_MS = 400  # the slowest: each view (four turns: loss, gradients, pictures, canvas) redraws every 1.6 s
@@ -78,7 +78,7 @@ def paint_now(viewport: QWidget) -> None:
     _flush(scene, view)  # (what the painting set off: a legend that grew relays its plot out)
 
 
-def _flush(scene: object, view: QWidget | None) -> None:
+def _flush(scene: QObject | None, view: QWidget | None) -> None:
     """Run the queued layouts, and the scene's and view's queued calls (only theirs: other queued calls, such as
     the worker's, wait their turn)."""
     QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
