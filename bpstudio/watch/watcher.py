@@ -179,8 +179,10 @@ class Watcher:
             self._norms_now = torch._foreach_norm(self._params)
             tensors += self._norms_now
         if ratio and self._before is not None:
-            # ‖before − now‖ in one read of each, without writing the difference out
-            tensors += [torch.dist(b, p) for b, p in zip(self._before, self._params)] + [*self._before_norms]
+            # ‖before − now‖: the difference written over the copy (taken again before it is next needed), in two
+            # multi-tensor operations rather than two per parameter
+            torch._foreach_sub_(self._before, self._params)
+            tensors += [*torch._foreach_norm(self._before), *self._before_norms]
         vectors = self._buffers.reductions() if self._stats else []  # (only a step that took activations)
         plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else float(loss)
         if isinstance(loss, torch.Tensor):
