@@ -254,3 +254,23 @@ def test_sine_shows_target_against_input_and_the_prediction_curve(plot):
     cx, cy = plot.curve.getData()
     assert np.array_equal(cx, xs) and np.array_equal(cy, ys)
     assert not plot.plot.getViewBox().state["aspectLocked"]
+
+
+def test_the_legend_of_targets_that_are_all_positive_names_their_range_from_0(qtbot):
+    """Mazur's net has targets 0.01 and 0.99: the legend says what the colours stand for — 0 (neutral) up to
+    0.99 (the positive colour) — not "-0.01 … 0.01" from the first target alone, with an end no target has;
+    and the surface of outputs near 0.75 is not all the saturated end colour."""
+    from bpstudio.gui.colors import NEUTRAL, POSITIVE
+
+    plot = on_screen(qtbot, DataPlot(), (500, 500))
+    train = Dataset(np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]]))
+    plot.show_data(train, None)
+    legend = plot.legend.text()
+    assert "0.99" in legend and "-0.01" not in legend and "0.01 …" not in legend
+    assert f"color:{NEUTRAL.name()}'>■</span> 0 …" in legend and f"color:{POSITIVE.name()}'>■</span> 0.99" in legend
+    xs, ys = np.array([0.0, 0.1]), np.array([0.0, 0.2])
+    surface = Surface(xs, ys, np.full((2, 2), 0.75), "value", 0, "output 'o' (unit 1 of 2)")
+    plot.show_surface(surface)
+    shown = plot.image.image[0, 0, :3].astype(float)
+    saturated = np.array([POSITIVE.red(), POSITIVE.green(), POSITIVE.blue()], dtype=float)
+    assert np.abs(shown - saturated).max() > 10  # 0.75 of the way to 0.99, not at the end of a ±0.01 scale

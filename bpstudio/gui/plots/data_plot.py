@@ -306,10 +306,17 @@ class DataPlot(QWidget):
         self.test_scatter.setData([], [])
 
     def _target_scale(self) -> float:
-        """The |target| the diverging scale saturates at: the largest in train and test."""
-        sets = [d for d in (self.train, self.test) if d is not None and not d.is_classification]
-        biggest = max((float(np.abs(d.Y[:, 0]).max()) for d in sets), default=0.0)
+        """The |target| the diverging scale saturates at: the largest in train and test, over every output."""
+        low, high = self._target_range()
+        biggest = max(abs(low), abs(high))
         return biggest if biggest > 0 else 1.0
+
+    def _target_range(self) -> tuple[float, float]:
+        """The smallest and largest target in train and test (0, 0 without regression data)."""
+        sets = [d for d in (self.train, self.test) if d is not None and not d.is_classification and d.Y.size]
+        if not sets:
+            return 0.0, 0.0
+        return min(float(d.Y.min()) for d in sets), max(float(d.Y.max()) for d in sets)
 
     def _point_colors(self, data: Dataset) -> list[QColor]:
         if data.is_classification:
@@ -362,6 +369,19 @@ class DataPlot(QWidget):
         rgb = scale.map(position.ravel(), mode="byte")[:, :3].astype(np.float64)
         return _tinted(rgb.reshape(values.shape + (3,)), SURFACE_TINT)
 
+    def _target_legend(self) -> str:
+        """The diverging scale's ends that the targets reach: from 0 (neutral) when none is negative, to 0 when
+        none is positive, else from −scale to +scale."""
+        low, high = self._target_range()
+        scale = self._value_scale
+        ends = [(NEGATIVE, -scale), (POSITIVE, scale)]
+        if low >= 0:
+            ends[0] = (NEUTRAL, 0.0)
+        elif high <= 0:
+            ends[1] = (NEUTRAL, 0.0)
+        (a, lo), (b, hi) = ends
+        return f"target {_swatch(a, '■')} {format_number(lo, 3)} … {_swatch(b, '■')} {format_number(hi, 3)}"
+
     def _update_legend(self) -> None:
         data = self.train
         if data is None:
@@ -374,10 +394,7 @@ class DataPlot(QWidget):
         if data.is_classification:
             parts += [f"{_swatch(c, '■')}&nbsp;class&nbsp;{k}" for k, c in enumerate(class_colors(self._class_count()))]
         else:
-            parts.append(
-                f"target {_swatch(NEGATIVE, '■')} {format_number(-self._value_scale, 3)} … "
-                f"{_swatch(POSITIVE, '■')} {format_number(self._value_scale, 3)}"
-            )
+            parts.append(self._target_legend())
         text = "&nbsp;&nbsp; ".join(parts)
         surface = self.shown_surface()
         if surface is not None:
