@@ -7,8 +7,9 @@ bpstudio uses for its own networks:
   lesson's robust one, :func:`~bpstudio.core.tools.vanishing_lesson.tail_norm` (a geometric mean over the last
   steps);
 - dead units (ReLU modules) and saturated entries (sigmoid and tanh modules), flagged when at least
-  :data:`~bpstudio.core.step_health.NEARLY_ALL` of them are, as the step-health readout flags a layer; the share
-  is averaged over the same last steps;
+  :data:`HALF` of them are, averaged over the same last steps: half a layer that no longer learns, steadily,
+  is a diagnosis (the step-health readout, which flags a single step, waits for nearly all: one batch can make
+  many units look dead for a step);
 - a gradient that is exactly 0 at every one of those steps ("zero gradients"), or that stopped being a number
   ("not finite"), as step health says it.
 """
@@ -22,9 +23,9 @@ import numpy as np
 
 from bpstudio.core.record.history import EXPLODING, STALLED, VANISHING, gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
-from bpstudio.core.step_health import NEARLY_ALL
 from bpstudio.core.tools.vanishing_lesson import TAIL, tail_norm
 
+HALF = 0.5  # the share of dead units or saturated entries, over the last steps, that names a layer's problem
 PROBLEMS = ("not finite", "zero gradients", "dead units", "saturated", "vanishing", "exploding", "stalled")
 
 
@@ -108,10 +109,10 @@ def _judge(run: WatchedRun, name: str, figures: dict[str, float], gradient: dict
             steps = min(TAIL, len(run))
             return "zero gradients", f"its gradient is exactly 0 at every one of the last {steps} recorded steps"
     dead, saturated = figures.get("dead_fraction", math.nan), figures.get("saturated_fraction", math.nan)
-    if dead >= NEARLY_ALL:
-        return "dead units", f"{dead:.0%} of its units are 0 for every sample of a batch (≥ {NEARLY_ALL:.0%})"
-    if saturated >= NEARLY_ALL:
-        return "saturated", f"{saturated:.0%} of its outputs are saturated (≥ {NEARLY_ALL:.0%})"
+    if dead >= HALF:
+        return "dead units", f"{dead:.0%} of its units are 0 for every sample of a batch (≥ {HALF:.0%})"
+    if saturated >= HALF:
+        return "saturated", f"{saturated:.0%} of its outputs are saturated (≥ {HALF:.0%})"
     if not gradient:
         return "healthy", _activation_words(figures)
     ratio, norm = gradient["ratio"], gradient["grad_norm"]

@@ -9,8 +9,7 @@ import pytest
 
 from bpstudio.core.record.history import EXPLODING, STALLED, VANISHING, gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
-from bpstudio.core.step_health import NEARLY_ALL
-from bpstudio.core.tools.run_verdicts import layer_verdicts
+from bpstudio.core.tools.run_verdicts import HALF, layer_verdicts
 from bpstudio.core.tools.vanishing_lesson import TAIL
 from tests.watched_runs import RunBuilder, chain
 
@@ -65,9 +64,11 @@ def test_a_stalled_last_layer_stalls_them_all(tmp_path):
 
 
 @pytest.mark.parametrize("kind, word", [("dead", "dead units"), ("saturated", "saturated")])
-def test_nearly_all_units_dead_or_saturated(tmp_path, kind, word):
-    share = (NEARLY_ALL + 1) / 2
-    below = NEARLY_ALL - 0.2
+def test_half_the_units_dead_or_saturated_names_the_layers_problem(tmp_path, kind, word):
+    """Half a ReLU layer dead over the last steps is its diagnosis (it read "healthy" up to 90 %); below half
+    the layer is healthy, with the share in its evidence."""
+    share = HALF + 0.05
+    below = HALF - 0.2
     chain(
         tmp_path,
         [[0.5] * 4, [0.5] * 4, [0.5] * 4],
