@@ -280,6 +280,15 @@ class GradientPlot(HistoryPlot):
             self.ratio_label.setStyleSheet(f"color: {INK};")
             self.ratio_label.setToolTip("Needs two or more layers with weights and a finished backward pass")
             return
+        if ratio == 0:  # exactly 0 at every one of the last steps: not a gradient that vanishes, none at all
+            self.ratio_label.setText(f"{self._ratio_prefix()}: 0 — {ids[0]} gets no gradient")
+            self.ratio_label.setStyleSheet(f"color: {HIGHLIGHT.name()};")
+            self.ratio_label.setToolTip(
+                f"{GRAD_LABEL} of layer '{ids[0]}' is exactly 0 at every one of the last {TAIL} recorded steps: no "
+                "signal reaches it from the loss (units between it and the output that are dead, or saturated to "
+                "exactly flat), so it does not learn at all"
+            )
+            return
         last_norm = self.history.tail_grad_norm(ids[-1]) if self.history is not None else float("nan")
         verdict = gradient_health(ratio, last_norm)
         text = f"{self._ratio_prefix()}: {format_number(ratio, 2)} — {verdict}"
