@@ -41,4 +41,5 @@ def run(args: argparse.Namespace) -> int:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_output(args.out, buffer.getvalue())
+    print(f"wrote {args.out}: loss {trace.loss:.9g} and the gradients of {len(session.gradients())} parameters")
     return 0

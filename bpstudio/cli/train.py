@@ -119,16 +119,20 @@ def run(args: argparse.Namespace) -> int:
                 print(f"step {step}: loss {trace.loss:.9g}")
             if stopped:
                 break
-    if stopped and not args.quiet:
-        print(stopped)
     if args.metrics is not None:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(["step", "loss", *(f"grad_norm/{lid}" for lid in dense), "lr", "grad_norm/total"])
         writer.writerows([[row[0], *(repr(float(v)) for v in row[1:])] for row in rows])
         write_output(args.metrics, text.getvalue())
+        if not args.quiet:
+            print(f"wrote {args.metrics}: {len(rows)} steps")
     if args.save is not None:
         write_output(args.save, spec_io.dumps(session.to_spec()))  # (a refused step left the weights before it)
+        if not args.quiet and diverged is None:
+            print(f"wrote {args.save}: the network after step {session.step_count}")
+    if stopped and not args.quiet:
+        print(stopped)  # (the last line: why the run ended)
     if diverged is not None:
         print(_stopped(diverged, args.save), file=sys.stderr)
         return EXIT_DIVERGED

@@ -179,11 +179,14 @@ def test_grad_on_random_net_matches_torch_autograd(capsys, tmp_path, loss, backe
 
 
 def test_grad_takes_data_from_the_preset_when_no_data_is_given(capsys, tmp_path):
-    code, _, _ = run(capsys, "grad", "mazur", "--out", tmp_path / "g.npz")
+    code, out, _ = run(capsys, "grad", "mazur", "--out", tmp_path / "g.npz")
     assert code == 0
     with np.load(tmp_path / "g.npz") as g:
         assert set(g.files) == MAZUR_KEYS
         assert float(g["loss"]) == pytest.approx(0.298371109, abs=1e-9)
+        weights_and_biases = sum(1 for k in g.files if k.endswith((".weight", ".bias")))
+    # it says what it wrote, where
+    assert out == f"wrote {tmp_path / 'g.npz'}: loss 0.298371109 and the gradients of {weights_and_biases} parameters\n"
 
 
 # --- train --------------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ def test_the_saved_file_trains_from_its_own_folder(capsys, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "presets", "xor", "--save", "net.json")[0] == 0
     code, out, err = run(capsys, "train", "net.json", "--steps", 2, "--save", "trained.json")
-    assert (code, err) == (0, "") and out.splitlines()[-1].startswith("step 2: loss")
+    assert (code, err) == (0, "") and out.splitlines()[-2].startswith("step 2: loss")
+    assert out.splitlines()[-1] == "wrote trained.json: the network after step 2"  # (saying where it went)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "trained.json"]
 
 

@@ -33,7 +33,8 @@ def test_until_loss_stops_at_the_first_step_at_or_below_the_target(capsys, tmp_p
     assert (code, err) == (0, "")
     assert losses(metrics) == reference[:first]
     assert out.splitlines()[-1] == f"stopped: loss {reference[first - 1]:.3g} reached the target 0.01 at step {first}"
-    assert out.splitlines()[-2] == f"step {first}: loss {reference[first - 1]:.9g}"
+    assert out.splitlines()[-2] == f"wrote {metrics}: {first} steps"
+    assert out.splitlines()[-3] == f"step {first}: loss {reference[first - 1]:.9g}"
 
 
 def test_a_target_never_reached_runs_all_the_steps_and_says_nothing_of_it(capsys, tmp_path):
