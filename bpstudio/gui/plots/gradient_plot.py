@@ -105,6 +105,7 @@ class GradientPlot(HistoryPlot):
         self.kept_legend.hide()
         self.kept_legend_shown = False
         self._apply_fonts()
+        self._reserve_readout()
         self._lay_out(self.ratio_label, True, self.smooth_check)
         self.smooth_check.toggled.connect(self._on_smooth_toggled)
         self._show_ratio(None)
@@ -164,6 +165,7 @@ class GradientPlot(HistoryPlot):
             self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
         super().set_presenting(on)
         self._show_ticks()
+        self._reserve_readout()
         self._show_ratio(self._ratio)  # (the readout's short form on a projector)
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
@@ -302,10 +304,12 @@ class GradientPlot(HistoryPlot):
             "barely learn"
         )
 
+    def _reserve_readout(self) -> None:
+        """The readout's width is that of its widest ordinary text (not a stall's or an alarm's)."""
+        self.ratio_label.reserved = f"{self._ratio_prefix()}: 8.8e-08 — exploding"
+
     def _ratio_prefix(self) -> str:
-        prefix = SHORT_RATIO_PREFIX if self.presenting else RATIO_PREFIX
-        self.ratio_label.reserved = f"{prefix}: 8.8e-08 — exploding"  # (the widest readout but a stall's or an alarm)
-        return prefix
+        return SHORT_RATIO_PREFIX if self.presenting else RATIO_PREFIX
 
     def _show_ticks(self) -> None:
         """No numbers while empty; the step axis written once, under the heatmap (which shares it), or under
