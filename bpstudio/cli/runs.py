@@ -53,7 +53,7 @@ def _every(n: int) -> str:
 
 def _detail(every: int, weights: int, activations: int) -> str:
     """What is recorded less often than the gradient norms and the loss, e.g. "; weight norms, update ratios and
-    activation statistics every 10 steps" (nothing when everything comes at every recorded step)."""
+    activation statistics every 20 steps" (nothing when everything comes at every recorded step)."""
     parts = {"weight norms, update ratios": weights, "activation statistics": activations}
     sparse = {what: n for what, n in parts.items() if n != every}
     if not sparse:

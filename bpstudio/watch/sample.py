@@ -39,7 +39,7 @@ class Watched:
     kind: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: a frozen dataclass costs the loop more to make, once per step)
 class Sample:
     """One recorded step. ``values`` holds, in order: the gradient norms of the parameters named in ``grads``;
     when ``weighed``, every parameter's norm; when ``ratio``, every parameter's ‖Δp‖ over the last update and its

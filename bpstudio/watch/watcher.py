@@ -1,18 +1,18 @@
 """The :class:`Watcher`: records a PyTorch training loop's gradients, weights, updates and activations into a run
 database (docs/watch.md), for ``bpstudio runs`` and the app to read.
 
-What a recorded step costs the loop: the norms of all gradients in one ``torch._foreach_norm`` call and a single
-``.tolist()`` that brings every number of the step back as Python floats (one device sync). When it takes
-activation statistics, each watched module's forward pass copies its output's first samples (at most 4096
-entries) into a row kept for it, and the step adds three reductions over all rows together
-(:mod:`bpstudio.watch.activations`). Turning the numbers into table rows and writing the database happen on a
-background thread (:mod:`bpstudio.watch.writer`).
+What a recorded step costs the loop: the norms of all gradients in one ``torch._foreach_norm`` call, and bringing
+every number of the step back as Python floats (on a GPU in one transfer, one device sync; on a CPU one call per
+number, which costs less than joining them first). When it takes activation statistics, each watched module's
+forward pass copies its output's first samples (at most 4096 entries) into a row kept for it, and the step adds
+three reductions over all rows together (:mod:`bpstudio.watch.activations`). Turning the numbers into table rows
+and writing the database happen on a background thread (:mod:`bpstudio.watch.writer`).
 
 Parameter norms and update ratios are measured every ``update_every`` steps, activation statistics at the first
-recorded step and every ``activations_every`` steps (both 10 × ``every`` by default; 1: every step). The ratio
-‖Δp‖ / ‖p‖ needs the parameters before the update, a copy of them all taken one call before; on a CPU that copy
-and the norms cost about as much as everything else the watcher does, and weights change slowly. Activation
-statistics cost a few tensor operations per module, which on a CPU net of short steps is several per cent.
+recorded step and every ``activations_every`` steps (both :data:`SPACED` × ``every`` by default; 1: every step).
+The ratio ‖Δp‖ / ‖p‖ needs the parameters before the update, a copy of them all taken one call before; on a CPU
+that copy and the norms are five passes over every parameter, more than the gradient norms' one, and weights
+change slowly. Activation statistics cost a few tensor operations per module.
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ from bpstudio.watch.sample import ModuleRow, Sample, Watched
 from bpstudio.watch.writer import Writer
 
 ACTIVATIONS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+# by default parameter norms, update ratios and activation statistics come every SPACED-th recorded step: on a CPU
+# MLP of 5 ms steps that costs about 1 % of the loop at 20 and 2 % at 10 (bench/bench_watch.py)
+SPACED = 20
+NO_GRADIENTS = (
+    "at step {step} no parameter has a gradient, so none is recorded: call watcher.step() after loss.backward() "
+    "and before the next zero_grad()"
+)
+UNSEEN = (
+    "at step {step} no watched module ran a forward pass with autograd on since the last call, so no activation "
+    "statistics are recorded. If the model was compiled (torch.compile) and ran before this Watcher was made, make "
+    "the Watcher first: a compiled model does not see forward hooks added later"
+)
 PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity)  # outputs that are their input: no statistics of their own
 
 
@@ -66,10 +78,11 @@ class Watcher:
     ):
         if not isinstance(model, nn.Module):
             raise BpstudioError(f"Watcher needs a torch.nn.Module, got {type(model).__name__}")
+        model = _compiled_from(model)
         self.every = _count(every, "every")
-        self.update_every = _count(10 * self.every if update_every is None else update_every, "update_every")
-        ten = 10 * self.every
-        self.activations_every = _count(ten if activations_every is None else activations_every, "activations_every")
+        spaced = SPACED * self.every
+        self.update_every = _count(spaced if update_every is None else update_every, "update_every")
+        self.activations_every = _count(spaced if activations_every is None else activations_every, "activations_every")
         for what, value in (("update_every", self.update_every), ("activations_every", self.activations_every)):
             if value % self.every:
                 raise BpstudioError(f"{what} ({value}) must be a multiple of every ({self.every})")
@@ -95,6 +108,7 @@ class Watcher:
         self._owners = [name for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
         self._order: list[str] = []  # watched modules in the order their forward first ran
         self._sent: set[str] = set()  # modules already in the modules table
+        self._unsent = True  # whether modules wait to go into it (the first record sends the parameters' owners)
         # set once, idle between the steps that take activations (adding and removing hooks around those steps
         # would make a torch.compile'd model compile again each time)
         self._hooks = [
@@ -109,8 +123,8 @@ class Watcher:
         self._norms_now: Sequence[torch.Tensor] = ()  # the parameters' norms, when this call measured them
         self._start = time.perf_counter()
         self._closed = False
-        self._warned = False
-        self._warned_no_grads = False  # (said once: a loop calling step() where no gradient is there)
+        self._warned: set[str] = set()  # the warnings given: each is given once
+        self._ran = False  # whether a hook ran in a forward pass the coming step records
         atexit.register(self.close)
 
     # --- the loop's calls ------------------------------------------------------------------------------------
@@ -124,13 +138,16 @@ class Watcher:
             return
         self.step_count = t = self.step_count + 1
         record, snapshot = t % self.every == 0, (t + 1) % self.update_every == 0
-        self._armed = self._activations_due(t + 1)
+        due, self._armed = self._armed, self._activations_due(t + 1)
         if not (record or snapshot):
             return
-        with torch.no_grad():
-            self._norms_now = []
-            sample = self._sample(t, loss) if record else None
-            if snapshot and self._params:
+        self._norms_now = []
+        if due and self._hooks and not self._ran and any(p.grad is not None for p in self._params):  # (a backward ran)
+            self._warn_once("unseen", UNSEEN.format(step=t), stacklevel=2)
+        self._ran = False
+        sample = self._sample(t, loss) if record else None
+        if snapshot and self._params:
+            with torch.no_grad():
                 self._snapshot()
         self._stats.clear()
         if sample is not None:
@@ -163,41 +180,47 @@ class Watcher:
     # --- what a step records ---------------------------------------------------------------------------------
 
     def _sample(self, t: int, loss: torch.Tensor | float | None) -> Sample:
-        have = [(name, g) for name, p in zip(self.names, self._params) if (g := p.grad) is not None]
-        if not have and self._params and not self._warned_no_grads:
-            self._warned_no_grads = True
-            warnings.warn(
-                f"bpstudio.watch: at step {t} no parameter has a gradient, so none is recorded: call "
-                "watcher.step() after loss.backward() and before the next zero_grad()",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-        tensors: list[torch.Tensor] = [*torch._foreach_norm([g for _, g in have])] if have else []
+        grads = [g for p in self._params if (g := p.grad) is not None]
+        names = (
+            self.names
+            if len(grads) == len(self.names)
+            else [n for n, p in zip(self.names, self._params) if p.grad is not None]
+        )
+        if not grads and self._params:
+            self._warn_once("no gradients", NO_GRADIENTS.format(step=t), stacklevel=3)
+        # (gradients do not need autograd switched off: they do not require gradients themselves)
+        tensors: list[torch.Tensor] = [*torch._foreach_norm(grads)] if grads else []
         weighed = t % self.update_every == 0 and bool(self._params)  # parameter norms and update ratios, now
         ratio = weighed and self._before is not None
         if weighed:
-            self._norms_now = torch._foreach_norm(self._params)
-            tensors += self._norms_now
-        if ratio and self._before is not None:
-            # ‖before − now‖: the difference written over the copy (taken again before it is next needed), in two
-            # multi-tensor operations rather than two per parameter
-            torch._foreach_sub_(self._before, self._params)
-            tensors += [*torch._foreach_norm(self._before), *self._before_norms]
+            with torch.no_grad():
+                self._norms_now = torch._foreach_norm(self._params)
+                tensors += self._norms_now
+                if ratio and self._before is not None:
+                    # ‖before − now‖: the difference written over the copy (taken again before it is next needed),
+                    # in two multi-tensor operations rather than two per parameter
+                    torch._foreach_sub_(self._before, self._params)
+                    tensors += [*torch._foreach_norm(self._before), *self._before_norms]
         vectors = self._buffers.reductions() if self._stats else []  # (only a step that took activations)
         plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else float(loss)
         if isinstance(loss, torch.Tensor):
-            vectors.append(loss.detach().reshape(-1) if loss.numel() == 1 else _refuse_loss(loss))
+            if loss.numel() != 1:
+                _refuse_loss(loss)
+            elif loss.is_cpu:
+                plain_loss = loss.item()
+            else:
+                vectors.append(loss.detach().reshape(-1))  # (brought back with the rest, in the same transfer)
         return Sample(
-            step=t,
-            seconds=time.perf_counter() - self._start,
-            grads=[name for name, _ in have],
-            weighed=weighed,
-            ratio=ratio,
-            buffers=list(self._buffers.used) if self._stats else [],
-            modules=list(self._stats.values()),
-            values=_floats(tensors, vectors),
-            loss=plain_loss,
-            new_modules=self._new_modules(),
+            t,
+            time.perf_counter() - self._start,
+            names,
+            weighed,
+            ratio,
+            list(self._buffers.used) if self._stats else [],
+            list(self._stats.values()),
+            _floats(tensors, vectors),
+            plain_loss,
+            self._new_modules() if self._unsent else (),
         )
 
     def _activations_due(self, t: int) -> bool:
@@ -217,6 +240,7 @@ class Watcher:
     def _new_modules(self) -> list[ModuleRow]:
         """The watched modules first run since the last record, then (at the first record) the modules that hold
         parameters but have no statistics of their own (containers with parameters of their own)."""
+        self._unsent = False
         names = [n for n in self._order if n not in self._sent]
         if not self._sent:
             names += [n for n in self._owners if n not in self._kinds]
@@ -243,6 +267,7 @@ class Watcher:
             nonlocal plan
             if not self._armed or not grad_enabled():
                 return
+            self._ran = True
             if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
                 return
             y = output.detach()
@@ -271,17 +296,26 @@ class Watcher:
         """The plan for ``name``'s outputs of ``y``'s shape (:class:`bpstudio.watch.activations.Plan`)."""
         if name not in self._kinds:
             self._order.append(name)
+            self._unsent = True
             self._kinds[name] = kind
         return self._buffers.plan(name, kind, y, extra)
 
     def _stop_on_error(self) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"bpstudio.watch: writing {self.path} failed ({self._writer.error}); recording stopped",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        self._warn_once("writing", f"writing {self.path} failed ({self._writer.error}); recording stopped", 3)
+
+    def _warn_once(self, what: str, message: str, stacklevel: int) -> None:
+        """Warn (RuntimeWarning) the first time ``what`` happens; ``stacklevel`` as ``warnings.warn`` takes it from
+        the caller (pointing at the training loop)."""
+        if what not in self._warned:
+            self._warned.add(what)
+            warnings.warn(f"bpstudio.watch: {message}", RuntimeWarning, stacklevel=stacklevel + 1)
+
+
+def _compiled_from(model: nn.Module) -> nn.Module:
+    """The module torch.compile wrapped, when ``model`` is its wrapper (its parameters are the module's, named
+    with a "_orig_mod." prefix): the watcher records the module under its own names."""
+    inner = getattr(model, "_orig_mod", None)
+    return inner if type(model).__name__ == "OptimizedModule" and isinstance(inner, nn.Module) else model
 
 
 def _unit_dims(y: torch.Tensor) -> int | tuple[int, ...]:
@@ -293,8 +327,11 @@ def _unit_dims(y: torch.Tensor) -> int | tuple[int, ...]:
 def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[float]:
     """The values of the 0-d ``scalars`` then of the 1-d ``vectors``, as Python floats: in one transfer per
     device the tensors lie on (one for a model on one device)."""
+    if all(t.is_cpu for t in scalars) and all(t.is_cpu for t in vectors):
+        # no transfer to save: one call per tensor costs less than joining them first
+        return [t.item() for t in scalars] + [v for vector in vectors for v in vector.tolist()]
     devices = {t.device for t in scalars} | {t.device for t in vectors}
-    if len(devices) <= 1:
+    if len(devices) == 1:
         parts = ([torch.stack(scalars)] if scalars else []) + vectors
         return torch.cat(parts).tolist() if parts else []  # type: ignore[no-any-return]
     parts = [s.reshape(1) for s in scalars] + vectors
@@ -307,7 +344,7 @@ def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[fl
     return [v for part in values for v in part]
 
 
-def _refuse_loss(loss: torch.Tensor) -> torch.Tensor:
+def _refuse_loss(loss: torch.Tensor) -> None:
     raise BpstudioError(f"step(loss): the loss must be a single number, got a tensor of shape {tuple(loss.shape)}")
 
 

@@ -65,7 +65,7 @@ def test_a_deep_sigmoid_net_reads_vanishing_from_its_first_layer(capsys, tmp_pat
     assert (code, err) == (0, "")
     assert out.splitlines()[0].startswith(
         "Sequential: 12 steps recorded (every step; weight norms, update ratios and activation statistics every "
-        "10 steps), the last step 12 with loss"
+        "20 steps), the last step 12 with loss"
     )
     assert "finished" in out.splitlines()[0]
     rows = table(out)

@@ -181,21 +181,21 @@ def test_every_k_records_every_kth_step_with_that_steps_activations(tmp_path):
     recorded = rows(tmp_path, "SELECT step, mean FROM activations WHERE module = '0' ORDER BY step")
     assert [s for s, _ in recorded] == [3, 6, 9]
     assert [m for _, m in recorded] == pytest.approx([means[2], means[5], means[8]], rel=1e-5)
-    # weights and update ratios every 10 × every steps by default: none within 10 steps
+    # weights and update ratios every 20 × every steps by default: none within 10 steps
     assert rows(tmp_path, "SELECT count(*) FROM param_norms") == [(0,)]
     info = dict(rows(tmp_path, "SELECT key, value FROM run_info"))
-    assert (info["every"], info["update_every"], info["activations_every"]) == ("3", "30", "3")
+    assert (info["every"], info["update_every"], info["activations_every"]) == ("3", "60", "3")
 
 
 @pytest.mark.parametrize(
     "every, activations_every, steps, expected",
-    [(1, None, 21, [1, 10, 20]), (2, None, 41, [2, 20, 40]), (2, 4, 9, [2, 4, 8]), (1, 1, 3, [1, 2, 3])],
+    [(1, None, 41, [1, 20, 40]), (2, None, 81, [2, 40, 80]), (2, 4, 9, [2, 4, 8]), (1, 1, 3, [1, 2, 3])],
 )
 def test_activations_come_at_the_first_recorded_step_and_every_activations_every_steps(
     tmp_path, every, activations_every, steps, expected
 ):
     """The activation statistics cost the most of what a step records (a hook per module), so by default they
-    come at the first recorded step (the network as it starts) and every 10 × every steps; gradient norms and
+    come at the first recorded step (the network as it starts) and every 20 × every steps; gradient norms and
     the loss at every recorded step. What a step records is that step's own forward pass."""
     model, means = mlp(), []
     model[0].register_forward_hook(lambda m, i, o: means.append(o.detach().double().mean().item()) and None)

@@ -66,7 +66,7 @@ class RunHistory:
 
     def _steps_per_read(self) -> int:
         """Steps in one read: a step has a row per parameter with a gradient and per watched module, and one of
-        its own (the parameter norms and update ratios of every tenth step add little)."""
+        its own (the parameter norms and update ratios of every twentieth step add little)."""
         per_step = 1 + len(self.run.info.parameters) + len(self.run.modules)
         return max(1, self.read_rows // per_step)
 
