@@ -49,11 +49,12 @@ def build(window: QMainWindow, view_menu: QMenu) -> dict[str, QDockWidget]:
 TALL = 900  # a window this tall or taller gives the right column its whole height
 
 
-def fit_corner(window: QMainWindow) -> None:
+def fit_corner(window: QMainWindow, text_column: bool = False) -> None:
     """Who gets the bottom-right corner. On a tall window the right column takes the full height (the layer
     inspector and the chain rule need height more than the plots need width); on a short one (1366×768) the
-    plots under the canvas run the full width, or the gradient plot has no room left for its curves."""
-    area = RIGHT if window.height() >= TALL else BOTTOM
+    plots under the canvas run the full width, or the gradient plot has no room left for its curves — unless the
+    right column holds a text to read (``text_column``: a lesson), which needs the height more."""
+    area = RIGHT if window.height() >= TALL or text_column else BOTTOM
     if window.corner(Qt.Corner.BottomRightCorner) != area:
         window.setCorner(Qt.Corner.BottomRightCorner, area)
 

@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.docks = docks.build(self, self.view_menu)
+        self.text_column = False  # whether the right column holds a text to read (a lesson): it keeps its height
         screen = QApplication.primaryScreen()
         room = screen.availableGeometry().size() if screen is not None else QSize(*DEFAULT_SIZE)
         self.resize(min(DEFAULT_SIZE[0], room.width()), min(DEFAULT_SIZE[1], room.height()))
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        docks.fit_corner(self)
+        docks.fit_corner(self, self.text_column)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -266,17 +267,17 @@ class MainWindow(QMainWindow):
             for front in ("inspector", "data"):  # the tabs in front as on a first start
                 self.docks[front].raise_()
 
-    def keep_run(self) -> None:
-        """Keep the run on the plots as a faint, labelled curve (the next run, or example, is drawn over it)."""
+    def keep_run(self, label: str | None = None) -> None:
+        """Keep the run on the plots as a faint, labelled curve (the next run, or example, is drawn over it),
+        labelled ``label`` or by its network's title and length."""
         doc = self.document
         with doc.lock:
             if self.runs.history is not None:  # the watched run shown
-                steps = self.runs.history.steps()
-                label = run_label(Path(self.runs.folder).name, int(steps[-1]) if len(steps) else 0)
-                self.kept_runs.keep(label, self.runs.history)
-                return
-            label = run_label(doc.spec.name or self.files.display_name(), doc.session.step_count)
-            self.kept_runs.keep(label, doc.history)
+                history, steps = self.runs.history, self.runs.history.steps()
+                name, count = Path(self.runs.folder).name, int(steps[-1]) if len(steps) else 0
+            else:
+                history, name, count = doc.history, doc.spec.name or self.files.display_name(), doc.session.step_count
+            self.kept_runs.keep(label or run_label(name, count), history)
 
     def _show_kept(self) -> None:
         for plot in (self.loss_plot, self.gradient_plot):

@@ -5,6 +5,7 @@ recomputed here from the run's own record — and the earlier runs stay on the p
 import math
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
 from bpstudio.core.io import presets
@@ -52,11 +53,8 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
         ratios[example] = first_last(w.document.history)
         assert vl.times(ratios[example]) in panel.current_text()
     assert ratios["deep_sigmoid"] < 1e-3 < 1e-2 < min(ratios[fix] for fix in fixes)
-    assert [run.label.split(" ·")[0] for run in w.kept_runs.runs] == [
-        "Deep sigmoid net",
-        "Deep ReLU net with He initialisation",
-        "Deep sigmoid net with residual connections",
-    ]
+    # the kept runs are called what the lesson's text calls them
+    assert [run.label for run in w.kept_runs.runs] == [vl.RUN_NAMES[e] for e in ("deep_sigmoid", *fixes[:2])]
     assert len(w.gradient_plot.kept_curves) == 3
     assert dialogs.shown == []  # the lesson's own runs are no unsaved work to ask about
 
@@ -64,6 +62,9 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
     text = panel.current_text()
     assert all(vl.times(r) in text for r in ratios.values())
     assert not panel.next_button.isEnabled()
+    assert "heatmap under the curves" in text
+    the_side_by_side_is_readable(w)
+    assert w.gradient_plot.kept_legend.columnCount == 3  # the kept runs' legend in one row
 
     qtbot.mouseClick(panel.back_button, LEFT)  # looking back shows the earlier text again
     assert "batch normalization" in panel.title.text().lower()
@@ -72,6 +73,47 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
     panel.parentWidget().close()  # closing the lesson gives the chain-rule panel its place back
     settle(qtbot)
     assert w.docks["explanation"].isVisible()
+
+
+def on_screen(plot, item):
+    """The part of ``item`` (a plot in ``plot``'s view) that is on screen, in the view's pixels."""
+    shown = plot.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+    return shown.intersected(plot.view.viewport().rect())
+
+
+def the_side_by_side_is_readable(w):
+    """What the class sees at the last stop: the kept runs' legend above the gradient curves, the curves and the
+    heatmap the text points at both on screen with room (at the plots' usual share of the height, the legends of
+    three kept runs and twenty-one layers pushed the heatmap out and left the loss a strip), and the plots with
+    more of the height than the canvas."""
+    grad, loss = w.gradient_plot, w.loss_plot
+    assert grad.kept_legend.isVisible()
+    curves, heat = on_screen(grad, grad.curve_item.getViewBox()), on_screen(grad, grad.heat_item.getViewBox())
+    full_heat = grad.heat_item.getViewBox().sceneBoundingRect().height()
+    assert heat.height() >= full_heat - 3 and heat.height() >= curves.height() / 3  # (all of it, to the pixel)
+    assert on_screen(grad, grad.legend).height() <= curves.height() + 20  # the layers' legend beside the curves
+    assert on_screen(loss, loss.loss_item.getViewBox()).height() >= loss.view.height() / 3
+    assert w.docks["gradients"].height() > w.centralWidget().height()
+
+
+def test_on_a_laptop_screen_the_lesson_keeps_its_column_and_the_plots_their_heatmap(qtbot, new_window, dialogs):
+    """At 1366×768 the plots usually run the window's full width under the right column; the lesson's text is
+    in that column, so while it is open the column keeps the window's height (its text is not cut to a few
+    lines) and the plots under the canvas still show the curves and the heatmap. Closing it gives the plots
+    their width back."""
+    w = new_window(size=(1366, 768))
+    assert w.corner(Qt.Corner.BottomRightCorner) == Qt.DockWidgetArea.BottomDockWidgetArea
+    panel = open_lesson(w)
+    w.window_actions.speed.setCurrentText("max")
+    while panel.next_button.isEnabled():
+        next_stop(qtbot, w, panel)
+    lesson = panel.parentWidget()
+    assert w.corner(Qt.Corner.BottomRightCorner) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert lesson.height() > 0.8 * w.centralWidget().height() + w.docks["gradients"].height()
+    the_side_by_side_is_readable(w)
+    lesson.close()
+    settle(qtbot)
+    assert w.corner(Qt.Corner.BottomRightCorner) == Qt.DockWidgetArea.BottomDockWidgetArea
 
 
 def test_pausing_a_lesson_run_says_so(qtbot, window):

@@ -193,13 +193,18 @@ def _batchnorm_run(spec: NetworkSpec, runs: Runs) -> str:
     )
 
 
+# what the lesson calls its runs: in its texts, and on the plots' legends where it keeps them (long titles there
+# took a row each and squeezed the curves)
+RUN_NAMES = {
+    "deep_sigmoid": "Sigmoid",
+    "deep_relu_he": "ReLU + He",
+    "deep_sigmoid_residual": "Sigmoid + residual",
+    "deep_sigmoid_batchnorm": "Sigmoid + batchnorm",
+}
+
+
 def _side_by_side(spec: NetworkSpec, runs: Runs) -> str:
-    names = {
-        "deep_sigmoid": "Sigmoid",
-        "deep_relu_he": "ReLU + He",
-        "deep_sigmoid_residual": "Sigmoid + residual",
-        "deep_sigmoid_batchnorm": "Sigmoid + batchnorm",
-    }
+    names = RUN_NAMES
     rows = [
         f"{names[name]}: first/last gradient {times(s.ratio)}; loss {s.loss_start:.3f} → {s.loss_end:.3f}"
         for name, s in runs.items()

@@ -24,6 +24,7 @@ from bpstudio.gui.plots.history_plot import (
     HistoryPlot,
     LogTickAxis,
     fit_legend,
+    fit_legend_to_height,
     kept_pen,
     legend_row,
     line_width,
@@ -167,6 +168,7 @@ class GradientPlot(HistoryPlot):
         self._show_ticks()
         self._reserve_readout()
         self._show_ratio(self._ratio)  # (the readout's short form on a projector)
+        self._fit_legends()  # (the curves have the whole height now, or share it again)
 
     def shown_norms(self, history: TrainingHistory, layer_id: str) -> np.ndarray:
         """A layer's norms as the curve shows them: recorded, or their moving mean when Smooth is on."""
@@ -183,7 +185,6 @@ class GradientPlot(HistoryPlot):
         self.legend.clear()
         for lid, curve in self.curves.items():
             self.legend.addItem(curve, self._names.get(lid, lid))
-        self.legend.setColumnCount(2 if len(self.curves) > 8 else 1)
         self.kept_legend.clear()
         for run, curves in zip(self.kept, self.kept_curves, strict=True):
             if curves:
@@ -197,13 +198,22 @@ class GradientPlot(HistoryPlot):
                 self.view.removeItem(self.kept_legend)
             self.kept_legend.setVisible(shown)
             self.kept_legend_shown = shown
-        self._fit_kept_legend()
+        self._fit_legends()
 
-    def _fit_kept_legend(self) -> None:
+    def _fit_legends(self) -> None:
+        """The layers' legend in as many columns as keep it within the curves' share of the height (two from 9
+        layers on, before the view has a size), then the kept runs' legend in the width left beside it."""
+        fewest = 2 if len(self.curves) > 8 else 1
+        height = self.view.height() - (self.kept_legend.height() if self.kept_legend_shown else 0)
+        curves_share = 1.0 if self.presenting else 3 / 5  # (the heatmap has the rest: HEAT_ROW's stretch)
+        if height > 0:
+            fit_legend_to_height(self.legend, height * curves_share - 10, fewest)
+        else:
+            self.legend.setColumnCount(fewest)
         fit_legend(self.kept_legend, self.view.width() - self.legend.width() - 20)
 
     def _view_resized(self) -> None:
-        self._fit_kept_legend()
+        self._fit_legends()
 
     def _draw_kept(self, runs: list[KeptRun]) -> None:
         """Each kept run's layers in their colours, faint and in the run's dash pattern, behind the live run."""

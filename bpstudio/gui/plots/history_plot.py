@@ -146,6 +146,19 @@ def fit_legend(legend: pg.LegendItem, width: float) -> None:
     legend.updateGeometry()
 
 
+def fit_legend_to_height(legend: pg.LegendItem, height: float, fewest: int = 1) -> None:
+    """Lay the legend's entries out in as few columns (at least ``fewest``) as keep it within ``height`` pixels:
+    a legend beside the curves that is taller than they are would stretch their row and push the rows under
+    it out of the view."""
+    count = len(legend.items)
+    for columns in range(fewest, max(count, fewest) + 1):
+        legend.setColumnCount(columns)
+        legend.updateSize()
+        if legend.height() <= height:
+            break
+    legend.updateGeometry()
+
+
 # each kept run has its own dash pattern (the first kept, the second, …), so two kept runs are told apart
 KEPT_STYLES = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine)
 

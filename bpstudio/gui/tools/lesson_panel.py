@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QDockWidget, QWidget
 
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import presets
-from bpstudio.core.tools.vanishing_lesson import LessonStop, RunSummary, lesson, summarize
+from bpstudio.core.tools.vanishing_lesson import RUN_NAMES, LessonStop, RunSummary, lesson, summarize
+from bpstudio.gui.docks import fit_corner
 from bpstudio.gui.tools.lecture_page import LectureLook, LecturePage
 from bpstudio.gui.tools.walkthrough_panel import PLOTS, WalkthroughDock
 from bpstudio.gui.training import DEFAULT_SPEED
@@ -84,7 +85,7 @@ class LessonPanel(LecturePage):
     def _carry_out(self, index: int) -> None:
         stop, w = self.stops[index], self.window_
         if stop.keep_run:
-            w.keep_run()
+            w.keep_run(RUN_NAMES.get(self.example or ""))
         if stop.example is not None:
             doc = w.document
             if self._ran_to == (doc.undo_stack.index(), doc.session.step_count):
@@ -166,17 +167,20 @@ class LessonPanel(LecturePage):
 
 @dataclass
 class LessonDock:
-    """The lesson's place in a main window, and the chain-rule panel it hid to have the column's height (None
-    while it is closed or hid nothing)."""
+    """The lesson's place in a main window, whether it hid the chain-rule panel to have the column's height, and
+    the plots' height before it gave them more (0: it has not)."""
 
     panel: LessonPanel
     dock: QDockWidget
     hid_explanation: bool = False
+    plot_height: int = 0
 
 
 def _make_room(window: MainWindow, placed: LessonDock, open_: bool) -> None:
     """The lesson takes the right column's height: the chain-rule panel under it goes while it is open and
-    comes back when it closes."""
+    comes back when it closes. The plots it is about get the larger share of the height under the canvas (at
+    their usual share, the legends of three kept runs and twenty layers left the curves a strip and hid the
+    heatmap), and their height back when it closes."""
     explanation = window.docks["explanation"]
     if open_ and explanation.toggleViewAction().isChecked():
         placed.hid_explanation = True
@@ -184,6 +188,15 @@ def _make_room(window: MainWindow, placed: LessonDock, open_: bool) -> None:
     elif not open_ and placed.hid_explanation:
         placed.hid_explanation = False
         explanation.show()
+    window.text_column = open_
+    fit_corner(window, open_)
+    plots = [window.docks[key] for key in PLOTS]
+    if open_ and not placed.plot_height:
+        placed.plot_height = plots[0].height()
+        window.resizeDocks(plots, [window.height() * 3 // 5] * 2, Qt.Orientation.Vertical)
+    elif not open_ and placed.plot_height:
+        window.resizeDocks(plots, [placed.plot_height] * 2, Qt.Orientation.Vertical)
+        placed.plot_height = 0
 
 
 def open_lesson(window: MainWindow) -> LessonPanel:
