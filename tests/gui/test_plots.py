@@ -260,6 +260,21 @@ def test_heatmap_rows_are_layers_first_to_last_and_columns_are_pooled_steps(qtbo
     np.testing.assert_array_equal(plot.heatmap.image, pooled)
 
 
+def test_the_colour_bar_goes_with_the_heatmap_it_explains(qtbot):
+    """A new network (File ▸ Open, New) has no steps: the colour bar does not keep the last run's scale."""
+    plot = shown(qtbot, GradientPlot())
+    assert not plot.color_bar.isVisible()
+    plot.set_history(decaying_history(steps=60))
+    assert plot.color_bar.isVisible()
+    plot.set_history(TrainingHistory(LAYERS))
+    assert not plot.color_bar.isVisible() and plot.heatmap.image is None
+    plot.set_presenting(True)
+    plot.set_history(decaying_history(steps=60))
+    assert not plot.color_bar.isVisible()  # (on a projector the heatmap and its bar are away)
+    plot.set_presenting(False)
+    assert plot.color_bar.isVisible()
+
+
 def drawn_row_labels(plot):
     """The heatmap's row labels as pyqtgraph draws them now: (text, rect on the axis)."""
     from PySide6.QtGui import QImage, QPainter

@@ -98,6 +98,8 @@ class GradientPlot(HistoryPlot):
         self.heat_item.addItem(self.heatmap)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.heatmap)
+        self._heat_shown = False  # whether the heatmap has steps to show (its colour bar is shown only then)
+        self.color_bar.hide()
         self.view.addItem(self.color_bar, row=HEAT_ROW, col=1)
         self.view.ci.layout.setRowStretchFactor(CURVE_ROW, 3)
         self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 2)
@@ -160,8 +162,8 @@ class GradientPlot(HistoryPlot):
     def set_presenting(self, on: bool) -> None:
         """On a projector the curves take the whole height: the heatmap (the same numbers) goes."""
         if on != self.presenting:
-            for item in (self.heat_item, self.color_bar):
-                item.setVisible(not on)
+            self.heat_item.setVisible(not on)
+            self.color_bar.setVisible(not on and self._heat_shown)
             self.view.ci.layout.setRowStretchFactor(HEAT_ROW, 0 if on else 2)
             self.view.ci.layout.setRowMaximumHeight(HEAT_ROW, 0 if on else 1e6)
         super().set_presenting(on)
@@ -259,7 +261,9 @@ class GradientPlot(HistoryPlot):
     def _draw_heatmap(self, steps: np.ndarray, layer_ids: tuple[str, ...], log_norms: np.ndarray) -> None:
         """Rows are layers (first on top), columns steps; colours span the finite values shown."""
         columns = log_norms.shape[1]
-        if columns == 0 or not layer_ids:
+        self._heat_shown = columns > 0 and bool(layer_ids)
+        self.color_bar.setVisible(self._heat_shown and not self.presenting)  # (no scale left from the last run)
+        if not self._heat_shown:
             self.heatmap.clear()
             return
         finite = log_norms[np.isfinite(log_norms)]
