@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
         )
         self.training_panel.show_settings(doc.spec, doc.session.batch_size, *doc.backend_choice)
         self.data_panel.show_source(doc.spec.data, doc.base_dir)
-        self.explanation.show_step(doc.spec, doc.trace)
+        self.explanation.show_step(doc.spec, doc.trace, doc.session.step_count)
         shapes = doc.spec.param_shapes()
         if self.explanation.target()[0] not in shapes and shapes:
             first = next(iter(shapes))  # the first layer's first weight: w1 in Mazur's example
@@ -329,7 +329,8 @@ class MainWindow(QMainWindow):
         if self.document.training:
             self.explanation.show_message("Training… the chain rule is written out when you pause (P) or step.")
         else:
-            self.explanation.show_step(self.document.spec, self.document.trace)
+            doc = self.document
+            self.explanation.show_step(doc.spec, doc.trace, doc.session.step_count)
 
     def _on_data_changed(self) -> None:
         doc = self.document

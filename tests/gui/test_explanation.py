@@ -12,7 +12,7 @@ from bpstudio.core.session import Session
 from bpstudio.core.tools.explain import explain, format_value
 from bpstudio.gui.inspectors.explanation import ExplanationPanel
 from bpstudio.gui.inspectors.explanation_html import to_html
-from tests.gui.driving import click_link, on_screen
+from tests.gui.driving import click_link, menu, on_screen, open_example, press, settle
 
 MORE, LESS = "Each path's factors", "Fewer details"
 
@@ -175,3 +175,32 @@ def test_millions_of_paths_show_the_largest_few_and_the_rest_as_one_sum(panel, q
     rows = [line for line in panel.text().splitlines() if line.startswith("via h1[0] → h2[")]
     assert len(rows) == 32 and f"other {total - 32} paths together" in panel.text()
     assert f"the 32 largest of the {total} paths to E are listed" in panel.text()
+
+
+def test_after_steps_and_an_undo_it_does_not_say_no_step_has_run(qtbot, window):
+    """Steps run, then the loss is changed and the change undone: the last step's numbers are gone (they belonged
+    to other settings), but steps did run. The panel says what happened and what to do, and the next step's
+    numbers come back."""
+    w = window
+    open_example(qtbot, w, "mazur")
+    for _ in range(3):
+        menu(w, "Step", "Full step").trigger()
+        settle(qtbot)
+    w.explanation.set_target("o.weight", (0, 1))
+    assert "∂E/∂wo[0,1]" in w.explanation.text()
+    other = next(
+        name
+        for name in (w.training_panel.loss.itemText(i) for i in range(w.training_panel.loss.count()))
+        if name != w.training_panel.loss.currentText()
+    )
+    w.training_panel.loss.setCurrentText(other)
+    settle(qtbot)
+    press(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Edit ▸ Undo (the loss)
+    assert w.document.spec.loss == presets.load("mazur").loss
+    assert w.document.session.step_count == 3
+    text = w.explanation.text()
+    assert "No step has run yet" not in text
+    assert text.startswith("After step 3 the weights or settings changed") and "forward pass" in text
+    menu(w, "Step", "Full step").trigger()
+    settle(qtbot)
+    assert "∂E/∂wo[0,1]" in w.explanation.text()

@@ -33,6 +33,12 @@ PICKER_CHARACTERS = 10  # the parameter picker's narrowest width, in characters 
 NO_NETWORK = "Open a network to see how its gradients are computed."
 NO_TARGET = "Pick a weight on the canvas or in the inspector to see its gradient written out as the chain rule."
 NO_STEP = "No step has run yet: run the forward pass, the loss and the backward pass to see the numbers."
+# after steps, the last step's numbers go when the weights or the settings change under them
+NO_STEP_SINCE = (
+    "After step {steps} the weights or settings changed (an undo, a new setting, an opened file), so that step's "
+    "numbers are gone: run the forward pass, the loss and the backward pass to see them for the weights as they "
+    "are now."
+)
 PLACEHOLDER = "choose a parameter…"
 
 
@@ -46,6 +52,7 @@ class ExplanationPanel(QWidget):
         super().__init__(parent)
         self._spec: NetworkSpec | None = None
         self._trace: StepTrace | None = None
+        self._steps = 0  # the steps run so far (none: no step has run; some: the last one's numbers are gone)
         self._key: str | None = None
         self._index: tuple[int, ...] = ()
         self.detailed = False  # each path's factors written out (the link under the explanation switches)
@@ -82,9 +89,10 @@ class ExplanationPanel(QWidget):
 
     # --- what others call -----------------------------------------------------------------------
 
-    def show_step(self, spec: NetworkSpec | None, trace: StepTrace | None) -> None:
-        """Show the current network and step (a NumPy trace, or None before any step has run)."""
-        self._spec, self._trace = spec, trace
+    def show_step(self, spec: NetworkSpec | None, trace: StepTrace | None, steps: int = 0) -> None:
+        """Show the current network and step (a NumPy trace, or None: no step since the weights last changed)
+        after ``steps`` steps."""
+        self._spec, self._trace, self._steps = spec, trace, steps
         keys = list(spec.param_shapes()) if spec is not None else []
         with signals_blocked(self.parameter, self.sample):
             if [self.parameter.itemData(i) for i in range(1, self.parameter.count())] != keys:
@@ -186,7 +194,7 @@ class ExplanationPanel(QWidget):
         if self._key is None:
             return _message(NO_TARGET)
         if self._trace is None:
-            return _message(NO_STEP)
+            return _message(NO_STEP_SINCE.format(steps=self._steps) if self._steps else NO_STEP)
         try:
             most = DETAILED_PATHS if self.detailed else COMPACT_PATHS
             expl = explain(self._spec, self._trace, self._key, self._index, self.sample.value(), max_paths=most)
