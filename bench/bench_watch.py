@@ -9,7 +9,7 @@ device synchronisation so that it counts the GPU's work too):
   cnn       28×28×1 → conv 3×3 16 → ReLU → max-pool → conv 3×3 32 → ReLU → max-pool → linear 10
   digits    the docs example's CNN on 8×8 inputs (a step of ~1 ms: the watcher's fixed cost shows most here)
 Watchers, all recording every step (every=1): the default (gradient norms and loss every step; parameter norms,
-update ratios and activation statistics every 10th step), one without activation statistics (activations=False),
+update ratios and activation statistics every 20th step), one without activation statistics (activations=False),
 one with activation statistics at every step (activations_every=1) and one measuring the update ratio at every
 step (update_every=1: it copies every parameter once per step). Prints the median ratio over rounds; the target
 is ≤ 1.05 for the default watcher on mlp and cnn. A measurement, not a test: nothing passes or fails. On a
