@@ -16,6 +16,7 @@ Nothing is written unless the whole source was read.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from bpstudio.core import losses
 from bpstudio.core.errors import BpstudioError
 from bpstudio.core.io import spec_io
 from bpstudio.core.spec import NetworkSpec
+from bpstudio.core.spec_rules import loss_notes
+from bpstudio.core.words import counted
 
 NAME = "import"
 HELP = "make a network file from an ONNX model or a PyTorch nn.Module, or give a network a state_dict's weights"
@@ -80,6 +83,7 @@ def _from_onnx(args: argparse.Namespace) -> int:
     spec = onnx_import.load(args.source, args.loss or onnx_import.DEFAULT_LOSS)
     write_output(args.out, spec_io.dumps(spec))
     print(f"wrote {args.out}: {len(spec.layers)} layers, {_counts(spec)} from {args.source}")
+    _say_notes(spec)
     return 0
 
 
@@ -105,8 +109,8 @@ def _counts(spec: NetworkSpec) -> str:
     """``12 parameters and 2 running statistics (345 numbers)``: what a network's file holds."""
     params, running = spec.param_shapes(), spec.state_shapes()
     numbers = sum(_size(s) for s in params.values()) + sum(_size(s) for s in running.values())
-    stats = f" and {len(running)} running statistics" if running else ""
-    return f"{len(params)} parameters{stats} ({numbers} numbers)"
+    stats = f" and {counted(len(running), 'running statistic')}" if running else ""
+    return f"{counted(len(params), 'parameter')}{stats} ({counted(numbers, 'number')})"
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -131,7 +135,14 @@ def _from_torch(args: argparse.Namespace) -> int:
     spec = import_module(model, args.loss or "mse", name=f"{type(model).__name__} from {args.torch}")
     write_output(args.out, spec_io.dumps(spec))
     print(f"wrote {args.out}: {len(spec.layers)} layers, {_counts(spec)} from {args.torch}")
+    _say_notes(spec)
     return 0
+
+
+def _say_notes(spec: NetworkSpec) -> None:
+    """What the imported network allows but most likely should not (it was written all the same)."""
+    for note in loss_notes(spec):
+        print(f"bpstudio import: note: {note}", file=sys.stderr)
 
 
 # one importer per kind of source

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
+from bpstudio.core.io import run_db
 from bpstudio.core.record.watched_run import WatchedRun
 from bpstudio.core.tools.run_verdicts import LayerVerdict, layer_verdicts
 from bpstudio.core.tools.vanishing_lesson import TAIL
+from bpstudio.core.words import counted
 
 NAME = "runs"
 HELP = "sum up a PyTorch run recorded with bpstudio.watch: each layer's gradients, activations and verdict"
@@ -24,25 +27,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holding run.sqlite) that a Watcher wrote")
 
 
+NO_GRADIENTS = (
+    "no parameter had a gradient at any recorded step: the loop calls watcher.step() where there are none (call "
+    "it after loss.backward() and before the next zero_grad()), or every parameter is frozen"
+)
+
+
 def run(args: argparse.Namespace) -> int:
-    with WatchedRun(args.run_dir) as run_:
+    with WatchedRun(_folder(args.run_dir)) as run_:
         print(headline(run_))
         if len(run_):
-            print(table(layer_verdicts(run_)))
+            verdicts = layer_verdicts(run_)
+            if not any(math.isfinite(v.grad_norm) or v.verdict == "zero gradients" for v in verdicts):
+                print(NO_GRADIENTS)
+            print(table(verdicts))
     return 0
+
+
+def _folder(path: str) -> str:
+    """The run folder named, or the folder of the run database named (``runs/x/run.sqlite``)."""
+    named = Path(path)
+    return str(named.parent) if named.name == run_db.FILE_NAME and named.is_file() else path
 
 
 def headline(run: WatchedRun) -> str:
     info = run.info
     every = _every(info.every) + _detail(info.every, info.update_every, info.activations_every)
     state = "finished" if info.finished else "still being written, or ended without Watcher.close()"
+    if info.stopped_by:
+        state = f"stopped by {info.stopped_by}"
     if not len(run):
         return f"{info.model_class}: no step recorded yet ({every}); {state}"
     loss = run.losses()[-1]
-    window = f"figures over the last {min(TAIL, len(run))} recorded steps"
+    window = f"figures over the last {counted(min(TAIL, len(run)), 'recorded step')}"
     loss_text = "nan (not a number: the run diverged)" if math.isnan(loss) else _number(loss)
     return (
-        f"{info.model_class}: {len(run)} steps recorded ({every}), the last step {run.steps[-1]} with loss "
+        f"{info.model_class}: {counted(len(run), 'step')} recorded ({every}), the last step {run.steps[-1]} with loss "
         f"{loss_text}; {state}; {window}"
     )
 

@@ -276,6 +276,19 @@ def validate(spec: NetworkSpec) -> tuple[tuple[str, ...], dict[str, int]]:
     return order, widths
 
 
+def loss_notes(spec: NetworkSpec) -> list[str]:
+    """What is allowed but most likely a mistake in how the loss meets the output (for a note, not a refusal):
+    a softmax output under cross_entropy, which applies a softmax of its own."""
+    out = spec.layer(spec.output)
+    if spec.loss == "cross_entropy" and out.activation == "softmax":
+        return [
+            f"the output layer {quoted(out.id)} ends in a softmax and cross_entropy applies its own softmax to "
+            "what it gets, so the loss and the gradients are those of a softmax taken twice; for training, "
+            "leave the final softmax out of the model (its outputs are then logits)"
+        ]
+    return []
+
+
 def _check_loss_fits_output(spec: NetworkSpec, by_id: Mapping[str, LayerSpec], widths: Mapping[str, int]) -> None:
     """Losses that only make sense for certain outputs say so now, not as a crash mid-training."""
     out = by_id[spec.output]

@@ -103,13 +103,17 @@ class RunViewer(QObject):
         return layer_colors(self.run.layer_ids) if self.run is not None else {}
 
     def state(self) -> str:
-        """ "live", "finished", "reading" (a long run's first steps are shown while the rest is read) or "not
-        read" (the database could no longer be read)."""
+        """ "live", "finished", "stopped by KeyboardInterrupt" (an exception ended the loop), "reading" (a long
+        run's first steps are shown while the rest is read) or "not read" (the database could no longer be
+        read)."""
         if self.problem:
             return "not read"
         if self.run is not None and not self.run.caught_up:
             return "reading"
-        return "finished" if self.run is not None and self.run.finished else "live"
+        if self.run is None or not self.run.finished:
+            return "live"
+        stopped_by = self.run.run.info.stopped_by
+        return f"stopped by {stopped_by}" if stopped_by else "finished"
 
     def summary(self) -> str:
         """One line: the run, its model, how far it got and whether it still grows."""

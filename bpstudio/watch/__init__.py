@@ -33,3 +33,7 @@ def __getattr__(name: str) -> Any:
 
         return Watcher
     raise AttributeError(f"module 'bpstudio.watch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])  # (Watcher too, for dir() and tab completion, before it is imported)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.limits import brief
 from bpstudio.core.record.layer_stats import FRACTION_KINDS, saturation_threshold
 from bpstudio.watch.activations import SAMPLED, Buffers, Plan, first_samples
 from bpstudio.watch.sample import ModuleRow, Sample, Watched
@@ -159,15 +161,16 @@ class Watcher:
         if not self._closed:
             self._writer.flush()
 
-    def close(self) -> None:
-        """Remove the hooks, write what is left and mark the run finished. Safe to call twice."""
+    def close(self, stopped_by: str = "") -> None:
+        """Remove the hooks, write what is left and mark the run finished (``stopped_by``: the exception that
+        ended the loop, when one did). Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         atexit.unregister(self.close)
         for handle in self._hooks:
             handle.remove()
-        self._writer.close()
+        self._writer.close(stopped_by)
         if self._writer.error is not None:
             self._stop_on_error()
 
@@ -175,7 +178,7 @@ class Watcher:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        self.close(kind.__name__ if kind is not None else "")  # (a loop interrupted is not a run that finished)
 
     # --- what a step records ---------------------------------------------------------------------------------
 
@@ -202,7 +205,7 @@ class Watcher:
                     torch._foreach_sub_(self._before, self._params)
                     tensors += [*torch._foreach_norm(self._before), *self._before_norms]
         vectors = self._buffers.reductions() if self._stats else []  # (only a step that took activations)
-        plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else float(loss)
+        plain_loss = math.nan if loss is None else None if isinstance(loss, torch.Tensor) else _number(loss)
         if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 _refuse_loss(loss)
@@ -342,6 +345,16 @@ def _floats(scalars: list[torch.Tensor], vectors: list[torch.Tensor]) -> list[fl
         for i in mine:
             values[i], start = got[start : start + parts[i].numel()], start + parts[i].numel()
     return [v for part in values for v in part]
+
+
+def _number(loss: Any) -> float:
+    """A loss given as a plain number (a Python or NumPy one), as a float; anything else is refused."""
+    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+        raise BpstudioError(
+            f"step(loss): the loss must be a tensor holding one number, a number, or left out; got "
+            f"{type(loss).__name__} {brief(loss)}"
+        )
+    return float(loss)
 
 
 def _refuse_loss(loss: torch.Tensor) -> None:

@@ -59,8 +59,9 @@ class Writer:
         while self._thread.is_alive() and not done.wait(0.05):  # (a writer that died waits for nothing)
             pass
 
-    def close(self) -> None:
-        """Write what is queued, mark the run finished and close the database (waits for the thread)."""
+    def close(self, stopped_by: str = "") -> None:
+        """Write what is queued, mark the run finished (and, when an exception ended the loop, which one) and
+        close the database (waits for the thread)."""
         self._queue.put(None)
         self._wake.set()
         self._thread.join()
@@ -70,6 +71,8 @@ class Writer:
                 with run_db.transaction(self._conn) as c:
                     c.execute("UPDATE run_info SET value = '1' WHERE key = 'finished'")
                     c.execute("INSERT OR REPLACE INTO run_info VALUES ('ended', ?)", (ended,))
+                    if stopped_by:
+                        c.execute("INSERT OR REPLACE INTO run_info VALUES ('stopped_by', ?)", (stopped_by,))
             except sqlite3.Error as exc:
                 self.error = exc
         self._conn.close()

@@ -46,6 +46,22 @@ def test_import_writes_a_network_file_and_says_what_it_holds(capsys, tmp_path):
     np.testing.assert_allclose(spec.layer("fc").weight, W.T.astype(np.float32))
 
 
+def test_a_softmax_output_under_cross_entropy_is_imported_with_a_note(capsys, tmp_path):
+    """A model exported with its softmax head (common for inference) trained with cross_entropy, which takes
+    logits: the file is written, and one note on stderr says what that means and what to do."""
+    path = tmp_path / "m.onnx"
+    make_model(
+        [node("Gemm", ["x", "W"], ["h"], "/fc/Gemm"), node("Softmax", ["h"], ["y"], axis=1)], {"W": W}, path=path
+    )
+    code, out, err = run(capsys, "import", path, "--out", tmp_path / "net.json", "--loss", "cross_entropy")
+    assert code == 0 and out.startswith(f"wrote {tmp_path / 'net.json'}")
+    assert err.count("\n") == 1
+    assert err.startswith("bpstudio import: note: the output layer 'fc' ends in a softmax and cross_entropy")
+    assert "leave the final softmax out of the model" in err
+    code, _, err = run(capsys, "import", path, "--out", tmp_path / "mse.json", "--loss", "mse")
+    assert (code, err) == (0, "")  # (a softmax under another loss is not the same slip)
+
+
 CASES = {
     "an op bpstudio has no layer for": (
         [node("Conv", ["x", "W"], ["y"], "/conv1/Conv")],

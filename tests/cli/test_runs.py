@@ -100,8 +100,26 @@ def test_dead_units_and_a_run_still_being_written(capsys, tmp_path):
     )
     b.step(5, 0.25, {"0.weight": 1.0})
     code, out, _ = run(capsys, "runs", tmp_path / "b")
-    assert out.splitlines()[0].startswith("MyNet: 1 steps recorded (every 5 steps), the last step 5 with loss 2.50e-01")
+    assert out.splitlines()[0] == (
+        "MyNet: 1 step recorded (every 5 steps), the last step 5 with loss 2.50e-01; still being written, or ended "
+        "without Watcher.close(); figures over the last 1 recorded step"
+    )
     b.finish()
+
+
+def test_a_loop_that_never_had_gradients_is_told_so_and_no_layer_reads_healthy(capsys, tmp_path):
+    """watcher.step() called after zero_grad(): steps and losses are recorded, gradients never. The summary says
+    what went wrong rather than calling the layers healthy; the database file may be named instead of its
+    folder."""
+    b = RunBuilder(tmp_path, {"0.weight": "0", "1.weight": "1"}, [("0", "Linear", None), ("1", "Linear", None)])
+    for step in (1, 2, 3):
+        b.step(step, 0.5, {})
+    b.finish()
+    code, out, err = run(capsys, "runs", tmp_path / "run.sqlite")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1].startswith("no parameter had a gradient at any recorded step: the loop calls watcher.step()")
+    assert {row["verdict"] for row in table(out).values()} == {"no gradient"}
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from bpstudio.core.errors import BpstudioError  # noqa: E402
 from bpstudio.core.record.layer_stats import saturation_threshold  # noqa: E402
 from bpstudio.watch import Watcher  # noqa: E402
 from bpstudio.watch.activations import SAMPLED  # noqa: E402
+from tests.cli.running import run  # noqa: E402
 
 
 def rows(run_dir, sql):
@@ -264,6 +265,20 @@ def test_the_run_says_what_it_is_and_when_it_finished(tmp_path):
     assert dict(rows(tmp_path, "SELECT key, value FROM run_info"))["finished"] == "1"
     with pytest.raises(RuntimeError, match="closed"):
         w.step(0.5)
+    assert "stopped_by" not in dict(rows(tmp_path, "SELECT key, value FROM run_info"))
+
+
+def test_a_loop_ended_by_an_exception_says_which_and_bpstudio_runs_does_not_call_it_finished(tmp_path, capsys):
+    model = mlp()
+    with pytest.raises(KeyboardInterrupt), Watcher(model, tmp_path) as w:
+        train(model, w, (8, 5), 2)
+        raise KeyboardInterrupt  # (Ctrl+C in the middle of training)
+    info = dict(rows(tmp_path, "SELECT key, value FROM run_info"))
+    assert (info["finished"], info["stopped_by"]) == ("1", "KeyboardInterrupt")  # (what was recorded is whole)
+    code, out, _ = run(capsys, "runs", tmp_path)
+    headline = out.splitlines()[0]
+    assert code == 0
+    assert "; stopped by KeyboardInterrupt;" in headline and "finished" not in headline
 
 
 @pytest.mark.filterwarnings("ignore:bpstudio.watch. at step 1 no parameter has a gradient")
@@ -302,6 +317,24 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path):
         Watcher("model", tmp_path / "c")
     with Watcher(mlp(), tmp_path / "d") as w, pytest.raises(BpstudioError, match="single number"):
         w.step(torch.ones(3))
+    for wrong in ("0.5", True, [0.5]):  # (a string, a bool or a list is not a loss, though float() takes some)
+        with (
+            Watcher(mlp(), tmp_path / f"e{len(str(wrong))}") as w,
+            pytest.raises(
+                BpstudioError,
+                match=f"must be a tensor holding one number, a number, or left out; got {type(wrong).__name__}",
+            ),
+        ):
+            w.step(wrong)
+    with Watcher(mlp(), tmp_path / "f") as w:
+        w.step(np.float32(0.25))  # a NumPy number is a number
+    assert rows(tmp_path / "f", "SELECT loss FROM steps") == [(0.25,)]
+
+
+def test_the_watch_package_lists_the_watcher_before_it_is_imported():
+    import bpstudio.watch
+
+    assert "Watcher" in dir(bpstudio.watch)
 
 
 def test_a_folder_that_holds_a_run_is_not_recorded_over(tmp_path):

@@ -51,4 +51,31 @@ def load_state_dict_into(model: Any, path: str) -> None:
         model.load_state_dict(state)
     except Exception as exc:
         words = " ".join(str(exc).split())
-        raise TorchImportError(f"cannot load '{path}' into the module: {words}") from None
+        if len(words) > LONGEST:  # (torch lists every missing key: a big model's list is pages long)
+            words = words[:LONGEST] + " …"
+        hint = _hint(state, model)
+        raise TorchImportError(f"cannot load '{path}' into the module: {words}{hint}") from None
+
+
+LONGEST = 400  # characters of torch's own complaint quoted in the one-line message
+CHECKPOINT_KEYS = ("model", "state_dict", "model_state_dict", "net", "weights")
+
+
+def _hint(state: Any, model: Any) -> str:
+    """Why a file that loaded does not fit the module, where a common shape of checkpoint tells it: a training
+    checkpoint with the weights under one key, or weights saved from a DataParallel/DDP wrapper ("module.")."""
+    if not isinstance(state, dict) or not state:
+        return ""
+    nested = [k for k in CHECKPOINT_KEYS if isinstance(state.get(k), dict)]
+    if nested and not any(k in state for k, _ in model.named_parameters()):
+        return (
+            f" (the file is a checkpoint with the weights under '{nested[0]}': save checkpoint['{nested[0]}'] "
+            "on its own and import that)"
+        )
+    keys = [k for k in state if isinstance(k, str)]
+    if keys and all(k.startswith("module.") for k in keys):
+        return (
+            " (every key starts with 'module.': the weights were saved from a DataParallel or DDP wrapper; save "
+            "model.module.state_dict(), or the state_dict with that prefix taken off each key)"
+        )
+    return ""

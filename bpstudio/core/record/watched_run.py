@@ -41,6 +41,7 @@ class RunInfo:
     parameters: tuple[str, ...]  # the model's named_parameters(), in order
     owners: tuple[str, ...]  # the module that holds each parameter ("" for the model itself)
     shapes: tuple[tuple[int, ...], ...]
+    stopped_by: str = ""  # the exception that ended the training loop inside ``with Watcher(...)`` ("": none)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ class WatchedRun:
                 parameters=tuple(str(name) for name, _, _ in params),
                 owners=tuple(str(module) for _, module, _ in params),
                 shapes=tuple(tuple(int(n) for n in json.loads(shape)) for _, _, shape in params),
+                stopped_by=str(info.get("stopped_by", "")),
             )
         except (ValueError, TypeError) as exc:
             raise RunError(f"run database {quoted(str(self.path))} holds a bad run description: {exc}") from None

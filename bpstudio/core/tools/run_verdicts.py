@@ -11,7 +11,10 @@ bpstudio uses for its own networks:
   is a diagnosis (the step-health readout, which flags a single step, waits for nearly all: one batch can make
   many units look dead for a step);
 - a gradient that is exactly 0 at every one of those steps ("zero gradients"), or that stopped being a number
-  ("not finite"), as step health says it.
+  ("not finite"), as step health says it;
+- a layer with parameters none of which ever had a gradient reads "no gradient" (frozen, or not in use: no
+  verdict on how it learns), and a module without parameters and without dead or saturated units to count
+  (a pooling layer) reads "—": there is nothing to judge.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from bpstudio.core.tools.vanishing_lesson import TAIL, tail_norm
 
 HALF = 0.5  # the share of dead units or saturated entries, over the last steps, that names a layer's problem
 PROBLEMS = ("not finite", "zero gradients", "dead units", "saturated", "vanishing", "exploding", "stalled")
+NO_GRADIENT, NOTHING_TO_JUDGE = "no gradient", "—"
 
 
 @dataclass(frozen=True)
 class LayerVerdict:
-    """One watched module: its verdict (one of :data:`PROBLEMS`, or shrinking, growing, healthy) and the evidence
+    """One watched module: its verdict (one of :data:`PROBLEMS`; or shrinking, growing, healthy; or
+    :data:`NO_GRADIENT`, :data:`NOTHING_TO_JUDGE`) and the evidence
     in words; the figures over the last :data:`~bpstudio.core.tools.vanishing_lesson.TAIL` recorded steps (NaN
     where not measured): gradient norm, its ratio to the last layer's, update ratio (of the weight, or the largest
     of the module's parameters), and the output's mean, std and zero, dead and saturated fractions."""
@@ -67,8 +72,8 @@ def layer_verdicts(run: WatchedRun) -> list[LayerVerdict]:
         figures = _activation_figures(run, name) if name in types else {}
         gradient = _gradient_figures(run, name, norms[name], last) if name in norms else {}
         verdict, evidence = _judge(run, name, figures, gradient)
-        if name in run.layers and name not in norms and not evidence:
-            evidence = "no gradient recorded (frozen, or not in use)"
+        if name in run.layers and name not in norms and verdict == NOTHING_TO_JUDGE:
+            verdict, evidence = NO_GRADIENT, "no gradient recorded (frozen, or not in use)"
         verdicts.append(LayerVerdict(name, types.get(name, "?"), verdict, evidence, **gradient, **figures))
     return verdicts
 
@@ -106,24 +111,37 @@ def _judge(run: WatchedRun, name: str, figures: dict[str, float], gradient: dict
         if broken:
             return "not finite", broken
         if math.isnan(gradient["grad_norm"]):
-            steps = min(TAIL, len(run))
-            return "zero gradients", f"its gradient is exactly 0 at every one of the last {steps} recorded steps"
+            return "zero gradients", _zero_words(run, name)
     dead, saturated = figures.get("dead_fraction", math.nan), figures.get("saturated_fraction", math.nan)
     if dead >= HALF:
         return "dead units", f"{dead:.0%} of its units are 0 for every sample of a batch (≥ {HALF:.0%})"
     if saturated >= HALF:
         return "saturated", f"{saturated:.0%} of its outputs are saturated (≥ {HALF:.0%})"
     if not gradient:
-        return "healthy", _activation_words(figures)
+        words = _activation_words(figures)
+        return ("healthy", words) if words else (NOTHING_TO_JUDGE, "")
     ratio, norm = gradient["ratio"], gradient["grad_norm"]
     last = norm / ratio if ratio > 0 else math.nan
-    if not math.isfinite(ratio):
-        return "healthy", ""
+    if not math.isfinite(ratio):  # (no last layer's gradient to set it against)
+        return NOTHING_TO_JUDGE, ""
     word = gradient_health(ratio, last)
     if word == "stalled":
         return word, f"the last layer's gradient is {last:.1e}, below {STALLED:.0e}: no layer learns"
     bound = {"vanishing": f" (below {VANISHING:.0e})", "exploding": f" (above {EXPLODING:.0e})"}.get(word, "")
     return word, f"its gradient is {ratio:.1e} × the last layer's{bound}"
+
+
+def _zero_words(run: WatchedRun, layer: str) -> str:
+    """The evidence of a layer's zero gradients: which of its parameters' gradients (the layer's gradient is its
+    weight's, when it has one) were 0 at every one of the last steps, and that the others were not."""
+    steps = min(TAIL, len(run))
+    names = run.layer_parameters(layer)
+    weight = f"{layer}.weight" if layer else "weight"
+    whose = "its weight's gradient" if weight in names and len(names) > 1 else "its gradient"
+    others = [n for n in names if n != weight and weight in names]
+    moving = [n.rpartition(".")[2] for n in others if np.nanmax(np.abs(run.grad_norms(n)[-TAIL:]), initial=0) > 0]
+    but = f" (its {', '.join(moving)}'s {'is' if len(moving) == 1 else 'are'} not)" if moving else ""
+    return f"{whose} is exactly 0 at every one of the last {steps} recorded steps{but}"
 
 
 def _activation_words(figures: dict[str, float]) -> str:

@@ -309,3 +309,23 @@ def test_a_factory_that_returns_no_module_and_a_whole_pickled_model_are_said_pla
     )
     assert code == 2 and "a whole model saved with torch.save(model)?" in err and "save model.state_dict()" in err
     assert not (tmp_path / "n.json").exists()
+
+
+def test_a_training_checkpoint_and_ddp_weights_are_refused_with_what_to_do(capsys, tmp_path, monkeypatch):
+    """Two usual shapes of a weights file that is not the module's state_dict: a checkpoint dict holding it under
+    "model" (with the epoch and the optimizer's state), and a state_dict saved from DataParallel/DDP, its keys
+    prefixed "module.". One line each, naming the way out."""
+    (tmp_path / "nets.py").write_text(
+        "from torch import nn\ndef net():\n    return nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))\n"
+    )
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    torch.save({"model": model.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "ddp.pt")
+    monkeypatch.chdir(tmp_path)
+    for weights, words in [
+        ("ckpt.pt", "a checkpoint with the weights under 'model': save checkpoint['model'] on its own"),
+        ("ddp.pt", "every key starts with 'module.': the weights were saved from a DataParallel or DDP wrapper"),
+    ]:
+        code, out, err = run(capsys, "import", "--torch", "nets:net", "--state-dict", weights, "--out", "n.json")
+        assert (code, out) == (2, "") and words in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "n.json").exists()

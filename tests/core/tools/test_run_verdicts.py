@@ -9,7 +9,7 @@ import pytest
 
 from bpstudio.core.record.history import EXPLODING, STALLED, VANISHING, gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
-from bpstudio.core.tools.run_verdicts import HALF, layer_verdicts
+from bpstudio.core.tools.run_verdicts import HALF, NO_GRADIENT, NOTHING_TO_JUDGE, layer_verdicts
 from bpstudio.core.tools.vanishing_lesson import TAIL
 from tests.watched_runs import RunBuilder, chain
 
@@ -101,6 +101,25 @@ def test_zero_and_broken_gradients(tmp_path):
     assert all(x.problem for x in (v["0"], v["1"])) and not v["2"].problem
 
 
+def test_a_weight_whose_gradient_is_0_while_its_bias_learns_is_named_as_such(tmp_path):
+    """The layer after a dead ReLU: its weight's gradient is 0 (its inputs are), its bias's is not. The layer's
+    verdict is the weight's; the evidence does not say the whole layer gets no gradient."""
+    b = RunBuilder(
+        tmp_path,
+        {"0.weight": "0", "0.bias": "0", "2.weight": "2", "2.bias": "2"},
+        [("0", "Linear", None), ("1", "ReLU", "dead"), ("2", "Linear", None)],
+    )
+    for step in (1, 2):
+        b.step(step, 1.0, {"0.weight": 0.0, "0.bias": 0.0, "2.weight": 0.0, "2.bias": 0.07})
+    b.finish()
+    v = verdicts_of(tmp_path)
+    assert v["2"].verdict == "zero gradients"
+    assert v["2"].evidence == (
+        "its weight's gradient is exactly 0 at every one of the last 2 recorded steps (its bias's is not)"
+    )
+    assert v["0"].evidence == "its weight's gradient is exactly 0 at every one of the last 2 recorded steps"
+
+
 def test_modules_with_nothing_to_judge_and_frozen_layers(tmp_path):
     b = RunBuilder(
         tmp_path,
@@ -111,7 +130,9 @@ def test_modules_with_nothing_to_judge_and_frozen_layers(tmp_path):
     b.finish()
     v = verdicts_of(tmp_path)
     assert list(v) == ["0", "1", "2", "3"]
-    assert (v["1"].verdict, v["1"].evidence, v["1"].mean) == ("healthy", "", 0.5)
-    assert (v["3"].verdict, v["3"].evidence) == ("healthy", "no gradient recorded (frozen, or not in use)")
+    # a pooling layer has nothing to judge, and a frozen layer no gradient: neither reads "healthy"
+    assert (v["1"].verdict, v["1"].evidence, v["1"].mean) == (NOTHING_TO_JUDGE, "", 0.5)
+    assert (v["3"].verdict, v["3"].evidence) == (NO_GRADIENT, "no gradient recorded (frozen, or not in use)")
+    assert not any(x.problem for x in v.values())
     assert math.isnan(v["1"].grad_norm)
     assert v["2"].ratio == 1.0  # the last layer with a gradient is the reference, not the frozen one
