@@ -112,7 +112,16 @@ class EditRequests:
             self.window.select_after_redraw(added[0])
 
     def connect(self, source: str, target: str) -> None:
-        self.document.edit(f"Connect {source} → {target}", lambda s: edit.connect(s, source, target))
+        """Connect ``source`` → ``target``; when that replaces the target's one input, the history names it and
+        the canvas says what it cut off."""
+        before = self.document.spec
+        replaced = edit.replaced_input(before, source, target)
+        text = f"Connect {source} → {target}" + (f" in place of {replaced} → {target}" if replaced else "")
+        if self.document.edit(text, lambda s: edit.connect(s, source, target)):
+            note = edit.connect_note(before, self.document.spec, source, target)
+            if note is not None:
+                self.window.canvas.show_refusal(note)  # (the canvas's notice strip: it is where the drag ended)
+                self.window.statusBar().showMessage(note, 15000)
 
     def delete(self, layer_ids: list[str]) -> None:
         if layer_ids:

@@ -84,6 +84,24 @@ def test_invalid_connections_are_refused_with_the_reason_on_the_canvas(qtbot, wi
     assert topology(w)["add1"] == ("h",) and set(blocks(w)) == {"x", "h", "y", "add1"}
 
 
+def test_a_connection_that_replaces_an_input_says_which_layers_it_cut_off(qtbot, window):
+    """A student wants a skip connection x → y past h: y is a dense layer and takes one input, so x replaces h
+    and h stops being run. The drag is carried out (it may be what was meant), and the canvas and the history
+    say what it did; Undo puts h back."""
+    w = window
+    open_example(qtbot, w, "xor")
+    press(qtbot, w, Qt.Key.Key_0, CTRL)
+    drag(qtbot, w, port_point(w, "x", "out_port"), port_point(w, "y", "in_port"))
+    assert topology(w)["y"] == ("x",)
+    assert history_texts(w)[-1] == "Connect x → y in place of h → y"
+    said = w.canvas.banner.text()
+    assert w.canvas.banner.isVisible() and "'y' takes one input: 'x' replaces 'h'" in said
+    assert "'h' no longer reaches the output and is not run" in said and "Add or Concat layer" in said
+    assert said.removeprefix("⚠  ") == w.statusBar().currentMessage()
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert topology(w)["y"] == ("h",)
+
+
 def test_a_layer_added_from_the_palette_is_selected_on_the_canvas(qtbot, window):
     w = window
     QTest.mouseClick(w.layer_palette.buttons["dense"], LEFT)

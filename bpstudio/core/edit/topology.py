@@ -274,6 +274,32 @@ def connect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
     return _rebuild(spec, layers, action)
 
 
+def replaced_input(spec: NetworkSpec, source: str, target: str) -> str | None:
+    """The input that connecting ``source`` → ``target`` takes the place of (a single-input target's), or None."""
+    layer = spec.layer(target) if target in spec.widths else None
+    if layer is None or layer.type not in SINGLE_INPUT or not layer.inputs or source in layer.inputs:
+        return None
+    return layer.inputs[0]
+
+
+def connect_note(before: NetworkSpec, after: NetworkSpec, source: str, target: str) -> str | None:
+    """What a connection did beyond the new link, for the person who made it: the input it replaced and the
+    layers that no longer reach the output (they stay, but are not run); None when it only added a link."""
+    replaced = replaced_input(before, source, target)
+    if replaced is None:
+        return None
+    cut = [i for i in before.active_order() if i not in set(after.active_order())]
+    note = f"'{target}' takes one input: '{source}' replaces '{replaced}'"
+    if cut:
+        names = ", ".join(f"'{i}'" for i in cut)
+        reaches, is_ = ("reaches", "is") if len(cut) == 1 else ("reach", "are")
+        note += (
+            f"; {names} no longer {reaches} the output and {is_} not run. Undo brings the link back; to join two "
+            "paths, connect both into an Add or Concat layer"
+        )
+    return note
+
+
 def disconnect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:
     """Remove the edge ``source`` → ``target``; refused when ``target`` would be left without input."""
     spec = pin_colors(spec)  # (the colours shown now stay: see core/edit/colors.py)

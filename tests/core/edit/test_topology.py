@@ -178,6 +178,21 @@ def test_connect_appends_to_concat_and_drops_downstream_weights():
     assert new.layer("r").inputs == ("a", "c", "x") and new.widths["r"] == 2
 
 
+def test_what_a_connection_did_beyond_the_new_link_is_said():
+    spec = base()  # x → h1 → h2 → y
+    assert edit.replaced_input(spec, "h1", "y") == "h2"
+    note = edit.connect_note(spec, edit.connect(spec, "h1", "y"), "h1", "y")
+    assert note == (
+        "'y' takes one input: 'h1' replaces 'h2'; 'h2' no longer reaches the output and is not run. Undo brings the "
+        "link back; to join two paths, connect both into an Add or Concat layer"
+    )
+    note = edit.connect_note(spec, edit.connect(spec, "x", "y"), "x", "y")
+    assert note.startswith("'y' takes one input: 'x' replaces 'h2'; 'h1', 'h2' no longer reach the output and are")
+    joined = branched()  # a concat or an add gains an input: nothing replaced, nothing to say
+    assert edit.replaced_input(joined, "c", "cat") is None
+    assert edit.connect_note(joined, edit.connect(joined, "c", "cat"), "c", "cat") is None
+
+
 def test_connect_refusals():
     spec = branched()
     before = snapshot(spec)
