@@ -52,6 +52,8 @@ def test_the_teacher_runs_the_lesson_and_the_class_sees_each_runs_numbers(qtbot,
         assert w.document.spec.name == presets.load(example).name
         ratios[example] = first_last(w.document.history)
         assert vl.times(ratios[example]) in panel.current_text()
+        # the losses it states are means, which the status bar's one-batch loss is told apart from
+        assert f"(means over the first {vl.HEAD} and the last {vl.TAIL // 2} steps" in panel.current_text()
     assert ratios["deep_sigmoid"] < 1e-3 < 1e-2 < min(ratios[fix] for fix in fixes)
     # the kept runs are called what the lesson's text calls them
     assert [run.label for run in w.kept_runs.runs] == [vl.RUN_NAMES[e] for e in ("deep_sigmoid", *fixes[:2])]

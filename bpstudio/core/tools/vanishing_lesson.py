@@ -97,7 +97,10 @@ def _loss_words(s: RunSummary) -> str:
         if s.loss_end > 0.9 * s.loss_start and s.loss_end > 0.6
         else "It fell: the net learns the data."
     )
-    return f"The loss went from {s.loss_start:.3f} to {s.loss_end:.3f}. {change}"
+    return (
+        f"The loss went from {s.loss_start:.3f} to {s.loss_end:.3f} (means over the first {HEAD} and the last "
+        f"{TAIL // 2} steps: one batch's loss, as the status bar shows it, jumps around them). {change}"
+    )
 
 
 def _gap_words(s: RunSummary, layers: int) -> str:
