@@ -89,3 +89,18 @@ def test_ratios_read_as_fractions(ratio, text):
 def test_no_run_no_summary():
     with pytest.raises(Exception, match="no steps"):
         vl.summarize(TrainingHistory(["a", "b"]))
+
+
+def test_the_lessons_examples_give_each_shared_layer_the_same_colour():
+    """The class compares the four runs' curves layer by layer: h3 is one colour in all of them (by position the
+    batchnorm and residual nets' extra layers took palette slots, and h3 turned from red to green between stops)."""
+    from bpstudio.core.edit.colors import color_slots
+
+    examples = [stop.example for stop in vl.lesson() if stop.example is not None]
+    slots = [color_slots(presets.load(name)) for name in examples]
+    shared = set.intersection(*(set(s) for s in slots))
+    assert {"h1", "h3", "h10", "out"} <= shared
+    for layer in sorted(shared):
+        assert len({s[layer] for s in slots}) == 1, layer
+    for s in slots:  # and within one network, no two plotted layers alike (20 palette slots, 21 curves at most)
+        assert len(set(s.values())) >= min(len(s), 20)
