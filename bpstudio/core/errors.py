@@ -23,6 +23,7 @@ class SpecError(BpstudioError):
         if field is not None:
             where.append(f"field {quoted(field)}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.message = message  # what is wrong, without where (a form that shows the field says that itself)
         self.layer = layer
         self.field = field
 

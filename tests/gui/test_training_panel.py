@@ -96,7 +96,7 @@ def test_typing_a_learning_rate_requests_the_optimizer(qtbot, panel, text, lr):
 @pytest.mark.parametrize(
     "field, text, reason",
     [
-        ("lr", "-0.1", "'lr' must not be negative, got -0.1"),
+        ("lr", "-0.1", "Not changed — learning rate must not be negative, got -0.1"),  # (the form's name for it)
         ("lr", "abc", "learning rate: 'abc' is not a number"),
         ("weight_decay", "inf", "weight decay: 'inf' is not a finite number"),
         ("lr", "", "learning rate: an empty entry is not a number"),
@@ -155,7 +155,7 @@ def test_switching_optimizer_shows_its_settings_and_requests_it(qtbot, panel):
         ("optimizer_requested", OptimizerSpec("momentum", lr=0.5, momentum=0.5)),
         ("optimizer_requested", OptimizerSpec("adam", lr=0.5, momentum=0.5)),
     ]
-    assert "'beta2' must be below 1, got 1.0" in widget.error.text()
+    assert "Not changed — beta 2 must be below 1, got 1.0" in widget.error.text()
 
 
 def test_pressing_enter_twice_asks_once(qtbot, panel):

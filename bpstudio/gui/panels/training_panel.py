@@ -312,8 +312,14 @@ class TrainingPanel(QWidget):
                 return
             requested = OptimizerSpec(name=name, **numbers, **extras)
         except SpecError as exc:  # (it names the setting in quotes, e.g. "'lr' must not be negative")
-            named = next((f for key, f in self.fields.items() if f"'{key}'" in str(exc)), None)
-            self._show_error(f"Not changed — {exc}", named)
+            key = next((key for key in self.fields if f"'{key}'" in exc.message), None)
+            if key is None:
+                self._show_error(f"Not changed — {exc}")
+                return
+            label = OPTIMIZER_FIELDS[key][0].lower() if key in OPTIMIZER_FIELDS else key
+            # in the form's words: "learning rate must not be negative, got -0.1", not "field 'optimizer': 'lr' …"
+            said = exc.message.replace(f"'{key}'", label, 1)
+            self._show_error(f"Not changed — {said}", self.fields[key])
             return
         self._clear_error()
         if requested != last:
