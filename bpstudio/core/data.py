@@ -106,7 +106,8 @@ class Dataset:
                 if top > 1:
                     raise DataError(
                         f"{self.name}: has {top + 1} classes but the output layer has 1 unit; "
-                        f"give it {top + 1} units or use 2 classes"
+                        f"give it {top + 1} units, one per class (with the cross_entropy loss), or train on data "
+                        "with 2 classes"
                     )
                 return self.Y.astype(np.float64).reshape(-1, 1)
             if top >= out_units:

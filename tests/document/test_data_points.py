@@ -65,7 +65,10 @@ def test_a_right_click_removes_the_nearest_point_within_reach(doc):
 def test_a_class_the_network_cannot_output_is_refused_and_changes_nothing(doc):
     source = doc.spec.data
     assert not doc.points.add((0.0, 0.0), 2)  # one sigmoid output: classes 0 and 1 only
-    assert doc.messages == ["inline: has 3 classes but the output layer has 1 unit; give it 3 units or use 2 classes"]
+    assert doc.messages == [
+        "inline: has 3 classes but the output layer has 1 unit; give it 3 units, one per class (with the "
+        "cross_entropy loss), or train on data with 2 classes"
+    ]
     assert doc.spec.data == source and doc.undo_stack.count() == 0 and doc.session.data is doc.train_data
 
 
