@@ -40,6 +40,9 @@ def test_at_1024_by_768_the_canvas_numbers_read_from_the_back_of_the_room(qtbot,
     assert nets
     for overlay in nets:
         assert on_screen(w, overlay.geo.fonts.net.pixelSize()) >= OTHER_PX
+        bottom = overlay.geo.rect.bottom() - 1  # (the "net" lines above the block's border, not on or below it)
+        lines = [overlay.net_rect(k) for k, (_, sub) in enumerate(overlay.texts) if sub.startswith("net ")]
+        assert all(r.bottom() <= bottom for r in lines), (overlay.layer_id, bottom, lines[-1])
     labelled = [e for e in scene.unit_edges.values() if e.labels]
     assert labelled
     for edges in labelled:

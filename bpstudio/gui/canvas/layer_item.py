@@ -70,6 +70,9 @@ class LayerGeometry:
         self.metrics = style.neuron_metrics(state.units, presenting)
         if self.small:
             body = state.units * self.metrics.spacing
+            if self.metrics.show_net:  # the last neuron's "net" line below its circle stays inside the block
+                below = self.metrics.spacing / 2 - self.metrics.radius
+                body += max(0.0, f.net_h + 1 - below)
             width = max(width, 2 * (self.metrics.radius + 2 * BODY_PAD))
             self.cols = self.rows = 0
             if state.unit_labels and not self.metrics.show_net:  # room for the terms left of the circles

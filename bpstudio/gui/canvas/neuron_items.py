@@ -182,6 +182,11 @@ class LayerOverlayItem(QGraphicsItem):
         """The box neuron ``k``'s value covers, its pill over a picture (item coordinates; empty without a value)."""
         return self._text_rects[k] if self.texts[k][0] else QRectF()
 
+    def net_rect(self, k: int) -> QRectF:
+        """Where neuron ``k``'s "net" line (its pre-activation, under the circle) is written, in the item's
+        coordinates (the block's)."""
+        return self._sub_rects[k]
+
     def circle(self, k: int) -> QRectF:
         return self._circles[k]
 
