@@ -46,6 +46,11 @@ def test_w5_is_written_out_with_mazurs_numbers(mazur_panel, qtbot):
     assert signal.args == ["o.weight", (0, 0)]
     text = mazur_panel.text()
     assert "∂E/∂wo[0,0] = 0.082167041" in text  # the heading (the layer id is a subscript)
+    assert "o.weight, row 0, column 0: the line h[0] → o[0]" in text  # w5: h1 → o1 in the tutorial's names
+    mazur_panel.set_target("o.weight", (0, 1))
+    assert "o.weight, row 0, column 1: the line h[1] → o[0]" in mazur_panel.text()  # (rows receive, columns send)
+    mazur_panel.set_target("o.weight", (0, 0))
+    text = mazur_panel.text()
     assert "= 0.74136507 × 0.186815602 × 0.593269992 = 0.082167041" in text
     assert "Recorded by the backward pass = 0.082167041 ✓ matches" in text
     assert mazur_panel.sample.isHidden() and mazur_panel.sample_label.isHidden()  # a batch of one

@@ -71,6 +71,7 @@ class Explanation:
     matches: bool = True
     frozen: bool = False
     couplings: tuple[explain_norm.NormCoupling, ...] = ()  # the norm layers paths end at, their three terms
+    line: str = ""  # a dense weight's line on the canvas, "h[0] → o[1]": from input unit (column) to unit (row)
 
 
 MAX_COUPLINGS = 4  # the norm units whose three terms are written out (those the listed paths reach, largest first)
@@ -103,12 +104,13 @@ def explain(
     if not is_count(max_paths, 1):
         raise SessionError(f"max_paths must be a positive integer, got {max_paths!r}")
     sample = int(sample)
+    line = f"{spec.layer(layer_id).inputs[0]}[{index[1]}] → {layer_id}[{index[0]}]" if len(index) == 2 else ""
     if layer_id not in spec.active_order():
         note = (
             f"layer '{layer_id}' does not lead to the output '{spec.output}': the loss does not depend "
             f"on {symbol}, so its gradient is 0 (no path reaches E)"
         )
-        return Explanation(key, index, sample, batch, (), 0.0, 0, 0.0, 0.0, 0.0, note, symbol, ())
+        return Explanation(key, index, sample, batch, (), 0.0, 0, 0.0, 0.0, 0.0, note, symbol, (), line=line)
     record = trace.layers.get(layer_id)
     if record is None or name not in record.grads or trace.output_grad is None:
         raise SessionError(f"run the backward pass through layer '{layer_id}' first")
@@ -199,6 +201,7 @@ def explain(
         abs(batch_value - recorded) <= tolerance,
         frozen,
         couplings,
+        line,
     )
 
 

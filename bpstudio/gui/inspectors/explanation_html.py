@@ -54,6 +54,8 @@ def to_html(expl: Explanation, positive: str = "#f58220", negative: str = "#2176
         return f" ={NBSP}{value}"
 
     where = f"row {expl.index[0]}, column {expl.index[1]}" if len(expl.index) == 2 else f"unit {expl.index[0]}"
+    if expl.line:  # (which line on the canvas: rows are the layer's units, columns its input's)
+        where += f": the line {html.escape(expl.line)}"
     summed = f" · summed over a batch of {expl.batch_size}" if expl.batch_size > 1 else ""
     frozen = " · frozen: the update leaves it unchanged" if expl.frozen else ""
     out = [

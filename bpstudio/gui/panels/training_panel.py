@@ -312,14 +312,14 @@ class TrainingPanel(QWidget):
                 return
             requested = OptimizerSpec(name=name, **numbers, **extras)
         except SpecError as exc:  # (it names the setting in quotes, e.g. "'lr' must not be negative")
-            key = next((key for key in self.fields if f"'{key}'" in exc.message), None)
-            if key is None:
+            named = next((key for key in self.fields if f"'{key}'" in exc.message), None)
+            if named is None:
                 self._show_error(f"Not changed — {exc}")
                 return
-            label = OPTIMIZER_FIELDS[key][0].lower() if key in OPTIMIZER_FIELDS else key
+            label = OPTIMIZER_FIELDS[named][0].lower() if named in OPTIMIZER_FIELDS else named
             # in the form's words: "learning rate must not be negative, got -0.1", not "field 'optimizer': 'lr' …"
-            said = exc.message.replace(f"'{key}'", label, 1)
-            self._show_error(f"Not changed — {said}", self.fields[key])
+            said = exc.message.replace(f"'{named}'", label, 1)
+            self._show_error(f"Not changed — {said}", self.fields[named])
             return
         self._clear_error()
         if requested != last:
