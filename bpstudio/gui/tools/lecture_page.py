@@ -69,7 +69,7 @@ class LecturePage(QWidget):
         self.note.setStyleSheet(f"color: {WARNING};")
         self.note.setWordWrap(True)
         self.note.hide()
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidget(self.body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -100,6 +100,13 @@ class LecturePage(QWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
+
+    def show_text(self, text: str) -> None:
+        """A new text from its first line (the last one's scroll position does not carry over; the same text
+        again keeps where the reader is)."""
+        if text != self.body.text():
+            self.body.setText(text)
+            self.scroll.verticalScrollBar().setValue(0)
 
     def start(self) -> object:
         raise NotImplementedError(f"{type(self).__name__} must say how its walk starts")

@@ -102,7 +102,7 @@ class LessonPanel(LecturePage):
             self.training_for = index
             self.title.setText(stop.title)
             self.counter.setText(f"stop {index + 1} of {len(self.stops)}")
-            self.body.setText(
+            self.show_text(
                 f"Training for {stop.train_steps} steps… Watch the gradient plot below: one curve per layer, on a "
                 "logarithmic scale. (The speed control in the toolbar sets the pace.)"
             )
@@ -151,7 +151,7 @@ class LessonPanel(LecturePage):
     def _show(self) -> None:
         self.title.setText(self.stops[self.index].title)
         self.counter.setText(f"stop {self.index + 1} of {len(self.stops)}")
-        self.body.setText(self.texts[self.index])
+        self.show_text(self.texts[self.index])
         self._update_buttons()
 
     def _say(self, message: str) -> None:

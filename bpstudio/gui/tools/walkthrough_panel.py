@@ -192,10 +192,10 @@ class WalkthroughPanel(LecturePage):
         self.title.setText(step.title)
         self.counter.setText(f"step {self.index + 1} of {len(self.steps)}")
         try:
-            self.body.setText(step.text(trace, self._params_before, after))
+            self.show_text(step.text(trace, self._params_before, after))
             self.note.hide()
         except BpstudioError as exc:
-            self.body.setText("")
+            self.show_text("")
             self._stop_with(str(exc))
         self._highlight(step)
         self._update_buttons()
