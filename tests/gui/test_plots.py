@@ -266,6 +266,13 @@ def test_the_colour_bar_goes_with_the_heatmap_it_explains(qtbot):
     assert not plot.color_bar.isVisible()
     plot.set_history(decaying_history(steps=60))
     assert plot.color_bar.isVisible()
+    for width in (760, 420):  # its title beside the scale, never over the colours (it was, in a narrow column)
+        plot.window().resize(width, 320)
+        settle(qtbot)
+        titled = [plot.color_bar.getAxis(side) for side in ("left", "right") if plot.color_bar.getAxis(side).labelText]
+        assert [axis.labelText for axis in titled] == ["log₁₀ ‖∂E/∂W‖"]
+        title = titled[0].label.sceneBoundingRect()
+        assert not title.intersects(plot.color_bar.bar.sceneBoundingRect()), width
     plot.set_history(TrainingHistory(LAYERS))
     assert not plot.color_bar.isVisible() and plot.heatmap.image is None
     plot.set_presenting(True)

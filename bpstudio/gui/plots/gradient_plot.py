@@ -33,6 +33,7 @@ from bpstudio.gui.plots.history_plot import (
     prepare_plot,
     show_ticks,
     style_axis,
+    style_color_bar,
 )
 from bpstudio.gui.plots.steady_view import SteadyViewBox
 from bpstudio.gui.qt_utils import format_number
@@ -344,9 +345,11 @@ class GradientPlot(HistoryPlot):
         prepare_plot(self.heat_item, font, "layer")
         self._show_ticks()  # (the step axis is labelled once)
         self.heat_item.getAxis("left").setStyle(textFillLimits=[(0, 0.95)])  # labels while they fit
-        for side in ("left", "right", "top", "bottom"):  # the bar's frame, its scale (right), its label (left)
-            style_axis(self.color_bar.getAxis(side), font, f"log₁₀ {GRAD_LABEL}" if side == "left" else None)
-        self.color_bar.getAxis("right").setWidth(QFontMetrics(font).horizontalAdvance("−10") + 14)
+        for side in ("left", "top", "bottom"):  # the bar's frame
+            style_axis(self.color_bar.getAxis(side), font)
+        # its scale and title on the right, as wide as they take (a title on the frame's left side was drawn over
+        # the bar where the column was narrow)
+        style_color_bar(self.color_bar, font, f"log₁₀ {GRAD_LABEL}", widest="−10")
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
         self.kept_legend.setLabelTextSize(f"{point_size(font):g}pt")
         for lid, curve in self.curves.items():
