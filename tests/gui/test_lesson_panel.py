@@ -113,7 +113,7 @@ def test_on_a_laptop_screen_the_lesson_keeps_its_column_and_the_plots_their_heat
     assert w.corner(Qt.Corner.BottomRightCorner) == Qt.DockWidgetArea.RightDockWidgetArea
     assert lesson.height() > 0.8 * w.centralWidget().height() + w.docks["gradients"].height()
     the_side_by_side_is_readable(w)
-    bar = panel.scroll.verticalScrollBar()  # read to the end of the last text, then back: the other's top
+    bar = panel.text_area.verticalScrollBar()  # read to the end of the last text, then back: the other's top
     assert bar.maximum() > 0
     bar.setValue(bar.maximum())
     qtbot.mouseClick(panel.back_button, LEFT)

@@ -69,7 +69,7 @@ class LecturePage(QWidget):
         self.note.setStyleSheet(f"color: {WARNING};")
         self.note.setWordWrap(True)
         self.note.hide()
-        scroll = self.scroll = QScrollArea()
+        scroll = self.text_area = QScrollArea()
         scroll.setWidget(self.body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -106,7 +106,7 @@ class LecturePage(QWidget):
         again keeps where the reader is)."""
         if text != self.body.text():
             self.body.setText(text)
-            self.scroll.verticalScrollBar().setValue(0)
+            self.text_area.verticalScrollBar().setValue(0)
 
     def start(self) -> object:
         raise NotImplementedError(f"{type(self).__name__} must say how its walk starts")
