@@ -110,7 +110,8 @@ def test_from_file_new_a_few_mouse_gestures_build_a_net_that_learns_xor_complete
         lambda: drag(qtbot, w, port_point(w, "h1", "out_port"), port_point(w, "y", "in_port")),
     )
     assert topology(w) == {"x": (), "y": ("h1",), "h1": ("x",)}  # y's input is now the hidden layer
-    assert history_texts(w)[1:] == ["Add dense layer after 'x'", "Connect h1 → y"]
+    assert history_texts(w)[1:] == ["Add dense layer after 'x'", "Connect h1 → y in place of x → y"]
+    assert not w.canvas.banner.isVisible()  # (x still feeds h1: nothing was cut off, nothing to warn about)
 
     act("Play", lambda: press(qtbot, w, Qt.Key.Key_P))
     history = doc.history

@@ -283,21 +283,19 @@ def replaced_input(spec: NetworkSpec, source: str, target: str) -> str | None:
 
 
 def connect_note(before: NetworkSpec, after: NetworkSpec, source: str, target: str) -> str | None:
-    """What a connection did beyond the new link, for the person who made it: the input it replaced and the
-    layers that no longer reach the output (they stay, but are not run); None when it only added a link."""
+    """What a connection cut off, for the person who made it: when it replaced the target's one input and layers
+    no longer reach the output (they stay, but are not run). None when nothing was cut off: a replaced input
+    alone is how a network is built (x → y, a new h fed by x, then h → y)."""
     replaced = replaced_input(before, source, target)
-    if replaced is None:
-        return None
     cut = [i for i in before.active_order() if i not in set(after.active_order())]
-    note = f"'{target}' takes one input: '{source}' replaces '{replaced}'"
-    if cut:
-        names = ", ".join(f"'{i}'" for i in cut)
-        reaches, is_ = ("reaches", "is") if len(cut) == 1 else ("reach", "are")
-        note += (
-            f"; {names} no longer {reaches} the output and {is_} not run. Undo brings the link back; to join two "
-            "paths, connect both into an Add or Concat layer"
-        )
-    return note
+    if replaced is None or not cut:
+        return None
+    names = ", ".join(f"'{i}'" for i in cut)
+    reaches, is_ = ("reaches", "is") if len(cut) == 1 else ("reach", "are")
+    return (
+        f"'{target}' takes one input: '{source}' replaces '{replaced}'; {names} no longer {reaches} the output and "
+        f"{is_} not run. Undo brings the link back; to join two paths, connect both into an Add or Concat layer"
+    )
 
 
 def disconnect(spec: NetworkSpec, source: str, target: str) -> NetworkSpec:

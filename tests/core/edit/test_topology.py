@@ -188,6 +188,9 @@ def test_what_a_connection_did_beyond_the_new_link_is_said():
     )
     note = edit.connect_note(spec, edit.connect(spec, "x", "y"), "x", "y")
     assert note.startswith("'y' takes one input: 'x' replaces 'h2'; 'h1', 'h2' no longer reach the output and are")
+    built = edit.connect(edit.connect(spec, "x", "y"), "h2", "y")  # h2 → y again, in place of x → y: nothing cut
+    assert edit.replaced_input(edit.connect(spec, "x", "y"), "h2", "y") == "x"
+    assert edit.connect_note(edit.connect(spec, "x", "y"), built, "h2", "y") is None
     joined = branched()  # a concat or an add gains an input: nothing replaced, nothing to say
     assert edit.replaced_input(joined, "c", "cat") is None
     assert edit.connect_note(joined, edit.connect(joined, "c", "cat"), "c", "cat") is None
