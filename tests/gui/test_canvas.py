@@ -82,6 +82,7 @@ def test_after_the_backward_of_o_its_lines_show_gradients(view, mazur):
     assert view.canvas.blocks["h"].state.phase_label == "← backward"
     assert view.canvas.blocks["o"]._loss_text == "loss 0.2984"
     assert view.legend.isVisible() and "gradients" in view.legend.text()
+    assert "before its update" not in view.legend.text()  # (mid-step: the neurons and the weights belong together)
 
 
 def test_after_the_update_the_lines_show_the_new_weights_and_the_tooltip_the_change(view, mazur):
@@ -95,6 +96,11 @@ def test_after_the_update_the_lines_show_the_new_weights_and_the_tooltip_the_cha
     tip = tooltip(view, edge_point(view, "o.weight", (0, 0)))
     assert "0.35891648" in tip and "before the update" in tip and "0.4" in tip and "0.08216704" in tip
     assert "weights" in view.legend.text() and "gradients ∂E/∂w —" not in view.legend.text()
+    # the neurons still show the forward pass the update followed (0.5933 under the new weights' 0.359): said
+    assert "neurons</b>: the last step's forward pass, from before its update" in view.legend.text()
+    session.advance()  # the next step's forward through h: new values from here on
+    shown(view, spec, session, session.next_phase)
+    assert "before its update" not in view.legend.text()
 
 
 def test_big_layers_are_blocks_with_a_heat_strip_joined_by_arrows(view):

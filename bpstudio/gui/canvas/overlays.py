@@ -225,8 +225,9 @@ class Legend(QLabel):
         )
         self.hide()
 
-    def set_content(self, weights: bool, gradients: bool, unlabelled: bool = False) -> None:
-        """Say what the lines show; ``unlabelled``: some lines carry no value label (too many of them)."""
+    def set_content(self, weights: bool, gradients: bool, unlabelled: bool = False, updated: bool = False) -> None:
+        """Say what the lines show; ``unlabelled``: some lines carry no value label (too many of them);
+        ``updated``: the neurons show the last step's forward pass, whose weights the update has since changed."""
         if not weights and not gradients:
             self.hide()
             return
@@ -239,6 +240,8 @@ class Legend(QLabel):
             parts.append("once a layer's backward has run, its lines show the gradients ∂E/∂w (framed labels)")
         if unlabelled:
             parts.append("where lines are many, point at one (or click it) to read its value")
+        if updated:
+            parts.append("<b>neurons</b>: the last step's forward pass, from before its update")
         self.setText("<br>".join(parts))
         self.adjustSize()
         self.place()

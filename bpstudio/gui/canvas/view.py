@@ -124,7 +124,11 @@ class TopologyView(ZoomingView):
         weight_lines = [e for e in self.canvas.unit_edges.values() if e.kind == "weight"]
         kinds = {e.showing_grad for e in weight_lines}
         unlabelled = any(len(e.rows) > style.ALL_LABELS_PAIR for e in weight_lines)
-        self.legend.set_content(weights=False in kinds, gradients=True in kinds, unlabelled=unlabelled)
+        computed = [i for i in spec.active_order() if i != spec.input_id]
+        updated = (
+            trace is not None and phase is not None and tuple(phase) == ("forward", computed[0] if computed else None)
+        )
+        self.legend.set_content(False in kinds, True in kinds, unlabelled, updated)
         if refused:
             self.show_refusal(refused)  # (the banner otherwise stays until it times out or is cleared)
         self.preview.refresh()
