@@ -11,6 +11,7 @@ import os
 import sys
 
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.io import run_db
 
 NAME = "gui"
 HELP = "open the app (the default with no command)"
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 def open_app(file: str | None = None, smoke: bool = False) -> int:
     """Open the app's window (on ``file`` if given) and run it until it is closed; its exit status."""
-    problem = missing_display()
+    problem = missing_display(file)
     if problem is not None:
         raise BpstudioError(problem)
     try:
@@ -40,16 +41,20 @@ def open_app(file: str | None = None, smoke: bool = False) -> int:
     return run(file, smoke=smoke)
 
 
-def missing_display() -> str | None:
+def missing_display(file: str | None = None) -> str | None:
     """What to say when the app cannot open a window here, else None. On Linux with neither an X11 nor a
     Wayland display and no Qt platform chosen, Qt would abort (status 134) with a message about its xcb
-    plugin that sends people looking for a missing library instead."""
+    plugin that sends people looking for a missing library instead. A run folder named (a training loop
+    recorded on a server, looked at over SSH) gets the headless command that reads it."""
     if not sys.platform.startswith("linux"):
         return None
     if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         return None
+    if file is not None and run_db.db_path(file).is_file():
+        headless = f"'bpstudio runs {file}' prints the run's summary here"
+    else:
+        headless = "use the headless commands such as 'bpstudio train' (bpstudio --help lists them)"
     return (
         "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the app cannot open its window; "
-        "check the install with 'QT_QPA_PLATFORM=offscreen bpstudio --smoke', or use the headless commands "
-        "such as 'bpstudio train' (bpstudio --help lists them)"
+        f"check the install with 'QT_QPA_PLATFORM=offscreen bpstudio --smoke', or {headless}"
     )

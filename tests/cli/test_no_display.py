@@ -62,3 +62,18 @@ def test_the_real_command_says_so_before_loading_qt(tmp_path):
     )
     assert (result.returncode, result.stdout) == (2, "False\n")
     assert assert_one_line_error(result.stderr) == MESSAGE
+
+
+@linux_only
+def test_a_run_folder_named_without_a_display_is_pointed_at_bpstudio_runs(capsys, no_display, tmp_path):
+    """A practitioner on a training server, over SSH, names the run folder: the way to read it there is
+    ``bpstudio runs``, not ``bpstudio train``."""
+    from tests.watched_runs import RunBuilder
+
+    RunBuilder(tmp_path / "run", {"0.weight": "0"}, [("0", "Linear", None)]).finish()
+    code, out, err = run(capsys, tmp_path / "run")
+    assert (code, out) == (2, "")
+    said = assert_one_line_error(err)
+    assert said.startswith("bpstudio: error: no display found") and said.endswith(
+        f"or 'bpstudio runs {tmp_path / 'run'}' prints the run's summary here"
+    )
