@@ -266,13 +266,16 @@ def test_the_colour_bar_goes_with_the_heatmap_it_explains(qtbot):
     assert not plot.color_bar.isVisible()
     plot.set_history(decaying_history(steps=60))
     assert plot.color_bar.isVisible()
-    for width in (760, 420):  # its title beside the scale, never over the colours (it was, in a narrow column)
-        plot.window().resize(width, 320)
+    # its title beside the scale, never over the colours (it was, in a narrow column), and whole in view: on a
+    # bar shorter than the title, its first word (the title ran out of the plot, losing its start)
+    for size, said in [((760, 520), "log₁₀ ‖∂E/∂W‖"), ((420, 520), "log₁₀ ‖∂E/∂W‖"), ((592, 278), "log₁₀")]:
+        plot.window().resize(*size)
         settle(qtbot)
         titled = [plot.color_bar.getAxis(side) for side in ("left", "right") if plot.color_bar.getAxis(side).labelText]
-        assert [axis.labelText for axis in titled] == ["log₁₀ ‖∂E/∂W‖"]
+        assert [axis.labelText for axis in titled] == [said], size
         title = titled[0].label.sceneBoundingRect()
-        assert not title.intersects(plot.color_bar.bar.sceneBoundingRect()), width
+        assert not title.intersects(plot.color_bar.bar.sceneBoundingRect()), size
+        assert plot.view.sceneRect().contains(title), size
     plot.set_history(TrainingHistory(LAYERS))
     assert not plot.color_bar.isVisible() and plot.heatmap.image is None
     plot.set_presenting(True)

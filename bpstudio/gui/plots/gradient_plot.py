@@ -21,6 +21,7 @@ from bpstudio.gui.colors import HIGHLIGHT, POSITIVE, layer_colors
 from bpstudio.gui.flow_layout import OneLineLabel
 from bpstudio.gui.plots.history_plot import (
     INK,
+    LABEL_SCALE,
     HistoryPlot,
     LogTickAxis,
     fit_legend,
@@ -43,6 +44,7 @@ HEATMAP_COLUMNS = 400  # the heatmap pools older steps beyond this many columns
 COLOR_MAP = "viridis"  # dark = small gradient, bright = large
 RATIO_PREFIX = "first/last layer gradient"
 SHORT_RATIO_PREFIX = "first/last"  # in presentation mode: the readout keeps to one line in a projector's narrow dock
+BAR_TITLE = f"log₁₀ {GRAD_LABEL}"  # the heatmap's colour scale: its colours are log10 of the norms
 CURVE_ROW, HEAT_ROW = 1, 2  # the view's rows (row 0 holds the kept runs' legend, while there are kept runs)
 # how the readout looks for each verdict of gradient_health: alarming ones in the highlight colour
 VERDICT_COLORS = {
@@ -66,6 +68,7 @@ class GradientPlot(HistoryPlot):
             empty_hint="Each layer's gradient ‖∂E/∂W‖ appears here after the first step",
         )
         self._colors: dict[str, QColor] = {}
+        self._bar_title = BAR_TITLE  # the colour bar's title as shown: whole, or its first word on a short bar
         self._names: dict[str, str] = {}  # a curve's legend entry where not its layer id (norm layers: their γ)
         self._alarm: tuple[str, str] | None = None  # what went wrong in the step shown: (short, full)
         self._ratio: float | None = None  # the first/last ratio drawn last
@@ -99,6 +102,7 @@ class GradientPlot(HistoryPlot):
         self.heat_item.addItem(self.heatmap)
         self.color_bar = pg.ColorBarItem(colorMap=COLOR_MAP, interactive=False, width=14)
         self.color_bar.setImageItem(self.heatmap)
+        self.color_bar.axis.geometryChanged.connect(self._fit_bar_title)  # (the layout sizes it, not a resize)
         self._heat_shown = False  # whether the heatmap has steps to show (its colour bar is shown only then)
         self.color_bar.hide()
         self.view.addItem(self.color_bar, row=HEAT_ROW, col=1)
@@ -217,6 +221,18 @@ class GradientPlot(HistoryPlot):
 
     def _view_resized(self) -> None:
         self._fit_legends()
+
+    def _fit_bar_title(self) -> None:
+        """The colour bar's whole title where the bar is as tall as it, else its first word: longer than a short
+        heatmap, it ran out of the plot and lost its start ("og₁₀ ‖∂E/∂W‖")."""
+        axis = self.color_bar.axis
+        font = QFont(self.font())
+        font.setPointSizeF(LABEL_SCALE * point_size(self.font()))  # (the size style_axis gives axis titles)
+        full = QFontMetrics(font).horizontalAdvance(BAR_TITLE) + 2 * axis.label.document().documentMargin()
+        title = BAR_TITLE if full <= axis.size().height() else BAR_TITLE.split()[0]
+        if title != self._bar_title:
+            self._bar_title = title
+            axis.setLabel(title, **axis.labelStyle)
 
     def _draw_kept(self, runs: list[KeptRun]) -> None:
         """Each kept run's layers in their colours, faint and in the run's dash pattern, behind the live run."""
@@ -349,7 +365,9 @@ class GradientPlot(HistoryPlot):
             style_axis(self.color_bar.getAxis(side), font)
         # its scale and title on the right, as wide as they take (a title on the frame's left side was drawn over
         # the bar where the column was narrow)
-        style_color_bar(self.color_bar, font, f"log₁₀ {GRAD_LABEL}", widest="−10")
+        style_color_bar(self.color_bar, font, BAR_TITLE, widest="−10")
+        self._bar_title = BAR_TITLE
+        self._fit_bar_title()
         self.legend.setLabelTextSize(f"{point_size(font):g}pt")
         self.kept_legend.setLabelTextSize(f"{point_size(font):g}pt")
         for lid, curve in self.curves.items():
