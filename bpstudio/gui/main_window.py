@@ -520,7 +520,9 @@ class MainWindow(QMainWindow):
         else:  # (step k is the k-th update: "after step k" is where the timeline's "step k" is)
             where = f"in step {s.step_count + 1}" if s.mid_step else f"after step {s.step_count}"
             loss = "" if doc.trace is None or doc.trace.loss is None else f" · loss {doc.trace.loss:.9g}"
-            text = f"{where}{loss} · next: {s.next_phase}"
+            # (the loss has no button of its own: the forward pass's last press computes it)
+            button = " (Forward computes it)" if s.next_phase.kind == "loss" else ""
+            text = f"{where}{loss} · next: {s.next_phase}{button}"
         self.window_actions.phase_label.setText("  " + text + "  ")
 
     def _update_title(self) -> None:

@@ -73,6 +73,7 @@ def test_mazur_step_by_step_shows_the_published_numbers(qtbot, window):
     assert tip_number(tip, "out") == shown(OUT_O[0])
     assert tip_number(tip, "net") == shown(NET_O1)
     assert enabled(w) == (True, False, False)  # the loss is the forward pass's last phase
+    assert "next: loss (Forward computes it)" in w.window_actions.phase_label.text()  # (it has no button)
     QTest.mouseClick(w.stepping_toolbar.widgetForAction(w.window_actions.forward), LEFT)  # the loss (toolbar button)
     settle(qtbot)
     assert (
