@@ -163,6 +163,8 @@ class MainWindow(QMainWindow):
         if not self._docks_arranged:  # (only once shown: earlier, Qt 6.11 leaves a stray tab bar)
             docks.arrange_default(self, self.docks, DEFAULT_SIZE)
             self._docks_arranged = True
+            if self.runs.active:  # (a run named on the command line: its plots keep the room it gave them)
+                self._give_plots_room()
 
     def _connect(self) -> None:
         doc = self.signals  # (the document's events as Qt signals)
@@ -224,7 +226,7 @@ class MainWindow(QMainWindow):
         self.canvas.fit_all()
 
     def _show_history(self) -> None:
-        history = self.runs.history or self.document.history
+        history = self.runs.history if self.runs.history is not None else self.document.history  # (an empty one too)
         self.loss_plot.set_history(history)
         self.gradient_plot.set_history(history)
 
@@ -251,6 +253,11 @@ class MainWindow(QMainWindow):
         self._update_phase_label()
         self._update_enabled()
 
+    def _give_plots_room(self) -> None:
+        """The loss and gradient plots take 3/5 of the window's height (a watched run is about them)."""
+        plots = [self.docks["loss"], self.docks["gradients"]]
+        self.resizeDocks(plots, [self.height() * 3 // 5] * 2, Qt.Orientation.Vertical)
+
     def _show_network_docks(self, on: bool) -> None:
         """Close the docks about a network while a run is shown (its plots get the room), and open again those
         that were open."""
@@ -261,8 +268,10 @@ class MainWindow(QMainWindow):
         for key, was_open in self._open_before_run.items():
             self.docks[key].setVisible(on and was_open)
         # the plots are what a run is about: the larger share of the height, given back afterwards
-        height = self._plot_height if on else self.height() * 3 // 5
-        self.resizeDocks(plots, [height] * 2, Qt.Orientation.Vertical)
+        if on:
+            self.resizeDocks(plots, [self._plot_height] * 2, Qt.Orientation.Vertical)
+        else:
+            self._give_plots_room()
         if on:
             for front in ("inspector", "data"):  # the tabs in front as on a first start
                 self.docks[front].raise_()

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from bpstudio.core.record import run_history
 from bpstudio.core.record.history import gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
+from bpstudio.gui.main_window import MainWindow
 from tests.gui.driving import menu, open_example, settle
 from tests.watched_runs import RunBuilder, chain
 
@@ -125,6 +126,25 @@ def test_a_diverged_run_says_where_it_broke_above_its_table(qtbot, window, dialo
     assert "loss nan (diverged)" in heading and "loss nan (diverged)" in window.window_actions.phase_label.text()
 
 
+def test_a_run_opened_before_its_first_step_fills_the_plots_as_its_steps_come(qtbot, window, tmp_path):
+    """The natural order: start the training, open its folder at once. The run has no step yet; the plots are the
+    run's (empty, not the network's underneath), and they fill as the steps come in."""
+    b = RunBuilder(tmp_path / "run", {"0.weight": "0", "1.weight": "1"}, [("0", "Linear", None), ("1", "Linear", None)])
+    assert window.files.open_at_start(str(tmp_path / "run"))
+    settle(qtbot)
+    assert window.runs.active and window.gradient_plot.history is window.runs.history
+    assert window.loss_plot.history is window.runs.history and window.gradient_plot.empty
+    for step in (1, 2, 3):
+        b.step(step, 1.0 / step, {"0.weight": 0.1 * step, "1.weight": 1.0})
+    b.finish()
+    qtbot.waitUntil(lambda: window.runs.state() == "finished", timeout=10_000)
+    settle(qtbot)
+    assert tuple(window.gradient_plot.curves) == ("0", "1")
+    window.gradient_plot.refresh()
+    np.testing.assert_allclose(window.gradient_plot.curves["0"].yData, [0.1, 0.2, 0.3])  # (too few to smooth)
+    qtbot.waitUntil(window.loss_plot.keep_button.isEnabled, timeout=5000)  # (drawn in its turn: it can be kept)
+
+
 def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(
     qtbot, window, dialogs, monkeypatch, tmp_path
 ):
@@ -162,6 +182,24 @@ def test_the_command_line_opens_a_run_folder(qtbot, window, tmp_path):
     settle(qtbot)
     assert window.runs.active and tuple(window.gradient_plot.curves) == ("0", "2", "4", "6")
     assert str(tmp_path / "run") in window.files.recent()
+
+
+def test_a_run_named_on_the_command_line_keeps_the_plots_room_when_the_window_first_shows(qtbot, tmp_path):
+    """``bpstudio RUN_DIR`` opens the run before the window is first shown, and the first show arranges the docks
+    for a network: the plots the run is about kept their usual strip and the layer table took the screen."""
+    vanishing_run(tmp_path / "run")
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    assert w.files.open_at_start(str(tmp_path / "run"))  # (as bpstudio.gui.app.run does: then it shows)
+    w.show()
+    qtbot.waitExposed(w)
+    settle(qtbot)
+    try:
+        assert w.runs.active
+        assert w.docks["gradients"].height() >= 0.5 * w.height() and w.docks["loss"].height() >= 0.5 * w.height()
+    finally:
+        w.close()
 
 
 WRITER = """
