@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from bpstudio.core.errors import BpstudioError
+from bpstudio.core.io import run_db
 from bpstudio.core.limits import one_line
 from bpstudio.document import Document
 from bpstudio.gui.backend_loader import BackendLoader
@@ -129,7 +130,8 @@ class FileManager:
             title = "Cannot open run" if _is_folder(path) else "Cannot open file"
             QMessageBox.warning(self.dialog_parent, title, problem)
             return False
-        self._remember(path if _is_folder(path) else self.document.path or path)
+        run = str(Path(path).parent) if _is_run_database(path) else path
+        self._remember(run if _is_folder(run) else self.document.path or path)
         return True
 
     def _try_open(self, path: str) -> str | None:
@@ -139,6 +141,9 @@ class FileManager:
         try:
             if _is_folder(path):
                 self.watch_run(path)
+                return None
+            if _is_run_database(path):  # (its folder is the run: runs/x/run.sqlite opens runs/x)
+                self.watch_run(str(Path(path).parent))
                 return None
             self._open_file(path)
         except BpstudioError as exc:
@@ -187,6 +192,14 @@ class FileManager:
         self._remember(self.document.path or path)
         self.show_status(f"Saved {path}")
         return True
+
+
+def _is_run_database(path: str) -> bool:
+    """A watched run's database file, named instead of its folder."""
+    try:
+        return Path(path).name == run_db.FILE_NAME and Path(path).is_file()
+    except OSError:
+        return False
 
 
 def _is_folder(path: str) -> bool:

@@ -182,6 +182,10 @@ def test_the_command_line_opens_a_run_folder(qtbot, window, tmp_path):
     settle(qtbot)
     assert window.runs.active and tuple(window.gradient_plot.curves) == ("0", "2", "4", "6")
     assert str(tmp_path / "run") in window.files.recent()
+    window.runs.close()
+    assert window.files.open_at_start(str(tmp_path / "run" / "run.sqlite"))  # the database named: its run
+    settle(qtbot)
+    assert window.runs.active and Path(window.runs.folder) == (tmp_path / "run").resolve()
 
 
 def test_a_run_named_on_the_command_line_keeps_the_plots_room_when_the_window_first_shows(qtbot, tmp_path):
