@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from time import monotonic
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -26,6 +27,7 @@ from bpstudio.gui.colors import HIGHLIGHT, layer_colors
 from bpstudio.gui.qt_utils import format_number
 
 TAIL_MS = 500  # how often the database is read for new steps
+QUIET_S = 10  # a run not finished that has written no step for this long is said to be quiet, not live
 COLUMNS = ("layer", "module", "verdict", "evidence", "‖∂E/∂W‖", "÷ last", "dead", "saturated")
 
 
@@ -44,6 +46,8 @@ class RunViewer(QObject):
         self.timer.setInterval(TAIL_MS)
         self.timer.timeout.connect(self.refresh)
         self._part_due = False  # the next part of a long run is to be read in the next turn of the event loop
+        self._grew_at = monotonic()  # when the run last grew (or was opened)
+        self._quiet_said = 0  # the quiet seconds the state last said, in steps of QUIET_S (0: live)
 
     @property
     def active(self) -> bool:
@@ -58,6 +62,7 @@ class RunViewer(QObject):
         run = RunHistory(folder)  # (raises RunError naming the folder)
         self.close()
         self.run, self.folder, self.problem = run, str(Path(folder).resolve()), ""
+        self._grew_at, self._quiet_said = monotonic(), 0
         if not run.finished:
             self.timer.start()
         self._read_on()
@@ -84,9 +89,19 @@ class RunViewer(QObject):
         if self.run.finished:
             self.timer.stop()
         self._read_on()
-        if new or self.run.finished:
+        if new:
+            self._grew_at, self._quiet_said = monotonic(), 0
+        quiet = self._quiet_steps()
+        if new or self.run.finished or quiet != self._quiet_said:  # (a quiet run's state is said again every 10 s)
+            self._quiet_said = quiet
             self.changed.emit()
         return new
+
+    def _quiet_steps(self) -> int:
+        """How long the run has written nothing, in whole QUIET_S (0 while it grows, or once it finished)."""
+        if self.run is None or self.run.finished:
+            return 0
+        return int((monotonic() - self._grew_at) // QUIET_S)
 
     def _read_on(self) -> None:
         """A long run is read a part at a time, each in its own turn of the event loop: the window answers
@@ -103,7 +118,8 @@ class RunViewer(QObject):
         return layer_colors(self.run.layer_ids) if self.run is not None else {}
 
     def state(self) -> str:
-        """ "live", "finished", "stopped by KeyboardInterrupt" (an exception ended the loop), "reading" (a long
+        """ "live", "no new step for 20 s" (not finished, but quiet: its process may have died), "finished",
+        "stopped by KeyboardInterrupt" (an exception ended the loop), "reading" (a long
         run's first steps are shown while the rest is read) or "not read" (the database could no longer be
         read)."""
         if self.problem:
@@ -111,7 +127,9 @@ class RunViewer(QObject):
         if self.run is not None and not self.run.caught_up:
             return "reading"
         if self.run is None or not self.run.finished:
-            return "live"
+            quiet = self._quiet_steps()
+            # (a killed training process never says it ended: after a while without steps, that is said)
+            return f"no new step for {quiet * QUIET_S} s" if quiet else "live"
         stopped_by = self.run.run.info.stopped_by
         return f"stopped by {stopped_by}" if stopped_by else "finished"
 

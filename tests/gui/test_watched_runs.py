@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 from bpstudio.core.record import run_history
 from bpstudio.core.record.history import gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
+from bpstudio.gui import run_view
 from bpstudio.gui.main_window import MainWindow
 from tests.gui.driving import menu, open_example, settle
 from tests.watched_runs import RunBuilder, chain
@@ -143,6 +144,29 @@ def test_a_run_opened_before_its_first_step_fills_the_plots_as_its_steps_come(qt
     window.gradient_plot.refresh()
     np.testing.assert_allclose(window.gradient_plot.curves["0"].yData, [0.1, 0.2, 0.3])  # (too few to smooth)
     qtbot.waitUntil(window.loss_plot.keep_button.isEnabled, timeout=5000)  # (drawn in its turn: it can be kept)
+
+
+def test_a_run_that_stops_growing_without_finishing_is_no_longer_called_live(qtbot, window, tmp_path, monkeypatch):
+    """A training process killed (or hung) never marks its run finished. After QUIET_S seconds without a step
+    the app says so, in the title and above the table, instead of "live" in green forever; a new step makes it
+    live again. (The viewer's clock is set by the test.)"""
+    now = [1000.0]
+    monkeypatch.setattr(run_view, "monotonic", lambda: now[0])
+    b = RunBuilder(tmp_path / "run", {"0.weight": "0"}, [("0", "Linear", None)])
+    b.step(1, 0.5, {"0.weight": 1.0})
+    assert window.files.open_at_start(str(tmp_path / "run"))
+    settle(qtbot)
+    assert window.runs.state() == "live" and "(live)" in window.windowTitle()
+    now[0] += 2.5 * run_view.QUIET_S
+    window.runs.refresh()
+    settle(qtbot)
+    quiet = f"no new step for {2 * run_view.QUIET_S} s"
+    assert window.runs.state() == quiet and f"({quiet})" in window.windowTitle()
+    assert quiet in window.run_panel.heading.text()
+    b.step(2, 0.4, {"0.weight": 0.9})
+    window.runs.refresh()
+    settle(qtbot)
+    assert window.runs.state() == "live" and "(live)" in window.windowTitle()
 
 
 def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(
