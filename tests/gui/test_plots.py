@@ -230,7 +230,7 @@ def test_gradient_curves_are_the_history_on_a_log_axis_in_the_canvas_colours(qtb
         (0.05, 0.1, "first/last layer gradient: 0.5 — healthy"),
         (500.0, 0.1, "first/last layer gradient: 5e+03 — exploding"),
         (3e-9, 5e-9, "first/last layer gradient: 0.6 — stalled (last layer's is only 5e-09)"),
-        (0.0, 0.1, f"first/last layer gradient: 0 — {LAYERS[0]} gets no gradient"),  # (not a vanishing one: none)
+        (0.0, 0.1, f"first/last layer gradient: 0 — layer {LAYERS[0]} gets none"),  # (not a vanishing one: none)
     ],
 )
 def test_the_ratio_label_names_what_the_gradients_do(qtbot, first, last, text):

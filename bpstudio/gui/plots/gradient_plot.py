@@ -314,7 +314,9 @@ class GradientPlot(HistoryPlot):
             self.ratio_label.setToolTip("Needs two or more layers with weights and a finished backward pass")
             return
         if ratio == 0:  # exactly 0 at every one of the last steps: not a gradient that vanishes, none at all
-            self.ratio_label.setText(f"{self._ratio_prefix()}: 0 — {ids[0]} gets no gradient")
+            self.ratio_label.setText(
+                f"{self._ratio_prefix()}: 0 — layer {ids[0]} gets none"
+            )  # ("0 — 0 gets…" read as a range)
             self.ratio_label.setStyleSheet(f"color: {HIGHLIGHT.name()};")
             self.ratio_label.setToolTip(
                 f"{GRAD_LABEL} of layer '{ids[0]}' is exactly 0 at every one of the last {TAIL} recorded steps: no "
