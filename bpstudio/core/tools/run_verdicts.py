@@ -19,6 +19,7 @@ bpstudio uses for its own networks:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -75,7 +76,20 @@ def layer_verdicts(run: WatchedRun) -> list[LayerVerdict]:
         if name in run.layers and name not in norms and verdict == NOTHING_TO_JUDGE:
             verdict, evidence = NO_GRADIENT, "no gradient recorded (frozen, or not in use)"
         verdicts.append(LayerVerdict(name, types.get(name, "?"), verdict, evidence, **gradient, **figures))
-    return verdicts
+    return _blocked_by(verdicts)
+
+
+def _blocked_by(verdicts: list[LayerVerdict]) -> list[LayerVerdict]:
+    """Layers with zero gradients before a layer of dead units (first to last) are told it: a ReLU that is 0 for
+    every sample passes no gradient back, so the layers before it get none; the cause is the dead layer, not
+    each of them (a practitioner otherwise starts "fixing" the first layer)."""
+    out = []
+    for i, v in enumerate(verdicts):
+        dead = next((later.layer for later in verdicts[i + 1 :] if later.verdict == "dead units"), None)
+        if v.verdict == "zero gradients" and dead is not None:
+            v = dataclasses.replace(v, evidence=f"{v.evidence}; '{dead}' after it has dead units, which pass none back")
+        out.append(v)
+    return out
 
 
 def _never(run: WatchedRun, layer: str) -> bool:

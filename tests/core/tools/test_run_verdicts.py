@@ -120,6 +120,36 @@ def test_a_weight_whose_gradient_is_0_while_its_bias_learns_is_named_as_such(tmp
     assert v["0"].evidence == "its weight's gradient is exactly 0 at every one of the last 2 recorded steps"
 
 
+def test_layers_without_gradient_before_a_dead_layer_are_told_the_cause(tmp_path):
+    """A ReLU dead for every sample passes no gradient back: the layers before it read "zero gradients" and name
+    it as the cause; a layer after it does not."""
+    b = RunBuilder(
+        tmp_path,
+        {"0.weight": "0", "2.weight": "2", "2.bias": "2", "4.weight": "4"},
+        [
+            ("0", "Linear", None),
+            ("1", "ReLU", "dead"),
+            ("2", "Linear", None),
+            ("3", "ReLU", "dead"),
+            ("4", "Linear", None),
+        ],
+    )
+    for step in (1, 2):
+        b.step(
+            step,
+            1.0,
+            {"0.weight": 0.0, "2.weight": 0.0, "2.bias": 0.0, "4.weight": 0.3},
+            activations={"1": (0.4, 0.2, 0.5, 0.0, None), "3": (0.0, 0.0, 1.0, 1.0, None)},
+        )
+    b.finish()
+    v = verdicts_of(tmp_path)
+    assert v["3"].verdict == "dead units"
+    for before in ("0", "2"):
+        assert v[before].verdict == "zero gradients"
+        assert v[before].evidence.endswith("; '3' after it has dead units, which pass none back"), before
+    assert "dead units" not in v["4"].evidence
+
+
 def test_modules_with_nothing_to_judge_and_frozen_layers(tmp_path):
     b = RunBuilder(
         tmp_path,
