@@ -62,3 +62,20 @@ def test_keep_needs_a_run(qtbot, window):
     assert not w.loss_plot.keep_button.isEnabled()
     w.window_actions.step.trigger()
     qtbot.waitUntil(lambda: w.loss_plot.keep_button.isEnabled() and w.gradient_plot.keep_button.isEnabled())
+
+
+def test_a_kept_run_of_another_network_keeps_its_layers_apart_in_colour(qtbot, window):
+    """Keep the spiral net's run (layers h1, h2, logits), then train XOR (h, y): the kept curves have no live layer
+    of their name to borrow a colour from; each gets its own (they were all the ink colour, one grey tangle)."""
+    w = window
+    w.window_actions.speed.setCurrentText("max")
+    open_example(qtbot, w, "spiral")
+    w.training.start(max_steps=20)
+    qtbot.waitUntil(lambda: not w.training.running, timeout=60000)
+    settle(qtbot)
+    qtbot.mouseClick(w.gradient_plot.keep_button, LEFT)
+    train(qtbot, w, "xor")
+    (kept,) = w.gradient_plot.kept_curves
+    assert not set(kept) & set(w.gradient_plot.curves)
+    colors = {lid: curve.opts["pen"].color().rgb() for lid, curve in kept.items()}
+    assert len(set(colors.values())) == len(colors) == 3

@@ -252,9 +252,13 @@ class GradientPlot(HistoryPlot):
         self._fill_legend()
 
     def _pen_kept(self, font: QFont) -> None:
+        """Each kept layer in the colour of the live layer of its name, else in its own run's palette order (a
+        run of another model: its layers were all drawn in the ink colour, one grey tangle)."""
         for index, curves in enumerate(self.kept_curves):
+            own = layer_colors(tuple(curves))
             for lid, curve in curves.items():
-                curve.setPen(kept_pen(self.color(lid), index, font))
+                known = lid in self._colors or lid in self.curves
+                curve.setPen(kept_pen(self.color(lid) if known else own[lid], index, font))
 
     def _label_rows(self, layer_ids: tuple[str, ...]) -> None:
         """Every row named where there is room. The first layer's row is always named; when rows are too thin
