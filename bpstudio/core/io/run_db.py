@@ -82,6 +82,14 @@ class transaction:
         self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+def _no_tables(conn: sqlite3.Connection) -> bool:
+    """Whether the database has no tables at all (False where that cannot be read either)."""
+    try:
+        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+
+
 def open_run(run_dir: str | Path) -> sqlite3.Connection:
     """A read-only connection to the run in ``run_dir``, checked to be a run database this version reads; a
     missing folder, a folder without a run or a file that is not one raises :class:`RunError` naming it."""
@@ -99,6 +107,7 @@ def open_run(run_dir: str | Path) -> sqlite3.Connection:
         raise RunError(
             f"{quoted(str(run_dir))} holds no {FILE_NAME}: not a run folder (bpstudio.watch.Watcher records one)"
         )
+    conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_MS / 1000)
         conn.isolation_level = None
@@ -106,6 +115,14 @@ def open_run(run_dir: str | Path) -> sqlite3.Connection:
         for table in TABLES:
             conn.execute(f"SELECT * FROM {table} LIMIT 0")
     except sqlite3.Error as exc:
+        starting = conn is not None and _no_tables(conn)  # (an empty database: the Watcher creating it this moment)
+        if conn is not None:
+            conn.close()
+        if starting:
+            raise RunError(
+                f"{quoted(str(path))} holds no run yet (no tables): a Watcher may be creating it; open it again in "
+                "a moment"
+            ) from None
         raise RunError(f"{quoted(str(path))} is not a readable run database: {exc}") from None
     if info.get("format") != FORMAT:
         raise RunError(f"{quoted(str(path))} is not a bpstudio run database (format {info.get('format')!r})")

@@ -126,6 +126,9 @@ def test_what_is_not_a_run_is_refused_in_one_line(tmp_path):
     (tmp_path / "other").mkdir()
     with sqlite3.connect(tmp_path / "other" / "run.sqlite") as conn:
         conn.execute("CREATE TABLE stuff(x)")
+    (tmp_path / "starting").mkdir()
+    sqlite3.connect(tmp_path / "starting" / "run.sqlite").close()  # (a Watcher creating it: no tables yet)
+    (tmp_path / "starting" / "run.sqlite").write_bytes(b"")
     RunBuilder(tmp_path / "newer", PARAMS).finish()
     with sqlite3.connect(tmp_path / "newer" / "run.sqlite") as conn:
         conn.execute("UPDATE run_info SET value = '99' WHERE key = 'version'")
@@ -135,6 +138,7 @@ def test_what_is_not_a_run_is_refused_in_one_line(tmp_path):
         tmp_path / "empty": "holds no run.sqlite: not a run folder",
         tmp_path / "junk": "run.sqlite' is not a readable run database: file is not a database",
         tmp_path / "other": "is not a readable run database: no such table: run_info",
+        tmp_path / "starting": "holds no run yet \\(no tables\\): a Watcher may be creating it; open it again",
         tmp_path / "newer": "is a run database of version '99'; this bpstudio reads 1",
     }
     for folder, message in cases.items():
