@@ -28,7 +28,15 @@ from bpstudio.gui.qt_utils import format_number
 
 TAIL_MS = 500  # how often the database is read for new steps
 QUIET_S = 10  # a run not finished that has written no step for this long is said to be quiet, not live
-COLUMNS = ("layer", "module", "verdict", "evidence", "‖∂E/∂W‖", "÷ last", "dead", "saturated")
+COLUMNS = ("layer", "module", "verdict", "evidence", "‖∂E/∂W‖", "÷ last", "update", "dead", "saturated")
+HEADER_TIPS = {  # what a column's figure is (all over the last recorded steps, as bpstudio runs prints them)
+    "‖∂E/∂W‖": "The layer's weight-gradient norm: the geometric mean over the last recorded steps",
+    "÷ last": "That norm over the last layer's: far below 1, the gradient vanishes on its way back",
+    "update": "The update ratio ‖Δw‖ / ‖w‖ of the layer's weight, measured every few steps (1e-3 is typical; "
+    "near 1e-1 or above, the learning rate is too high; far below, the layer hardly moves)",
+    "dead": "The share of a ReLU's units that are 0 for every sample of a batch",
+    "saturated": "The share of a sigmoid's or tanh's inputs beyond the point where its slope is under 1 % of its top",
+}
 
 
 class RunViewer(QObject):
@@ -163,6 +171,10 @@ class RunPanel(QWidget):
         self.note.setStyleSheet("color: #606060;")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, name in enumerate(COLUMNS):
+            header_item = self.table.horizontalHeaderItem(column)
+            if header_item is not None and name in HEADER_TIPS:
+                header_item.setToolTip(HEADER_TIPS[name])
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -200,6 +212,7 @@ class RunPanel(QWidget):
                 v.evidence,
                 _number(v.grad_norm),
                 _number(v.ratio),
+                _number(v.update_ratio),
                 _share(v.dead_fraction),
                 _share(v.saturated_fraction),
             )

@@ -16,8 +16,10 @@ from PySide6.QtWidgets import QFileDialog
 from bpstudio.core.record import run_history
 from bpstudio.core.record.history import gradient_health
 from bpstudio.core.record.watched_run import WatchedRun
+from bpstudio.core.tools.run_verdicts import layer_verdicts
 from bpstudio.gui import run_view
 from bpstudio.gui.main_window import MainWindow
+from bpstudio.gui.qt_utils import format_number
 from tests.gui.driving import menu, open_example, settle
 from tests.watched_runs import RunBuilder, chain
 
@@ -70,9 +72,13 @@ def test_a_recorded_run_opens_in_the_plots_with_the_databases_numbers(qtbot, win
     # the verdicts in the canvas's place: the saturated sigmoid and the vanishing first layer, with evidence
     table = window.run_panel.table
     rows = {
-        table.item(r, 0).text(): (table.item(r, 2).text(), table.item(r, 7).text()) for r in range(table.rowCount())
+        table.item(r, 0).text(): [table.item(r, c).text() for c in range(table.columnCount())]
+        for r in range(table.rowCount())
     }
-    assert rows["1"] == ("saturated", "99%") and rows["0"][0] == "vanishing"
+    column = {table.horizontalHeaderItem(c).text(): c for c in range(table.columnCount())}
+    assert rows["1"][column["verdict"]] == "saturated" and rows["1"][column["saturated"]] == "99%"
+    assert rows["0"][column["verdict"]] == "vanishing"
+
     assert window.run_panel.isVisible() and not window.canvas.isVisible()
     assert not window.docks["data"].isVisible() and not window.docks["inspector"].isVisible()  # about a network
     assert window.docks["gradients"].isVisible() and window.docks["loss"].isVisible()
@@ -167,6 +173,24 @@ def test_a_run_that_stops_growing_without_finishing_is_no_longer_called_live(qtb
     window.runs.refresh()
     settle(qtbot)
     assert window.runs.state() == "live" and "(live)" in window.windowTitle()
+
+
+def test_the_run_table_shows_the_update_ratio_bpstudio_runs_prints(qtbot, window, tmp_path):
+    """A learning rate too high shows as an update ratio near 1e-1: the app's table has the column ``bpstudio
+    runs`` prints, with its meaning on the header's tooltip."""
+    b = RunBuilder(tmp_path / "run", {"0.weight": "0", "1.weight": "1"}, [("0", "Linear", None), ("1", "Linear", None)])
+    for step in (1, 2, 3):
+        b.step(step, 1.0, {"0.weight": 0.5, "1.weight": 1.0}, ratios={"0.weight": 0.3, "1.weight": 2e-3})
+    b.finish()
+    assert window.files.open_at_start(str(tmp_path / "run"))
+    settle(qtbot)
+    table = window.run_panel.table
+    column = {table.horizontalHeaderItem(c).text(): c for c in range(table.columnCount())}
+    shown = {table.item(r, 0).text(): table.item(r, column["update"]).text() for r in range(table.rowCount())}
+    with WatchedRun(tmp_path / "run") as run:
+        expected = {v.layer: format_number(v.update_ratio, 2) for v in layer_verdicts(run)}
+    assert shown == expected and shown["0"] == format_number(0.3, 2)
+    assert "learning rate is too high" in table.horizontalHeaderItem(column["update"]).toolTip()
 
 
 def test_opening_a_run_asks_about_unsaved_changes_and_cancel_keeps_the_network(
