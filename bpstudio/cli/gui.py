@@ -50,7 +50,7 @@ def missing_display(file: str | None = None) -> str | None:
         return None
     if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         return None
-    if file is not None and run_db.db_path(file).is_file():
+    if file is not None and run_db.db_path(run_db.named_folder(file)).is_file():
         headless = f"'bpstudio runs {file}' prints the run's summary here"
     else:
         headless = "use the headless commands such as 'bpstudio train' (bpstudio --help lists them)"

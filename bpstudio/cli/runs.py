@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 from bpstudio.core.io import run_db
 from bpstudio.core.record.watched_run import WatchedRun
@@ -34,7 +33,7 @@ NO_GRADIENTS = (
 
 
 def run(args: argparse.Namespace) -> int:
-    with WatchedRun(_folder(args.run_dir)) as run_:
+    with WatchedRun(run_db.named_folder(args.run_dir)) as run_:
         print(headline(run_))
         if len(run_):
             verdicts = layer_verdicts(run_)
@@ -42,12 +41,6 @@ def run(args: argparse.Namespace) -> int:
                 print(NO_GRADIENTS)
             print(table(verdicts))
     return 0
-
-
-def _folder(path: str) -> str:
-    """The run folder named, or the folder of the run database named (``runs/x/run.sqlite``)."""
-    named = Path(path)
-    return str(named.parent) if named.name == run_db.FILE_NAME and named.is_file() else path
 
 
 def headline(run: WatchedRun) -> str:

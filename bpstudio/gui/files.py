@@ -59,6 +59,11 @@ class FileManager:
             value = [value]
         return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
+    def _remember_opened(self, path: str) -> None:
+        """Put what ``path`` opened among the recent files: a run's folder, or the file the document holds."""
+        run = run_db.named_folder(path)
+        self._remember(run if _is_folder(run) else self.document.path or path)
+
     def _remember(self, path: str) -> None:
         files = [path] + [p for p in self.recent() if p != path]
         self.settings.setValue("recent_files", files[:MAX_RECENT])
@@ -127,11 +132,10 @@ class FileManager:
             return False
         problem = self._try_open(path)
         if problem is not None:
-            title = "Cannot open run" if _is_folder(path) else "Cannot open file"
+            title = "Cannot open run" if _is_folder(run_db.named_folder(path)) else "Cannot open file"
             QMessageBox.warning(self.dialog_parent, title, problem)
             return False
-        run = str(Path(path).parent) if _is_run_database(path) else path
-        self._remember(run if _is_folder(run) else self.document.path or path)
+        self._remember_opened(path)
         return True
 
     def _try_open(self, path: str) -> str | None:
@@ -139,11 +143,9 @@ class FileManager:
         (it changes only once the whole file has been read). A failure core did not foresee is said too, with
         its traceback on stderr for a bug report, rather than leaving the window as if nothing was asked."""
         try:
-            if _is_folder(path):
-                self.watch_run(path)
-                return None
-            if _is_run_database(path):  # (its folder is the run: runs/x/run.sqlite opens runs/x)
-                self.watch_run(str(Path(path).parent))
+            run = run_db.named_folder(path)  # (runs/x/run.sqlite opens the run in runs/x)
+            if _is_folder(run):
+                self.watch_run(run)
                 return None
             self._open_file(path)
         except BpstudioError as exc:
@@ -167,7 +169,7 @@ class FileManager:
             print(f"bpstudio: {message}", file=sys.stderr)
             self.document.refused.emit(message)
             return False
-        self._remember(path if _is_folder(path) else self.document.path or path)
+        self._remember_opened(path)
         return True
 
     def save(self) -> bool:
@@ -192,14 +194,6 @@ class FileManager:
         self._remember(self.document.path or path)
         self.show_status(f"Saved {path}")
         return True
-
-
-def _is_run_database(path: str) -> bool:
-    """A watched run's database file, named instead of its folder."""
-    try:
-        return Path(path).name == run_db.FILE_NAME and Path(path).is_file()
-    except OSError:
-        return False
 
 
 def _is_folder(path: str) -> bool:

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -357,7 +357,7 @@ def _number(loss: Any) -> float:
     return float(loss)
 
 
-def _refuse_loss(loss: torch.Tensor) -> None:
+def _refuse_loss(loss: torch.Tensor) -> NoReturn:
     raise BpstudioError(f"step(loss): the loss must be a single number, got a tensor of shape {tuple(loss.shape)}")
 
 

@@ -234,6 +234,7 @@ def test_the_command_line_opens_a_run_folder(qtbot, window, tmp_path):
     assert window.files.open_at_start(str(tmp_path / "run" / "run.sqlite"))  # the database named: its run
     settle(qtbot)
     assert window.runs.active and Path(window.runs.folder) == (tmp_path / "run").resolve()
+    assert window.files.recent()[0] == str(tmp_path / "run")  # (the run's folder is what is remembered)
 
 
 def test_a_run_named_on_the_command_line_keeps_the_plots_room_when_the_window_first_shows(qtbot, tmp_path):

@@ -49,6 +49,15 @@ def db_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / FILE_NAME
 
 
+def named_folder(path: str) -> str:
+    """The run folder ``path`` names: the folder of a run database named instead of it (``runs/x/run.sqlite``
+    names ``runs/x``), else ``path`` itself."""
+    try:
+        return str(Path(path).parent) if Path(path).name == FILE_NAME and Path(path).is_file() else path
+    except OSError:
+        return path
+
+
 def create(run_dir: str | Path) -> sqlite3.Connection:
     """A new run database in ``run_dir`` (made if missing), schema written, WAL on; refuses to replace a run."""
     folder = Path(run_dir)
